@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace OrthancWeb.Tests.Server;
+
+/// <summary>
+/// The real server in its own process, as `dotnet run` would start it, with its own config file, free ports and data
+/// folder: what an admin gets on a fresh machine.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private ServerProcess(Process process, string dataDir, int httpsPort, int httpPort)
+    {
+        _process = process;
+        DataDirectory = dataDir;
+        HttpsPort = httpsPort;
+        HttpPort = httpPort;
+    }
+
+    public string DataDirectory { get; }
+    public int HttpsPort { get; }
+    public int HttpPort { get; }
+    public string Log { get { lock (_log) return _log.ToString(); } }
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static string ServerAssembly()
+    {
+        // Tests run from OrthancWeb.Tests/bin/<Configuration>/net10.0; the server is built next door.
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory);
+        var configuration = testBin.Parent!.Name;
+        var root = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
+        var dll = Path.Combine(root, "OrthancWeb", "bin", configuration, "net10.0", "OrthancWeb.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build OrthancWeb first", dll);
+    }
+
+    public static async Task<ServerProcess> StartAsync(string folder, string extraJson = "", Dictionary<string, string>? env = null)
+    {
+        var https = FreePort();
+        var http = FreePort();
+        var config = Path.Combine(folder, "appsettings.json");
+        File.WriteAllText(config, $$"""
+            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false } {{extraJson}} }
+            """);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
+        psi.ArgumentList.Add(ServerAssembly());
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(config);
+        psi.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
+        var p = Process.Start(psi)!;
+        var server = new ServerProcess(p, Path.Combine(folder, "data"), https, http);
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        using var client = server.CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (p.HasExited) throw new InvalidOperationException("server exited at start-up:\n" + server.Log);
+            try
+            {
+                await client.GetAsync("/account/login");
+                return server;
+            }
+            catch (HttpRequestException) { await Task.Delay(200); }
+        }
+        await server.DisposeAsync();
+        throw new TimeoutException("server did not answer within 60 s:\n" + server.Log);
+    }
+
+    /// <summary>An HTTPS client that trusts exactly the certificate the server saved in its data folder.</summary>
+    public HttpClient CreateClient(bool followRedirects = false, CookieContainer? cookies = null)
+    {
+        var handler = new HttpClientHandler
+        {
+            AllowAutoRedirect = followRedirects,
+            CookieContainer = cookies ?? new CookieContainer(),
+            ServerCertificateCustomValidationCallback = (_, cert, _, _) =>
+                cert is not null && File.Exists(Path.Combine(DataDirectory, "certs", "server.pfx")) &&
+                System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
+                    Path.Combine(DataDirectory, "certs", "server.pfx"), null).Thumbprint == cert.Thumbprint,
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{HttpsPort}") };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}

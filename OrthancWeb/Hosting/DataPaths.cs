@@ -1,0 +1,28 @@
+namespace OrthancWeb.Hosting;
+
+/// <summary>The folders under the data directory, resolved once at start-up.</summary>
+public sealed class DataPaths
+{
+    public DataPaths(string root)
+    {
+        Root = Path.GetFullPath(root);
+        Database = Path.Combine(Root, "db");
+        Storage = Path.Combine(Root, "storage");
+        Certificates = Path.Combine(Root, "certs");
+        Keys = Path.Combine(Root, "keys");
+    }
+
+    public string Root { get; }
+    public string Database { get; }
+    public string Storage { get; }
+    public string Certificates { get; }
+    public string Keys { get; }
+
+    public string SecurityDatabaseFile => Path.Combine(Database, "security.db");
+
+    public void CreateAll()
+    {
+        foreach (var dir in new[] { Root, Database, Storage, Certificates, Keys })
+            Directory.CreateDirectory(dir);
+    }
+}

@@ -1,0 +1,32 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace OrthancWeb.Hosting;
+
+/// <summary>The "OrthancWeb" section of appsettings.json: where the server keeps its data and which ports it opens.</summary>
+public sealed class ServerOptions
+{
+    public const string Section = "OrthancWeb";
+
+    /// <summary>Shown in the UI title bar and in REST /system.</summary>
+    [Required]
+    public string Name { get; set; } = "OrthancWeb";
+
+    /// <summary>Root folder for the database, the storage area and the certificate. Relative to the config file's folder.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = "./data";
+
+    [Range(1, 65535)]
+    public int HttpsPort { get; set; } = 8443;
+
+    /// <summary>Plain HTTP port for REST scripts (Orthanc's 8042); 0 disables it.</summary>
+    [Range(0, 65535)]
+    public int HttpPort { get; set; } = 8042;
+
+    /// <summary>False binds to the loopback interface only (Orthanc's RemoteAccessAllowed).</summary>
+    public bool RemoteAccessAllowed { get; set; } = true;
+
+    /// <summary>PFX file to serve HTTPS with; empty means a self-signed certificate generated on first start.</summary>
+    public string CertificatePath { get; set; } = "";
+
+    public string CertificatePassword { get; set; } = "";
+}
