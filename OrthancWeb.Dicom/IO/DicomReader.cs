@@ -41,6 +41,19 @@ public sealed class DicomReader
 
     private static DicomFile ReadFile(ByteSource source, DicomReadOptions options)
     {
+        try
+        {
+            return ReadFileUnchecked(source, options);
+        }
+        catch (Exception ex) when (ex is not DicomReadException and not IOException and not OutOfMemoryException)
+        {
+            // Malformed input must surface as one exception type, whatever conversion it tripped over on the way.
+            throw new DicomReadException(source.Position, ex.Message, ex);
+        }
+    }
+
+    private static DicomFile ReadFileUnchecked(ByteSource source, DicomReadOptions options)
+    {
         var file = new DicomFile();
         Span<byte> head = stackalloc byte[132];
         var n = source.Peek(head);
