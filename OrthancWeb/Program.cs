@@ -1,12 +1,17 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using MudBlazor.Services;
 using OrthancWeb.Components;
 using OrthancWeb.Hosting;
+using OrthancWeb.Index;
+using OrthancWeb.Ingest;
 using OrthancWeb.Security;
+using OrthancWeb.Storage;
 
 var configFile = ConfigurationLocator.Find(args, Environment.CurrentDirectory, AppContext.BaseDirectory,
     Environment.GetEnvironmentVariable("ORTHANCWEB_CONFIG"));
@@ -26,6 +31,8 @@ builder.WebHost.UseStaticWebAssets();
 builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
 
 builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
+    .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddOptions<StorageOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddOptions<SecurityOptions>().Bind(builder.Configuration.GetSection(SecurityOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
@@ -68,13 +75,73 @@ builder.Services.AddIdentity<IdentityUser, IdentityRole>(o =>
     .AddDefaultTokenProviders();
 builder.Services.ConfigureApplicationCookie(o =>
 {
+    // Scripts get 401/403 with a Basic challenge; browsers navigating to a page get the login page.
+    static bool IsBrowser(HttpRequest r) => r.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
+    o.Events.OnRedirectToLogin = ctx =>
+    {
+        if (IsBrowser(ctx.Request)) ctx.Response.Redirect(ctx.RedirectUri);
+        else { ctx.Response.StatusCode = 401; ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"OrthancWeb\", charset=\"UTF-8\""; }
+        return Task.CompletedTask;
+    };
+    o.Events.OnRedirectToAccessDenied = ctx =>
+    {
+        if (IsBrowser(ctx.Request)) ctx.Response.Redirect(ctx.RedirectUri);
+        else ctx.Response.StatusCode = 403;
+        return Task.CompletedTask;
+    };
     // Cookies do not separate ports: a per-instance name keeps side-by-side servers from logging each other out.
     o.Cookie.Name = $".OrthancWeb.{server.HttpsPort}";
     o.LoginPath = "/account/login";
     o.AccessDeniedPath = "/account/denied";
     o.SlidingExpiration = true;
 });
-builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+// A request with "Authorization: Basic" is a script; anything else is the browser's cookie.
+const string SmartScheme = "CookieOrBasic";
+builder.Services.AddAuthentication(o =>
+    {
+        o.DefaultAuthenticateScheme = SmartScheme;
+        o.DefaultChallengeScheme = SmartScheme;
+        o.DefaultForbidScheme = SmartScheme;
+    })
+    .AddPolicyScheme(SmartScheme, "Cookie or HTTP Basic", p => p.ForwardDefaultSelector = ctx =>
+        ctx.Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
+            ? BasicAuthenticationHandler.Scheme : IdentityConstants.ApplicationScheme)
+    .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(BasicAuthenticationHandler.Scheme, null);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<BasicCredentialCache>();
+builder.Services.AddAuthorization(o =>
+{
+    o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
+    o.AddPolicy(Policies.View, p => p.RequireRole(Roles.Administrator, Roles.Clinician, Roles.Viewer));
+    o.AddPolicy(Policies.Modify, p => p.RequireRole(Roles.Administrator, Roles.Clinician));
+    o.AddPolicy(Policies.Administer, p => p.RequireRole(Roles.Administrator));
+});
+
+// The DICOM index, the storage area and the one ingest path.
+var store = builder.Configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+builder.Services.AddPooledDbContextFactory<IndexDbContext>(o =>
+{
+    if (store.IndexProvider != "Sqlite")
+        throw new InvalidOperationException($"Index provider '{store.IndexProvider}' is not available in this build; use Sqlite");
+    o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60");
+});
+builder.Services.AddSingleton<StorageArea>();
+builder.Services.AddSingleton<IndexWriter>();
+builder.Services.AddSingleton<IndexQueries>();
+builder.Services.AddSingleton<IndexStartup>();
+builder.Services.AddSingleton<IngestService>();
+builder.Services.AddSingleton<InstanceFiles>();
+builder.Services.AddHostedService<StabilityMonitor>();
+
+builder.Services.AddControllers(o =>
+    {
+        // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
+        o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
+        o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
+        o.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
+    })
+    .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null);
+builder.Services.AddOpenApi();
 builder.Services.AddCascadingAuthenticationState();
 builder.Services.AddScoped<AdministratorSeeder>();
 
@@ -86,15 +153,44 @@ var app = builder.Build();
 app.Logger.LogInformation("Configuration file: {File}; data directory: {Data}", configFile ?? "(none, built-in defaults)", paths.Root);
 using (var scope = app.Services.CreateScope())
     await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
+await app.Services.GetRequiredService<IndexStartup>().RunAsync();
 
-if (!app.Environment.IsDevelopment())
-    app.UseExceptionHandler("/error", createScopeForErrors: true);
+// Unexpected failures: JSON in Orthanc's error shape for scripts, the error page for browsers.
+app.UseExceptionHandler(new ExceptionHandlerOptions
+{
+    CreateScopeForErrors = true,
+    ExceptionHandlingPath = "/error",
+    StatusCodeSelector = _ => 500,
+    ExceptionHandler = async ctx =>
+    {
+        if (ctx.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
+        {
+            ctx.Response.Redirect("/error");
+            return;
+        }
+        ctx.Response.StatusCode = 500;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsJsonAsync(new Dictionary<string, object?>
+        {
+            ["HttpError"] = "Internal Server Error", ["HttpStatus"] = 500, ["Message"] = "Internal error; see the server log",
+            ["Method"] = ctx.Request.Method, ["Uri"] = ctx.Request.Path.Value,
+        });
+    },
+});
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
 
 app.MapStaticAssets().AllowAnonymous();
 app.MapAccountEndpoints();
+app.MapControllers();
+// The API described for tools, and a page to try it from the browser.
+app.MapOpenApi("/openapi/{documentName}.json").RequireAuthorization(Policies.View);
+app.UseSwaggerUI(o =>
+{
+    o.SwaggerEndpoint("/openapi/v1.json", "OrthancWeb REST API");
+    o.RoutePrefix = "api-docs";
+});
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 app.Run();

@@ -20,6 +20,8 @@ public sealed class DataPaths
 
     public string SecurityDatabaseFile => Path.Combine(Database, "security.db");
 
+    public string IndexDatabaseFile => Path.Combine(Database, "index.db");
+
     public void CreateAll()
     {
         foreach (var dir in new[] { Root, Database, Storage, Certificates, Keys })

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Index;
+using OrthancWeb.Ingest;
+
+namespace OrthancWeb.Api;
+
+/// <summary>Orthanc's JSON shapes for resources, errors and upload answers.</summary>
+public static class ApiJson
+{
+    public static JsonObject Tags(IReadOnlyDictionary<DicomTag, string> tags)
+    {
+        var o = new JsonObject();
+        foreach (var (tag, value) in tags.OrderBy(t => t.Key))
+            o[DicomDictionary.Find(tag)?.Keyword is { Length: > 0 } k ? k : tag.ToOrthancKey()] = value;
+        return o;
+    }
+
+    public static JsonObject Resource(ResourceInfo r)
+    {
+        var o = new JsonObject
+        {
+            ["ID"] = r.PublicId,
+            ["Type"] = r.Level.ToOrthancType(),
+            ["MainDicomTags"] = Tags(r.MainDicomTags),
+        };
+        JsonArray Children() => new(r.ChildrenIds.Select(c => (JsonNode)c).ToArray());
+        switch (r.Level)
+        {
+            case ResourceLevel.Patient:
+                o["Studies"] = Children();
+                o["IsStable"] = r.IsStable;
+                o["IsProtected"] = r.IsProtected;
+                o["LastUpdate"] = OrthancTime.Format(r.LastUpdate);
+                break;
+            case ResourceLevel.Study:
+                o["ParentPatient"] = r.ParentId;
+                o["PatientMainDicomTags"] = Tags(r.PatientMainDicomTags ?? new Dictionary<DicomTag, string>());
+                o["Series"] = Children();
+                o["IsStable"] = r.IsStable;
+                o["LastUpdate"] = OrthancTime.Format(r.LastUpdate);
+                break;
+            case ResourceLevel.Series:
+                o["ParentStudy"] = r.ParentId;
+                o["Instances"] = Children();
+                o["IsStable"] = r.IsStable;
+                o["LastUpdate"] = OrthancTime.Format(r.LastUpdate);
+                o["ExpectedNumberOfInstances"] = null;
+                o["Status"] = "Unknown";
+                break;
+            case ResourceLevel.Instance:
+                o["ParentSeries"] = r.ParentId;
+                o["FileSize"] = r.File?.UncompressedSize ?? 0;
+                o["FileUuid"] = r.File?.Uuid;
+                o["IndexInSeries"] = r.Metadata.TryGetValue("IndexInSeries", out var idx) && int.TryParse(idx, CultureInfo.InvariantCulture, out var i) ? i : null;
+                break;
+        }
+        return o;
+    }
+
+    public static JsonObject Ingest(IngestResult r)
+    {
+        var o = new JsonObject { ["Status"] = r.Status.ToString() };
+        if (r.InstanceId is not null && r.Status is IngestStatus.Success or IngestStatus.AlreadyStored)
+        {
+            o["ID"] = r.InstanceId;
+            o["Path"] = "/instances/" + r.InstanceId;
+            o["ParentPatient"] = r.PatientId;
+            o["ParentStudy"] = r.StudyId;
+            o["ParentSeries"] = r.SeriesId;
+        }
+        if (r.Reason is not null) o["Message"] = r.Reason;
+        return o;
+    }
+
+    /// <summary>An error in Orthanc's shape (HttpError, HttpStatus, Message, Method, Uri).</summary>
+    public static ObjectResult Error(HttpContext http, int status, string message)
+    {
+        var body = new JsonObject
+        {
+            ["HttpError"] = ReasonPhrase(status),
+            ["HttpStatus"] = status,
+            ["Message"] = message,
+            ["Method"] = http.Request.Method,
+            ["Uri"] = http.Request.Path.Value,
+        };
+        return new ObjectResult(body) { StatusCode = status };
+    }
+
+    private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+}

@@ -1,0 +1,210 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Json;
+using OrthancWeb.Ingest;
+using OrthancWeb.Security;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Api;
+
+/// <summary>Uploading instances and reading them back: file, tags, header, content, attachments.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("instances")]
+public sealed class InstancesController(IngestService ingest, InstanceFiles files, StorageArea storage) : ControllerBase
+{
+    /// <summary>
+    /// A raw DICOM file, or a ZIP of DICOM files (one answer per entry). The body is streamed to disk as it arrives,
+    /// so a 2 GB upload never sits in memory.
+    /// </summary>
+    [HttpPost]
+    [Authorize(Policy = Policies.Modify)]
+    [DisableRequestSizeLimit]
+    [RequestFormLimits(MultipartBodyLengthLimit = long.MaxValue)]
+    public async Task<IActionResult> Upload(CancellationToken ct)
+    {
+        var source = new IngestSource(IngestOrigin.RestApi, HttpContext.Connection.RemoteIpAddress?.ToString());
+        var head = new byte[4];
+        var got = 0;
+        while (got < 4 && await Request.Body.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
+        if (got == 0) return ApiJson.Error(HttpContext, 400, "Empty body: expected a DICOM file or a ZIP of DICOM files");
+        var body = new PrefixedStream(head.AsMemory(0, got), Request.Body);
+
+        if (got == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
+            return await UploadZipAsync(body, source, ct);
+
+        var result = await ingest.StoreAsync(body, source, ct);
+        return Answer(result);
+    }
+
+    private IActionResult Answer(IngestResult result) => result.Status switch
+    {
+        IngestStatus.Success or IngestStatus.AlreadyStored => Ok(ApiJson.Ingest(result)),
+        IngestStatus.StorageFull => ApiJson.Error(HttpContext, 507, result.Reason ?? "Storage full"),
+        _ => ApiJson.Error(HttpContext, 400, result.Reason ?? "Invalid DICOM file"),
+    };
+
+    private async Task<IActionResult> UploadZipAsync(Stream body, IngestSource source, CancellationToken ct)
+    {
+        // ZIP needs random access: spool to a temporary file next to the storage area, then walk the entries.
+        var spool = storage.NewTempPath();
+        try
+        {
+            await using (var f = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, true))
+                await body.CopyToAsync(f, ct);
+            var answers = new JsonArray();
+            ZipArchive zip;
+            try { zip = new ZipArchive(new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), ZipArchiveMode.Read); }
+            catch (InvalidDataException ex) { return ApiJson.Error(HttpContext, 400, "Corrupt ZIP archive: " + ex.Message); }
+            using (zip)
+            {
+                foreach (var entry in zip.Entries)
+                {
+                    if (entry.FullName.EndsWith('/')) continue;
+                    IngestResult r;
+                    try
+                    {
+                        await using var s = entry.Open();
+                        r = await ingest.StoreAsync(s, source, ct);
+                    }
+                    catch (InvalidDataException ex)
+                    {
+                        r = new IngestResult(IngestStatus.Invalid, Reason: "Corrupt ZIP entry: " + ex.Message);
+                    }
+                    var answer = ApiJson.Ingest(r);
+                    answer["Entry"] = entry.FullName;
+                    answers.Add(answer);
+                }
+            }
+            return Ok(answers);
+        }
+        finally { System.IO.File.Delete(spool); }
+    }
+
+    [HttpGet("{id}/file")]
+    public async Task<IActionResult> File(string id, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        return File(files.Open(file), "application/dicom", id + ".dcm");
+    }
+
+    [HttpGet("{id}/tags")]
+    public async Task<IActionResult> Tags(string id, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        var ds = files.Read(file).Dataset;
+        var json = new OrthancJson();
+        return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(ds) : json.ToFull(ds));
+    }
+
+    [HttpGet("{id}/simplified-tags")]
+    public async Task<IActionResult> SimplifiedTags(string id, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        return Ok(new OrthancJson().ToSimplified(files.Read(file).Dataset));
+    }
+
+    [HttpGet("{id}/header")]
+    public async Task<IActionResult> Header(string id, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        var meta = files.Read(file).FileMetaInfo;
+        var json = new OrthancJson();
+        return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(meta) : json.ToFull(meta));
+    }
+
+    /// <summary>
+    /// /content walks the data set: a path of "gggg-eeee" tags and item indexes. A leaf answers its value as text,
+    /// a sequence its item indexes, a data set or item its tags.
+    /// </summary>
+    [HttpGet("{id}/content/{**path}")]
+    public async Task<IActionResult> Content(string id, string? path, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        DicomDataset current = files.Read(file, includePixelData: false).Dataset;
+        var parts = (path ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!DicomTag.TryParse(parts[i].Replace('-', ','), out var tag) || current[tag] is not { } item)
+                return ApiJson.Error(HttpContext, 404, $"No element {parts[i]} at this level");
+            if (item is DicomSequence seq)
+            {
+                if (i + 1 == parts.Length)
+                    return Ok(new JsonArray(Enumerable.Range(0, seq.Items.Count).Select(n => (JsonNode)n.ToString()).ToArray()));
+                if (!int.TryParse(parts[++i], out var index) || index < 0 || index >= seq.Items.Count)
+                    return ApiJson.Error(HttpContext, 404, $"No item {parts[i]} in {tag}");
+                current = seq.Items[index];
+                continue;
+            }
+            if (i + 1 != parts.Length) return ApiJson.Error(HttpContext, 404, $"{tag} is not a sequence");
+            if (item is DicomElement e && e.VR.Kind == VRKind.Bytes)
+                return File(e.Buffer.Memory.ToArray(), "application/octet-stream");
+            return Content(current.GetString(tag) ?? "", "text/plain");
+        }
+        return Ok(new JsonArray(current.Select(x => (JsonNode)$"{x.Tag.Group:x4}-{x.Tag.Element:x4}").ToArray()));
+    }
+
+    [HttpGet("{id}/attachments")]
+    public async Task<IActionResult> Attachments(string id, CancellationToken ct) =>
+        await files.FindAsync(id, ct) is null ? ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}") : Ok(new JsonArray("dicom"));
+
+    [HttpGet("{id}/attachments/dicom/{field}")]
+    public async Task<IActionResult> Attachment(string id, string field, CancellationToken ct)
+    {
+        var file = await files.FindAsync(id, ct);
+        if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        return field switch
+        {
+            "size" => Content(file.UncompressedSize.ToString(), "text/plain"),
+            "compressed-size" => Content(file.CompressedSize.ToString(), "text/plain"),
+            "md5" => Content(file.UncompressedMd5, "text/plain"),
+            "compressed-md5" => Content(file.CompressedMd5, "text/plain"),
+            "is-compressed" => Content(file.Compressed ? "1" : "0", "text/plain"),
+            "uuid" => Content(file.Uuid, "text/plain"),
+            "data" => File(files.Open(file), "application/dicom"),
+            "compressed-data" => File(storage.OpenRead(file.Uuid, false), "application/octet-stream"),
+            _ => ApiJson.Error(HttpContext, 404, $"Unknown attachment field {field}"),
+        };
+    }
+}
+
+/// <summary>A few bytes already read (to sniff ZIP vs DICOM), then the rest of the request body.</summary>
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
+{
+    private ReadOnlyMemory<byte> _prefix = prefix;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_prefix.IsEmpty)
+        {
+            var n = Math.Min(buffer.Length, _prefix.Length);
+            _prefix[..n].CopyTo(buffer);
+            _prefix = _prefix[n..];
+            return n;
+        }
+        return await rest.ReadAsync(buffer, cancellationToken);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+}

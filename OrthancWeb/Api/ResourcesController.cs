@@ -1,0 +1,119 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Index;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>/patients, /studies, /series, /instances: listing, details, relatives, deletion (Orthanc's routes).</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("")]
+public sealed class ResourcesController(IndexQueries queries, IndexWriter writer) : ControllerBase
+{
+    private static bool Level(string collection, out ResourceLevel level) => ResourceLevelExtensions.TryParse(collection, out level) && collection.EndsWith('s');
+
+    /// <summary>List the public IDs of a level, or with ?expand the resources themselves; ?since and ?limit page.</summary>
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}")]
+    public async Task<IActionResult> List(string collection, [FromQuery] int since = 0, [FromQuery] int? limit = null, CancellationToken ct = default)
+    {
+        Level(collection, out var level);
+        var ids = await queries.ListAsync(level, since, limit, ct);
+        if (!Request.Query.ContainsKey("expand"))
+            return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
+        var list = new JsonArray();
+        foreach (var id in ids)
+            if (await queries.GetAsync(id, level, ct) is { } r) list.Add(ApiJson.Resource(r));
+        return Ok(list);
+    }
+
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}")]
+    public async Task<IActionResult> Get(string collection, string id, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        var r = await queries.GetAsync(id, level, ct);
+        return r is null ? ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}") : Ok(ApiJson.Resource(r));
+    }
+
+    /// <summary>/studies/{id}/instances, /instances/{id}/patient, ...: resources of another level related to this one.</summary>
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{relation:regex(^(patient|study|series|patients|studies|instances)$)}")]
+    public async Task<IActionResult> Relatives(string collection, string id, string relation, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        ResourceLevelExtensions.TryParse(relation, out var target);
+        var ids = await queries.RelativesAsync(id, level, target, ct);
+        if (ids is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        var singular = target < level; // parents are a single object in Orthanc (/instances/{id}/study)
+        var list = new JsonArray();
+        foreach (var rid in ids)
+            if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(ApiJson.Resource(r));
+        return singular && list.Count == 1 ? Ok(list[0]!.DeepClone()) : Ok(list);
+    }
+
+    [HttpDelete("{collection:regex(^(patients|studies|series|instances)$)}/{id}")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> Delete(string collection, string id, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        var (found, ancestor, ancestorLevel) = await writer.DeleteAsync(id, level, ct);
+        if (!found) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        var body = new JsonObject
+        {
+            ["RemainingAncestor"] = ancestor is null ? null : new JsonObject
+            {
+                ["ID"] = ancestor,
+                ["Path"] = $"/{ancestorLevel!.Value.ToCollection()}/{ancestor}",
+                ["Type"] = ancestorLevel!.Value.ToOrthancType(),
+            },
+        };
+        return Ok(body);
+    }
+
+    [HttpGet("patients/{id}/protected")]
+    public async Task<IActionResult> GetProtected(string id, CancellationToken ct)
+    {
+        var r = await queries.GetAsync(id, ResourceLevel.Patient, ct);
+        return r is null ? ApiJson.Error(HttpContext, 404, $"Unknown patient: {id}") : Content(r.IsProtected ? "1" : "0", "text/plain");
+    }
+
+    [HttpPut("patients/{id}/protected")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> PutProtected(string id, CancellationToken ct)
+    {
+        using var reader = new StreamReader(Request.Body);
+        var text = (await reader.ReadToEndAsync(ct)).Trim();
+        if (text is not ("0" or "1" or "true" or "false"))
+            return ApiJson.Error(HttpContext, 400, "The body must be 0 or 1");
+        return await writer.SetProtectedAsync(id, text is "1" or "true", ct) ? Content("", "text/plain") : ApiJson.Error(HttpContext, 404, $"Unknown patient: {id}");
+    }
+
+    [HttpDelete("patients/{id}/protected")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> DeleteProtected(string id, CancellationToken ct) =>
+        await writer.SetProtectedAsync(id, false, ct) ? Content("", "text/plain") : ApiJson.Error(HttpContext, 404, $"Unknown patient: {id}");
+
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata")]
+    public async Task<IActionResult> Metadata(string collection, string id, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        var r = await queries.GetAsync(id, level, ct);
+        if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        if (Request.Query.ContainsKey("expand"))
+        {
+            var o = new JsonObject();
+            foreach (var (k, v) in r.Metadata.OrderBy(m => m.Key)) o[k] = v;
+            return Ok(o);
+        }
+        return Ok(new JsonArray(r.Metadata.Keys.Order().Select(k => (JsonNode)k).ToArray()));
+    }
+
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata/{name}")]
+    public async Task<IActionResult> MetadataItem(string collection, string id, string name, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        var r = await queries.GetAsync(id, level, ct);
+        if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        return r.Metadata.TryGetValue(name, out var v) ? Content(v, "text/plain") : ApiJson.Error(HttpContext, 404, $"No metadata {name}");
+    }
+}

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Hosting;
+using OrthancWeb.Index;
+using OrthancWeb.Security;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Api;
+
+/// <summary>/tools/find, /tools/lookup, /changes, /statistics, /system.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("")]
+public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store) : ControllerBase
+{
+    /// <summary>Orthanc's find: {"Level": "Study", "Query": {"PatientName": "DOE*"}, "Expand": true, "Limit": 10, "Since": 0, "CaseSensitive": true}.</summary>
+    [HttpPost("tools/find")]
+    public async Task<IActionResult> Find(CancellationToken ct)
+    {
+        // Read the body ourselves: scripts post JSON with whatever Content-Type their tool defaults to.
+        JsonObject body;
+        try { body = await JsonNode.ParseAsync(Request.Body, cancellationToken: ct) as JsonObject ?? throw new JsonException("not an object"); }
+        catch (JsonException ex) { return ApiJson.Error(HttpContext, 400, "The body must be a JSON object: " + ex.Message); }
+        if (body["Level"]?.GetValueKind() != JsonValueKind.String || !ResourceLevelExtensions.TryParse(body["Level"]!.GetValue<string>(), out var level))
+            return ApiJson.Error(HttpContext, 400, "Level must be Patient, Study, Series or Instance");
+        if (body["Query"] is not JsonObject query)
+            return ApiJson.Error(HttpContext, 400, "Query must be an object of tag: value");
+        var constraints = new List<FindConstraint>();
+        foreach (var (key, value) in query)
+        {
+            if (!DicomTag.TryParse(key, out var tag))
+                return ApiJson.Error(HttpContext, 400, $"Unknown tag in query: {key}");
+            var text = value?.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value?.ToJsonString() ?? "";
+            constraints.Add(new FindConstraint(tag, text));
+        }
+        var caseSensitive = body["CaseSensitive"]?.GetValueKind() != JsonValueKind.False;
+        int? limit = body["Limit"] is JsonValue l && l.TryGetValue<int>(out var li) ? li : null;
+        var since = body["Since"] is JsonValue s && s.TryGetValue<int>(out var si) ? si : 0;
+        IReadOnlyList<string> ids;
+        try { ids = await queries.FindAsync(new FindRequest(level, constraints, caseSensitive, limit, since), ct); }
+        catch (FindException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+        if (body["Expand"]?.GetValueKind() != JsonValueKind.True)
+            return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
+        var list = new JsonArray();
+        foreach (var id in ids)
+            if (await queries.GetAsync(id, level, ct) is { } r) list.Add(ApiJson.Resource(r));
+        return Ok(list);
+    }
+
+    /// <summary>Which resources carry a DICOM identifier (the body is the identifier as plain text).</summary>
+    [HttpPost("tools/lookup")]
+    public async Task<IActionResult> Lookup(CancellationToken ct)
+    {
+        using var reader = new StreamReader(Request.Body);
+        var identifier = (await reader.ReadToEndAsync(ct)).Trim();
+        var found = await queries.LookupAsync(identifier, ct);
+        return Ok(new JsonArray(found.Select(f => (JsonNode)new JsonObject
+        {
+            ["ID"] = f.PublicId,
+            ["Path"] = $"/{f.Level.ToCollection()}/{f.PublicId}",
+            ["Type"] = f.Level.ToOrthancType(),
+        }).ToArray()));
+    }
+
+    [HttpGet("changes")]
+    public async Task<IActionResult> Changes([FromQuery] long since = 0, [FromQuery] int limit = 100, CancellationToken ct = default)
+    {
+        JsonObject Change(ChangeInfo c) => new()
+        {
+            ["ChangeType"] = c.ChangeType,
+            ["Date"] = OrthancTime.Format(c.Date),
+            ["ID"] = c.PublicId,
+            ["Path"] = $"/{c.Level.ToCollection()}/{c.PublicId}",
+            ["ResourceType"] = c.Level.ToOrthancType(),
+            ["Seq"] = c.Seq,
+        };
+        if (Request.Query.ContainsKey("last"))
+        {
+            var last = await queries.LastChangeAsync(ct);
+            return Ok(new JsonObject
+            {
+                ["Changes"] = last is null ? new JsonArray() : new JsonArray(Change(last)),
+                ["Done"] = true,
+                ["Last"] = last?.Seq ?? 0,
+            });
+        }
+        limit = Math.Clamp(limit, 1, 10_000);
+        var (changes, lastSeq, done) = await queries.ChangesAsync(since, limit, ct);
+        return Ok(new JsonObject
+        {
+            ["Changes"] = new JsonArray(changes.Select(c => (JsonNode)Change(c)).ToArray()),
+            ["Done"] = done,
+            ["Last"] = lastSeq,
+        });
+    }
+
+    [HttpGet("statistics")]
+    public async Task<IActionResult> Statistics(CancellationToken ct)
+    {
+        var s = await queries.StatisticsAsync(ct);
+        return Ok(new JsonObject
+        {
+            ["CountPatients"] = s.CountPatients,
+            ["CountStudies"] = s.CountStudies,
+            ["CountSeries"] = s.CountSeries,
+            ["CountInstances"] = s.CountInstances,
+            ["TotalDiskSize"] = s.TotalDiskSize.ToString(),
+            ["TotalDiskSizeMB"] = s.TotalDiskSize / (1024 * 1024),
+            ["TotalUncompressedSize"] = s.TotalUncompressedSize.ToString(),
+            ["TotalUncompressedSizeMB"] = s.TotalUncompressedSize / (1024 * 1024),
+            // What compression saves, in percent of the uncompressed size.
+            ["CompressionSavingPercent"] = s.TotalUncompressedSize == 0 ? 0 : Math.Round(100.0 * (s.TotalUncompressedSize - s.TotalDiskSize) / s.TotalUncompressedSize, 1),
+        });
+    }
+
+    [HttpGet("system")]
+    public IActionResult SystemInfo()
+    {
+        var o = store.CurrentValue;
+        return Ok(new JsonObject
+        {
+            ["Name"] = server.Value.Name,
+            ["Version"] = "orthancweb-" + (typeof(ToolsController).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"),
+            ["ApiVersion"] = 18,
+            ["DatabaseVersion"] = 6,
+            ["HttpPort"] = server.Value.HttpPort,
+            ["HttpsPort"] = server.Value.HttpsPort,
+            ["IsHttpServerSecure"] = Request.IsHttps,
+            ["StorageCompression"] = o.StorageCompression,
+            ["OverwriteInstances"] = o.OverwriteInstances,
+            ["MaximumStorageSize"] = o.MaximumStorageSize,
+            ["MaximumPatientCount"] = o.MaximumPatientCount,
+            ["PluginsEnabled"] = false,
+            ["DatabaseBackendPlugin"] = null,
+            ["StorageAreaPlugin"] = null,
+            ["CheckRevisions"] = false,
+        });
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace OrthancWeb.Index;
+
+/// <summary>The DICOM index. Provider-neutral: no raw SQL here, so PostgreSQL can follow SQLite.</summary>
+public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : DbContext(options)
+{
+    public DbSet<Resource> Resources => Set<Resource>();
+    public DbSet<MainDicomTag> MainDicomTags => Set<MainDicomTag>();
+    public DbSet<ResourceMetadata> Metadata => Set<ResourceMetadata>();
+    public DbSet<Attachment> Attachments => Set<Attachment>();
+    public DbSet<ChangeEntry> Changes => Set<ChangeEntry>();
+    public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
+
+    protected override void OnModelCreating(ModelBuilder b)
+    {
+        b.Entity<Resource>(e =>
+        {
+            e.HasKey(r => r.Id);
+            e.HasIndex(r => r.PublicId).IsUnique();
+            e.HasIndex(r => new { r.Level, r.Id });
+            e.HasIndex(r => r.ParentId);
+            e.HasIndex(r => new { r.Level, r.IsProtected, r.LastUpdate });
+            e.HasIndex(r => new { r.IsStable, r.LastUpdate });
+            e.Property(r => r.PublicId).HasMaxLength(44);
+            e.HasOne(r => r.Parent).WithMany(r => r.Children).HasForeignKey(r => r.ParentId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<MainDicomTag>(e =>
+        {
+            e.HasKey(t => new { t.ResourceId, t.Tag });
+            e.HasIndex(t => new { t.Tag, t.Value });
+            e.HasIndex(t => new { t.Tag, t.ValueUpper });
+            e.HasOne<Resource>().WithMany(r => r.Tags).HasForeignKey(t => t.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<ResourceMetadata>(e =>
+        {
+            e.HasKey(m => new { m.ResourceId, m.Name });
+            e.HasOne<Resource>().WithMany(r => r.Metadata).HasForeignKey(m => m.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<Attachment>(e =>
+        {
+            e.HasKey(a => new { a.ResourceId, a.ContentType });
+            e.HasIndex(a => a.Uuid).IsUnique();
+            e.HasOne<Resource>().WithMany(r => r.Attachments).HasForeignKey(a => a.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        b.Entity<ChangeEntry>(e =>
+        {
+            e.HasKey(c => c.Seq);
+            e.Property(c => c.Seq).ValueGeneratedOnAdd();
+        });
+        b.Entity<GlobalProperty>(e => e.HasKey(p => p.Name));
+    }
+}

@@ -1,0 +1,71 @@
+namespace OrthancWeb.Index;
+
+/// <summary>A patient, study, series or instance; children point at their parent.</summary>
+public sealed class Resource
+{
+    public long Id { get; set; }
+    public ResourceLevel Level { get; set; }
+    /// <summary>Orthanc-compatible public ID (see <see cref="PublicIds"/>).</summary>
+    public string PublicId { get; set; } = "";
+    public long? ParentId { get; set; }
+    public Resource? Parent { get; set; }
+    public List<Resource> Children { get; set; } = [];
+    /// <summary>Last time an instance arrived below this resource (UTC); drives StableAge and recycling order.</summary>
+    public DateTime LastUpdate { get; set; }
+    public bool IsStable { get; set; }
+    /// <summary>Patients only: never recycled.</summary>
+    public bool IsProtected { get; set; }
+    public List<MainDicomTag> Tags { get; set; } = [];
+    public List<ResourceMetadata> Metadata { get; set; } = [];
+    public List<Attachment> Attachments { get; set; } = [];
+}
+
+/// <summary>One main DICOM tag value of a resource; indexed on (Tag, Value) and (Tag, ValueUpper) for finds.</summary>
+public sealed class MainDicomTag
+{
+    public long ResourceId { get; set; }
+    /// <summary>Group in the high 16 bits, element in the low 16 (as <c>DicomTag.Value</c>).</summary>
+    public int Tag { get; set; }
+    public string Value { get; set; } = "";
+    /// <summary>Upper-cased copy for case-insensitive matching without provider-specific collations.</summary>
+    public string ValueUpper { get; set; } = "";
+}
+
+public sealed class ResourceMetadata
+{
+    public long ResourceId { get; set; }
+    public string Name { get; set; } = "";
+    public string Value { get; set; } = "";
+}
+
+/// <summary>A file in the storage area attached to a resource (content type 1 is the DICOM file).</summary>
+public sealed class Attachment
+{
+    public long ResourceId { get; set; }
+    public int ContentType { get; set; }
+    public string Uuid { get; set; } = "";
+    public long UncompressedSize { get; set; }
+    public long CompressedSize { get; set; }
+    public string UncompressedMd5 { get; set; } = "";
+    public string CompressedMd5 { get; set; } = "";
+    /// <summary>0 none, 1 zlib (Orthanc's CompressionType).</summary>
+    public int CompressionType { get; set; }
+
+    public const int DicomContentType = 1;
+}
+
+/// <summary>The changes log that /changes pages through.</summary>
+public sealed class ChangeEntry
+{
+    public long Seq { get; set; }
+    public string ChangeType { get; set; } = "";
+    public ResourceLevel Level { get; set; }
+    public string PublicId { get; set; } = "";
+    public DateTime Date { get; set; }
+}
+
+public sealed class GlobalProperty
+{
+    public string Name { get; set; } = "";
+    public string Value { get; set; } = "";
+}

@@ -1,0 +1,273 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Dicom.Data;
+
+namespace OrthancWeb.Index;
+
+/// <summary>A resource as the REST API and the UI show it.</summary>
+public sealed record ResourceInfo(
+    ResourceLevel Level,
+    string PublicId,
+    string? ParentId,
+    IReadOnlyList<string> ChildrenIds,
+    IReadOnlyDictionary<DicomTag, string> MainDicomTags,
+    IReadOnlyDictionary<DicomTag, string>? PatientMainDicomTags,
+    bool IsStable,
+    DateTime LastUpdate,
+    bool IsProtected,
+    AttachmentInfo? File,
+    IReadOnlyDictionary<string, string> Metadata);
+
+public sealed record AttachmentInfo(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
+
+/// <summary>One constraint of a find: tag and the value to match, as Orthanc's /tools/find and C-FIND take them.</summary>
+public sealed record FindConstraint(DicomTag Tag, string Value);
+
+public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstraint> Constraints, bool CaseSensitive = true, int? Limit = null, int Since = 0);
+
+public sealed record Statistics(long CountPatients, long CountStudies, long CountSeries, long CountInstances, long TotalDiskSize, long TotalUncompressedSize);
+
+public sealed record ChangeInfo(long Seq, string ChangeType, ResourceLevel Level, string PublicId, DateTime Date);
+
+/// <summary>Read side of the index, shared by the REST API and the UI.</summary>
+public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
+{
+    public async Task<IReadOnlyList<string>> ListAsync(ResourceLevel level, int since, int? limit, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var q = db.Resources.Where(r => r.Level == level).OrderBy(r => r.Id).Skip(since);
+        if (limit is { } l && l > 0) q = q.Take(l);
+        return await q.Select(r => r.PublicId).ToListAsync(ct);
+    }
+
+    public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var r = await db.Resources.AsNoTracking()
+            .Where(x => x.PublicId == publicId && (level == null || x.Level == level))
+            .Select(x => new { x.Id, x.Level, x.PublicId, ParentPublicId = x.Parent != null ? x.Parent.PublicId : null, x.ParentId, x.IsStable, x.LastUpdate, x.IsProtected })
+            .FirstOrDefaultAsync(ct);
+        if (r is null) return null;
+        var tags = await TagsOf(db, r.Id, ct);
+        var children = r.Level == ResourceLevel.Instance ? [] :
+            await db.Resources.Where(c => c.ParentId == r.Id).OrderBy(c => c.Id).Select(c => c.PublicId).ToListAsync(ct);
+        IReadOnlyDictionary<DicomTag, string>? patientTags = null;
+        if (r.Level == ResourceLevel.Study && r.ParentId is { } pid)
+            patientTags = await TagsOf(db, pid, ct);
+        AttachmentInfo? file = null;
+        if (r.Level == ResourceLevel.Instance)
+            file = await db.Attachments.Where(a => a.ResourceId == r.Id && a.ContentType == Attachment.DicomContentType)
+                .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
+                .FirstOrDefaultAsync(ct);
+        var metadata = await db.Metadata.Where(m => m.ResourceId == r.Id).ToDictionaryAsync(m => m.Name, m => m.Value, ct);
+        return new ResourceInfo(r.Level, r.PublicId, r.ParentPublicId, children, tags, patientTags, r.IsStable, r.LastUpdate, r.IsProtected, file, metadata);
+    }
+
+    private static async Task<IReadOnlyDictionary<DicomTag, string>> TagsOf(IndexDbContext db, long id, CancellationToken ct) =>
+        (await db.MainDicomTags.Where(t => t.ResourceId == id).Select(t => new { t.Tag, t.Value }).ToListAsync(ct))
+        .ToDictionary(t => new DicomTag((uint)t.Tag), t => t.Value);
+
+    /// <summary>Public IDs of the resources at <paramref name="target"/> level under (or above) a resource.</summary>
+    public async Task<IReadOnlyList<string>?> RelativesAsync(string publicId, ResourceLevel level, ResourceLevel target, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var start = await db.Resources.Where(r => r.PublicId == publicId && r.Level == level).Select(r => new { r.Id, r.ParentId }).FirstOrDefaultAsync(ct);
+        if (start is null) return null;
+        var ids = new List<long> { start.Id };
+        if (target >= level)
+        {
+            for (var l = level; l < target; l++)
+            {
+                var parents = ids;
+                ids = await db.Resources.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).OrderBy(r => r.Id).Select(r => r.Id).ToListAsync(ct);
+            }
+        }
+        else
+        {
+            for (var l = level; l > target; l--)
+            {
+                var children = ids;
+                ids = await db.Resources.Where(r => children.Contains(r.Id) && r.ParentId != null).Select(r => r.ParentId!.Value).Distinct().ToListAsync(ct);
+            }
+        }
+        return await db.Resources.Where(r => ids.Contains(r.Id)).OrderBy(r => r.Id).Select(r => r.PublicId).ToListAsync(ct);
+    }
+
+    /// <summary>The instance files under a resource, for archives and sends.</summary>
+    public async Task<IReadOnlyList<(string InstanceId, AttachmentInfo File)>> InstanceFilesAsync(string publicId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var r = await db.Resources.Where(x => x.PublicId == publicId).Select(x => new { x.Level }).FirstOrDefaultAsync(ct);
+        if (r is null) return [];
+        var ids = await RelativesAsync(publicId, r.Level, ResourceLevel.Instance, ct) ?? [];
+        return await db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType)
+            .Join(db.Resources.Where(x => ids.Contains(x.PublicId)), a => a.ResourceId, x => x.Id,
+                (a, x) => new { x.PublicId, a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType })
+            .Select(x => new ValueTuple<string, AttachmentInfo>(x.PublicId, new AttachmentInfo(x.Uuid, x.UncompressedSize, x.CompressedSize, x.UncompressedMd5, x.CompressedMd5, x.CompressionType == 1)))
+            .ToListAsync(ct);
+    }
+
+    /// <summary>
+    /// Finds resources by main DICOM tags with the matching rules of PS3.4 §C.2.2.2: universal (empty or "*"), single
+    /// value, wildcards "*" and "?", lists "A\B", and ranges "A-B", "-B", "A-" for dates and times. A tag of another
+    /// level constrains the ancestor (e.g. PatientName for a study) or some descendant (e.g. Modality for a study).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FindAsync(FindRequest request, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var level = request.Level;
+        IQueryable<Resource> q = db.Resources.Where(r => r.Level == level);
+        var postFilters = new List<(ResourceLevel Level, DicomTag Tag, Regex Pattern)>();
+        foreach (var c in request.Constraints)
+        {
+            var tag = c.Tag == DicomTags.ModalitiesInStudy ? DicomTags.Modality : c.Tag;
+            var value = c.Value;
+            if (value.Length == 0 || value == "*") continue;
+            var tagLevel = MainDicomTags.LevelOf(tag)
+                ?? throw new FindException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main DICOM tag and cannot be searched in the index");
+            // Identifiers of upper levels are copied into lower ones by the standard (e.g. StudyInstanceUID);
+            // match them where the index keeps them.
+            var tags = Matching(db, tag, value, request.CaseSensitive, out var wildcard);
+            if (wildcard is not null && request.CaseSensitive) postFilters.Add((tagLevel, tag, wildcard));
+            var tagValue = (int)tag.Value;
+            var ids = tags.Select(t => t.ResourceId);
+            q = (tagLevel - level) switch
+            {
+                0 => q.Where(r => ids.Contains(r.Id)),
+                -1 => q.Where(r => ids.Contains(r.ParentId!.Value)),
+                -2 => q.Where(r => ids.Contains(r.Parent!.ParentId!.Value)),
+                -3 => q.Where(r => ids.Contains(r.Parent!.Parent!.ParentId!.Value)),
+                1 => q.Where(r => db.Resources.Any(x => x.ParentId == r.Id && ids.Contains(x.Id))),
+                2 => q.Where(r => db.Resources.Any(x => x.Parent!.ParentId == r.Id && ids.Contains(x.Id))),
+                _ => q.Where(r => db.Resources.Any(x => x.Parent!.Parent!.ParentId == r.Id && ids.Contains(x.Id))),
+            };
+        }
+        q = q.OrderBy(r => r.Id);
+        if (postFilters.Count == 0)
+        {
+            var paged = q.Skip(request.Since);
+            if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);
+            return await paged.Select(r => r.PublicId).ToListAsync(ct);
+        }
+        // Case-sensitive wildcards: LIKE is case-insensitive on some providers, so candidates are checked exactly here.
+        var candidates = await q.Select(r => new { r.Id, r.PublicId, r.ParentId }).ToListAsync(ct);
+        var result = new List<string>();
+        var skipped = 0;
+        foreach (var cand in candidates)
+        {
+            var ok = true;
+            foreach (var (fl, tag, pattern) in postFilters)
+            {
+                var values = await ValuesAtLevelAsync(db, cand.Id, level, fl, (int)tag.Value, ct);
+                if (!values.Any(v => pattern.IsMatch(v))) { ok = false; break; }
+            }
+            if (!ok) continue;
+            if (skipped++ < request.Since) continue;
+            result.Add(cand.PublicId);
+            if (request.Limit is { } l && l > 0 && result.Count >= l) break;
+        }
+        return result;
+    }
+
+    private static async Task<List<string>> ValuesAtLevelAsync(IndexDbContext db, long id, ResourceLevel level, ResourceLevel tagLevel, int tag, CancellationToken ct)
+    {
+        var ids = new List<long> { id };
+        for (var l = level; l > tagLevel; l--)
+        {
+            var cur = ids;
+            ids = await db.Resources.Where(r => cur.Contains(r.Id) && r.ParentId != null).Select(r => r.ParentId!.Value).ToListAsync(ct);
+        }
+        for (var l = level; l < tagLevel; l++)
+        {
+            var cur = ids;
+            ids = await db.Resources.Where(r => r.ParentId != null && cur.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
+        }
+        return await db.MainDicomTags.Where(t => ids.Contains(t.ResourceId) && t.Tag == tag).Select(t => t.Value).ToListAsync(ct);
+    }
+
+    private static readonly HashSet<DicomTag> RangeTags = [];
+
+    private static IQueryable<MainDicomTag> Matching(IndexDbContext db, DicomTag tag, string value, bool caseSensitive, out Regex? wildcard)
+    {
+        wildcard = null;
+        var tagValue = (int)tag.Value;
+        var tags = db.MainDicomTags.Where(t => t.Tag == tagValue);
+        var vr = DicomDictionary.Find(tag)?.DefaultVR;
+        var isDateTime = vr == DicomVR.DA || vr == DicomVR.TM || vr == DicomVR.DT;
+
+        if (value.Contains('\\'))
+        {
+            var list = value.Split('\\').Where(v => v.Length > 0).ToList();
+            if (caseSensitive) return tags.Where(t => list.Contains(t.Value));
+            var upper = list.Select(v => v.ToUpperInvariant()).ToList();
+            return tags.Where(t => upper.Contains(t.ValueUpper));
+        }
+        if (isDateTime && value.Contains('-'))
+        {
+            var dash = value.IndexOf('-');
+            var lo = value[..dash].Trim();
+            var hi = value[(dash + 1)..].Trim();
+            if (lo.Length > 0) tags = tags.Where(t => string.Compare(t.Value, lo) >= 0);
+            // An upper date bound includes the whole day: "20240131" admits "20240131" and any time on it.
+            if (hi.Length > 0) { var hiMax = hi + "\uffff"; tags = tags.Where(t => string.Compare(t.Value, hiMax) <= 0); }
+            return tags;
+        }
+        if (value.Contains('*') || value.Contains('?'))
+        {
+            var like = new System.Text.StringBuilder();
+            foreach (var ch in value)
+            {
+                like.Append(ch switch { '*' => "%", '?' => "_", '%' => "\\%", '_' => "\\_", '\\' => "\\\\", _ => ch.ToString() });
+            }
+            var pattern = like.ToString().ToUpperInvariant();
+            if (caseSensitive)
+                wildcard = new Regex("^" + Regex.Escape(value).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.Singleline | RegexOptions.CultureInvariant);
+            return tags.Where(t => EF.Functions.Like(t.ValueUpper, pattern, "\\"));
+        }
+        if (caseSensitive) return tags.Where(t => t.Value == value);
+        var u = value.ToUpperInvariant();
+        return tags.Where(t => t.ValueUpper == u);
+    }
+
+    /// <summary>/tools/lookup: which resources carry this DICOM identifier (PatientID, Study/Series/SOP Instance UID).</summary>
+    public async Task<IReadOnlyList<(ResourceLevel Level, string PublicId)>> LookupAsync(string identifier, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var idTags = new[] { (int)DicomTags.PatientID.Value, (int)DicomTags.StudyInstanceUID.Value, (int)DicomTags.SeriesInstanceUID.Value, (int)DicomTags.SOPInstanceUID.Value, (int)DicomTags.AccessionNumber.Value };
+        var rows = await db.MainDicomTags.Where(t => idTags.Contains(t.Tag) && t.Value == identifier)
+            .Join(db.Resources, t => t.ResourceId, r => r.Id, (t, r) => new { r.Level, r.PublicId, r.Id })
+            .OrderBy(x => x.Level).ThenBy(x => x.Id).ToListAsync(ct);
+        return rows.Select(x => (x.Level, x.PublicId)).Distinct().ToList();
+    }
+
+    public async Task<(IReadOnlyList<ChangeInfo> Changes, long Last, bool Done)> ChangesAsync(long since, int limit, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Changes.Where(c => c.Seq > since).OrderBy(c => c.Seq).Take(limit + 1)
+            .Select(c => new ChangeInfo(c.Seq, c.ChangeType, c.Level, c.PublicId, c.Date)).ToListAsync(ct);
+        var done = rows.Count <= limit;
+        if (!done) rows.RemoveAt(rows.Count - 1);
+        var last = rows.Count > 0 ? rows[^1].Seq : await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
+        return (rows, last, done);
+    }
+
+    public async Task<ChangeInfo?> LastChangeAsync(CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Changes.OrderByDescending(c => c.Seq).Select(c => new ChangeInfo(c.Seq, c.ChangeType, c.Level, c.PublicId, c.Date)).FirstOrDefaultAsync(ct);
+    }
+
+    public async Task<Statistics> StatisticsAsync(CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var counts = await db.Resources.GroupBy(r => r.Level).Select(g => new { g.Key, Count = g.LongCount() }).ToListAsync(ct);
+        long Count(ResourceLevel l) => counts.FirstOrDefault(c => c.Key == l)?.Count ?? 0;
+        var disk = await db.Attachments.SumAsync(a => (long?)a.CompressedSize, ct) ?? 0;
+        var raw = await db.Attachments.SumAsync(a => (long?)a.UncompressedSize, ct) ?? 0;
+        return new Statistics(Count(ResourceLevel.Patient), Count(ResourceLevel.Study), Count(ResourceLevel.Series), Count(ResourceLevel.Instance), disk, raw);
+    }
+}
+
+/// <summary>A find that the index cannot answer as asked (HTTP 400).</summary>
+public sealed class FindException(string message) : Exception(message);

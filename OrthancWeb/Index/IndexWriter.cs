@@ -1,0 +1,321 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Ingest;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Every change to the index goes through here, one at a time: SQLite has one writer anyway, and serialising makes
+/// the storage counters exact, duplicate arrivals of one instance store it once, and recycling decisions atomic.
+/// </summary>
+public sealed class IndexWriter(
+    IDbContextFactory<IndexDbContext> contexts,
+    StorageArea storage,
+    IOptionsMonitor<StorageOptions> options,
+    ILogger<IndexWriter> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private long _totalCompressed = -1;
+    private int _patientCount = -1;
+
+    public void Dispose() => _lock.Dispose();
+
+    private async Task EnsureCountersAsync(IndexDbContext db, CancellationToken ct)
+    {
+        if (_totalCompressed >= 0) return;
+        _totalCompressed = await db.Attachments.SumAsync(a => (long?)a.CompressedSize, ct) ?? 0;
+        _patientCount = await db.Resources.CountAsync(r => r.Level == ResourceLevel.Patient, ct);
+    }
+
+    public async Task<bool> InstanceExistsAsync(string publicId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Resources.AnyAsync(r => r.PublicId == publicId, ct);
+    }
+
+    public async Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct)
+    {
+        var ds = header.Dataset;
+        var result = new IngestResult(IngestStatus.Success, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
+            SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
+        await _lock.WaitAsync(ct);
+        var filesToDelete = new List<string>();
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            await EnsureCountersAsync(db, ct);
+            var o = options.CurrentValue;
+            // One transaction for the bulk deletes (which run at once) and the tracked changes (run at SaveChanges).
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+
+            var existing = await db.Resources.FirstOrDefaultAsync(r => r.PublicId == ids.InstancePublicId, ct);
+            if (existing is not null)
+            {
+                if (!o.OverwriteInstances)
+                    return result with { Status = IngestStatus.AlreadyStored };
+                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
+            }
+
+            // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
+            // the patient this instance belongs to; if nothing can go, refuse and touch nothing.
+            var newPatient = !await db.Resources.AnyAsync(r => r.PublicId == ids.PatientPublicId, ct);
+            var maxBytes = o.MaximumStorageSize * 1024 * 1024;
+            var recycled = new List<Resource>();
+            long freed = 0;
+            int patientsFreed = 0;
+            while ((maxBytes > 0 && _totalCompressed - freed + file.CompressedSize > maxBytes) ||
+                   (o.MaximumPatientCount > 0 && newPatient && _patientCount - patientsFreed + 1 > o.MaximumPatientCount))
+            {
+                var skip = recycled.Select(r => r.Id).ToList();
+                var victim = await db.Resources
+                    .Where(r => r.Level == ResourceLevel.Patient && !r.IsProtected && r.PublicId != ids.PatientPublicId && !skip.Contains(r.Id))
+                    .OrderBy(r => r.LastUpdate).ThenBy(r => r.Id).FirstOrDefaultAsync(ct);
+                if (victim is null)
+                {
+                    _totalCompressed = -1; // a replaced copy may have been counted out; the rollback restores it
+                    filesToDelete.Clear();
+                    return result with { Status = IngestStatus.StorageFull, Reason = "The storage is full and no unprotected patient can be recycled" };
+                }
+                recycled.Add(victim);
+                freed += await SizeUnderAsync(db, victim.Id, ct);
+                patientsFreed++;
+            }
+            foreach (var victim in recycled)
+            {
+                logger.LogInformation("Recycling patient {Patient} to make room", victim.PublicId);
+                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, victim, logDeletion: true, ct));
+            }
+
+            var now = DateTime.UtcNow;
+            var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
+            var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
+            var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
+            var indexInSeries = series.Id == 0 ? 1 : await db.Resources.CountAsync(r => r.ParentId == series.Id, ct) + 1;
+            var instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
+            instance.IsStable = true;
+            db.Resources.Add(instance);
+            AddMetadata(instance, "ReceptionDate", OrthancTime.Format(now));
+            AddMetadata(instance, "Origin", source.Origin.ToString());
+            if (source.RemoteIp is not null) AddMetadata(instance, "RemoteIP", source.RemoteIp);
+            if (source.RemoteAet is not null) AddMetadata(instance, "RemoteAET", source.RemoteAet);
+            if (source.CalledAet is not null) AddMetadata(instance, "CalledAET", source.CalledAet);
+            AddMetadata(instance, "TransferSyntax", header.TransferSyntax.Uid);
+            AddMetadata(instance, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "");
+            AddMetadata(instance, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            AddMetadata(instance, "LastUpdate", OrthancTime.Format(now));
+            instance.Attachments.Add(new Attachment
+            {
+                ContentType = Attachment.DicomContentType,
+                Uuid = file.Uuid,
+                UncompressedSize = file.UncompressedSize,
+                CompressedSize = file.CompressedSize,
+                UncompressedMd5 = file.UncompressedMd5,
+                CompressedMd5 = file.CompressedMd5,
+                CompressionType = file.Compressed ? 1 : 0,
+            });
+            db.Changes.Add(new ChangeEntry { ChangeType = "NewInstance", Level = ResourceLevel.Instance, PublicId = ids.InstancePublicId, Date = now });
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+
+            // Deletions above already took their share off the counters.
+            _totalCompressed += file.CompressedSize;
+            _patientCount += newPatient ? 1 : 0;
+            return result;
+        }
+        catch
+        {
+            _totalCompressed = -1; // recount next time: an aborted transaction leaves the counters unknown
+            filesToDelete.Clear();
+            throw;
+        }
+        finally
+        {
+            _lock.Release();
+            foreach (var uuid in filesToDelete) storage.Delete(uuid); // only once the index no longer points at them
+        }
+    }
+
+    private static async Task<long> SizeUnderAsync(IndexDbContext db, long resourceId, CancellationToken ct)
+    {
+        var ids = await DescendantInstanceIdsAsync(db, resourceId, ct);
+        return await db.Attachments.Where(a => ids.Contains(a.ResourceId)).SumAsync(a => (long?)a.CompressedSize, ct) ?? 0;
+    }
+
+    private static async Task<List<long>> DescendantInstanceIdsAsync(IndexDbContext db, long resourceId, CancellationToken ct)
+    {
+        var level = await db.Resources.Where(r => r.Id == resourceId).Select(r => r.Level).FirstAsync(ct);
+        var current = new List<long> { resourceId };
+        for (var l = level; l < ResourceLevel.Instance; l++)
+        {
+            var parents = current;
+            current = await db.Resources.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
+        }
+        return current;
+    }
+
+    private async Task<Resource> UpsertAsync(IndexDbContext db, ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now, CancellationToken ct)
+    {
+        var r = await db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId, ct);
+        if (r is null)
+        {
+            r = NewResource(level, publicId, parent, ds, now);
+            db.Resources.Add(r);
+            db.Changes.Add(new ChangeEntry { ChangeType = "New" + level, Level = level, PublicId = publicId, Date = now });
+            if (level == ResourceLevel.Patient) r.IsProtected = false;
+        }
+        r.LastUpdate = now;
+        r.IsStable = false;
+        return r;
+    }
+
+    private static Resource NewResource(ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now)
+    {
+        var r = new Resource { Level = level, PublicId = publicId, Parent = parent, LastUpdate = now };
+        foreach (var tag in MainDicomTags.For(level))
+        {
+            if (ds.GetString(tag) is not { } value) continue;
+            r.Tags.Add(new MainDicomTag { Tag = (int)tag.Value, Value = value, ValueUpper = value.ToUpperInvariant() });
+        }
+        return r;
+    }
+
+    private static void AddMetadata(Resource r, string name, string value) => r.Metadata.Add(new ResourceMetadata { Name = name, Value = value });
+
+    /// <summary>Deletes a resource, everything under it, and parents left empty. Returns the deleted parent's public ID, if any remains.</summary>
+    public async Task<(bool Found, string? RemainingAncestor, ResourceLevel? AncestorLevel)> DeleteAsync(string publicId, ResourceLevel level, CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        var filesToDelete = new List<string>();
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            await EnsureCountersAsync(db, ct);
+            var r = await db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId && x.Level == level, ct);
+            if (r is null) return (false, null, null);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var (files, ancestor) = await DeleteWithEmptyParentsAsync(db, r, ct);
+            filesToDelete.AddRange(files);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            return (true, ancestor?.PublicId, ancestor?.Level);
+        }
+        catch
+        {
+            _totalCompressed = -1;
+            filesToDelete.Clear();
+            throw;
+        }
+        finally
+        {
+            _lock.Release();
+            foreach (var uuid in filesToDelete) storage.Delete(uuid);
+        }
+    }
+
+    private async Task<(List<string> Files, Resource? Ancestor)> DeleteWithEmptyParentsAsync(IndexDbContext db, Resource r, CancellationToken ct)
+    {
+        var files = await DeleteResourceTreeAsync(db, r, logDeletion: true, ct);
+        var parentId = r.ParentId;
+        while (parentId is { } pid)
+        {
+            var remaining = await db.Resources.CountAsync(x => x.ParentId == pid && x.Id != r.Id, ct);
+            var parent = await db.Resources.FirstAsync(x => x.Id == pid, ct);
+            if (remaining > 0) return (files, parent);
+            db.Resources.Remove(parent);
+            db.Changes.Add(new ChangeEntry { ChangeType = "Deleted", Level = parent.Level, PublicId = parent.PublicId, Date = DateTime.UtcNow });
+            if (parent.Level == ResourceLevel.Patient) _patientCount--;
+            r = parent;
+            parentId = parent.ParentId;
+        }
+        return (files, null);
+    }
+
+    /// <summary>Removes the rows of a resource and its descendants (cascade) and returns the files to delete after commit.</summary>
+    private async Task<List<string>> DeleteResourceTreeAsync(IndexDbContext db, Resource r, bool logDeletion, CancellationToken ct)
+    {
+        var instanceIds = r.Level == ResourceLevel.Instance ? [r.Id] : await DescendantInstanceIdsAsync(db, r.Id, ct);
+        var attachments = await db.Attachments.Where(a => instanceIds.Contains(a.ResourceId)).ToListAsync(ct);
+        _totalCompressed -= attachments.Sum(a => a.CompressedSize);
+        if (r.Level == ResourceLevel.Patient) _patientCount--;
+        // Cascades remove children, tags, metadata and attachments; instances are removed explicitly for providers
+        // whose cascades EF does not see loaded.
+        await db.Resources.Where(x => instanceIds.Contains(x.Id)).ExecuteDeleteAsync(ct);
+        db.Resources.Remove(r);
+        if (logDeletion)
+            db.Changes.Add(new ChangeEntry { ChangeType = "Deleted", Level = r.Level, PublicId = r.PublicId, Date = DateTime.UtcNow });
+        return attachments.Select(a => a.Uuid).ToList();
+    }
+
+    public async Task<bool> SetProtectedAsync(string patientPublicId, bool isProtected, CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            var n = await db.Resources.Where(r => r.PublicId == patientPublicId && r.Level == ResourceLevel.Patient)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.IsProtected, isProtected), ct);
+            return n > 0;
+        }
+        finally { _lock.Release(); }
+    }
+
+    /// <summary>Marks resources stable once nothing arrived under them for StableAge seconds, logging the Stable* changes.</summary>
+    public async Task<int> MarkStableAsync(CancellationToken ct)
+    {
+        var limit = DateTime.UtcNow.AddSeconds(-options.CurrentValue.StableAge);
+        await _lock.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            var ready = await db.Resources.Where(r => !r.IsStable && r.LastUpdate <= limit).ToListAsync(ct);
+            var now = DateTime.UtcNow;
+            foreach (var r in ready)
+            {
+                r.IsStable = true;
+                db.Changes.Add(new ChangeEntry { ChangeType = "Stable" + r.Level, Level = r.Level, PublicId = r.PublicId, Date = now });
+            }
+            await db.SaveChangesAsync(ct);
+            return ready.Count;
+        }
+        finally { _lock.Release(); }
+    }
+
+    /// <summary>
+    /// Start-up check: files with no row are leftovers of a crash between rename and commit; rows with no file were
+    /// damaged by hand. Both are removed so the index and the storage area agree.
+    /// </summary>
+    public async Task<(int OrphanFiles, int DanglingRows)> ReconcileAsync(CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        try
+        {
+            storage.ClearTemp();
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            var known = (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var orphans = 0;
+            foreach (var uuid in storage.EnumerateUuids().ToList())
+            {
+                if (known.Remove(uuid)) continue;
+                storage.Delete(uuid);
+                orphans++;
+            }
+            var dangling = 0;
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            foreach (var missingUuid in known)
+            {
+                var att = await db.Attachments.FirstAsync(a => a.Uuid == missingUuid, ct);
+                var instance = await db.Resources.FirstAsync(r => r.Id == att.ResourceId, ct);
+                await DeleteWithEmptyParentsAsync(db, instance, ct);
+                dangling++;
+            }
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            _totalCompressed = -1;
+            return (orphans, dangling);
+        }
+        finally { _lock.Release(); }
+    }
+}

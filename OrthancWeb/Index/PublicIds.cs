@@ -1,0 +1,36 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Orthanc's public identifiers: SHA-1 of the DICOM identifiers down to the level, joined by '|', written as five
+/// dash-separated groups of 8 hex digits, so the same data gets the same IDs here as in Orthanc.
+/// </summary>
+public static class PublicIds
+{
+    public static string Patient(string patientId) => Hash(patientId);
+
+    public static string Study(string patientId, string studyUid) => Hash($"{patientId}|{studyUid}");
+
+    public static string Series(string patientId, string studyUid, string seriesUid) => Hash($"{patientId}|{studyUid}|{seriesUid}");
+
+    public static string Instance(string patientId, string studyUid, string seriesUid, string sopUid) =>
+        Hash($"{patientId}|{studyUid}|{seriesUid}|{sopUid}");
+
+    private static string Hash(string text)
+    {
+        Span<byte> digest = stackalloc byte[20];
+        SHA1.HashData(Encoding.UTF8.GetBytes(text), digest);
+        var hex = Convert.ToHexStringLower(digest);
+        return string.Create(44, hex, static (span, h) =>
+        {
+            for (int g = 0, o = 0; g < 5; g++)
+            {
+                if (g > 0) span[o++] = '-';
+                h.AsSpan(g * 8, 8).CopyTo(span[o..]);
+                o += 8;
+            }
+        });
+    }
+}

@@ -1,0 +1,36 @@
+namespace OrthancWeb.Ingest;
+
+/// <summary>Where an instance came from: Orthanc's "Origin" metadata values.</summary>
+public enum IngestOrigin
+{
+    RestApi,
+    DicomProtocol,
+    WebUI,
+    Plugins,
+    Lua,
+    Unknown,
+}
+
+/// <summary>Who sent it, recorded as metadata (RemoteAET, RemoteIP, CalledAET).</summary>
+public sealed record IngestSource(IngestOrigin Origin, string? RemoteIp = null, string? RemoteAet = null, string? CalledAet = null);
+
+public enum IngestStatus
+{
+    Success,
+    AlreadyStored,
+    /// <summary>The input is not an acceptable DICOM instance (HTTP 400, DIMSE 0xC000-series).</summary>
+    Invalid,
+    /// <summary>Storage limits reached and nothing could be recycled (DIMSE 0xA700 Out of Resources).</summary>
+    StorageFull,
+}
+
+/// <summary>The answer of the one ingest path, shaped like Orthanc's POST /instances reply.</summary>
+public sealed record IngestResult(
+    IngestStatus Status,
+    string? InstanceId = null,
+    string? SeriesId = null,
+    string? StudyId = null,
+    string? PatientId = null,
+    string? Reason = null,
+    string? SopInstanceUid = null,
+    string? SopClassUid = null);

@@ -1,0 +1,102 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Index;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Ingest;
+
+/// <summary>
+/// The one path every instance takes (REST upload, C-STORE, browser upload): receive into a temporary file while
+/// hashing, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
+/// The caller is answered only after both are durable.
+/// </summary>
+public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ILogger<IngestService> logger)
+{
+    private static readonly DicomReadOptions HeaderOnly = new() { StopBeforeTag = DicomTags.PixelData };
+
+    /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
+    public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
+    {
+        var temp = storage.NewTempPath();
+        try
+        {
+            long size;
+            string md5;
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
+            {
+                var buffer = new byte[1 << 16];
+                int n;
+                while ((n = await content.ReadAsync(buffer, cancellationToken)) > 0)
+                {
+                    hash.AppendData(buffer, 0, n);
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                }
+                file.Flush(flushToDisk: true);
+                size = file.Length;
+                md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            return await StoreTempFileAsync(temp, size, md5, source, cancellationToken);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    public Task<IngestResult> StoreAsync(byte[] content, IngestSource source, CancellationToken cancellationToken = default) =>
+        StoreAsync(new MemoryStream(content, writable: false), source, cancellationToken);
+
+    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, string md5, IngestSource source, CancellationToken ct)
+    {
+        DicomFile header;
+        try
+        {
+            header = DicomFile.Open(temp, HeaderOnly);
+        }
+        catch (DicomReadException ex)
+        {
+            return new IngestResult(IngestStatus.Invalid, Reason: "Not a valid DICOM file: " + ex.Message);
+        }
+        var ds = header.Dataset;
+        var ids = new Identifiers(
+            ds.GetString(DicomTags.PatientID) ?? "",
+            ds.GetString(DicomTags.StudyInstanceUID) ?? "",
+            ds.GetString(DicomTags.SeriesInstanceUID) ?? "",
+            ds.GetString(DicomTags.SOPInstanceUID) ?? "");
+        // PatientID may be empty (type 2) but must be present; the three UIDs are type 1 (PS3.3 C.7).
+        var missing = new List<string>();
+        if (!ds.Contains(DicomTags.PatientID)) missing.Add("PatientID");
+        if (ids.StudyUid.Length == 0) missing.Add("StudyInstanceUID");
+        if (ids.SeriesUid.Length == 0) missing.Add("SeriesInstanceUID");
+        if (ids.SopUid.Length == 0) missing.Add("SOPInstanceUID");
+        if (missing.Count > 0)
+            return new IngestResult(IngestStatus.Invalid, Reason: "Missing DICOM identifier(s): " + string.Join(", ", missing));
+
+        var o = options.CurrentValue;
+        var stored = await Task.Run(() => storage.Commit(temp, size, md5, o.StorageCompression), ct);
+        try
+        {
+            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct);
+            if (result.Status != IngestStatus.Success)
+                storage.Delete(stored.Uuid);
+            return result;
+        }
+        catch
+        {
+            storage.Delete(stored.Uuid); // nothing acknowledged: leave no orphan behind
+            throw;
+        }
+    }
+}
+
+/// <summary>The four DICOM identifiers that place an instance in the hierarchy.</summary>
+public sealed record Identifiers(string PatientId, string StudyUid, string SeriesUid, string SopUid)
+{
+    public string PatientPublicId => PublicIds.Patient(PatientId);
+    public string StudyPublicId => PublicIds.Study(PatientId, StudyUid);
+    public string SeriesPublicId => PublicIds.Series(PatientId, StudyUid, SeriesUid);
+    public string InstancePublicId => PublicIds.Instance(PatientId, StudyUid, SeriesUid, SopUid);
+}

@@ -1,0 +1,23 @@
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Index;
+
+namespace OrthancWeb.Storage;
+
+/// <summary>Reads the DICOM file of a stored instance, by public ID, decompressing transparently.</summary>
+public sealed class InstanceFiles(IndexQueries queries, StorageArea storage)
+{
+    public async Task<AttachmentInfo?> FindAsync(string instanceId, CancellationToken ct) =>
+        (await queries.GetAsync(instanceId, ResourceLevel.Instance, ct))?.File;
+
+    public Stream Open(AttachmentInfo file) => storage.OpenRead(file.Uuid, file.Compressed);
+
+    /// <summary>The data set, stopping before pixel data unless asked for (pixel data then loads lazily when uncompressed).</summary>
+    public DicomFile Read(AttachmentInfo file, bool includePixelData = false)
+    {
+        var options = includePixelData ? DicomReadOptions.Default : new DicomReadOptions { StopBeforeTag = DicomTags.PixelData };
+        if (!file.Compressed)
+            return DicomFile.Open(storage.PathOf(file.Uuid), options);
+        return DicomFile.Open(storage.ReadAll(file.Uuid, true).AsMemory(), options);
+    }
+}

@@ -1,0 +1,132 @@
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using OrthancWeb.Hosting;
+
+namespace OrthancWeb.Storage;
+
+/// <summary>What the storage area knows of one stored file.</summary>
+public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
+
+/// <summary>
+/// The storage area: files named by UUID in a two-level hex layout (ab/cd/uuid), never by DICOM content. Every write
+/// goes to a temporary file that is flushed to disk and then renamed, so a crash leaves the whole file or none.
+/// </summary>
+public sealed class StorageArea
+{
+    private readonly string _root;
+
+    public StorageArea(DataPaths paths)
+    {
+        _root = paths.Storage;
+        TempFolder = Path.Combine(_root, ".tmp");
+        Directory.CreateDirectory(TempFolder);
+    }
+
+    /// <summary>Incoming files land here first; the start-up check empties it.</summary>
+    public string TempFolder { get; }
+
+    public string PathOf(string uuid)
+    {
+        if (uuid.Length < 4 || !Guid.TryParse(uuid, out _)) throw new ArgumentException("not a storage UUID", nameof(uuid));
+        return Path.Combine(_root, uuid[..2], uuid[2..4], uuid);
+    }
+
+    public string NewTempPath() => Path.Combine(TempFolder, Guid.NewGuid().ToString("N") + ".part");
+
+    /// <summary>
+    /// Moves a received (already flushed) temporary file into place under a new UUID, compressing it with zlib first
+    /// when asked. Returns what the index records: both sizes and both MD5s.
+    /// </summary>
+    public StoredFile Commit(string tempPath, long size, string md5, bool compress)
+    {
+        var uuid = Guid.NewGuid().ToString();
+        var final = PathOf(uuid);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        if (!compress)
+        {
+            File.Move(tempPath, final);
+            SyncDirectory(Path.GetDirectoryName(final)!);
+            return new StoredFile(uuid, size, size, md5, md5, false);
+        }
+        var zipped = NewTempPath();
+        long compressedSize;
+        string compressedMd5;
+        using (var input = new FileStream(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        using (var output = new FileStream(zipped, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            // Orthanc's zlib layout: the uncompressed size as 8 bytes little endian, then the zlib stream.
+            Span<byte> header = stackalloc byte[8];
+            BitConverter.TryWriteBytes(header, (ulong)size);
+            output.Write(header);
+            using (var z = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+                input.CopyTo(z);
+            output.Flush(flushToDisk: true);
+            compressedSize = output.Length;
+        }
+        using (var check = File.OpenRead(zipped))
+            compressedMd5 = Convert.ToHexStringLower(MD5.HashData(check));
+        File.Move(zipped, final);
+        File.Delete(tempPath);
+        SyncDirectory(Path.GetDirectoryName(final)!);
+        return new StoredFile(uuid, size, compressedSize, md5, compressedMd5, true);
+    }
+
+    /// <summary>The file's bytes as they were received, decompressing when needed.</summary>
+    public Stream OpenRead(string uuid, bool compressed)
+    {
+        var file = new FileStream(PathOf(uuid), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+        if (!compressed) return file;
+        Span<byte> header = stackalloc byte[8];
+        file.ReadExactly(header);
+        return new ZLibStream(file, CompressionMode.Decompress);
+    }
+
+    public byte[] ReadAll(string uuid, bool compressed)
+    {
+        if (!compressed) return File.ReadAllBytes(PathOf(uuid));
+        using var s = OpenRead(uuid, true);
+        using var ms = new MemoryStream();
+        s.CopyTo(ms);
+        return ms.ToArray();
+    }
+
+    public bool Exists(string uuid) => File.Exists(PathOf(uuid));
+
+    public void Delete(string uuid)
+    {
+        try { File.Delete(PathOf(uuid)); }
+        catch (DirectoryNotFoundException) { }
+    }
+
+    /// <summary>Every UUID-named file under the storage area (for the start-up reconciliation).</summary>
+    public IEnumerable<string> EnumerateUuids()
+    {
+        foreach (var l1 in Directory.EnumerateDirectories(_root))
+        {
+            if (Path.GetFileName(l1).Length != 2) continue;
+            foreach (var l2 in Directory.EnumerateDirectories(l1))
+                foreach (var f in Directory.EnumerateFiles(l2))
+                    if (Guid.TryParse(Path.GetFileName(f), out _)) yield return Path.GetFileName(f);
+        }
+    }
+
+    public void ClearTemp()
+    {
+        foreach (var f in Directory.EnumerateFiles(TempFolder)) File.Delete(f);
+    }
+
+    /// <summary>fsync the folder so the rename itself survives a power cut (POSIX needs this; Windows has no equivalent).</summary>
+    private static void SyncDirectory(string folder)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var fd = open(folder, 0 /* O_RDONLY */);
+        if (fd < 0) return;
+        fsync(fd);
+        close(fd);
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
+    [DllImport("libc", SetLastError = true)] private static extern int fsync(int fd);
+    [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
+}
