@@ -18,7 +18,8 @@ public sealed partial class FirstStartTests
         var folder = Directory.CreateTempSubdirectory("ow-first-").FullName;
         string password;
         string thumbprint;
-        await using (var server = await ServerProcess.StartAsync(folder))
+        var generate = new Dictionary<string, string> { ["Security__AdminPassword"] = "" };
+        await using (var server = await ServerProcess.StartAsync(folder, env: generate))
         {
             Assert.True(File.Exists(Path.Combine(server.DataDirectory, "certs", "server.pfx")));
             Assert.True(File.Exists(Path.Combine(server.DataDirectory, "db", "security.db")));
@@ -44,7 +45,7 @@ public sealed partial class FirstStartTests
         }
 
         // Second start: same certificate, no new password printed, the old one still works.
-        await using (var again = await ServerProcess.StartAsync(folder))
+        await using (var again = await ServerProcess.StartAsync(folder, env: generate))
         {
             Assert.DoesNotMatch(GeneratedPassword(), again.Log);
             Assert.Equal(thumbprint, Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(File.ReadAllBytes(Path.Combine(again.DataDirectory, "certs", "server.pfx")))));

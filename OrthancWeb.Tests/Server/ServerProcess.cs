@@ -22,7 +22,10 @@ public sealed class ServerProcess : IAsyncDisposable
         HttpPort = httpPort;
     }
 
+    public const string AdminPassword = "Test-Admin-Pa55";
+
     public string DataDirectory { get; }
+    public int ProcessId => _process.Id;
     public int HttpsPort { get; }
     public int HttpPort { get; }
     public string Log { get { lock (_log) return _log.ToString(); } }
@@ -44,19 +47,32 @@ public sealed class ServerProcess : IAsyncDisposable
         return File.Exists(dll) ? dll : throw new FileNotFoundException("build OrthancWeb first", dll);
     }
 
-    public static async Task<ServerProcess> StartAsync(string folder, string extraJson = "", Dictionary<string, string>? env = null)
+    /// <summary>Starts a server whose admin password is <see cref="AdminPassword"/> unless env says otherwise.</summary>
+    public static async Task<ServerProcess> StartAsync(string folder, string extraJson = "", Dictionary<string, string>? env = null, bool keepPorts = false)
     {
-        var https = FreePort();
-        var http = FreePort();
         var config = Path.Combine(folder, "appsettings.json");
+        int https, http;
+        if (keepPorts && File.Exists(Path.Combine(folder, "ports")))
+        {
+            var saved = File.ReadAllText(Path.Combine(folder, "ports")).Split(' ');
+            (https, http) = (int.Parse(saved[0]), int.Parse(saved[1]));
+        }
+        else
+        {
+            (https, http) = (FreePort(), FreePort());
+            File.WriteAllText(Path.Combine(folder, "ports"), $"{https} {http}");
+        }
         File.WriteAllText(config, $$"""
-            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false } {{extraJson}} }
+            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false {{extraJson}} } }
             """);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
         psi.ArgumentList.Add(ServerAssembly());
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
         psi.Environment["Logging__Console__FormatterName"] = "simple";
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__LogLevel__OrthancWeb"] = "Information";
+        psi.Environment["Security__AdminPassword"] = AdminPassword;
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
         var p = Process.Start(psi)!;
         var server = new ServerProcess(p, Path.Combine(folder, "data"), https, http);
@@ -92,8 +108,28 @@ public sealed class ServerProcess : IAsyncDisposable
                 System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
                     Path.Combine(DataDirectory, "certs", "server.pfx"), null).Thumbprint == cert.Thumbprint,
         };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{HttpsPort}") };
+        var client = new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{HttpsPort}") };
+        client.DefaultRequestHeaders.Accept.ParseAdd("text/html"); // a browser
+        return client;
     }
+
+    /// <summary>A REST client as scripts use it: plain HTTP port, HTTP Basic as admin.</summary>
+    public HttpClient CreateRestClient(string user = "admin", string password = AdminPassword)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{HttpPort}"), Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        return client;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public bool HasExited => _process.HasExited;
 
     public async ValueTask DisposeAsync()
     {

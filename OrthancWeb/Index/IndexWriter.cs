@@ -243,7 +243,10 @@ public sealed class IndexWriter(
         // Cascades remove children, tags, metadata and attachments; instances are removed explicitly for providers
         // whose cascades EF does not see loaded.
         await db.Resources.Where(x => instanceIds.Contains(x.Id)).ExecuteDeleteAsync(ct);
-        db.Resources.Remove(r);
+        // The resource itself (and, by the foreign keys' cascade, its studies/series): deleted in the database at once,
+        // inside the caller's transaction, so EF must stop tracking it.
+        await db.Resources.Where(x => x.Id == r.Id).ExecuteDeleteAsync(ct);
+        db.Entry(r).State = EntityState.Detached;
         if (logDeletion)
             db.Changes.Add(new ChangeEntry { ChangeType = "Deleted", Level = r.Level, PublicId = r.PublicId, Date = DateTime.UtcNow });
         return attachments.Select(a => a.Uuid).ToList();
