@@ -117,8 +117,10 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var level = request.Level;
-        IQueryable<Resource> q = db.Resources.Where(r => r.Level == level);
-        var postFilters = new List<(ResourceLevel Level, DicomTag Tag, Regex Pattern)>();
+        // Each constraint is resolved to the set of matching resources at the query level, walking the hierarchy on
+        // indexed ParentId lookups from the level that holds the tag; the sets are then intersected. Every step is
+        // an index seek, so a find costs what it returns, not the size of the index.
+        HashSet<long>? result = null;
         foreach (var c in request.Constraints)
         {
             var tag = c.Tag == DicomTags.ModalitiesInStudy ? DicomTags.Modality : c.Tag;
@@ -126,67 +128,44 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
             if (value.Length == 0 || value == "*") continue;
             var tagLevel = MainDicomTags.LevelOf(tag)
                 ?? throw new FindException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main DICOM tag and cannot be searched in the index");
-            // Identifiers of upper levels are copied into lower ones by the standard (e.g. StudyInstanceUID);
-            // match them where the index keeps them.
             var tags = Matching(db, tag, value, request.CaseSensitive, out var wildcard);
-            if (wildcard is not null && request.CaseSensitive) postFilters.Add((tagLevel, tag, wildcard));
-            var tagValue = (int)tag.Value;
-            var ids = tags.Select(t => t.ResourceId);
-            q = (tagLevel - level) switch
-            {
-                0 => q.Where(r => ids.Contains(r.Id)),
-                -1 => q.Where(r => ids.Contains(r.ParentId!.Value)),
-                -2 => q.Where(r => ids.Contains(r.Parent!.ParentId!.Value)),
-                -3 => q.Where(r => ids.Contains(r.Parent!.Parent!.ParentId!.Value)),
-                1 => q.Where(r => db.Resources.Any(x => x.ParentId == r.Id && ids.Contains(x.Id))),
-                2 => q.Where(r => db.Resources.Any(x => x.Parent!.ParentId == r.Id && ids.Contains(x.Id))),
-                _ => q.Where(r => db.Resources.Any(x => x.Parent!.Parent!.ParentId == r.Id && ids.Contains(x.Id))),
-            };
+            List<long> ids;
+            if (wildcard is null)
+                ids = await tags.Select(t => t.ResourceId).ToListAsync(ct);
+            else
+                ids = (await tags.Select(t => new { t.ResourceId, t.Value }).ToListAsync(ct))
+                    .Where(t => wildcard.IsMatch(t.Value)).Select(t => t.ResourceId).ToList();
+            ids = await MoveToLevelAsync(db, ids, tagLevel, level, ct);
+            if (result is null) result = [.. ids];
+            else result.IntersectWith(ids);
+            if (result.Count == 0) return [];
         }
-        q = q.OrderBy(r => r.Id);
-        if (postFilters.Count == 0)
+        IQueryable<Resource> q = db.Resources.Where(r => r.Level == level);
+        if (result is not null)
         {
-            var paged = q.Skip(request.Since);
-            if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);
-            return await paged.Select(r => r.PublicId).ToListAsync(ct);
+            var list = result.ToList();
+            q = q.Where(r => list.Contains(r.Id));
         }
-        // Case-sensitive wildcards: LIKE is case-insensitive on some providers, so candidates are checked exactly here.
-        var candidates = await q.Select(r => new { r.Id, r.PublicId, r.ParentId }).ToListAsync(ct);
-        var result = new List<string>();
-        var skipped = 0;
-        foreach (var cand in candidates)
-        {
-            var ok = true;
-            foreach (var (fl, tag, pattern) in postFilters)
-            {
-                var values = await ValuesAtLevelAsync(db, cand.Id, level, fl, (int)tag.Value, ct);
-                if (!values.Any(v => pattern.IsMatch(v))) { ok = false; break; }
-            }
-            if (!ok) continue;
-            if (skipped++ < request.Since) continue;
-            result.Add(cand.PublicId);
-            if (request.Limit is { } l && l > 0 && result.Count >= l) break;
-        }
-        return result;
+        var paged = q.OrderBy(r => r.Id).Skip(request.Since);
+        if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);
+        return await paged.Select(r => r.PublicId).ToListAsync(ct);
     }
 
-    private static async Task<List<string>> ValuesAtLevelAsync(IndexDbContext db, long id, ResourceLevel level, ResourceLevel tagLevel, int tag, CancellationToken ct)
+    /// <summary>Resource IDs at <paramref name="from"/> level mapped to their ancestors or descendants at <paramref name="to"/>.</summary>
+    private static async Task<List<long>> MoveToLevelAsync(IndexDbContext db, List<long> ids, ResourceLevel from, ResourceLevel to, CancellationToken ct)
     {
-        var ids = new List<long> { id };
-        for (var l = level; l > tagLevel; l--)
+        for (var l = from; l < to && ids.Count > 0; l++)
         {
-            var cur = ids;
-            ids = await db.Resources.Where(r => cur.Contains(r.Id) && r.ParentId != null).Select(r => r.ParentId!.Value).ToListAsync(ct);
+            var parents = ids;
+            ids = await db.Resources.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
         }
-        for (var l = level; l < tagLevel; l++)
+        for (var l = from; l > to && ids.Count > 0; l--)
         {
-            var cur = ids;
-            ids = await db.Resources.Where(r => r.ParentId != null && cur.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
+            var children = ids;
+            ids = await db.Resources.Where(r => children.Contains(r.Id) && r.ParentId != null).Select(r => r.ParentId!.Value).Distinct().ToListAsync(ct);
         }
-        return await db.MainDicomTags.Where(t => ids.Contains(t.ResourceId) && t.Tag == tag).Select(t => t.Value).ToListAsync(ct);
+        return ids;
     }
-
-    private static readonly HashSet<DicomTag> RangeTags = [];
 
     private static IQueryable<MainDicomTag> Matching(IndexDbContext db, DicomTag tag, string value, bool caseSensitive, out Regex? wildcard)
     {

@@ -36,13 +36,66 @@ public sealed class IndexWriter(
         return await db.Resources.AnyAsync(r => r.PublicId == publicId, ct);
     }
 
-    public async Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct)
+    private sealed record Pending(DicomFile Header, Identifiers Ids, StoredFile File, IngestSource Source, TaskCompletionSource<IngestResult> Done);
+
+    private readonly System.Threading.Channels.Channel<Pending> _queue =
+        System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
+    private Task? _loop;
+    private readonly object _loopGate = new();
+
+    /// <summary>Most instances committed in one transaction: enough to amortise the fsync, few enough to answer fast.</summary>
+    private const int MaxBatch = 64;
+
+    /// <summary>
+    /// Indexes one stored instance. Instances arriving together are committed together (group commit): one
+    /// transaction and one fsync for the batch, and each caller is answered only once that commit is durable.
+    /// </summary>
+    public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct)
     {
-        var ds = header.Dataset;
-        var result = new IngestResult(IngestStatus.Success, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
-            SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
-        await _lock.WaitAsync(ct);
+        var pending = new Pending(header, ids, file, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_loopGate) _loop ??= Task.Run(WriteLoopAsync);
+        _queue.Writer.TryWrite(pending);
+        return pending.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var p)) batch.Add(p);
+            if (batch.Count == 0) continue;
+            await _lock.WaitAsync();
+            try
+            {
+                try
+                {
+                    var results = await CommitBatchAsync(batch, CancellationToken.None);
+                    for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+                }
+                catch (Exception) when (batch.Count > 1)
+                {
+                    // One bad instance must not fail the others: retry them one by one.
+                    foreach (var p in batch)
+                    {
+                        try { p.Done.TrySetResult((await CommitBatchAsync([p], CancellationToken.None))[0]); }
+                        catch (Exception ex) { p.Done.TrySetException(ex); }
+                    }
+                }
+                catch (Exception ex)
+                {
+                    batch[0].Done.TrySetException(ex);
+                }
+            }
+            finally { _lock.Release(); }
+        }
+    }
+
+    private async Task<IngestResult[]> CommitBatchAsync(List<Pending> batch, CancellationToken ct)
+    {
         var filesToDelete = new List<string>();
+        var results = new IngestResult[batch.Count];
         try
         {
             await using var db = await contexts.CreateDbContextAsync(ct);
@@ -50,80 +103,22 @@ public sealed class IndexWriter(
             var o = options.CurrentValue;
             // One transaction for the bulk deletes (which run at once) and the tracked changes (run at SaveChanges).
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-
-            var existing = await db.Resources.FirstOrDefaultAsync(r => r.PublicId == ids.InstancePublicId, ct);
-            if (existing is not null)
+            for (var i = 0; i < batch.Count; i++)
             {
-                if (!o.OverwriteInstances)
-                    return result with { Status = IngestStatus.AlreadyStored };
-                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
-            }
-
-            // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
-            // the patient this instance belongs to; if nothing can go, refuse and touch nothing.
-            var newPatient = !await db.Resources.AnyAsync(r => r.PublicId == ids.PatientPublicId, ct);
-            var maxBytes = o.MaximumStorageSize * 1024 * 1024;
-            var recycled = new List<Resource>();
-            long freed = 0;
-            int patientsFreed = 0;
-            while ((maxBytes > 0 && _totalCompressed - freed + file.CompressedSize > maxBytes) ||
-                   (o.MaximumPatientCount > 0 && newPatient && _patientCount - patientsFreed + 1 > o.MaximumPatientCount))
-            {
-                var skip = recycled.Select(r => r.Id).ToList();
-                var victim = await db.Resources
-                    .Where(r => r.Level == ResourceLevel.Patient && !r.IsProtected && r.PublicId != ids.PatientPublicId && !skip.Contains(r.Id))
-                    .OrderBy(r => r.LastUpdate).ThenBy(r => r.Id).FirstOrDefaultAsync(ct);
-                if (victim is null)
+                // A refused instance (storage full) must leave no trace, not even the deletions it tried.
+                var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
+                await tx.CreateSavepointAsync("instance", ct);
+                results[i] = await AddOneAsync(db, batch[i], o, filesToDelete, ct);
+                if (results[i].Status == IngestStatus.StorageFull)
                 {
-                    _totalCompressed = -1; // a replaced copy may have been counted out; the rollback restores it
-                    filesToDelete.Clear();
-                    return result with { Status = IngestStatus.StorageFull, Reason = "The storage is full and no unprotected patient can be recycled" };
+                    await tx.RollbackToSavepointAsync("instance", ct);
+                    (_totalCompressed, _patientCount) = (total, patients);
+                    filesToDelete.RemoveRange(files, filesToDelete.Count - files);
                 }
-                recycled.Add(victim);
-                freed += await SizeUnderAsync(db, victim.Id, ct);
-                patientsFreed++;
             }
-            foreach (var victim in recycled)
-            {
-                logger.LogInformation("Recycling patient {Patient} to make room", victim.PublicId);
-                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, victim, logDeletion: true, ct));
-            }
-
-            var now = DateTime.UtcNow;
-            var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
-            var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
-            var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
-            var indexInSeries = series.Id == 0 ? 1 : await db.Resources.CountAsync(r => r.ParentId == series.Id, ct) + 1;
-            var instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
-            instance.IsStable = true;
-            db.Resources.Add(instance);
-            AddMetadata(instance, "ReceptionDate", OrthancTime.Format(now));
-            AddMetadata(instance, "Origin", source.Origin.ToString());
-            if (source.RemoteIp is not null) AddMetadata(instance, "RemoteIP", source.RemoteIp);
-            if (source.RemoteAet is not null) AddMetadata(instance, "RemoteAET", source.RemoteAet);
-            if (source.CalledAet is not null) AddMetadata(instance, "CalledAET", source.CalledAet);
-            AddMetadata(instance, "TransferSyntax", header.TransferSyntax.Uid);
-            AddMetadata(instance, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "");
-            AddMetadata(instance, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            AddMetadata(instance, "LastUpdate", OrthancTime.Format(now));
-            instance.Attachments.Add(new Attachment
-            {
-                ContentType = Attachment.DicomContentType,
-                Uuid = file.Uuid,
-                UncompressedSize = file.UncompressedSize,
-                CompressedSize = file.CompressedSize,
-                UncompressedMd5 = file.UncompressedMd5,
-                CompressedMd5 = file.CompressedMd5,
-                CompressionType = file.Compressed ? 1 : 0,
-            });
-            db.Changes.Add(new ChangeEntry { ChangeType = "NewInstance", Level = ResourceLevel.Instance, PublicId = ids.InstancePublicId, Date = now });
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
-
-            // Deletions above already took their share off the counters.
-            _totalCompressed += file.CompressedSize;
-            _patientCount += newPatient ? 1 : 0;
-            return result;
+            return results;
         }
         catch
         {
@@ -133,9 +128,97 @@ public sealed class IndexWriter(
         }
         finally
         {
-            _lock.Release();
             foreach (var uuid in filesToDelete) storage.Delete(uuid); // only once the index no longer points at them
         }
+    }
+
+    private Resource? Tracked(IndexDbContext db, string publicId) =>
+        db.Resources.Local.FirstOrDefault(r => r.PublicId == publicId && db.Entry(r).State != EntityState.Deleted);
+
+    private async Task<IngestResult> AddOneAsync(IndexDbContext db, Pending p, StorageOptions o, List<string> filesToDelete, CancellationToken ct)
+    {
+        var (header, ids, file, source) = (p.Header, p.Ids, p.File, p.Source);
+        var ds = header.Dataset;
+        var result = new IngestResult(IngestStatus.Success, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
+            SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
+
+        var existing = Tracked(db, ids.InstancePublicId) ?? await db.Resources.FirstOrDefaultAsync(r => r.PublicId == ids.InstancePublicId, ct);
+        if (existing is not null)
+        {
+            if (!o.OverwriteInstances)
+                return result with { Status = IngestStatus.AlreadyStored };
+            if (db.Entry(existing).State == EntityState.Added)
+            {
+                // The same instance twice in one batch: the later copy replaces the earlier one.
+                var earlier = existing.Attachments.Select(a => a.Uuid).ToList();
+                db.Resources.Remove(existing);
+                _totalCompressed -= existing.Attachments.Sum(a => a.CompressedSize);
+                filesToDelete.AddRange(earlier);
+            }
+            else
+                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
+        }
+
+        // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
+        // the patient this instance belongs to; if nothing can go, refuse this instance and touch nothing for it.
+        var newPatient = Tracked(db, ids.PatientPublicId) is null && !await db.Resources.AnyAsync(r => r.PublicId == ids.PatientPublicId, ct);
+        var maxBytes = o.MaximumStorageSize * 1024 * 1024;
+        var recycled = new List<Resource>();
+        long freed = 0;
+        var patientsFreed = 0;
+        while ((maxBytes > 0 && _totalCompressed - freed + file.CompressedSize > maxBytes) ||
+               (o.MaximumPatientCount > 0 && newPatient && _patientCount - patientsFreed + 1 > o.MaximumPatientCount))
+        {
+            var skip = recycled.Select(r => r.Id).ToList();
+            var victim = await db.Resources
+                .Where(r => r.Level == ResourceLevel.Patient && !r.IsProtected && r.PublicId != ids.PatientPublicId && !skip.Contains(r.Id))
+                .OrderBy(r => r.LastUpdate).ThenBy(r => r.Id).FirstOrDefaultAsync(ct);
+            if (victim is null)
+                return result with { Status = IngestStatus.StorageFull, Reason = "The storage is full and no unprotected patient can be recycled" };
+            recycled.Add(victim);
+            freed += await SizeUnderAsync(db, victim.Id, ct);
+            patientsFreed++;
+        }
+        foreach (var victim in recycled)
+        {
+            logger.LogInformation("Recycling patient {Patient} to make room", victim.PublicId);
+            filesToDelete.AddRange(await DeleteResourceTreeAsync(db, victim, logDeletion: true, ct));
+        }
+
+        var now = DateTime.UtcNow;
+        var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
+        var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
+        var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
+        var inBatch = db.Resources.Local.Count(r => r.Parent == series && db.Entry(r).State == EntityState.Added);
+        var indexInSeries = (series.Id > 0 ? await db.Resources.CountAsync(r => r.ParentId == series.Id, ct) : 0) + inBatch + 1;
+        var instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
+        instance.IsStable = true;
+        db.Resources.Add(instance);
+        AddMetadata(instance, "ReceptionDate", OrthancTime.Format(now));
+        AddMetadata(instance, "Origin", source.Origin.ToString());
+        if (source.RemoteIp is not null) AddMetadata(instance, "RemoteIP", source.RemoteIp);
+        if (source.RemoteAet is not null) AddMetadata(instance, "RemoteAET", source.RemoteAet);
+        if (source.CalledAet is not null) AddMetadata(instance, "CalledAET", source.CalledAet);
+        AddMetadata(instance, "TransferSyntax", header.TransferSyntax.Uid);
+        AddMetadata(instance, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "");
+        AddMetadata(instance, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AddMetadata(instance, "LastUpdate", OrthancTime.Format(now));
+        instance.Attachments.Add(new Attachment
+        {
+            ContentType = Attachment.DicomContentType,
+            Uuid = file.Uuid,
+            UncompressedSize = file.UncompressedSize,
+            CompressedSize = file.CompressedSize,
+            UncompressedMd5 = file.UncompressedMd5,
+            CompressedMd5 = file.CompressedMd5,
+            CompressionType = file.Compressed ? 1 : 0,
+        });
+        db.Changes.Add(new ChangeEntry { ChangeType = "NewInstance", Level = ResourceLevel.Instance, PublicId = ids.InstancePublicId, Date = now });
+
+        // Deletions above already took their share off the counters.
+        _totalCompressed += file.CompressedSize;
+        _patientCount += newPatient ? 1 : 0;
+        return result;
     }
 
     private static async Task<long> SizeUnderAsync(IndexDbContext db, long resourceId, CancellationToken ct)
@@ -158,7 +241,7 @@ public sealed class IndexWriter(
 
     private async Task<Resource> UpsertAsync(IndexDbContext db, ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now, CancellationToken ct)
     {
-        var r = await db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId, ct);
+        var r = Tracked(db, publicId) ?? await db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId, ct);
         if (r is null)
         {
             r = NewResource(level, publicId, parent, ds, now);

@@ -4,14 +4,18 @@ using OrthancWeb.Dicom.IO;
 
 // Speed figures for the hot paths, printed for humans and for the README. Run by hand, not by CI:
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- header-parse [folder]
+//   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- store [folder]   (see benchmarks/store-benchmark.sh)
 var command = args.FirstOrDefault() ?? "header-parse";
 switch (command)
 {
     case "header-parse":
         HeaderParse.Run(args.Skip(1).FirstOrDefault());
         break;
+    case "store":
+        await StoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store");
         return 2;
 }
 return 0;
@@ -67,19 +71,22 @@ static class HeaderParse
         Console.WriteLine($"  {label}: {perSecond,10:N0} parses/s, {clock.Elapsed.TotalMicroseconds / iterations,7:N1} µs/parse, {allocated / iterations,8:N0} bytes allocated/parse  (target >= 20,000/s) [{sink % 10}]");
     }
 
-    private static string Generate()
+    internal static string Generate() => Generate("orthancweb-bench-ct", "1", "1", "2", "25");
+
+    internal static string Generate(string name, params string[] shape)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "orthancweb-bench-ct");
-        if (Directory.Exists(dir) && Directory.GetFiles(dir, "*.dcm").Length >= 50) return dir;
+        var dir = Path.Combine(Path.GetTempPath(), name);
+        var expected = shape.Select(int.Parse).Aggregate(1, (a, b) => a * b);
+        if (Directory.Exists(dir) && Directory.GetFiles(dir, "*.dcm").Length >= expected) return dir;
         var script = FindUp("shared/tools/gen_dataset.py") ?? throw new FileNotFoundException("../shared/tools/gen_dataset.py not found; pass a folder of DICOM files");
-        var psi = new ProcessStartInfo("/usr/bin/python3", [script, dir, "1", "1", "2", "25", "512"]) { UseShellExecute = false };
+        var psi = new ProcessStartInfo("/usr/bin/python3", [script, dir, .. shape, "512"]) { UseShellExecute = false };
         using var p = Process.Start(psi)!;
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException("gen_dataset.py failed (needs python3-pydicom and python3-numpy)");
         return dir;
     }
 
-    private static string? FindUp(string relative)
+    internal static string? FindUp(string relative)
     {
         for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
         {

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+
+/// <summary>
+/// REST ingest of the 2000-instance set into OrthancWeb and into Debian's orthanc, one after the other, then
+/// /tools/find latency at study level on both, then the same finds on OrthancWeb after 100,000 more index rows.
+/// </summary>
+static class StoreBenchmark
+{
+    private const int Workers = 4;
+    private const string Password = "Bench-Pa55word";
+
+    public static async Task RunAsync(string? folder)
+    {
+        folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
+        var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
+        var totalMb = files.Sum(f => new FileInfo(f).Length) / (1024.0 * 1024);
+        Console.WriteLine($"store benchmark: {files.Length} files, {totalMb:N0} MB, {Workers} concurrent REST clients, loopback");
+
+        var work = Directory.CreateTempSubdirectory("orthancweb-store-bench-").FullName;
+        try
+        {
+            var ours = await RunServer("OrthancWeb", work, files, StartOurs);
+            var theirs = await RunServer("orthanc", work, files, StartOrthanc);
+            Console.WriteLine();
+            Console.WriteLine($"ingest: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 1)");
+            foreach (var (name, ms) in ours.Finds)
+            {
+                var o = theirs.Finds.First(f => f.Name == name).Ms;
+                Console.WriteLine($"find {name}: OrthancWeb {ms:N2} ms, orthanc {o:N2} ms (median), ratio {o / ms:N2}x");
+            }
+            if (ours.FindsAfterLoad is { } after)
+                foreach (var (name, ms) in after)
+                    Console.WriteLine($"find {name} after +100,000 index rows: OrthancWeb {ms:N2} ms (was {ours.Finds.First(f => f.Name == name).Ms:N2} ms)");
+        }
+        finally
+        {
+            Directory.Delete(work, true);
+        }
+    }
+
+    private sealed record Result(double Rate, List<(string Name, double Ms)> Finds, List<(string Name, double Ms)>? FindsAfterLoad);
+
+    private sealed record Started(Process Process, HttpClient Client, string DataDir);
+
+    private static async Task<Result> RunServer(string name, string work, string[] files, Func<string, Task<Started>> start)
+    {
+        var dir = Path.Combine(work, name);
+        Directory.CreateDirectory(dir);
+        var s = await start(dir);
+        try
+        {
+            Console.WriteLine($"[{name}] uploading...");
+            var clock = Stopwatch.StartNew();
+            var next = -1;
+            var failures = 0;
+            await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) is var i && i < files.Length)
+                {
+                    using var content = new ByteArrayContent(await File.ReadAllBytesAsync(files[i]));
+                    using var r = await s.Client.PostAsync("/instances", content);
+                    if (!r.IsSuccessStatusCode) Interlocked.Increment(ref failures);
+                }
+            }));
+            clock.Stop();
+            var rate = files.Length / clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"[{name}] {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s ({failures} failures)");
+            var finds = await MeasureFinds(name, s.Client);
+            List<(string, double)>? after = null;
+            if (name == "OrthancWeb")
+            {
+                GenerateLoad(Path.Combine(s.DataDir, "db", "index.db"), 100_000);
+                after = await MeasureFinds(name + " +100k rows", s.Client);
+            }
+            return new Result(rate, finds, after);
+        }
+        finally
+        {
+            s.Process.Kill(true);
+            await s.Process.WaitForExitAsync();
+            s.Client.Dispose();
+        }
+    }
+
+    private static readonly (string Name, string Body)[] Queries =
+    [
+        ("study by PatientName wildcard", """{"Level":"Study","Query":{"PatientName":"DOE^JOHN1*"}}"""),
+        ("study by PatientID", """{"Level":"Study","Query":{"PatientID":"PAT00007"}}"""),
+        ("study by StudyDate range", """{"Level":"Study","Query":{"StudyDate":"20240101-20240131"}}"""),
+        ("study by AccessionNumber, expanded", """{"Level":"Study","Query":{"AccessionNumber":"ACC000501"},"Expand":true}"""),
+    ];
+
+    private static async Task<List<(string, double)>> MeasureFinds(string server, HttpClient client)
+    {
+        var result = new List<(string, double)>();
+        foreach (var (name, body) in Queries)
+        {
+            var times = new List<double>();
+            var count = 0;
+            for (var i = 0; i < 41; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                using var r = await client.PostAsync("/tools/find", new StringContent(body, Encoding.UTF8, "application/json"));
+                var text = await r.Content.ReadAsStringAsync();
+                clock.Stop();
+                if (i == 0) { count = JsonNode.Parse(text)!.AsArray().Count; continue; } // first run warms up
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            var median = times[times.Count / 2];
+            Console.WriteLine($"[{server}] find {name}: {count} result(s), median {median:N2} ms");
+            result.Add((name, median));
+        }
+        return result;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    private static async Task WaitUntilUp(HttpClient client, Process p)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            if (p.HasExited) throw new InvalidOperationException("server exited at start-up");
+            try { if ((await client.GetAsync("/system")).IsSuccessStatusCode) return; }
+            catch (HttpRequestException) { }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("server did not start");
+    }
+
+    private static async Task<Started> StartOurs(string dir)
+    {
+        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll")
+            ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
+        var port = FreePort();
+        File.WriteAllText(Path.Combine(dir, "appsettings.json"),
+            $$"""{ "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": {{port}}, "DataDirectory": "data", "RemoteAccessAllowed": false } }""");
+        var psi = new ProcessStartInfo("dotnet", [dll, "--config", Path.Combine(dir, "appsettings.json")])
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        psi.Environment["Security__AdminPassword"] = Password;
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
+        await WaitUntilUp(client, p);
+        return new Started(p, client, Path.Combine(dir, "data"));
+    }
+
+    private static async Task<Started> StartOrthanc(string dir)
+    {
+        if (!File.Exists("/usr/sbin/Orthanc")) throw new FileNotFoundException("apt-get install -y orthanc (run it by hand; never as a service)");
+        var port = FreePort();
+        var config = Path.Combine(dir, "orthanc.json");
+        File.WriteAllText(config, $$"""
+            {
+              "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
+              "HttpPort": {{port}}, "DicomPort": {{FreePort()}}, "RemoteAccessAllowed": false, "AuthenticationEnabled": false,
+              "Plugins": [], "StorageCompression": false, "ConcurrentJobs": 2
+            }
+            """);
+        var psi = new ProcessStartInfo("/usr/sbin/Orthanc", [config]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
+        await WaitUntilUp(client, p);
+        return new Started(p, client, dir);
+    }
+
+    /// <summary>
+    /// Generated-load mode: 100,000 synthetic instance rows (with their patients, studies and series and main tags)
+    /// written straight into the index while the server runs, to show finds stay flat as the index grows.
+    /// </summary>
+    private static void GenerateLoad(string indexDb, int instances)
+    {
+        var clock = Stopwatch.StartNew();
+        using var db = new SqliteConnection($"Data Source={indexDb};Default Timeout=60");
+        db.Open();
+        using var tx = db.BeginTransaction();
+        var insertResource = db.CreateCommand();
+        insertResource.Transaction = tx;
+        insertResource.CommandText = "INSERT INTO Resources (Level, PublicId, ParentId, LastUpdate, IsStable, IsProtected) VALUES ($l, $p, $parent, $t, 1, 0) RETURNING Id";
+        var pl = insertResource.Parameters.Add("$l", SqliteType.Integer);
+        var pp = insertResource.Parameters.Add("$p", SqliteType.Text);
+        var ppar = insertResource.Parameters.Add("$parent", SqliteType.Integer);
+        insertResource.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss"));
+        var insertTag = db.CreateCommand();
+        insertTag.Transaction = tx;
+        insertTag.CommandText = "INSERT INTO MainDicomTags (ResourceId, Tag, Value, ValueUpper) VALUES ($r, $tag, $v, $u)";
+        var tr = insertTag.Parameters.Add("$r", SqliteType.Integer);
+        var tt = insertTag.Parameters.Add("$tag", SqliteType.Integer);
+        var tv = insertTag.Parameters.Add("$v", SqliteType.Text);
+        var tu = insertTag.Parameters.Add("$u", SqliteType.Text);
+
+        long Resource(int level, string id, long? parent)
+        {
+            pl.Value = level; pp.Value = id; ppar.Value = (object?)parent ?? DBNull.Value;
+            return (long)insertResource.ExecuteScalar()!;
+        }
+        void Tag(long r, uint tag, string value)
+        {
+            tr.Value = r; tt.Value = (int)tag; tv.Value = value; tu.Value = value.ToUpperInvariant();
+            insertTag.ExecuteNonQuery();
+        }
+        var n = 0;
+        for (var p = 0; n < instances; p++)
+        {
+            var patient = Resource(0, $"load-p-{p}", null);
+            Tag(patient, 0x00100010, $"LOAD^PATIENT{p:D5}");
+            Tag(patient, 0x00100020, $"LOAD{p:D5}");
+            for (var s = 0; s < 2 && n < instances; s++)
+            {
+                var study = Resource(1, $"load-st-{p}-{s}", patient);
+                Tag(study, 0x00080020, $"2023{1 + (p % 12):D2}{1 + (s % 28):D2}");
+                Tag(study, 0x00080050, $"LACC{p:D5}{s}");
+                Tag(study, 0x0020000D, $"2.25.9{p}.{s}");
+                for (var r = 0; r < 2 && n < instances; r++)
+                {
+                    var series = Resource(2, $"load-se-{p}-{s}-{r}", study);
+                    Tag(series, 0x00080060, "CT");
+                    for (var i = 0; i < 25 && n < instances; i++, n++)
+                    {
+                        var instance = Resource(3, $"load-i-{p}-{s}-{r}-{i}", series);
+                        Tag(instance, 0x00080018, $"2.25.9{p}.{s}.{r}.{i}");
+                        Tag(instance, 0x00200013, (i + 1).ToString());
+                    }
+                }
+            }
+        }
+        tx.Commit();
+        Console.WriteLine($"[OrthancWeb] generated load: {instances:N0} instance rows (+ patients, studies, series, tags) in {clock.Elapsed.TotalSeconds:N1} s");
+    }
+}
