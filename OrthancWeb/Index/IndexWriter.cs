@@ -18,6 +18,26 @@ public sealed class IndexWriter(
     ILogger<IndexWriter> logger) : IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
+
+    // What the single writer knows to exist: patients, studies and series by public ID, and instances per series.
+    // It spares the hot path three lookups and a count per instance; any deletion or failure forgets it all.
+    private readonly Dictionary<string, long> _knownParents = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, int> _seriesCounts = [];
+
+    private void ForgetCache()
+    {
+        _knownParents.Clear();
+        _seriesCounts.Clear();
+    }
+
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicId =
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.FirstOrDefault(r => r.PublicId == id));
+
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<bool>> ResourceExists =
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.Any(r => r.PublicId == id));
+
+    private static readonly Func<IndexDbContext, long, CancellationToken, Task<int>> ChildCount =
+        EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Resources.Count(r => r.ParentId == id));
     private long _totalCompressed = -1;
     private int _patientCount = -1;
 
@@ -103,12 +123,13 @@ public sealed class IndexWriter(
             var o = options.CurrentValue;
             // One transaction for the bulk deletes (which run at once) and the tracked changes (run at SaveChanges).
             await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var touched = new HashSet<long>();
             for (var i = 0; i < batch.Count; i++)
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
                 var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
                 await tx.CreateSavepointAsync("instance", ct);
-                results[i] = await AddOneAsync(db, batch[i], o, filesToDelete, ct);
+                results[i] = await AddOneAsync(db, batch[i], o, filesToDelete, touched, ct);
                 if (results[i].Status == IngestStatus.StorageFull)
                 {
                     await tx.RollbackToSavepointAsync("instance", ct);
@@ -116,13 +137,25 @@ public sealed class IndexWriter(
                     filesToDelete.RemoveRange(files, filesToDelete.Count - files);
                 }
             }
+            if (touched.Count > 0)
+            {
+                // Parents already in the index: one statement marks them all updated and not stable.
+                var now = DateTime.UtcNow;
+                var list = touched.ToList();
+                await db.Resources.Where(r => list.Contains(r.Id))
+                    .ExecuteUpdateAsync(u => u.SetProperty(r => r.LastUpdate, now).SetProperty(r => r.IsStable, false), ct);
+            }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            foreach (var e in db.ChangeTracker.Entries<Resource>())
+                if (e.Entity.Level != ResourceLevel.Instance && e.State != EntityState.Detached && e.Entity.Id > 0)
+                    _knownParents[e.Entity.PublicId] = e.Entity.Id;
             return results;
         }
         catch
         {
             _totalCompressed = -1; // recount next time: an aborted transaction leaves the counters unknown
+            ForgetCache();
             filesToDelete.Clear();
             throw;
         }
@@ -135,14 +168,14 @@ public sealed class IndexWriter(
     private Resource? Tracked(IndexDbContext db, string publicId) =>
         db.Resources.Local.FirstOrDefault(r => r.PublicId == publicId && db.Entry(r).State != EntityState.Deleted);
 
-    private async Task<IngestResult> AddOneAsync(IndexDbContext db, Pending p, StorageOptions o, List<string> filesToDelete, CancellationToken ct)
+    private async Task<IngestResult> AddOneAsync(IndexDbContext db, Pending p, StorageOptions o, List<string> filesToDelete, HashSet<long> touched, CancellationToken ct)
     {
         var (header, ids, file, source) = (p.Header, p.Ids, p.File, p.Source);
         var ds = header.Dataset;
         var result = new IngestResult(IngestStatus.Success, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
             SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
 
-        var existing = Tracked(db, ids.InstancePublicId) ?? await db.Resources.FirstOrDefaultAsync(r => r.PublicId == ids.InstancePublicId, ct);
+        var existing = Tracked(db, ids.InstancePublicId) ?? await ResourceByPublicId(db, ids.InstancePublicId, ct);
         if (existing is not null)
         {
             if (!o.OverwriteInstances)
@@ -161,7 +194,7 @@ public sealed class IndexWriter(
 
         // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
         // the patient this instance belongs to; if nothing can go, refuse this instance and touch nothing for it.
-        var newPatient = Tracked(db, ids.PatientPublicId) is null && !await db.Resources.AnyAsync(r => r.PublicId == ids.PatientPublicId, ct);
+        var newPatient = !_knownParents.ContainsKey(ids.PatientPublicId) && Tracked(db, ids.PatientPublicId) is null && !await ResourceExists(db, ids.PatientPublicId, ct);
         var maxBytes = o.MaximumStorageSize * 1024 * 1024;
         var recycled = new List<Resource>();
         long freed = 0;
@@ -186,12 +219,28 @@ public sealed class IndexWriter(
         }
 
         var now = DateTime.UtcNow;
-        var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
-        var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
-        var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
-        var inBatch = db.Resources.Local.Count(r => r.Parent == series && db.Entry(r).State == EntityState.Added);
-        var indexInSeries = (series.Id > 0 ? await db.Resources.CountAsync(r => r.ParentId == series.Id, ct) : 0) + inBatch + 1;
-        var instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
+        Resource instance;
+        int indexInSeries;
+        if (_knownParents.TryGetValue(ids.PatientPublicId, out var patientId) && _knownParents.TryGetValue(ids.StudyPublicId, out var studyId) &&
+            _knownParents.TryGetValue(ids.SeriesPublicId, out var seriesId) && _seriesCounts.TryGetValue(seriesId, out var count))
+        {
+            // The common case, one more instance in a series already indexed: no lookups at all.
+            touched.UnionWith([patientId, studyId, seriesId]);
+            instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, null, ds, now);
+            instance.ParentId = seriesId;
+            indexInSeries = count + 1;
+            _seriesCounts[seriesId] = indexInSeries;
+        }
+        else
+        {
+            var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
+            var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
+            var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
+            var inBatch = db.Resources.Local.Count(r => r.Parent == series && db.Entry(r).State == EntityState.Added);
+            indexInSeries = (series.Id > 0 ? await ChildCount(db, series.Id, ct) : 0) + inBatch + 1;
+            if (series.Id > 0) _seriesCounts[series.Id] = indexInSeries;
+            instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
+        }
         instance.IsStable = true;
         db.Resources.Add(instance);
         AddMetadata(instance, "ReceptionDate", OrthancTime.Format(now));
@@ -241,7 +290,7 @@ public sealed class IndexWriter(
 
     private async Task<Resource> UpsertAsync(IndexDbContext db, ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now, CancellationToken ct)
     {
-        var r = Tracked(db, publicId) ?? await db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId, ct);
+        var r = Tracked(db, publicId) ?? await ResourceByPublicId(db, publicId, ct);
         if (r is null)
         {
             r = NewResource(level, publicId, parent, ds, now);
@@ -300,6 +349,7 @@ public sealed class IndexWriter(
 
     private async Task<(List<string> Files, Resource? Ancestor)> DeleteWithEmptyParentsAsync(IndexDbContext db, Resource r, CancellationToken ct)
     {
+        ForgetCache();
         var files = await DeleteResourceTreeAsync(db, r, logDeletion: true, ct);
         var parentId = r.ParentId;
         while (parentId is { } pid)
@@ -319,6 +369,7 @@ public sealed class IndexWriter(
     /// <summary>Removes the rows of a resource and its descendants (cascade) and returns the files to delete after commit.</summary>
     private async Task<List<string>> DeleteResourceTreeAsync(IndexDbContext db, Resource r, bool logDeletion, CancellationToken ct)
     {
+        ForgetCache();
         var instanceIds = r.Level == ResourceLevel.Instance ? [r.Id] : await DescendantInstanceIdsAsync(db, r.Id, ct);
         var attachments = await db.Attachments.Where(a => instanceIds.Contains(a.ResourceId)).ToListAsync(ct);
         _totalCompressed -= attachments.Sum(a => a.CompressedSize);
@@ -378,6 +429,7 @@ public sealed class IndexWriter(
         await _lock.WaitAsync(ct);
         try
         {
+            ForgetCache();
             storage.ClearTemp();
             await using var db = await contexts.CreateDbContextAsync(ct);
             var known = (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);

@@ -26,6 +26,7 @@ static class StoreBenchmark
         try
         {
             var ours = await RunServer("OrthancWeb", work, files, StartOurs);
+            if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
             var theirs = await RunServer("orthanc", work, files, StartOrthanc);
             Console.WriteLine();
             Console.WriteLine($"ingest: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 1)");
