@@ -30,12 +30,6 @@ public sealed class IndexWriter(
         _seriesCounts.Clear();
     }
 
-    private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicId =
-        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.FirstOrDefault(r => r.PublicId == id));
-
-    private static readonly Func<IndexDbContext, string, CancellationToken, Task<bool>> ResourceExists =
-        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.Any(r => r.PublicId == id));
-
     private static readonly Func<IndexDbContext, long, CancellationToken, Task<int>> ChildCount =
         EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Resources.Count(r => r.ParentId == id));
     private long _totalCompressed = -1;
@@ -124,15 +118,18 @@ public sealed class IndexWriter(
             // One transaction for the bulk deletes (which run at once) and the tracked changes (run at SaveChanges).
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             var touched = new HashSet<long>();
+            var created = new Dictionary<string, long>(StringComparer.Ordinal);
+            using var rows = new IndexRowWriter(db);
             for (var i = 0; i < batch.Count; i++)
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
                 var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
                 await tx.CreateSavepointAsync("instance", ct);
-                results[i] = await AddOneAsync(db, batch[i], o, filesToDelete, touched, ct);
+                results[i] = await AddOneAsync(db, rows, batch[i], o, filesToDelete, touched, created, ct);
                 if (results[i].Status == IngestStatus.StorageFull)
                 {
                     await tx.RollbackToSavepointAsync("instance", ct);
+                    created.Clear();
                     (_totalCompressed, _patientCount) = (total, patients);
                     filesToDelete.RemoveRange(files, filesToDelete.Count - files);
                 }
@@ -147,9 +144,7 @@ public sealed class IndexWriter(
             }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
-            foreach (var e in db.ChangeTracker.Entries<Resource>())
-                if (e.Entity.Level != ResourceLevel.Instance && e.State != EntityState.Detached && e.Entity.Id > 0)
-                    _knownParents[e.Entity.PublicId] = e.Entity.Id;
+            foreach (var (publicId, id) in created) _knownParents[publicId] = id;
             return results;
         }
         catch
@@ -165,36 +160,34 @@ public sealed class IndexWriter(
         }
     }
 
-    private Resource? Tracked(IndexDbContext db, string publicId) =>
-        db.Resources.Local.FirstOrDefault(r => r.PublicId == publicId && db.Entry(r).State != EntityState.Deleted);
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
 
-    private async Task<IngestResult> AddOneAsync(IndexDbContext db, Pending p, StorageOptions o, List<string> filesToDelete, HashSet<long> touched, CancellationToken ct)
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<long>> IdByPublicId =
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.Where(r => r.PublicId == id).Select(r => r.Id).FirstOrDefault());
+
+    private async Task<IngestResult> AddOneAsync(IndexDbContext db, IndexRowWriter rows, Pending p, StorageOptions o, List<string> filesToDelete,
+        HashSet<long> touched, Dictionary<string, long> created, CancellationToken ct)
     {
         var (header, ids, file, source) = (p.Header, p.Ids, p.File, p.Source);
         var ds = header.Dataset;
         var result = new IngestResult(IngestStatus.Success, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
             SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
 
-        var existing = Tracked(db, ids.InstancePublicId) ?? await ResourceByPublicId(db, ids.InstancePublicId, ct);
+        // Rows inserted earlier in this batch are visible here: the inserts run in the batch's transaction.
+        var existing = await ResourceByPublicIdNoTracking(db, ids.InstancePublicId, ct);
         if (existing is not null)
         {
             if (!o.OverwriteInstances)
                 return result with { Status = IngestStatus.AlreadyStored };
-            if (db.Entry(existing).State == EntityState.Added)
-            {
-                // The same instance twice in one batch: the later copy replaces the earlier one.
-                var earlier = existing.Attachments.Select(a => a.Uuid).ToList();
-                db.Resources.Remove(existing);
-                _totalCompressed -= existing.Attachments.Sum(a => a.CompressedSize);
-                filesToDelete.AddRange(earlier);
-            }
-            else
-                filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
+            filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
+            created.Clear();
         }
 
         // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
         // the patient this instance belongs to; if nothing can go, refuse this instance and touch nothing for it.
-        var newPatient = !_knownParents.ContainsKey(ids.PatientPublicId) && Tracked(db, ids.PatientPublicId) is null && !await ResourceExists(db, ids.PatientPublicId, ct);
+        var newPatient = !_knownParents.ContainsKey(ids.PatientPublicId) && !created.ContainsKey(ids.PatientPublicId)
+            && await IdByPublicId(db, ids.PatientPublicId, ct) == 0;
         var maxBytes = o.MaximumStorageSize * 1024 * 1024;
         var recycled = new List<Resource>();
         long freed = 0;
@@ -203,7 +196,7 @@ public sealed class IndexWriter(
                (o.MaximumPatientCount > 0 && newPatient && _patientCount - patientsFreed + 1 > o.MaximumPatientCount))
         {
             var skip = recycled.Select(r => r.Id).ToList();
-            var victim = await db.Resources
+            var victim = await db.Resources.AsNoTracking()
                 .Where(r => r.Level == ResourceLevel.Patient && !r.IsProtected && r.PublicId != ids.PatientPublicId && !skip.Contains(r.Id))
                 .OrderBy(r => r.LastUpdate).ThenBy(r => r.Id).FirstOrDefaultAsync(ct);
             if (victim is null)
@@ -216,43 +209,31 @@ public sealed class IndexWriter(
         {
             logger.LogInformation("Recycling patient {Patient} to make room", victim.PublicId);
             filesToDelete.AddRange(await DeleteResourceTreeAsync(db, victim, logDeletion: true, ct));
+            created.Clear();
         }
 
         var now = DateTime.UtcNow;
-        Resource instance;
-        int indexInSeries;
-        if (_knownParents.TryGetValue(ids.PatientPublicId, out var patientId) && _knownParents.TryGetValue(ids.StudyPublicId, out var studyId) &&
-            _knownParents.TryGetValue(ids.SeriesPublicId, out var seriesId) && _seriesCounts.TryGetValue(seriesId, out var count))
-        {
-            // The common case, one more instance in a series already indexed: no lookups at all.
-            touched.UnionWith([patientId, studyId, seriesId]);
-            instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, null, ds, now);
-            instance.ParentId = seriesId;
-            indexInSeries = count + 1;
-            _seriesCounts[seriesId] = indexInSeries;
-        }
-        else
-        {
-            var patient = await UpsertAsync(db, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, ct);
-            var study = await UpsertAsync(db, ResourceLevel.Study, ids.StudyPublicId, patient, ds, now, ct);
-            var series = await UpsertAsync(db, ResourceLevel.Series, ids.SeriesPublicId, study, ds, now, ct);
-            var inBatch = db.Resources.Local.Count(r => r.Parent == series && db.Entry(r).State == EntityState.Added);
-            indexInSeries = (series.Id > 0 ? await ChildCount(db, series.Id, ct) : 0) + inBatch + 1;
-            if (series.Id > 0) _seriesCounts[series.Id] = indexInSeries;
-            instance = NewResource(ResourceLevel.Instance, ids.InstancePublicId, series, ds, now);
-        }
-        instance.IsStable = true;
-        db.Resources.Add(instance);
-        AddMetadata(instance, "ReceptionDate", OrthancTime.Format(now));
-        AddMetadata(instance, "Origin", source.Origin.ToString());
-        if (source.RemoteIp is not null) AddMetadata(instance, "RemoteIP", source.RemoteIp);
-        if (source.RemoteAet is not null) AddMetadata(instance, "RemoteAET", source.RemoteAet);
-        if (source.CalledAet is not null) AddMetadata(instance, "CalledAET", source.CalledAet);
-        AddMetadata(instance, "TransferSyntax", header.TransferSyntax.Uid);
-        AddMetadata(instance, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "");
-        AddMetadata(instance, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        AddMetadata(instance, "LastUpdate", OrthancTime.Format(now));
-        instance.Attachments.Add(new Attachment
+        var patientId = await ParentAsync(db, rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, touched, created, ct);
+        var studyId = await ParentAsync(db, rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, touched, created, ct);
+        var seriesId = await ParentAsync(db, rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, touched, created, ct);
+        if (!_seriesCounts.TryGetValue(seriesId, out var count))
+            count = await ChildCount(db, seriesId, ct);
+        var indexInSeries = count + 1;
+        _seriesCounts[seriesId] = indexInSeries;
+
+        var instanceId = await rows.ResourceAsync(ResourceLevel.Instance, ids.InstancePublicId, seriesId, now, isStable: true, ct);
+        await TagsAsync(rows, instanceId, ResourceLevel.Instance, ds, ct);
+        var nowText = OrthancTime.Format(now);
+        await rows.MetadataAsync(instanceId, "ReceptionDate", nowText, ct);
+        await rows.MetadataAsync(instanceId, "Origin", source.Origin.ToString(), ct);
+        if (source.RemoteIp is not null) await rows.MetadataAsync(instanceId, "RemoteIP", source.RemoteIp, ct);
+        if (source.RemoteAet is not null) await rows.MetadataAsync(instanceId, "RemoteAET", source.RemoteAet, ct);
+        if (source.CalledAet is not null) await rows.MetadataAsync(instanceId, "CalledAET", source.CalledAet, ct);
+        await rows.MetadataAsync(instanceId, "TransferSyntax", header.TransferSyntax.Uid, ct);
+        await rows.MetadataAsync(instanceId, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "", ct);
+        await rows.MetadataAsync(instanceId, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        await rows.MetadataAsync(instanceId, "LastUpdate", nowText, ct);
+        await rows.AttachmentAsync(instanceId, new Attachment
         {
             ContentType = Attachment.DicomContentType,
             Uuid = file.Uuid,
@@ -261,13 +242,39 @@ public sealed class IndexWriter(
             UncompressedMd5 = file.UncompressedMd5,
             CompressedMd5 = file.CompressedMd5,
             CompressionType = file.Compressed ? 1 : 0,
-        });
-        db.Changes.Add(new ChangeEntry { ChangeType = "NewInstance", Level = ResourceLevel.Instance, PublicId = ids.InstancePublicId, Date = now });
+        }, ct);
+        await rows.ChangeAsync("NewInstance", ResourceLevel.Instance, ids.InstancePublicId, now, ct);
 
         // Deletions above already took their share off the counters.
         _totalCompressed += file.CompressedSize;
         _patientCount += newPatient ? 1 : 0;
         return result;
+    }
+
+    /// <summary>The ID of a patient, study or series, created (with its main tags and a New* change) when new.</summary>
+    private async Task<long> ParentAsync(IndexDbContext db, IndexRowWriter rows, ResourceLevel level, string publicId, long? parentId,
+        DicomDataset ds, DateTime now, HashSet<long> touched, Dictionary<string, long> created, CancellationToken ct)
+    {
+        if (!_knownParents.TryGetValue(publicId, out var id) && !created.TryGetValue(publicId, out id))
+        {
+            id = await IdByPublicId(db, publicId, ct);
+            if (id == 0)
+            {
+                id = await rows.ResourceAsync(level, publicId, parentId, now, isStable: false, ct);
+                await TagsAsync(rows, id, level, ds, ct);
+                await rows.ChangeAsync("New" + level, level, publicId, now, ct);
+            }
+            created[publicId] = id;
+        }
+        touched.Add(id);
+        return id;
+    }
+
+    private static async Task TagsAsync(IndexRowWriter rows, long resourceId, ResourceLevel level, DicomDataset ds, CancellationToken ct)
+    {
+        foreach (var tag in MainDicomTags.For(level))
+            if (ds.GetString(tag) is { } value)
+                await rows.TagAsync(resourceId, (int)tag.Value, value, ct);
     }
 
     private static async Task<long> SizeUnderAsync(IndexDbContext db, long resourceId, CancellationToken ct)
@@ -287,34 +294,6 @@ public sealed class IndexWriter(
         }
         return current;
     }
-
-    private async Task<Resource> UpsertAsync(IndexDbContext db, ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now, CancellationToken ct)
-    {
-        var r = Tracked(db, publicId) ?? await ResourceByPublicId(db, publicId, ct);
-        if (r is null)
-        {
-            r = NewResource(level, publicId, parent, ds, now);
-            db.Resources.Add(r);
-            db.Changes.Add(new ChangeEntry { ChangeType = "New" + level, Level = level, PublicId = publicId, Date = now });
-            if (level == ResourceLevel.Patient) r.IsProtected = false;
-        }
-        r.LastUpdate = now;
-        r.IsStable = false;
-        return r;
-    }
-
-    private static Resource NewResource(ResourceLevel level, string publicId, Resource? parent, DicomDataset ds, DateTime now)
-    {
-        var r = new Resource { Level = level, PublicId = publicId, Parent = parent, LastUpdate = now };
-        foreach (var tag in MainDicomTags.For(level))
-        {
-            if (ds.GetString(tag) is not { } value) continue;
-            r.Tags.Add(new MainDicomTag { Tag = (int)tag.Value, Value = value, ValueUpper = value.ToUpperInvariant() });
-        }
-        return r;
-    }
-
-    private static void AddMetadata(Resource r, string name, string value) => r.Metadata.Add(new ResourceMetadata { Name = name, Value = value });
 
     /// <summary>Deletes a resource, everything under it, and parents left empty. Returns the deleted parent's public ID, if any remains.</summary>
     public async Task<(bool Found, string? RemainingAncestor, ResourceLevel? AncestorLevel)> DeleteAsync(string publicId, ResourceLevel level, CancellationToken ct)
@@ -380,7 +359,8 @@ public sealed class IndexWriter(
         // The resource itself (and, by the foreign keys' cascade, its studies/series): deleted in the database at once,
         // inside the caller's transaction, so EF must stop tracking it.
         await db.Resources.Where(x => x.Id == r.Id).ExecuteDeleteAsync(ct);
-        db.Entry(r).State = EntityState.Detached;
+        if (db.ChangeTracker.Entries<Resource>().Any(e => ReferenceEquals(e.Entity, r)))
+            db.Entry(r).State = EntityState.Detached;
         if (logDeletion)
             db.Changes.Add(new ChangeEntry { ChangeType = "Deleted", Level = r.Level, PublicId = r.PublicId, Date = DateTime.UtcNow });
         return attachments.Select(a => a.Uuid).ToList();
