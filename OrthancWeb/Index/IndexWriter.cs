@@ -143,6 +143,9 @@ public sealed class IndexWriter(
                     .ExecuteUpdateAsync(u => u.SetProperty(r => r.LastUpdate, now).SetProperty(r => r.IsStable, false), ct);
             }
             await db.SaveChangesAsync(ct);
+            // The files (contents and renames) must be on disk before the index says they exist.
+            if (StorageArea.CanSyncFileSystem) storage.SyncFileSystem();
+            else storage.SyncDirectories(batch.Where((_, i) => results[i].Status == IngestStatus.Success).Select(b => b.File.Uuid));
             await tx.CommitAsync(ct);
             foreach (var (publicId, id) in created) _knownParents[publicId] = id;
             return results;
