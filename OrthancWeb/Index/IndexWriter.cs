@@ -67,9 +67,43 @@ public sealed class IndexWriter(
     public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct)
     {
         var pending = new Pending(header, ids, file, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        lock (_loopGate) _loop ??= Task.Run(WriteLoopAsync);
-        _queue.Writer.TryWrite(pending);
+        lock (_loopGate)
+        {
+            _loop ??= Task.Run(WriteLoopAsync);
+            _syncLoop ??= Task.Run(SyncLoopAsync);
+        }
+        _syncQueue.Writer.TryWrite(pending);
         return pending.Done.Task;
+    }
+
+    private readonly System.Threading.Channels.Channel<Pending> _syncQueue =
+        System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
+    private Task? _syncLoop;
+
+    /// <summary>
+    /// First stage of the pipeline: make the files of everything that arrived durable (one syncfs on Linux), then hand
+    /// them to the index stage. While the index commits one batch, the next batch's files are being synced.
+    /// </summary>
+    private async Task SyncLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        while (await _syncQueue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _syncQueue.Reader.TryRead(out var p)) batch.Add(p);
+            try
+            {
+                // The files (contents and renames) must be on disk before the index says they exist.
+                if (StorageArea.CanSyncFileSystem) storage.SyncFileSystem();
+                else storage.SyncDirectories(batch.Select(b => b.File.Uuid));
+                foreach (var p in batch) _queue.Writer.TryWrite(p);
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Could not make {Count} received file(s) durable", batch.Count);
+                foreach (var p in batch) p.Done.TrySetException(ex);
+            }
+        }
     }
 
     private async Task WriteLoopAsync()
@@ -143,9 +177,6 @@ public sealed class IndexWriter(
                     .ExecuteUpdateAsync(u => u.SetProperty(r => r.LastUpdate, now).SetProperty(r => r.IsStable, false), ct);
             }
             await db.SaveChangesAsync(ct);
-            // The files (contents and renames) must be on disk before the index says they exist.
-            if (StorageArea.CanSyncFileSystem) storage.SyncFileSystem();
-            else storage.SyncDirectories(batch.Where((_, i) => results[i].Status == IngestStatus.Success).Select(b => b.File.Uuid));
             await tx.CommitAsync(ct);
             foreach (var (publicId, id) in created) _knownParents[publicId] = id;
             return results;
