@@ -258,15 +258,19 @@ public sealed class IndexWriter(
         var instanceId = await rows.ResourceAsync(ResourceLevel.Instance, ids.InstancePublicId, seriesId, now, isStable: true, ct);
         await TagsAsync(rows, instanceId, ResourceLevel.Instance, ds, ct);
         var nowText = OrthancTime.Format(now);
-        await rows.MetadataAsync(instanceId, "ReceptionDate", nowText, ct);
-        await rows.MetadataAsync(instanceId, "Origin", source.Origin.ToString(), ct);
-        if (source.RemoteIp is not null) await rows.MetadataAsync(instanceId, "RemoteIP", source.RemoteIp, ct);
-        if (source.RemoteAet is not null) await rows.MetadataAsync(instanceId, "RemoteAET", source.RemoteAet, ct);
-        if (source.CalledAet is not null) await rows.MetadataAsync(instanceId, "CalledAET", source.CalledAet, ct);
-        await rows.MetadataAsync(instanceId, "TransferSyntax", header.TransferSyntax.Uid, ct);
-        await rows.MetadataAsync(instanceId, "SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? "", ct);
-        await rows.MetadataAsync(instanceId, "IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
-        await rows.MetadataAsync(instanceId, "LastUpdate", nowText, ct);
+        var metadata = new List<(string, string)>(10)
+        {
+            ("ReceptionDate", nowText),
+            ("Origin", source.Origin.ToString()),
+        };
+        if (source.RemoteIp is not null) metadata.Add(("RemoteIP", source.RemoteIp));
+        if (source.RemoteAet is not null) metadata.Add(("RemoteAET", source.RemoteAet));
+        if (source.CalledAet is not null) metadata.Add(("CalledAET", source.CalledAet));
+        metadata.Add(("TransferSyntax", header.TransferSyntax.Uid));
+        metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
+        metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        metadata.Add(("LastUpdate", nowText));
+        await rows.MetadataAsync(instanceId, metadata, ct);
         await rows.AttachmentAsync(instanceId, new Attachment
         {
             ContentType = Attachment.DicomContentType,
@@ -306,9 +310,11 @@ public sealed class IndexWriter(
 
     private static async Task TagsAsync(IndexRowWriter rows, long resourceId, ResourceLevel level, DicomDataset ds, CancellationToken ct)
     {
+        var tags = new List<(int, string)>(16);
         foreach (var tag in MainDicomTags.For(level))
             if (ds.GetString(tag) is { } value)
-                await rows.TagAsync(resourceId, (int)tag.Value, value, ct);
+                tags.Add(((int)tag.Value, value));
+        await rows.TagsAsync(resourceId, tags, ct);
     }
 
     private static async Task<long> SizeUnderAsync(IndexDbContext db, long resourceId, CancellationToken ct)
