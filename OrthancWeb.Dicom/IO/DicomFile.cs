@@ -22,6 +22,12 @@ public sealed class DicomFile
 
     public TransferSyntax TransferSyntax { get; set; } = TransferSyntax.ExplicitVRLittleEndian;
 
+    /// <summary>
+    /// True when reading stopped at <see cref="DicomReadOptions.StopBeforeTag"/>; false when it read to the end of
+    /// the data it was given (so a header read from the first bytes of a file is complete only if this is true).
+    /// </summary>
+    public bool StoppedBeforeTag { get; internal set; }
+
     public static DicomFile Open(string path, DicomReadOptions? options = null) => DicomReader.ReadFile(path, options);
 
     public static DicomFile Open(Stream stream, DicomReadOptions? options = null) => DicomReader.ReadFile(stream, options);

@@ -15,6 +15,9 @@ public sealed class DicomReader
     private readonly DicomReadOptions _options;
     private readonly ByteSource _source;
 
+    /// <summary>True when top-level reading ended at <see cref="DicomReadOptions.StopBeforeTag"/>, not at the end of data.</summary>
+    private bool StoppedBeforeTag { get; set; }
+
     private DicomReader(ByteSource source, DicomReadOptions options)
     {
         _source = source;
@@ -93,6 +96,7 @@ public sealed class DicomReader
         }
         var reader = new DicomReader(body, options);
         reader.ReadDataset(file.Dataset, syntax, long.MaxValue, 0);
+        file.StoppedBeforeTag = reader.StoppedBeforeTag;
         return file;
     }
 
@@ -159,7 +163,11 @@ public sealed class DicomReader
             var element = big ? BinaryPrimitives.ReadUInt16BigEndian(peek[2..]) : BinaryPrimitives.ReadUInt16LittleEndian(peek[2..]);
             var tag = new DicomTag(group, element);
             if (stopAtGroup >= 0 && group != stopAtGroup) return;
-            if (depth == 0 && _options.StopBeforeTag is { } stop && tag >= stop) return;
+            if (depth == 0 && _options.StopBeforeTag is { } stop && tag >= stop)
+            {
+                StoppedBeforeTag = true;
+                return;
+            }
 
             var tagOffset = _source.Position;
             _source.Skip(4);

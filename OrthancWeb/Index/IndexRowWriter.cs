@@ -44,6 +44,24 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
         return Convert.ToInt64(await _resource.ExecuteScalarAsync(ct));
     }
 
+    private DbCommand? _idByPublicId, _touch;
+
+    /// <summary>The row ID of a resource by public ID, 0 when absent (sees this batch's own inserts).</summary>
+    public async Task<long> IdAsync(string publicId, CancellationToken ct)
+    {
+        _idByPublicId ??= Prepare("SELECT \"Id\" FROM \"Resources\" WHERE \"PublicId\" = @publicId", "@publicId");
+        Set(_idByPublicId, publicId);
+        return await _idByPublicId.ExecuteScalarAsync(ct) is { } v and not DBNull ? Convert.ToInt64(v) : 0;
+    }
+
+    /// <summary>Marks a parent as just updated and no longer stable.</summary>
+    public async Task TouchAsync(long id, DateTime now, CancellationToken ct)
+    {
+        _touch ??= Prepare("UPDATE \"Resources\" SET \"LastUpdate\" = @now, \"IsStable\" = @stable WHERE \"Id\" = @id", "@now", "@stable", "@id");
+        Set(_touch, now, false, id);
+        await _touch.ExecuteNonQueryAsync(ct);
+    }
+
     public async Task TagAsync(long resourceId, int tag, string value, CancellationToken ct)
     {
         _tag ??= Prepare("""
@@ -124,6 +142,6 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
 
     public void Dispose()
     {
-        foreach (var c in new[] { _resource, _tag, _metadata, _attachment, _change }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values)) c?.Dispose();
+        foreach (var c in new[] { _resource, _tag, _metadata, _attachment, _change, _idByPublicId, _touch }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values)) c?.Dispose();
     }
 }

@@ -170,11 +170,9 @@ public sealed class IndexWriter(
             }
             if (touched.Count > 0)
             {
-                // Parents already in the index: one statement marks them all updated and not stable.
+                // The parents of this batch's instances: updated now, and no longer stable.
                 var now = DateTime.UtcNow;
-                var list = touched.ToList();
-                await db.Resources.Where(r => list.Contains(r.Id))
-                    .ExecuteUpdateAsync(u => u.SetProperty(r => r.LastUpdate, now).SetProperty(r => r.IsStable, false), ct);
+                foreach (var id in touched) await rows.TouchAsync(id, now, ct);
             }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
@@ -197,9 +195,6 @@ public sealed class IndexWriter(
     private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
         EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
 
-    private static readonly Func<IndexDbContext, string, CancellationToken, Task<long>> IdByPublicId =
-        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.Where(r => r.PublicId == id).Select(r => r.Id).FirstOrDefault());
-
     private async Task<IngestResult> AddOneAsync(IndexDbContext db, IndexRowWriter rows, Pending p, StorageOptions o, List<string> filesToDelete,
         HashSet<long> touched, Dictionary<string, long> created, CancellationToken ct)
     {
@@ -209,7 +204,7 @@ public sealed class IndexWriter(
             SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID));
 
         // Rows inserted earlier in this batch are visible here: the inserts run in the batch's transaction.
-        var existing = await ResourceByPublicIdNoTracking(db, ids.InstancePublicId, ct);
+        var existing = await rows.IdAsync(ids.InstancePublicId, ct) == 0 ? null : await ResourceByPublicIdNoTracking(db, ids.InstancePublicId, ct);
         if (existing is not null)
         {
             if (!o.OverwriteInstances)
@@ -221,7 +216,7 @@ public sealed class IndexWriter(
         // Recycling (Orthanc's MaximumStorageSize / MaximumPatientCount): oldest unprotected patient first, never
         // the patient this instance belongs to; if nothing can go, refuse this instance and touch nothing for it.
         var newPatient = !_knownParents.ContainsKey(ids.PatientPublicId) && !created.ContainsKey(ids.PatientPublicId)
-            && await IdByPublicId(db, ids.PatientPublicId, ct) == 0;
+            && await rows.IdAsync(ids.PatientPublicId, ct) == 0;
         var maxBytes = o.MaximumStorageSize * 1024 * 1024;
         var recycled = new List<Resource>();
         long freed = 0;
@@ -295,7 +290,7 @@ public sealed class IndexWriter(
     {
         if (!_knownParents.TryGetValue(publicId, out var id) && !created.TryGetValue(publicId, out id))
         {
-            id = await IdByPublicId(db, publicId, ct);
+            id = await rows.IdAsync(publicId, ct);
             if (id == 0)
             {
                 id = await rows.ResourceAsync(level, publicId, parentId, now, isStable: false, ct);

@@ -21,38 +21,38 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
     {
         var temp = storage.NewTempPath();
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);
+        var head = ArrayPool<byte>.Shared.Rent(HeadSize);
         try
         {
-            long size;
+            var headLength = 0;
+            long size = 0;
             string md5;
-            var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);
-            try
+            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
             {
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
                 // Writes go straight to the page cache (no FileStream buffer, no thread-pool hop per write); the
                 // network read is the only thing worth awaiting.
-                using var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
-                long offset = 0;
                 int n;
                 while ((n = await content.ReadAsync(buffer, cancellationToken)) > 0)
                 {
                     hash.AppendData(buffer, 0, n);
-                    RandomAccess.Write(file, buffer.AsSpan(0, n), offset);
-                    offset += n;
+                    // Keep the first bytes: the header is parsed from memory rather than read back from disk.
+                    var keep = Math.Min(n, HeadSize - headLength);
+                    if (keep > 0) { Buffer.BlockCopy(buffer, 0, head, headLength, keep); headLength += keep; }
+                    RandomAccess.Write(file, buffer.AsSpan(0, n), size);
+                    size += n;
                 }
                 // On Linux the index writer makes a whole batch durable with one syncfs before its commit.
                 if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
-                size = offset;
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-            return await StoreTempFileAsync(temp, size, md5, source, cancellationToken);
+            return await StoreTempFileAsync(temp, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(head);
             if (File.Exists(temp)) File.Delete(temp);
         }
     }
@@ -60,12 +60,28 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     public Task<IngestResult> StoreAsync(byte[] content, IngestSource source, CancellationToken cancellationToken = default) =>
         StoreAsync(new MemoryStream(content, writable: false), source, cancellationToken);
 
-    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, string md5, IngestSource source, CancellationToken ct)
+    /// <summary>Bytes kept in memory from the start of each upload; most headers end well before this.</summary>
+    private const int HeadSize = 256 * 1024;
+
+    private static DicomFile ParseHeader(string temp, long size, ReadOnlyMemory<byte> head)
+    {
+        if (head.Length == size)
+            return DicomFile.Open(head, HeaderOnly);
+        try
+        {
+            var fromMemory = DicomFile.Open(head, HeaderOnly);
+            if (fromMemory.StoppedBeforeTag) return fromMemory;
+        }
+        catch (DicomReadException) { } // the header goes on past the bytes kept: read it from the file
+        return DicomFile.Open(temp, HeaderOnly);
+    }
+
+    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, string md5, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
     {
         DicomFile header;
         try
         {
-            header = DicomFile.Open(temp, HeaderOnly);
+            header = ParseHeader(temp, size, head);
         }
         catch (DicomReadException ex)
         {

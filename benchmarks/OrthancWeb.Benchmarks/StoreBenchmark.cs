@@ -12,7 +12,7 @@ using Microsoft.Data.Sqlite;
 /// </summary>
 static class StoreBenchmark
 {
-    private const int Workers = 4;
+    private static readonly int Workers = int.TryParse(Environment.GetEnvironmentVariable("BENCH_CLIENTS"), out var n) ? n : 4;
     private const string Password = "Bench-Pa55word";
 
     public static async Task RunAsync(string? folder)
