@@ -23,6 +23,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             using var client = server.CreateRestClient();
             var next = -1;
             var killAt = 150;
+            var killed = 0;
             var workers = Enumerable.Range(0, 4).Select(async _ =>
             {
                 while (Interlocked.Increment(ref next) is var i && i < files.Length)
@@ -33,7 +34,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
                         if (r.StatusCode != HttpStatusCode.OK) continue;
                         var id = JsonNode.Parse(await r.Content.ReadAsStringAsync())!["ID"]!.GetValue<string>();
                         acknowledged[id] = Convert.ToHexStringLower(MD5.HashData(files[i]));
-                        if (acknowledged.Count == killAt) server.Kill();
+                        if (acknowledged.Count >= killAt && Interlocked.Exchange(ref killed, 1) == 0) server.Kill();
                     }
                     catch (HttpRequestException) { } // the server is gone: not acknowledged
                     catch (TaskCanceledException) { }
