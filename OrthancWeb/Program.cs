@@ -133,6 +133,18 @@ builder.Services.AddSingleton<IngestService>();
 builder.Services.AddSingleton<InstanceFiles>();
 builder.Services.AddHostedService<StabilityMonitor>();
 
+// DICOM networking: the listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) and the SCU services.
+builder.Services.AddOptions<OrthancWeb.Dicom.DicomOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
+    .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton<OrthancWeb.Dicom.DicomPolicy>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.EchoScp>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.StoreScp>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.FindScp>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.RetrieveScp>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.ModalityClient>();
+builder.Services.AddSingleton<OrthancWeb.Dicom.DicomHost>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Dicom.DicomHost>());
+
 builder.Services.AddControllers(o =>
     {
         // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.

@@ -1,0 +1,346 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Pdu;
+
+namespace OrthancWeb.Dicom.Network.Association;
+
+/// <summary>The peer refused the association (A-ASSOCIATE-RJ).</summary>
+public sealed class AssociationRejectedException(AssociateReject reject)
+    : Exception($"Association rejected: result {reject.Result}, source {reject.Source}, reason {reject.Reason}")
+{
+    public AssociateReject Reject { get; } = reject;
+}
+
+/// <summary>The association ended by A-ABORT, a broken connection, or a protocol error.</summary>
+public sealed class AssociationAbortedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Limits that protect an association from a slow or hostile peer.</summary>
+public sealed record AssociationOptions
+{
+    /// <summary>ARTIM (PS3.8 §9.1.5): how long to wait for A-ASSOCIATE-RQ after a connection, or for A-RELEASE-RP.</summary>
+    public TimeSpan ArtimTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>An established association with no PDU for this long is aborted.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Largest P-DATA-TF PDU we accept, announced in our user information.</summary>
+    public uint MaxPduLength { get; init; } = 256 * 1024;
+    /// <summary>Largest assembled data set (command + data) accepted in memory.</summary>
+    public long MaxMessageLength { get; init; } = 2L * 1024 * 1024 * 1024 - 1;
+}
+
+/// <summary>
+/// One established association (PS3.8 §7.1): exchanges DIMSE messages as P-DATA-TF PDUs, fragmenting to the peer's
+/// maximum PDU length, and handles A-RELEASE and A-ABORT in both directions. Async end to end.
+/// </summary>
+public sealed class DicomAssociation : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly AssociationOptions _options;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly Dictionary<byte, PresentationContext> _contexts;
+    private bool _closed;
+
+    private DicomAssociation(Stream stream, AssociationParameters request, AssociationParameters accept, AssociationOptions options, bool isRequestor)
+    {
+        _stream = stream;
+        Request = request;
+        Accept = accept;
+        _options = options;
+        IsRequestor = isRequestor;
+        _contexts = accept.PresentationContexts.ToDictionary(pc => pc.Id);
+        // Abstract syntaxes come from the request; the accept carries only results and syntaxes.
+        foreach (var pc in request.PresentationContexts)
+            if (_contexts.TryGetValue(pc.Id, out var acc) && acc.AbstractSyntax.Length == 0)
+                _contexts[pc.Id] = new PresentationContext(pc.Id, pc.AbstractSyntax, pc.TransferSyntaxes) { Result = acc.Result, AcceptedTransferSyntax = acc.AcceptedTransferSyntax };
+    }
+
+    public AssociationParameters Request { get; }
+    public AssociationParameters Accept { get; }
+    public bool IsRequestor { get; }
+    public string CallingAE => Request.CallingAE;
+    public string CalledAE => Request.CalledAE;
+    public string? RemoteHost { get; init; }
+    public UserIdentity? UserIdentity => Request.UserIdentity;
+
+    public IEnumerable<PresentationContext> AcceptedContexts => _contexts.Values.Where(c => c.IsAccepted);
+
+    public PresentationContext? FindContext(string abstractSyntax, string? transferSyntax = null) =>
+        AcceptedContexts.FirstOrDefault(c => c.AbstractSyntax == abstractSyntax && (transferSyntax is null || c.AcceptedTransferSyntax == transferSyntax))
+        ?? (transferSyntax is null ? null : null);
+
+    public PresentationContext? Context(byte id) => _contexts.GetValueOrDefault(id);
+
+    /// <summary>The peer's maximum PDU length, i.e. the largest PDU we may send.</summary>
+    private uint PeerMaxPdu => IsRequestor ? Accept.MaxPduLength : Request.MaxPduLength;
+
+    // ---- establishment ----
+
+    /// <summary>SCP side: wait (ARTIM) for A-ASSOCIATE-RQ, ask the policy, answer AC or RJ.</summary>
+    public static async Task<DicomAssociation?> AcceptAsync(Stream stream, Func<AssociationParameters, AssociateReject?> decide,
+        Func<AssociationParameters, AssociationParameters> negotiate, AssociationOptions options, string? remoteHost, CancellationToken ct)
+    {
+        using var artim = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        artim.CancelAfter(options.ArtimTimeout);
+        var (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token);
+        if (type != PduType.AssociateRequest)
+        {
+            await stream.WriteAsync(PduCodec.EncodeAbort(2, 2), ct); // provider, unexpected PDU
+            return null;
+        }
+        var request = PduCodec.DecodeAssociate(body, accept: false);
+        if (request.ApplicationContext != AssociationParameters.DicomApplicationContext)
+        {
+            await stream.WriteAsync(PduCodec.EncodeReject(AssociateReject.ApplicationContextNotSupported), ct);
+            return null;
+        }
+        if (decide(request) is { } reject)
+        {
+            await stream.WriteAsync(PduCodec.EncodeReject(reject), ct);
+            return null;
+        }
+        var accept = negotiate(request);
+        accept.MaxPduLength = options.MaxPduLength;
+        // Asynchronous operations are not supported: answer 1/1 when asked (PS3.7 §D.3.3.3).
+        if (request.AsyncOperations is not null) accept.AsyncOperations = (1, 1);
+        await stream.WriteAsync(PduCodec.EncodeAssociate(accept, accept: true), ct);
+        return new DicomAssociation(stream, request, accept, options, isRequestor: false) { RemoteHost = remoteHost };
+    }
+
+    /// <summary>SCU side: send A-ASSOCIATE-RQ and wait (ARTIM) for AC, RJ or abort.</summary>
+    public static async Task<DicomAssociation> RequestAsync(Stream stream, AssociationParameters request, AssociationOptions options, CancellationToken ct)
+    {
+        request.MaxPduLength = options.MaxPduLength;
+        await stream.WriteAsync(PduCodec.EncodeAssociate(request, accept: false), ct);
+        using var artim = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        artim.CancelAfter(options.ArtimTimeout);
+        var (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token);
+        return type switch
+        {
+            PduType.AssociateAccept => new DicomAssociation(stream, request, PduCodec.DecodeAssociate(body, accept: true), options, isRequestor: true),
+            PduType.AssociateReject => throw new AssociationRejectedException(PduCodec.DecodeReject(body)),
+            _ => throw new AssociationAbortedException($"peer answered the association request with {type}"),
+        };
+    }
+
+    // ---- PDUs ----
+
+    /// <summary>Reads one PDU; a length past <paramref name="maxLength"/> is refused before anything is allocated.</summary>
+    private static async Task<(PduType Type, byte[] Body)> ReadPduAsync(Stream stream, long maxLength, CancellationToken ct)
+    {
+        var header = new byte[6];
+        await ReadExactlyAsync(stream, header, ct);
+        var type = (PduType)header[0];
+        if (header[0] is < 1 or > 7) throw new AssociationAbortedException($"unknown PDU type 0x{header[0]:X2}");
+        var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2));
+        if (length > maxLength) throw new AssociationAbortedException($"{type} PDU of {length} bytes exceeds the limit of {maxLength}");
+        var body = new byte[length];
+        await ReadExactlyAsync(stream, body, ct);
+        return (type, body);
+    }
+
+    private static async Task ReadExactlyAsync(Stream stream, Memory<byte> buffer, CancellationToken ct)
+    {
+        try
+        {
+            await stream.ReadExactlyAsync(buffer, ct);
+        }
+        catch (EndOfStreamException ex) { throw new AssociationAbortedException("the peer closed the connection", ex); }
+        catch (IOException ex) { throw new AssociationAbortedException("connection lost: " + ex.Message, ex); }
+    }
+
+    // ---- messages ----
+
+    /// <summary>
+    /// The next DIMSE message, or null when the peer released the association (we answer A-RELEASE-RP).
+    /// Throws <see cref="AssociationAbortedException"/> on A-ABORT, timeout, or a protocol violation.
+    /// </summary>
+    public async Task<DimseMessage?> ReceiveAsync(CancellationToken ct)
+    {
+        var command = new ArrayBufferWriter<byte>(1024);
+        ArrayBufferWriter<byte>? data = null;
+        byte contextId = 0;
+        Data.DicomDataset? commandSet = null;
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        while (true)
+        {
+            idle.CancelAfter(_options.IdleTimeout);
+            PduType type;
+            byte[] body;
+            try
+            {
+                (type, body) = await ReadPduAsync(_stream, (long)_options.MaxPduLength + 1024, idle.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                await AbortAsync();
+                throw new AssociationAbortedException($"no PDU for {_options.IdleTimeout.TotalSeconds:N0} s");
+            }
+            catch (AssociationAbortedException)
+            {
+                await AbortAsync();
+                throw;
+            }
+            switch (type)
+            {
+                case PduType.PData:
+                    List<PresentationDataValue> pdvs;
+                    try { pdvs = PduCodec.DecodePData(body); }
+                    catch (PduException ex) { await AbortAsync(); throw new AssociationAbortedException(ex.Message, ex); }
+                    foreach (var pdv in pdvs)
+                    {
+                        if (!_contexts.TryGetValue(pdv.ContextId, out var pc) || !pc.IsAccepted)
+                        {
+                            await AbortAsync();
+                            throw new AssociationAbortedException($"PDV on presentation context {pdv.ContextId}, which was not accepted");
+                        }
+                        contextId = pdv.ContextId;
+                        if (pdv.IsCommand)
+                        {
+                            command.Write(pdv.Data.Span);
+                            if (!pdv.IsLast) continue;
+                            commandSet = DicomReader.ReadDataset(command.WrittenMemory.ToArray(), TransferSyntax.ImplicitVRLittleEndian);
+                            var message = new DimseMessage(commandSet, contextId);
+                            if (!message.HasDataSet) return message;
+                            data = new ArrayBufferWriter<byte>(64 * 1024);
+                        }
+                        else
+                        {
+                            if (commandSet is null || data is null)
+                            {
+                                await AbortAsync();
+                                throw new AssociationAbortedException("data set fragment before its command");
+                            }
+                            if (data.WrittenCount + pdv.Data.Length > _options.MaxMessageLength)
+                            {
+                                await AbortAsync();
+                                throw new AssociationAbortedException("data set larger than the configured limit");
+                            }
+                            data.Write(pdv.Data.Span);
+                            if (!pdv.IsLast) continue;
+                            return new DimseMessage(commandSet, contextId, data.WrittenMemory)
+                            {
+                                DataSyntax = TransferSyntax.Lookup(pc.AcceptedTransferSyntax!),
+                            };
+                        }
+                    }
+                    break;
+                case PduType.ReleaseRequest:
+                    await SendRawAsync(PduCodec.ReleaseResponse());
+                    _closed = true;
+                    return null;
+                case PduType.ReleaseResponse when _releaseRequested:
+                    _closed = true;
+                    return null;
+                case PduType.Abort:
+                    _closed = true;
+                    throw new AssociationAbortedException("the peer aborted the association");
+                default:
+                    await AbortAsync();
+                    throw new AssociationAbortedException($"unexpected {type} PDU on an established association");
+            }
+        }
+    }
+
+    /// <summary>Sends a message: command then data set, each cut into PDVs that fit the peer's maximum PDU.</summary>
+    public async Task SendAsync(DimseMessage message, CancellationToken ct = default)
+    {
+        if (message.PresentationContextId == 0)
+            throw new InvalidOperationException("the message has no presentation context");
+        var command = message.EncodeCommand();
+        var max = PeerMaxPdu == 0 ? 1 << 20 : (int)Math.Max(PeerMaxPdu - 12, 1024);
+        await _sendLock.WaitAsync(ct);
+        try
+        {
+            await SendFragmentsAsync(message.PresentationContextId, command, isCommand: true, max, ct);
+            if (message.Data is { } data)
+                await SendFragmentsAsync(message.PresentationContextId, data, isCommand: false, max, ct);
+            await _stream.FlushAsync(ct);
+        }
+        finally { _sendLock.Release(); }
+    }
+
+    private async Task SendFragmentsAsync(byte contextId, ReadOnlyMemory<byte> payload, bool isCommand, int maxFragment, CancellationToken ct)
+    {
+        var header = new byte[12];
+        var offset = 0;
+        do
+        {
+            var n = Math.Min(maxFragment, payload.Length - offset);
+            var last = offset + n == payload.Length;
+            header[0] = (byte)PduType.PData;
+            header[1] = 0;
+            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(2), (uint)(n + 6));
+            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(6), (uint)(n + 2));
+            header[10] = contextId;
+            header[11] = (byte)((isCommand ? 1 : 0) | (last ? 2 : 0));
+            await _stream.WriteAsync(header, ct);
+            await _stream.WriteAsync(payload.Slice(offset, n), ct);
+            offset += n;
+        } while (offset < payload.Length);
+    }
+
+    private async Task SendRawAsync(byte[] pdu)
+    {
+        await _sendLock.WaitAsync();
+        try
+        {
+            await _stream.WriteAsync(pdu);
+            await _stream.FlushAsync();
+        }
+        catch (IOException) { }
+        catch (ObjectDisposedException) { }
+        finally { _sendLock.Release(); }
+    }
+
+    private bool _releaseRequested;
+
+    /// <summary>
+    /// Sends A-RELEASE-RQ only; the A-RELEASE-RP is then read by whoever reads this association (a
+    /// <see cref="DimseChannel"/>'s reader), where <see cref="ReceiveAsync"/> returns null.
+    /// </summary>
+    public async Task SendReleaseRequestAsync()
+    {
+        if (_closed || _releaseRequested) return;
+        _releaseRequested = true;
+        await SendRawAsync(PduCodec.ReleaseRequest());
+    }
+
+    public TimeSpan ArtimTimeout => _options.ArtimTimeout;
+
+    /// <summary>A-RELEASE-RQ, then wait (ARTIM) for A-RELEASE-RP; aborts if the peer does not answer.</summary>
+    public async Task ReleaseAsync(CancellationToken ct = default)
+    {
+        if (_closed) return;
+        _closed = true;
+        await SendRawAsync(PduCodec.ReleaseRequest());
+        using var artim = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        artim.CancelAfter(_options.ArtimTimeout);
+        try
+        {
+            while (true)
+            {
+                var (type, _) = await ReadPduAsync(_stream, (long)_options.MaxPduLength + 1024, artim.Token);
+                if (type is PduType.ReleaseResponse or PduType.Abort) return;
+                if (type == PduType.ReleaseRequest) { await SendRawAsync(PduCodec.ReleaseResponse()); return; } // release collision
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or AssociationAbortedException)
+        {
+            await SendRawAsync(PduCodec.EncodeAbort());
+        }
+    }
+
+    public async Task AbortAsync()
+    {
+        if (_closed) return;
+        _closed = true;
+        await SendRawAsync(PduCodec.EncodeAbort());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _sendLock.Dispose();
+    }
+}

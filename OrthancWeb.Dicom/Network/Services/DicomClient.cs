@@ -1,0 +1,209 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Association;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Pdu;
+
+namespace OrthancWeb.Dicom.Network.Services;
+
+/// <summary>
+/// SCU side: an association builder (presentation contexts, roles, user identity) and request methods that stream
+/// responses. One association per instance of this class; dispose releases it.
+/// </summary>
+public sealed class DicomClient : IAsyncDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly DimseChannel _channel;
+
+    private DicomClient(TcpClient tcp, DimseChannel channel)
+    {
+        _tcp = tcp;
+        _channel = channel;
+    }
+
+    public DicomAssociation Association => _channel.Association;
+    public DimseChannel Channel => _channel;
+
+    /// <summary>Opens a TCP connection (TCP_NODELAY) and negotiates an association.</summary>
+    public static async Task<DicomClient> ConnectAsync(string host, int port, string callingAe, string calledAe,
+        IEnumerable<(string AbstractSyntax, IReadOnlyList<string> TransferSyntaxes)> contexts,
+        AssociationOptions? options = null, IEnumerable<RoleSelection>? roles = null, UserIdentity? identity = null, CancellationToken ct = default)
+    {
+        options ??= new AssociationOptions();
+        var tcp = new TcpClient { NoDelay = true };
+        try
+        {
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            connectTimeout.CancelAfter(options.ArtimTimeout);
+            await tcp.ConnectAsync(host, port, connectTimeout.Token);
+            var request = new AssociationParameters { CallingAE = callingAe, CalledAE = calledAe, UserIdentity = identity };
+            byte id = 1;
+            foreach (var (abstractSyntax, syntaxes) in contexts)
+            {
+                if (id > 253) throw new ArgumentException("at most 128 presentation contexts can be proposed");
+                request.PresentationContexts.Add(new PresentationContext(id, abstractSyntax, syntaxes));
+                id += 2; // presentation context IDs are odd (PS3.8 §9.3.2.2)
+            }
+            if (roles is not null) request.RoleSelections.AddRange(roles);
+            var association = await DicomAssociation.RequestAsync(tcp.GetStream(), request, options, ct);
+            return new DicomClient(tcp, new DimseChannel(association));
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    private PresentationContext ContextFor(string abstractSyntax, string? transferSyntax = null) =>
+        Association.AcceptedContexts.FirstOrDefault(c => c.AbstractSyntax == abstractSyntax && (transferSyntax is null || c.AcceptedTransferSyntax == transferSyntax))
+        ?? throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"no accepted presentation context for {abstractSyntax} {transferSyntax}");
+
+    public async Task<ushort> EchoAsync(CancellationToken ct = default)
+    {
+        var rq = DimseMessage.EchoRequest(_channel.NextMessageId());
+        rq.PresentationContextId = ContextFor(SopClasses.Verification).Id;
+        return (await _channel.RequestAsync(rq, ct)).Status;
+    }
+
+    /// <summary>
+    /// Sends one instance. The data set is sent in a syntax the peer accepted for its SOP class: the stored one if
+    /// possible, else re-encoded to an accepted uncompressed syntax (compressed data cannot be re-encoded here).
+    /// </summary>
+    public async Task<DimseMessage> StoreAsync(string sopClass, string sopInstance, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet,
+        string? moveOriginatorAet = null, ushort moveOriginatorId = 0, CancellationToken ct = default)
+    {
+        var (context, data) = Prepare(Association, sopClass, syntax, dataSet);
+        var rq = DimseMessage.StoreRequest(_channel.NextMessageId(), sopClass, sopInstance, data, moveOriginatorAet, moveOriginatorId);
+        rq.PresentationContextId = context.Id;
+        return await _channel.RequestAsync(rq, ct);
+    }
+
+    /// <summary>Picks the presentation context for a C-STORE and converts the data set when it must.</summary>
+    internal static (PresentationContext Context, ReadOnlyMemory<byte> Data) Prepare(DicomAssociation association, string sopClass, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet)
+    {
+        var candidates = association.AcceptedContexts.Where(c => c.AbstractSyntax == sopClass).ToList();
+        if (candidates.FirstOrDefault(c => c.AcceptedTransferSyntax == syntax.Uid) is { } same)
+            return (same, dataSet);
+        if (syntax.IsEncapsulated)
+            throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer does not accept {syntax.Name} for {sopClass}, and this instance cannot be decompressed here");
+        var target = candidates.FirstOrDefault(c => TransferSyntax.Lookup(c.AcceptedTransferSyntax!).IsUncompressed)
+            ?? throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer accepted no presentation context for {sopClass}");
+        var ds = DicomReader.ReadDataset(dataSet, syntax);
+        return (target, DicomWriter.ToBytes(ds, TransferSyntax.Lookup(target.AcceptedTransferSyntax!)));
+    }
+
+    /// <summary>C-FIND: yields each match, then completes on the final status (a failure throws).</summary>
+    public async IAsyncEnumerable<DicomDataset> FindAsync(string sopClass, DicomDataset identifier, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var context = ContextFor(sopClass);
+        var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
+        var rq = DimseMessage.QueryRequest(CommandField.CFindRequest, _channel.NextMessageId(), sopClass, DicomWriter.ToBytes(identifier, ts));
+        rq.PresentationContextId = context.Id;
+        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct))
+        {
+            if (DimseStatus.IsPending(rsp.Status))
+            {
+                if (rsp.Data is { } d) yield return DicomReader.ReadDataset(d, ts);
+                continue;
+            }
+            if (DimseStatus.IsFailure(rsp.Status))
+                throw new DimseFailureException(rsp.Status, rsp.Command.GetString(DicomTags.ErrorComment) ?? $"C-FIND failed with status 0x{rsp.Status:X4}");
+        }
+    }
+
+    /// <summary>C-MOVE to a destination AE; returns the final response (status and sub-operation counters).</summary>
+    public async Task<DimseMessage> MoveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct = default)
+    {
+        var context = ContextFor(sopClass);
+        var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
+        var rq = DimseMessage.QueryRequest(CommandField.CMoveRequest, _channel.NextMessageId(), sopClass, DicomWriter.ToBytes(identifier, ts), destinationAet);
+        rq.PresentationContextId = context.Id;
+        DimseMessage? last = null;
+        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct)) last = rsp;
+        return last!;
+    }
+
+    /// <summary>C-GET: the instances come back as C-STOREs on this association and go to <paramref name="onStore"/>.</summary>
+    public async Task<DimseMessage> GetAsync(string sopClass, DicomDataset identifier,
+        Func<DimseMessage, Task<ushort>> onStore, CancellationToken ct = default)
+    {
+        var context = ContextFor(sopClass);
+        var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
+        var rq = DimseMessage.QueryRequest(CommandField.CGetRequest, _channel.NextMessageId(), sopClass, DicomWriter.ToBytes(identifier, ts));
+        rq.PresentationContextId = context.Id;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var stores = Task.Run(async () =>
+        {
+            await foreach (var incoming in _channel.IncomingRequests.ReadAllAsync(stop.Token))
+            {
+                var status = incoming.CommandField == CommandField.CStoreRequest ? await onStore(incoming) : DimseStatus.UnrecognizedOperation;
+                await _channel.SendAsync(DimseMessage.ResponseTo(incoming, status), stop.Token);
+            }
+        }, stop.Token);
+        DimseMessage? last = null;
+        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct)) last = rsp;
+        stop.Cancel();
+        try { await stores; } catch (OperationCanceledException) { }
+        return last!;
+    }
+
+    public Task ReleaseAsync(CancellationToken ct = default) => _channel.ReleaseAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await _channel.ReleaseAsync(); } catch { }
+        await _channel.DisposeAsync();
+        _tcp.Dispose();
+    }
+}
+
+/// <summary>Sends the C-STORE sub-operations of a C-MOVE (own association to the destination) or C-GET (same association).</summary>
+internal sealed class SubOperationSender : IAsyncDisposable
+{
+    private readonly DicomClient? _client;
+    private readonly DimseChannel? _channel;
+
+    private SubOperationSender(DicomClient? client, DimseChannel? channel)
+    {
+        _client = client;
+        _channel = channel;
+    }
+
+    public static SubOperationSender OnSameAssociation(DimseChannel channel) => new(null, channel);
+
+    public static async Task<SubOperationSender> ConnectAsync(string callingAe, MoveDestination destination, IReadOnlyList<StoreSubOperation> operations,
+        AssociationOptions options, CancellationToken ct)
+    {
+        // One context per (SOP class, stored syntax), each also offering the uncompressed syntaxes as a fallback.
+        var contexts = operations.GroupBy(o => (o.SopClassUid, o.Syntax.Uid))
+            .Select(g => (g.Key.SopClassUid, (IReadOnlyList<string>)new[] { g.Key.Uid }.Concat(SopClasses.Uncompressed).Distinct().ToList()))
+            .Take(128).ToList();
+        var client = await DicomClient.ConnectAsync(destination.Host, destination.Port, callingAe, destination.AET, contexts, options, ct: ct);
+        return new SubOperationSender(client, null);
+    }
+
+    public async Task<ushort> SendAsync(StoreSubOperation op, string originatorAet, ushort originatorId, CancellationToken ct)
+    {
+        try
+        {
+            var data = await op.LoadDataSet(ct);
+            if (_client is not null)
+                return (await _client.StoreAsync(op.SopClassUid, op.SopInstanceUid, op.Syntax, data, originatorAet, originatorId, ct)).Status;
+            var (context, payload) = DicomClient.Prepare(_channel!.Association, op.SopClassUid, op.Syntax, data);
+            var rq = DimseMessage.StoreRequest(_channel.NextMessageId(), op.SopClassUid, op.SopInstanceUid, payload, originatorAet, originatorId);
+            rq.PresentationContextId = context.Id;
+            return (await _channel.RequestAsync(rq, ct)).Status;
+        }
+        catch (DimseFailureException ex) { return ex.Status; }
+        catch (DicomReadException) { return DimseStatus.ProcessingFailure; }
+        catch (FileNotFoundException) { return DimseStatus.ProcessingFailure; }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null) await _client.DisposeAsync();
+    }
+}

@@ -1,0 +1,96 @@
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Association;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Pdu;
+
+namespace OrthancWeb.Dicom.Network.Services;
+
+/// <summary>What a service handler knows of the association it serves.</summary>
+public sealed record DimseContext(DicomAssociation Association, DimseChannel Channel)
+{
+    public string CallingAE => Association.CallingAE;
+    public string CalledAE => Association.CalledAE;
+    public string? RemoteHost => Association.RemoteHost;
+}
+
+/// <summary>A failure status for the current request (PS3.7 Annex C), with a comment for the peer.</summary>
+public sealed class DimseFailureException(ushort status, string comment) : Exception(comment)
+{
+    public ushort Status { get; } = status;
+}
+
+/// <summary>Who may associate, and which presentation contexts are accepted (PS3.8 §9.3.2).</summary>
+public interface IAssociationPolicy
+{
+    /// <summary>Null to go on, or the A-ASSOCIATE-RJ to answer (called AE unknown, calling AE refused, full...).</summary>
+    AssociateReject? Check(AssociationParameters request);
+
+    /// <summary>The transfer syntaxes we accept for an abstract syntax, or null if we do not support it.</summary>
+    IReadOnlyCollection<string>? AcceptableTransferSyntaxes(AssociationParameters request, string abstractSyntax);
+}
+
+public interface ICEchoProvider
+{
+    Task<ushort> OnEchoAsync(DimseContext context, CancellationToken ct);
+}
+
+public interface ICStoreProvider
+{
+    /// <summary>
+    /// Stores the data set of a C-STORE-RQ (bytes in <see cref="DimseMessage.DataSyntax"/>). The returned status is
+    /// sent only when this completes, so success must mean durably stored.
+    /// </summary>
+    Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct);
+}
+
+public interface ICFindProvider
+{
+    /// <summary>The matches of a C-FIND identifier, each sent as a pending response (PS3.4 §C.4.1).</summary>
+    IAsyncEnumerable<DicomDataset> OnFindAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct);
+}
+
+/// <summary>One instance to send as a C-STORE sub-operation of a C-MOVE or C-GET.</summary>
+public sealed record StoreSubOperation(string SopClassUid, string SopInstanceUid, TransferSyntax Syntax, Func<CancellationToken, Task<ReadOnlyMemory<byte>>> LoadDataSet);
+
+/// <summary>Where a C-MOVE destination AE lives.</summary>
+public sealed record MoveDestination(string AET, string Host, int Port);
+
+public interface ICMoveProvider
+{
+    Task<MoveDestination?> ResolveDestinationAsync(DimseContext context, string aet, CancellationToken ct);
+    Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct);
+}
+
+public interface ICGetProvider
+{
+    Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct);
+}
+
+/// <summary>Well-known abstract syntaxes of the query/retrieve and verification services (PS3.4 Annexes A and C).</summary>
+public static class SopClasses
+{
+    public const string Verification = "1.2.840.10008.1.1";
+    public const string PatientRootFind = "1.2.840.10008.5.1.4.1.2.1.1";
+    public const string PatientRootMove = "1.2.840.10008.5.1.4.1.2.1.2";
+    public const string PatientRootGet = "1.2.840.10008.5.1.4.1.2.1.3";
+    public const string StudyRootFind = "1.2.840.10008.5.1.4.1.2.2.1";
+    public const string StudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
+    public const string StudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
+    public const string ModalityWorklistFind = "1.2.840.10008.5.1.4.31";
+
+    public static bool IsFind(string uid) => uid is PatientRootFind or StudyRootFind;
+    public static bool IsMove(string uid) => uid is PatientRootMove or StudyRootMove;
+    public static bool IsGet(string uid) => uid is PatientRootGet or StudyRootGet;
+
+    /// <summary>Every storage SOP class of the dictionary (PS3.4 Annex B), for a C-STORE SCP and for C-GET roles.</summary>
+    public static IReadOnlyList<string> Storage { get; } =
+        DicomUids.All.Where(u => u.IsStorageSopClass).Select(u => u.Uid).ToArray();
+
+    /// <summary>The uncompressed syntaxes every implementation supports, preferred first.</summary>
+    public static IReadOnlyList<string> Uncompressed { get; } =
+    [
+        TransferSyntax.ExplicitVRLittleEndian.Uid, TransferSyntax.ImplicitVRLittleEndian.Uid,
+        TransferSyntax.ExplicitVRBigEndian.Uid,
+    ];
+}

@@ -1,0 +1,208 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Json;
+using OrthancWeb.Dicom.Network.Association;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Services;
+using OrthancWeb.Index;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>/modalities and /queries: the DICOM SCU services in Orthanc's shapes.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("")]
+public sealed class ModalitiesController(ModalityClient modalities) : ControllerBase
+{
+    [HttpGet("modalities")]
+    public IActionResult List()
+    {
+        if (!Request.Query.ContainsKey("expand"))
+            return Ok(new JsonArray(modalities.Modalities.Keys.Order().Select(k => (JsonNode)k).ToArray()));
+        var o = new JsonObject();
+        foreach (var (name, m) in modalities.Modalities.OrderBy(m => m.Key)) o[name] = Describe(m);
+        return Ok(o);
+    }
+
+    private static JsonObject Describe(ModalityOptions m) => new()
+    {
+        ["AET"] = m.AET, ["Host"] = m.Host, ["Port"] = m.Port, ["Manufacturer"] = m.Manufacturer,
+        ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
+    };
+
+    [HttpGet("modalities/{name}/configuration")]
+    public IActionResult Configuration(string name) =>
+        modalities.Find(name) is { } m ? Ok(Describe(m)) : ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+
+    /// <summary>C-ECHO; 200 with {} on success, as Orthanc.</summary>
+    [HttpPost("modalities/{name}/echo")]
+    public async Task<IActionResult> Echo(string name, CancellationToken ct)
+    {
+        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        try
+        {
+            var status = await modalities.EchoAsync(m, ct);
+            return status == DimseStatus.Success ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 500, $"C-ECHO answered 0x{status:X4}");
+        }
+        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-ECHO to {m.AET} failed: {ex.Message}"); }
+    }
+
+    /// <summary>C-STORE of resources: a public ID, a JSON array of them, or {"Resources": [...]}.</summary>
+    [HttpPost("modalities/{name}/store")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> Store(string name, CancellationToken ct)
+    {
+        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        using var reader = new StreamReader(Request.Body);
+        var text = (await reader.ReadToEndAsync(ct)).Trim();
+        List<string> ids;
+        try
+        {
+            ids = text.StartsWith('[') ? JsonNode.Parse(text)!.AsArray().Select(n => n!.GetValue<string>()).ToList()
+                : text.StartsWith('{') ? (JsonNode.Parse(text)!["Resources"] as JsonArray ?? []).Select(n => n!.GetValue<string>()).ToList()
+                : [text];
+        }
+        catch (JsonException ex) { return ApiJson.Error(HttpContext, 400, "Bad body: " + ex.Message); }
+        try
+        {
+            var result = await modalities.StoreAsync(m, ids, ct);
+            return Ok(new JsonObject
+            {
+                ["Description"] = "REST API",
+                ["LocalAet"] = HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<DicomOptions>>().Value.DicomAet,
+                ["RemoteAet"] = m.AET,
+                ["ParentResources"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
+                ["InstancesCount"] = result.InstancesCount,
+                ["FailedInstancesCount"] = result.FailedInstancesCount,
+            });
+        }
+        catch (KeyNotFoundException ex) { return ApiJson.Error(HttpContext, 404, ex.Message); }
+        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-STORE to {m.AET} failed: {ex.Message}"); }
+    }
+
+    /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>
+    [HttpPost("modalities/{name}/query")]
+    public async Task<IActionResult> Query(string name, CancellationToken ct)
+    {
+        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        if (await ReadObject() is not { } body) return ApiJson.Error(HttpContext, 400, "The body must be a JSON object");
+        if (!ResourceLevelExtensions.TryParse(body["Level"]?.GetValue<string>() ?? "", out var level))
+            return ApiJson.Error(HttpContext, 400, "Level must be Patient, Study, Series or Instance");
+        var query = new DicomDataset();
+        foreach (var (key, value) in body["Query"] as JsonObject ?? [])
+        {
+            if (!DicomTag.TryParse(key, out var tag)) return ApiJson.Error(HttpContext, 400, $"Unknown tag {key}");
+            query.Add(tag, value?.GetValue<string>() ?? "");
+        }
+        // Return keys a script expects even when it did not ask for them (Orthanc adds the level's identifiers).
+        foreach (var tag in new[] { DicomTags.PatientID, DicomTags.PatientName, DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID, DicomTags.AccessionNumber, DicomTags.StudyDate, DicomTags.Modality })
+        {
+            var tagLevel = MainDicomTags.LevelOf(tag) ?? ResourceLevel.Patient;
+            if (tagLevel <= level && !query.Contains(tag)) query.Add(tag, "");
+        }
+        try
+        {
+            var q = await modalities.QueryAsync(name, m, level, query, ct);
+            return Ok(new JsonObject { ["ID"] = q.Id, ["Path"] = "/queries/" + q.Id });
+        }
+        catch (DimseFailureException ex) { return ApiJson.Error(HttpContext, 500, $"C-FIND failed: {ex.Message}"); }
+        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-FIND to {m.AET} failed: {ex.Message}"); }
+    }
+
+    [HttpGet("queries")]
+    public IActionResult Queries() => Ok(new JsonArray(modalities.QueryIds.Select(i => (JsonNode)i).ToArray()));
+
+    [HttpGet("queries/{id}/answers")]
+    public IActionResult Answers(string id)
+    {
+        if (modalities.GetQuery(id) is not { } q) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
+        if (Request.Query.ContainsKey("expand"))
+            return Ok(new JsonArray(q.Answers.Select(a => (JsonNode)(Request.Query.ContainsKey("simplify") ? new OrthancJson().ToSimplified(a) : new OrthancJson().ToFull(a))).ToArray()));
+        return Ok(new JsonArray(Enumerable.Range(0, q.Answers.Count).Select(i => (JsonNode)i.ToString()).ToArray()));
+    }
+
+    [HttpGet("queries/{id}/answers/{index:int}/content")]
+    public IActionResult Answer(string id, int index)
+    {
+        if (modalities.GetQuery(id) is not { } q || index < 0 || index >= q.Answers.Count) return ApiJson.Error(HttpContext, 404, "Unknown query answer");
+        return Ok(Request.Query.ContainsKey("simplify") ? new OrthancJson().ToSimplified(q.Answers[index]) : new OrthancJson().ToFull(q.Answers[index]));
+    }
+
+    /// <summary>C-MOVE every answer of a query to a target AE (the body, or ours when empty).</summary>
+    [HttpPost("queries/{id}/retrieve")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> Retrieve(string id, CancellationToken ct)
+    {
+        if (modalities.GetQuery(id) is not { } q || modalities.Find(q.Modality) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
+        using var reader = new StreamReader(Request.Body);
+        var body = (await reader.ReadToEndAsync(ct)).Trim();
+        string? target = body.Length == 0 ? null : body.StartsWith('{') ? JsonNode.Parse(body)?["TargetAet"]?.GetValue<string>() : body;
+        var identifiers = q.Answers.Select(a => Identifier(a, q.Level)).ToList();
+        return await MoveAsync(m, q.Level, identifiers, target, ct);
+    }
+
+    /// <summary>{"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}</summary>
+    [HttpPost("modalities/{name}/move")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> Move(string name, CancellationToken ct)
+    {
+        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        if (await ReadObject() is not { } body || !ResourceLevelExtensions.TryParse(body["Level"]?.GetValue<string>() ?? "", out var level))
+            return ApiJson.Error(HttpContext, 400, "The body must have a Level and Resources");
+        var identifiers = new List<DicomDataset>();
+        foreach (var r in body["Resources"] as JsonArray ?? [])
+        {
+            var ds = new DicomDataset();
+            foreach (var (key, value) in r as JsonObject ?? [])
+                if (DicomTag.TryParse(key, out var tag)) ds.Add(tag, value?.GetValue<string>() ?? "");
+            identifiers.Add(ds);
+        }
+        return await MoveAsync(m, level, identifiers, body["TargetAet"]?.GetValue<string>(), ct);
+    }
+
+    private async Task<IActionResult> MoveAsync(ModalityOptions m, ResourceLevel level, List<DicomDataset> identifiers, string? target, CancellationToken ct)
+    {
+        if (identifiers.Count == 0) return ApiJson.Error(HttpContext, 400, "Nothing to retrieve");
+        try
+        {
+            var last = await modalities.MoveAsync(m, level, identifiers, target, ct);
+            if (DimseStatus.IsFailure(last.Status))
+                return ApiJson.Error(HttpContext, 500, $"C-MOVE failed with status 0x{last.Status:X4}: {last.Command.GetString(DicomTags.ErrorComment)}");
+            return Ok(new JsonObject
+            {
+                ["Description"] = "REST API",
+                ["RemoteAet"] = m.AET,
+                ["Status"] = $"0x{last.Status:X4}",
+                ["CompletedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfCompletedSuboperations, 0, 0),
+                ["FailedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfFailedSuboperations, 0, 0),
+                ["WarningSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfWarningSuboperations, 0, 0),
+            });
+        }
+        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-MOVE to {m.AET} failed: {ex.Message}"); }
+    }
+
+    /// <summary>The unique keys of an answer down to its level: what a C-MOVE needs (PS3.4 §C.4.2.2.1).</summary>
+    private static DicomDataset Identifier(DicomDataset answer, ResourceLevel level)
+    {
+        var ds = new DicomDataset();
+        var keys = new[] { DicomTags.PatientID, DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID };
+        for (var i = 0; i <= (int)level; i++)
+            if (answer.GetString(keys[i]) is { Length: > 0 } v) ds.Add(keys[i], v);
+        return ds;
+    }
+
+    private async Task<JsonObject?> ReadObject()
+    {
+        try { return await JsonNode.ParseAsync(Request.Body) as JsonObject; }
+        catch (JsonException) { return null; }
+    }
+
+    private static bool IsNetwork(Exception ex) =>
+        ex is SocketException or AssociationRejectedException or AssociationAbortedException or IOException or OperationCanceledException or DimseFailureException;
+}

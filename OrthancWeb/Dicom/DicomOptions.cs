@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace OrthancWeb.Dicom;
+
+/// <summary>DICOM network settings, under "OrthancWeb" with Orthanc's names.</summary>
+public sealed class DicomOptions
+{
+    public bool DicomServerEnabled { get; set; } = true;
+
+    [Required, RegularExpression("^[ -~]{1,16}$", ErrorMessage = "DicomAet must be 1 to 16 printable ASCII characters")]
+    public string DicomAet { get; set; } = "ORTHANCWEB";
+
+    [Range(0, 65535)]
+    public int DicomPort { get; set; } = 4242;
+
+    /// <summary>Refuse associations whose called AE title is not ours.</summary>
+    public bool DicomCheckCalledAet { get; set; }
+
+    /// <summary>Unknown calling AEs may still C-ECHO / C-STORE; query and retrieve always need a known modality.</summary>
+    public bool DicomAlwaysAllowEcho { get; set; } = true;
+    public bool DicomAlwaysAllowStore { get; set; } = true;
+
+    [Range(1, 1000)]
+    public int DicomMaximumAssociations { get; set; } = 32;
+
+    /// <summary>Seconds without a PDU before an association is aborted.</summary>
+    [Range(1, 86400)]
+    public int DicomAssociationTimeout { get; set; } = 300;
+
+    /// <summary>The modalities we know, by a name of our choosing.</summary>
+    public Dictionary<string, ModalityOptions> DicomModalities { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form).</summary>
+public sealed class ModalityOptions
+{
+    [Required] public string AET { get; set; } = "";
+    [Required] public string Host { get; set; } = "127.0.0.1";
+    [Range(1, 65535)] public int Port { get; set; } = 104;
+    public string Manufacturer { get; set; } = "Generic";
+    public bool AllowEcho { get; set; } = true;
+    public bool AllowFind { get; set; } = true;
+    public bool AllowMove { get; set; } = true;
+    public bool AllowGet { get; set; } = true;
+    public bool AllowStore { get; set; } = true;
+}

@@ -1,0 +1,250 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Services;
+using OrthancWeb.Index;
+using OrthancWeb.Ingest;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Dicom;
+
+public sealed class EchoScp : ICEchoProvider
+{
+    public Task<ushort> OnEchoAsync(DimseContext context, CancellationToken ct) => Task.FromResult(DimseStatus.Success);
+}
+
+/// <summary>C-STORE SCP: the data set as received, behind a meta group of ours, through the one ingest path.</summary>
+public sealed class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider
+{
+    public async Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct)
+    {
+        if (policy.FindModality(context.CallingAE) is { AllowStore: false })
+            return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
+        if (request.Data is not { } data)
+            return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
+        // Part 10 meta group (PS3.10 §7.1) from the command and the presentation context; the data set is not touched.
+        var file = new DicomFile(new DicomDataset(), request.DataSyntax);
+        var meta = file.FileMetaInfo;
+        meta.AddBytes(DicomTags.FileMetaInformationVersion, DicomVR.OB, new byte[] { 0, 1 });
+        meta.Add(DicomTags.MediaStorageSOPClassUID, DicomVR.UI, request.AffectedSopClassUid);
+        meta.Add(DicomTags.MediaStorageSOPInstanceUID, DicomVR.UI, request.AffectedSopInstanceUid);
+        meta.Add(DicomTags.TransferSyntaxUID, DicomVR.UI, request.DataSyntax.Uid);
+        meta.Add(DicomTags.ImplementationClassUID, DicomVR.UI, DicomUids.ImplementationClassUid);
+        meta.Add(DicomTags.ImplementationVersionName, DicomVR.SH, DicomUids.ImplementationVersionName);
+        meta.Add(DicomTags.SourceApplicationEntityTitle, DicomVR.AE, context.CallingAE);
+        var header = new MemoryStream();
+        file.Save(header);
+        var stream = new ConcatenatedStream(header.ToArray(), data);
+        var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
+        var result = await ingest.StoreAsync(stream, source, ct);
+        switch (result.Status)
+        {
+            case IngestStatus.Success or IngestStatus.AlreadyStored:
+                return (DimseStatus.Success, null);
+            case IngestStatus.StorageFull:
+                return (DimseStatus.OutOfResources, result.Reason);
+            default:
+                logger.LogWarning("C-STORE from {AET} refused: {Reason}", context.CallingAE, result.Reason);
+                return (DimseStatus.CannotUnderstand, result.Reason);
+        }
+    }
+}
+
+/// <summary>A read-only stream over two byte ranges, so a received data set is stored without being copied again.</summary>
+internal sealed class ConcatenatedStream(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second) : Stream
+{
+    private long _position;
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => first.Length + second.Length;
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var source = _position < first.Length ? first[(int)_position..] : second[(int)(_position - first.Length)..];
+        var n = Math.Min(buffer.Length, source.Length);
+        source.Span[..n].CopyTo(buffer);
+        _position += n;
+        return n;
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
+}
+
+/// <summary>
+/// C-FIND SCP (Patient Root and Study Root) answered from the index, with the matching rules of PS3.4 §C.2.2.2 as
+/// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags.
+/// </summary>
+public sealed class FindScp(IndexQueries queries) : ICFindProvider
+{
+    private static readonly DicomTag[] Computed =
+    [
+        DicomTags.NumberOfPatientRelatedStudies, DicomTags.NumberOfPatientRelatedSeries, DicomTags.NumberOfPatientRelatedInstances,
+        DicomTags.NumberOfStudyRelatedSeries, DicomTags.NumberOfStudyRelatedInstances, DicomTags.NumberOfSeriesRelatedInstances,
+        DicomTags.ModalitiesInStudy,
+    ];
+
+    public async IAsyncEnumerable<DicomDataset> OnFindAsync(DimseContext context, string sopClassUid, DicomDataset identifier, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var levelText = identifier.GetString(DicomTags.QueryRetrieveLevel) ?? "";
+        if (!TryLevel(levelText, out var level))
+            throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, $"QueryRetrieveLevel '{levelText}' is not PATIENT, STUDY, SERIES or IMAGE");
+        if (level == ResourceLevel.Patient && sopClassUid == SopClasses.StudyRootFind)
+            throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, "Study Root has no PATIENT level");
+
+        var constraints = new List<FindConstraint>();
+        foreach (var item in identifier)
+        {
+            if (item is not DicomElement || item.Tag.Group == 0x0008 && item.Tag.Element is 0x0005 or 0x0052) continue;
+            var value = identifier.GetString(item.Tag) ?? "";
+            if (value.Length == 0 || Array.IndexOf(Computed, item.Tag) >= 0 && item.Tag != DicomTags.ModalitiesInStudy) continue;
+            if (MainDicomTags.LevelOf(item.Tag == DicomTags.ModalitiesInStudy ? DicomTags.Modality : item.Tag) is null) continue; // return key only
+            constraints.Add(new FindConstraint(item.Tag, value));
+        }
+        // Person names match case-insensitively, as Orthanc does by default (CaseSensitivePN false).
+        var pnOnly = constraints.Where(c => DicomDictionary.Find(c.Tag)?.DefaultVR == DicomVR.PN).ToList();
+        var others = constraints.Except(pnOnly).ToList();
+        IReadOnlyList<string> ids;
+        try
+        {
+            ids = await queries.FindAsync(new FindRequest(level, others, CaseSensitive: true), ct);
+            if (pnOnly.Count > 0)
+            {
+                var byName = await queries.FindAsync(new FindRequest(level, pnOnly, CaseSensitive: false), ct);
+                ids = ids.Intersect(byName).ToList();
+            }
+        }
+        catch (FindException ex) { throw new DimseFailureException(DimseStatus.UnableToProcess, ex.Message); }
+
+        var charset = identifier.GetString(DicomTags.SpecificCharacterSet);
+        foreach (var id in ids)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (await AnswerAsync(id, level, identifier, charset, ct) is { } answer) yield return answer;
+        }
+    }
+
+    internal static bool TryLevel(string text, out ResourceLevel level)
+    {
+        switch (text.Trim().ToUpperInvariant())
+        {
+            case "PATIENT": level = ResourceLevel.Patient; return true;
+            case "STUDY": level = ResourceLevel.Study; return true;
+            case "SERIES": level = ResourceLevel.Series; return true;
+            case "IMAGE" or "INSTANCE": level = ResourceLevel.Instance; return true;
+            default: level = default; return false;
+        }
+    }
+
+    private async Task<DicomDataset?> AnswerAsync(string id, ResourceLevel level, DicomDataset identifier, string? requestedCharset, CancellationToken ct)
+    {
+        // Main tags of the resource and its ancestors: the answer holds the requested keys (PS3.4 §C.4.1.1.3.2).
+        var values = new Dictionary<DicomTag, string>();
+        string? current = id;
+        var l = level;
+        var chain = new Dictionary<ResourceLevel, ResourceInfo>();
+        while (current is not null)
+        {
+            var info = await queries.GetAsync(current, l, ct);
+            if (info is null) return null;
+            chain[l] = info;
+            foreach (var (tag, value) in info.MainDicomTags) values.TryAdd(tag, value);
+            current = info.ParentId;
+            l--;
+        }
+        var answerText = values.Values.Any(v => v.Any(c => c > 127)) && string.IsNullOrEmpty(requestedCharset) ? "ISO_IR 192" : requestedCharset;
+        var answer = new DicomDataset();
+        if (!string.IsNullOrEmpty(answerText)) answer.Add(DicomTags.SpecificCharacterSet, DicomVR.CS, answerText.Split('\\'));
+        answer.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, identifier.GetString(DicomTags.QueryRetrieveLevel)!.Trim());
+        foreach (var item in identifier)
+        {
+            var tag = item.Tag;
+            if (tag == DicomTags.QueryRetrieveLevel || tag == DicomTags.SpecificCharacterSet || item is DicomSequence) continue;
+            var vr = item.VR;
+            if (values.TryGetValue(tag, out var v)) answer.Add(tag, vr, v);
+            else if (Array.IndexOf(Computed, tag) >= 0) answer.Add(tag, vr, await ComputeAsync(tag, id, level, ct));
+            else answer.AddBytes(tag, vr, ReadOnlyMemory<byte>.Empty); // requested, not known: empty (PS3.4 §C.4.1.1.3.2)
+        }
+        answer.Add(DicomTags.RetrieveAETitle, DicomVR.AE, "");
+        return answer;
+    }
+
+    private async Task<string> ComputeAsync(DicomTag tag, string id, ResourceLevel level, CancellationToken ct)
+    {
+        async Task<int> Count(ResourceLevel target) => (await queries.RelativesAsync(id, level, target, ct))?.Count ?? 0;
+        if (tag == DicomTags.NumberOfPatientRelatedStudies || tag == DicomTags.NumberOfStudyRelatedSeries && level == ResourceLevel.Patient) return (await Count(ResourceLevel.Study)).ToString();
+        if (tag == DicomTags.NumberOfPatientRelatedSeries || tag == DicomTags.NumberOfStudyRelatedSeries) return (await Count(ResourceLevel.Series)).ToString();
+        if (tag == DicomTags.NumberOfPatientRelatedInstances || tag == DicomTags.NumberOfStudyRelatedInstances || tag == DicomTags.NumberOfSeriesRelatedInstances)
+            return (await Count(ResourceLevel.Instance)).ToString();
+        if (tag == DicomTags.ModalitiesInStudy)
+        {
+            var series = await queries.RelativesAsync(id, level, ResourceLevel.Series, ct) ?? [];
+            var modalities = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var s in series)
+                if ((await queries.GetAsync(s, ResourceLevel.Series, ct))?.MainDicomTags.GetValueOrDefault(DicomTags.Modality) is { Length: > 0 } m) modalities.Add(m);
+            return string.Join('\\', modalities);
+        }
+        return "";
+    }
+}
+
+/// <summary>C-MOVE and C-GET SCP: resolves the identifier to stored instances; the framework sends them.</summary>
+public sealed class RetrieveScp(IndexQueries queries, InstanceFiles files, DicomPolicy policy) : ICMoveProvider, ICGetProvider
+{
+    public Task<MoveDestination?> ResolveDestinationAsync(DimseContext context, string aet, CancellationToken ct) =>
+        Task.FromResult(policy.FindModality(aet) is { } m ? new MoveDestination(m.AET, m.Host, m.Port) : null);
+
+    public async Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct)
+    {
+        var levelText = identifier.GetString(DicomTags.QueryRetrieveLevel) ?? "";
+        if (!FindScp.TryLevel(levelText, out var level))
+            throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, $"QueryRetrieveLevel '{levelText}' is not valid");
+        // Retrieval uses the unique keys of the level and above (PS3.4 §C.4.2.2.1).
+        var keys = new[] { DicomTags.PatientID, DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID }
+            .Where(t => !string.IsNullOrEmpty(identifier.GetString(t)))
+            .Select(t => new FindConstraint(t, identifier.GetString(t)!)).ToList();
+        if (keys.Count == 0) throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, "no unique key in the identifier");
+        var ids = await queries.FindAsync(new FindRequest(level, keys), ct);
+        var result = new List<StoreSubOperation>();
+        foreach (var id in ids)
+        {
+            foreach (var instanceId in await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) ?? [])
+            {
+                var info = await queries.GetAsync(instanceId, ResourceLevel.Instance, ct);
+                if (info?.File is not { } file) continue;
+                var sopClass = info.Metadata.GetValueOrDefault("SopClassUid") ?? "";
+                var sop = info.MainDicomTags.GetValueOrDefault(DicomTags.SOPInstanceUID) ?? "";
+                var syntax = TransferSyntax.Lookup(info.Metadata.GetValueOrDefault("TransferSyntax") ?? TransferSyntax.ExplicitVRLittleEndian.Uid);
+                result.Add(new StoreSubOperation(sopClass, sop, syntax, _ => Task.FromResult(LoadDataSet(file, syntax))));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The stored file's data set bytes in its own syntax (the meta group dropped), without decoding it.</summary>
+    private ReadOnlyMemory<byte> LoadDataSet(AttachmentInfo file, TransferSyntax syntax)
+    {
+        using var s = files.Open(file);
+        using var ms = new MemoryStream();
+        s.CopyTo(ms);
+        var bytes = ms.GetBuffer().AsMemory(0, (int)ms.Length);
+        var span = bytes.Span;
+        if (span.Length > 144 && span[128] == 'D' && span[129] == 'I' && span[130] == 'C' && span[131] == 'M'
+            && span[132] == 2 && span[133] == 0 && span[134] == 0 && span[135] == 0)
+        {
+            var groupLength = BitConverter.ToUInt32(span.Slice(140, 4));
+            var start = 144 + (int)groupLength;
+            if (start <= span.Length) return bytes[start..];
+        }
+        var parsed = DicomFile.Open(bytes);
+        return DicomWriter.ToBytes(parsed.Dataset, parsed.TransferSyntax);
+    }
+}
