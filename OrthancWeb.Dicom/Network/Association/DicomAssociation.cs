@@ -82,11 +82,18 @@ public sealed class DicomAssociation : IAsyncDisposable
     {
         using var artim = CancellationTokenSource.CreateLinkedTokenSource(ct);
         artim.CancelAfter(options.ArtimTimeout);
-        var (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token);
-        if (type != PduType.AssociateRequest)
+        PduType type;
+        byte[] body;
+        try
         {
-            await stream.WriteAsync(PduCodec.EncodeAbort(2, 2), ct); // provider, unexpected PDU
-            return null;
+            // Anything but an A-ASSOCIATE-RQ in state Sta2 is answered by A-ABORT at once (PS3.8 §9.2, AA-1),
+            // without waiting for a body that may never come.
+            (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token, expected: PduType.AssociateRequest);
+        }
+        catch (AssociationAbortedException)
+        {
+            try { await stream.WriteAsync(PduCodec.EncodeAbort(2, 2), ct); } catch (IOException) { }
+            throw;
         }
         var request = PduCodec.DecodeAssociate(body, accept: false);
         if (request.ApplicationContext != AssociationParameters.DicomApplicationContext)
@@ -126,12 +133,13 @@ public sealed class DicomAssociation : IAsyncDisposable
     // ---- PDUs ----
 
     /// <summary>Reads one PDU; a length past <paramref name="maxLength"/> is refused before anything is allocated.</summary>
-    private static async Task<(PduType Type, byte[] Body)> ReadPduAsync(Stream stream, long maxLength, CancellationToken ct)
+    private static async Task<(PduType Type, byte[] Body)> ReadPduAsync(Stream stream, long maxLength, CancellationToken ct, PduType? expected = null)
     {
         var header = new byte[6];
         await ReadExactlyAsync(stream, header, ct);
         var type = (PduType)header[0];
         if (header[0] is < 1 or > 7) throw new AssociationAbortedException($"unknown PDU type 0x{header[0]:X2}");
+        if (expected is { } e && type != e) throw new AssociationAbortedException($"expected {e}, received {type}");
         var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2));
         if (length > maxLength) throw new AssociationAbortedException($"{type} PDU of {length} bytes exceeds the limit of {maxLength}");
         var body = new byte[length];

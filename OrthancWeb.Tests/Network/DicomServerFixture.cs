@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+
+namespace OrthancWeb.Tests.Network;
+
+/// <summary>A running server with its DICOM port, and the DCMTK peers the interop tests configure as modalities.</summary>
+public sealed class DicomServerFixture : IAsyncLifetime
+{
+    public const string Aet = "OWEB";
+    public const string FindScuAet = "FINDSCU";
+    public const string StoreScpAet = "STORESCP";
+    private string _folder = "";
+
+    public ServerProcess Server { get; private set; } = null!;
+    public HttpClient Rest { get; private set; } = null!;
+    public int DicomPort { get; private set; }
+    public int StoreScpPort { get; private set; }
+    public string StoreScpFolder { get; private set; } = "";
+    private Process? _storescp;
+
+    public async Task InitializeAsync()
+    {
+        Peers.Tool("storescp");
+        _folder = Directory.CreateTempSubdirectory("ow-dicom-").FullName;
+        DicomPort = ServerProcess.FreePort();
+        StoreScpPort = ServerProcess.FreePort();
+        StoreScpFolder = Path.Combine(_folder, "storescp");
+        Directory.CreateDirectory(StoreScpFolder);
+        Server = await ServerProcess.StartAsync(_folder, $$"""
+            , "DicomPort": {{DicomPort}}, "DicomAet": "{{Aet}}",
+            "DicomModalities": {
+              "scu": { "AET": "{{FindScuAet}}", "Host": "127.0.0.1", "Port": 1 },
+              "storescp": { "AET": "{{StoreScpAet}}", "Host": "127.0.0.1", "Port": {{StoreScpPort}} },
+              "nowhere": { "AET": "NOWHERE", "Host": "127.0.0.1", "Port": {{ServerProcess.FreePort()}} }
+            }
+            """);
+        Rest = Server.CreateRestClient();
+        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", StoreScpAet, "-od", StoreScpFolder, "--fork", StoreScpPort.ToString()])
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        psi.Environment["TCP_NODELAY"] = "1";
+        _storescp = Process.Start(psi);
+        await Task.Delay(300);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_storescp is { HasExited: false }) _storescp.Kill(true);
+        Rest.Dispose();
+        await Server.DisposeAsync();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+
+    /// <summary>A DCMTK tool run against our DICOM port, with TCP_NODELAY as DCMTK reads it.</summary>
+    public Peers.Result Dcmtk(string tool, params string[] args) =>
+        Peers.Run(tool, [.. args]);
+}
