@@ -125,10 +125,17 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
         catch (FindException ex) { throw new DimseFailureException(DimseStatus.UnableToProcess, ex.Message); }
 
         var charset = identifier.GetString(DicomTags.SpecificCharacterSet);
-        foreach (var id in ids)
+        var wantsComputed = identifier.Any(i => Array.IndexOf(Computed, i.Tag) >= 0);
+        // Answers in pages: a few queries fetch the tags of a whole page, not several per match.
+        foreach (var page in ids.Chunk(200))
         {
-            ct.ThrowIfCancellationRequested();
-            if (await AnswerAsync(id, level, identifier, charset, ct) is { } answer) yield return answer;
+            var tags = await queries.TagsWithAncestorsAsync(page, ct);
+            foreach (var id in page)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (!tags.TryGetValue(id, out var values)) continue;
+                yield return await AnswerAsync(id, level, identifier, values, charset, wantsComputed, ct);
+            }
         }
     }
 
@@ -144,22 +151,10 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
         }
     }
 
-    private async Task<DicomDataset?> AnswerAsync(string id, ResourceLevel level, DicomDataset identifier, string? requestedCharset, CancellationToken ct)
+    private async Task<DicomDataset> AnswerAsync(string id, ResourceLevel level, DicomDataset identifier, Dictionary<DicomTag, string> values,
+        string? requestedCharset, bool wantsComputed, CancellationToken ct)
     {
-        // Main tags of the resource and its ancestors: the answer holds the requested keys (PS3.4 §C.4.1.1.3.2).
-        var values = new Dictionary<DicomTag, string>();
-        string? current = id;
-        var l = level;
-        var chain = new Dictionary<ResourceLevel, ResourceInfo>();
-        while (current is not null)
-        {
-            var info = await queries.GetAsync(current, l, ct);
-            if (info is null) return null;
-            chain[l] = info;
-            foreach (var (tag, value) in info.MainDicomTags) values.TryAdd(tag, value);
-            current = info.ParentId;
-            l--;
-        }
+        // The answer holds the requested keys (PS3.4 §C.4.1.1.3.2), from the main tags of the match and its ancestors.
         var answerText = values.Values.Any(v => v.Any(c => c > 127)) && string.IsNullOrEmpty(requestedCharset) ? "ISO_IR 192" : requestedCharset;
         var answer = new DicomDataset();
         if (!string.IsNullOrEmpty(answerText)) answer.Add(DicomTags.SpecificCharacterSet, DicomVR.CS, answerText.Split('\\'));

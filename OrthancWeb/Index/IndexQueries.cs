@@ -209,6 +209,37 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         return tags.Where(t => t.ValueUpper == u);
     }
 
+    /// <summary>
+    /// Main tags of many resources of one level, each merged with its ancestors' (the resource's own win), in a
+    /// handful of queries whatever the count: what a C-FIND needs to answer every match.
+    /// </summary>
+    public async Task<Dictionary<string, Dictionary<DicomTag, string>>> TagsWithAncestorsAsync(IReadOnlyList<string> publicIds, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Resources.Where(r => publicIds.Contains(r.PublicId)).Select(r => new { r.Id, r.PublicId, r.ParentId }).ToListAsync(ct);
+        var parentOf = rows.ToDictionary(r => r.Id, r => r.ParentId);
+        var frontier = rows.Where(r => r.ParentId != null).Select(r => r.ParentId!.Value).Distinct().ToList();
+        while (frontier.Count > 0)
+        {
+            var current = frontier;
+            var parents = await db.Resources.Where(r => current.Contains(r.Id)).Select(r => new { r.Id, r.ParentId }).ToListAsync(ct);
+            foreach (var p in parents) parentOf[p.Id] = p.ParentId;
+            frontier = parents.Where(p => p.ParentId != null && !parentOf.ContainsKey(p.ParentId.Value)).Select(p => p.ParentId!.Value).Distinct().ToList();
+        }
+        var all = parentOf.Keys.ToList();
+        var tags = (await db.MainDicomTags.Where(t => all.Contains(t.ResourceId)).Select(t => new { t.ResourceId, t.Tag, t.Value }).ToListAsync(ct))
+            .GroupBy(t => t.ResourceId).ToDictionary(g => g.Key, g => g.ToList());
+        var result = new Dictionary<string, Dictionary<DicomTag, string>>(StringComparer.Ordinal);
+        foreach (var r in rows)
+        {
+            var merged = new Dictionary<DicomTag, string>();
+            for (long? id = r.Id; id is { } x; id = parentOf.GetValueOrDefault(x))
+                foreach (var t in tags.GetValueOrDefault(x) ?? []) merged.TryAdd(new DicomTag((uint)t.Tag), t.Value);
+            result[r.PublicId] = merged;
+        }
+        return result;
+    }
+
     /// <summary>/tools/lookup: which resources carry this DICOM identifier (PatientID, Study/Series/SOP Instance UID).</summary>
     public async Task<IReadOnlyList<(ResourceLevel Level, string PublicId)>> LookupAsync(string identifier, CancellationToken ct)
     {

@@ -14,8 +14,11 @@ switch (command)
     case "store":
         await StoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "dicom-store":
+        await DicomStoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store");
         return 2;
 }
 return 0;
