@@ -124,6 +124,7 @@ builder.Services.AddPooledDbContextFactory<IndexDbContext>(o =>
     if (store.IndexProvider != "Sqlite")
         throw new InvalidOperationException($"Index provider '{store.IndexProvider}' is not available in this build; use Sqlite");
     o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True");
+    if (StorageArea.CanSyncFileSystem) o.AddInterceptors(new SqliteSynchronousInterceptor());
 });
 builder.Services.AddSingleton<StorageArea>();
 builder.Services.AddSingleton<IndexWriter>();

@@ -131,17 +131,31 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
         await _attachment.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Highest change sequence number inserted through this writer.</summary>
+    public long MaxChangeSeq { get; private set; }
+
     public async Task ChangeAsync(string changeType, ResourceLevel level, string publicId, DateTime date, CancellationToken ct)
     {
         _change ??= Prepare("""
-            INSERT INTO "Changes" ("ChangeType", "Level", "PublicId", "Date") VALUES (@changeType, @level, @publicId, @date)
+            INSERT INTO "Changes" ("ChangeType", "Level", "PublicId", "Date") VALUES (@changeType, @level, @publicId, @date) RETURNING "Seq"
             """, "@changeType", "@level", "@publicId", "@date");
         Set(_change, changeType, (int)level, publicId, date);
-        await _change.ExecuteNonQueryAsync(ct);
+        MaxChangeSeq = Math.Max(MaxChangeSeq, Convert.ToInt64(await _change.ExecuteScalarAsync(ct)));
+    }
+
+    private DbCommand? _property;
+
+    public async Task SetPropertyAsync(string name, string value, CancellationToken ct)
+    {
+        _property ??= Prepare("""
+            INSERT INTO "GlobalProperties" ("Name", "Value") VALUES (@name, @value) ON CONFLICT ("Name") DO UPDATE SET "Value" = excluded."Value"
+            """, "@name", "@value");
+        Set(_property, name, value);
+        await _property.ExecuteNonQueryAsync(ct);
     }
 
     public void Dispose()
     {
-        foreach (var c in new[] { _resource, _tag, _metadata, _attachment, _change, _idByPublicId, _touch }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values)) c?.Dispose();
+        foreach (var c in new[] { _resource, _tag, _metadata, _attachment, _change, _idByPublicId, _touch, _property }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values)) c?.Dispose();
     }
 }

@@ -24,6 +24,8 @@ public sealed class IndexWriter(
     private readonly Dictionary<string, long> _knownParents = new(StringComparer.Ordinal);
     private readonly Dictionary<long, int> _seriesCounts = [];
 
+    public const string DurableSeqProperty = "DurableChangeSeq";
+
     private void ForgetCache()
     {
         _knownParents.Clear();
@@ -72,36 +74,44 @@ public sealed class IndexWriter(
             _loop ??= Task.Run(WriteLoopAsync);
             _syncLoop ??= Task.Run(SyncLoopAsync);
         }
-        _syncQueue.Writer.TryWrite(pending);
+        _queue.Writer.TryWrite(pending);
         return pending.Done.Task;
     }
 
-    private readonly System.Threading.Channels.Channel<Pending> _syncQueue =
-        System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
+    private sealed record CommittedBatch(List<(Pending Pending, IngestResult Result)> Items, long MaxSeq);
+
+    private readonly System.Threading.Channels.Channel<CommittedBatch> _syncQueue =
+        System.Threading.Channels.Channel.CreateUnbounded<CommittedBatch>(new() { SingleReader = true });
     private Task? _syncLoop;
 
+    /// <summary>Highest change sequence number known to be on disk (files and index); persisted by the next batch.</summary>
+    private long _durableSeq;
+
     /// <summary>
-    /// First stage of the pipeline: make the files of everything that arrived durable (one syncfs on Linux), then hand
-    /// them to the index stage. While the index commits one batch, the next batch's files are being synced.
+    /// Second stage of the pipeline: one flush makes everything committed so far durable (on Linux, one syncfs covers
+    /// the files, their renames and the index's write-ahead log), then the callers are answered. While it flushes,
+    /// the index stage commits the next batch.
     /// </summary>
     private async Task SyncLoopAsync()
     {
-        var batch = new List<Pending>(MaxBatch);
+        var ready = new List<CommittedBatch>();
         while (await _syncQueue.Reader.WaitToReadAsync())
         {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _syncQueue.Reader.TryRead(out var p)) batch.Add(p);
+            ready.Clear();
+            while (_syncQueue.Reader.TryRead(out var b)) ready.Add(b);
             try
             {
-                // The files (contents and renames) must be on disk before the index says they exist.
-                if (StorageArea.CanSyncFileSystem) storage.SyncFileSystem();
-                else storage.SyncDirectories(batch.Select(b => b.File.Uuid));
-                foreach (var p in batch) _queue.Writer.TryWrite(p);
+                if (StorageArea.CanSyncFileSystem) storage.SyncFileSystems();
+                foreach (var b in ready)
+                    foreach (var (p, r) in b.Items) p.Done.TrySetResult(r);
+                var max = ready.Max(b => b.MaxSeq);
+                if (max > Interlocked.Read(ref _durableSeq)) Interlocked.Exchange(ref _durableSeq, max);
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "Could not make {Count} received file(s) durable", batch.Count);
-                foreach (var p in batch) p.Done.TrySetException(ex);
+                logger.LogError(ex, "Could not make the last instances durable");
+                foreach (var b in ready)
+                    foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
             }
         }
     }
@@ -119,15 +129,19 @@ public sealed class IndexWriter(
             {
                 try
                 {
-                    var results = await CommitBatchAsync(batch, CancellationToken.None);
-                    for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+                    var (results, maxSeq) = await CommitBatchAsync(batch, CancellationToken.None);
+                    Hand(batch, results, maxSeq);
                 }
                 catch (Exception) when (batch.Count > 1)
                 {
                     // One bad instance must not fail the others: retry them one by one.
                     foreach (var p in batch)
                     {
-                        try { p.Done.TrySetResult((await CommitBatchAsync([p], CancellationToken.None))[0]); }
+                        try
+                        {
+                            var (results, maxSeq) = await CommitBatchAsync([p], CancellationToken.None);
+                            Hand([p], results, maxSeq);
+                        }
                         catch (Exception ex) { p.Done.TrySetException(ex); }
                     }
                 }
@@ -140,7 +154,19 @@ public sealed class IndexWriter(
         }
     }
 
-    private async Task<IngestResult[]> CommitBatchAsync(List<Pending> batch, CancellationToken ct)
+    /// <summary>Refusals are answered at once; stored instances wait for the flush of the sync stage.</summary>
+    private void Hand(List<Pending> batch, IngestResult[] results, long maxSeq)
+    {
+        var stored = new List<(Pending, IngestResult)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (results[i].Status == IngestStatus.Success) stored.Add((batch[i], results[i]));
+            else batch[i].Done.TrySetResult(results[i]);
+        }
+        if (stored.Count > 0) _syncQueue.Writer.TryWrite(new CommittedBatch(stored, maxSeq));
+    }
+
+    private async Task<(IngestResult[] Results, long MaxSeq)> CommitBatchAsync(List<Pending> batch, CancellationToken ct)
     {
         var filesToDelete = new List<string>();
         var results = new IngestResult[batch.Count];
@@ -154,6 +180,9 @@ public sealed class IndexWriter(
             var touched = new HashSet<long>();
             var created = new Dictionary<string, long>(StringComparer.Ordinal);
             using var rows = new IndexRowWriter(db);
+            // The durability watermark rides along with each batch (no flush of its own): after a power cut, only
+            // instances past it need their files checked (see ReconcileAsync).
+            await rows.SetPropertyAsync(DurableSeqProperty, Interlocked.Read(ref _durableSeq).ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
             for (var i = 0; i < batch.Count; i++)
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
@@ -177,7 +206,7 @@ public sealed class IndexWriter(
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             foreach (var (publicId, id) in created) _knownParents[publicId] = id;
-            return results;
+            return (results, rows.MaxChangeSeq);
         }
         catch
         {
@@ -447,7 +476,8 @@ public sealed class IndexWriter(
             ForgetCache();
             storage.ClearTemp();
             await using var db = await contexts.CreateDbContextAsync(ct);
-            var known = (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var allKnown = (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var known = new HashSet<string>(allKnown, StringComparer.Ordinal);
             var orphans = 0;
             foreach (var uuid in storage.EnumerateUuids().ToList())
             {
@@ -457,7 +487,23 @@ public sealed class IndexWriter(
             }
             var dangling = 0;
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            foreach (var missingUuid in known)
+            // Instances committed after the last durability watermark were perhaps never flushed (a power cut between
+            // commit and syncfs): their files are checked against the MD5 the index holds; a bad one goes.
+            var watermark = long.TryParse(await db.GlobalProperties.Where(p => p.Name == DurableSeqProperty).Select(p => p.Value).FirstOrDefaultAsync(ct), out var w) ? w : 0;
+            var recent = await db.Changes.Where(c => c.Seq > watermark && c.ChangeType == "NewInstance").Select(c => c.PublicId).Distinct().ToListAsync(ct);
+            foreach (var publicId in recent)
+            {
+                var att = await db.Resources.Where(r => r.PublicId == publicId)
+                    .Join(db.Attachments, r => r.Id, a => a.ResourceId, (r, a) => new { a.Uuid, a.CompressedMd5 }).FirstOrDefaultAsync(ct);
+                if (att is null || !storage.Exists(att.Uuid)) continue;
+                string md5;
+                using (var f = File.OpenRead(storage.PathOf(att.Uuid)))
+                    md5 = Convert.ToHexStringLower(await System.Security.Cryptography.MD5.HashDataAsync(f, ct));
+                if (md5 == att.CompressedMd5) continue;
+                logger.LogWarning("Instance {Instance} was not completely on disk after an interruption; removing it", publicId);
+                storage.Delete(att.Uuid);
+            }
+            foreach (var missingUuid in allKnown.Where(u => !storage.Exists(u)).ToList())
             {
                 var att = await db.Attachments.FirstAsync(a => a.Uuid == missingUuid, ct);
                 var instance = await db.Resources.FirstAsync(r => r.Id == att.ResourceId, ct);
@@ -465,7 +511,14 @@ public sealed class IndexWriter(
                 dangling++;
             }
             await db.SaveChangesAsync(ct);
+            // Everything now in the index has been checked: that is the new watermark.
+            var maxSeq = await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
+            var property = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == DurableSeqProperty, ct);
+            if (property is null) db.GlobalProperties.Add(new GlobalProperty { Name = DurableSeqProperty, Value = maxSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            else property.Value = maxSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            Interlocked.Exchange(ref _durableSeq, maxSeq);
             _totalCompressed = -1;
             return (orphans, dangling);
         }

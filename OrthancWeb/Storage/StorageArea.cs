@@ -15,10 +15,12 @@ public sealed record StoredFile(string Uuid, long UncompressedSize, long Compres
 public sealed class StorageArea
 {
     private readonly string _root;
+    private readonly string _databaseFolder;
 
     public StorageArea(DataPaths paths)
     {
         _root = paths.Storage;
+        _databaseFolder = paths.Database;
         TempFolder = Path.Combine(_root, ".tmp");
         Directory.CreateDirectory(TempFolder);
     }
@@ -45,9 +47,9 @@ public sealed class StorageArea
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
         if (!compress)
         {
-            // The rename is made durable by the index writer, which syncs the folders of a whole batch at once
-            // before it commits (see SyncDirectories).
             File.Move(tempPath, final);
+            // Linux: the index writer's syncfs makes contents and rename durable for a whole batch at once.
+            if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
             return new StoredFile(uuid, size, size, md5, md5, false);
         }
         var zipped = NewTempPath();
@@ -69,6 +71,7 @@ public sealed class StorageArea
             compressedMd5 = Convert.ToHexStringLower(MD5.HashData(check));
         File.Move(zipped, final);
         File.Delete(tempPath);
+        if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
         return new StoredFile(uuid, size, compressedSize, md5, compressedMd5, true);
     }
 
@@ -117,30 +120,26 @@ public sealed class StorageArea
     }
 
     /// <summary>
-    /// Makes the renames of the given files durable: fsync of their folders (POSIX needs it for a rename to survive a
-    /// power cut). Called once per batch before the index commit; on a journalling file system the first fsync
-    /// commits every pending rename, so the others cost next to nothing.
-    /// </summary>
-    public void SyncDirectories(IEnumerable<string> uuids)
-    {
-        foreach (var folder in uuids.Select(u => Path.GetDirectoryName(PathOf(u))!).Distinct())
-            SyncDirectory(folder);
-    }
-
-    /// <summary>
-    /// Group commit of file data: on Linux one syncfs(2) makes every file written and renamed since the last call
-    /// durable (contents and folder entries), in place of an fsync per file and per folder. It also flushes other
-    /// dirty data of the same file system, which on a dedicated DICOM box is mostly ours anyway.
+    /// Group commit of everything written since the last call: on Linux one syncfs(2) per file system makes the
+    /// stored files, their renames and the index's write-ahead log durable, in place of an fsync per file, per
+    /// folder and per commit. It also flushes other dirty data of the same file system, which on a dedicated DICOM
+    /// box is mostly ours anyway.
     /// </summary>
     public static bool CanSyncFileSystem => OperatingSystem.IsLinux();
 
-    public void SyncFileSystem()
+    public void SyncFileSystems()
     {
-        var fd = open(_root, 0 /* O_RDONLY */);
-        if (fd < 0) throw new IOException($"cannot open {_root} to sync it (errno {Marshal.GetLastPInvokeError()})");
+        SyncFileSystem(_root);
+        SyncFileSystem(_databaseFolder); // same file system in the default layout: then this one finds nothing to do
+    }
+
+    private static void SyncFileSystem(string folder)
+    {
+        var fd = open(folder, 0 /* O_RDONLY */);
+        if (fd < 0) throw new IOException($"cannot open {folder} to sync it (errno {Marshal.GetLastPInvokeError()})");
         try
         {
-            if (syncfs(fd) != 0) throw new IOException($"syncfs failed on {_root} (errno {Marshal.GetLastPInvokeError()})");
+            if (syncfs(fd) != 0) throw new IOException($"syncfs failed on {folder} (errno {Marshal.GetLastPInvokeError()})");
         }
         finally { close(fd); }
     }
