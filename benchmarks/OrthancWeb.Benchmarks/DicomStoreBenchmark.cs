@@ -22,6 +22,7 @@ static class DicomStoreBenchmark
         try
         {
             var ours = await Run("OrthancWeb", work, files, StartOurs);
+            if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
             var theirs = await Run("orthanc", work, files, StartOrthanc);
             Console.WriteLine();
             Console.WriteLine($"C-STORE: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 2)");
