@@ -1,0 +1,73 @@
+using OrthancWeb.Dicom.IO;
+
+namespace OrthancWeb.Dicom.Imaging;
+
+/// <summary>A decoded frame: samples interleaved (R,G,B,R,...) in little-endian units of <see cref="PixelDataInfo.BytesPerSample"/>.</summary>
+public sealed record DecodedFrame(byte[] Data, PixelDataInfo Info, string Photometric);
+
+/// <summary>Decodes (and may encode) the frames of one family of transfer syntaxes.</summary>
+public interface IFrameCodec
+{
+    bool Supports(TransferSyntax syntax);
+    DecodedFrame Decode(ReadOnlyMemory<byte> frame, PixelDataInfo info);
+}
+
+/// <summary>The one place that says which codec handles which transfer syntax.</summary>
+public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
+{
+    public static CodecRegistry Default { get; } = new([new NativeCodec(), new RleCodec(), new JpegCodec()]);
+
+    public IFrameCodec Find(TransferSyntax syntax) =>
+        codecs.FirstOrDefault(c => c.Supports(syntax))
+        ?? throw new ImagingException($"no codec is available for {syntax.Name} ({syntax.Uid})");
+
+    public DecodedFrame DecodeFrame(FrameSource source, int index)
+    {
+        source.Info.Validate();
+        var codec = Find(source.Syntax);
+        try
+        {
+            return codec.Decode(source.GetFrame(index), source.Info);
+        }
+        catch (ImagingException) { throw; }
+        catch (Exception ex) when (ex is InvalidDataException or IndexOutOfRangeException or ArgumentException or InvalidOperationException or NotSupportedException)
+        {
+            throw new ImagingException($"frame {index} cannot be decoded ({source.Syntax.Name}): {ex.Message}", ex);
+        }
+    }
+}
+
+/// <summary>Uncompressed pixel data: already little endian in memory; planar configuration 1 is interleaved here.</summary>
+public sealed class NativeCodec : IFrameCodec
+{
+    public bool Supports(TransferSyntax syntax) => syntax.IsUncompressed || syntax.Uid == "1.2.840.10008.1.2.1.98";
+
+    public DecodedFrame Decode(ReadOnlyMemory<byte> frame, PixelDataInfo info)
+    {
+        if (info.BitsAllocated == 1)
+        {
+            // Unpack bits (least significant first, PS3.5 §8.1.1) to one byte per pixel.
+            var count = info.Rows * info.Columns * info.SamplesPerPixel;
+            var bytes = new byte[count];
+            var s = frame.Span;
+            for (var i = 0; i < count; i++) bytes[i] = (byte)((s[i >> 3] >> (i & 7)) & 1);
+            return new DecodedFrame(bytes, info with { BitsAllocated = 8, BitsStored = 1, HighBit = 0 }, info.Photometric);
+        }
+        var data = frame.ToArray();
+        if (info.SamplesPerPixel > 1 && info.PlanarConfiguration == 1)
+            data = Interleave(data, info);
+        return new DecodedFrame(data, info with { PlanarConfiguration = 0 }, info.Photometric);
+    }
+
+    internal static byte[] Interleave(byte[] planar, PixelDataInfo info)
+    {
+        var pixels = info.Rows * info.Columns;
+        var bps = info.BytesPerSample;
+        var spp = info.SamplesPerPixel;
+        var result = new byte[planar.Length];
+        for (var s = 0; s < spp; s++)
+            for (var p = 0; p < pixels; p++)
+                Buffer.BlockCopy(planar, (s * pixels + p) * bps, result, (p * spp + s) * bps, bps);
+        return result;
+    }
+}
