@@ -132,6 +132,7 @@ builder.Services.AddSingleton<IndexQueries>();
 builder.Services.AddSingleton<IndexStartup>();
 builder.Services.AddSingleton<IngestService>();
 builder.Services.AddSingleton<InstanceFiles>();
+builder.Services.AddSingleton<OrthancWeb.Imaging.RenderingService>();
 builder.Services.AddHostedService<StabilityMonitor>();
 
 // DICOM networking: the listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) and the SCU services.

@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Imaging;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>Orthanc's imaging routes: /instances/{id}/preview, /rendered, /frames and per-frame images.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("instances/{id}")]
+public sealed class ImagingController(RenderingService rendering) : ControllerBase
+{
+    [HttpGet("frames")]
+    public async Task<IActionResult> Frames(string id, CancellationToken ct) => await WithInstance(id, ct, loaded =>
+        Ok(new JsonArray(Enumerable.Range(0, loaded.Frames.FrameCount).Select(i => (JsonNode)i.ToString(CultureInfo.InvariantCulture)).ToArray())));
+
+    [HttpGet("preview")]
+    public Task<IActionResult> Preview(string id, CancellationToken ct) => Image(id, 0, "preview", ct);
+
+    [HttpGet("rendered")]
+    public Task<IActionResult> Rendered(string id, CancellationToken ct) => Image(id, 0, "rendered", ct);
+
+    [HttpGet("frames/{frame:int}/{kind:regex(^(preview|rendered|image-uint8|image-uint16|image-int16|raw)$)}")]
+    public Task<IActionResult> Frame(string id, int frame, string kind, CancellationToken ct) => Image(id, frame, kind, ct);
+
+    private async Task<IActionResult> Image(string id, int frame, string kind, CancellationToken ct)
+    {
+        // Stored instances never change in place (a new copy gets a new attachment), so a frame's image is cacheable.
+        var etag = "\"" + Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{id}/{frame}/{kind}{Request.QueryString}/{Request.Headers.Accept}"))) + "\"";
+        if (Request.Headers.IfNoneMatch.ToString() == etag) return StatusCode(304);
+        Response.Headers.ETag = etag;
+        Response.Headers.CacheControl = "private, max-age=86400";
+        return await WithInstance(id, ct, loaded =>
+        {
+            if (kind == "raw")
+                return File(loaded.Frames.GetFrame(frame).ToArray(), "application/octet-stream");
+            if (kind.StartsWith("image-", StringComparison.Ordinal))
+                return File(rendering.RawPng(loaded, frame, kind), "image/png");
+            if (Request.Headers.Accept.ToString().Contains("image/jpeg", StringComparison.OrdinalIgnoreCase)
+                && !Request.Headers.Accept.ToString().Contains("image/png", StringComparison.OrdinalIgnoreCase))
+                return ApiJson.Error(HttpContext, 406, "JPEG output is not available yet; ask for image/png");
+            var options = new RenderOptions
+            {
+                WindowCenter = Number("window-center"),
+                WindowWidth = Number("window-width"),
+                Width = (int?)Number("width"),
+                Height = (int?)Number("height"),
+                Smooth = Request.Query["smooth"].ToString() is not ("0" or "false"),
+            };
+            return File(rendering.RenderPng(loaded, frame, options), "image/png");
+        });
+    }
+
+    private double? Number(string key) =>
+        double.TryParse(Request.Query[key].ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+
+    private async Task<IActionResult> WithInstance(string id, CancellationToken ct, Func<RenderingService.Loaded, IActionResult> action)
+    {
+        RenderingService.Loaded? loaded;
+        try { loaded = await rendering.LoadAsync(id, ct); }
+        catch (Dicom.Data.DicomReadException ex) { return ApiJson.Error(HttpContext, 400, "The stored file cannot be read: " + ex.Reason); }
+        catch (ImagingException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+        if (loaded is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        try { return action(loaded); }
+        catch (ImagingException ex) when (ex.Message.Contains("does not exist")) { return ApiJson.Error(HttpContext, 404, ex.Message); }
+        catch (ImagingException ex) when (ex.Message.StartsWith("no codec", StringComparison.Ordinal)) { return ApiJson.Error(HttpContext, 415, ex.Message); }
+        catch (ImagingException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+    }
+}
