@@ -71,29 +71,83 @@ public static class Renderer
     private static RenderedImage RenderGrey(DecodedFrame frame, DicomDataset ds, RenderOptions o)
     {
         var info = frame.Info;
-        var values = ModalityValues(frame, ds);
-        double center, width;
-        if (o.WindowCenter is { } c && o.WindowWidth is { } w && w > 0) (center, width) = (c, w);
-        else if (ds.GetValues<double>(DicomTags.WindowCenter) is { Length: > 0 } centers && ds.GetValues<double>(DicomTags.WindowWidth) is { Length: > 0 } widths
-                 && widths[Math.Min(o.WindowIndex, widths.Length - 1)] > 0)
-            (center, width) = (centers[Math.Min(o.WindowIndex, centers.Length - 1)], widths[Math.Min(o.WindowIndex, widths.Length - 1)]);
-        else
+        if (info.BitsStored > 16 || info.BytesPerSample > 2)
+            return RenderGreyGeneral(frame, ds, o);
+        // Up to 16 bits stored: one lookup table from stored value to output byte (modality, VOI and
+        // MONOCHROME1 inversion folded in), then one table lookup per pixel.
+        var count = info.Rows * info.Columns;
+        var data = frame.Data;
+        var bits = info.BitsStored;
+        var mask = (1 << bits) - 1;
+        var shift = info.HighBit + 1 - bits;
+        var signed = info.IsSigned;
+        var signBit = 1 << (bits - 1);
+        var bps = info.BytesPerSample;
+        var step = bps * info.SamplesPerPixel;
+        if ((long)(count - 1) * step + bps > data.Length) throw new ImagingException("pixel data is shorter than Rows x Columns says");
+        var stored = new int[count];
+        int min = int.MaxValue, max = int.MinValue;
+        for (var i = 0; i < count; i++)
         {
-            // Automatic window: the full range of the modality values.
-            double min = double.MaxValue, max = double.MinValue;
-            foreach (var v in values) { if (v < min) min = v; if (v > max) max = v; }
-            (center, width) = ((min + max) / 2, Math.Max(1, max - min));
+            var at = i * step;
+            var raw = bps == 1 ? data[at] : data[at] | data[at + 1] << 8;
+            raw = (raw >> shift) & mask;
+            var v = signed && (raw & signBit) != 0 ? raw - (mask + 1) : raw;
+            stored[i] = v;
+            if (v < min) min = v;
+            if (v > max) max = v;
         }
+        var slope = ds.GetValueOrDefault(DicomTags.RescaleSlope, 0, 1.0);
+        if (slope == 0) slope = 1;
+        var intercept = ds.GetValueOrDefault(DicomTags.RescaleIntercept, 0, 0.0);
+        var (center, width) = Window(ds, o, () => (min * slope + intercept, max * slope + intercept));
         var invert = frame.Photometric == "MONOCHROME1";
-        var pixels = new byte[values.Length];
-        // LINEAR VOI function (PS3.3 §C.11.2.1.2.1).
+        var lut = new byte[max - min + 1];
+        for (var v = min; v <= max; v++)
+        {
+            var b = Voi(v * slope + intercept, center, width);
+            lut[v - min] = invert ? (byte)(255 - b) : b;
+        }
+        var pixels = new byte[count];
+        for (var i = 0; i < count; i++) pixels[i] = lut[stored[i] - min];
+        return new RenderedImage(info.Columns, info.Rows, 1, pixels);
+    }
+
+    /// <summary>Explicit window, else the file's (chosen by index), else the full range of the values.</summary>
+    private static (double Center, double Width) Window(DicomDataset ds, RenderOptions o, Func<(double Min, double Max)> range)
+    {
+        if (o.WindowCenter is { } c && o.WindowWidth is { } w && w > 0) return (c, w);
+        if (ds.GetValues<double>(DicomTags.WindowCenter) is { Length: > 0 } centers && ds.GetValues<double>(DicomTags.WindowWidth) is { Length: > 0 } widths
+            && widths[Math.Min(o.WindowIndex, widths.Length - 1)] > 0)
+            return (centers[Math.Min(o.WindowIndex, centers.Length - 1)], widths[Math.Min(o.WindowIndex, widths.Length - 1)]);
+        var (min, max) = range();
+        return ((min + max) / 2, Math.Max(1, max - min));
+    }
+
+    /// <summary>The LINEAR VOI function (PS3.3 §C.11.2.1.2.1) to 0..255.</summary>
+    private static byte Voi(double x, double center, double width)
+    {
         var low = center - 0.5 - (width - 1) / 2;
         var high = center - 0.5 + (width - 1) / 2;
+        double y = x <= low ? 0 : x > high ? 255 : ((x - (center - 0.5)) / (width - 1) + 0.5) * 255;
+        return (byte)Math.Clamp((int)Math.Round(y), 0, 255);
+    }
+
+    private static RenderedImage RenderGreyGeneral(DecodedFrame frame, DicomDataset ds, RenderOptions o)
+    {
+        var info = frame.Info;
+        var values = ModalityValues(frame, ds);
+        var (center, width) = Window(ds, o, () =>
+        {
+            double min = double.MaxValue, max = double.MinValue;
+            foreach (var v in values) { if (v < min) min = v; if (v > max) max = v; }
+            return (min, max);
+        });
+        var invert = frame.Photometric == "MONOCHROME1";
+        var pixels = new byte[values.Length];
         for (var i = 0; i < values.Length; i++)
         {
-            var x = values[i];
-            double y = x <= low ? 0 : x > high ? 255 : ((x - (center - 0.5)) / (width - 1) + 0.5) * 255;
-            var b = (byte)Math.Clamp((int)Math.Round(y), 0, 255);
+            var b = Voi(values[i], center, width);
             pixels[i] = invert ? (byte)(255 - b) : b;
         }
         return new RenderedImage(info.Columns, info.Rows, 1, pixels);

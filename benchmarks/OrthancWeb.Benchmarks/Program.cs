@@ -14,11 +14,14 @@ switch (command)
     case "store":
         await StoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "render":
+        await RenderBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     case "dicom-store":
         await DicomStoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render");
         return 2;
 }
 return 0;
