@@ -240,6 +240,20 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         return result;
     }
 
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<AttachmentInfo?>> AttachmentOfInstance =
+        EF.CompileAsyncQuery((IndexDbContext db, string publicId, CancellationToken ct) =>
+            db.Resources.Where(r => r.PublicId == publicId && r.Level == ResourceLevel.Instance)
+                .Join(db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType), r => r.Id, a => a.ResourceId,
+                    (r, a) => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
+                .FirstOrDefault());
+
+    /// <summary>The DICOM file of an instance in one query: the hot path of every image and file request.</summary>
+    public async Task<AttachmentInfo?> AttachmentAsync(string instancePublicId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await AttachmentOfInstance(db, instancePublicId, ct);
+    }
+
     /// <summary>/tools/lookup: which resources carry this DICOM identifier (PatientID, Study/Series/SOP Instance UID).</summary>
     public async Task<IReadOnlyList<(ResourceLevel Level, string PublicId)>> LookupAsync(string identifier, CancellationToken ct)
     {

@@ -7,8 +7,7 @@ namespace OrthancWeb.Storage;
 /// <summary>Reads the DICOM file of a stored instance, by public ID, decompressing transparently.</summary>
 public sealed class InstanceFiles(IndexQueries queries, StorageArea storage)
 {
-    public async Task<AttachmentInfo?> FindAsync(string instanceId, CancellationToken ct) =>
-        (await queries.GetAsync(instanceId, ResourceLevel.Instance, ct))?.File;
+    public Task<AttachmentInfo?> FindAsync(string instanceId, CancellationToken ct) => queries.AttachmentAsync(instanceId, ct);
 
     public Stream Open(AttachmentInfo file) => storage.OpenRead(file.Uuid, file.Compressed);
 
