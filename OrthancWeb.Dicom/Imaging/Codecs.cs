@@ -15,7 +15,7 @@ public interface IFrameCodec
 /// <summary>The one place that says which codec handles which transfer syntax.</summary>
 public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
 {
-    public static CodecRegistry Default { get; } = new([new NativeCodec(), new RleCodec(), new JpegCodec()]);
+    public static CodecRegistry Default { get; } = new([new NativeCodec(), new RleCodec(), new JpegCodec(), new JpegLsCodec(), new Jpeg2000Codec()]);
 
     public IFrameCodec Find(TransferSyntax syntax) =>
         codecs.FirstOrDefault(c => c.Supports(syntax))

@@ -34,7 +34,8 @@ public sealed class DecodeTests(ITestOutputHelper output)
             catch (DicomReadException) { continue; }
             if (!file.Dataset.Contains(DicomTags.PixelData) || !file.Dataset.Contains(DicomTags.Rows)) continue;
             var ts = file.TransferSyntax;
-            if (ts.IsUncompressed || ts.Uid is "1.2.840.10008.1.2.5" or "1.2.840.10008.1.2.4.50" or "1.2.840.10008.1.2.4.51" or "1.2.840.10008.1.2.4.57" or "1.2.840.10008.1.2.4.70")
+            if (ts.IsUncompressed || ts.Uid is "1.2.840.10008.1.2.5" or "1.2.840.10008.1.2.4.50" or "1.2.840.10008.1.2.4.51" or "1.2.840.10008.1.2.4.57" or "1.2.840.10008.1.2.4.70"
+                or "1.2.840.10008.1.2.4.80" or "1.2.840.10008.1.2.4.81")
                 data.Add(Path.GetFileName(f));
         }
         return data;
@@ -83,12 +84,49 @@ public sealed class DecodeTests(ITestOutputHelper output)
         var output = Path.Combine(Path.GetTempPath(), $"ow-ref-{Guid.NewGuid():N}.dcm");
         try
         {
-            var tool = syntax.Uid == "1.2.840.10008.1.2.5" ? "dcmdrle" : "dcmdjpeg";
+            var tool = syntax.Uid switch
+            {
+                "1.2.840.10008.1.2.5" => "dcmdrle",
+                "1.2.840.10008.1.2.4.80" or "1.2.840.10008.1.2.4.81" => "dcmdjpls",
+                _ => "dcmdjpeg",
+            };
             var r = Peers.Run(tool, path, output);
             Assert.True(r.ExitCode == 0, $"{tool} failed on {path}: {r.Stderr}");
             return DicomFile.Open(File.ReadAllBytes(output).AsMemory());
         }
         finally { File.Delete(output); }
+    }
+
+    /// <summary>
+    /// The same MR image stored lossless in every compressed syntax pydicom ships: each decodes to exactly the
+    /// pixels of the uncompressed original (an independent reference for JPEG 2000, which DCMTK cannot decode).
+    /// </summary>
+    [Theory]
+    [InlineData("MR_small_RLE.dcm")]
+    [InlineData("MR_small_jpeg_ls_lossless.dcm")]
+    [InlineData("MR_small_jp2klossless.dcm")]
+    public void Lossless_variants_decode_to_the_uncompressed_original(string name)
+    {
+        var dir = Peers.PydicomDir("test_files");
+        var original = DicomFile.Open(Path.Combine(dir, "MR_small.dcm"));
+        var expected = CodecRegistry.Default.DecodeFrame(new FrameSource(original.Dataset, original.TransferSyntax), 0).Data;
+        var file = DicomFile.Open(Path.Combine(dir, name));
+        var actual = CodecRegistry.Default.DecodeFrame(new FrameSource(file.Dataset, file.TransferSyntax), 0).Data;
+        Assert.Equal(expected, actual);
+    }
+
+    [Theory]
+    [InlineData("JPEG2000.dcm")]
+    [InlineData("693_J2KI.dcm")]
+    [InlineData("GDCMJ2K_TextGBR.dcm")]
+    [InlineData("J2K_pixelrep_mismatch.dcm")]
+    public void Jpeg2000_files_decode_to_their_declared_geometry(string name)
+    {
+        var file = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), name));
+        var source = new FrameSource(file.Dataset, file.TransferSyntax);
+        var frame = CodecRegistry.Default.DecodeFrame(source, 0);
+        Assert.Equal((long)source.Info.Rows * source.Info.Columns * source.Info.SamplesPerPixel * source.Info.BytesPerSample, frame.Data.Length);
+        Assert.Contains(frame.Data, b => b != 0);
     }
 
     [Fact]
