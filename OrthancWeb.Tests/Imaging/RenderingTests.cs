@@ -69,6 +69,23 @@ public sealed class RenderingTests(RestServerFixture fixture) : IClassFixture<Re
     }
 
     [Fact]
+    public async Task Jpeg_output_on_request_with_a_quality()
+    {
+        var id = (await UploadAsync(Client, Sample("CT_small.dcm")))["ID"]!.GetValue<string>();
+        var (w, h, png) = DecodePng(await Client.GetByteArrayAsync($"/instances/{id}/rendered"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/instances/{id}/rendered?quality=95");
+        request.Headers.Accept.ParseAdd("image/jpeg");
+        var response = await Client.SendAsync(request);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType!.MediaType);
+        var jpeg = await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal((0xFF, 0xD8), (jpeg[0], jpeg[1]));
+        var info = new OrthancWeb.Dicom.Imaging.PixelDataInfo(h, w, 1, 8, 8, 7, false, 0, "MONOCHROME2", 1);
+        var decoded = new OrthancWeb.Dicom.Imaging.JpegCodec().Decode(jpeg, info).Data;
+        var mean = decoded.Select((v, i) => Math.Abs(v - png[i])).Average();
+        Assert.True(mean < 3, $"JPEG at quality 95 is {mean:N2} grey levels from the PNG on average");
+    }
+
+    [Fact]
     public async Task Uint16_image_holds_the_stored_values()
     {
         var path = Sample("CT_small.dcm");

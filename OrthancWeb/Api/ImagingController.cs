@@ -42,9 +42,8 @@ public sealed class ImagingController(RenderingService rendering) : ControllerBa
                 return File(loaded.Frames.GetFrame(frame).ToArray(), "application/octet-stream");
             if (kind.StartsWith("image-", StringComparison.Ordinal))
                 return File(rendering.RawPng(loaded, frame, kind), "image/png");
-            if (Request.Headers.Accept.ToString().Contains("image/jpeg", StringComparison.OrdinalIgnoreCase)
-                && !Request.Headers.Accept.ToString().Contains("image/png", StringComparison.OrdinalIgnoreCase))
-                return ApiJson.Error(HttpContext, 406, "JPEG output is not available yet; ask for image/png");
+            var jpeg = Request.Headers.Accept.ToString().Contains("image/jpeg", StringComparison.OrdinalIgnoreCase)
+                && !Request.Headers.Accept.ToString().Contains("image/png", StringComparison.OrdinalIgnoreCase);
             var options = new RenderOptions
             {
                 WindowCenter = Number("window-center"),
@@ -53,6 +52,8 @@ public sealed class ImagingController(RenderingService rendering) : ControllerBa
                 Height = (int?)Number("height"),
                 Smooth = Request.Query["smooth"].ToString() is not ("0" or "false"),
             };
+            if (jpeg)
+                return File(rendering.RenderJpeg(loaded, frame, options, (int?)Number("quality") ?? 90), "image/jpeg");
             return File(rendering.RenderPng(loaded, frame, options), "image/png");
         });
     }

@@ -23,6 +23,12 @@ public sealed class RenderingService(InstanceFiles files)
         return PngEncoder.Encode(Renderer.Render(decoded, loaded.File.Dataset, options));
     }
 
+    public byte[] RenderJpeg(Loaded loaded, int frame, RenderOptions options, int quality)
+    {
+        var decoded = CodecRegistry.Default.DecodeFrame(loaded.Frames, frame);
+        return JpegOutputEncoder.Encode(Renderer.Render(decoded, loaded.File.Dataset, options), quality);
+    }
+
     /// <summary>Raw sample values as PNG: 8-bit clamped, 16-bit unsigned, or signed 16-bit shifted by 32768.</summary>
     public byte[] RawPng(Loaded loaded, int frame, string format)
     {
