@@ -15,19 +15,20 @@ public static class PngEncoder
     {
         var bytesPerSample = bitDepth / 8;
         var stride = width * channels * bytesPerSample;
-        using var raw = new MemoryStream();
-        using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
+        // All rows with their filter byte (0, None) in one buffer, compressed in one call: many small writes into
+        // the compressor cost more than the compression itself.
+        var filtered = new byte[(stride + 1) * height];
+        for (var y = 0; y < height; y++)
         {
-            var line = new byte[stride + 1]; // filter type 0 (None) for each row
-            for (var y = 0; y < height; y++)
-            {
-                var row = pixels.Slice(y * stride, stride);
-                if (bytesPerSample == 1) row.CopyTo(line.AsSpan(1));
-                else
-                    for (var i = 0; i < stride; i += 2) { line[1 + i] = row[i + 1]; line[2 + i] = row[i]; }
-                z.Write(line);
-            }
+            var row = pixels.Slice(y * stride, stride);
+            var line = filtered.AsSpan(y * (stride + 1) + 1, stride);
+            if (bytesPerSample == 1) row.CopyTo(line);
+            else
+                for (var i = 0; i < stride; i += 2) { line[i] = row[i + 1]; line[i + 1] = row[i]; }
         }
+        using var raw = new MemoryStream(filtered.Length / 2 + 1024);
+        using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
+            z.Write(filtered);
         using var png = new MemoryStream();
         png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         var ihdr = new byte[13];
