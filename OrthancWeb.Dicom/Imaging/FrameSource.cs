@@ -21,6 +21,8 @@ public sealed class FrameSource
         Info = PixelDataInfo.From(dataset);
         _pixelData = dataset[DicomTags.PixelData] ?? dataset[DicomTags.FloatPixelData] ?? dataset[DicomTags.DoubleFloatPixelData]
             ?? throw new ImagingException("the instance has no pixel data");
+        if (_pixelData.Tag != DicomTags.PixelData)
+            Info = Info with { IsFloat = true, BitsAllocated = _pixelData.Tag == DicomTags.FloatPixelData ? 32 : 64, BitsStored = _pixelData.Tag == DicomTags.FloatPixelData ? 32 : 64 };
     }
 
     public DicomDataset Dataset { get; }

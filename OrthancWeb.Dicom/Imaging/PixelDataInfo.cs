@@ -16,6 +16,9 @@ public sealed record PixelDataInfo(
     string Photometric,
     int NumberOfFrames)
 {
+    /// <summary>Float Pixel Data (7FE0,0008) or Double Float Pixel Data (7FE0,0009): IEEE samples, no rescale bits.</summary>
+    public bool IsFloat { get; init; }
+
     public static PixelDataInfo From(DicomDataset ds)
     {
         var rows = ds.GetValueOrDefault<int>(DicomTags.Rows, 0, 0);

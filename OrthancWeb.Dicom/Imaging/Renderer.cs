@@ -46,6 +46,14 @@ public static class Renderer
         var slope = ds.GetValueOrDefault(DicomTags.RescaleSlope, 0, 1.0);
         var intercept = ds.GetValueOrDefault(DicomTags.RescaleIntercept, 0, 0.0);
         if (slope == 0) slope = 1;
+        if (info.IsFloat)
+        {
+            // Float and double pixel data carry real values already (PS3.3 §C.7.6.24): no rescale.
+            for (var i = 0; i < count; i++)
+                values[i] = info.BitsAllocated == 32 ? BitConverter.ToSingle(data, i * 4) : BitConverter.ToDouble(data, i * 8);
+            return values;
+        }
+        var modalityLut = ds.GetSequence(DicomTags.ModalityLUTSequence)?.Items.FirstOrDefault() is { } item ? DataLut.From(item) : null;
         var bits = info.BitsStored;
         var mask = bits >= 32 ? uint.MaxValue : (1u << bits) - 1;
         var signBit = bits >= 32 ? 0x80000000u : 1u << (bits - 1);
@@ -63,7 +71,7 @@ public static class Renderer
             };
             raw = (raw >> (info.HighBit + 1 - bits)) & mask;
             double v = info.IsSigned && (raw & signBit) != 0 ? (long)raw - ((long)mask + 1) : raw;
-            values[i] = v * slope + intercept;
+            values[i] = modalityLut is not null ? modalityLut.Map((int)v) : v * slope + intercept;
         }
         return values;
     }
@@ -71,7 +79,8 @@ public static class Renderer
     private static RenderedImage RenderGrey(DecodedFrame frame, DicomDataset ds, RenderOptions o)
     {
         var info = frame.Info;
-        if (info.BitsStored > 16 || info.BytesPerSample > 2)
+        if (info.BitsStored > 16 || info.BytesPerSample > 2 || info.IsFloat || ds.Contains(DicomTags.ModalityLUTSequence)
+            || (o.WindowCenter is null && !ds.Contains(DicomTags.WindowWidth) && ds.Contains(DicomTags.VOILUTSequence)))
             return RenderGreyGeneral(frame, ds, o);
         // Up to 16 bits stored: one lookup table from stored value to output byte (modality, VOI and
         // MONOCHROME1 inversion folded in), then one table lookup per pixel.
@@ -137,6 +146,21 @@ public static class Renderer
     {
         var info = frame.Info;
         var values = ModalityValues(frame, ds);
+        // VOI LUT Sequence (PS3.3 §C.11.2) when no window is given or stored: its output range scaled to 8 bits.
+        if (o.WindowCenter is null && !ds.Contains(DicomTags.WindowWidth)
+            && ds.GetSequence(DicomTags.VOILUTSequence)?.Items.ElementAtOrDefault(o.WindowIndex) is { } voiItem)
+        {
+            var voi = DataLut.From(voiItem);
+            var invertVoi = frame.Photometric == "MONOCHROME1";
+            var outMax = Math.Max(1, (1 << voi.Bits) - 1);
+            var result = new byte[values.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                var b = (byte)Math.Clamp((int)Math.Round(voi.Map((int)Math.Round(values[i])) * 255.0 / outMax), 0, 255);
+                result[i] = invertVoi ? (byte)(255 - b) : b;
+            }
+            return new RenderedImage(info.Columns, info.Rows, 1, result);
+        }
         var (center, width) = Window(ds, o, () =>
         {
             double min = double.MaxValue, max = double.MinValue;
@@ -222,7 +246,10 @@ public static class Renderer
             if (d.Length < 3) throw new ImagingException("palette color LUT descriptor missing");
             var entries = d[0] == 0 ? 65536 : d[0];
             var bytes = ds.GetBytes(dataTag).Span;
-            if (bytes.Length == 0) throw new ImagingException("palette color LUT data missing (segmented palettes are not supported yet)");
+            var segmentedTag = new DicomTag(dataTag.Group, (ushort)(dataTag.Element + 0x20)); // (0028,1221-1223)
+            if (bytes.Length == 0 && ds.GetBytes(segmentedTag) is { Length: > 0 } segmented)
+                return new Lut(entries, d[1], d[2], ExpandSegmented(segmented.Span, entries));
+            if (bytes.Length == 0) throw new ImagingException("palette color LUT data missing");
             var data = new ushort[entries];
             if (d[2] == 8 && bytes.Length == entries)
                 for (var i = 0; i < entries; i++) data[i] = bytes[i];
@@ -231,11 +258,80 @@ public static class Renderer
             return new Lut(entries, d[1], d[2], data);
         }
 
+        /// <summary>Segmented palette data (PS3.3 §C.7.9.2): discrete, linear and indirect segments of 16-bit words.</summary>
+        private static ushort[] ExpandSegmented(ReadOnlySpan<byte> bytes, int entries)
+        {
+            var words = new ushort[bytes.Length / 2];
+            for (var i = 0; i < words.Length; i++) words[i] = (ushort)(bytes[2 * i] | bytes[2 * i + 1] << 8);
+            var output = new List<ushort>(entries);
+            Expand(words, 0, words.Length, output, 0);
+            if (output.Count < entries) output.AddRange(Enumerable.Repeat(output.Count > 0 ? output[^1] : (ushort)0, entries - output.Count));
+            return output.Take(entries).ToArray();
+        }
+
+        private static void Expand(ushort[] words, int start, int end, List<ushort> output, int depth)
+        {
+            if (depth > 4) throw new ImagingException("segmented palette nests indirect segments too deeply");
+            var i = start;
+            while (i + 1 < end)
+            {
+                var opcode = words[i];
+                var length = words[i + 1];
+                switch (opcode)
+                {
+                    case 0: // discrete: the next `length` words are values
+                        for (var k = 0; k < length && i + 2 + k < end; k++) output.Add(words[i + 2 + k]);
+                        i += 2 + length;
+                        break;
+                    case 1: // linear: from the last value to words[i+2] over `length` entries
+                        var y0 = output.Count > 0 ? output[^1] : 0;
+                        var y1 = i + 2 < end ? words[i + 2] : y0;
+                        for (var k = 1; k <= length; k++) output.Add((ushort)Math.Round(y0 + (y1 - y0) * (double)k / length));
+                        i += 3;
+                        break;
+                    case 2: // indirect: repeat `length` segments starting at a 32-bit word offset
+                        if (i + 3 >= end) throw new ImagingException("truncated indirect segment");
+                        var offset = words[i + 2] | words[i + 3] << 16;
+                        var pos = offset;
+                        for (var k = 0; k < length && pos + 1 < words.Length; k++)
+                        {
+                            var segEnd = pos + (words[pos] == 0 ? 2 + words[pos + 1] : words[pos] == 1 ? 3 : 4);
+                            Expand(words, pos, Math.Min(segEnd, words.Length), output, depth + 1);
+                            pos = segEnd;
+                        }
+                        i += 4;
+                        break;
+                    default:
+                        throw new ImagingException($"unknown segmented palette opcode {opcode}");
+                }
+                if (output.Count > 65536) throw new ImagingException("segmented palette expands past 65536 entries");
+            }
+        }
+
         public byte Lookup8(int value)
         {
             var i = Math.Clamp(value - FirstMapped, 0, Entries - 1);
             return Bits > 8 ? (byte)(Data[i] >> (Bits - 8)) : (byte)Data[i];
         }
+    }
+
+    /// <summary>A LUT item (Modality or VOI LUT Sequence): descriptor [entries, first value mapped, bits] and data.</summary>
+    private sealed record DataLut(int Entries, int FirstMapped, int Bits, int[] Data)
+    {
+        public static DataLut From(DicomDataset item)
+        {
+            var d = item.GetValues<int>(DicomTags.LUTDescriptor);
+            if (d.Length < 3) throw new ImagingException("LUT Descriptor missing");
+            var entries = d[0] == 0 ? 65536 : d[0];
+            var bytes = item.GetBytes(DicomTags.LUTData).Span;
+            var data = new int[entries];
+            var eightBitData = bytes.Length == entries && d[2] <= 8;
+            for (var i = 0; i < entries; i++)
+                data[i] = eightBitData ? bytes[i] : 2 * i + 1 < bytes.Length ? bytes[2 * i] | bytes[2 * i + 1] << 8 : 0;
+            return new DataLut(entries, d[1], d[2], data);
+        }
+
+        public int Map(int value) => Data[Math.Clamp(value - FirstMapped, 0, Entries - 1)];
     }
 
     private static RenderedImage Resize(RenderedImage image, RenderOptions o)
