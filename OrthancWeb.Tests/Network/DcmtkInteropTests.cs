@@ -212,6 +212,27 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     }
 
     [Fact]
+    public async Task Our_scu_decompresses_for_a_peer_that_only_takes_uncompressed()
+    {
+        // storescp accepts uncompressed syntaxes only (its default): a JPEG instance must be decoded on the way.
+        var path = Sample("SC_rgb_jpeg_gdcm.dcm");
+        var original = DicomFile.Open(path);
+        var sop = original.Dataset.GetString(DicomTags.SOPInstanceUID)!;
+        foreach (var old in JsonNode.Parse(await (await fx.Rest.PostAsync("/tools/lookup", new StringContent(sop))).Content.ReadAsStringAsync())!.AsArray()
+                     .Where(n => n!["Type"]!.GetValue<string>() == "Instance"))
+            await fx.Rest.DeleteAsync(old!["Path"]!.GetValue<string>());
+        var up = await UploadAsync(fx.Rest, path);
+        var store = await fx.Rest.PostAsync("/modalities/storescp/store", new StringContent(up["ID"]!.GetValue<string>()));
+        var body = JsonNode.Parse(await store.Content.ReadAsStringAsync())!;
+        Assert.True(store.IsSuccessStatusCode && body["FailedInstancesCount"]!.GetValue<int>() == 0, body.ToJsonString());
+        var received = Directory.GetFiles(fx.StoreScpFolder).Select(f => DicomFile.Open(f)).Single(f => f.Dataset.GetString(DicomTags.SOPInstanceUID) == sop);
+        Assert.True(received.TransferSyntax.IsUncompressed);
+        Assert.Equal("RGB", received.Dataset.GetString(DicomTags.PhotometricInterpretation));
+        var expected = OrthancWeb.Dicom.Imaging.CodecRegistry.Default.DecodeFrame(new OrthancWeb.Dicom.Imaging.FrameSource(original.Dataset, original.TransferSyntax), 0).Data;
+        Assert.Equal(expected, received.Dataset.GetBytes(DicomTags.PixelData).ToArray()[..expected.Length]);
+    }
+
+    [Fact]
     public async Task Garbage_on_the_port_is_dropped_and_the_listener_keeps_serving()
     {
         foreach (var payload in new[]

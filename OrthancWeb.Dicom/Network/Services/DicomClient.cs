@@ -87,12 +87,18 @@ public sealed class DicomClient : IAsyncDisposable
         var candidates = association.AcceptedContexts.Where(c => c.AbstractSyntax == sopClass).ToList();
         if (candidates.FirstOrDefault(c => c.AcceptedTransferSyntax == syntax.Uid) is { } same)
             return (same, dataSet);
-        if (syntax.IsEncapsulated)
-            throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer does not accept {syntax.Name} for {sopClass}, and this instance cannot be decompressed here");
         var target = candidates.FirstOrDefault(c => TransferSyntax.Lookup(c.AcceptedTransferSyntax!).IsUncompressed)
             ?? throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer accepted no presentation context for {sopClass}");
-        var ds = DicomReader.ReadDataset(dataSet, syntax);
-        return (target, DicomWriter.ToBytes(ds, TransferSyntax.Lookup(target.AcceptedTransferSyntax!)));
+        var targetSyntax = TransferSyntax.Lookup(target.AcceptedTransferSyntax!);
+        try
+        {
+            // Compressed instances are decompressed for a peer that only takes uncompressed data.
+            return (target, Imaging.Transcoder.ToUncompressed(dataSet, syntax, targetSyntax));
+        }
+        catch (Imaging.ImagingException ex)
+        {
+            throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer does not accept {syntax.Name} for {sopClass}, and decompressing failed: {ex.Message}");
+        }
     }
 
     /// <summary>C-FIND: yields each match, then completes on the final status (a failure throws).</summary>
