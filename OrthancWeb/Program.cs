@@ -131,8 +131,10 @@ builder.Services.AddSingleton<IndexWriter>();
 builder.Services.AddSingleton<IndexQueries>();
 builder.Services.AddSingleton<IndexStartup>();
 builder.Services.AddSingleton<IngestService>();
+builder.Services.AddSingleton<UploadService>();
 builder.Services.AddSingleton<InstanceFiles>();
 builder.Services.AddSingleton<OrthancWeb.Imaging.RenderingService>();
+builder.Services.AddSingleton<OrthancWeb.Explorer.ExplorerService>();
 builder.Services.AddHostedService<StabilityMonitor>();
 
 // DICOM networking: the listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) and the SCU services.

@@ -15,7 +15,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("instances")]
-public sealed class InstancesController(IngestService ingest, InstanceFiles files, StorageArea storage) : ControllerBase
+public sealed class InstancesController(IngestService ingest, UploadService uploads, InstanceFiles files, StorageArea storage) : ControllerBase
 {
     /// <summary>
     /// A raw DICOM file, or a ZIP of DICOM files (one answer per entry). The body is streamed to disk as it arrives,
@@ -32,9 +32,9 @@ public sealed class InstancesController(IngestService ingest, InstanceFiles file
         var got = 0;
         while (got < 4 && await Request.Body.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
         if (got == 0) return ApiJson.Error(HttpContext, 400, "Empty body: expected a DICOM file or a ZIP of DICOM files");
-        var body = new PrefixedStream(head.AsMemory(0, got), Request.Body);
+        var body = new PrefixStream(head.AsMemory(0, got), Request.Body);
 
-        if (got == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
+        if (UploadService.IsZip(head.AsSpan(0, got)))
             return await UploadZipAsync(body, source, ct);
 
         var result = await ingest.StoreAsync(body, source, ct);
@@ -50,39 +50,17 @@ public sealed class InstancesController(IngestService ingest, InstanceFiles file
 
     private async Task<IActionResult> UploadZipAsync(Stream body, IngestSource source, CancellationToken ct)
     {
-        // ZIP needs random access: spool to a temporary file next to the storage area, then walk the entries.
-        var spool = storage.NewTempPath();
-        try
+        IReadOnlyList<UploadOutcome> outcomes;
+        try { outcomes = await uploads.StoreZipAsync(body, source, ct); }
+        catch (InvalidDataException ex) { return ApiJson.Error(HttpContext, 400, "Corrupt ZIP archive: " + ex.Message); }
+        var answers = new JsonArray();
+        foreach (var o in outcomes)
         {
-            await using (var f = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, true))
-                await body.CopyToAsync(f, ct);
-            var answers = new JsonArray();
-            ZipArchive zip;
-            try { zip = new ZipArchive(new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), ZipArchiveMode.Read); }
-            catch (InvalidDataException ex) { return ApiJson.Error(HttpContext, 400, "Corrupt ZIP archive: " + ex.Message); }
-            using (zip)
-            {
-                foreach (var entry in zip.Entries)
-                {
-                    if (entry.FullName.EndsWith('/')) continue;
-                    IngestResult r;
-                    try
-                    {
-                        await using var s = entry.Open();
-                        r = await ingest.StoreAsync(s, source, ct);
-                    }
-                    catch (InvalidDataException ex)
-                    {
-                        r = new IngestResult(IngestStatus.Invalid, Reason: "Corrupt ZIP entry: " + ex.Message);
-                    }
-                    var answer = ApiJson.Ingest(r);
-                    answer["Entry"] = entry.FullName;
-                    answers.Add(answer);
-                }
-            }
-            return Ok(answers);
+            var answer = ApiJson.Ingest(o.Result ?? new IngestResult(IngestStatus.Invalid, Reason: o.Reason));
+            answer["Entry"] = o.Name;
+            answers.Add(answer);
         }
-        finally { System.IO.File.Delete(spool); }
+        return Ok(answers);
     }
 
     [HttpGet("{id}/file")]
@@ -175,36 +153,4 @@ public sealed class InstancesController(IngestService ingest, InstanceFiles file
             _ => ApiJson.Error(HttpContext, 404, $"Unknown attachment field {field}"),
         };
     }
-}
-
-/// <summary>A few bytes already read (to sniff ZIP vs DICOM), then the rest of the request body.</summary>
-internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : Stream
-{
-    private ReadOnlyMemory<byte> _prefix = prefix;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (!_prefix.IsEmpty)
-        {
-            var n = Math.Min(buffer.Length, _prefix.Length);
-            _prefix[..n].CopyTo(buffer);
-            _prefix = _prefix[n..];
-            return n;
-        }
-        return await rest.ReadAsync(buffer, cancellationToken);
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 }

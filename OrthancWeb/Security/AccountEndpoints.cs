@@ -23,6 +23,19 @@ public static class AccountEndpoints
             return Results.LocalRedirect($"/account/login?error={reason}&returnUrl={Uri.EscapeDataString(target)}");
         }).AllowAnonymous();
 
+        group.MapPost("/password", async ([FromForm] string current, [FromForm] string next, HttpContext http,
+            UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, BasicCredentialCache cache) =>
+        {
+            var user = await users.GetUserAsync(http.User);
+            if (user is null) return Results.LocalRedirect("/account/login");
+            var result = await users.ChangePasswordAsync(user, current ?? "", next ?? "");
+            if (!result.Succeeded)
+                return Results.LocalRedirect("/account/password?error=" + Uri.EscapeDataString(string.Join(" ", result.Errors.Select(e => e.Description))));
+            cache.Clear();
+            await signIn.RefreshSignInAsync(user);
+            return Results.LocalRedirect("/account/password?done=true");
+        }).RequireAuthorization();
+
         group.MapPost("/logout", async (SignInManager<IdentityUser> signIn) =>
         {
             await signIn.SignOutAsync();

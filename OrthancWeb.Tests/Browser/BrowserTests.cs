@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using Microsoft.Playwright;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+using Xunit.Abstractions;
+
+namespace OrthancWeb.Tests.Browser;
+
+/// <summary>
+/// The explorer in a real browser: Debian's chromium driven by Playwright against the app on loopback. Screenshots
+/// of every page go to the test output folder (browser-screenshots/).
+/// </summary>
+public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private string _folder = "";
+    private ServerProcess _server = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+    private readonly string _shots = Path.Combine(AppContext.BaseDirectory, "browser-screenshots");
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Chromium))
+            throw new InvalidOperationException($"{Chromium} is required by the browser tests: apt-get install -y chromium");
+        Directory.CreateDirectory(_shots);
+        _folder = Directory.CreateTempSubdirectory("ow-ui-").FullName;
+        _server = await ServerProcess.StartAsync(_folder);
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        await _server.DisposeAsync();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+
+    private async Task<IPage> LoginAsync(string user, string password)
+    {
+        var context = await _browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/");
+        await page.WaitForURLAsync("**/account/login**");
+        await page.FillAsync("#userName", user);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("[data-testid=current-user]");
+        await Interactive(page);
+        return page;
+    }
+
+    /// <summary>A MudBlazor text field by test id, wherever MudBlazor puts the attribute (wrapper or input).</summary>
+    private static string Field(string testId) => $"input[data-testid={testId}], [data-testid={testId}] input";
+
+    /// <summary>Waits until the Blazor circuit is connected, so clicks and file choices reach the server.</summary>
+    private static Task Interactive(IPage page) =>
+        page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+
+    private async Task Shot(IPage page, string name) => await page.ScreenshotAsync(new() { Path = Path.Combine(_shots, name + ".png"), FullPage = true });
+
+    [Fact]
+    public async Task Clinician_journey_and_viewer_restrictions()
+    {
+        var page = await LoginAsync("admin", ServerProcess.AdminPassword);
+        await Shot(page, "01-home");
+
+        // Upload a folder by the file input: pydicom files, a 5-slice series, and a non-DICOM file from a "CD".
+        var folder = Directory.CreateTempSubdirectory("ow-ui-upload-").FullName;
+        foreach (var name in new[] { "CT_small.dcm", "MR_small.dcm", "rtplan.dcm" }) File.Copy(Rest.Sample(name), Path.Combine(folder, name));
+        for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), StoreBehaviourTests.Instance("VIEWER-1", i, 64 * 1024));
+        File.WriteAllText(Path.Combine(folder, "autorun.inf"), "[autorun]\nopen=viewer.exe\n");
+        await page.ClickAsync("[data-testid=nav-upload]");
+        await page.WaitForURLAsync("**/ui/upload");
+        await page.WaitForSelectorAsync("input[type=file]", new() { State = WaitForSelectorState.Attached });
+        await Interactive(page);
+        await page.SetInputFilesAsync("input[type=file]", Directory.GetFiles(folder));
+        try { await page.WaitForSelectorAsync("[data-testid=upload-summary]:has-text('9 / 9 files')", new() { Timeout = 60_000 }); }
+        catch (TimeoutException)
+        {
+            await Shot(page, "02-upload-failed");
+            output.WriteLine(await page.InnerTextAsync("body"));
+            output.WriteLine(_server.Log);
+            throw;
+        }
+        var summary = await page.InnerTextAsync("[data-testid=upload-summary]");
+        Assert.Contains("8 stored", summary);
+        Assert.Contains("1 skipped", summary);
+        await Shot(page, "02-upload");
+
+        // Search a patient and open the study.
+        await page.ClickAsync("[data-testid=nav-studies]");
+        await page.WaitForURLAsync("**/ui/studies");
+        await page.FillAsync(Field("search-name"), "compressedsamples^ct");
+        await page.ClickAsync("[data-testid=search-button]");
+        // The grid first lists every study; the search leaves only the matching one.
+        await page.WaitForSelectorAsync("text=CompressedSamples^MR1", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
+        await page.WaitForSelectorAsync("text=CompressedSamples^CT1");
+        await Shot(page, "03-studies");
+        await page.ClickAsync("text=CompressedSamples^CT1");
+        await page.WaitForURLAsync("**/ui/studies/*");
+        await page.WaitForSelectorAsync("[data-testid=series-list]");
+        await Shot(page, "04-study");
+
+        // Tag viewer, filtered.
+        await page.ClickAsync("text=Instances");
+        await page.WaitForURLAsync("**/ui/series/*");
+        await page.ClickAsync("[data-testid=open-instance]");
+        await page.WaitForSelectorAsync("[data-testid=tag-tree]");
+        await page.FillAsync(Field("tag-filter"), "PatientName");
+        await page.WaitForSelectorAsync("[data-testid=tag-tree] >> text=ImageType", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
+        await page.WaitForSelectorAsync("[data-testid=tag-tree] >> text=CompressedSamples^CT1");
+        await Shot(page, "05-tags");
+
+        // Viewer on the 5-slice series: three slice changes with the keyboard, each timed.
+        await page.ClickAsync("[data-testid=nav-studies]");
+        await page.FillAsync(Field("search-id"), "VIEWER-1");
+        await page.ClickAsync("[data-testid=search-button]");
+        await page.ClickAsync("text=VIEWER-1");
+        await page.ClickAsync("[data-testid=open-viewer]");
+        await page.WaitForSelectorAsync("[data-testid=slice]");
+        await page.FocusAsync("[data-testid=viewer]");
+        for (var k = 1; k <= 3; k++)
+        {
+            var clock = Stopwatch.StartNew();
+            await page.Keyboard.PressAsync("ArrowDown");
+            await page.WaitForSelectorAsync($"[data-testid=slice][data-index='{k}']");
+            await page.WaitForFunctionAsync("() => { const i = document.querySelector('[data-testid=slice]'); return i.complete && i.naturalWidth > 0; }");
+            output.WriteLine($"slice {k}: shown after {clock.ElapsedMilliseconds} ms");
+        }
+        Assert.Contains("Slice 4 / 5", await page.InnerTextAsync("[data-testid=slice-number]"));
+        await Shot(page, "06-viewer");
+
+        // Create a Viewer account, log out.
+        await page.ClickAsync("[data-testid=nav-users]");
+        await page.FillAsync(Field("new-user-name"), "reader");
+        await page.FillAsync(Field("new-user-password"), "Reader-Pa55");
+        await page.ClickAsync("[data-testid=add-user]");
+        await page.WaitForSelectorAsync("[data-testid=users] >> text=reader");
+        await Shot(page, "07-users");
+        await page.ClickAsync("text=Log out");
+        await page.WaitForURLAsync("**/account/login**");
+
+        // A Viewer sees studies but neither upload nor delete.
+        var reader = await LoginAsync("reader", "Reader-Pa55");
+        Assert.Equal(0, await reader.Locator("[data-testid=nav-upload]").CountAsync());
+        await reader.ClickAsync("[data-testid=nav-studies]");
+        await reader.ClickAsync("text=CompressedSamples^MR1");
+        await reader.WaitForSelectorAsync("[data-testid=series-list]");
+        Assert.Equal(0, await reader.Locator("[data-testid=delete-study]").CountAsync());
+        await reader.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/upload");
+        await reader.WaitForSelectorAsync("text=not authorized", new() { Timeout = 10_000 }).ContinueWith(_ => { });
+        Assert.Equal(0, await reader.Locator("input[type=file]").CountAsync());
+        await Shot(reader, "08-viewer-role");
+        Directory.Delete(folder, true);
+    }
+}
