@@ -11,7 +11,6 @@ using OrthancWeb.Dicom.Network.Services;
 /// </summary>
 static class DicomStoreBenchmark
 {
-    private const string Password = "Bench-Pa55word";
 
     public static async Task RunAsync(string? folder)
     {
@@ -21,9 +20,9 @@ static class DicomStoreBenchmark
         var work = Directory.CreateTempSubdirectory("orthancweb-dicom-bench-").FullName;
         try
         {
-            var ours = await Run("OrthancWeb", work, files, StartOurs);
+            var ours = await Run(work, files, BenchServers.StartOursAsync);
             if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
-            var theirs = await Run("orthanc", work, files, StartOrthanc);
+            var theirs = await Run(work, files, BenchServers.StartOrthancAsync);
             Console.WriteLine();
             Console.WriteLine($"C-STORE: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 2)");
             Console.WriteLine($"C-FIND study level: OrthancWeb {ours.FindMs:N2} ms, orthanc {theirs.FindMs:N2} ms (median), ratio {theirs.FindMs / ours.FindMs:N2}x");
@@ -31,16 +30,11 @@ static class DicomStoreBenchmark
         finally { Directory.Delete(work, true); }
     }
 
-    private sealed record Started(Process Process, int DicomPort, string Aet);
-
-    private static async Task<(double Rate, double FindMs)> Run(string name, string work, string[] files, Func<string, Task<Started>> start)
+    private static async Task<(double Rate, double FindMs)> Run(string work, string[] files, Func<string, Task<BenchServer>> start)
     {
-        var dir = Path.Combine(work, name);
-        Directory.CreateDirectory(dir);
-        var s = await start(dir);
-        try
+        await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
+        var name = s.Name;
         {
-            var list = Path.Combine(dir, "files.txt");
             var psi = new ProcessStartInfo("storescu", ["-aet", "BENCHSCU", "-aec", s.Aet, "127.0.0.1", s.DicomPort.ToString(), .. files])
             {
                 UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true,
@@ -74,74 +68,5 @@ static class DicomStoreBenchmark
             Console.WriteLine($"[{name}] C-FIND study by PatientName wildcard: {matches} match(es), median {median:N2} ms");
             return (rate, median);
         }
-        finally
-        {
-            s.Process.Kill(true);
-            await s.Process.WaitForExitAsync();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitForPort(int port, Process p)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            if (p.HasExited) throw new InvalidOperationException("server exited at start-up");
-            try { using var c = new TcpClient(); await c.ConnectAsync("127.0.0.1", port); return; }
-            catch (SocketException) { await Task.Delay(100); }
-        }
-        throw new TimeoutException("server did not open its DICOM port");
-    }
-
-    private static Process Launch(ProcessStartInfo psi)
-    {
-        psi.UseShellExecute = false;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.Environment["TCP_NODELAY"] = "1";
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
-
-    private static async Task<Started> StartOurs(string dir)
-    {
-        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
-        var port = FreePort();
-        File.WriteAllText(Path.Combine(dir, "appsettings.json"), $$"""
-            { "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": 0, "DataDirectory": "data", "RemoteAccessAllowed": false,
-              "DicomPort": {{port}}, "DicomAet": "OWEB", "DicomModalities": { "bench": { "AET": "BENCHSCU", "Host": "127.0.0.1", "Port": 1 } } } }
-            """);
-        var psi = new ProcessStartInfo("dotnet", [dll, "--config", Path.Combine(dir, "appsettings.json")]);
-        psi.Environment["Security__AdminPassword"] = Password;
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        var p = Launch(psi);
-        await WaitForPort(port, p);
-        return new Started(p, port, "OWEB");
-    }
-
-    private static async Task<Started> StartOrthanc(string dir)
-    {
-        var port = FreePort();
-        var config = Path.Combine(dir, "orthanc.json");
-        File.WriteAllText(config, $$"""
-            {
-              "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
-              "HttpPort": {{FreePort()}}, "DicomPort": {{port}}, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
-              "AuthenticationEnabled": false, "Plugins": [], "DicomModalities": { "bench": [ "BENCHSCU", "127.0.0.1", 1 ] }
-            }
-            """);
-        var p = Launch(new ProcessStartInfo("/usr/sbin/Orthanc", [config]));
-        await WaitForPort(port, p);
-        return new Started(p, port, "ORTHANC");
     }
 }

@@ -8,7 +8,6 @@ using System.Text.Json.Nodes;
 /// <summary>Median latency of /instances/{id}/preview and /rendered?width=256 for a 512x512 16-bit CT, ours and orthanc's.</summary>
 static class RenderBenchmark
 {
-    private const string Password = "Bench-Pa55word";
 
     public static async Task RunAsync(string? folder)
     {
@@ -18,8 +17,8 @@ static class RenderBenchmark
         var work = Directory.CreateTempSubdirectory("orthancweb-render-bench-").FullName;
         try
         {
-            var ours = await Measure("OrthancWeb", file, () => StartOurs(Path.Combine(work, "ours")));
-            var theirs = await Measure("orthanc", file, () => StartOrthanc(Path.Combine(work, "orthanc")));
+            var ours = await Measure(file, () => BenchServers.StartOursAsync(Path.Combine(work, "ours")));
+            var theirs = await Measure(file, () => BenchServers.StartOrthancAsync(Path.Combine(work, "orthanc")));
             foreach (var (name, ms) in ours)
             {
                 var o = theirs.First(t => t.Name == name).Ms;
@@ -29,10 +28,10 @@ static class RenderBenchmark
         finally { Directory.Delete(work, true); }
     }
 
-    private static async Task<List<(string Name, double Ms)>> Measure(string server, string file, Func<Task<(Process P, HttpClient C)>> start)
+    private static async Task<List<(string Name, double Ms)>> Measure(string file, Func<Task<BenchServer>> start)
     {
-        var (process, client) = await start();
-        try
+        await using var s = await start();
+        var (server, client) = (s.Name, s.Http);
         {
             var up = await client.PostAsync("/instances", new ByteArrayContent(await File.ReadAllBytesAsync(file)));
             var id = JsonNode.Parse(await up.Content.ReadAsStringAsync())!["ID"]!.GetValue<string>();
@@ -56,63 +55,5 @@ static class RenderBenchmark
             }
             return result;
         }
-        finally
-        {
-            process.Kill(true);
-            await process.WaitForExitAsync();
-            client.Dispose();
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static async Task<(Process, HttpClient)> Launch(ProcessStartInfo psi, int port, bool auth)
-    {
-        psi.UseShellExecute = false;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        if (auth) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
-        for (var i = 0; i < 300; i++)
-        {
-            try { if ((await client.GetAsync("/system")).IsSuccessStatusCode) return (p, client); } catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("server did not start");
-    }
-
-    private static Task<(Process, HttpClient)> StartOurs(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
-        var port = FreePort();
-        File.WriteAllText(Path.Combine(dir, "appsettings.json"),
-            $$"""{ "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": {{port}}, "DataDirectory": "data", "RemoteAccessAllowed": false, "DicomServerEnabled": false } }""");
-        var psi = new ProcessStartInfo("dotnet", [dll, "--config", Path.Combine(dir, "appsettings.json")]);
-        psi.Environment["Security__AdminPassword"] = Password;
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        return Launch(psi, port, auth: true);
-    }
-
-    private static Task<(Process, HttpClient)> StartOrthanc(string dir)
-    {
-        Directory.CreateDirectory(dir);
-        var port = FreePort();
-        var config = Path.Combine(dir, "orthanc.json");
-        File.WriteAllText(config, $$"""
-            { "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index", "HttpPort": {{port}},
-              "DicomPort": {{FreePort()}}, "RemoteAccessAllowed": false, "AuthenticationEnabled": false, "Plugins": [] }
-            """);
-        return Launch(new ProcessStartInfo("/usr/sbin/Orthanc", [config]), port, auth: false);
     }
 }

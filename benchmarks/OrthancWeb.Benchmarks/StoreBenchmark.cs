@@ -13,7 +13,6 @@ using Microsoft.Data.Sqlite;
 static class StoreBenchmark
 {
     private static readonly int Workers = int.TryParse(Environment.GetEnvironmentVariable("BENCH_CLIENTS"), out var n) ? n : 4;
-    private const string Password = "Bench-Pa55word";
 
     public static async Task RunAsync(string? folder)
     {
@@ -25,9 +24,9 @@ static class StoreBenchmark
         var work = Directory.CreateTempSubdirectory("orthancweb-store-bench-").FullName;
         try
         {
-            var ours = await RunServer("OrthancWeb", work, files, StartOurs);
+            var ours = await RunServer(work, files, BenchServers.StartOursAsync);
             if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
-            var theirs = await RunServer("orthanc", work, files, StartOrthanc);
+            var theirs = await RunServer(work, files, BenchServers.StartOrthancAsync);
             Console.WriteLine();
             Console.WriteLine($"ingest: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 1)");
             foreach (var (name, ms) in ours.Finds)
@@ -47,14 +46,10 @@ static class StoreBenchmark
 
     private sealed record Result(double Rate, List<(string Name, double Ms)> Finds, List<(string Name, double Ms)>? FindsAfterLoad);
 
-    private sealed record Started(Process Process, HttpClient Client, string DataDir);
-
-    private static async Task<Result> RunServer(string name, string work, string[] files, Func<string, Task<Started>> start)
+    private static async Task<Result> RunServer(string work, string[] files, Func<string, Task<BenchServer>> start)
     {
-        var dir = Path.Combine(work, name);
-        Directory.CreateDirectory(dir);
-        var s = await start(dir);
-        try
+        await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
+        var name = s.Name;
         {
             Console.WriteLine($"[{name}] uploading...");
             var clock = Stopwatch.StartNew();
@@ -65,27 +60,21 @@ static class StoreBenchmark
                 while (Interlocked.Increment(ref next) is var i && i < files.Length)
                 {
                     using var content = new ByteArrayContent(await File.ReadAllBytesAsync(files[i]));
-                    using var r = await s.Client.PostAsync("/instances", content);
+                    using var r = await s.Http.PostAsync("/instances", content);
                     if (!r.IsSuccessStatusCode) Interlocked.Increment(ref failures);
                 }
             }));
             clock.Stop();
             var rate = files.Length / clock.Elapsed.TotalSeconds;
             Console.WriteLine($"[{name}] {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s ({failures} failures)");
-            var finds = await MeasureFinds(name, s.Client);
+            var finds = await MeasureFinds(name, s.Http);
             List<(string, double)>? after = null;
             if (name == "OrthancWeb")
             {
                 GenerateLoad(Path.Combine(s.DataDir, "db", "index.db"), 100_000);
-                after = await MeasureFinds(name + " +100k rows", s.Client);
+                after = await MeasureFinds(name + " +100k rows", s.Http);
             }
             return new Result(rate, finds, after);
-        }
-        finally
-        {
-            s.Process.Kill(true);
-            await s.Process.WaitForExitAsync();
-            s.Client.Dispose();
         }
     }
 
@@ -119,72 +108,6 @@ static class StoreBenchmark
             result.Add((name, median));
         }
         return result;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitUntilUp(HttpClient client, Process p)
-    {
-        for (var i = 0; i < 300; i++)
-        {
-            if (p.HasExited) throw new InvalidOperationException("server exited at start-up");
-            try { if ((await client.GetAsync("/system")).IsSuccessStatusCode) return; }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException("server did not start");
-    }
-
-    private static async Task<Started> StartOurs(string dir)
-    {
-        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll")
-            ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
-        var port = FreePort();
-        File.WriteAllText(Path.Combine(dir, "appsettings.json"),
-            $$"""{ "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": {{port}}, "DataDirectory": "data", "RemoteAccessAllowed": false } }""");
-        var psi = new ProcessStartInfo("dotnet", [dll, "--config", Path.Combine(dir, "appsettings.json")])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        psi.Environment["Security__AdminPassword"] = Password;
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
-        await WaitUntilUp(client, p);
-        return new Started(p, client, Path.Combine(dir, "data"));
-    }
-
-    private static async Task<Started> StartOrthanc(string dir)
-    {
-        if (!File.Exists("/usr/sbin/Orthanc")) throw new FileNotFoundException("apt-get install -y orthanc (run it by hand; never as a service)");
-        var port = FreePort();
-        var config = Path.Combine(dir, "orthanc.json");
-        File.WriteAllText(config, $$"""
-            {
-              "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
-              "HttpPort": {{port}}, "DicomPort": {{FreePort()}}, "RemoteAccessAllowed": false, "AuthenticationEnabled": false,
-              "Plugins": [], "StorageCompression": false, "ConcurrentJobs": 2
-            }
-            """);
-        var psi = new ProcessStartInfo("/usr/sbin/Orthanc", [config]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
-        await WaitUntilUp(client, p);
-        return new Started(p, client, dir);
     }
 
     /// <summary>

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+
+/// <summary>A server under measurement: its process, data folder, ports, AE title and a REST client.</summary>
+sealed record BenchServer(string Name, Process Process, string DataDir, int HttpPort, int DicomPort, string Aet, HttpClient Http) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        if (!Process.HasExited) Process.Kill(true);
+        await Process.WaitForExitAsync();
+        Http.Dispose();
+    }
+}
+
+/// <summary>
+/// Starts OrthancWeb (the Release build) and Debian's orthanc the same way for every benchmark: own config file in
+/// a temp folder, free loopback ports, TCP_NODELAY=1, a known modality BENCHSCU, no authentication cost for orthanc.
+/// </summary>
+static class BenchServers
+{
+    public const string Password = "Bench-Pa55word";
+    public const string ScuAet = "BENCHSCU";
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static Task<BenchServer> StartOursAsync(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
+        var (http, dicom) = (FreePort(), FreePort());
+        var config = Path.Combine(dir, "appsettings.json");
+        File.WriteAllText(config, $$"""
+            { "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false,
+              "DicomPort": {{dicom}}, "DicomAet": "OWEB", "DicomModalities": { "bench": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } } } }
+            """);
+        var psi = new ProcessStartInfo("dotnet", [dll, "--config", config]);
+        psi.Environment["Security__AdminPassword"] = Password;
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        return LaunchAsync("OrthancWeb", psi, Path.Combine(dir, "data"), http, dicom, "OWEB", auth: true);
+    }
+
+    public static Task<BenchServer> StartOrthancAsync(string dir)
+    {
+        if (!File.Exists("/usr/sbin/Orthanc")) throw new FileNotFoundException("apt-get install -y orthanc (it is run by hand; never as a service)");
+        Directory.CreateDirectory(dir);
+        var (http, dicom) = (FreePort(), FreePort());
+        var config = Path.Combine(dir, "orthanc.json");
+        File.WriteAllText(config, $$"""
+            {
+              "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
+              "HttpPort": {{http}}, "DicomPort": {{dicom}}, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
+              "AuthenticationEnabled": false, "Plugins": [], "StorageCompression": false,
+              "DicomModalities": { "bench": [ "{{ScuAet}}", "127.0.0.1", 1 ] }
+            }
+            """);
+        return LaunchAsync("orthanc", new ProcessStartInfo("/usr/sbin/Orthanc", [config]), dir, http, dicom, "ORTHANC", auth: false);
+    }
+
+    private static async Task<BenchServer> LaunchAsync(string name, ProcessStartInfo psi, string dataDir, int http, int dicom, string aet, bool auth)
+    {
+        psi.UseShellExecute = false;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        // DCMTK and Orthanc read TCP_NODELAY from the environment; without it each DIMSE round trip waits ~40 ms.
+        psi.Environment["TCP_NODELAY"] = "1";
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}"), Timeout = TimeSpan.FromMinutes(5) };
+        if (auth) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
+        for (var i = 0; i < 300; i++)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"{name} exited at start-up");
+            try
+            {
+                if ((await client.GetAsync("/system")).IsSuccessStatusCode)
+                    return new BenchServer(name, p, dataDir, http, dicom, aet, client);
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{name} did not start");
+    }
+}
