@@ -1,0 +1,116 @@
+using Bunit;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Components.Forms;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+using OrthancWeb.Components.Explorer;
+using OrthancWeb.Components.Pages;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Explorer;
+using OrthancWeb.Hosting;
+using OrthancWeb.Index;
+using OrthancWeb.Ingest;
+using OrthancWeb.Storage;
+using OrthancWeb.Tests.Infrastructure;
+
+namespace OrthancWeb.Tests.Components;
+
+/// <summary>bUnit tests of the explorer's components with the real services (SQLite index, storage folder) behind them.</summary>
+public sealed class ComponentTests : BunitContext, IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("ow-bunit-").FullName;
+
+    public ComponentTests()
+    {
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        var paths = new DataPaths(_folder);
+        paths.CreateAll();
+        Services.AddMudServices();
+        Services.AddLogging();
+        Services.AddSingleton(paths);
+        Services.AddSingleton<IOptionsMonitor<StorageOptions>>(new StaticOptions<StorageOptions>(new StorageOptions()));
+        Services.AddPooledDbContextFactory<IndexDbContext>(o => o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Foreign Keys=True"));
+        Services.AddSingleton<StorageArea>();
+        Services.AddSingleton<IndexWriter>();
+        Services.AddSingleton<IndexQueries>();
+        Services.AddSingleton<IndexStartup>();
+        Services.AddSingleton<IngestService>();
+        Services.AddSingleton<UploadService>();
+        Services.AddSingleton<ExplorerService>();
+        AddAuthorization().SetAuthorized("clinician").SetRoles(OrthancWeb.Security.Roles.Clinician);
+    }
+
+    public async Task InitializeAsync() => await Services.GetRequiredService<IndexStartup>().RunAsync();
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Tag_tree_shows_sequences_private_creators_and_cut_binary_values_and_filters()
+    {
+        var ds = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "rtplan.dcm")).Dataset;
+        var tree = Render<TagTree>(p => p.Add(t => t.Dataset, ds));
+        Assert.Contains("DoseReferenceSequence", tree.Markup);
+        Assert.Contains("2 item(s)", tree.Markup);
+        Assert.Contains("Last^First^mid^pre", tree.Markup);
+
+        var filtered = Render<TagTree>(p => p.Add(t => t.Dataset, ds).Add(t => t.Filter, "DoseReferenceStructureType"));
+        Assert.Contains("COORDINATES", filtered.Markup);
+        Assert.DoesNotContain("Last^First^mid^pre", filtered.Markup);
+
+        var ct = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm")).Dataset;
+        var binary = Render<TagTree>(p => p.Add(t => t.Dataset, ct).Add(t => t.Filter, "PixelData"));
+        Assert.Contains("(binary, 32768 bytes)", binary.Markup);
+    }
+
+    [Fact]
+    public void Upload_stores_dicom_skips_the_rest_and_reports_each_file()
+    {
+        var ct = File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
+        var page = Render<Upload>();
+        page.FindComponent<InputFile>().UploadFiles(
+            InputFileContent.CreateFromBinary(ct, "CT_small.dcm"),
+            InputFileContent.CreateFromText("[autorun]", "autorun.inf"),
+            // A DICOM file cut in the middle of its data set: recognised as DICOM, then rejected with a reason.
+            InputFileContent.CreateFromBinary(ct[..1000], "truncated.dcm"),
+            InputFileContent.CreateFromBinary(new byte[300], "zeros.bin"));
+        page.WaitForAssertion(() => Assert.Contains("4 / 4 files: 1 stored, 0 already stored, 1 rejected, 2 skipped", page.Markup), TimeSpan.FromSeconds(10));
+        Assert.Contains("not a DICOM file", page.Markup);
+        Assert.Contains("Not a valid DICOM file", page.Markup);
+    }
+
+    [Fact]
+    public async Task Studies_grid_lists_what_the_index_holds_and_searches_it()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        foreach (var name in new[] { "CT_small.dcm", "MR_small.dcm" })
+            await ingest.StoreAsync(File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), name)), new IngestSource(IngestOrigin.WebUI));
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Studies>();
+        page.WaitForAssertion(() =>
+        {
+            Assert.Contains("CompressedSamples^CT1", page.Markup);
+            Assert.Contains("CompressedSamples^MR1", page.Markup);
+        }, TimeSpan.FromSeconds(10));
+        page.Find("[data-testid=search-name] input, input[data-testid=search-name]").Input("compressedsamples^m");
+        page.Find("[data-testid=search-button]").Click();
+        page.WaitForAssertion(() =>
+        {
+            Assert.Contains("CompressedSamples^MR1", page.Markup);
+            Assert.DoesNotContain("CompressedSamples^CT1", page.Markup);
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class StaticOptions<T>(T value) : IOptionsMonitor<T>
+    {
+        public T CurrentValue => value;
+        public T Get(string? name) => value;
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
+    }
+}
