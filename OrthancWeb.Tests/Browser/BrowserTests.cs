@@ -95,6 +95,17 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("1 skipped", summary);
         await Shot(page, "02-upload");
 
+        // The patients grid: one row per patient with its counts; its Studies button opens that patient's studies.
+        await page.ClickAsync("[data-testid=nav-patients]");
+        await page.FillAsync(Field("patients-search-name"), "compressedsamples^mr");
+        await page.ClickAsync("[data-testid=patients-search-button]");
+        await page.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^CT1", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
+        await page.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^MR1");
+        await Shot(page, "02b-patients");
+        await page.ClickAsync("[data-testid=patient-studies]");
+        await page.WaitForURLAsync("**/ui/studies?patientId=*");
+        await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^MR1");
+
         // Search a patient and open the study.
         await page.ClickAsync("[data-testid=nav-studies]");
         await page.WaitForURLAsync("**/ui/studies");
@@ -155,6 +166,9 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await reader.ClickAsync("text=CompressedSamples^MR1");
         await reader.WaitForSelectorAsync("[data-testid=series-list]");
         Assert.Equal(0, await reader.Locator("[data-testid=delete-study]").CountAsync());
+        await reader.ClickAsync("[data-testid=nav-patients]");
+        await reader.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^MR1");
+        Assert.Equal(0, await reader.Locator("[data-testid=patient-delete]").CountAsync());
         await reader.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/upload");
         await reader.WaitForSelectorAsync("text=not authorized", new() { Timeout = 10_000 }).ContinueWith(_ => { });
         Assert.Equal(0, await reader.Locator("input[type=file]").CountAsync());

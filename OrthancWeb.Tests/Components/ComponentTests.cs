@@ -40,7 +40,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Services.AddSingleton<IngestService>();
         Services.AddSingleton<UploadService>();
         Services.AddSingleton<ExplorerService>();
-        AddAuthorization().SetAuthorized("clinician").SetRoles(OrthancWeb.Security.Roles.Clinician);
+        AddAuthorization().SetAuthorized("clinician").SetRoles(OrthancWeb.Security.Roles.Clinician)
+            .SetPolicies(OrthancWeb.Security.Policies.View, OrthancWeb.Security.Policies.Modify);
     }
 
     public async Task InitializeAsync() => await Services.GetRequiredService<IndexStartup>().RunAsync();
@@ -105,6 +106,35 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             Assert.Contains("CompressedSamples^MR1", page.Markup);
             Assert.DoesNotContain("CompressedSamples^CT1", page.Markup);
         }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Patients_grid_shows_counts_and_disk_size_and_protects_a_patient()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        var path = Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm");
+        var stored = await ingest.StoreAsync(File.ReadAllBytes(path), new IngestSource(IngestOrigin.WebUI));
+        await ingest.StoreAsync(File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")), new IngestSource(IngestOrigin.WebUI));
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Patients>();
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=patients-grid] tbody tr").Count), TimeSpan.FromSeconds(10));
+        var ctRow = page.FindAll("[data-testid=patients-grid] tbody tr").Single(r => r.TextContent.Contains("CompressedSamples^CT1"));
+        var cells = ctRow.QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList();
+        Assert.Equal(["1", "1"], cells.Skip(4).Take(2));
+        Assert.Equal(OrthancWeb.Explorer.ByteSize.Format(new FileInfo(path).Length), cells[6]);
+
+        ctRow.QuerySelector("[data-testid=patient-protect]")!.Click();
+        var queries = Services.GetRequiredService<IndexQueries>();
+        await WaitUntilAsync(async () => (await queries.GetAsync(stored.PatientId!, ResourceLevel.Patient, default))!.IsProtected);
+        page.Find("[data-testid=patients-search-name] input, input[data-testid=patients-search-name]").Input("compressedsamples^c");
+        page.Find("[data-testid=patients-search-button]").Click();
+        page.WaitForAssertion(() => Assert.Single(page.FindAll("[data-testid=patients-grid] tbody tr")), TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);
+        Assert.True(await condition());
     }
 
     private sealed class StaticOptions<T>(T value) : IOptionsMonitor<T>

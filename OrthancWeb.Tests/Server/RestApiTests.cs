@@ -222,6 +222,25 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
     }
 
     [Fact]
+    public async Task Statistics_of_one_resource_count_its_descendants_and_their_size()
+    {
+        var path = Sample("rtdose.dcm");
+        var up = await UploadAsync(Client, path);
+        var length = new FileInfo(path).Length.ToString();
+        var patient = await GetJsonAsync(Client, $"/patients/{up["ParentPatient"]}/statistics");
+        Assert.Equal(1, patient["CountStudies"]!.GetValue<long>());
+        Assert.Equal(1, patient["CountSeries"]!.GetValue<long>());
+        Assert.Equal(1, patient["CountInstances"]!.GetValue<long>());
+        Assert.Equal(length, patient["UncompressedSize"]!.GetValue<string>());
+        var series = await GetJsonAsync(Client, $"/series/{up["ParentSeries"]}/statistics");
+        Assert.Null(series["CountStudies"]);
+        Assert.Equal(1, series["CountInstances"]!.GetValue<long>());
+        var instance = await GetJsonAsync(Client, $"/instances/{up["ID"]}/statistics");
+        Assert.Equal(length, instance["UncompressedSize"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/studies/00000000-00000000-00000000-00000000-00000000/statistics")).StatusCode);
+    }
+
+    [Fact]
     public async Task Deleting_the_last_instance_removes_empty_parents()
     {
         var up = await UploadAsync(Client, Sample("liver_1frame.dcm"));

@@ -70,6 +70,24 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         return Ok(body);
     }
 
+    /// <summary>Counts of the resources below this one and the disk space its instances take (Orthanc's shape: sizes as strings).</summary>
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/statistics")]
+    public async Task<IActionResult> Statistics(string collection, string id, CancellationToken ct)
+    {
+        Level(collection, out var level);
+        var s = await queries.ResourceStatisticsAsync(id, level, ct);
+        if (s is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        var body = new JsonObject();
+        if (level == ResourceLevel.Patient) body["CountStudies"] = s.CountStudies;
+        if (level <= ResourceLevel.Study) body["CountSeries"] = s.CountSeries;
+        body["CountInstances"] = s.CountInstances;
+        body["DiskSize"] = s.DiskSize.ToString();
+        body["DiskSizeMB"] = s.DiskSize / (1024 * 1024);
+        body["UncompressedSize"] = s.UncompressedSize.ToString();
+        body["UncompressedSizeMB"] = s.UncompressedSize / (1024 * 1024);
+        return Ok(body);
+    }
+
     [HttpGet("patients/{id}/protected")]
     public async Task<IActionResult> GetProtected(string id, CancellationToken ct)
     {

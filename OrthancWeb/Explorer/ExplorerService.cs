@@ -18,6 +18,9 @@ public sealed record StudySearch
 /// <summary>One row of the studies grid: the study's and its patient's main tags.</summary>
 public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber, IReadOnlyDictionary<DicomTag, string> Tags);
 
+/// <summary>One row of the patients grid: main tags, what is stored below the patient, and its protection.</summary>
+public sealed record PatientRow(string Id, string PatientName, string PatientId, string BirthDate, string Sex, long Studies, long Instances, long DiskSize, bool IsProtected);
+
 /// <summary>
 /// What the explorer pages need, built only on the index services the REST API uses (no logic of its own, no HTTP
 /// to itself): searches become <see cref="FindRequest"/>s, rows are main tags.
@@ -55,6 +58,40 @@ public sealed class ExplorerService(IndexQueries queries)
         var sorted = (descending || sortBy is null ? rows.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : rows.OrderBy(key, StringComparer.OrdinalIgnoreCase)).ToList();
         return (sorted.Count, sorted.Skip(skip).Take(take).ToList());
     }
+
+    /// <summary>
+    /// Patients matching a name (wildcards, case-insensitive, a prefix when typed without any) and an ID; sorted and paged
+    /// here, then counts and sizes computed only for the page shown.
+    /// </summary>
+    public async Task<(int Total, IReadOnlyList<PatientRow> Rows)> SearchPatientsAsync(string patientName, string patientId, string? sortBy, bool descending, int skip, int take, CancellationToken ct = default)
+    {
+        var constraints = new List<FindConstraint>();
+        if (!string.IsNullOrWhiteSpace(patientName))
+            constraints.Add(new FindConstraint(DicomTags.PatientName, patientName.Contains('*') || patientName.Contains('?') ? patientName.Trim() : patientName.Trim() + "*"));
+        if (!string.IsNullOrWhiteSpace(patientId)) constraints.Add(new FindConstraint(DicomTags.PatientID, patientId.Trim()));
+        var ids = await queries.FindAsync(new FindRequest(ResourceLevel.Patient, constraints, CaseSensitive: false), ct);
+        var tags = await queries.TagsWithAncestorsAsync(ids, ct);
+        Func<KeyValuePair<string, Dictionary<DicomTag, string>>, string> key = sortBy switch
+        {
+            nameof(PatientRow.PatientId) => p => p.Value.GetValueOrDefault(DicomTags.PatientID) ?? "",
+            nameof(PatientRow.BirthDate) => p => p.Value.GetValueOrDefault(DicomTags.PatientBirthDate) ?? "",
+            _ => p => p.Value.GetValueOrDefault(DicomTags.PatientName) ?? "",
+        };
+        var ordered = descending ? tags.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : tags.OrderBy(key, StringComparer.OrdinalIgnoreCase);
+        var rows = new List<PatientRow>();
+        foreach (var (id, t) in ordered.Skip(skip).Take(take))
+        {
+            var info = await queries.GetAsync(id, ResourceLevel.Patient, ct);
+            var stats = await queries.ResourceStatisticsAsync(id, ResourceLevel.Patient, ct);
+            if (info is null || stats is null) continue; // deleted meanwhile
+            rows.Add(new PatientRow(id, t.GetValueOrDefault(DicomTags.PatientName) ?? "", t.GetValueOrDefault(DicomTags.PatientID) ?? "",
+                t.GetValueOrDefault(DicomTags.PatientBirthDate) ?? "", t.GetValueOrDefault(DicomTags.PatientSex) ?? "",
+                stats.CountStudies, stats.CountInstances, stats.DiskSize, info.IsProtected));
+        }
+        return (tags.Count, rows);
+    }
+
+    public Task<ResourceStatistics?> StatisticsAsync(ResourceInfo resource, CancellationToken ct = default) => queries.ResourceStatisticsAsync(resource.PublicId, resource.Level, ct);
 
     public Task<ResourceInfo?> GetAsync(string id, ResourceLevel? level = null, CancellationToken ct = default) => queries.GetAsync(id, level, ct);
 

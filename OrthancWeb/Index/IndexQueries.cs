@@ -28,6 +28,9 @@ public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstrai
 
 public sealed record Statistics(long CountPatients, long CountStudies, long CountSeries, long CountInstances, long TotalDiskSize, long TotalUncompressedSize);
 
+/// <summary>Counts and sizes below one resource (Orthanc's /{level}/{id}/statistics).</summary>
+public sealed record ResourceStatistics(long CountStudies, long CountSeries, long CountInstances, long DiskSize, long UncompressedSize);
+
 public sealed record ChangeInfo(long Seq, string ChangeType, ResourceLevel Level, string PublicId, DateTime Date);
 
 /// <summary>Read side of the index, shared by the REST API and the UI.</summary>
@@ -280,6 +283,35 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         return await db.Changes.OrderByDescending(c => c.Seq).Select(c => new ChangeInfo(c.Seq, c.ChangeType, c.Level, c.PublicId, c.Date)).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>Descendant counts and attachment sizes of one resource, or null when it does not exist.</summary>
+    public async Task<ResourceStatistics?> ResourceStatisticsAsync(string publicId, ResourceLevel level, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var root = await db.Resources.Where(r => r.PublicId == publicId && r.Level == level).Select(r => (long?)r.Id).FirstOrDefaultAsync(ct);
+        if (root is not { } id) return null;
+        // One query per level below the resource, walking parent links (the depth is fixed by the DICOM model).
+        IQueryable<Resource> Below(int depth) => depth switch
+        {
+            0 => db.Resources.Where(r => r.Id == id),
+            1 => db.Resources.Where(r => r.ParentId == id),
+            2 => db.Resources.Where(r => r.Parent!.ParentId == id),
+            _ => db.Resources.Where(r => r.Parent!.Parent!.ParentId == id),
+        };
+        long studies = level == ResourceLevel.Patient ? await Below(1).LongCountAsync(ct) : level == ResourceLevel.Study ? 1 : 0;
+        long series = level switch
+        {
+            ResourceLevel.Patient => await Below(2).LongCountAsync(ct),
+            ResourceLevel.Study => await Below(1).LongCountAsync(ct),
+            ResourceLevel.Series => 1,
+            _ => 0,
+        };
+        var instances = Below(ResourceLevel.Instance - level).Select(r => r.Id);
+        var sizes = await db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType && instances.Contains(a.ResourceId))
+            .GroupBy(_ => 1).Select(g => new { Count = g.LongCount(), Disk = g.Sum(a => a.CompressedSize), Raw = g.Sum(a => a.UncompressedSize) })
+            .FirstOrDefaultAsync(ct);
+        return new ResourceStatistics(studies, series, sizes?.Count ?? 0, sizes?.Disk ?? 0, sizes?.Raw ?? 0);
     }
 
     public async Task<Statistics> StatisticsAsync(CancellationToken ct)
