@@ -109,6 +109,9 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // Search a patient and open the study.
         await page.ClickAsync("[data-testid=nav-studies]");
         await page.WaitForURLAsync("**/ui/studies");
+        // Leaving the patient filter lists every study again before the search narrows it.
+        await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^CT1");
+        await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^MR1");
         await page.FillAsync(Field("search-name"), "compressedsamples^ct");
         await page.ClickAsync("[data-testid=search-button]");
         // The grid first lists every study; the search leaves only the matching one.
