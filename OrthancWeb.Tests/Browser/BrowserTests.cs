@@ -64,6 +64,21 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private static Task Interactive(IPage page) =>
         page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 
+    /// <summary>Opens a study from the studies grid by clicking its row.</summary>
+    private static async Task OpenRowAsync(IPage page, string text)
+    {
+        await page.Locator("[data-testid=studies-grid] tbody tr", new() { HasText = text }).First.ClickAsync();
+        await WaitForPathAsync(page, "^/ui/studies/[^/]+$");
+    }
+
+    /// <summary>
+    /// Waits for the browser's location to match. Blazor navigates inside the page (history.pushState, no load
+    /// event), and Playwright's WaitForURL, which also waits for a load, missed some of those navigations; polling
+    /// location does not.
+    /// </summary>
+    private static Task WaitForPathAsync(IPage page, string pathAndQueryPattern) =>
+        page.WaitForFunctionAsync("p => new RegExp(p).test(location.pathname + location.search)", pathAndQueryPattern, new() { Timeout = 15_000 });
+
     private async Task Shot(IPage page, string name) => await page.ScreenshotAsync(new() { Path = Path.Combine(_shots, name + ".png"), FullPage = true });
 
     [Fact]
@@ -78,7 +93,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), StoreBehaviourTests.Instance("VIEWER-1", i, 64 * 1024));
         File.WriteAllText(Path.Combine(folder, "autorun.inf"), "[autorun]\nopen=viewer.exe\n");
         await page.ClickAsync("[data-testid=nav-upload]");
-        await page.WaitForURLAsync("**/ui/upload");
+        await WaitForPathAsync(page, "^/ui/upload$");
         await page.WaitForSelectorAsync("input[type=file]", new() { State = WaitForSelectorState.Attached });
         await Interactive(page);
         await page.SetInputFilesAsync("input[type=file]", Directory.GetFiles(folder));
@@ -102,13 +117,20 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^CT1", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
         await page.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^MR1");
         await Shot(page, "02b-patients");
-        await page.ClickAsync("[data-testid=patient-studies]");
-        await page.WaitForURLAsync("**/ui/studies?patientId=*");
-        await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^MR1");
+        await page.Locator("[data-testid=patients-grid] tbody tr", new() { HasText = "CompressedSamples^MR1" }).Locator("[data-testid=patient-studies]").ClickAsync();
+        await WaitForPathAsync(page, "^/ui/studies\\?patientId=.+$");
+        try { await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^MR1"); }
+        catch (TimeoutException)
+        {
+            await Shot(page, "03-patient-studies-failed");
+            output.WriteLine(page.Url);
+            output.WriteLine(await page.InnerTextAsync("body"));
+            throw;
+        }
 
         // Search a patient and open the study.
         await page.ClickAsync("[data-testid=nav-studies]");
-        await page.WaitForURLAsync("**/ui/studies");
+        await WaitForPathAsync(page, "^/ui/studies$");
         // Leaving the patient filter lists every study again before the search narrows it.
         await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^CT1");
         await page.WaitForSelectorAsync("[data-testid=studies-grid] >> text=CompressedSamples^MR1");
@@ -118,14 +140,13 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.WaitForSelectorAsync("text=CompressedSamples^MR1", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
         await page.WaitForSelectorAsync("text=CompressedSamples^CT1");
         await Shot(page, "03-studies");
-        await page.ClickAsync("text=CompressedSamples^CT1");
-        await page.WaitForURLAsync("**/ui/studies/*");
+        await OpenRowAsync(page, "CompressedSamples^CT1");
         await page.WaitForSelectorAsync("[data-testid=series-list]");
         await Shot(page, "04-study");
 
         // Tag viewer, filtered.
         await page.ClickAsync("text=Instances");
-        await page.WaitForURLAsync("**/ui/series/*");
+        await WaitForPathAsync(page, "^/ui/series/[^/]+$");
         await page.ClickAsync("[data-testid=open-instance]");
         await page.WaitForSelectorAsync("[data-testid=tag-tree]");
         await page.FillAsync(Field("tag-filter"), "PatientName");
@@ -137,7 +158,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.ClickAsync("[data-testid=nav-studies]");
         await page.FillAsync(Field("search-id"), "VIEWER-1");
         await page.ClickAsync("[data-testid=search-button]");
-        await page.ClickAsync("text=VIEWER-1");
+        await OpenRowAsync(page, "VIEWER-1");
         await page.ClickAsync("[data-testid=open-viewer]");
         await page.WaitForSelectorAsync("[data-testid=slice]");
         await page.FocusAsync("[data-testid=viewer]");
@@ -166,7 +187,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         var reader = await LoginAsync("reader", "Reader-Pa55");
         Assert.Equal(0, await reader.Locator("[data-testid=nav-upload]").CountAsync());
         await reader.ClickAsync("[data-testid=nav-studies]");
-        await reader.ClickAsync("text=CompressedSamples^MR1");
+        await OpenRowAsync(reader, "CompressedSamples^MR1");
         await reader.WaitForSelectorAsync("[data-testid=series-list]");
         Assert.Equal(0, await reader.Locator("[data-testid=delete-study]").CountAsync());
         await reader.ClickAsync("[data-testid=nav-patients]");

@@ -131,6 +131,23 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         page.WaitForAssertion(() => Assert.Single(page.FindAll("[data-testid=patients-grid] tbody tr")), TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task Series_page_pages_its_instances_in_instance_number_order()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        IngestResult? last = null;
+        // Stored out of order, and with numbers whose text order (1, 10, 11, ...) differs from their numeric order.
+        foreach (var i in Enumerable.Range(1, 60).OrderBy(i => (i * 37) % 61))
+            last = await ingest.StoreAsync(OrthancWeb.Tests.Server.StoreBehaviourTests.Instance("SERIES-PAGED", i, 1024), new IngestSource(IngestOrigin.WebUI));
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Series>(p => p.Add(s => s.Id, last!.SeriesId!));
+        page.WaitForAssertion(() => Assert.Equal(50, page.FindAll("[data-testid=instances] tbody tr").Count), TimeSpan.FromSeconds(10));
+        var numbers = page.FindAll("[data-testid=instances] tbody tr").Select(r => int.Parse(r.QuerySelector("td")!.TextContent)).ToList();
+        Assert.Equal(Enumerable.Range(1, 50), numbers);
+        Assert.Contains("60 instance(s)", page.Find("[data-testid=series-counts]").TextContent);
+        Assert.Contains("1-50 of 60", page.Markup);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);

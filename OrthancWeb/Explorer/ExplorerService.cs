@@ -104,6 +104,23 @@ public sealed class ExplorerService(IndexQueries queries)
         return result;
     }
 
+    /// <summary>
+    /// One page of a series' instances in Instance Number order: the numbers of all instances come in one query, and
+    /// only the page shown is loaded in full, so a 5,000-slice series opens as fast as a small one.
+    /// </summary>
+    public async Task<(int Total, IReadOnlyList<ResourceInfo> Rows)> InstancesPageAsync(ResourceInfo series, bool descending, int skip, int take, CancellationToken ct = default)
+    {
+        var tags = await queries.TagsWithAncestorsAsync(series.ChildrenIds, ct);
+        static int Number(Dictionary<DicomTag, string> t) => int.TryParse(t.GetValueOrDefault(DicomTags.InstanceNumber), out var n) ? n : int.MaxValue;
+        var ordered = descending
+            ? tags.OrderByDescending(t => Number(t.Value)).ThenByDescending(t => t.Key, StringComparer.Ordinal)
+            : tags.OrderBy(t => Number(t.Value)).ThenBy(t => t.Key, StringComparer.Ordinal);
+        var rows = new List<ResourceInfo>();
+        foreach (var (id, _) in ordered.Skip(skip).Take(take))
+            if (await queries.GetAsync(id, ResourceLevel.Instance, ct) is { } instance) rows.Add(instance);
+        return (tags.Count, rows);
+    }
+
     /// <summary>Instances of a series in slice order: Instance Number, then index in series.</summary>
     public async Task<IReadOnlyList<ResourceInfo>> SliceOrderAsync(ResourceInfo series, CancellationToken ct = default)
     {
