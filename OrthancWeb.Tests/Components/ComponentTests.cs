@@ -106,6 +106,9 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             Assert.Contains("CompressedSamples^MR1", page.Markup);
             Assert.DoesNotContain("CompressedSamples^CT1", page.Markup);
         }, TimeSpan.FromSeconds(10));
+        // The row carries the study's modality, counts and disk size, computed from the index.
+        var cells = page.Find("[data-testid=studies-grid] tbody tr").QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList();
+        Assert.Equal(["MR", "1", "1", OrthancWeb.Explorer.ByteSize.Format(new FileInfo(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")).Length)], cells.Skip(5));
     }
 
     [Fact]
@@ -146,6 +149,39 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 50), numbers);
         Assert.Contains("60 instance(s)", page.Find("[data-testid=series-counts]").TextContent);
         Assert.Contains("1-50 of 60", page.Markup);
+    }
+
+    [Fact]
+    public async Task Deleting_a_series_asks_first_then_removes_it_and_returns_to_its_study()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        var kept = await ingest.StoreAsync(File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm")), new IngestSource(IngestOrigin.WebUI));
+        // A second series in the same study: same patient and study, another series UID.
+        var other = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
+        other.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, "2.25.777.1");
+        other.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, "2.25.777.2");
+        var buffer = new MemoryStream();
+        other.Save(buffer);
+        var doomed = await ingest.StoreAsync(buffer.ToArray(), new IngestSource(IngestOrigin.WebUI));
+        Assert.Equal(kept.StudyId, doomed.StudyId);
+
+        var dialogs = Render<MudBlazor.MudDialogProvider>();
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Series>(p => p.Add(s => s.Id, doomed.SeriesId!));
+        page.WaitForElement("[data-testid=delete-series]").Click();
+        // Cancel first: nothing is deleted.
+        dialogs.WaitForElement(".mud-dialog");
+        dialogs.FindAll(".mud-dialog button").Single(b => b.TextContent.Contains("Cancel")).Click();
+        var queries = Services.GetRequiredService<IndexQueries>();
+        Assert.NotNull(await queries.GetAsync(doomed.SeriesId!, ResourceLevel.Series, default));
+
+        page.Find("[data-testid=delete-series]").Click();
+        dialogs.WaitForElement(".mud-dialog");
+        dialogs.FindAll(".mud-dialog button").Single(b => b.TextContent.Contains("Delete")).Click();
+        var navigation = Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>();
+        page.WaitForAssertion(() => Assert.EndsWith($"ui/studies/{kept.StudyId}", navigation.Uri), TimeSpan.FromSeconds(10));
+        Assert.Null(await queries.GetAsync(doomed.SeriesId!, ResourceLevel.Series, default));
+        Assert.NotNull(await queries.GetAsync(kept.SeriesId!, ResourceLevel.Series, default));
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

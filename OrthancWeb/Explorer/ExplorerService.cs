@@ -16,7 +16,13 @@ public sealed record StudySearch
 }
 
 /// <summary>One row of the studies grid: the study's and its patient's main tags.</summary>
-public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber, IReadOnlyDictionary<DicomTag, string> Tags);
+public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber, IReadOnlyDictionary<DicomTag, string> Tags)
+{
+    /// <summary>What is stored below the study; filled for the rows of the page shown only.</summary>
+    public ResourceStatistics? Statistics { get; init; }
+    /// <summary>The distinct modalities of the study's series (Modalities in Study is computed, not stored).</summary>
+    public string Modalities { get; init; } = "";
+}
 
 /// <summary>One row of the patients grid: main tags, what is stored below the patient, and its protection.</summary>
 public sealed record PatientRow(string Id, string PatientName, string PatientId, string BirthDate, string Sex, long Studies, long Instances, long DiskSize, bool IsProtected);
@@ -56,7 +62,15 @@ public sealed class ExplorerService(IndexQueries queries)
             _ => r => r.StudyDate,
         };
         var sorted = (descending || sortBy is null ? rows.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : rows.OrderBy(key, StringComparer.OrdinalIgnoreCase)).ToList();
-        return (sorted.Count, sorted.Skip(skip).Take(take).ToList());
+        var page = new List<StudyRow>();
+        foreach (var row in sorted.Skip(skip).Take(take))
+        {
+            var series = (await queries.GetAsync(row.Id, ResourceLevel.Study, ct))?.ChildrenIds ?? [];
+            var modalities = (await queries.TagsWithAncestorsAsync(series, ct)).Values
+                .Select(t => t.GetValueOrDefault(DicomTags.Modality)).OfType<string>().Where(m => m.Length > 0).Distinct().Order();
+            page.Add(row with { Statistics = await queries.ResourceStatisticsAsync(row.Id, ResourceLevel.Study, ct), Modalities = string.Join(", ", modalities) });
+        }
+        return (sorted.Count, page);
     }
 
     /// <summary>
