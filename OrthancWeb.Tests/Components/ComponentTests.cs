@@ -184,6 +184,55 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.NotNull(await queries.GetAsync(kept.SeriesId!, ResourceLevel.Series, default));
     }
 
+    [Fact]
+    public async Task Viewer_controls_move_through_slices_and_change_the_window()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        var byNumber = new Dictionary<int, string>();
+        foreach (var i in new[] { 3, 1, 5, 2, 4 }) // stored out of order; shown in Instance Number order
+            byNumber[i] = (await ingest.StoreAsync(OrthancWeb.Tests.Server.StoreBehaviourTests.Instance("VIEWER-B", i, 1024), new IngestSource(IngestOrigin.WebUI))).InstanceId!;
+        var series = (await Services.GetRequiredService<IndexQueries>().GetAsync(byNumber[1], ResourceLevel.Instance, default))!.ParentId!;
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Viewer>(p => p.Add(v => v.SeriesId, series));
+        page.WaitForElement("[data-testid=slice]");
+        string Src() => page.Find("[data-testid=slice]").GetAttribute("src")!;
+        string Number() => page.Find("[data-testid=slice-number]").TextContent;
+        Assert.Equal("Slice 1 / 5", Number());
+        Assert.StartsWith($"instances/{byNumber[1]}/frames/0/rendered", Src());
+        // The next slices are prefetched.
+        Assert.Contains(page.FindAll("link[rel=prefetch]"), l => l.GetAttribute("href")!.Contains(byNumber[2]));
+
+        var viewer = page.Find("[data-testid=viewer]");
+        viewer.KeyDown("ArrowDown");
+        page.Find("[data-testid=viewer]").KeyDown("ArrowDown");
+        Assert.Equal("Slice 3 / 5", Number());
+        Assert.Contains(byNumber[3], Src());
+        page.Find("[data-testid=viewer]").Wheel(new Microsoft.AspNetCore.Components.Web.WheelEventArgs { DeltaY = -100 });
+        Assert.Equal("Slice 2 / 5", Number());
+        page.Find("[data-testid=viewer]").KeyDown("End");
+        page.Find("[data-testid=viewer]").KeyDown("ArrowDown"); // clamped at the last slice
+        Assert.Equal("Slice 5 / 5", Number());
+
+        // A preset sets the window of the rendered frames; dragging right widens it, down raises the level.
+        page.FindAll("button").Single(b => b.TextContent.Trim() == "CT lung").Click();
+        Assert.Contains("window-center=-600&window-width=1500", Src());
+        page.Find("[data-testid=viewer]").MouseDown(new Microsoft.AspNetCore.Components.Web.MouseEventArgs { ClientX = 100, ClientY = 100 });
+        page.Find("[data-testid=viewer]").MouseMove(new Microsoft.AspNetCore.Components.Web.MouseEventArgs { ClientX = 110, ClientY = 105 });
+        page.Find("[data-testid=viewer]").MouseUp();
+        Assert.Contains("W 1540 / L -590", page.Markup);
+        page.FindAll("button").Single(b => b.TextContent.Trim() == "Reset").Click();
+        Assert.Contains("Window: file default", page.Markup);
+        Assert.DoesNotContain("window-center", Src());
+
+        // Cine plays through the stack (wrapping round), and stops.
+        page.FindAll("button").Single(b => b.TextContent.Trim() == "Cine").Click();
+        page.WaitForAssertion(() => Assert.Equal("Slice 2 / 5", Number()), TimeSpan.FromSeconds(5));
+        page.FindAll("button").Single(b => b.TextContent.Trim() == "Cine").Click();
+        var stopped = Number();
+        await Task.Delay(300);
+        Assert.Equal(stopped, Number());
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);
