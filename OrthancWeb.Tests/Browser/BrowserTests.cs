@@ -64,6 +64,54 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private static Task Interactive(IPage page) =>
         page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 
+    [Fact]
+    public async Task A_2_GB_folder_uploads_through_the_browser()
+    {
+        // Eight 256 MB files (sparse on disk here, real bytes on the wire): 2 GB in one folder choice.
+        const int files = 8;
+        const long pixelBytes = 256L * 1024 * 1024 - 4096;
+        var folder = Directory.CreateTempSubdirectory("ow-ui-2gb-").FullName;
+        for (var i = 1; i <= files; i++)
+            LargeFile(Path.Combine(folder, $"IM{i:D4}"), i, pixelBytes);
+        var page = await LoginAsync("admin", ServerProcess.AdminPassword);
+        await page.ClickAsync("[data-testid=nav-upload]");
+        await WaitForPathAsync(page, "^/ui/upload$");
+        await page.WaitForSelectorAsync("input[type=file]", new() { State = WaitForSelectorState.Attached });
+        await Interactive(page);
+        var clock = Stopwatch.StartNew();
+        await page.SetInputFilesAsync("input[type=file]", Directory.GetFiles(folder));
+        await page.WaitForSelectorAsync($"[data-testid=upload-summary]:has-text('{files} / {files} files')", new() { Timeout = 600_000 });
+        var summary = await page.InnerTextAsync("[data-testid=upload-summary]");
+        output.WriteLine($"2 GB through the browser in {clock.Elapsed.TotalSeconds:0.0} s ({files * pixelBytes / clock.Elapsed.TotalSeconds / (1024 * 1024):0} MB/s): {summary}");
+        Assert.Contains($"{files} stored", summary);
+        await Shot(page, "09-upload-2gb");
+        // Each file is in the store whole.
+        using var client = _server.CreateRestClient();
+        var stats = await Rest.GetJsonAsync(client, "/statistics");
+        Assert.True(long.Parse(stats["TotalUncompressedSize"]!.GetValue<string>()) >= files * pixelBytes);
+        Directory.Delete(folder, true);
+    }
+
+    /// <summary>A Part 10 file with a small header and a large pixel data element of zeros, written sparse.</summary>
+    private static void LargeFile(string path, int index, long pixelBytes)
+    {
+        var ds = new OrthancWeb.Dicom.Data.DicomDataset();
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.7");
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, $"2.25.515151.{index}");
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.PatientName, "LARGE^FOLDER");
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.PatientID, "LARGE-FOLDER");
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.StudyInstanceUID, "2.25.515151.100");
+        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, "2.25.515151.200");
+        var file = new OrthancWeb.Dicom.IO.DicomFile(ds, OrthancWeb.Dicom.IO.TransferSyntax.ExplicitVRLittleEndian);
+        file.UpdateFileMetaInfo();
+        using var stream = File.Create(path);
+        stream.Write(file.ToBytes());
+        // (7FE0,0010) OB, reserved, 32-bit length (PS3.5 7.1.2), then the value.
+        stream.Write([0xE0, 0x7F, 0x10, 0x00, (byte)'O', (byte)'B', 0, 0]);
+        stream.Write(BitConverter.GetBytes((uint)pixelBytes));
+        stream.SetLength(stream.Position + pixelBytes);
+    }
+
     /// <summary>Opens a study from the studies grid by clicking its row.</summary>
     private static async Task OpenRowAsync(IPage page, string text)
     {
