@@ -193,7 +193,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Shot(page, "04-study");
 
         // Tag viewer, filtered.
-        await page.ClickAsync("text=Instances");
+        await page.ClickAsync("[data-testid=open-series]");
         await WaitForPathAsync(page, "^/ui/series/[^/]+$");
         await page.ClickAsync("[data-testid=open-instance]");
         await page.WaitForSelectorAsync("[data-testid=tag-tree]");

@@ -237,6 +237,31 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal(stopped, Number());
     }
 
+    [Fact]
+    public async Task Study_page_lists_its_series_in_series_number_order_with_counts()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        IngestResult? stored = null;
+        // Series 10 with two instances, series 9 with one: text order would put 10 first.
+        foreach (var (series, sop, number) in new[] { ("2.25.888.10", "2.25.888.101", "10"), ("2.25.888.10", "2.25.888.102", "10"), ("2.25.888.9", "2.25.888.91", "9") })
+        {
+            var file = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
+            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, series);
+            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, sop);
+            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesNumber, number);
+            var buffer = new MemoryStream();
+            file.Save(buffer);
+            stored = await ingest.StoreAsync(buffer.ToArray(), new IngestSource(IngestOrigin.WebUI));
+        }
+        Render<MudBlazor.MudPopoverProvider>();
+        var page = Render<Study>(p => p.Add(s => s.Id, stored!.StudyId!));
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=series-list] tbody tr").Count), TimeSpan.FromSeconds(10));
+        var rows = page.FindAll("[data-testid=series-list] tbody tr").Select(r => r.QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList()).ToList();
+        Assert.Equal(["9", "10"], rows.Select(r => r[1]));
+        Assert.Equal(["1", "2"], rows.Select(r => r[5]));
+        Assert.Contains("2 series, 3 instance(s)", page.Find("[data-testid=study-counts]").TextContent);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);
