@@ -157,12 +157,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         var ingest = Services.GetRequiredService<IngestService>();
         var kept = await ingest.StoreAsync(File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm")), new IngestSource(IngestOrigin.WebUI));
         // A second series in the same study: same patient and study, another series UID.
-        var other = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
-        other.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, "2.25.777.1");
-        other.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, "2.25.777.2");
-        var buffer = new MemoryStream();
-        other.Save(buffer);
-        var doomed = await ingest.StoreAsync(buffer.ToArray(), new IngestSource(IngestOrigin.WebUI));
+        var doomed = await ingest.StoreAsync(CtSmallInSeries("2.25.777.1", "2.25.777.2"), new IngestSource(IngestOrigin.WebUI));
         Assert.Equal(kept.StudyId, doomed.StudyId);
 
         var dialogs = Render<MudBlazor.MudDialogProvider>();
@@ -244,15 +239,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         IngestResult? stored = null;
         // Series 10 with two instances, series 9 with one: text order would put 10 first.
         foreach (var (series, sop, number) in new[] { ("2.25.888.10", "2.25.888.101", "10"), ("2.25.888.10", "2.25.888.102", "10"), ("2.25.888.9", "2.25.888.91", "9") })
-        {
-            var file = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
-            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, series);
-            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, sop);
-            file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesNumber, number);
-            var buffer = new MemoryStream();
-            file.Save(buffer);
-            stored = await ingest.StoreAsync(buffer.ToArray(), new IngestSource(IngestOrigin.WebUI));
-        }
+            stored = await ingest.StoreAsync(CtSmallInSeries(series, sop, number), new IngestSource(IngestOrigin.WebUI));
         Render<MudBlazor.MudPopoverProvider>();
         var page = Render<Study>(p => p.Add(s => s.Id, stored!.StudyId!));
         page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=series-list] tbody tr").Count), TimeSpan.FromSeconds(10));
@@ -260,6 +247,16 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Equal(["9", "10"], rows.Select(r => r[1]));
         Assert.Equal(["1", "2"], rows.Select(r => r[5]));
         Assert.Contains("2 series, 3 instance(s)", page.Find("[data-testid=study-counts]").TextContent);
+    }
+
+    /// <summary>pydicom's CT_small.dcm as another instance of the same study, in the series given.</summary>
+    private static byte[] CtSmallInSeries(string seriesUid, string sopUid, string? seriesNumber = null)
+    {
+        var file = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
+        file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, seriesUid);
+        file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, sopUid);
+        if (seriesNumber is not null) file.Dataset.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesNumber, seriesNumber);
+        return file.ToBytes();
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

@@ -37,7 +37,7 @@ public sealed class ExplorerService(IndexQueries queries)
     {
         var constraints = new List<FindConstraint>();
         void Add(DicomTag tag, string value) { if (!string.IsNullOrWhiteSpace(value)) constraints.Add(new FindConstraint(tag, value.Trim())); }
-        Add(DicomTags.PatientName, search.PatientName.Length > 0 && !search.PatientName.Contains('*') && !search.PatientName.Contains('?') ? search.PatientName + "*" : search.PatientName);
+        Add(DicomTags.PatientName, NamePattern(search.PatientName));
         Add(DicomTags.PatientID, search.PatientId);
         Add(DicomTags.AccessionNumber, search.AccessionNumber);
         Add(DicomTags.ModalitiesInStudy, search.Modality);
@@ -65,7 +65,7 @@ public sealed class ExplorerService(IndexQueries queries)
         var page = new List<StudyRow>();
         foreach (var row in sorted.Skip(skip).Take(take))
         {
-            var series = (await queries.GetAsync(row.Id, ResourceLevel.Study, ct))?.ChildrenIds ?? [];
+            var series = await queries.RelativesAsync(row.Id, ResourceLevel.Study, ResourceLevel.Series, ct) ?? [];
             var modalities = (await queries.TagsWithAncestorsAsync(series, ct)).Values
                 .Select(t => t.GetValueOrDefault(DicomTags.Modality)).OfType<string>().Where(m => m.Length > 0).Distinct().Order();
             page.Add(row with { Statistics = await queries.ResourceStatisticsAsync(row.Id, ResourceLevel.Study, ct), Modalities = string.Join(", ", modalities) });
@@ -80,8 +80,7 @@ public sealed class ExplorerService(IndexQueries queries)
     public async Task<(int Total, IReadOnlyList<PatientRow> Rows)> SearchPatientsAsync(string patientName, string patientId, string? sortBy, bool descending, int skip, int take, CancellationToken ct = default)
     {
         var constraints = new List<FindConstraint>();
-        if (!string.IsNullOrWhiteSpace(patientName))
-            constraints.Add(new FindConstraint(DicomTags.PatientName, patientName.Contains('*') || patientName.Contains('?') ? patientName.Trim() : patientName.Trim() + "*"));
+        if (!string.IsNullOrWhiteSpace(patientName)) constraints.Add(new FindConstraint(DicomTags.PatientName, NamePattern(patientName)));
         if (!string.IsNullOrWhiteSpace(patientId)) constraints.Add(new FindConstraint(DicomTags.PatientID, patientId.Trim()));
         var ids = await queries.FindAsync(new FindRequest(ResourceLevel.Patient, constraints, CaseSensitive: false), ct);
         var tags = await queries.TagsWithAncestorsAsync(ids, ct);
@@ -125,10 +124,9 @@ public sealed class ExplorerService(IndexQueries queries)
     public async Task<(int Total, IReadOnlyList<ResourceInfo> Rows)> InstancesPageAsync(ResourceInfo series, bool descending, int skip, int take, CancellationToken ct = default)
     {
         var tags = await queries.TagsWithAncestorsAsync(series.ChildrenIds, ct);
-        static int Number(Dictionary<DicomTag, string> t) => int.TryParse(t.GetValueOrDefault(DicomTags.InstanceNumber), out var n) ? n : int.MaxValue;
         var ordered = descending
-            ? tags.OrderByDescending(t => Number(t.Value)).ThenByDescending(t => t.Key, StringComparer.Ordinal)
-            : tags.OrderBy(t => Number(t.Value)).ThenBy(t => t.Key, StringComparer.Ordinal);
+            ? tags.OrderByDescending(t => InstanceNumber(t.Value)).ThenByDescending(t => t.Key, StringComparer.Ordinal)
+            : tags.OrderBy(t => InstanceNumber(t.Value)).ThenBy(t => t.Key, StringComparer.Ordinal);
         var rows = new List<ResourceInfo>();
         foreach (var (id, _) in ordered.Skip(skip).Take(take))
             if (await queries.GetAsync(id, ResourceLevel.Instance, ct) is { } instance) rows.Add(instance);
@@ -139,9 +137,20 @@ public sealed class ExplorerService(IndexQueries queries)
     public async Task<IReadOnlyList<ResourceInfo>> SliceOrderAsync(ResourceInfo series, CancellationToken ct = default)
     {
         var instances = await ChildrenAsync(series, ct);
-        return instances.OrderBy(i => int.TryParse(i.MainDicomTags.GetValueOrDefault(DicomTags.InstanceNumber), out var n) ? n : int.MaxValue)
+        return instances.OrderBy(i => InstanceNumber(i.MainDicomTags))
             .ThenBy(i => int.TryParse(i.Metadata.GetValueOrDefault("IndexInSeries"), out var n) ? n : 0).ToList();
     }
 
     public Task<Statistics> StatisticsAsync(CancellationToken ct = default) => queries.StatisticsAsync(ct);
+
+    /// <summary>A name as typed: a prefix unless the user wrote wildcards (PS3.4 C.2.2.2.4 '*' and '?').</summary>
+    private static string NamePattern(string typed)
+    {
+        var name = typed.Trim();
+        return name.Length > 0 && !name.Contains('*') && !name.Contains('?') ? name + "*" : name;
+    }
+
+    /// <summary>Instance Number as a number, so that slice 10 follows slice 9; instances without one go last.</summary>
+    private static int InstanceNumber(IReadOnlyDictionary<DicomTag, string> tags) =>
+        int.TryParse(tags.GetValueOrDefault(DicomTags.InstanceNumber), out var n) ? n : int.MaxValue;
 }
