@@ -18,8 +18,16 @@ public static class Peers
             var path = Path.Combine(dir, name);
             if (File.Exists(path)) return path;
         }
-        throw new InvalidOperationException($"'{name}' is required by this test and was not found on PATH: apt-get install -y dcmtk");
+        throw new InvalidOperationException($"'{name}' is required by this test and was not found on PATH: apt-get install -y {PackageOf(name)}");
     }
+
+    private static string PackageOf(string tool) => tool switch
+    {
+        "dciodvfy" or "dcdirdmp" => "dicom3tools",
+        "chromium" => "chromium",
+        "Orthanc" => "orthanc",
+        _ => "dcmtk",
+    };
 
     public static string PydicomDir(string sub)
     {
