@@ -147,6 +147,13 @@ builder.Services.AddSingleton<OrthancWeb.Dicom.FindScp>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.RetrieveScp>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.ModalityClient>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.DicomHost>();
+builder.Services.AddSingleton<OrthancWeb.Modification.ModificationService>();
+builder.Services.AddOptions<OrthancWeb.Jobs.JobsOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
+    .Validate(o => o.ConcurrentJobs is >= 1 and <= 64 && o.JobsHistorySize >= 0, "Jobs: ConcurrentJobs must be 1-64 and JobsHistorySize not negative").ValidateOnStart();
+builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Modification.ResourceModificationJob>();
+builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Dicom.ModalityStoreJob>();
+builder.Services.AddSingleton<OrthancWeb.Jobs.JobEngine>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Jobs.JobEngine>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Dicom.DicomHost>());
 
 builder.Services.AddControllers(o =>

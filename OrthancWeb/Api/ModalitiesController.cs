@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Jobs;
 using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Json;
@@ -69,6 +70,14 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
                 : [text];
         }
         catch (JsonException ex) { return ApiJson.Error(HttpContext, 400, "Bad body: " + ex.Message); }
+        if (text.StartsWith('{') && JsonNode.Parse(text) is JsonObject options && options["Asynchronous"]?.GetValue<bool>() == true)
+        {
+            // As a job, with retries when the destination is down: "Retries" attempts, "RetryDelay" seconds apart.
+            var job = HttpContext.RequestServices.GetRequiredService<JobEngine>().Submit(ModalityStoreJob.JobType, ModalityStoreJob.Content(name, ids),
+                options["Priority"]?.GetValue<int>() ?? 0, User.Identity?.Name,
+                maxRetries: options["Retries"]?.GetValue<int>() ?? 0, retryDelaySeconds: options["RetryDelay"]?.GetValue<int>() ?? 10);
+            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+        }
         try
         {
             var result = await modalities.StoreAsync(m, ids, ct);

@@ -11,7 +11,7 @@ namespace OrthancWeb.Index;
 /// </summary>
 internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
 {
-    private DbCommand? _resource, _tag, _metadata, _attachment, _change;
+    private DbCommand? _resource, _tag, _metadata, _attachment, _change, _clearTags;
     private readonly Dictionary<int, DbCommand> _tagsByCount = [], _metadataByCount = [];
 
     private DbCommand Prepare(string sql, params string[] parameters)
@@ -69,6 +69,14 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
             """, "@resourceId", "@tag", "@value", "@valueUpper");
         Set(_tag, resourceId, tag, value, value.ToUpperInvariant());
         await _tag.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Forgets a resource's main tags, before they are written again from a replacing instance.</summary>
+    public async Task ClearTagsAsync(long resourceId, CancellationToken ct)
+    {
+        _clearTags ??= Prepare("DELETE FROM \"MainDicomTags\" WHERE \"ResourceId\" = @r", "@r");
+        Set(_clearTags, resourceId);
+        await _clearTags.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>All main tags of a resource in one multi-row INSERT (a statement per row costs more than the row).</summary>

@@ -234,9 +234,11 @@ public sealed class IndexWriter(
 
         // Rows inserted earlier in this batch are visible here: the inserts run in the batch's transaction.
         var existing = await rows.IdAsync(ids.InstancePublicId, ct) == 0 ? null : await ResourceByPublicIdNoTracking(db, ids.InstancePublicId, ct);
+        // A replacing instance brings the current values of its parents' main tags too (modification in place).
+        var refreshParents = existing is not null;
         if (existing is not null)
         {
-            if (!o.OverwriteInstances)
+            if (!o.OverwriteInstances && !source.Overwrite)
                 return result with { Status = IngestStatus.AlreadyStored };
             filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
             created.Clear();
@@ -271,9 +273,9 @@ public sealed class IndexWriter(
         }
 
         var now = DateTime.UtcNow;
-        var patientId = await ParentAsync(db, rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, touched, created, ct);
-        var studyId = await ParentAsync(db, rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, touched, created, ct);
-        var seriesId = await ParentAsync(db, rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, touched, created, ct);
+        var patientId = await ParentAsync(db, rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, touched, created, refreshParents, ct);
+        var studyId = await ParentAsync(db, rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, touched, created, refreshParents, ct);
+        var seriesId = await ParentAsync(db, rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, touched, created, refreshParents, ct);
         if (!_seriesCounts.TryGetValue(seriesId, out var count))
             count = await ChildCount(db, seriesId, ct);
         var indexInSeries = count + 1;
@@ -294,6 +296,7 @@ public sealed class IndexWriter(
         metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
         metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         metadata.Add(("LastUpdate", nowText));
+        metadata.AddRange(source.Metadata);
         await rows.MetadataAsync(instanceId, metadata, ct);
         await rows.AttachmentAsync(instanceId, new Attachment
         {
@@ -315,7 +318,7 @@ public sealed class IndexWriter(
 
     /// <summary>The ID of a patient, study or series, created (with its main tags and a New* change) when new.</summary>
     private async Task<long> ParentAsync(IndexDbContext db, IndexRowWriter rows, ResourceLevel level, string publicId, long? parentId,
-        DicomDataset ds, DateTime now, HashSet<long> touched, Dictionary<string, long> created, CancellationToken ct)
+        DicomDataset ds, DateTime now, HashSet<long> touched, Dictionary<string, long> created, bool refresh, CancellationToken ct)
     {
         if (!_knownParents.TryGetValue(publicId, out var id) && !created.TryGetValue(publicId, out id))
         {
@@ -325,8 +328,14 @@ public sealed class IndexWriter(
                 id = await rows.ResourceAsync(level, publicId, parentId, now, isStable: false, ct);
                 await TagsAsync(rows, id, level, ds, ct);
                 await rows.ChangeAsync("New" + level, level, publicId, now, ct);
+                refresh = false;
             }
             created[publicId] = id;
+        }
+        if (refresh)
+        {
+            await rows.ClearTagsAsync(id, ct);
+            await TagsAsync(rows, id, level, ds, ct);
         }
         touched.Add(id);
         return id;

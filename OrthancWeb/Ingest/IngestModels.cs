@@ -12,7 +12,14 @@ public enum IngestOrigin
 }
 
 /// <summary>Who sent it, recorded as metadata (RemoteAET, RemoteIP, CalledAET).</summary>
-public sealed record IngestSource(IngestOrigin Origin, string? RemoteIp = null, string? RemoteAet = null, string? CalledAet = null);
+public sealed record IngestSource(IngestOrigin Origin, string? RemoteIp = null, string? RemoteAet = null, string? CalledAet = null)
+{
+    /// <summary>Replace an instance already stored with the same SOP Instance UID, whatever OverwriteInstances says (in-place modification).</summary>
+    public bool Overwrite { get; init; }
+
+    /// <summary>More instance metadata to record, e.g. ModifiedFrom / AnonymizedFrom.</summary>
+    public IReadOnlyList<(string Name, string Value)> Metadata { get; init; } = [];
+}
 
 public enum IngestStatus
 {

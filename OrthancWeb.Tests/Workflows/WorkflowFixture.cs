@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+
+namespace OrthancWeb.Tests.Workflows;
+
+/// <summary>
+/// A server with two destinations: "dest", a storescp that is up, and "late", a storescp port that nothing listens
+/// on until a test starts one (a destination that is down, then comes back).
+/// </summary>
+public sealed class WorkflowFixture : IAsyncLifetime
+{
+    private string _folder = "";
+    private readonly List<Process> _peers = [];
+
+    public ServerProcess Server { get; private set; } = null!;
+    public HttpClient Rest { get; private set; } = null!;
+    public string DestFolder { get; private set; } = "";
+    public int LatePort { get; private set; }
+    public string LateFolder { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        Peers.Tool("storescp");
+        Peers.Tool("dciodvfy");
+        _folder = Directory.CreateTempSubdirectory("ow-workflow-").FullName;
+        var destPort = ServerProcess.FreePort();
+        LatePort = ServerProcess.FreePort();
+        DestFolder = Path.Combine(_folder, "dest");
+        LateFolder = Path.Combine(_folder, "late");
+        Server = await ServerProcess.StartAsync(_folder, $$"""
+            , "DicomPort": {{ServerProcess.FreePort()}}, "DicomAet": "OWEB",
+            "DicomModalities": {
+              "dest": { "AET": "DEST", "Host": "127.0.0.1", "Port": {{destPort}} },
+              "late": { "AET": "LATE", "Host": "127.0.0.1", "Port": {{LatePort}} }
+            }
+            """);
+        Rest = Server.CreateRestClient();
+        StartStorescp("DEST", destPort, DestFolder);
+        await Task.Delay(300);
+    }
+
+    public void StartStorescp(string aet, int port, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString()])
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        psi.Environment["TCP_NODELAY"] = "1";
+        lock (_peers) _peers.Add(Process.Start(psi)!);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var p in _peers.Where(p => !p.HasExited)) p.Kill(true);
+        Rest.Dispose();
+        await Server.DisposeAsync();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+}

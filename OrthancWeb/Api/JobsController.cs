@@ -1,0 +1,39 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Jobs;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>/jobs, /jobs/{id} and their actions, in Orthanc's shapes.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("jobs")]
+public sealed class JobsController(JobEngine jobs) : ControllerBase
+{
+    [HttpGet("")]
+    public IActionResult List() =>
+        Ok(Request.Query.ContainsKey("expand")
+            ? new JsonArray(jobs.List().Select(j => (JsonNode)JobEngine.ToJson(j)).ToArray())
+            : new JsonArray(jobs.List().Select(j => (JsonNode)j.Id).ToArray()));
+
+    [HttpGet("{id}")]
+    public IActionResult Get(string id) =>
+        jobs.Get(id) is { } job ? Ok(JobEngine.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+
+    [HttpPost("{id}/{operation:regex(^(cancel|pause|resume|resubmit)$)}")]
+    [Authorize(Policy = Policies.Modify)]
+    public IActionResult Act(string id, string operation)
+    {
+        if (jobs.Get(id) is null) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        var done = operation switch
+        {
+            "cancel" => jobs.Cancel(id),
+            "pause" => jobs.Pause(id),
+            "resume" => jobs.Resume(id),
+            _ => jobs.Resubmit(id),
+        };
+        return done ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {jobs.Get(id)!.State}");
+    }
+}

@@ -1,0 +1,51 @@
+using System.Text.Json.Nodes;
+
+namespace OrthancWeb.Jobs;
+
+/// <summary>Orthanc's job states (GET /jobs/{id} "State").</summary>
+public enum JobState
+{
+    Pending,
+    Running,
+    Success,
+    Failure,
+    Paused,
+    /// <summary>Failed, and will run again after its retry delay.</summary>
+    Retry,
+}
+
+/// <summary>
+/// One long operation: what to do (Type and Content, which its handler reads), where it is, and how it ended. Saved
+/// as JSON after every change of state so that it survives a restart.
+/// </summary>
+public sealed class Job
+{
+    public required string Id { get; init; }
+    public required string Type { get; init; }
+    public int Priority { get; set; }
+    public JobState State { get; set; } = JobState.Pending;
+    /// <summary>0 to 100.</summary>
+    public double Progress { get; set; }
+    public DateTime CreationTime { get; init; } = DateTime.UtcNow;
+    public DateTime? CompletionTime { get; set; }
+    public double EffectiveRuntime { get; set; }
+    public JsonObject Content { get; set; } = [];
+    public JsonObject? Result { get; set; }
+    public string ErrorDescription { get; set; } = "Success";
+    public string ErrorDetails { get; set; } = "";
+    public int Attempts { get; set; }
+    public int MaxRetries { get; set; }
+    public int RetryDelaySeconds { get; set; } = 10;
+    public DateTime? NextAttempt { get; set; }
+    public string? User { get; init; }
+
+    public bool IsFinished => State is JobState.Success or JobState.Failure;
+}
+
+/// <summary>Runs one type of job. It reads the job's Content, reports progress, and returns what the job produced.</summary>
+public interface IJobHandler
+{
+    string Type { get; }
+
+    Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct);
+}

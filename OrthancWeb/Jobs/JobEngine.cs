@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Hosting;
+
+namespace OrthancWeb.Jobs;
+
+public sealed class JobsOptions
+{
+    /// <summary>Jobs running at once (Orthanc's ConcurrentJobs).</summary>
+    public int ConcurrentJobs { get; set; } = 2;
+
+    /// <summary>Finished jobs kept in the history (Orthanc's JobsHistorySize).</summary>
+    public int JobsHistorySize { get; set; } = 100;
+}
+
+/// <summary>
+/// The jobs engine: a priority queue of jobs run by a few workers, with cancel, pause/resume, resubmit and automatic
+/// retries. Every change of state is written to the data folder (one JSON file per job, replaced atomically), and a
+/// restart picks up where it stopped: jobs that were running are run again from the start.
+/// </summary>
+public sealed class JobEngine : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, Job> _jobs = new();
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, JobState> _stopReason = new();
+    private readonly Dictionary<string, IJobHandler> _handlers;
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly string _folder;
+    private readonly IOptions<JobsOptions> _options;
+    private readonly ILogger<JobEngine> _logger;
+    private readonly object _gate = new();
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, ILogger<JobEngine> logger)
+    {
+        _folder = Path.Combine(paths.Root, "jobs");
+        Directory.CreateDirectory(_folder);
+        _handlers = handlers.ToDictionary(h => h.Type, StringComparer.Ordinal);
+        _options = options;
+        _logger = logger;
+        Load();
+    }
+
+    private void Load()
+    {
+        foreach (var file in Directory.EnumerateFiles(_folder, "*.json"))
+        {
+            try
+            {
+                var job = JsonSerializer.Deserialize<Job>(File.ReadAllText(file), Json);
+                if (job is null) continue;
+                if (job.State == JobState.Running) job.State = JobState.Pending; // interrupted by the restart: run it again
+                _jobs[job.Id] = job;
+            }
+            catch (JsonException ex)
+            {
+                _logger.LogWarning("Ignoring unreadable job file {File}: {Reason}", file, ex.Message);
+            }
+        }
+    }
+
+    private void Save(Job job)
+    {
+        string text;
+        lock (_gate) text = JsonSerializer.Serialize(job, Json);
+        var path = Path.Combine(_folder, job.Id + ".json");
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public Job Submit(string type, JsonObject content, int priority = 0, string? user = null, int maxRetries = 0, int retryDelaySeconds = 10)
+    {
+        if (!_handlers.ContainsKey(type)) throw new ArgumentException($"No handler for jobs of type {type}");
+        var job = new Job
+        {
+            Id = Guid.NewGuid().ToString(),
+            Type = type,
+            Priority = priority,
+            Content = content,
+            User = user,
+            MaxRetries = maxRetries,
+            RetryDelaySeconds = retryDelaySeconds,
+        };
+        _jobs[job.Id] = job;
+        Save(job);
+        TrimHistory();
+        _wake.Release();
+        return job;
+    }
+
+    public Job? Get(string id) => _jobs.GetValueOrDefault(id);
+
+    public IReadOnlyList<Job> List() => _jobs.Values.OrderByDescending(j => j.CreationTime).ToList();
+
+    /// <summary>Running jobs stop, others never start; either way the job ends as a failure ("Canceled job"), as in Orthanc.</summary>
+    public bool Cancel(string id) => Stop(id, JobState.Failure);
+
+    public bool Pause(string id) => Stop(id, JobState.Paused);
+
+    private bool Stop(string id, JobState target)
+    {
+        if (Get(id) is not { } job || job.IsFinished) return false;
+        lock (_gate)
+        {
+            if (job.State == JobState.Running && _running.TryGetValue(id, out var cts))
+            {
+                _stopReason[id] = target;
+                cts.Cancel();
+                return true;
+            }
+            if (target == JobState.Paused && job.State == JobState.Paused) return true;
+            Finish(job, target, target == JobState.Failure ? "Canceled job" : "Success", "");
+        }
+        Save(job);
+        return true;
+    }
+
+    public bool Resume(string id)
+    {
+        if (Get(id) is not { State: JobState.Paused } job) return false;
+        lock (_gate) job.State = JobState.Pending;
+        Save(job);
+        _wake.Release();
+        return true;
+    }
+
+    /// <summary>Runs a failed job again (handlers that track failed items retry just those).</summary>
+    public bool Resubmit(string id)
+    {
+        if (Get(id) is not { State: JobState.Failure } job) return false;
+        lock (_gate)
+        {
+            job.State = JobState.Pending;
+            job.Attempts = 0;
+            job.CompletionTime = null;
+            job.ErrorDescription = "Success";
+            job.ErrorDetails = "";
+        }
+        Save(job);
+        _wake.Release();
+        return true;
+    }
+
+    private static void Finish(Job job, JobState state, string description, string details)
+    {
+        job.State = state;
+        job.ErrorDescription = description;
+        job.ErrorDetails = details;
+        if (state is JobState.Success or JobState.Failure) job.CompletionTime = DateTime.UtcNow;
+    }
+
+    private void TrimHistory()
+    {
+        var finished = _jobs.Values.Where(j => j.IsFinished).OrderByDescending(j => j.CompletionTime).Skip(_options.Value.JobsHistorySize).ToList();
+        foreach (var j in finished)
+        {
+            _jobs.TryRemove(j.Id, out _);
+            File.Delete(Path.Combine(_folder, j.Id + ".json"));
+        }
+    }
+
+    /// <summary>The next job to run: highest priority first, then oldest; retries once their delay has passed.</summary>
+    private Job? Take()
+    {
+        lock (_gate)
+        {
+            var now = DateTime.UtcNow;
+            var job = _jobs.Values
+                .Where(j => j.State == JobState.Pending || (j.State == JobState.Retry && j.NextAttempt <= now))
+                .OrderByDescending(j => j.Priority).ThenBy(j => j.CreationTime).FirstOrDefault();
+            if (job is not null) job.State = JobState.Running;
+            return job;
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Math.Max(1, _options.Value.ConcurrentJobs)).Select(_ => WorkerAsync(stoppingToken)));
+
+    private async Task WorkerAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var job = Take();
+            if (job is null)
+            {
+                // Woken by a submission, or every second to pick up retries that came due.
+                try { await _wake.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken); }
+                catch (OperationCanceledException) { return; }
+                continue;
+            }
+            await RunAsync(job, stoppingToken);
+        }
+    }
+
+    private async Task RunAsync(Job job, CancellationToken stoppingToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        _running[job.Id] = cts;
+        job.Attempts++;
+        job.Progress = 0;
+        Save(job);
+        var started = DateTime.UtcNow;
+        try
+        {
+            var handler = _handlers[job.Type];
+            var result = await Task.Run(() => handler.RunAsync(job, new Progress<double>(p => job.Progress = Math.Round(p, 1)), cts.Token), cts.Token);
+            lock (_gate)
+            {
+                job.Result = result;
+                job.Progress = 100;
+                Finish(job, JobState.Success, "Success", "");
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            lock (_gate) job.State = JobState.Pending; // the server stops: run it again next start
+        }
+        catch (OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                var target = _stopReason.TryRemove(job.Id, out var t) ? t : JobState.Failure;
+                Finish(job, target, target == JobState.Failure ? "Canceled job" : "Success", "");
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Job {Id} ({Type}) failed on attempt {Attempt}: {Reason}", job.Id, job.Type, job.Attempts, ex.Message);
+            lock (_gate)
+            {
+                if (ex is JobItemsFailedException partial) job.Result = partial.Result;
+                if (job.Attempts <= job.MaxRetries)
+                {
+                    job.State = JobState.Retry;
+                    job.NextAttempt = DateTime.UtcNow.AddSeconds(job.RetryDelaySeconds);
+                    job.ErrorDescription = "Retrying";
+                    job.ErrorDetails = ex.Message;
+                }
+                else Finish(job, JobState.Failure, "Internal error", ex.Message);
+            }
+        }
+        finally
+        {
+            _running.TryRemove(job.Id, out _);
+            job.EffectiveRuntime += (DateTime.UtcNow - started).TotalSeconds;
+            Save(job);
+            if (job.IsFinished) TrimHistory();
+        }
+    }
+
+    /// <summary>Orthanc's shape of GET /jobs/{id}.</summary>
+    public static JsonObject ToJson(Job job)
+    {
+        var content = job.Content.DeepClone().AsObject();
+        if (job.Result is not null)
+            foreach (var (k, v) in job.Result) content[k] = v?.DeepClone();
+        return new JsonObject
+        {
+            ["ID"] = job.Id,
+            ["Type"] = job.Type,
+            ["State"] = job.State.ToString(),
+            ["Progress"] = (int)job.Progress,
+            ["Priority"] = job.Priority,
+            ["CreationTime"] = Timestamp(job.CreationTime),
+            ["CompletionTime"] = job.CompletionTime is { } c ? Timestamp(c) : null,
+            ["EffectiveRuntime"] = Math.Round(job.EffectiveRuntime, 3),
+            ["ErrorCode"] = job.State == JobState.Failure ? (job.ErrorDescription == "Canceled job" ? 37 : -1) : 0,
+            ["ErrorDescription"] = job.ErrorDescription,
+            ["ErrorDetails"] = job.ErrorDetails,
+            ["Timestamp"] = Timestamp(DateTime.UtcNow),
+            ["Content"] = content,
+        };
+    }
+
+    private static string Timestamp(DateTime t) => t.ToString("yyyyMMdd'T'HHmmss.ffffff", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>Some items of a job failed: the job fails (or retries), and the result says which items, for a resubmit to retry just them.</summary>
+public sealed class JobItemsFailedException(string message, JsonObject result) : Exception(message)
+{
+    public JsonObject Result { get; } = result;
+}

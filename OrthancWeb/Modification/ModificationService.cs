@@ -1,0 +1,94 @@
+using OrthancWeb.Dicom.Anonymization;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Index;
+using OrthancWeb.Ingest;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Modification;
+
+/// <summary>Orthanc's answer to /modify and /anonymize on a patient, study or series: the new resource.</summary>
+public sealed record ModifiedResource(string Id, string Path, string PatientId, string Type);
+
+/// <summary>
+/// Anonymizes and modifies stored resources for the REST API, the UI and jobs alike: every instance under the
+/// resource is read, transformed by the toolkit, and stored again through the one ingest path (so the new resource
+/// is durable and indexed before the call returns), with AnonymizedFrom / ModifiedFrom pointing at its original.
+/// </summary>
+public sealed class ModificationService(IndexQueries queries, InstanceFiles files, IngestService ingest, IndexWriter writer, ILogger<ModificationService> logger)
+{
+    /// <summary>One anonymized instance as a file, not stored (Orthanc's POST /instances/{id}/anonymize).</summary>
+    public async Task<byte[]?> AnonymizeInstanceAsync(string instanceId, AnonymizationOptions options, CancellationToken ct)
+    {
+        var source = await ReadAsync(instanceId, ct);
+        return source is null ? null : new Anonymizer(options).Anonymize(source).ToBytes();
+    }
+
+    /// <summary>One modified instance as a file, not stored (Orthanc's POST /instances/{id}/modify).</summary>
+    public async Task<byte[]?> ModifyInstanceAsync(string instanceId, ModificationOptions options, CancellationToken ct)
+    {
+        var source = await ReadAsync(instanceId, ct);
+        return source is null ? null : new DicomModifier(options).Modify(source).ToBytes();
+    }
+
+    public Task<ModifiedResource?> AnonymizeAsync(ResourceLevel level, string id, AnonymizationOptions options, bool keepSource,
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var anonymizer = new Anonymizer(options);
+        return TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct);
+    }
+
+    public Task<ModifiedResource?> ModifyAsync(ResourceLevel level, string id, ModificationOptions options, bool keepSource,
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var modifier = new DicomModifier(options);
+        // Keeping the SOP Instance UID replaces the stored instance: that is modification in place.
+        var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);
+        return TransformAsync(level, id, modifier.Modify, "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct);
+    }
+
+    private async Task<DicomFile?> ReadAsync(string instanceId, CancellationToken ct)
+    {
+        var att = await files.FindAsync(instanceId, ct);
+        if (att is null) return null;
+        await using var stream = files.Open(att);
+        using var ms = new MemoryStream((int)att.UncompressedSize);
+        await stream.CopyToAsync(ms, ct);
+        return DicomFile.Open(ms.GetBuffer().AsMemory(0, (int)ms.Length));
+    }
+
+    private async Task<ModifiedResource?> TransformAsync(ResourceLevel level, string id, Func<DicomFile, DicomFile> transform, string fromMetadata,
+        bool overwrite, bool keepSource, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        if (await queries.GetAsync(id, level, ct) is null) return null;
+        var instances = await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) ?? [];
+        var results = new IngestResult[instances.Count];
+        var done = 0;
+        // A few instances in flight at once: the index commits them as one group and one flush.
+        await Parallel.ForEachAsync(Enumerable.Range(0, instances.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (i, token) =>
+        {
+            var original = await ReadAsync(instances[i], token) ?? throw new InvalidOperationException($"Instance {instances[i]} disappeared during the operation");
+            var bytes = transform(original).ToBytes();
+            var source = new IngestSource(IngestOrigin.RestApi) { Overwrite = overwrite, Metadata = [(fromMetadata, instances[i])] };
+            var result = await ingest.StoreAsync(bytes, source, token);
+            if (result.Status is not (IngestStatus.Success or IngestStatus.AlreadyStored))
+                throw new InvalidOperationException($"Instance {instances[i]} could not be stored after {fromMetadata[..^4].ToLowerInvariant()}: {result.Reason}");
+            results[i] = result;
+            progress?.Report((Interlocked.Increment(ref done), instances.Count));
+        });
+        if (results.Length == 0) throw new InvalidOperationException($"The {level.ToString().ToLowerInvariant()} has no instance");
+        var first = results[0];
+        var newId = level switch
+        {
+            ResourceLevel.Patient => first.PatientId!,
+            ResourceLevel.Study => first.StudyId!,
+            ResourceLevel.Series => first.SeriesId!,
+            _ => first.InstanceId!,
+        };
+        if (!keepSource && newId != id)
+        {
+            logger.LogInformation("Deleting {Level} {Id}, replaced by {NewId}", level, id, newId);
+            await writer.DeleteAsync(id, level, ct);
+        }
+        return new ModifiedResource(newId, $"/{level.ToCollection()}/{newId}", first.PatientId!, level.ToString());
+    }
+}
