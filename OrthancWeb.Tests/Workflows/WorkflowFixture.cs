@@ -6,7 +6,7 @@ namespace OrthancWeb.Tests.Workflows;
 
 /// <summary>
 /// A server with two destinations: "dest", a storescp that is up, and "late", a storescp port that nothing listens
-/// on until a test starts one (a destination that is down, then comes back).
+/// on until a test starts one (a destination that is down, then comes back), and "never", which stays down.
 /// </summary>
 public sealed class WorkflowFixture : IAsyncLifetime
 {
@@ -32,7 +32,8 @@ public sealed class WorkflowFixture : IAsyncLifetime
             , "DicomPort": {{ServerProcess.FreePort()}}, "DicomAet": "OWEB",
             "DicomModalities": {
               "dest": { "AET": "DEST", "Host": "127.0.0.1", "Port": {{destPort}} },
-              "late": { "AET": "LATE", "Host": "127.0.0.1", "Port": {{LatePort}} }
+              "late": { "AET": "LATE", "Host": "127.0.0.1", "Port": {{LatePort}} },
+              "never": { "AET": "NEVER", "Host": "127.0.0.1", "Port": {{ServerProcess.FreePort()}} }
             }
             """);
         Rest = Server.CreateRestClient();
