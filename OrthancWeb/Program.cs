@@ -152,6 +152,10 @@ builder.Services.AddOptions<OrthancWeb.Jobs.JobsOptions>().Bind(builder.Configur
     .Validate(o => o.ConcurrentJobs is >= 1 and <= 64 && o.JobsHistorySize >= 0, "Jobs: ConcurrentJobs must be 1-64 and JobsHistorySize not negative").ValidateOnStart();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Modification.ResourceModificationJob>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Dicom.ModalityStoreJob>();
+builder.Services.AddOptions<OrthancWeb.Export.ExportOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
+builder.Services.AddSingleton<OrthancWeb.Export.ArchiveService>();
+builder.Services.AddSingleton<OrthancWeb.Export.ArchiveJob>();
+builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler>(sp => sp.GetRequiredService<OrthancWeb.Export.ArchiveJob>());
 builder.Services.AddSingleton<OrthancWeb.Jobs.JobEngine>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Jobs.JobEngine>());
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Dicom.DicomHost>());

@@ -159,7 +159,8 @@ public sealed class JobEngine : BackgroundService
         foreach (var j in finished)
         {
             _jobs.TryRemove(j.Id, out _);
-            File.Delete(Path.Combine(_folder, j.Id + ".json"));
+            // The job's file and whatever it produced (an archive is "{id}.zip").
+            foreach (var f in Directory.EnumerateFiles(_folder, j.Id + ".*")) File.Delete(f);
         }
     }
 

@@ -1,0 +1,80 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Export;
+using OrthancWeb.Jobs;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>ZIP downloads: /{level}/{id}/archive and /media, /tools/create-archive and /create-media, /jobs/{id}/archive.</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("")]
+public sealed class ExportController(ArchiveService archives, JobEngine jobs, ArchiveJob archiveJobs) : ControllerBase
+{
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{kind:regex(^(archive|media)$)}")]
+    public async Task Download(string collection, string id, string kind, [FromQuery] string? filename, CancellationToken ct)
+    {
+        var media = kind == "media";
+        var plan = await archives.PlanAsync([id], media, ct);
+        if (plan is null)
+        {
+            await ApiJson.Error(HttpContext, 404, $"Unknown resource: {id}").ExecuteResultAsync(ControllerContext);
+            return;
+        }
+        await StreamAsync(plan, media, filename ?? id + ".zip", ct);
+    }
+
+    /// <summary>Several resources in one ZIP: {"Resources": [...]} or a JSON array; "Asynchronous": true makes it a job.</summary>
+    [HttpPost("tools/{kind:regex(^(create-archive|create-media)$)}")]
+    public async Task CreateArchive(string kind, CancellationToken ct)
+    {
+        var media = kind == "create-media";
+        List<string> ids;
+        var asynchronous = false;
+        try
+        {
+            var body = await JsonNode.ParseAsync(Request.Body, cancellationToken: ct);
+            var list = body is JsonArray a ? a : body?["Resources"] as JsonArray ?? throw new FormatException("\"Resources\" must list the resources to export");
+            ids = list.Select(n => n!.GetValue<string>()).ToList();
+            asynchronous = body is JsonObject o && o["Asynchronous"]?.GetValue<bool>() == true;
+        }
+        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidOperationException)
+        {
+            await ApiJson.Error(HttpContext, 400, ex.Message).ExecuteResultAsync(ControllerContext);
+            return;
+        }
+        if (asynchronous)
+        {
+            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media), user: User.Identity?.Name);
+            await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
+            return;
+        }
+        var plan = await archives.PlanAsync(ids, media, ct);
+        if (plan is null)
+        {
+            await ApiJson.Error(HttpContext, 404, "Unknown resource in \"Resources\"").ExecuteResultAsync(ControllerContext);
+            return;
+        }
+        await StreamAsync(plan, media, "archive.zip", ct);
+    }
+
+    [HttpGet("jobs/{id}/archive")]
+    public IActionResult JobArchive(string id)
+    {
+        if (jobs.Get(id) is not { Type: ArchiveJob.JobType } job) return ApiJson.Error(HttpContext, 404, $"Unknown archive job: {id}");
+        if (job.State != JobState.Success || !System.IO.File.Exists(archiveJobs.OutputPath(id)))
+            return ApiJson.Error(HttpContext, 409, $"The archive of job {id} is not ready (state {job.State})");
+        return PhysicalFile(archiveJobs.OutputPath(id), "application/zip", id + ".zip");
+    }
+
+    private async Task StreamAsync(ArchivePlan plan, bool media, string filename, CancellationToken ct)
+    {
+        Response.ContentType = "application/zip";
+        Response.Headers.ContentDisposition = new System.Net.Mime.ContentDisposition { FileName = filename, DispositionType = "attachment" }.ToString();
+        HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await archives.WriteAsync(Response.Body, plan, media, progress: null, ct);
+    }
+}

@@ -1,0 +1,189 @@
+using System.IO.Compression;
+using System.Text;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Media;
+using OrthancWeb.Index;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Export;
+
+/// <summary>One file of an archive: the stored instance and where it goes in the ZIP.</summary>
+public sealed record ArchiveEntry(string InstanceId, AttachmentInfo File, string Path);
+
+/// <summary>What an archive will hold, resolved from the index before the first byte is sent (so an unknown resource is a clean 404).</summary>
+public sealed record ArchivePlan(IReadOnlyList<ArchiveEntry> Entries, long TotalSize);
+
+/// <summary>
+/// ZIP exports of resources, streamed: instances are copied one by one from the storage area into the ZIP, so server
+/// memory stays flat whatever the size; ZIP64 takes over past 4 GB. Two layouts: readable folder names
+/// (Patient/Study/Series, as Orthanc's /archive) or a DICOM file-set with its DICOMDIR (/media, the General Purpose
+/// CD-R profile of PS3.11: File IDs of 8-character components, files in Explicit VR Little Endian).
+/// </summary>
+public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IOptionsMonitor<ExportOptions> options, ILogger<ArchiveService> logger)
+{
+    /// <summary>Resolves resources of any level to their instances, ordered patient, study, series, instance number; null if one is unknown.</summary>
+    public async Task<ArchivePlan?> PlanAsync(IReadOnlyList<string> resourceIds, bool media, CancellationToken ct)
+    {
+        var instances = new Dictionary<string, AttachmentInfo>(StringComparer.Ordinal);
+        foreach (var id in resourceIds.Distinct())
+        {
+            if (await queries.GetAsync(id, null, ct) is null) return null;
+            foreach (var (instanceId, file) in await queries.InstanceFilesAsync(id, ct)) instances.TryAdd(instanceId, file);
+        }
+        var tags = new Dictionary<string, Dictionary<DicomTag, string>>(StringComparer.Ordinal);
+        foreach (var chunk in instances.Keys.Chunk(2000))
+            foreach (var (k, v) in await queries.TagsWithAncestorsAsync(chunk, ct)) tags[k] = v;
+        string T(string instance, DicomTag tag) => tags.GetValueOrDefault(instance)?.GetValueOrDefault(tag) ?? "";
+        var ordered = instances.Keys
+            .OrderBy(i => T(i, DicomTags.PatientID), StringComparer.Ordinal)
+            .ThenBy(i => T(i, DicomTags.StudyDate), StringComparer.Ordinal)
+            .ThenBy(i => T(i, DicomTags.StudyInstanceUID), StringComparer.Ordinal)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.SeriesNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => T(i, DicomTags.SeriesInstanceUID), StringComparer.Ordinal)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.InstanceNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => i, StringComparer.Ordinal)
+            .ToList();
+        var entries = new List<ArchiveEntry>(ordered.Count);
+        var folders = new FolderNames(media);
+        foreach (var i in ordered)
+        {
+            var path = folders.PathFor(
+                T(i, DicomTags.PatientID), $"{T(i, DicomTags.PatientID)} {T(i, DicomTags.PatientName)}",
+                T(i, DicomTags.StudyInstanceUID), $"{T(i, DicomTags.StudyDate)} {T(i, DicomTags.StudyDescription)}",
+                T(i, DicomTags.SeriesInstanceUID), $"{T(i, DicomTags.Modality)}{T(i, DicomTags.SeriesNumber)} {T(i, DicomTags.SeriesDescription)}",
+                T(i, DicomTags.Modality));
+            entries.Add(new ArchiveEntry(i, instances[i], path));
+        }
+        return new ArchivePlan(entries, entries.Sum(e => e.File.UncompressedSize));
+    }
+
+    /// <summary>Writes the ZIP to <paramref name="output"/> (which need not be seekable: an HTTP response, say).</summary>
+    public async Task WriteAsync(Stream output, ArchivePlan plan, bool media, IProgress<double>? progress, CancellationToken ct)
+    {
+        var level = options.CurrentValue.ArchiveCompression ? CompressionLevel.Fastest : CompressionLevel.NoCompression;
+        var sink = new SyncWriteBufferingStream(output);
+        await WriteZipAsync(sink, plan, level, media, progress, ct);
+        await sink.FlushAsync(ct); // what the archive wrote last (central directory) as it closed
+    }
+
+    private async Task WriteZipAsync(Stream output, ArchivePlan plan, CompressionLevel level, bool media, IProgress<double>? progress, CancellationToken ct)
+    {
+        await using var zip = await ZipArchive.CreateAsync(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8, ct);
+        var directory = media ? new DicomDirectory() : null;
+        var buffer = new byte[1 << 20];
+        long done = 0;
+        foreach (var entry in plan.Entries)
+        {
+            ct.ThrowIfCancellationRequested();
+            var zipEntry = zip.CreateEntry(entry.Path, level);
+            await using (var target = await zipEntry.OpenAsync(ct))
+            {
+                if (directory is null)
+                {
+                    await using var source = files.Open(entry.File);
+                    int n;
+                    while ((n = await source.ReadAsync(buffer, ct)) > 0) await target.WriteAsync(buffer.AsMemory(0, n), ct);
+                }
+                else
+                {
+                    var (bytes, header, syntax) = await MediaFileAsync(entry, ct);
+                    await target.WriteAsync(bytes, ct);
+                    directory.Add(header.Dataset, entry.Path.Split('/'), syntax.Uid);
+                }
+            }
+            done += entry.File.UncompressedSize;
+            progress?.Report(100.0 * done / Math.Max(1, plan.TotalSize));
+        }
+        if (directory is not null)
+        {
+            var dicomdir = zip.CreateEntry("DICOMDIR", level);
+            await using var target = await dicomdir.OpenAsync(ct);
+            await target.WriteAsync(directory.ToFile("ORTHANCWEB").ToBytes(), ct);
+        }
+    }
+
+    /// <summary>The file as the General Purpose profile wants it: Explicit VR Little Endian, decoded when the stored file is not.</summary>
+    private async Task<(ReadOnlyMemory<byte> Bytes, DicomFile Header, TransferSyntax Syntax)> MediaFileAsync(ArchiveEntry entry, CancellationToken ct)
+    {
+        byte[] stored;
+        await using (var source = files.Open(entry.File))
+        using (var ms = new MemoryStream((int)entry.File.UncompressedSize))
+        {
+            await source.CopyToAsync(ms, ct);
+            stored = ms.ToArray();
+        }
+        var file = DicomFile.Open(stored.AsMemory());
+        if (file.TransferSyntax == TransferSyntax.ExplicitVRLittleEndian)
+            return (stored, file, file.TransferSyntax);
+        try
+        {
+            var dataset = Transcoder.ToUncompressed(DicomWriter.ToBytes(file.Dataset, file.TransferSyntax), file.TransferSyntax, TransferSyntax.ExplicitVRLittleEndian);
+            var converted = new DicomFile(DicomReader.ReadDataset(dataset, TransferSyntax.ExplicitVRLittleEndian), TransferSyntax.ExplicitVRLittleEndian);
+            converted.UpdateFileMetaInfo();
+            return (converted.ToBytes(), converted, TransferSyntax.ExplicitVRLittleEndian);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or DicomReadException)
+        {
+            // Better a file-set with one file in its own syntax (recorded as such in the DICOMDIR) than no file-set.
+            logger.LogWarning("Instance {Instance} kept in {Syntax} on the medium: {Reason}", entry.InstanceId, file.TransferSyntax.Uid, ex.Message);
+            return (stored, file, file.TransferSyntax);
+        }
+    }
+
+    /// <summary>Folder and file names: readable and unique for /archive; numbered 8-character components for /media.</summary>
+    private sealed class FolderNames(bool media)
+    {
+        private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _counts = new(StringComparer.Ordinal);
+
+        private string Name(string parent, string key, string readable, string prefix)
+        {
+            if (_names.TryGetValue(parent + "\n" + key, out var name)) return name;
+            var n = _counts[parent] = _counts.GetValueOrDefault(parent) + 1;
+            name = media ? $"{prefix}{n:D4}" : Unique(parent, Clean(readable));
+            return _names[parent + "\n" + key] = name;
+        }
+
+        private readonly HashSet<string> _used = new(StringComparer.OrdinalIgnoreCase);
+
+        private string Unique(string parent, string name)
+        {
+            var candidate = name;
+            for (var i = 2; !_used.Add(parent + "/" + candidate); i++) candidate = $"{name} ({i})";
+            return candidate;
+        }
+
+        public string PathFor(string patientKey, string patient, string studyKey, string study, string seriesKey, string series, string modality)
+        {
+            var root = media ? "IMAGES" : "";
+            var p = Name(root, patientKey, patient, "PAT");
+            var st = Name(root + "/" + p, studyKey, study, "STU");
+            var se = Name(root + "/" + p + "/" + st, seriesKey, series, "SER");
+            var folder = (media ? root + "/" : "") + $"{p}/{st}/{se}";
+            var n = _counts[folder] = _counts.GetValueOrDefault(folder) + 1;
+            var prefix = Clean(modality).Replace(" ", "");
+            return media ? $"{folder}/IM{n:D6}" : $"{folder}/{(prefix.Length > 0 ? prefix[..Math.Min(2, prefix.Length)] : "IM")}{n:D6}.dcm";
+        }
+
+        /// <summary>Keeps names portable: no path separators or characters Windows refuses; trimmed; never empty.</summary>
+        private static string Clean(string text)
+        {
+            var sb = new StringBuilder(text.Length);
+            foreach (var c in text.Trim())
+                sb.Append(c < 32 || "\\/:*?\"<>|^".Contains(c) ? (c == '^' ? ' ' : '_') : c);
+            var s = sb.ToString().Trim().TrimEnd('.');
+            if (s.Length > 64) s = s[..64].TrimEnd();
+            return s.Length == 0 ? "Unknown" : s;
+        }
+    }
+}
+
+/// <summary>Export settings (root section of appsettings.json).</summary>
+public sealed class ExportOptions
+{
+    /// <summary>Deflate the files in ZIP archives (slower to make, smaller to move); off stores them as they are.</summary>
+    public bool ArchiveCompression { get; set; }
+}
