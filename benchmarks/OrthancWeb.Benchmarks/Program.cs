@@ -20,8 +20,11 @@ switch (command)
     case "dicom-store":
         await DicomStoreBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "archive":
+        await ArchiveBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive");
         return 2;
 }
 return 0;
