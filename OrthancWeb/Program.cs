@@ -140,6 +140,7 @@ builder.Services.AddHostedService<StabilityMonitor>();
 // DICOM networking: the listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) and the SCU services.
 builder.Services.AddOptions<OrthancWeb.Dicom.DicomOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
     .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton<OrthancWeb.Dicom.ModalityRegistry>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.DicomPolicy>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.EchoScp>();
 builder.Services.AddSingleton<OrthancWeb.Dicom.StoreScp>();

@@ -129,4 +129,24 @@ public sealed class JobsTests(WorkflowFixture fx) : IClassFixture<WorkflowFixtur
         }
         finally { Directory.Delete(folder, true); }
     }
+
+    [Fact]
+    public async Task Modalities_added_at_run_time_are_used_and_those_of_the_configuration_are_read_only()
+    {
+        var put = await fx.Rest.PutAsync("/modalities/added", new StringContent($$"""{"AET": "DEST", "Host": "127.0.0.1", "Port": {{fx.DestPort}}}"""));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Contains("added", Ids(await GetJsonAsync(fx.Rest, "/modalities")));
+        Assert.Equal(HttpStatusCode.OK, (await fx.Rest.PostAsync("/modalities/added/echo", new StringContent(""))).StatusCode);
+        // Orthanc's array form replaces it.
+        Assert.Equal(HttpStatusCode.OK, (await fx.Rest.PutAsync("/modalities/added", new StringContent($$"""["DEST", "127.0.0.1", {{fx.DestPort}}]"""))).StatusCode);
+
+        var onConfigured = await fx.Rest.PutAsync("/modalities/dest", new StringContent("""{"AET": "X", "Host": "127.0.0.1", "Port": 104}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, onConfigured.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await fx.Rest.DeleteAsync("/modalities/dest")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await fx.Rest.PutAsync("/modalities/bad", new StringContent("""{"AET": "", "Host": "h", "Port": 0}"""))).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await fx.Rest.DeleteAsync("/modalities/added")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await fx.Rest.PostAsync("/modalities/added/echo", new StringContent(""))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await fx.Rest.DeleteAsync("/modalities/added")).StatusCode);
+    }
 }

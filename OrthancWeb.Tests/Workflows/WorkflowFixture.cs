@@ -17,6 +17,7 @@ public sealed class WorkflowFixture : IAsyncLifetime
     public HttpClient Rest { get; private set; } = null!;
     public string DestFolder { get; private set; } = "";
     public int LatePort { get; private set; }
+    public int DestPort { get; private set; }
     public string LateFolder { get; private set; } = "";
 
     public async Task InitializeAsync()
@@ -24,7 +25,7 @@ public sealed class WorkflowFixture : IAsyncLifetime
         Peers.Tool("storescp");
         Peers.Tool("dciodvfy");
         _folder = Directory.CreateTempSubdirectory("ow-workflow-").FullName;
-        var destPort = ServerProcess.FreePort();
+        var destPort = DestPort = ServerProcess.FreePort();
         LatePort = ServerProcess.FreePort();
         DestFolder = Path.Combine(_folder, "dest");
         LateFolder = Path.Combine(_folder, "late");

@@ -37,6 +37,41 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
     };
 
+    /// <summary>Adds or replaces a modality kept in the database: {"AET", "Host", "Port", ...} or Orthanc's ["AET", "host", port].</summary>
+    [HttpPut("modalities/{name}")]
+    [Authorize(Policy = Policies.Administer)]
+    public async Task<IActionResult> Put(string name, [FromServices] ModalityRegistry registry, CancellationToken ct)
+    {
+        ModalityOptions m;
+        try
+        {
+            var body = await JsonNode.ParseAsync(Request.Body, cancellationToken: ct);
+            m = body switch
+            {
+                JsonArray a when a.Count >= 3 => new ModalityOptions { AET = a[0]!.GetValue<string>(), Host = a[1]!.GetValue<string>(), Port = a[2]!.GetValueKind() == JsonValueKind.String ? int.Parse(a[2]!.GetValue<string>()) : a[2]!.GetValue<int>() },
+                JsonObject o => o.Deserialize<ModalityOptions>(new JsonSerializerOptions { PropertyNameCaseInsensitive = true }) ?? throw new FormatException("empty body"),
+                _ => throw new FormatException("The body must be {\"AET\", \"Host\", \"Port\"} or [\"AET\", \"host\", port]"),
+            };
+            await registry.SaveAsync(name, m, ct);
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or InvalidOperationException)
+        {
+            return ApiJson.Error(HttpContext, 400, ex.Message);
+        }
+        return Ok(new JsonObject());
+    }
+
+    [HttpDelete("modalities/{name}")]
+    [Authorize(Policy = Policies.Administer)]
+    public async Task<IActionResult> Delete(string name, [FromServices] ModalityRegistry registry, CancellationToken ct)
+    {
+        try
+        {
+            return await registry.DeleteAsync(name, ct) ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        }
+        catch (InvalidOperationException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+    }
+
     [HttpGet("modalities/{name}/configuration")]
     public IActionResult Configuration(string name) =>
         modalities.Find(name) is { } m ? Ok(Describe(m)) : ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");

@@ -10,7 +10,7 @@ namespace OrthancWeb.Dicom;
 /// switches for echo and store from unknown AEs. Services an AE may not use are refused at negotiation, so the peer
 /// sees "abstract syntax not supported" for them rather than a late failure.
 /// </summary>
-public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options) : IAssociationPolicy
+public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry) : IAssociationPolicy
 {
     /// <summary>Every transfer syntax we can store as received (all of PS3.5 that the dictionary knows).</summary>
     private static readonly HashSet<string> StorableSyntaxes =
@@ -19,8 +19,7 @@ public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options) : IAssoci
     private static readonly HashSet<string> StorageClasses = SopClasses.Storage.ToHashSet(StringComparer.Ordinal);
     private static readonly HashSet<string> Uncompressed = SopClasses.Uncompressed.ToHashSet(StringComparer.Ordinal);
 
-    public ModalityOptions? FindModality(string aet) =>
-        options.CurrentValue.DicomModalities.Values.FirstOrDefault(m => string.Equals(m.AET, aet.Trim(), StringComparison.Ordinal));
+    public ModalityOptions? FindModality(string aet) => registry.FindByAet(aet);
 
     public AssociateReject? Check(AssociationParameters request)
     {

@@ -18,13 +18,13 @@ public sealed record ModalityQuery(string Id, string Modality, ResourceLevel Lev
 /// <summary>
 /// SCU services on the configured modalities, shared by the REST API and the UI: echo, store, find, move.
 /// </summary>
-public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, IndexQueries queries, InstanceFiles files, ILogger<ModalityClient> logger)
+public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files, ILogger<ModalityClient> logger)
 {
     private readonly ConcurrentDictionary<string, ModalityQuery> _queries = new();
 
-    public IReadOnlyDictionary<string, ModalityOptions> Modalities => options.CurrentValue.DicomModalities;
+    public IReadOnlyDictionary<string, ModalityOptions> Modalities => registry.All.ToDictionary(m => m.Name, m => m.Options, StringComparer.OrdinalIgnoreCase);
 
-    public ModalityOptions? Find(string name) => options.CurrentValue.DicomModalities.GetValueOrDefault(name);
+    public ModalityOptions? Find(string name) => registry.Find(name);
 
     private string LocalAet => options.CurrentValue.DicomAet;
 
