@@ -157,8 +157,16 @@ builder.Services.AddOptions<OrthancWeb.Export.ExportOptions>().Bind(builder.Conf
 builder.Services.AddSingleton<OrthancWeb.Export.ArchiveService>();
 builder.Services.AddSingleton<OrthancWeb.Export.ArchiveJob>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler>(sp => sp.GetRequiredService<OrthancWeb.Export.ArchiveJob>());
+builder.Services.AddOptions<OrthancWeb.Routing.RoutingOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
+    .Validate(o => o.Routing.All(r => r.Problem() is null), "Routing: every rule needs a name, a known tag in each condition, and something to do")
+    .Validate(o => o.Routing.Select(r => r.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count() == o.Routing.Count, "Routing: rule names must be unique")
+    .ValidateOnStart();
+builder.Services.AddSingleton<OrthancWeb.Routing.RoutingRegistry>();
+builder.Services.AddSingleton<OrthancWeb.Routing.RoutingSecret>();
+builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Routing.RouteJob>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.JobEngine>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Jobs.JobEngine>());
+builder.Services.AddHostedService<OrthancWeb.Routing.RoutingService>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Dicom.DicomHost>());
 
 builder.Services.AddControllers(o =>

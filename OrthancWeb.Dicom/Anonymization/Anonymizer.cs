@@ -84,9 +84,12 @@ public sealed class Anonymizer
     public DicomFile Anonymize(DicomFile source)
     {
         var ds = source.Dataset.Clone();
+        // Keyed maps give each original patient its own stable pseudonym, across operations.
+        var original = source.Dataset.GetStringOrEmpty(DicomTags.PatientID);
+        var pseudonym = _options.PatientId is null ? Uids.Pseudonym("PatientID", original) : null;
         Clean(ds);
-        ds.Add(DicomTags.PatientID, DicomVR.LO, PatientId);
-        ds.Add(DicomTags.PatientName, DicomVR.PN, PatientName);
+        ds.Add(DicomTags.PatientID, DicomVR.LO, pseudonym ?? PatientId);
+        ds.Add(DicomTags.PatientName, DicomVR.PN, _options.PatientName is null && pseudonym is not null ? "Anonymized" + pseudonym[..8] : PatientName);
         foreach (var (tag, value) in _options.Replace)
             ds.Add(tag, value);
         ds.Add(DicomTags.PatientIdentityRemoved, DicomVR.CS, "YES");

@@ -222,4 +222,20 @@ public sealed partial class AnonymizerTests
         Assert.Equal(ds.GetString(DicomTags.SOPInstanceUID), inPlace.GetString(DicomTags.SOPInstanceUID));
         Assert.Equal("Fixed", inPlace.GetString(DicomTags.StudyDescription));
     }
+
+    [Fact]
+    public void A_keyed_map_gives_the_same_answers_to_operations_run_apart()
+    {
+        var source = Open("CT_small.dcm");
+        var one = new Anonymizer(new AnonymizationOptions(), new UidMap("route-secret")).Anonymize(source).Dataset;
+        var two = new Anonymizer(new AnonymizationOptions(), new UidMap("route-secret")).Anonymize(source).Dataset;
+        var other = new Anonymizer(new AnonymizationOptions(), new UidMap("another-secret")).Anonymize(source).Dataset;
+        foreach (var tag in new[] { DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID, DicomTags.PatientID, DicomTags.PatientName })
+        {
+            Assert.Equal(one.GetString(tag), two.GetString(tag));
+            Assert.NotEqual(one.GetString(tag), other.GetString(tag));
+            Assert.NotEqual(source.Dataset.GetString(tag), one.GetString(tag));
+        }
+        Assert.True(one.GetString(DicomTags.SOPInstanceUID)!.Length <= 64);
+    }
 }

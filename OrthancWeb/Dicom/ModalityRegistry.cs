@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Index;
@@ -15,26 +14,7 @@ public sealed record KnownModality(string Name, ModalityOptions Options, bool Fr
 /// </summary>
 public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbContextFactory<IndexDbContext> contexts)
 {
-    private const string Prefix = "DicomModality:";
-    private Dictionary<string, ModalityOptions>? _stored;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-
-    private Dictionary<string, ModalityOptions> Stored
-    {
-        get
-        {
-            if (_stored is not null) return _stored;
-            _gate.Wait();
-            try
-            {
-                if (_stored is not null) return _stored;
-                using var db = contexts.CreateDbContext();
-                return _stored = db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).AsEnumerable()
-                    .ToDictionary(p => p.Name[Prefix.Length..], p => JsonSerializer.Deserialize<ModalityOptions>(p.Value)!, StringComparer.OrdinalIgnoreCase);
-            }
-            finally { _gate.Release(); }
-        }
-    }
+    private readonly GlobalPropertyStore<ModalityOptions> _stored = new(contexts, "DicomModality:");
 
     public IReadOnlyList<KnownModality> All
     {
@@ -42,13 +22,13 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
         {
             var configured = options.CurrentValue.DicomModalities;
             return configured.Select(m => new KnownModality(m.Key, m.Value, true))
-                .Concat(Stored.Where(s => !configured.ContainsKey(s.Key)).Select(s => new KnownModality(s.Key, s.Value, false)))
+                .Concat(_stored.All.Where(s => !configured.ContainsKey(s.Key)).Select(s => new KnownModality(s.Key, s.Value, false)))
                 .OrderBy(m => m.Name, StringComparer.OrdinalIgnoreCase).ToList();
         }
     }
 
     public ModalityOptions? Find(string name) =>
-        options.CurrentValue.DicomModalities.GetValueOrDefault(name) ?? Stored.GetValueOrDefault(name);
+        options.CurrentValue.DicomModalities.GetValueOrDefault(name) ?? _stored.All.GetValueOrDefault(name);
 
     public ModalityOptions? FindByAet(string aet) =>
         All.Select(m => m.Options).FirstOrDefault(m => string.Equals(m.AET, aet.Trim(), StringComparison.Ordinal));
@@ -56,38 +36,16 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
     public bool IsConfigured(string name) => options.CurrentValue.DicomModalities.ContainsKey(name);
 
     /// <summary>Adds or replaces a stored modality; refuses names defined in appsettings.json and invalid entries.</summary>
-    public async Task SaveAsync(string name, ModalityOptions m, CancellationToken ct)
+    public Task SaveAsync(string name, ModalityOptions m, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 64) throw new ArgumentException("A modality needs a name of 1 to 64 characters");
         if (IsConfigured(name)) throw new InvalidOperationException($"Modality {name} is defined in appsettings.json: edit it there");
         var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(m, new(m), errors, validateAllProperties: true) || m.AET.Length > 16)
             throw new ArgumentException("Invalid modality: " + (errors.Count > 0 ? string.Join("; ", errors.Select(e => e.ErrorMessage)) : "the AET has at most 16 characters"));
-        await _gate.WaitAsync(ct);
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync(ct);
-            var key = Prefix + name;
-            var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == key, ct);
-            if (row is null) db.GlobalProperties.Add(row = new GlobalProperty { Name = key });
-            row.Value = JsonSerializer.Serialize(m);
-            await db.SaveChangesAsync(ct);
-            _stored = null; // reloaded on next use
-        }
-        finally { _gate.Release(); }
+        return _stored.SaveAsync(name, m, ct);
     }
 
-    public async Task<bool> DeleteAsync(string name, CancellationToken ct)
-    {
-        if (IsConfigured(name)) throw new InvalidOperationException($"Modality {name} is defined in appsettings.json: edit it there");
-        await _gate.WaitAsync(ct);
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync(ct);
-            var n = await db.GlobalProperties.Where(p => p.Name == Prefix + name).ExecuteDeleteAsync(ct);
-            _stored = null;
-            return n > 0;
-        }
-        finally { _gate.Release(); }
-    }
+    public Task<bool> DeleteAsync(string name, CancellationToken ct) =>
+        IsConfigured(name) ? throw new InvalidOperationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
 }

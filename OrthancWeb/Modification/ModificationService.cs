@@ -30,10 +30,11 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
         return source is null ? null : new DicomModifier(options).Modify(source).ToBytes();
     }
 
+    /// <param name="uids">A keyed map makes separate operations agree (automatic routing, instance by instance).</param>
     public Task<ModifiedResource?> AnonymizeAsync(ResourceLevel level, string id, AnonymizationOptions options, bool keepSource,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
     {
-        var anonymizer = new Anonymizer(options);
+        var anonymizer = new Anonymizer(options, uids);
         return TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct);
     }
 

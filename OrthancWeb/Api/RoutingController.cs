@@ -1,0 +1,57 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Routing;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>/routing/rules: the automatic routing rules, for scripts (the UI edits the same registry).</summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("routing/rules")]
+public sealed class RoutingController(RoutingRegistry rules) : ControllerBase
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    [HttpGet("")]
+    public IActionResult List() => Ok(new JsonArray(rules.All.Select(r =>
+    {
+        var node = JsonSerializer.SerializeToNode(r.Rule, Json)!.AsObject();
+        node["ReadOnly"] = r.FromConfiguration;
+        return (JsonNode)node;
+    }).ToArray()));
+
+    [HttpPut("{name}")]
+    [Authorize(Policy = Policies.Administer)]
+    public async Task<IActionResult> Put(string name, CancellationToken ct)
+    {
+        try
+        {
+            var rule = await JsonSerializer.DeserializeAsync<RoutingRule>(Request.Body, Json, ct) ?? throw new JsonException("empty body");
+            rule.Name = name;
+            await rules.SaveAsync(rule, ct);
+            return Ok(new JsonObject());
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
+        {
+            return ApiJson.Error(HttpContext, 400, ex.Message);
+        }
+    }
+
+    [HttpDelete("{name}")]
+    [Authorize(Policy = Policies.Administer)]
+    public async Task<IActionResult> Delete(string name, CancellationToken ct)
+    {
+        try
+        {
+            return await rules.DeleteAsync(name, ct) ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 404, $"Unknown rule: {name}");
+        }
+        catch (InvalidOperationException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Named settings edited at run time (modalities, routing rules), kept as JSON global properties under a prefix in
+/// the index database: they survive a restart, follow the index to PostgreSQL, and need no table of their own.
+/// Read from a cache that every change refreshes.
+/// </summary>
+public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> contexts, string prefix) where T : class
+{
+    private Dictionary<string, T>? _cache;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public IReadOnlyDictionary<string, T> All
+    {
+        get
+        {
+            if (_cache is { } cached) return cached;
+            _gate.Wait();
+            try
+            {
+                if (_cache is not null) return _cache;
+                using var db = contexts.CreateDbContext();
+                return _cache = db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(prefix)).AsEnumerable()
+                    .ToDictionary(p => p.Name[prefix.Length..], p => JsonSerializer.Deserialize<T>(p.Value)!, StringComparer.OrdinalIgnoreCase);
+            }
+            finally { _gate.Release(); }
+        }
+    }
+
+    public async Task SaveAsync(string name, T value, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            var key = prefix + name;
+            var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == key, ct);
+            if (row is null) db.GlobalProperties.Add(row = new GlobalProperty { Name = key });
+            row.Value = JsonSerializer.Serialize(value);
+            await db.SaveChangesAsync(ct);
+            _cache = null;
+        }
+        finally { _gate.Release(); }
+    }
+
+    public async Task<bool> DeleteAsync(string name, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            var n = await db.GlobalProperties.Where(p => p.Name == prefix + name).ExecuteDeleteAsync(ct);
+            _cache = null;
+            return n > 0;
+        }
+        finally { _gate.Release(); }
+    }
+}

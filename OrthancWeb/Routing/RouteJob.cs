@@ -1,0 +1,97 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OrthancWeb.Dicom;
+using OrthancWeb.Dicom.Anonymization;
+using OrthancWeb.Index;
+using OrthancWeb.Jobs;
+using OrthancWeb.Modification;
+
+namespace OrthancWeb.Routing;
+
+/// <summary>
+/// What a routing rule does to one resource: anonymize (with a map keyed per rule, so that instances routed one by
+/// one still form one anonymized study), then send to each destination. A retry resumes: it reuses the anonymized
+/// copy and skips destinations already served.
+/// </summary>
+public sealed class RouteJob(ModificationService modification, ModalityClient modalities, RoutingSecret secret) : IJobHandler
+{
+    public const string JobType = "Route";
+
+    public string Type => JobType;
+
+    public static JsonObject Content(RoutingRule rule, ResourceLevel level, string id) => new()
+    {
+        ["Description"] = $"Routing rule {rule.Name}",
+        ["Rule"] = JsonSerializer.SerializeToNode(rule),
+        ["Level"] = level.ToString(),
+        ["ParentResources"] = new JsonArray(id),
+    };
+
+    public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
+    {
+        var rule = job.Content["Rule"].Deserialize<RoutingRule>()!;
+        ResourceLevelExtensions.TryParse(job.Content["Level"]!.GetValue<string>(), out var level);
+        var id = job.Content["ParentResources"]![0]!.GetValue<string>();
+        var result = job.Result?.DeepClone().AsObject() ?? [];
+        var target = id;
+        if (rule.Anonymize)
+        {
+            if (result["AnonymizedResource"]?.GetValue<string>() is { } done) target = done;
+            else
+            {
+                var options = new AnonymizationOptions
+                {
+                    RetainLongFullDates = rule.RetainLongFullDates,
+                    RetainDeviceIdentity = rule.RetainDeviceIdentity,
+                    RetainPatientCharacteristics = rule.RetainPatientCharacteristics,
+                    KeepPrivateTags = rule.KeepPrivateTags,
+                };
+                var map = new UidMap(await secret.ForRuleAsync(rule.Name, ct));
+                var anonymized = await modification.AnonymizeAsync(level, id, options, keepSource: true, progress: null, ct, map)
+                    ?? throw new InvalidOperationException($"{level} {id} no longer exists");
+                target = anonymized.Id;
+                result["AnonymizedResource"] = target;
+            }
+        }
+        var forwarded = (result["Forwarded"] as JsonArray)?.Select(n => n!.GetValue<string>()).ToHashSet() ?? [];
+        var failures = new List<string>();
+        foreach (var name in rule.ForwardTo.Where(n => !forwarded.Contains(n)))
+        {
+            try
+            {
+                var m = modalities.Find(name) ?? throw new InvalidOperationException($"unknown modality {name}");
+                var sent = await modalities.StoreAsync(m, [target], ct);
+                if (sent.FailedInstancesCount > 0) throw new InvalidOperationException($"{sent.FailedInstancesCount} instance(s) refused");
+                forwarded.Add(name);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failures.Add($"{name}: {ex.Message}");
+            }
+        }
+        result["Forwarded"] = new JsonArray(forwarded.Select(f => (JsonNode)f).ToArray());
+        if (failures.Count > 0) throw new JobItemsFailedException("Could not forward to " + string.Join("; ", failures), result);
+        return result;
+    }
+}
+
+/// <summary>A random key made once per server and kept in the database: the root of every rule's keyed UID map.</summary>
+public sealed class RoutingSecret(Microsoft.EntityFrameworkCore.IDbContextFactory<IndexDbContext> contexts)
+{
+    private readonly GlobalPropertyStore<string> _store = new(contexts, "Routing:");
+    private string? _secret;
+
+    public async Task<string> ForRuleAsync(string rule, CancellationToken ct)
+    {
+        if (_secret is null)
+        {
+            if (!_store.All.TryGetValue("Secret", out var s))
+            {
+                s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+                await _store.SaveAsync("Secret", s, ct);
+            }
+            _secret = s;
+        }
+        return _secret + "|" + rule;
+    }
+}

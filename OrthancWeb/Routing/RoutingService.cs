@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Index;
+using OrthancWeb.Jobs;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Routing;
+
+/// <summary>
+/// Follows the index's change log (NewInstance, StableSeries, StableStudy) and submits a "Route" job for each rule a
+/// change matches. Its place in the log is kept in the database, so after a restart it carries on where it stopped:
+/// nothing that arrived is left unrouted (a change seen just before a crash may be routed twice, never zero times).
+/// Copies made by anonymization or modification are not routed again, which keeps a rule from feeding itself.
+/// </summary>
+public sealed class RoutingService(
+    IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
+    IDbContextFactory<IndexDbContext> contexts, ILogger<RoutingService> logger) : BackgroundService
+{
+    private const string CursorProperty = "RoutingLastChange";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        long? cursor = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var done = true;
+            try
+            {
+                cursor ??= await LoadCursorAsync(stoppingToken);
+                if (rules.All.Count > 0)
+                {
+                    var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
+                    foreach (var change in changes) await HandleAsync(change, stoppingToken);
+                    if (last != cursor) { cursor = last; await SaveCursorAsync(last, stoppingToken); }
+                    done = complete;
+                }
+                else
+                {
+                    // No rule: keep up with the log so that a rule added later starts from now, not from the past.
+                    var latest = (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                    if (latest != cursor) { cursor = latest; await SaveCursorAsync(latest, stoppingToken); }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception ex)
+            {
+                logger.LogWarning("Routing paused after an error, retrying shortly: {Reason}", ex.Message);
+            }
+            if (done)
+            {
+                try { await Task.Delay(500, stoppingToken); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    private async Task<long> LoadCursorAsync(CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var value = await db.GlobalProperties.Where(p => p.Name == CursorProperty).Select(p => p.Value).FirstOrDefaultAsync(ct);
+        if (long.TryParse(value, out var seq)) return seq;
+        return (await queries.LastChangeAsync(ct))?.Seq ?? 0; // first start: route what arrives from now on
+    }
+
+    private async Task SaveCursorAsync(long seq, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == CursorProperty, ct);
+        if (row is null) db.GlobalProperties.Add(row = new GlobalProperty { Name = CursorProperty });
+        row.Value = seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await db.SaveChangesAsync(ct);
+    }
+
+    private static RoutingTrigger? TriggerOf(string changeType) => changeType switch
+    {
+        "NewInstance" => RoutingTrigger.Instance,
+        "StableSeries" => RoutingTrigger.StableSeries,
+        "StableStudy" => RoutingTrigger.StableStudy,
+        _ => null,
+    };
+
+    private async Task HandleAsync(ChangeInfo change, CancellationToken ct)
+    {
+        if (TriggerOf(change.ChangeType) is not { } trigger) return;
+        var matching = rules.All.Select(r => r.Rule).Where(r => r.Trigger == trigger).ToList();
+        if (matching.Count == 0) return;
+        var facts = await FactsAsync(change.Level, change.PublicId, ct);
+        if (facts is null || facts.Derived) return;
+        foreach (var rule in matching)
+        {
+            if (!await MatchesAsync(rule, facts, ct)) continue;
+            logger.LogInformation("Rule {Rule} routes {Level} {Id}", rule.Name, change.Level, change.PublicId);
+            jobs.Submit(RouteJob.JobType, RouteJob.Content(rule, change.Level, change.PublicId),
+                maxRetries: rule.Retries, retryDelaySeconds: rule.RetryDelay);
+        }
+    }
+
+    /// <summary>What the conditions look at: merged main tags, the series' modalities, the first instance and its metadata.</summary>
+    private sealed record Facts(Dictionary<DicomTag, string> Tags, HashSet<string> Modalities, ResourceInfo FirstInstance, bool Derived)
+    {
+        public DicomDataset? Header { get; set; }
+    }
+
+    private async Task<Facts?> FactsAsync(ResourceLevel level, string publicId, CancellationToken ct)
+    {
+        var instances = await queries.RelativesAsync(publicId, level, ResourceLevel.Instance, ct);
+        if (instances is null || instances.Count == 0) return null; // deleted since
+        var first = await queries.GetAsync(instances[0], ResourceLevel.Instance, ct);
+        if (first is null) return null;
+        var tags = (await queries.TagsWithAncestorsAsync([publicId], ct)).GetValueOrDefault(publicId) ?? [];
+        var series = level >= ResourceLevel.Series ? [] : await queries.RelativesAsync(publicId, level, ResourceLevel.Series, ct) ?? [];
+        var modalities = series.Count == 0
+            ? [tags.GetValueOrDefault(DicomTags.Modality) ?? ""]
+            : (await queries.TagsWithAncestorsAsync(series, ct)).Values.Select(t => t.GetValueOrDefault(DicomTags.Modality) ?? "").ToHashSet();
+        var derived = first.Metadata.ContainsKey("AnonymizedFrom") || first.Metadata.ContainsKey("ModifiedFrom");
+        return new Facts(tags, modalities, first, derived);
+    }
+
+    private async Task<bool> MatchesAsync(RoutingRule rule, Facts facts, CancellationToken ct)
+    {
+        if (!string.IsNullOrEmpty(rule.CallingAet) && !Like(facts.FirstInstance.Metadata.GetValueOrDefault("RemoteAET") ?? "", rule.CallingAet)) return false;
+        if (!string.IsNullOrEmpty(rule.Modality) && !facts.Modalities.Any(m => Like(m, rule.Modality))) return false;
+        foreach (var (key, pattern) in rule.Tags)
+        {
+            var tag = DicomTag.Parse(key);
+            if (!facts.Tags.TryGetValue(tag, out var value))
+            {
+                // Not a main tag: read it from the first instance's header.
+                if (facts.Header is null && facts.FirstInstance.File is { } file) facts.Header = files.Read(file).Dataset;
+                value = facts.Header?.GetString(tag) ?? "";
+            }
+            if (!Like(value, pattern)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>DICOM-style wildcards (* any run, ? one character), case-insensitive, on the whole value.</summary>
+    public static bool Like(string value, string pattern) =>
+        Regex.IsMatch(value.Trim(), "^" + Regex.Escape(pattern.Trim()).Replace("\\*", ".*").Replace("\\?", ".") + "$",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+}
