@@ -26,20 +26,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     public ComponentTests()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
-        var paths = new DataPaths(_folder);
-        paths.CreateAll();
-        Services.AddMudServices();
-        Services.AddLogging();
-        Services.AddSingleton(paths);
-        Services.AddSingleton<IOptionsMonitor<StorageOptions>>(new StaticOptions<StorageOptions>(new StorageOptions()));
-        Services.AddPooledDbContextFactory<IndexDbContext>(o => o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Foreign Keys=True"));
-        Services.AddSingleton<StorageArea>();
-        Services.AddSingleton<IndexWriter>();
-        Services.AddSingleton<IndexQueries>();
-        Services.AddSingleton<IndexStartup>();
-        Services.AddSingleton<IngestService>();
-        Services.AddSingleton<UploadService>();
-        Services.AddSingleton<ExplorerService>();
+        RealServices.Add(Services, _folder);
         AddAuthorization().SetAuthorized("clinician").SetRoles(OrthancWeb.Security.Roles.Clinician)
             .SetPolicies(OrthancWeb.Security.Policies.View, OrthancWeb.Security.Policies.Modify);
     }
@@ -108,7 +95,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         }, TimeSpan.FromSeconds(10));
         // The row carries the study's modality, counts and disk size, computed from the index.
         var cells = page.Find("[data-testid=studies-grid] tbody tr").QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList();
-        Assert.Equal(["MR", "1", "1", OrthancWeb.Explorer.ByteSize.Format(new FileInfo(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")).Length)], cells.Skip(5));
+        Assert.Equal(["MR", "1", "1", OrthancWeb.Explorer.ByteSize.Format(new FileInfo(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")).Length)], cells.Skip(6));
     }
 
     [Fact]
@@ -123,8 +110,8 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=patients-grid] tbody tr").Count), TimeSpan.FromSeconds(10));
         var ctRow = page.FindAll("[data-testid=patients-grid] tbody tr").Single(r => r.TextContent.Contains("CompressedSamples^CT1"));
         var cells = ctRow.QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList();
-        Assert.Equal(["1", "1"], cells.Skip(4).Take(2));
-        Assert.Equal(OrthancWeb.Explorer.ByteSize.Format(new FileInfo(path).Length), cells[6]);
+        Assert.Equal(["1", "1"], cells.Skip(5).Take(2));
+        Assert.Equal(OrthancWeb.Explorer.ByteSize.Format(new FileInfo(path).Length), cells[7]);
 
         ctRow.QuerySelector("[data-testid=patient-protect]")!.Click();
         var queries = Services.GetRequiredService<IndexQueries>();
@@ -263,12 +250,5 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);
         Assert.True(await condition());
-    }
-
-    private sealed class StaticOptions<T>(T value) : IOptionsMonitor<T>
-    {
-        public T CurrentValue => value;
-        public T Get(string? name) => value;
-        public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 }

@@ -137,6 +137,6 @@ public sealed class AnonymizeModifyTests(WorkflowFixture fx) : IClassFixture<Wor
         });
         Assert.Equal(study, inPlace["ID"]!.GetValue<string>());
         Assert.Equal("Fixed in place", (await GetJsonAsync(fx.Rest, $"/studies/{study}"))["MainDicomTags"]!["StudyDescription"]!.GetValue<string>());
-        Assert.Equal(1, (await GetJsonAsync(fx.Rest, $"/studies/{study}/instances")).AsArray().Count);
+        Assert.Single((await GetJsonAsync(fx.Rest, $"/studies/{study}/instances")).AsArray());
     }
 }
