@@ -214,6 +214,27 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains("Slice 4 / 5", await page.InnerTextAsync("[data-testid=slice-number]"));
         await Shot(page, "06-viewer");
 
+        // Workflows on the CT study: download it as a ZIP, anonymize it, follow the job to its new study.
+        await page.ClickAsync("[data-testid=nav-studies]");
+        await page.FillAsync(Field("search-name"), "compressedsamples^ct");
+        await page.ClickAsync("[data-testid=search-button]");
+        await page.WaitForSelectorAsync("text=CompressedSamples^MR1", new() { State = WaitForSelectorState.Detached, Timeout = 10_000 });
+        await OpenRowAsync(page, "CompressedSamples^CT1");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=download-zip]"));
+        var zipPath = Path.Combine(folder, "study.zip");
+        await download.SaveAsAsync(zipPath);
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(zipPath))
+            Assert.Single(zip.Entries, e => e.FullName.EndsWith(".dcm"));
+        await page.ClickAsync("[data-testid=anonymize]");
+        await page.FillAsync(Field("anon-name"), "TRIAL^BROWSER");
+        await page.ClickAsync("[data-testid=anonymize-submit]");
+        await WaitForPathAsync(page, "^/ui/jobs");
+        await page.WaitForSelectorAsync("[data-testid=job-state]:has-text('Success')", new() { Timeout = 30_000 });
+        await Shot(page, "06b-jobs");
+        await page.ClickAsync("[data-testid=job-result]");
+        await WaitForPathAsync(page, "^/ui/studies/[^/]+$");
+        await page.WaitForSelectorAsync("text=TRIAL^BROWSER");
+
         // Create a Viewer account, log out.
         await page.ClickAsync("[data-testid=nav-users]");
         await page.FillAsync(Field("new-user-name"), "reader");
@@ -231,6 +252,9 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await OpenRowAsync(reader, "CompressedSamples^MR1");
         await reader.WaitForSelectorAsync("[data-testid=series-list]");
         Assert.Equal(0, await reader.Locator("[data-testid=delete-study]").CountAsync());
+        Assert.Equal(0, await reader.Locator("[data-testid=anonymize]").CountAsync());
+        Assert.Equal(0, await reader.Locator("[data-testid=send]").CountAsync());
+        Assert.Equal(1, await reader.Locator("[data-testid=download-zip]").CountAsync()); // exporting is viewing
         await reader.ClickAsync("[data-testid=nav-patients]");
         await reader.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^MR1");
         Assert.Equal(0, await reader.Locator("[data-testid=patient-delete]").CountAsync());
