@@ -64,44 +64,33 @@ public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IO
     public async Task WriteAsync(Stream output, ArchivePlan plan, bool media, IProgress<double>? progress, CancellationToken ct)
     {
         var level = options.CurrentValue.ArchiveCompression ? CompressionLevel.Fastest : CompressionLevel.NoCompression;
-        var sink = new SyncWriteBufferingStream(output);
-        await WriteZipAsync(sink, plan, level, media, progress, ct);
-        await sink.FlushAsync(ct); // what the archive wrote last (central directory) as it closed
-    }
-
-    private async Task WriteZipAsync(Stream output, ArchivePlan plan, CompressionLevel level, bool media, IProgress<double>? progress, CancellationToken ct)
-    {
-        await using var zip = await ZipArchive.CreateAsync(output, ZipArchiveMode.Create, leaveOpen: true, Encoding.UTF8, ct);
+        await using var zip = await StreamingZip.CreateAsync(output, level, ct);
         var directory = media ? new DicomDirectory() : null;
         var buffer = new byte[1 << 20];
         long done = 0;
         foreach (var entry in plan.Entries)
         {
             ct.ThrowIfCancellationRequested();
-            var zipEntry = zip.CreateEntry(entry.Path, level);
-            await using (var target = await zipEntry.OpenAsync(ct))
-            {
-                if (directory is null)
+            if (directory is null)
+                await zip.AddAsync(entry.Path, async (target, token) =>
                 {
                     await using var source = files.Open(entry.File);
                     int n;
-                    while ((n = await source.ReadAsync(buffer, ct)) > 0) await target.WriteAsync(buffer.AsMemory(0, n), ct);
-                }
-                else
-                {
-                    var (bytes, header, syntax) = await MediaFileAsync(entry, ct);
-                    await target.WriteAsync(bytes, ct);
-                    directory.Add(header.Dataset, entry.Path.Split('/'), syntax.Uid);
-                }
+                    while ((n = await source.ReadAsync(buffer, token)) > 0) await target.WriteAsync(buffer.AsMemory(0, n), token);
+                }, ct);
+            else
+            {
+                var (bytes, header, syntax) = await MediaFileAsync(entry, ct);
+                await zip.AddAsync(entry.Path, (target, token) => target.WriteAsync(bytes, token).AsTask(), ct);
+                directory.Add(header.Dataset, entry.Path.Split('/'), syntax.Uid);
             }
             done += entry.File.UncompressedSize;
             progress?.Report(100.0 * done / Math.Max(1, plan.TotalSize));
         }
         if (directory is not null)
         {
-            var dicomdir = zip.CreateEntry("DICOMDIR", level);
-            await using var target = await dicomdir.OpenAsync(ct);
-            await target.WriteAsync(directory.ToFile("ORTHANCWEB").ToBytes(), ct);
+            var dicomdir = directory.ToFile("ORTHANCWEB").ToBytes();
+            await zip.AddAsync("DICOMDIR", (target, token) => target.WriteAsync(dicomdir, token).AsTask(), ct);
         }
     }
 
