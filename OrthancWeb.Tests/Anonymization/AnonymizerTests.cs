@@ -51,6 +51,30 @@ public sealed partial class AnonymizerTests
 
     [Theory]
     [MemberData(nameof(Files))]
+    public void Modified_file_has_no_IOD_error_the_original_did_not_have(string name)
+    {
+        var dir = Directory.CreateTempSubdirectory("modify-");
+        try
+        {
+            var original = Path.Combine(Peers.PydicomDir("test_files"), name);
+            var output = Path.Combine(dir.FullName, name);
+            var modified = new DicomModifier(new ModificationOptions
+            {
+                Level = ModificationLevel.Study,
+                Replace = new Dictionary<DicomTag, string> { [DicomTags.StudyDescription] = "Modified", [DicomTags.PatientName] = "Renamed^Patient" },
+                Remove = new HashSet<DicomTag> { DicomTags.StationName },
+                RemovePrivateTags = true,
+            }).Modify(DicomFile.Open(original));
+            modified.Save(output);
+            var added = IodErrors(output).Except(IodErrors(original)).ToList();
+            Assert.True(added.Count == 0, string.Join("\n", added));
+            Assert.Equal("Modified", DicomFile.Open(output).Dataset.GetString(DicomTags.StudyDescription));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Theory]
+    [MemberData(nameof(Files))]
     public void Every_attribute_the_profile_lists_is_removed_or_replaced(string name)
     {
         var source = Open(name);
