@@ -153,6 +153,7 @@ builder.Services.AddOptions<OrthancWeb.Jobs.JobsOptions>().Bind(builder.Configur
     .Validate(o => o.ConcurrentJobs is >= 1 and <= 64 && o.JobsHistorySize >= 0, "Jobs: ConcurrentJobs must be 1-64 and JobsHistorySize not negative").ValidateOnStart();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Modification.ResourceModificationJob>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Dicom.ModalityStoreJob>();
+builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Dicom.ModalityMoveJob>();
 builder.Services.AddOptions<OrthancWeb.Export.ExportOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section));
 builder.Services.AddSingleton<OrthancWeb.Export.ArchiveService>();
 builder.Services.AddSingleton<OrthancWeb.Export.ArchiveJob>();
@@ -162,7 +163,7 @@ builder.Services.AddOptions<OrthancWeb.Routing.RoutingOptions>().Bind(builder.Co
     .Validate(o => o.Routing.Select(r => r.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count() == o.Routing.Count, "Routing: rule names must be unique")
     .ValidateOnStart();
 builder.Services.AddSingleton<OrthancWeb.Routing.RoutingRegistry>();
-builder.Services.AddSingleton<OrthancWeb.Routing.RoutingSecret>();
+builder.Services.AddSingleton<OrthancWeb.Modification.PseudonymKeys>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.IJobHandler, OrthancWeb.Routing.RouteJob>();
 builder.Services.AddSingleton<OrthancWeb.Jobs.JobEngine>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<OrthancWeb.Jobs.JobEngine>());

@@ -211,8 +211,11 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         page.WaitForAssertion(() => Assert.Equal("Slice 2 / 5", Number()), TimeSpan.FromSeconds(5));
         // Cine re-renders the page ten times a second, so a button found just before a tick can be stale by the time
         // the click is dispatched (bUnit then drops it); click again until the page reports it stopped.
-        for (var attempt = 0; attempt < 5 && page.Find("[data-testid=cine]").GetAttribute("data-playing") == "true"; attempt++)
+        for (var attempt = 0; attempt < 40 && page.Find("[data-testid=cine]").GetAttribute("data-playing") == "true"; attempt++)
+        {
             page.Find("[data-testid=cine]").Click();
+            await Task.Delay(20);
+        }
         Assert.Equal("false", page.Find("[data-testid=cine]").GetAttribute("data-playing"));
         var stopped = Number();
         await Task.Delay(300);

@@ -42,6 +42,7 @@ public static class RealServices
         services.AddSingleton<ModalityRegistry>();
         services.AddSingleton<ModalityClient>();
         services.AddSingleton<ModificationService>();
+        services.AddSingleton<PseudonymKeys>();
         services.AddSingleton<ArchiveService>();
         services.AddSingleton<ArchiveJob>();
         services.AddSingleton<RoutingRegistry>();

@@ -95,5 +95,15 @@ public sealed class DcmqrscpTests : IAsyncLifetime
         Assert.Single(back.AsArray());
         var instance = (await GetJsonAsync(_rest, $"/studies/{back[0]!.GetValue<string>()}/instances"))[0]!["ID"]!.GetValue<string>();
         Assert.Equal("QRSCP", (await GetJsonAsync(_rest, $"/instances/{instance}/metadata?expand"))["RemoteAET"]!.GetValue<string>());
+
+        // The same retrieve as a job (C-MOVE is a long operation): delete our copy again, move it back asynchronously.
+        Assert.True((await _rest.DeleteAsync($"/studies/{back[0]!.GetValue<string>()}")).IsSuccessStatusCode);
+        var submitted = await PostJsonAsync(_rest, "/modalities/qr/move",
+            new { Level = "Study", Resources = new[] { new { StudyInstanceUID = studyUid } }, TargetAet = OurAet, Asynchronous = true });
+        var job = await OrthancWeb.Tests.Workflows.JobsTests.WaitForStateAsync(_rest, submitted["ID"]!.GetValue<string>(), "Success", "Failure");
+        Assert.True(job["State"]!.GetValue<string>() == "Success", job.ToJsonString());
+        Assert.Equal("DicomMoveScu", job["Type"]!.GetValue<string>());
+        Assert.Equal(1, job["Content"]!["CompletedSubOperations"]!.GetValue<int>());
+        Assert.Single((await PostJsonAsync(_rest, "/tools/find", new { Level = "Study", Query = new { StudyInstanceUID = studyUid } })).AsArray());
     }
 }

@@ -186,9 +186,10 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         if (modalities.GetQuery(id) is not { } q || modalities.Find(q.Modality) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
         using var reader = new StreamReader(Request.Body);
         var body = (await reader.ReadToEndAsync(ct)).Trim();
-        string? target = body.Length == 0 ? null : body.StartsWith('{') ? JsonNode.Parse(body)?["TargetAet"]?.GetValue<string>() : body;
+        var options = body.StartsWith('{') ? JsonNode.Parse(body) as JsonObject : null;
+        string? target = body.Length == 0 ? null : options is not null ? options["TargetAet"]?.GetValue<string>() : body;
         var identifiers = q.Answers.Select(a => Identifier(a, q.Level)).ToList();
-        return await MoveAsync(m, q.Level, identifiers, target, ct);
+        return await MoveAsync(q.Modality, m, q.Level, identifiers, target, options?["Asynchronous"]?.GetValue<bool>() == true, ct);
     }
 
     /// <summary>{"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}</summary>
@@ -207,12 +208,18 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
                 if (DicomTag.TryParse(key, out var tag)) ds.Add(tag, value?.GetValue<string>() ?? "");
             identifiers.Add(ds);
         }
-        return await MoveAsync(m, level, identifiers, body["TargetAet"]?.GetValue<string>(), ct);
+        return await MoveAsync(name, m, level, identifiers, body["TargetAet"]?.GetValue<string>(), body["Asynchronous"]?.GetValue<bool>() == true, ct);
     }
 
-    private async Task<IActionResult> MoveAsync(ModalityOptions m, ResourceLevel level, List<DicomDataset> identifiers, string? target, CancellationToken ct)
+    private async Task<IActionResult> MoveAsync(string name, ModalityOptions m, ResourceLevel level, List<DicomDataset> identifiers, string? target, bool asynchronous, CancellationToken ct)
     {
         if (identifiers.Count == 0) return ApiJson.Error(HttpContext, 400, "Nothing to retrieve");
+        if (asynchronous)
+        {
+            var job = HttpContext.RequestServices.GetRequiredService<JobEngine>().Submit(ModalityMoveJob.JobType,
+                ModalityMoveJob.Content(name, level, identifiers, target), user: User.Identity?.Name);
+            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+        }
         try
         {
             var last = await modalities.MoveAsync(m, level, identifiers, target, ct);

@@ -39,9 +39,9 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
     }
 
     public Task<ModifiedResource?> ModifyAsync(ResourceLevel level, string id, ModificationOptions options, bool keepSource,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
     {
-        var modifier = new DicomModifier(options);
+        var modifier = new DicomModifier(options, uids);
         // Keeping the SOP Instance UID replaces the stored instance: that is modification in place.
         var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);
         return TransformAsync(level, id, modifier.Modify, "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct);

@@ -13,7 +13,7 @@ namespace OrthancWeb.Routing;
 /// one still form one anonymized study), then send to each destination. A retry resumes: it reuses the anonymized
 /// copy and skips destinations already served.
 /// </summary>
-public sealed class RouteJob(ModificationService modification, ModalityClient modalities, RoutingSecret secret) : IJobHandler
+public sealed class RouteJob(ModificationService modification, ModalityClient modalities, PseudonymKeys keys) : IJobHandler
 {
     public const string JobType = "Route";
 
@@ -46,7 +46,7 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
                     RetainPatientCharacteristics = rule.RetainPatientCharacteristics,
                     KeepPrivateTags = rule.KeepPrivateTags,
                 };
-                var map = new UidMap(await secret.ForRuleAsync(rule.Name, ct));
+                var map = new UidMap(await keys.KeyForAsync("rule:" + rule.Name, ct));
                 var anonymized = await modification.AnonymizeAsync(level, id, options, keepSource: true, progress: null, ct, map)
                     ?? throw new InvalidOperationException($"{level} {id} no longer exists");
                 target = anonymized.Id;
@@ -72,26 +72,5 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
         result["Forwarded"] = new JsonArray(forwarded.Select(f => (JsonNode)f).ToArray());
         if (failures.Count > 0) throw new JobItemsFailedException("Could not forward to " + string.Join("; ", failures), result);
         return result;
-    }
-}
-
-/// <summary>A random key made once per server and kept in the database: the root of every rule's keyed UID map.</summary>
-public sealed class RoutingSecret(Microsoft.EntityFrameworkCore.IDbContextFactory<IndexDbContext> contexts)
-{
-    private readonly GlobalPropertyStore<string> _store = new(contexts, "Routing:");
-    private string? _secret;
-
-    public async Task<string> ForRuleAsync(string rule, CancellationToken ct)
-    {
-        if (_secret is null)
-        {
-            if (!_store.All.TryGetValue("Secret", out var s))
-            {
-                s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-                await _store.SaveAsync("Secret", s, ct);
-            }
-            _secret = s;
-        }
-        return _secret + "|" + rule;
     }
 }

@@ -1,0 +1,29 @@
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Index;
+
+namespace OrthancWeb.Modification;
+
+/// <summary>
+/// Keys for the keyed UID maps (see UidMap): one random server secret, made once and kept in the index database,
+/// combined with a purpose ("rule:trial-7", "job:{id}"). A routing rule thus maps the same UID the same way every
+/// time, and a job that is resumed or retried redoes its work with the same UIDs instead of making a second copy.
+/// </summary>
+public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts)
+{
+    private readonly GlobalPropertyStore<string> _store = new(contexts, "Pseudonymization:");
+    private string? _secret;
+
+    public async Task<string> KeyForAsync(string purpose, CancellationToken ct)
+    {
+        if (_secret is null)
+        {
+            if (!_store.All.TryGetValue("Secret", out var s))
+            {
+                s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+                await _store.SaveAsync("Secret", s, ct);
+            }
+            _secret = s;
+        }
+        return _secret + "|" + purpose;
+    }
+}
