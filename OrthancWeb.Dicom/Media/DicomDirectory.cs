@@ -116,6 +116,20 @@ public sealed class DicomDirectory
         _ => "IMAGE",
     };
 
+    private static readonly (DicomTag, string?)[] DefaultKeys = [(DicomTags.InstanceNumber, "1")];
+
+    /// <summary>Keys of each instance-level record type (PS3.3 §F.5), with the value invented when a type 1 key is missing.</summary>
+    private static readonly Dictionary<string, (DicomTag Tag, string? Invented)[]> RecordKeys = new()
+    {
+        ["RT DOSE"] = [(DicomTags.InstanceNumber, "1"), (DicomTags.DoseSummationType, "PLAN")],
+        ["RT STRUCTURE SET"] = [(DicomTags.InstanceNumber, "1"), (DicomTags.StructureSetLabel, "UNKNOWN"), (DicomTags.StructureSetDate, null), (DicomTags.StructureSetTime, null)],
+        ["RT PLAN"] = [(DicomTags.InstanceNumber, "1"), (DicomTags.RTPlanLabel, "UNKNOWN"), (DicomTags.RTPlanDate, null), (DicomTags.RTPlanTime, null)],
+        ["SR DOCUMENT"] = [(DicomTags.InstanceNumber, "1"), (DicomTags.CompletionFlag, "PARTIAL"), (DicomTags.VerificationFlag, "UNVERIFIED"),
+            (DicomTags.ContentDate, "19000101"), (DicomTags.ContentTime, "000000")],
+        ["PRESENTATION"] = [(DicomTags.PresentationCreationDate, "19000101"), (DicomTags.PresentationCreationTime, "000000"),
+            (DicomTags.InstanceNumber, "1"), (DicomTags.ContentLabel, "UNKNOWN")],
+    };
+
     private static DicomDataset InstanceRecord(DicomDataset i, IReadOnlyList<string> fileId, string transferSyntaxUid)
     {
         var sopClass = i.GetStringOrEmpty(DicomTags.SOPClassUID);
@@ -125,46 +139,13 @@ public sealed class DicomDirectory
         r.Add(DicomTags.ReferencedSOPClassUIDInFile, DicomVR.UI, sopClass);
         r.Add(DicomTags.ReferencedSOPInstanceUIDInFile, DicomVR.UI, i.GetStringOrEmpty(DicomTags.SOPInstanceUID));
         r.Add(DicomTags.ReferencedTransferSyntaxUIDInFile, DicomVR.UI, transferSyntaxUid);
-        switch (type)
-        {
-            case "RT DOSE":
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                Copy(i, r, DicomTags.DoseSummationType, "PLAN");
-                break;
-            case "RT STRUCTURE SET":
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                Copy(i, r, DicomTags.StructureSetLabel, "UNKNOWN");
-                Copy(i, r, DicomTags.StructureSetDate);
-                Copy(i, r, DicomTags.StructureSetTime);
-                break;
-            case "RT PLAN":
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                Copy(i, r, DicomTags.RTPlanLabel, "UNKNOWN");
-                Copy(i, r, DicomTags.RTPlanDate);
-                Copy(i, r, DicomTags.RTPlanTime);
-                break;
-            case "SR DOCUMENT":
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                Copy(i, r, DicomTags.CompletionFlag, "PARTIAL");
-                Copy(i, r, DicomTags.VerificationFlag, "UNVERIFIED");
-                Copy(i, r, DicomTags.ContentDate, "19000101");
-                Copy(i, r, DicomTags.ContentTime, "000000");
-                // 1C: the latest verification, when the document is verified (PS3.3 §F.5.21).
-                if (i.GetString(DicomTags.VerificationFlag) == "VERIFIED" &&
-                    i.GetSequence(DicomTags.VerifyingObserverSequence)?.Items.Select(o => o.GetString(DicomTags.VerificationDateTime)).Where(t => !string.IsNullOrEmpty(t)).Max() is { } verified)
-                    r.Add(DicomTags.VerificationDateTime, DicomVR.DT, verified);
-                if (i.GetSequence(DicomTags.ConceptNameCodeSequence) is { } concept) r.AddOrUpdate(concept);
-                break;
-            case "PRESENTATION":
-                Copy(i, r, DicomTags.PresentationCreationDate, "19000101");
-                Copy(i, r, DicomTags.PresentationCreationTime, "000000");
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                Copy(i, r, DicomTags.ContentLabel, "UNKNOWN");
-                break;
-            default:
-                Copy(i, r, DicomTags.InstanceNumber, "1");
-                break;
-        }
+        foreach (var (tag, invented) in RecordKeys.GetValueOrDefault(type, DefaultKeys))
+            Copy(i, r, tag, invented);
+        // 1C: the latest verification, when the document is verified (PS3.3 §F.5.21).
+        if (type == "SR DOCUMENT" && i.GetString(DicomTags.VerificationFlag) == "VERIFIED" &&
+            i.GetSequence(DicomTags.VerifyingObserverSequence)?.Items.Select(o => o.GetString(DicomTags.VerificationDateTime)).Where(t => !string.IsNullOrEmpty(t)).Max() is { } verified)
+            r.Add(DicomTags.VerificationDateTime, DicomVR.DT, verified);
+        if (type == "SR DOCUMENT" && i.GetSequence(DicomTags.ConceptNameCodeSequence) is { } concept) r.AddOrUpdate(concept);
         return r;
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 
@@ -17,7 +16,7 @@ public sealed class DicomServerFixture : IAsyncLifetime
     public int DicomPort { get; private set; }
     public int StoreScpPort { get; private set; }
     public string StoreScpFolder { get; private set; } = "";
-    private Process? _storescp;
+    private readonly StorescpPeers _storescp = new();
 
     public async Task InitializeAsync()
     {
@@ -36,18 +35,13 @@ public sealed class DicomServerFixture : IAsyncLifetime
             }
             """);
         Rest = Server.CreateRestClient();
-        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", StoreScpAet, "-od", StoreScpFolder, "--fork", StoreScpPort.ToString()])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        psi.Environment["TCP_NODELAY"] = "1";
-        _storescp = Process.Start(psi);
+        _storescp.Start(StoreScpAet, StoreScpPort, StoreScpFolder);
         await Task.Delay(300);
     }
 
     public async Task DisposeAsync()
     {
-        if (_storescp is { HasExited: false }) _storescp.Kill(true);
+        _storescp.Dispose();
         Rest.Dispose();
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
@@ -15,7 +14,7 @@ namespace OrthancWeb.Tests.Workflows;
 public sealed class RoutingFixture : IAsyncLifetime
 {
     private string _folder = "";
-    private readonly List<Process> _peers = [];
+    private readonly StorescpPeers _peers = new();
     public ServerProcess Server { get; private set; } = null!;
     public HttpClient Rest { get; private set; } = null!;
     public int DicomPort { get; private set; }
@@ -53,20 +52,11 @@ public sealed class RoutingFixture : IAsyncLifetime
         await Task.Delay(300);
     }
 
-    public void Start(string aet, int port, string folder)
-    {
-        Directory.CreateDirectory(folder);
-        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString()])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        psi.Environment["TCP_NODELAY"] = "1";
-        lock (_peers) _peers.Add(Process.Start(psi)!);
-    }
+    public void Start(string aet, int port, string folder) => _peers.Start(aet, port, folder);
 
     public async Task DisposeAsync()
     {
-        foreach (var p in _peers.Where(p => !p.HasExited)) p.Kill(true);
+        _peers.Dispose();
         Rest.Dispose();
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }

@@ -17,41 +17,41 @@ namespace OrthancWeb.Api;
 public sealed class ModificationController(ModificationService modification, JobEngine jobs) : ControllerBase
 {
     [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/anonymize")]
-    public async Task<IActionResult> Anonymize(string collection, string id, CancellationToken ct)
-    {
-        ResourceLevelExtensions.TryParse(collection, out var level);
-        JsonObject body;
-        AnonymizationOptions options;
-        try
-        {
-            body = await ReadBodyAsync(ct);
-            options = ModificationRequests.Anonymization(body);
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or System.Text.Json.JsonException or InvalidOperationException)
-        {
-            return ApiJson.Error(HttpContext, 400, ex.Message);
-        }
-        if (level == ResourceLevel.Instance)
-        {
-            var bytes = await modification.AnonymizeInstanceAsync(id, options, ct);
-            return bytes is null ? ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}") : File(bytes, "application/dicom");
-        }
-        var keepSource = ModificationRequests.Bool(body, "KeepSource", true);
-        return await RunAsync(body, level, id, anonymize: true,
-            (progress, token) => modification.AnonymizeAsync(level, id, options, keepSource, progress, token), ct);
-    }
+    public Task<IActionResult> Anonymize(string collection, string id, CancellationToken ct) =>
+        HandleAsync(collection, id, anonymize: true, (body, _) => ModificationRequests.Anonymization(body),
+            (options, token) => modification.AnonymizeInstanceAsync(id, options, token),
+            (level, options, keepSource, progress, token) => modification.AnonymizeAsync(level, id, options, keepSource, progress, token), ct);
 
     [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/modify")]
-    public async Task<IActionResult> Modify(string collection, string id, CancellationToken ct)
+    public Task<IActionResult> Modify(string collection, string id, CancellationToken ct) =>
+        HandleAsync(collection, id, anonymize: false, (body, level) =>
+            {
+                var options = ModificationRequests.Modification(body, level);
+                DicomModifier.Validate(options);
+                return options;
+            },
+            (options, token) => modification.ModifyInstanceAsync(id, options, token),
+            (level, options, keepSource, progress, token) => modification.ModifyAsync(level, id, options, keepSource, progress, token), ct);
+
+    /// <summary>
+    /// Both routes: a bad body is a 400 with the reason; an instance answers with its transformed file (not stored);
+    /// a patient, study or series becomes a new resource, now or as a job.
+    /// </summary>
+    private async Task<IActionResult> HandleAsync<TOptions>(string collection, string id, bool anonymize,
+        Func<JsonObject, ResourceLevel, TOptions> parse,
+        Func<TOptions, CancellationToken, Task<byte[]?>> instance,
+        Func<ResourceLevel, TOptions, bool, IProgress<(int Done, int Total)>, CancellationToken, Task<ModifiedResource?>> resource,
+        CancellationToken ct)
     {
         ResourceLevelExtensions.TryParse(collection, out var level);
         JsonObject body;
-        ModificationOptions options;
+        TOptions options;
+        bool keepSource;
         try
         {
             body = await ReadBodyAsync(ct);
-            options = ModificationRequests.Modification(body, level);
-            DicomModifier.Validate(options);
+            options = parse(body, level);
+            keepSource = ModificationRequests.Bool(body, "KeepSource", true);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or System.Text.Json.JsonException or InvalidOperationException)
         {
@@ -59,12 +59,10 @@ public sealed class ModificationController(ModificationService modification, Job
         }
         if (level == ResourceLevel.Instance)
         {
-            var bytes = await modification.ModifyInstanceAsync(id, options, ct);
+            var bytes = await instance(options, ct);
             return bytes is null ? ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}") : File(bytes, "application/dicom");
         }
-        var keepSource = ModificationRequests.Bool(body, "KeepSource", true);
-        return await RunAsync(body, level, id, anonymize: false,
-            (progress, token) => modification.ModifyAsync(level, id, options, keepSource, progress, token), ct);
+        return await RunAsync(body, level, id, anonymize, (progress, token) => resource(level, options, keepSource, progress, token), ct);
     }
 
     /// <summary>Synchronously (Orthanc's default) or, with "Asynchronous": true, as a job answered with its ID.</summary>
