@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Playwright;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 using Xunit.Abstractions;
@@ -95,13 +97,13 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>A Part 10 file with a small header and a large pixel data element of zeros, written sparse.</summary>
     private static void LargeFile(string path, int index, long pixelBytes)
     {
-        var ds = new OrthancWeb.Dicom.Data.DicomDataset();
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.7");
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID, $"2.25.515151.{index}");
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.PatientName, "LARGE^FOLDER");
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.PatientID, "LARGE-FOLDER");
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.StudyInstanceUID, "2.25.515151.100");
-        ds.Add(OrthancWeb.Dicom.Data.DicomTags.SeriesInstanceUID, "2.25.515151.200");
+        var ds = new DicomDataset();
+        ds.Add(DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.7");
+        ds.Add(DicomTags.SOPInstanceUID, $"2.25.515151.{index}");
+        ds.Add(DicomTags.PatientName, "LARGE^FOLDER");
+        ds.Add(DicomTags.PatientID, "LARGE-FOLDER");
+        ds.Add(DicomTags.StudyInstanceUID, "2.25.515151.100");
+        ds.Add(DicomTags.SeriesInstanceUID, "2.25.515151.200");
         var file = new OrthancWeb.Dicom.IO.DicomFile(ds, OrthancWeb.Dicom.IO.TransferSyntax.ExplicitVRLittleEndian);
         file.UpdateFileMetaInfo();
         using var stream = File.Create(path);
@@ -127,6 +129,48 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private static Task WaitForPathAsync(IPage page, string pathAndQueryPattern) =>
         page.WaitForFunctionAsync("p => new RegExp(p).test(location.pathname + location.search)", pathAndQueryPattern, new() { Timeout = 15_000 });
 
+    /// <summary>A 512x512 16-bit CT slice: a body-like disc of soft tissue with a denser ring and noise, rescaled to HU.</summary>
+    private static byte[] Ct512(string patientId, int index)
+    {
+        var ds = new DicomDataset();
+        ds.Add(DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
+        ds.Add(DicomTags.SOPInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.{index}");
+        ds.Add(DicomTags.PatientName, $"TEST^{patientId}");
+        ds.Add(DicomTags.PatientID, patientId);
+        ds.Add(DicomTags.StudyInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.100");
+        ds.Add(DicomTags.SeriesInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.200");
+        ds.Add(DicomTags.Modality, "CT");
+        ds.Add(DicomTags.InstanceNumber, index.ToString());
+        ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString());
+        ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
+        ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
+        ds.Add(DicomTags.Rows, (ushort)512);
+        ds.Add(DicomTags.Columns, (ushort)512);
+        ds.Add(DicomTags.BitsAllocated, (ushort)16);
+        ds.Add(DicomTags.BitsStored, (ushort)12);
+        ds.Add(DicomTags.HighBit, (ushort)11);
+        ds.Add(DicomTags.PixelRepresentation, (ushort)0);
+        ds.Add(DicomTags.RescaleIntercept, "-1024");
+        ds.Add(DicomTags.RescaleSlope, "1");
+        ds.Add(DicomTags.WindowCenter, "40");
+        ds.Add(DicomTags.WindowWidth, "400");
+        var pixels = new byte[512 * 512 * 2];
+        var rng = new Random(index);
+        for (var y = 0; y < 512; y++)
+            for (var x = 0; x < 512; x++)
+            {
+                var r = Math.Sqrt((x - 256.0) * (x - 256) + (y - 256.0) * (y - 256));
+                var hu = r > 220 ? -1000 : r > 200 ? 700 : 40 + 30 * Math.Sin((x + index * 7) / 20.0);
+                var v = (ushort)Math.Clamp(hu + 1024 + rng.Next(-20, 20), 0, 4095);
+                pixels[2 * (y * 512 + x)] = (byte)v;
+                pixels[2 * (y * 512 + x) + 1] = (byte)(v >> 8);
+            }
+        ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+        var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
+        file.UpdateFileMetaInfo();
+        return file.ToBytes();
+    }
+
     private async Task Shot(IPage page, string name) => await page.ScreenshotAsync(new() { Path = Path.Combine(_shots, name + ".png"), FullPage = true });
 
     [Fact]
@@ -138,7 +182,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // Upload a folder by the file input: pydicom files, a 5-slice series, and a non-DICOM file from a "CD".
         var folder = Directory.CreateTempSubdirectory("ow-ui-upload-").FullName;
         foreach (var name in new[] { "CT_small.dcm", "MR_small.dcm", "rtplan.dcm" }) File.Copy(Rest.Sample(name), Path.Combine(folder, name));
-        for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), StoreBehaviourTests.Instance("VIEWER-1", i, 64 * 1024));
+        for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), Ct512("VIEWER-1", i));
         File.WriteAllText(Path.Combine(folder, "autorun.inf"), "[autorun]\nopen=viewer.exe\n");
         await page.ClickAsync("[data-testid=nav-upload]");
         await WaitForPathAsync(page, "^/ui/upload$");
@@ -203,14 +247,21 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.ClickAsync("[data-testid=open-viewer]");
         await page.WaitForSelectorAsync("[data-testid=slice]");
         await page.FocusAsync("[data-testid=viewer]");
+        var changes = new List<long>();
         for (var k = 1; k <= 3; k++)
         {
+            // A reader looks at a slice for a moment before moving on: by then its neighbours have loaded.
+            await page.WaitForFunctionAsync("() => window.owViewer && owViewer.cache.size > 0 && [...owViewer.cache.values()].every(i => i.complete)", null, new() { Timeout = 15_000 });
             var clock = Stopwatch.StartNew();
             await page.Keyboard.PressAsync("ArrowDown");
             await page.WaitForSelectorAsync($"[data-testid=slice][data-index='{k}']");
             await page.WaitForFunctionAsync("() => { const i = document.querySelector('[data-testid=slice]'); return i.complete && i.naturalWidth > 0; }");
-            output.WriteLine($"slice {k}: shown after {clock.ElapsedMilliseconds} ms");
+            changes.Add(clock.ElapsedMilliseconds);
+            output.WriteLine($"slice {k} of a 512x512 CT: shown after {clock.ElapsedMilliseconds} ms");
         }
+        Assert.Equal(512, await page.EvalOnSelectorAsync<int>("[data-testid=slice]", "i => i.naturalWidth")); // sent at its own size
+        // Issue 6: the next slice within 100 ms (the median of three, so one hiccup of a loaded CI machine does not decide).
+        Assert.True(changes.Order().ElementAt(1) < 100, $"slice changes took {string.Join(", ", changes)} ms");
         Assert.Contains("Slice 4 / 5", await page.InnerTextAsync("[data-testid=slice-number]"));
         await Shot(page, "06-viewer");
 
