@@ -181,8 +181,9 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         string Number() => page.Find("[data-testid=slice-number]").TextContent;
         Assert.Equal("Slice 1 / 5", Number());
         Assert.StartsWith($"instances/{byNumber[1]}/frames/0/rendered", Src());
-        // The next slices are prefetched.
-        Assert.Contains(page.FindAll("link[rel=prefetch]"), l => l.GetAttribute("href")!.Contains(byNumber[2]));
+        // The next slices are preloaded in the browser (viewer.js).
+        page.WaitForAssertion(() => Assert.Contains(JSInterop.Invocations["owViewer.preload"],
+            call => ((string[])call.Arguments[0]!).Any(u => u.Contains(byNumber[2]))), TimeSpan.FromSeconds(5));
 
         var viewer = page.Find("[data-testid=viewer]");
         viewer.KeyDown("ArrowDown");
