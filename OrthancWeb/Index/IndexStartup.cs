@@ -25,7 +25,7 @@ public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, Ind
     }
 }
 
-/// <summary>Turns series, studies and patients stable once nothing arrived for StableAge seconds.</summary>
+/// <summary>Turns series, studies and patients stable once nothing arrived for StableAge seconds; checkpoints the index when idle.</summary>
 public sealed class StabilityMonitor(IndexWriter writer, ILogger<StabilityMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -33,7 +33,11 @@ public sealed class StabilityMonitor(IndexWriter writer, ILogger<StabilityMonito
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            try { await writer.MarkStableAsync(stoppingToken); }
+            try
+            {
+                await writer.MarkStableAsync(stoppingToken);
+                await writer.CheckpointIfIdleAsync(stoppingToken);
+            }
             catch (OperationCanceledException) { return; }
             catch (Exception ex) { logger.LogError(ex, "Could not update stable resources"); }
         }

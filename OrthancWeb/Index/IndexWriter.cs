@@ -205,6 +205,8 @@ public sealed class IndexWriter(
             }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
+            Interlocked.Increment(ref _commitsSinceCheckpoint);
+            _lastCommit = DateTime.UtcNow;
             foreach (var (publicId, id) in created) _knownParents[publicId] = id;
             return (results, rows.MaxChangeSeq);
         }
@@ -448,6 +450,28 @@ public sealed class IndexWriter(
             var n = await db.Resources.Where(r => r.PublicId == patientPublicId && r.Level == ResourceLevel.Patient)
                 .ExecuteUpdateAsync(s => s.SetProperty(r => r.IsProtected, isProtected), ct);
             return n > 0;
+        }
+        finally { _lock.Release(); }
+    }
+
+    private long _commitsSinceCheckpoint;
+    private DateTime _lastCommit = DateTime.MinValue;
+
+    /// <summary>
+    /// After an ingest burst, once the index has been quiet for a couple of seconds, folds SQLite's write-ahead log
+    /// back into the database and truncates it: every page read consults the log, so a log grown by thousands of
+    /// commits slows every query (measured: study finds 1.3 -> 0.9 ms after 2000 instances). No-op on other providers.
+    /// </summary>
+    public async Task CheckpointIfIdleAsync(CancellationToken ct)
+    {
+        if (Interlocked.Read(ref _commitsSinceCheckpoint) == 0 || DateTime.UtcNow - _lastCommit < TimeSpan.FromSeconds(2)) return;
+        await _lock.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            if (!db.Database.IsSqlite()) return;
+            await db.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE);", ct);
+            Interlocked.Exchange(ref _commitsSinceCheckpoint, 0);
         }
         finally { _lock.Release(); }
     }
