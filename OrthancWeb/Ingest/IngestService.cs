@@ -43,8 +43,10 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                     RandomAccess.Write(file, buffer.AsSpan(0, n), size);
                     size += n;
                 }
-                // On Linux the index writer makes a whole batch durable with one syncfs before its commit.
+                // On Linux the index writer makes a whole batch durable with one syncfs after its commit; starting the
+                // write-back now lets the disk work while the header is parsed and the index commits.
                 if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
+                else StorageArea.StartWriteBack(file);
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
             }
             return await StoreTempFileAsync(temp, size, md5, head.AsMemory(0, headLength), source, cancellationToken);

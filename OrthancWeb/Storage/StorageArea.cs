@@ -146,6 +146,18 @@ public sealed class StorageArea
 
     [DllImport("libc", SetLastError = true)] private static extern int syncfs(int fd);
 
+    /// <summary>
+    /// Asks Linux to start writing a file's dirty pages now, without waiting (sync_file_range, SYNC_FILE_RANGE_WRITE):
+    /// the later syncfs then finds the data on its way and waits for less. Durability still comes from syncfs alone.
+    /// </summary>
+    public static void StartWriteBack(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        sync_file_range((int)file.DangerousGetHandle(), 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */);
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
     /// <summary>fsync the folder so the rename itself survives a power cut (POSIX needs this; Windows has no equivalent).</summary>
     private static void SyncDirectory(string folder)
     {
