@@ -34,7 +34,9 @@ static class BenchServers
     public static Task<BenchServer> StartOursAsync(string dir)
     {
         Directory.CreateDirectory(dir);
-        var dll = HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
+        // BENCH_OURS_DLL measures another build of ours, e.g. a ReadyToRun publish (what a deployment runs).
+        var dll = Environment.GetEnvironmentVariable("BENCH_OURS_DLL")
+            ?? HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
         var (http, dicom) = (FreePort(), FreePort());
         var config = Path.Combine(dir, "appsettings.json");
         File.WriteAllText(config, $$"""
