@@ -46,6 +46,8 @@ public sealed class JobEngine : BackgroundService
 
     private void Load()
     {
+        // Outputs a crash left half-written (an archive being built) are of no use to anyone.
+        foreach (var partial in Directory.EnumerateFiles(_folder, "*.part")) File.Delete(partial);
         foreach (var file in Directory.EnumerateFiles(_folder, "*.json"))
         {
             try
@@ -106,10 +108,11 @@ public sealed class JobEngine : BackgroundService
         if (Get(id) is not { } job || job.IsFinished) return false;
         lock (_gate)
         {
-            if (job.State == JobState.Running && _running.TryGetValue(id, out var cts))
+            if (job.State == JobState.Running)
             {
+                // Taken by a worker: stop it now, or as soon as it starts if it has not registered yet.
                 _stopReason[id] = target;
-                cts.Cancel();
+                if (_running.TryGetValue(id, out var cts)) cts.Cancel();
                 return true;
             }
             if (target == JobState.Paused && job.State == JobState.Paused) return true;
@@ -200,7 +203,11 @@ public sealed class JobEngine : BackgroundService
     private async Task RunAsync(Job job, CancellationToken stoppingToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        _running[job.Id] = cts;
+        lock (_gate)
+        {
+            _running[job.Id] = cts;
+            if (_stopReason.ContainsKey(job.Id)) cts.Cancel(); // paused or cancelled between being taken and starting
+        }
         job.Attempts++;
         job.Progress = 0;
         Save(job);
@@ -247,6 +254,7 @@ public sealed class JobEngine : BackgroundService
         finally
         {
             _running.TryRemove(job.Id, out _);
+            _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
             job.EffectiveRuntime += (DateTime.UtcNow - started).TotalSeconds;
             Save(job);
             if (job.IsFinished) TrimHistory();

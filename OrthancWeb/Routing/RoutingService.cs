@@ -32,7 +32,15 @@ public sealed class RoutingService(
                 if (rules.All.Count > 0)
                 {
                     var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
-                    foreach (var change in changes) await HandleAsync(change, stoppingToken);
+                    foreach (var change in changes)
+                    {
+                        try { await HandleAsync(change, stoppingToken); }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            // One resource that cannot be examined (deleted meanwhile, unreadable file) must not stop routing.
+                            logger.LogWarning("Routing skipped {Change} of {Id}: {Reason}", change.ChangeType, change.PublicId, ex.Message);
+                        }
+                    }
                     if (last != cursor) { cursor = last; await SaveCursorAsync(last, stoppingToken); }
                     done = complete;
                 }
