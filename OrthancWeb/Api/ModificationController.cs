@@ -77,7 +77,7 @@ public sealed class ModificationController(ModificationService modification, Job
         }
         try
         {
-            var result = await work(new Progress<(int, int)>(), ct);
+            var result = await work(new ImmediateProgress<(int, int)>(_ => { }), ct);
             if (result is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
             return Ok(ModificationRequests.ToJson(result));
         }

@@ -49,3 +49,12 @@ public interface IJobHandler
 
     Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct);
 }
+
+/// <summary>
+/// Progress reported on the caller's thread, at once. (System.Progress posts each report to the thread pool, so a
+/// late 25 % could land after the job had finished at 100 %.)
+/// </summary>
+public sealed class ImmediateProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}

@@ -215,7 +215,13 @@ public sealed class JobEngine : BackgroundService
         try
         {
             var handler = _handlers[job.Type];
-            var result = await Task.Run(() => handler.RunAsync(job, new Progress<double>(p => job.Progress = Math.Round(p, 1)), cts.Token), cts.Token);
+            // Parallel items report out of order: progress only goes up, and only while the job runs.
+            var progress = new ImmediateProgress<double>(p =>
+            {
+                lock (_gate)
+                    if (job.State == JobState.Running) job.Progress = Math.Max(job.Progress, Math.Round(p, 1));
+            });
+            var result = await Task.Run(() => handler.RunAsync(job, progress, cts.Token), cts.Token);
             lock (_gate)
             {
                 job.Result = result;

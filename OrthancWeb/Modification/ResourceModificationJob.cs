@@ -27,7 +27,7 @@ public sealed class ResourceModificationJob(ModificationService modification, Ps
         var id = c["ParentResources"]![0]!.GetValue<string>();
         var request = c["Request"]!.AsObject();
         var keepSource = ModificationRequests.Bool(request, "KeepSource", true);
-        var steps = new Progress<(int Done, int Total)>(p => progress.Report(100.0 * p.Done / Math.Max(1, p.Total)));
+        var steps = new ImmediateProgress<(int Done, int Total)>(p => progress.Report(100.0 * p.Done / Math.Max(1, p.Total)));
         // Keyed by the job: a resumed or retried run gives the same UIDs, so what the interrupted run stored is
         // found "already stored" rather than copied a second time under other UIDs.
         var uids = new OrthancWeb.Dicom.Anonymization.UidMap(await keys.KeyForAsync("job:" + job.Id, ct));
