@@ -34,11 +34,9 @@ public sealed class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<S
         meta.Add(DicomTags.ImplementationClassUID, DicomVR.UI, DicomUids.ImplementationClassUid);
         meta.Add(DicomTags.ImplementationVersionName, DicomVR.SH, DicomUids.ImplementationVersionName);
         meta.Add(DicomTags.SourceApplicationEntityTitle, DicomVR.AE, context.CallingAE);
-        var header = new MemoryStream();
-        file.Save(header);
-        var stream = new ConcatenatedStream(header.ToArray(), data);
+        var header = file.ToBytes();
         var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
-        var result = await ingest.StoreAsync(stream, source, ct);
+        var result = await ingest.StoreAsync(header, data, source, ct);
         switch (result.Status)
         {
             case IngestStatus.Success or IngestStatus.AlreadyStored:
@@ -50,33 +48,6 @@ public sealed class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<S
                 return (DimseStatus.CannotUnderstand, result.Reason);
         }
     }
-}
-
-/// <summary>A read-only stream over two byte ranges, so a received data set is stored without being copied again.</summary>
-internal sealed class ConcatenatedStream(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second) : Stream
-{
-    private long _position;
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => first.Length + second.Length;
-    public override long Position { get => _position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        var source = _position < first.Length ? first[(int)_position..] : second[(int)(_position - first.Length)..];
-        var n = Math.Min(buffer.Length, source.Length);
-        source.Span[..n].CopyTo(buffer);
-        _position += n;
-        return n;
-    }
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
 }
 
 /// <summary>

@@ -49,7 +49,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                 else StorageArea.StartWriteBack(file);
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
             }
-            return await StoreTempFileAsync(temp, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
+            return await StoreTempFileAsync(temp, size, Task.FromResult(md5), head.AsMemory(0, headLength), source, cancellationToken);
         }
         finally
         {
@@ -61,6 +61,46 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
 
     public Task<IngestResult> StoreAsync(byte[] content, IngestSource source, CancellationToken cancellationToken = default) =>
         StoreAsync(new MemoryStream(content, writable: false), source, cancellationToken);
+
+    /// <summary>
+    /// Stores a file that is already in memory as two parts (a C-STORE: our meta group, then the data set as received).
+    /// The MD5 is computed on another core while the file is written and its header parsed, which takes it off the
+    /// path every single-association sender waits on.
+    /// </summary>
+    public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
+    {
+        var temp = storage.NewTempPath();
+        var md5 = Task.Run(() =>
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+            hash.AppendData(first.Span);
+            hash.AppendData(second.Span);
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }, cancellationToken);
+        var size = (long)first.Length + second.Length;
+        var headLength = (int)Math.Min(size, HeadSize);
+        var head = ArrayPool<byte>.Shared.Rent(headLength);
+        try
+        {
+            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
+            {
+                RandomAccess.Write(file, first.Span, 0);
+                RandomAccess.Write(file, second.Span, first.Length);
+                if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
+                else StorageArea.StartWriteBack(file);
+            }
+            var fromFirst = Math.Min(first.Length, headLength);
+            first.Span[..fromFirst].CopyTo(head);
+            second.Span[..(headLength - fromFirst)].CopyTo(head.AsSpan(fromFirst));
+            return await StoreTempFileAsync(temp, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(head);
+            try { await md5; } catch { } // never leave the hash running over memory the caller is about to reuse
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
 
     /// <summary>Bytes kept in memory from the start of each upload; most headers end well before this.</summary>
     private const int HeadSize = 256 * 1024;
@@ -78,7 +118,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         return DicomFile.Open(temp, HeaderOnly);
     }
 
-    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, string md5, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
+    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
     {
         DicomFile header;
         try
@@ -105,6 +145,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             return new IngestResult(IngestStatus.Invalid, Reason: "Missing DICOM identifier(s): " + string.Join(", ", missing));
 
         var o = options.CurrentValue;
+        var md5 = await md5Task;
         var stored = await Task.Run(() => storage.Commit(temp, size, md5, o.StorageCompression), ct);
         try
         {
