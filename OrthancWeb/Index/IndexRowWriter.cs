@@ -29,6 +29,22 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
         return command;
     }
 
+    private IEnumerable<DbCommand?> Commands =>
+        new[] { _resource, _tag, _metadata, _attachment, _change, _clearTags, _idByPublicId, _touch, _property }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values);
+
+    /// <summary>
+    /// Points every prepared command at the context's current transaction: a writer kept for many batches keeps its
+    /// statements compiled (SQLite parses each once per connection, not once per batch).
+    /// </summary>
+    public void UseCurrentTransaction()
+    {
+        var tx = db.Database.CurrentTransaction?.GetDbTransaction();
+        foreach (var c in Commands) if (c is not null) c.Transaction = tx;
+    }
+
+    /// <summary>Starts a batch: the change sequence watermark counts from here.</summary>
+    public void BeginBatch() => MaxChangeSeq = 0;
+
     private static void Set(DbCommand c, params object?[] values)
     {
         for (var i = 0; i < values.Length; i++) c.Parameters[i].Value = values[i] ?? DBNull.Value;
@@ -164,6 +180,6 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
 
     public void Dispose()
     {
-        foreach (var c in new[] { _resource, _tag, _metadata, _attachment, _change, _idByPublicId, _touch, _property }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values)) c?.Dispose();
+        foreach (var c in Commands) c?.Dispose();
     }
 }

@@ -37,7 +37,11 @@ public sealed class IndexWriter(
     private long _totalCompressed = -1;
     private int _patientCount = -1;
 
-    public void Dispose() => _lock.Dispose();
+    public void Dispose()
+    {
+        DropBatchContext();
+        _lock.Dispose();
+    }
 
     private async Task EnsureCountersAsync(IndexDbContext db, CancellationToken ct)
     {
@@ -166,20 +170,41 @@ public sealed class IndexWriter(
         if (stored.Count > 0) _syncQueue.Writer.TryWrite(new CommittedBatch(stored, maxSeq));
     }
 
+    // The ingest loop's own context, kept open with its prepared statements from batch to batch; dropped after any
+    // failure so the next batch starts clean.
+    private IndexDbContext? _batchDb;
+    private IndexRowWriter? _batchRows;
+
+    private void DropBatchContext()
+    {
+        _batchRows?.Dispose();
+        _batchDb?.Dispose();
+        (_batchRows, _batchDb) = (null, null);
+    }
+
     private async Task<(IngestResult[] Results, long MaxSeq)> CommitBatchAsync(List<Pending> batch, CancellationToken ct)
     {
         var filesToDelete = new List<string>();
         var results = new IngestResult[batch.Count];
         try
         {
-            await using var db = await contexts.CreateDbContextAsync(ct);
+            if (_batchDb is null)
+            {
+                _batchDb = await contexts.CreateDbContextAsync(ct);
+                await _batchDb.Database.OpenConnectionAsync(ct);
+                _batchRows = new IndexRowWriter(_batchDb);
+            }
+            var db = _batchDb;
+            var rows = _batchRows!;
+            db.ChangeTracker.Clear();
             await EnsureCountersAsync(db, ct);
             var o = options.CurrentValue;
             // One transaction for the bulk deletes (which run at once) and the tracked changes (run at SaveChanges).
             await using var tx = await db.Database.BeginTransactionAsync(ct);
+            rows.UseCurrentTransaction();
+            rows.BeginBatch();
             var touched = new HashSet<long>();
             var created = new Dictionary<string, long>(StringComparer.Ordinal);
-            using var rows = new IndexRowWriter(db);
             // The durability watermark rides along with each batch (no flush of its own): after a power cut, only
             // instances past it need their files checked (see ReconcileAsync).
             await rows.SetPropertyAsync(DurableSeqProperty, Interlocked.Read(ref _durableSeq).ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
@@ -214,6 +239,7 @@ public sealed class IndexWriter(
         {
             _totalCompressed = -1; // recount next time: an aborted transaction leaves the counters unknown
             ForgetCache();
+            DropBatchContext();
             filesToDelete.Clear();
             throw;
         }
