@@ -44,32 +44,55 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         return await q.Select(r => r.PublicId).ToListAsync(ct);
     }
 
+    private sealed record ResourceHeader(long Id, ResourceLevel Level, string PublicId, string? ParentPublicId, long? ParentId, bool IsStable, DateTime LastUpdate, bool IsProtected);
+
+    // GetAsync serves every resource route and every expanded find: its five queries are compiled once (EF's LINQ
+    // translation cost more than SQLite's own work on these one-row lookups). Level -1 means any level.
+    private static readonly Func<IndexDbContext, string, int, CancellationToken, Task<ResourceHeader?>> HeaderQuery =
+        EF.CompileAsyncQuery((IndexDbContext db, string publicId, int level, CancellationToken ct) => db.Resources.AsNoTracking()
+            .Where(x => x.PublicId == publicId && (level < 0 || (int)x.Level == level))
+            .Select(x => new ResourceHeader(x.Id, x.Level, x.PublicId, x.Parent != null ? x.Parent.PublicId : null, x.ParentId, x.IsStable, x.LastUpdate, x.IsProtected))
+            .FirstOrDefault());
+
+    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<MainDicomTag>> TagsQuery =
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.MainDicomTags.AsNoTracking().Where(t => t.ResourceId == id));
+
+    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<string>> ChildrenQuery =
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Resources.Where(c => c.ParentId == id).OrderBy(c => c.Id).Select(c => c.PublicId));
+
+    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<ResourceMetadata>> MetadataQuery =
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Metadata.AsNoTracking().Where(m => m.ResourceId == id));
+
+    private static readonly Func<IndexDbContext, long, CancellationToken, Task<AttachmentInfo?>> FileQuery =
+        EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Attachments
+            .Where(a => a.ResourceId == id && a.ContentType == Attachment.DicomContentType)
+            .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
+            .FirstOrDefault());
+
     public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var r = await db.Resources.AsNoTracking()
-            .Where(x => x.PublicId == publicId && (level == null || x.Level == level))
-            .Select(x => new { x.Id, x.Level, x.PublicId, ParentPublicId = x.Parent != null ? x.Parent.PublicId : null, x.ParentId, x.IsStable, x.LastUpdate, x.IsProtected })
-            .FirstOrDefaultAsync(ct);
+        var r = await HeaderQuery(db, publicId, level is { } l ? (int)l : -1, ct);
         if (r is null) return null;
         var tags = await TagsOf(db, r.Id, ct);
-        var children = r.Level == ResourceLevel.Instance ? [] :
-            await db.Resources.Where(c => c.ParentId == r.Id).OrderBy(c => c.Id).Select(c => c.PublicId).ToListAsync(ct);
+        var children = new List<string>();
+        if (r.Level != ResourceLevel.Instance)
+            await foreach (var c in ChildrenQuery(db, r.Id).WithCancellation(ct)) children.Add(c);
         IReadOnlyDictionary<DicomTag, string>? patientTags = null;
         if (r.Level == ResourceLevel.Study && r.ParentId is { } pid)
             patientTags = await TagsOf(db, pid, ct);
-        AttachmentInfo? file = null;
-        if (r.Level == ResourceLevel.Instance)
-            file = await db.Attachments.Where(a => a.ResourceId == r.Id && a.ContentType == Attachment.DicomContentType)
-                .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
-                .FirstOrDefaultAsync(ct);
-        var metadata = await db.Metadata.Where(m => m.ResourceId == r.Id).ToDictionaryAsync(m => m.Name, m => m.Value, ct);
+        var file = r.Level == ResourceLevel.Instance ? await FileQuery(db, r.Id, ct) : null;
+        var metadata = new Dictionary<string, string>();
+        await foreach (var m in MetadataQuery(db, r.Id).WithCancellation(ct)) metadata[m.Name] = m.Value;
         return new ResourceInfo(r.Level, r.PublicId, r.ParentPublicId, children, tags, patientTags, r.IsStable, r.LastUpdate, r.IsProtected, file, metadata);
     }
 
-    private static async Task<IReadOnlyDictionary<DicomTag, string>> TagsOf(IndexDbContext db, long id, CancellationToken ct) =>
-        (await db.MainDicomTags.Where(t => t.ResourceId == id).Select(t => new { t.Tag, t.Value }).ToListAsync(ct))
-        .ToDictionary(t => new DicomTag((uint)t.Tag), t => t.Value);
+    private static async Task<IReadOnlyDictionary<DicomTag, string>> TagsOf(IndexDbContext db, long id, CancellationToken ct)
+    {
+        var tags = new Dictionary<DicomTag, string>();
+        await foreach (var t in TagsQuery(db, id).WithCancellation(ct)) tags[new DicomTag((uint)t.Tag)] = t.Value;
+        return tags;
+    }
 
     /// <summary>Public IDs of the resources at <paramref name="target"/> level under (or above) a resource.</summary>
     public async Task<IReadOnlyList<string>?> RelativesAsync(string publicId, ResourceLevel level, ResourceLevel target, CancellationToken ct)
