@@ -51,19 +51,18 @@ static class StoreBenchmark
         await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
         var name = s.Name;
         {
+            if (WarmUp > 0)
+            {
+                // Both servers first take the same few hundred uploads, deleted again, so that the figure is a running
+                // server's rather than a just-started one's (ours compiles its code in the first seconds; orthanc does not).
+                Console.WriteLine($"[{name}] warm-up: {WarmUp} uploads, then deleted");
+                await UploadAsync(s, files[..WarmUp]);
+                foreach (var patient in JsonNode.Parse(await s.Http.GetStringAsync("/patients"))!.AsArray())
+                    (await s.Http.DeleteAsync($"/patients/{patient!.GetValue<string>()}")).EnsureSuccessStatusCode();
+            }
             Console.WriteLine($"[{name}] uploading...");
             var clock = Stopwatch.StartNew();
-            var next = -1;
-            var failures = 0;
-            await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
-            {
-                while (Interlocked.Increment(ref next) is var i && i < files.Length)
-                {
-                    using var content = new ByteArrayContent(await File.ReadAllBytesAsync(files[i]));
-                    using var r = await s.Http.PostAsync("/instances", content);
-                    if (!r.IsSuccessStatusCode) Interlocked.Increment(ref failures);
-                }
-            }));
+            var failures = await UploadAsync(s, files);
             clock.Stop();
             var rate = files.Length / clock.Elapsed.TotalSeconds;
             Console.WriteLine($"[{name}] {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s ({failures} failures)");
@@ -76,6 +75,25 @@ static class StoreBenchmark
             }
             return new Result(rate, finds, after);
         }
+    }
+
+    /// <summary>Uploads before the timed run (BENCH_WARMUP, default 300; 0 measures a just-started server).</summary>
+    private static readonly int WarmUp = int.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP"), out var w) ? w : 300;
+
+    private static async Task<int> UploadAsync(BenchServer s, string[] files)
+    {
+        var next = -1;
+        var failures = 0;
+        await Task.WhenAll(Enumerable.Range(0, Workers).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) is var i && i < files.Length)
+            {
+                using var content = new ByteArrayContent(await File.ReadAllBytesAsync(files[i]));
+                using var r = await s.Http.PostAsync("/instances", content);
+                if (!r.IsSuccessStatusCode) Interlocked.Increment(ref failures);
+            }
+        }));
+        return failures;
     }
 
     private static readonly (string Name, string Body)[] Queries =
