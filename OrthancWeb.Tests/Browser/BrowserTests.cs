@@ -132,15 +132,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>A 512x512 16-bit CT slice: a body-like disc of soft tissue with a denser ring and noise, rescaled to HU.</summary>
     private static byte[] Ct512(string patientId, int index)
     {
-        var ds = new DicomDataset();
-        ds.Add(DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
-        ds.Add(DicomTags.SOPInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.{index}");
-        ds.Add(DicomTags.PatientName, $"TEST^{patientId}");
-        ds.Add(DicomTags.PatientID, patientId);
-        ds.Add(DicomTags.StudyInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.100");
-        ds.Add(DicomTags.SeriesInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.200");
-        ds.Add(DicomTags.Modality, "CT");
-        ds.Add(DicomTags.InstanceNumber, index.ToString());
+        var ds = StoreBehaviourTests.CtSlice(patientId, index);
         ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString());
         ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
         ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");

@@ -13,7 +13,8 @@ namespace OrthancWeb.Tests.Server;
 public sealed class StoreBehaviourTests(ITestOutputHelper output)
 {
     /// <summary>A small CT instance of its own patient, generated so each test controls exactly what is stored.</summary>
-    internal static byte[] Instance(string patientId, int index = 1, int pixelBytes = 64 * 1024)
+    /// <summary>The identity of slice <paramref name="index"/> of a patient's one CT series: UIDs derived from the patient ID.</summary>
+    internal static DicomDataset CtSlice(string patientId, int index)
     {
         var ds = new DicomDataset();
         ds.Add(DicomTags.SpecificCharacterSet, "ISO_IR 100");
@@ -25,6 +26,12 @@ public sealed class StoreBehaviourTests(ITestOutputHelper output)
         ds.Add(DicomTags.SeriesInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.200");
         ds.Add(DicomTags.Modality, "CT");
         ds.Add(DicomTags.InstanceNumber, index.ToString());
+        return ds;
+    }
+
+    internal static byte[] Instance(string patientId, int index = 1, int pixelBytes = 64 * 1024)
+    {
+        var ds = CtSlice(patientId, index);
         ds.Add(DicomTags.Rows, (ushort)128);
         ds.Add(DicomTags.Columns, (ushort)(pixelBytes / 256));
         ds.Add(DicomTags.BitsAllocated, (ushort)16);

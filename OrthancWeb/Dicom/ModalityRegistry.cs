@@ -30,8 +30,16 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
     public ModalityOptions? Find(string name) =>
         options.CurrentValue.DicomModalities.GetValueOrDefault(name) ?? _stored.All.GetValueOrDefault(name);
 
-    public ModalityOptions? FindByAet(string aet) =>
-        All.Select(m => m.Options).FirstOrDefault(m => string.Equals(m.AET, aet.Trim(), StringComparison.Ordinal));
+    /// <summary>Asked for every association and every C-STORE: a plain scan, no list built or sorted.</summary>
+    public ModalityOptions? FindByAet(string aet)
+    {
+        aet = aet.Trim();
+        foreach (var m in options.CurrentValue.DicomModalities.Values)
+            if (string.Equals(m.AET, aet, StringComparison.Ordinal)) return m;
+        foreach (var (name, m) in _stored.All)
+            if (!IsConfigured(name) && string.Equals(m.AET, aet, StringComparison.Ordinal)) return m;
+        return null;
+    }
 
     public bool IsConfigured(string name) => options.CurrentValue.DicomModalities.ContainsKey(name);
 

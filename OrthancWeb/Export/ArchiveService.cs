@@ -97,13 +97,7 @@ public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IO
     /// <summary>The file as the General Purpose profile wants it: Explicit VR Little Endian, decoded when the stored file is not.</summary>
     private async Task<(ReadOnlyMemory<byte> Bytes, DicomFile Header, TransferSyntax Syntax)> MediaFileAsync(ArchiveEntry entry, CancellationToken ct)
     {
-        byte[] stored;
-        await using (var source = files.Open(entry.File))
-        using (var ms = new MemoryStream((int)entry.File.UncompressedSize))
-        {
-            await source.CopyToAsync(ms, ct);
-            stored = ms.ToArray();
-        }
+        var stored = await files.ReadAllAsync(entry.File, ct);
         var file = DicomFile.Open(stored.AsMemory());
         if (file.TransferSyntax == TransferSyntax.ExplicitVRLittleEndian)
             return (stored, file, file.TransferSyntax);

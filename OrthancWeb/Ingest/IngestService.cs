@@ -13,7 +13,7 @@ namespace OrthancWeb.Ingest;
 /// hashing, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
 /// The caller is answered only after both are durable.
 /// </summary>
-public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ILogger<IngestService> logger)
+public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options)
 {
     private static readonly DicomReadOptions HeaderOnly = new() { StopBeforeTag = DicomTags.PixelData };
 

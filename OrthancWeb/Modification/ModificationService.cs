@@ -50,18 +50,14 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
     private async Task<DicomFile?> ReadAsync(string instanceId, CancellationToken ct)
     {
         var att = await files.FindAsync(instanceId, ct);
-        if (att is null) return null;
-        await using var stream = files.Open(att);
-        using var ms = new MemoryStream((int)att.UncompressedSize);
-        await stream.CopyToAsync(ms, ct);
-        return DicomFile.Open(ms.GetBuffer().AsMemory(0, (int)ms.Length));
+        return att is null ? null : DicomFile.Open((await files.ReadAllAsync(att, ct)).AsMemory());
     }
 
     private async Task<ModifiedResource?> TransformAsync(ResourceLevel level, string id, Func<DicomFile, DicomFile> transform, string fromMetadata,
         bool overwrite, bool keepSource, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
-        if (await queries.GetAsync(id, level, ct) is null) return null;
-        var instances = await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) ?? [];
+        // Null: no such resource at this level.
+        if (await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) is not { } instances) return null;
         var results = new IngestResult[instances.Count];
         var done = 0;
         // A few instances in flight at once: the index commits them as one group and one flush.

@@ -18,19 +18,29 @@ public sealed class RoutingService(
     IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
     IDbContextFactory<IndexDbContext> contexts, ILogger<RoutingService> logger) : BackgroundService
 {
-    private const string CursorProperty = "RoutingLastChange";
+    private readonly GlobalPropertyStore<long> _cursor = new(contexts, "Routing:");
+    private const string CursorKey = "LastChange";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         long? cursor = null;
+        var forgotten = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             var done = true;
             try
             {
-                cursor ??= await LoadCursorAsync(stoppingToken);
-                if (rules.All.Count > 0)
+                if (rules.All.Count == 0)
                 {
+                    // No rule, nothing to follow: forget the place (once), so that a rule added later starts from
+                    // its own arrival rather than replaying the past. Ingest pays nothing meanwhile.
+                    if (!forgotten) await _cursor.DeleteAsync(CursorKey, stoppingToken);
+                    (cursor, forgotten) = (null, true);
+                }
+                else
+                {
+                    forgotten = false;
+                    cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
                     var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
                     foreach (var change in changes)
                     {
@@ -41,14 +51,8 @@ public sealed class RoutingService(
                             logger.LogWarning("Routing skipped {Change} of {Id}: {Reason}", change.ChangeType, change.PublicId, ex.Message);
                         }
                     }
-                    if (last != cursor) { cursor = last; await SaveCursorAsync(last, stoppingToken); }
+                    if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
                     done = complete;
-                }
-                else
-                {
-                    // No rule: keep up with the log so that a rule added later starts from now, not from the past.
-                    var latest = (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
-                    if (latest != cursor) { cursor = latest; await SaveCursorAsync(latest, stoppingToken); }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
@@ -62,23 +66,6 @@ public sealed class RoutingService(
                 catch (OperationCanceledException) { return; }
             }
         }
-    }
-
-    private async Task<long> LoadCursorAsync(CancellationToken ct)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        var value = await db.GlobalProperties.Where(p => p.Name == CursorProperty).Select(p => p.Value).FirstOrDefaultAsync(ct);
-        if (long.TryParse(value, out var seq)) return seq;
-        return (await queries.LastChangeAsync(ct))?.Seq ?? 0; // first start: route what arrives from now on
-    }
-
-    private async Task SaveCursorAsync(long seq, CancellationToken ct)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == CursorProperty, ct);
-        if (row is null) db.GlobalProperties.Add(row = new GlobalProperty { Name = CursorProperty });
-        row.Value = seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await db.SaveChangesAsync(ct);
     }
 
     private static RoutingTrigger? TriggerOf(string changeType) => changeType switch
