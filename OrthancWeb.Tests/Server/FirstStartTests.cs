@@ -68,6 +68,27 @@ public sealed partial class FirstStartTests
         Directory.Delete(folder, true);
     }
 
+    /// <summary>
+    /// Instances side by side, one misconfigured with the DICOM port of another: it stops at start-up saying why,
+    /// and the first keeps every association to itself.
+    /// </summary>
+    [Fact]
+    public async Task A_second_instance_on_a_busy_DICOM_port_refuses_to_start_and_says_why()
+    {
+        var (first, second) = (Directory.CreateTempSubdirectory("ow-side1-").FullName, Directory.CreateTempSubdirectory("ow-side2-").FullName);
+        var dicomPort = ServerProcess.FreePort();
+        await using (var server = await ServerProcess.StartAsync(first, $", \"DicomPort\": {dicomPort}"))
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(second, $", \"DicomPort\": {dicomPort}"));
+            Assert.Contains("server exited at start-up", error.Message);
+            Assert.Contains($"DicomPort {dicomPort} is already in use", error.Message);
+            Assert.False(server.HasExited);
+            Assert.Equal(HttpStatusCode.OK, (await server.CreateRestClient().GetAsync("/system")).StatusCode);
+        }
+        Directory.Delete(first, true);
+        Directory.Delete(second, true);
+    }
+
     private static async Task<HttpResponseMessage> PostLogin(HttpClient client, string user, string password)
     {
         var form = await client.GetStringAsync("/account/login");

@@ -30,11 +30,35 @@ public sealed class ServerProcess : IAsyncDisposable
     public int HttpPort { get; }
     public string Log { get { lock (_log) return _log.ToString(); } }
 
+    /// <summary>The next port in [20000, 32000) that nothing listens on, on IPv4 or IPv6.</summary>
+    /// <remarks>
+    /// Never an ephemeral port (Linux hands out 32768-60999 to outgoing connections): a port asked of the kernel with
+    /// bind(0) is free only for that instant, and the storescu, findscu and HTTP clients of tests running alongside
+    /// would sometimes take it as their local port before the server process bound it. Ports below that range are given
+    /// to no one but this allocator, which hands each out once per test run.
+    /// </remarks>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = 20000 + (int)((uint)Interlocked.Increment(ref s_nextPort) % 12000);
+            if (CanListen(IPAddress.Any, port) && (!Socket.OSSupportsIPv6 || CanListen(IPAddress.IPv6Any, port))) return port;
+        }
+    }
+
+    private static int s_nextPort = Random.Shared.Next(12000); // test-run-wide allocator, see FreePort
+
+    private static bool CanListen(IPAddress address, int port)
+    {
+        try
+        {
+            using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (address.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen();
+            return true;
+        }
+        catch (SocketException) { return false; }
     }
 
     public static string ServerAssembly()
@@ -51,19 +75,21 @@ public sealed class ServerProcess : IAsyncDisposable
     public static async Task<ServerProcess> StartAsync(string folder, string extraJson = "", Dictionary<string, string>? env = null, bool keepPorts = false)
     {
         var config = Path.Combine(folder, "appsettings.json");
-        int https, http;
+        int https, http, dicom;
         if (keepPorts && File.Exists(Path.Combine(folder, "ports")))
         {
-            var saved = File.ReadAllText(Path.Combine(folder, "ports")).Split(' ');
-            (https, http) = (int.Parse(saved[0]), int.Parse(saved[1]));
+            var saved = File.ReadAllText(Path.Combine(folder, "ports")).Split(' ').Select(int.Parse).ToArray();
+            (https, http, dicom) = (saved[0], saved[1], saved[2]);
         }
         else
         {
-            (https, http) = (FreePort(), FreePort());
-            File.WriteAllText(Path.Combine(folder, "ports"), $"{https} {http}");
+            (https, http, dicom) = (FreePort(), FreePort(), FreePort());
+            File.WriteAllText(Path.Combine(folder, "ports"), $"{https} {http} {dicom}");
         }
+        // Every server gets its own DICOM port unless the test chose one: two on the default 4242 could not both start.
+        var dicomPort = extraJson.Contains("\"DicomPort\"") ? "" : $", \"DicomPort\": {dicom}";
         File.WriteAllText(config, $$"""
-            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false {{extraJson}} } }
+            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false {{dicomPort}} {{extraJson}} } }
             """);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
         psi.ArgumentList.Add(ServerAssembly());

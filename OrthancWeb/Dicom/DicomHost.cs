@@ -25,7 +25,13 @@ public sealed class DicomHost(
                 Association = new AssociationOptions { IdleTimeout = TimeSpan.FromSeconds(o.DicomAssociationTimeout) },
             },
             policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"));
-        _server.Start();
+        try { _server.Start(); }
+        catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            // As Orthanc: an instance whose DICOM port is taken does not start half-working.
+            throw new InvalidOperationException(
+                $"DicomPort {o.DicomPort} is already in use (another instance of OrthancWeb or another DICOM server?)", ex);
+        }
         return Task.CompletedTask;
     }
 

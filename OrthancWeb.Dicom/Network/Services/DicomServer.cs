@@ -44,10 +44,24 @@ public sealed class DicomServer(
     public void Start()
     {
         _listener = new TcpListener(options.Address, options.Port);
-        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        AllowRebindOverTimeWait(_listener.Server);
         _listener.Start(backlog: 64);
         _acceptLoop = Task.Run(AcceptLoopAsync);
         _log.LogInformation("DICOM server {AET} listening on port {Port}", options.AET, Port);
+    }
+
+    /// <summary>
+    /// SO_REUSEADDR alone, so that a restart binds its port while the last run's connections sit in TIME_WAIT. .NET's
+    /// ReuseAddress option would also set SO_REUSEPORT on Unix, letting a second instance configured with the same port
+    /// start and silently take half of the associations; with SO_REUSEADDR alone the second bind fails, as in Orthanc.
+    /// Windows needs nothing: it lets a listener rebind over TIME_WAIT by default.
+    /// </summary>
+    private static void AllowRebindOverTimeWait(Socket socket)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        const int solSocket = 1, soReuseAddr = 2; // <sys/socket.h> on Linux
+        int level = OperatingSystem.IsLinux() ? solSocket : 0xffff, name = OperatingSystem.IsLinux() ? soReuseAddr : 0x0004; // BSD/macOS values otherwise
+        socket.SetRawSocketOption(level, name, BitConverter.GetBytes(1));
     }
 
     private async Task AcceptLoopAsync()
