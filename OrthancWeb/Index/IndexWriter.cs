@@ -41,6 +41,7 @@ public sealed class IndexWriter(
     {
         DropBatchContext();
         _lock.Dispose();
+        _syncGate.Dispose();
     }
 
     private async Task EnsureCountersAsync(IndexDbContext db, CancellationToken ct)
@@ -56,7 +57,7 @@ public sealed class IndexWriter(
         return await db.Resources.AnyAsync(r => r.PublicId == publicId, ct);
     }
 
-    private sealed record Pending(DicomFile Header, Identifiers Ids, StoredFile File, IngestSource Source, TaskCompletionSource<IngestResult> Done);
+    private sealed record Pending(DicomFile Header, Identifiers Ids, StoredFile File, Task<string>? Md5, IngestSource Source, TaskCompletionSource<IngestResult> Done);
 
     private readonly System.Threading.Channels.Channel<Pending> _queue =
         System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
@@ -70,9 +71,13 @@ public sealed class IndexWriter(
     /// Indexes one stored instance. Instances arriving together are committed together (group commit): one
     /// transaction and one fsync for the batch, and each caller is answered only once that commit is durable.
     /// </summary>
-    public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct)
+    /// <param name="md5">
+    /// For an uncompressed file whose MD5 is still being computed: the writer waits for it only when it writes the
+    /// attachment row, so hashing runs alongside the index work instead of before it.
+    /// </param>
+    public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct, Task<string>? md5 = null)
     {
-        var pending = new Pending(header, ids, file, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(header, ids, file, md5, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         lock (_loopGate)
         {
             _loop ??= Task.Run(WriteLoopAsync);
@@ -101,22 +106,35 @@ public sealed class IndexWriter(
         var ready = new List<CommittedBatch>();
         while (await _syncQueue.Reader.WaitToReadAsync())
         {
-            ready.Clear();
-            while (_syncQueue.Reader.TryRead(out var b)) ready.Add(b);
+            await _syncGate.WaitAsync();
             try
             {
-                if (StorageArea.CanSyncFileSystem) storage.SyncFileSystems();
-                foreach (var b in ready)
-                    foreach (var (p, r) in b.Items) p.Done.TrySetResult(r);
-                var max = ready.Max(b => b.MaxSeq);
-                if (max > Interlocked.Read(ref _durableSeq)) Interlocked.Exchange(ref _durableSeq, max);
+                ready.Clear();
+                while (_syncQueue.Reader.TryRead(out var b)) ready.Add(b);
+                if (ready.Count > 0) SyncAndAnswer(ready);
             }
-            catch (Exception ex)
-            {
-                logger.LogError(ex, "Could not make the last instances durable");
-                foreach (var b in ready)
-                    foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
-            }
+            finally { _syncGate.Release(); }
+        }
+    }
+
+    /// <summary>Held by whoever is flushing: the sync stage, or the index stage flushing its own batch inline.</summary>
+    private readonly SemaphoreSlim _syncGate = new(1, 1);
+
+    private void SyncAndAnswer(List<CommittedBatch> ready)
+    {
+        try
+        {
+            if (StorageArea.CanSyncFileSystem) storage.SyncFileSystems();
+            foreach (var b in ready)
+                foreach (var (p, r) in b.Items) p.Done.TrySetResult(r);
+            var max = ready.Max(b => b.MaxSeq);
+            if (max > Interlocked.Read(ref _durableSeq)) Interlocked.Exchange(ref _durableSeq, max);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Could not make the last instances durable");
+            foreach (var b in ready)
+                foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
         }
     }
 
@@ -167,7 +185,18 @@ public sealed class IndexWriter(
             if (results[i].Status == IngestStatus.Success) stored.Add((batch[i], results[i]));
             else batch[i].Done.TrySetResult(results[i]);
         }
-        if (stored.Count > 0) _syncQueue.Writer.TryWrite(new CommittedBatch(stored, maxSeq));
+        if (stored.Count == 0) return;
+        var committed = new CommittedBatch(stored, maxSeq);
+        // Nothing else to commit and no flush under way (one sender, one instance at a time): flush here rather than
+        // wake the sync stage, which saves that sender a thread hand-off on every instance. Under load the pipeline
+        // stays: the next batch commits while this one flushes.
+        if (!_queue.Reader.TryPeek(out _) && !_syncQueue.Reader.TryPeek(out _) && _syncGate.Wait(0))
+        {
+            try { SyncAndAnswer([committed]); }
+            finally { _syncGate.Release(); }
+            return;
+        }
+        _syncQueue.Writer.TryWrite(committed);
     }
 
     // The ingest loop's own context, kept open with its prepared statements from batch to batch; dropped after any
@@ -212,7 +241,9 @@ public sealed class IndexWriter(
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
                 var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
-                await tx.CreateSavepointAsync("instance", ct);
+                // Without a storage limit no instance can be refused as full: then it needs no savepoint to undo.
+                var canBeFull = o.MaximumStorageSize > 0 || o.MaximumPatientCount > 0;
+                if (canBeFull) await tx.CreateSavepointAsync("instance", ct);
                 results[i] = await AddOneAsync(db, rows, batch[i], o, filesToDelete, touched, created, ct);
                 if (results[i].Status == IngestStatus.StorageFull)
                 {
@@ -228,7 +259,8 @@ public sealed class IndexWriter(
                 var now = DateTime.UtcNow;
                 foreach (var id in touched) await rows.TouchAsync(id, now, ct);
             }
-            await db.SaveChangesAsync(ct);
+            // The hot path writes through IndexRowWriter; EF only tracks what recycling and replacement delete.
+            if (db.ChangeTracker.HasChanges()) await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             Interlocked.Increment(ref _commitsSinceCheckpoint);
             _lastCommit = DateTime.UtcNow;
@@ -326,6 +358,11 @@ public sealed class IndexWriter(
         metadata.Add(("LastUpdate", nowText));
         metadata.AddRange(source.Metadata);
         await rows.MetadataAsync(instanceId, metadata, ct);
+        if (p.Md5 is not null)
+        {
+            var md5 = await p.Md5;
+            file = file with { UncompressedMd5 = md5, CompressedMd5 = md5 };
+        }
         await rows.AttachmentAsync(instanceId, new Attachment
         {
             ContentType = Attachment.DicomContentType,

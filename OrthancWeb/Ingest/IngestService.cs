@@ -20,7 +20,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
     public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
     {
-        var temp = storage.NewTempPath();
+        var incoming = storage.CreateIncoming();
+        var temp = incoming.Path;
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);
         var head = ArrayPool<byte>.Shared.Rent(HeadSize);
         try
@@ -29,7 +30,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             long size = 0;
             string md5;
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
-            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
+            using (var file = incoming.Handle)
             {
                 // Writes go straight to the page cache (no FileStream buffer, no thread-pool hop per write); the
                 // network read is the only thing worth awaiting.
@@ -49,7 +50,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                 else StorageArea.StartWriteBack(file);
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
             }
-            return await StoreTempFileAsync(temp, size, Task.FromResult(md5), head.AsMemory(0, headLength), source, cancellationToken);
+            return await StoreTempFileAsync(incoming, size, Task.FromResult(md5), head.AsMemory(0, headLength), source, cancellationToken);
         }
         finally
         {
@@ -69,7 +70,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// </summary>
     public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
     {
-        var temp = storage.NewTempPath();
+        var incoming = storage.CreateIncoming();
+        var temp = incoming.Path;
         var md5 = Task.Run(() =>
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
@@ -82,7 +84,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         var head = ArrayPool<byte>.Shared.Rent(headLength);
         try
         {
-            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
+            using (var file = incoming.Handle)
             {
                 RandomAccess.Write(file, first.Span, 0);
                 RandomAccess.Write(file, second.Span, first.Length);
@@ -92,7 +94,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             var fromFirst = Math.Min(first.Length, headLength);
             first.Span[..fromFirst].CopyTo(head);
             second.Span[..(headLength - fromFirst)].CopyTo(head.AsSpan(fromFirst));
-            return await StoreTempFileAsync(temp, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
+            return await StoreTempFileAsync(incoming, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
         }
         finally
         {
@@ -118,8 +120,9 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         return DicomFile.Open(temp, HeaderOnly);
     }
 
-    private async Task<IngestResult> StoreTempFileAsync(string temp, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
+    private async Task<IngestResult> StoreTempFileAsync(IncomingFile incoming, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
     {
+        var temp = incoming.Path;
         DicomFile header;
         try
         {
@@ -145,11 +148,20 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             return new IngestResult(IngestStatus.Invalid, Reason: "Missing DICOM identifier(s): " + string.Join(", ", missing));
 
         var o = options.CurrentValue;
-        var md5 = await md5Task;
-        var stored = await Task.Run(() => storage.Commit(temp, size, md5, o.StorageCompression), ct);
+        StoredFile stored;
+        if (o.StorageCompression)
+        {
+            var md5 = await md5Task;
+            stored = await Task.Run(() => storage.Commit(temp, size, md5, compress: true, incoming.Uuid), ct);
+        }
+        else
+        {
+            // The rename does not need the MD5, and the index needs it only for its last rows: see AddInstanceAsync.
+            stored = storage.Commit(temp, size, md5Task.IsCompletedSuccessfully ? md5Task.Result : "", compress: false, incoming.Uuid);
+        }
         try
         {
-            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct);
+            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct, o.StorageCompression ? null : md5Task);
             if (result.Status != IngestStatus.Success)
                 storage.Delete(stored.Uuid);
             return result;

@@ -8,6 +8,9 @@ namespace OrthancWeb.Storage;
 /// <summary>What the storage area knows of one stored file.</summary>
 public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
 
+/// <summary>A new file in the storage area's temporary folder, open for writing, and the UUID it is to be stored under.</summary>
+public sealed record IncomingFile(string Path, Microsoft.Win32.SafeHandles.SafeFileHandle Handle, string Uuid);
+
 /// <summary>
 /// The storage area: files named by UUID in a two-level hex layout (ab/cd/uuid), never by DICOM content. Every write
 /// goes to a temporary file that is flushed to disk and then renamed, so a crash leaves the whole file or none.
@@ -36,15 +39,56 @@ public sealed class StorageArea
 
     public string NewTempPath() => Path.Combine(TempFolder, Guid.NewGuid().ToString("N") + ".part");
 
+    // Files created ahead of need (see CreateIncoming); a few, so that a burst of concurrent senders finds them too.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IncomingFile> _ready = new();
+    private int _refilling;
+    private const int ReadyFiles = 4;
+
+    /// <summary>
+    /// An empty file in the temporary folder, open for writing, with the UUID it will be stored under and that UUID's
+    /// folder already made. Creating a file and a folder is the dearest step of storing an instance on ext4 (0.2 to
+    /// 0.8 ms each here, the inode allocator's search), so they are made in the background ahead of need, while the
+    /// sender prepares its next instance, and taken ready here.
+    /// </summary>
+    public IncomingFile CreateIncoming()
+    {
+        var file = _ready.TryDequeue(out var ready) ? ready : CreateIncomingNow();
+        Refill();
+        return file;
+    }
+
+    private void Refill()
+    {
+        if (_ready.Count >= ReadyFiles || Interlocked.Exchange(ref _refilling, 1) == 1) return;
+        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        {
+            try
+            {
+                while (_ready.Count < ReadyFiles) _ready.Enqueue(CreateIncomingNow());
+            }
+            catch (IOException) { } // disk full or gone: the next caller creates its own and meets the error itself
+            catch (UnauthorizedAccessException) { }
+            finally { Volatile.Write(ref _refilling, 0); }
+        }, null);
+    }
+
+    private IncomingFile CreateIncomingNow()
+    {
+        var uuid = Guid.NewGuid().ToString();
+        Directory.CreateDirectory(Path.GetDirectoryName(PathOf(uuid))!);
+        var path = Path.Combine(TempFolder, uuid + ".part");
+        return new IncomingFile(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), uuid);
+    }
+
     /// <summary>
     /// Moves a received (already flushed) temporary file into place under a new UUID, compressing it with zlib first
     /// when asked. Returns what the index records: both sizes and both MD5s.
     /// </summary>
-    public StoredFile Commit(string tempPath, long size, string md5, bool compress)
+    public StoredFile Commit(string tempPath, long size, string md5, bool compress, string? uuid = null)
     {
-        var uuid = Guid.NewGuid().ToString();
+        uuid ??= Guid.NewGuid().ToString();
         var final = PathOf(uuid);
-        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!); // already there for an IncomingFile: one cheap stat
         if (!compress)
         {
             File.Move(tempPath, final);
@@ -116,6 +160,7 @@ public sealed class StorageArea
 
     public void ClearTemp()
     {
+        while (_ready.TryDequeue(out var f)) f.Handle.Dispose();
         foreach (var f in Directory.EnumerateFiles(TempFolder)) File.Delete(f);
     }
 

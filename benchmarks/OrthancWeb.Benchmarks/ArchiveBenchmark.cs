@@ -15,7 +15,7 @@ static class ArchiveBenchmark
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
         var totalMb = files.Sum(f => new FileInfo(f).Length) / (1024.0 * 1024);
         Console.WriteLine($"archive benchmark: one study of {files.Length} instances, {totalMb:N0} MB, loopback");
-        var work = Directory.CreateTempSubdirectory("orthancweb-archive-bench-").FullName;
+        var work = BenchServers.NewWorkFolder("orthancweb-archive-bench-");
         try
         {
             var ours = await Measure(work, files, BenchServers.StartOursAsync);

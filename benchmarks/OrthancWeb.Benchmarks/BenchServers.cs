@@ -24,6 +24,20 @@ static class BenchServers
     public const string Password = "Bench-Pa55word";
     public const string ScuAet = "BENCHSCU";
 
+    /// <summary>
+    /// A fresh folder for the servers' data: BENCH_WORK_DIR, else under /var/tmp. Not /tmp: on these machines the test
+    /// suites create and delete tens of thousands of files there, and ext4 then takes 0.4-0.8 ms to create each new
+    /// file in /tmp against 0.12-0.22 ms in any other folder of the same disk (measured with a C loop of
+    /// open/write/rename), a cost both servers would pay per instance that no storage folder of a hospital box sees.
+    /// </summary>
+    public static string NewWorkFolder(string prefix)
+    {
+        var root = Environment.GetEnvironmentVariable("BENCH_WORK_DIR") ?? (Directory.Exists("/var/tmp") ? "/var/tmp" : Path.GetTempPath());
+        var dir = Path.Combine(root, prefix + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
     public static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);

@@ -17,7 +17,7 @@ static class DicomStoreBenchmark
         folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
         Console.WriteLine($"dicom-store benchmark: {files.Length} files with storescu (TCP_NODELAY=1), one association, then C-FIND latency");
-        var work = Directory.CreateTempSubdirectory("orthancweb-dicom-bench-").FullName;
+        var work = BenchServers.NewWorkFolder("orthancweb-dicom-bench-");
         try
         {
             var ours = await Run(work, files, BenchServers.StartOursAsync);
@@ -30,24 +30,37 @@ static class DicomStoreBenchmark
         finally { Directory.Delete(work, true); }
     }
 
+    /// <summary>One storescu process, one association, the files one after the other; seconds taken and whether all went well.</summary>
+    private static async Task<(double Seconds, bool Clean)> StoreScu(BenchServer s, string[] files)
+    {
+        var psi = new ProcessStartInfo("storescu", ["-aet", BenchServers.ScuAet, "-aec", s.Aet, "127.0.0.1", s.DicomPort.ToString(), .. files])
+        {
+            UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true,
+        };
+        psi.Environment["TCP_NODELAY"] = "1";
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        clock.Stop();
+        return (clock.Elapsed.TotalSeconds, p.ExitCode == 0 && !(await err).Contains("E:"));
+    }
+
     private static async Task<(double Rate, double FindMs)> Run(string work, string[] files, Func<string, Task<BenchServer>> start)
     {
         await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
         var name = s.Name;
         {
-            var psi = new ProcessStartInfo("storescu", ["-aet", "BENCHSCU", "-aec", s.Aet, "127.0.0.1", s.DicomPort.ToString(), .. files])
+            var warmUp = WarmUpSet.For(files);
+            if (warmUp.Length > 0)
             {
-                UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true,
-            };
-            psi.Environment["TCP_NODELAY"] = "1";
-            var clock = Stopwatch.StartNew();
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            await p.StandardOutput.ReadToEndAsync();
-            await p.WaitForExitAsync();
-            clock.Stop();
-            var rate = files.Length / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{name}] storescu: {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s (exit {p.ExitCode}){((await err).Contains("E:") ? " with errors" : "")}");
+                var (_, ok) = await StoreScu(s, warmUp);
+                Console.WriteLine($"[{name}] warm-up: {warmUp.Length} instances of another patient (kept){(ok ? "" : " WITH ERRORS")}");
+            }
+            var (seconds, clean) = await StoreScu(s, files);
+            var rate = files.Length / seconds;
+            Console.WriteLine($"[{name}] storescu: {files.Length} instances in {seconds:N1} s = {rate:N0} instances/s{(clean ? "" : " WITH ERRORS")}");
 
             var times = new List<double>();
             var identifier = new DicomDataset()

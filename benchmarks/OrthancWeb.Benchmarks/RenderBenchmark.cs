@@ -14,7 +14,7 @@ static class RenderBenchmark
         folder ??= HeaderParse.Generate("orthancweb-bench-ct", "1", "1", "2", "25");
         var file = Directory.GetFiles(folder, "*.dcm").Order().First();
         Console.WriteLine($"render benchmark: {Path.GetFileName(file)} ({new FileInfo(file).Length / 1024} KB), median of 50 warm requests, no HTTP caching");
-        var work = Directory.CreateTempSubdirectory("orthancweb-render-bench-").FullName;
+        var work = BenchServers.NewWorkFolder("orthancweb-render-bench-");
         try
         {
             var ours = await Measure(file, () => BenchServers.StartOursAsync(Path.Combine(work, "ours")));

@@ -18,10 +18,11 @@ static class StoreBenchmark
     {
         folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
+        WarmUp = WarmUpSet.For(files);
         var totalMb = files.Sum(f => new FileInfo(f).Length) / (1024.0 * 1024);
         Console.WriteLine($"store benchmark: {files.Length} files, {totalMb:N0} MB, {Workers} concurrent REST clients, loopback");
 
-        var work = Directory.CreateTempSubdirectory("orthancweb-store-bench-").FullName;
+        var work = BenchServers.NewWorkFolder("orthancweb-store-bench-");
         try
         {
             var ours = await RunServer(work, files, BenchServers.StartOursAsync);
@@ -46,19 +47,17 @@ static class StoreBenchmark
 
     private sealed record Result(double Rate, List<(string Name, double Ms)> Finds, List<(string Name, double Ms)>? FindsAfterLoad);
 
+    private static string[] WarmUp = [];
+
     private static async Task<Result> RunServer(string work, string[] files, Func<string, Task<BenchServer>> start)
     {
         await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
         var name = s.Name;
         {
-            if (WarmUp > 0)
+            if (WarmUp.Length > 0)
             {
-                // Both servers first take the same few hundred uploads, deleted again, so that the figure is a running
-                // server's rather than a just-started one's (ours compiles its code in the first seconds; orthanc does not).
-                Console.WriteLine($"[{name}] warm-up: {WarmUp} uploads, then deleted");
-                await UploadAsync(s, files[..WarmUp]);
-                foreach (var patient in JsonNode.Parse(await s.Http.GetStringAsync("/patients"))!.AsArray())
-                    (await s.Http.DeleteAsync($"/patients/{patient!.GetValue<string>()}")).EnsureSuccessStatusCode();
+                Console.WriteLine($"[{name}] warm-up: {WarmUp.Length} uploads of another patient (kept)");
+                await UploadAsync(s, WarmUp);
             }
             Console.WriteLine($"[{name}] uploading...");
             var clock = Stopwatch.StartNew();
@@ -76,9 +75,6 @@ static class StoreBenchmark
             return new Result(rate, finds, after);
         }
     }
-
-    /// <summary>Uploads before the timed run (BENCH_WARMUP, default 300; 0 measures a just-started server).</summary>
-    private static readonly int WarmUp = int.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP"), out var w) ? w : 300;
 
     private static async Task<int> UploadAsync(BenchServer s, string[] files)
     {
