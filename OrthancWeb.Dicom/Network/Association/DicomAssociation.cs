@@ -142,7 +142,8 @@ public sealed class DicomAssociation : IAsyncDisposable
         if (expected is { } e && type != e) throw new AssociationAbortedException($"expected {e}, received {type}");
         var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2));
         if (length > maxLength) throw new AssociationAbortedException($"{type} PDU of {length} bytes exceeds the limit of {maxLength}");
-        var body = new byte[length];
+        // Every byte is about to be overwritten by the read: no need for the runtime to zero up to 256 KB first.
+        var body = GC.AllocateUninitializedArray<byte>((int)length);
         await ReadExactlyAsync(stream, body, ct);
         return (type, body);
     }
@@ -166,7 +167,7 @@ public sealed class DicomAssociation : IAsyncDisposable
     public async Task<DimseMessage?> ReceiveAsync(CancellationToken ct)
     {
         var command = new ArrayBufferWriter<byte>(1024);
-        ArrayBufferWriter<byte>? data = null;
+        DataSetBuffer? data = null;
         byte contextId = 0;
         Data.DicomDataset? commandSet = null;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -210,7 +211,7 @@ public sealed class DicomAssociation : IAsyncDisposable
                             commandSet = DicomReader.ReadDataset(command.WrittenMemory.ToArray(), TransferSyntax.ImplicitVRLittleEndian);
                             var message = new DimseMessage(commandSet, contextId);
                             if (!message.HasDataSet) return message;
-                            data = new ArrayBufferWriter<byte>(64 * 1024);
+                            data = new DataSetBuffer();
                         }
                         else
                         {
@@ -219,14 +220,14 @@ public sealed class DicomAssociation : IAsyncDisposable
                                 await AbortAsync();
                                 throw new AssociationAbortedException("data set fragment before its command");
                             }
-                            if (data.WrittenCount + pdv.Data.Length > _options.MaxMessageLength)
+                            if (data.Length + pdv.Data.Length > _options.MaxMessageLength)
                             {
                                 await AbortAsync();
                                 throw new AssociationAbortedException("data set larger than the configured limit");
                             }
-                            data.Write(pdv.Data.Span);
+                            data.Append(pdv.Data.Span, pdv.IsLast);
                             if (!pdv.IsLast) continue;
-                            return new DimseMessage(commandSet, contextId, data.WrittenMemory)
+                            return new DimseMessage(commandSet, contextId, data.Memory)
                             {
                                 DataSyntax = TransferSyntax.Lookup(pc.AcceptedTransferSyntax!),
                             };
@@ -247,6 +248,33 @@ public sealed class DicomAssociation : IAsyncDisposable
                     await AbortAsync();
                     throw new AssociationAbortedException($"unexpected {type} PDU on an established association");
             }
+        }
+    }
+
+    /// <summary>
+    /// A data set arriving in fragments. Grown in place of ArrayBufferWriter, which starts small, doubles one copy at a
+    /// time and zeroes every new array: for a 512 KB C-STORE that was 2 MB zeroed and 1 MB copied per instance.
+    /// </summary>
+    private sealed class DataSetBuffer
+    {
+        private byte[] _array = [];
+
+        public int Length { get; private set; }
+
+        public ReadOnlyMemory<byte> Memory => _array.AsMemory(0, Length);
+
+        public void Append(ReadOnlySpan<byte> fragment, bool last)
+        {
+            if (Length + fragment.Length > _array.Length)
+            {
+                // Exactly the size of the data set once its last fragment is here; otherwise room for as much again.
+                var size = last ? Length + fragment.Length : (int)Math.Clamp(2L * (Length + fragment.Length), 64 * 1024, Array.MaxLength);
+                var bigger = GC.AllocateUninitializedArray<byte>(size);
+                _array.AsSpan(0, Length).CopyTo(bigger);
+                _array = bigger;
+            }
+            fragment.CopyTo(_array.AsSpan(Length));
+            Length += fragment.Length;
         }
     }
 
