@@ -59,6 +59,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             var onDisk = Directory.EnumerateFiles(storage, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".tmp")).Count();
             Assert.Equal(stats["CountInstances"]!.GetValue<long>(), onDisk);
             Assert.Empty(Directory.EnumerateFiles(Path.Combine(storage, ".tmp")));
+            Assert.Empty(Directory.EnumerateFiles(storage, "*.part", SearchOption.AllDirectories)); // stores cut short by the kill
             // Every indexed instance (acknowledged or committed just before the kill) is readable.
             foreach (var id in Ids(await GetJsonAsync(client, "/instances")))
                 Assert.True((await client.GetAsync($"/instances/{id}/file", HttpCompletionOption.ResponseHeadersRead)).IsSuccessStatusCode);

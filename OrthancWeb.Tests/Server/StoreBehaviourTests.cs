@@ -90,7 +90,7 @@ public sealed class StoreBehaviourTests(ITestOutputHelper output)
             Assert.Equal("Success", (await Post(client, Instance("PAT-D")))["Status"]!.GetValue<string>());
             Assert.DoesNotContain(a, Ids(await GetJsonAsync(client, "/patients")));
             // No file of a recycled patient is left behind.
-            Assert.Equal(2, Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories).Count(f => !f.Contains(".tmp")));
+            Assert.Equal(2, StoredFiles(server).Count());
         }
         Directory.Delete(folder, true);
     }
@@ -130,7 +130,7 @@ public sealed class StoreBehaviourTests(ITestOutputHelper output)
             var compressed = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-size"));
             Assert.Equal(bytes.Length, size);
             Assert.Equal(Convert.ToHexStringLower(MD5.HashData(bytes)), await client.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
-            var onDisk = Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories).Single(f => !f.Contains(".tmp"));
+            var onDisk = StoredFiles(server).Single();
             Assert.Equal(compressed, new FileInfo(onDisk).Length);
             Assert.Equal(Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(onDisk))), await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-md5"));
             var stats = await GetJsonAsync(client, "/statistics");
@@ -182,8 +182,13 @@ public sealed class StoreBehaviourTests(ITestOutputHelper output)
             Assert.Equal("Success", second["Status"]!.GetValue<string>());
             Assert.Equal(id, second["ID"]!.GetValue<string>());
             Assert.Equal("TEST^CHANGED", (await GetJsonAsync(client, $"/instances/{id}/simplified-tags"))["PatientName"]!.GetValue<string>());
-            Assert.Single(Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories).Where(f => !f.Contains(".tmp")));
+            Assert.Single(StoredFiles(server));
         }
         Directory.Delete(folder, true);
     }
+
+    /// <summary>The stored files (named by their UUID), not the empty uuid.part files a running server keeps ready.</summary>
+    private static IEnumerable<string> StoredFiles(ServerProcess server) =>
+        Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains(".tmp") && Guid.TryParse(Path.GetFileName(f), out _));
 }

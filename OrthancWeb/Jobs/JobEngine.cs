@@ -66,13 +66,21 @@ public sealed class JobEngine : BackgroundService
 
     private void Save(Job job)
     {
-        string text;
-        lock (_gate) text = JsonSerializer.Serialize(job, Json);
-        var path = Path.Combine(_folder, job.Id + ".json");
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
+        // One save at a time: a worker finishing a run and a REST call resuming the job both save it, and two writers
+        // of the one temporary file made the second's move fail (seen as a flaky test). Inside this lock the snapshot
+        // taken last is also the one written last.
+        lock (_saveGate)
+        {
+            string text;
+            lock (_gate) text = JsonSerializer.Serialize(job, Json);
+            var path = Path.Combine(_folder, job.Id + ".json");
+            var temp = path + ".tmp";
+            File.WriteAllText(temp, text);
+            File.Move(temp, path, overwrite: true);
+        }
     }
+
+    private readonly object _saveGate = new();
 
     public Job Submit(string type, JsonObject content, int priority = 0, string? user = null, int maxRetries = 0, int retryDelaySeconds = 10)
     {

@@ -8,7 +8,7 @@ namespace OrthancWeb.Storage;
 /// <summary>What the storage area knows of one stored file.</summary>
 public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
 
-/// <summary>A new file in the storage area's temporary folder, open for writing, and the UUID it is to be stored under.</summary>
+/// <summary>A new file of the storage area (uuid.part beside its final place), open for writing, and its UUID.</summary>
 public sealed record IncomingFile(string Path, Microsoft.Win32.SafeHandles.SafeFileHandle Handle, string Uuid);
 
 /// <summary>
@@ -28,7 +28,7 @@ public sealed class StorageArea
         Directory.CreateDirectory(TempFolder);
     }
 
-    /// <summary>Incoming files land here first; the start-up check empties it.</summary>
+    /// <summary>Spooled uploads and compression output land here first; the start-up check empties it.</summary>
     public string TempFolder { get; }
 
     public string PathOf(string uuid)
@@ -45,7 +45,7 @@ public sealed class StorageArea
     private const int ReadyFiles = 4;
 
     /// <summary>
-    /// An empty file in the temporary folder, open for writing, with the UUID it will be stored under and that UUID's
+    /// An empty file beside its final place (uuid.part), open for writing, with the UUID it will be stored under and that UUID's
     /// folder already made. Creating a file and a folder is the dearest step of storing an instance on ext4 (0.2 to
     /// 0.8 ms each here, the inode allocator's search), so they are made in the background ahead of need, while the
     /// sender prepares its next instance, and taken ready here.
@@ -75,8 +75,12 @@ public sealed class StorageArea
     private IncomingFile CreateIncomingNow()
     {
         var uuid = Guid.NewGuid().ToString();
-        Directory.CreateDirectory(Path.GetDirectoryName(PathOf(uuid))!);
-        var path = Path.Combine(TempFolder, uuid + ".part");
+        var final = PathOf(uuid);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        // Next to its final name rather than in TempFolder: ext4 looks for a new inode in its folder's block group,
+        // and one busy folder's group fills with freed inodes to search past (0.74-0.80 ms per create in one folder,
+        // 0.34-0.47 ms spread over the ab/cd folders, measured with a C loop). The rename stays within the folder.
+        var path = final + PartialSuffix;
         return new IncomingFile(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), uuid);
     }
 
@@ -146,7 +150,13 @@ public sealed class StorageArea
         catch (DirectoryNotFoundException) { }
     }
 
-    /// <summary>Every UUID-named file under the storage area (for the start-up reconciliation).</summary>
+    /// <summary>The suffix of a file still being received (see CreateIncoming); never one the index points to.</summary>
+    public const string PartialSuffix = ".part";
+
+    /// <summary>
+    /// Every UUID-named file under the storage area, for the start-up reconciliation, which runs before any store:
+    /// the partial files of stores a crash interrupted are deleted on the way.
+    /// </summary>
     public IEnumerable<string> EnumerateUuids()
     {
         foreach (var l1 in Directory.EnumerateDirectories(_root))
@@ -154,7 +164,11 @@ public sealed class StorageArea
             if (Path.GetFileName(l1).Length != 2) continue;
             foreach (var l2 in Directory.EnumerateDirectories(l1))
                 foreach (var f in Directory.EnumerateFiles(l2))
-                    if (Guid.TryParse(Path.GetFileName(f), out _)) yield return Path.GetFileName(f);
+                {
+                    var name = Path.GetFileName(f);
+                    if (name.EndsWith(PartialSuffix, StringComparison.Ordinal)) File.Delete(f);
+                    else if (Guid.TryParse(name, out _)) yield return name;
+                }
         }
     }
 
