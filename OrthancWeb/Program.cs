@@ -105,8 +105,8 @@ builder.Services.AddAuthentication(o =>
     })
     .AddPolicyScheme(SmartScheme, "Cookie or HTTP Basic", p => p.ForwardDefaultSelector = ctx =>
         ctx.Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
-            ? BasicAuthenticationHandler.Scheme : IdentityConstants.ApplicationScheme)
-    .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(BasicAuthenticationHandler.Scheme, null);
+            ? BasicAuthenticationHandler.SchemeName : IdentityConstants.ApplicationScheme)
+    .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(BasicAuthenticationHandler.SchemeName, null);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<BasicCredentialCache>();
 builder.Services.AddAuthorization(o =>

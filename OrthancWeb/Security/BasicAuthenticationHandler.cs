@@ -22,12 +22,12 @@ public sealed class BasicAuthenticationHandler(
     SignInManager<IdentityUser> signIn,
     BasicCredentialCache cache) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    public const string Scheme = "Basic";
+    public const string SchemeName = "Basic";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         if (!AuthenticationHeaderValue.TryParse(Request.Headers.Authorization, out var header) ||
-            !string.Equals(header.Scheme, Scheme, StringComparison.OrdinalIgnoreCase) || header.Parameter is null)
+            !string.Equals(header.Scheme, SchemeName, StringComparison.OrdinalIgnoreCase) || header.Parameter is null)
             return AuthenticateResult.NoResult();
         string decoded;
         try { decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter)); }
@@ -37,17 +37,17 @@ public sealed class BasicAuthenticationHandler(
 
         var key = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(decoded)));
         if (cache.TryGet(key, out var cached))
-            return AuthenticateResult.Success(new AuthenticationTicket(cached, Scheme));
+            return AuthenticateResult.Success(new AuthenticationTicket(cached, SchemeName));
 
         var user = await users.FindByNameAsync(decoded[..colon]);
         if (user is null) return AuthenticateResult.Fail("Invalid user name or password");
         var check = await signIn.CheckPasswordSignInAsync(user, decoded[(colon + 1)..], lockoutOnFailure: true);
         if (!check.Succeeded) return AuthenticateResult.Fail(check.IsLockedOut ? "Account locked" : "Invalid user name or password");
         var principal = await signIn.CreateUserPrincipalAsync(user);
-        var identity = new ClaimsIdentity(principal.Claims, Scheme, ClaimTypes.Name, ClaimTypes.Role);
+        var identity = new ClaimsIdentity(principal.Claims, SchemeName, ClaimTypes.Name, ClaimTypes.Role);
         var result = new ClaimsPrincipal(identity);
         cache.Set(key, result);
-        return AuthenticateResult.Success(new AuthenticationTicket(result, Scheme));
+        return AuthenticateResult.Success(new AuthenticationTicket(result, SchemeName));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
