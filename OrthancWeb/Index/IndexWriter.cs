@@ -237,12 +237,12 @@ public sealed class IndexWriter(
             // The durability watermark rides along with each batch (no flush of its own): after a power cut, only
             // instances past it need their files checked (see ReconcileAsync).
             await rows.SetPropertyAsync(DurableSeqProperty, Interlocked.Read(ref _durableSeq).ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+            // Without a storage limit no instance can be refused as full: then it needs no savepoint to undo.
+            var canBeFull = o.MaximumStorageSize > 0 || o.MaximumPatientCount > 0;
             for (var i = 0; i < batch.Count; i++)
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
                 var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
-                // Without a storage limit no instance can be refused as full: then it needs no savepoint to undo.
-                var canBeFull = o.MaximumStorageSize > 0 || o.MaximumPatientCount > 0;
                 if (canBeFull) await tx.CreateSavepointAsync("instance", ct);
                 results[i] = await AddOneAsync(db, rows, batch[i], o, filesToDelete, touched, created, ct);
                 if (results[i].Status == IngestStatus.StorageFull)

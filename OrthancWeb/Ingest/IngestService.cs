@@ -152,12 +152,12 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         if (o.StorageCompression)
         {
             var md5 = await md5Task;
-            stored = await Task.Run(() => storage.Commit(temp, size, md5, compress: true, incoming.Uuid), ct);
+            stored = await Task.Run(() => storage.Commit(incoming, size, md5, compress: true), ct);
         }
         else
         {
             // The rename does not need the MD5, and the index needs it only for its last rows: see AddInstanceAsync.
-            stored = storage.Commit(temp, size, md5Task.IsCompletedSuccessfully ? md5Task.Result : "", compress: false, incoming.Uuid);
+            stored = storage.Commit(incoming, size, md5Task.IsCompletedSuccessfully ? md5Task.Result : "", compress: false);
         }
         try
         {

@@ -85,14 +85,13 @@ public sealed class StorageArea
     }
 
     /// <summary>
-    /// Moves a received (already flushed) temporary file into place under a new UUID, compressing it with zlib first
-    /// when asked. Returns what the index records: both sizes and both MD5s.
+    /// Moves a received incoming file into place under its UUID (its folder already made by <see cref="CreateIncoming"/>),
+    /// compressing it with zlib first when asked. Returns what the index records: both sizes and both MD5s.
     /// </summary>
-    public StoredFile Commit(string tempPath, long size, string md5, bool compress, string? uuid = null)
+    public StoredFile Commit(IncomingFile incoming, long size, string md5, bool compress)
     {
-        uuid ??= Guid.NewGuid().ToString();
+        var (tempPath, uuid) = (incoming.Path, incoming.Uuid);
         var final = PathOf(uuid);
-        Directory.CreateDirectory(Path.GetDirectoryName(final)!); // already there for an IncomingFile: one cheap stat
         if (!compress)
         {
             File.Move(tempPath, final);

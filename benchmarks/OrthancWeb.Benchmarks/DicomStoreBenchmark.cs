@@ -18,11 +18,12 @@ static class DicomStoreBenchmark
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
         Console.WriteLine($"dicom-store benchmark: {files.Length} files with storescu (TCP_NODELAY=1), one association, then C-FIND latency");
         var work = BenchServers.NewWorkFolder("orthancweb-dicom-bench-");
+        var warmUp = WarmUpSet.For(files);
         try
         {
-            var ours = await Run(work, files, BenchServers.StartOursAsync);
+            var ours = await Run(work, files, warmUp, BenchServers.StartOursAsync);
             if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
-            var theirs = await Run(work, files, BenchServers.StartOrthancAsync);
+            var theirs = await Run(work, files, warmUp, BenchServers.StartOrthancAsync);
             Console.WriteLine();
             Console.WriteLine($"C-STORE: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 2)");
             Console.WriteLine($"C-FIND study level: OrthancWeb {ours.FindMs:N2} ms, orthanc {theirs.FindMs:N2} ms (median), ratio {theirs.FindMs / ours.FindMs:N2}x");
@@ -47,12 +48,11 @@ static class DicomStoreBenchmark
         return (clock.Elapsed.TotalSeconds, p.ExitCode == 0 && !(await err).Contains("E:"));
     }
 
-    private static async Task<(double Rate, double FindMs)> Run(string work, string[] files, Func<string, Task<BenchServer>> start)
+    private static async Task<(double Rate, double FindMs)> Run(string work, string[] files, string[] warmUp, Func<string, Task<BenchServer>> start)
     {
         await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
         var name = s.Name;
         {
-            var warmUp = WarmUpSet.For(files);
             if (warmUp.Length > 0)
             {
                 var (_, ok) = await StoreScu(s, warmUp);

@@ -18,16 +18,16 @@ static class StoreBenchmark
     {
         folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
-        WarmUp = WarmUpSet.For(files);
+        var warmUp = WarmUpSet.For(files);
         var totalMb = files.Sum(f => new FileInfo(f).Length) / (1024.0 * 1024);
         Console.WriteLine($"store benchmark: {files.Length} files, {totalMb:N0} MB, {Workers} concurrent REST clients, loopback");
 
         var work = BenchServers.NewWorkFolder("orthancweb-store-bench-");
         try
         {
-            var ours = await RunServer(work, files, BenchServers.StartOursAsync);
+            var ours = await RunServer(work, files, warmUp, BenchServers.StartOursAsync);
             if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null) return;
-            var theirs = await RunServer(work, files, BenchServers.StartOrthancAsync);
+            var theirs = await RunServer(work, files, warmUp, BenchServers.StartOrthancAsync);
             Console.WriteLine();
             Console.WriteLine($"ingest: OrthancWeb {ours.Rate:N0} instances/s, orthanc {theirs.Rate:N0} instances/s, ratio {ours.Rate / theirs.Rate:N2}x (target >= 1)");
             foreach (var (name, ms) in ours.Finds)
@@ -47,17 +47,15 @@ static class StoreBenchmark
 
     private sealed record Result(double Rate, List<(string Name, double Ms)> Finds, List<(string Name, double Ms)>? FindsAfterLoad);
 
-    private static string[] WarmUp = [];
-
-    private static async Task<Result> RunServer(string work, string[] files, Func<string, Task<BenchServer>> start)
+    private static async Task<Result> RunServer(string work, string[] files, string[] warmUp, Func<string, Task<BenchServer>> start)
     {
         await using var s = await start(Path.Combine(work, Guid.NewGuid().ToString("N")));
         var name = s.Name;
         {
-            if (WarmUp.Length > 0)
+            if (warmUp.Length > 0)
             {
-                Console.WriteLine($"[{name}] warm-up: {WarmUp.Length} uploads of another patient (kept)");
-                await UploadAsync(s, WarmUp);
+                Console.WriteLine($"[{name}] warm-up: {warmUp.Length} uploads of another patient (kept)");
+                await UploadAsync(s, warmUp);
             }
             Console.WriteLine($"[{name}] uploading...");
             var clock = Stopwatch.StartNew();
