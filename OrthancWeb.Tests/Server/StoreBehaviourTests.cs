@@ -187,6 +187,34 @@ public sealed class StoreBehaviourTests(ITestOutputHelper output)
         Directory.Delete(folder, true);
     }
 
+    [Fact]
+    public async Task Concurrent_overwrites_of_one_instance_leave_one_file_with_its_right_md5()
+    {
+        // Arrivals close together are committed in one batch, where a later copy replaces an earlier one of the same
+        // batch: the replaced copy's file must still be found and deleted, and the survivor's attachment be complete.
+        var (server, client, folder) = await Start(", \"OverwriteInstances\": true");
+        await using (server)
+        {
+            var copies = Enumerable.Range(0, 12).Select(i =>
+            {
+                var file = DicomFile.Open(Instance("OVERWRITE-MANY", 1, 64 * 1024).AsMemory());
+                file.Dataset.Add(DicomTags.PatientName, $"TEST^COPY{i}");
+                return file.ToBytes();
+            }).ToList();
+            var answers = await Task.WhenAll(copies.Select(c => Post(client, c)));
+            Assert.All(answers, a => Assert.Equal("Success", a["Status"]!.GetValue<string>()));
+            var id = answers[0]["ID"]!.GetValue<string>();
+            Assert.All(answers, a => Assert.Equal(id, a["ID"]!.GetValue<string>()));
+
+            var stored = await client.GetByteArrayAsync($"/instances/{id}/file");
+            Assert.Contains(copies, c => c.AsSpan().SequenceEqual(stored));
+            var md5 = await client.GetStringAsync($"/instances/{id}/attachments/dicom/md5");
+            Assert.Equal(Convert.ToHexStringLower(MD5.HashData(stored)), md5);
+            Assert.Single(StoredFiles(server));
+        }
+        Directory.Delete(folder, true);
+    }
+
     /// <summary>The stored files (named by their UUID), not the empty uuid.part files a running server keeps ready.</summary>
     private static IEnumerable<string> StoredFiles(ServerProcess server) =>
         Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories)

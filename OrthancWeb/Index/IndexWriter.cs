@@ -83,8 +83,50 @@ public sealed class IndexWriter(
             _loop ??= Task.Run(WriteLoopAsync);
             _syncLoop ??= Task.Run(SyncLoopAsync);
         }
+        // The writer idle and nothing queued (one sender, one instance at a time): commit on the caller's thread.
+        // Handing over to the write loop costs a thread-pool wake-up, and on a busy 2-core box the woken worker may
+        // first run whatever was queued before (a hash, a file creation): 0.3-0.7 ms per instance, measured.
+        if (!_queue.Reader.TryPeek(out _) && _lock.Wait(0))
+            return CommitInlineAsync(pending);
         _queue.Writer.TryWrite(pending);
         return pending.Done.Task;
+    }
+
+    private async Task<IngestResult> CommitInlineAsync(Pending pending)
+    {
+        try
+        {
+            await CommitAndHandAsync([pending]);
+        }
+        finally { _lock.Release(); }
+        return await pending.Done.Task;
+    }
+
+    /// <summary>Commits a batch and hands its results on; the caller holds <see cref="_lock"/>.</summary>
+    private async Task CommitAndHandAsync(List<Pending> batch)
+    {
+        try
+        {
+            var (results, maxSeq) = await CommitBatchAsync(batch, CancellationToken.None);
+            Hand(batch, results, maxSeq);
+        }
+        catch (Exception) when (batch.Count > 1)
+        {
+            // One bad instance must not fail the others: retry them one by one.
+            foreach (var p in batch)
+            {
+                try
+                {
+                    var (results, maxSeq) = await CommitBatchAsync([p], CancellationToken.None);
+                    Hand([p], results, maxSeq);
+                }
+                catch (Exception ex) { p.Done.TrySetException(ex); }
+            }
+        }
+        catch (Exception ex)
+        {
+            batch[0].Done.TrySetException(ex);
+        }
     }
 
     private sealed record CommittedBatch(List<(Pending Pending, IngestResult Result)> Items, long MaxSeq);
@@ -149,28 +191,7 @@ public sealed class IndexWriter(
             await _lock.WaitAsync();
             try
             {
-                try
-                {
-                    var (results, maxSeq) = await CommitBatchAsync(batch, CancellationToken.None);
-                    Hand(batch, results, maxSeq);
-                }
-                catch (Exception) when (batch.Count > 1)
-                {
-                    // One bad instance must not fail the others: retry them one by one.
-                    foreach (var p in batch)
-                    {
-                        try
-                        {
-                            var (results, maxSeq) = await CommitBatchAsync([p], CancellationToken.None);
-                            Hand([p], results, maxSeq);
-                        }
-                        catch (Exception ex) { p.Done.TrySetException(ex); }
-                    }
-                }
-                catch (Exception ex)
-                {
-                    batch[0].Done.TrySetException(ex);
-                }
+                await CommitAndHandAsync(batch);
             }
             finally { _lock.Release(); }
         }
@@ -234,6 +255,7 @@ public sealed class IndexWriter(
             rows.BeginBatch();
             var touched = new HashSet<long>();
             var created = new Dictionary<string, long>(StringComparer.Ordinal);
+            var attachments = new List<(long InstanceId, Pending Pending)>(batch.Count);
             // The durability watermark rides along with each batch (no flush of its own): after a power cut, only
             // instances past it need their files checked (see ReconcileAsync).
             await rows.SetPropertyAsync(DurableSeqProperty, Interlocked.Read(ref _durableSeq).ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
@@ -243,8 +265,14 @@ public sealed class IndexWriter(
             {
                 // A refused instance (storage full) must leave no trace, not even the deletions it tried.
                 var (total, patients, files) = (_totalCompressed, _patientCount, filesToDelete.Count);
-                if (canBeFull) await tx.CreateSavepointAsync("instance", ct);
-                results[i] = await AddOneAsync(db, rows, batch[i], o, filesToDelete, touched, created, ct);
+                if (canBeFull)
+                {
+                    // Recycling may delete what earlier instances of this batch stored: their files must be attached
+                    // first, or the deletion would miss them.
+                    await WriteAttachmentsAsync(rows, attachments, ct);
+                    await tx.CreateSavepointAsync("instance", ct);
+                }
+                results[i] = await AddOneAsync(db, rows, batch[i], o, filesToDelete, touched, created, attachments, ct);
                 if (results[i].Status == IngestStatus.StorageFull)
                 {
                     await tx.RollbackToSavepointAsync("instance", ct);
@@ -259,6 +287,7 @@ public sealed class IndexWriter(
                 var now = DateTime.UtcNow;
                 foreach (var id in touched) await rows.TouchAsync(id, now, ct);
             }
+            await WriteAttachmentsAsync(rows, attachments, ct);
             // The hot path writes through IndexRowWriter; EF only tracks what recycling and replacement delete.
             if (db.ChangeTracker.HasChanges()) await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
@@ -284,8 +313,9 @@ public sealed class IndexWriter(
     private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
         EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
 
+    /// <param name="attachments">Where the instance's attachment row is left to write, once its MD5 is known.</param>
     private async Task<IngestResult> AddOneAsync(IndexDbContext db, IndexRowWriter rows, Pending p, StorageOptions o, List<string> filesToDelete,
-        HashSet<long> touched, Dictionary<string, long> created, CancellationToken ct)
+        HashSet<long> touched, Dictionary<string, long> created, List<(long InstanceId, Pending Pending)> attachments, CancellationToken ct)
     {
         var (header, ids, file, source) = (p.Header, p.Ids, p.File, p.Source);
         var ds = header.Dataset;
@@ -300,6 +330,7 @@ public sealed class IndexWriter(
         {
             if (!o.OverwriteInstances && !source.Overwrite)
                 return result with { Status = IngestStatus.AlreadyStored };
+            await WriteAttachmentsAsync(rows, attachments, ct); // the replaced copy may be one of this batch's
             filesToDelete.AddRange(await DeleteResourceTreeAsync(db, existing, logDeletion: false, ct));
             created.Clear();
         }
@@ -358,6 +389,28 @@ public sealed class IndexWriter(
         metadata.Add(("LastUpdate", nowText));
         metadata.AddRange(source.Metadata);
         await rows.MetadataAsync(instanceId, metadata, ct);
+        await rows.ChangeAsync("NewInstance", ResourceLevel.Instance, ids.InstancePublicId, now, ct);
+        attachments.Add((instanceId, p));
+
+        // Deletions above already took their share off the counters.
+        _totalCompressed += file.CompressedSize;
+        _patientCount += newPatient ? 1 : 0;
+        return result;
+    }
+
+    /// <summary>
+    /// Writes the attachment rows left by <see cref="AddOneAsync"/>. They go last in a batch because they are the only
+    /// rows that need the MD5, which is computed alongside the rest of the index work.
+    /// </summary>
+    private static async Task WriteAttachmentsAsync(IndexRowWriter rows, List<(long InstanceId, Pending Pending)> attachments, CancellationToken ct)
+    {
+        foreach (var (instanceId, p) in attachments) await AttachmentAsync(rows, instanceId, p, ct);
+        attachments.Clear();
+    }
+
+    private static async Task AttachmentAsync(IndexRowWriter rows, long instanceId, Pending p, CancellationToken ct)
+    {
+        var file = p.File;
         if (p.Md5 is not null)
         {
             var md5 = await p.Md5;
@@ -373,12 +426,6 @@ public sealed class IndexWriter(
             CompressedMd5 = file.CompressedMd5,
             CompressionType = file.Compressed ? 1 : 0,
         }, ct);
-        await rows.ChangeAsync("NewInstance", ResourceLevel.Instance, ids.InstancePublicId, now, ct);
-
-        // Deletions above already took their share off the counters.
-        _totalCompressed += file.CompressedSize;
-        _patientCount += newPatient ? 1 : 0;
-        return result;
     }
 
     /// <summary>The ID of a patient, study or series, created (with its main tags and a New* change) when new.</summary>

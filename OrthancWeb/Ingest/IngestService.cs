@@ -13,8 +13,12 @@ namespace OrthancWeb.Ingest;
 /// hashing, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
 /// The caller is answered only after both are durable.
 /// </summary>
-public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options)
+public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options) : IDisposable
 {
+    private readonly HashingThread _hasher = new();
+
+    public void Dispose() => _hasher.Dispose();
+
     private static readonly DicomReadOptions HeaderOnly = new() { StopBeforeTag = DicomTags.PixelData };
 
     /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
@@ -57,6 +61,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<byte>.Shared.Return(head);
             if (File.Exists(temp)) File.Delete(temp);
+            storage.Replenish();
         }
     }
 
@@ -72,13 +77,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     {
         var incoming = storage.CreateIncoming();
         var temp = incoming.Path;
-        var md5 = Task.Run(() =>
-        {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            hash.AppendData(first.Span);
-            hash.AppendData(second.Span);
-            return Convert.ToHexStringLower(hash.GetHashAndReset());
-        }, cancellationToken);
+        var md5 = _hasher.Md5Async(first, second);
         var size = (long)first.Length + second.Length;
         var headLength = (int)Math.Min(size, HeadSize);
         var head = ArrayPool<byte>.Shared.Rent(headLength);
@@ -101,6 +100,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             ArrayPool<byte>.Shared.Return(head);
             try { await md5; } catch { } // never leave the hash running over memory the caller is about to reuse
             if (File.Exists(temp)) File.Delete(temp);
+            storage.Replenish();
         }
     }
 

@@ -15,7 +15,7 @@ public sealed record IncomingFile(string Path, Microsoft.Win32.SafeHandles.SafeF
 /// The storage area: files named by UUID in a two-level hex layout (ab/cd/uuid), never by DICOM content. Every write
 /// goes to a temporary file that is flushed to disk and then renamed, so a crash leaves the whole file or none.
 /// </summary>
-public sealed class StorageArea
+public sealed class StorageArea : IDisposable
 {
     private readonly string _root;
     private readonly string _databaseFolder;
@@ -24,6 +24,7 @@ public sealed class StorageArea
     {
         _root = paths.Storage;
         _databaseFolder = paths.Database;
+        _syncDatabaseFolder = !OperatingSystem.IsLinux() || !SameFileSystem(_root, _databaseFolder);
         TempFolder = Path.Combine(_root, ".tmp");
         Directory.CreateDirectory(TempFolder);
     }
@@ -47,21 +48,47 @@ public sealed class StorageArea
     /// <summary>
     /// An empty file beside its final place (ab/cd/uuid.part), open for writing, with the UUID it will be stored under.
     /// Creating a file and a folder is the dearest step of storing an instance on ext4 (0.2 to 0.8 ms each here, the
-    /// inode allocator's search), so they are made in the background ahead of need, while the sender prepares its next
-    /// instance, and taken ready here.
+    /// inode allocator's search), so they are made ahead of need and taken ready here; see <see cref="Replenish"/>.
     /// </summary>
     public IncomingFile CreateIncoming()
     {
-        var file = _ready.TryDequeue(out var ready) ? ready : CreateIncomingNow();
-        Refill();
-        return file;
+        if (_ready.TryDequeue(out var ready)) return ready;
+        Replenish();
+        return CreateIncomingNow();
     }
 
-    private void Refill()
+    /// <summary>
+    /// Tops the ready files up on a thread of their own at low priority. The ingest path calls it once an instance is
+    /// answered, not when it takes a file: then the creation runs while the sender prepares its next instance instead
+    /// of competing for the CPU with the hash and the index work of this one (on 2 cores it had delayed them by
+    /// 0.3-0.7 ms per instance).
+    /// </summary>
+    public void Replenish()
     {
         if (_ready.Count >= ReadyFiles || Interlocked.Exchange(ref _refilling, 1) == 1) return;
-        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+        lock (_ready)
         {
+            if (_disposed) return;
+            if (_refiller is null)
+            {
+                _refiller = new Thread(RefillLoop) { IsBackground = true, Name = "Storage refill" };
+                _refiller.Start();
+            }
+        }
+        _refillSignal.Release();
+    }
+
+    private Thread? _refiller;
+    private readonly SemaphoreSlim _refillSignal = new(0);
+    private volatile bool _disposed;
+
+    private void RefillLoop()
+    {
+        LowerThreadPriority();
+        while (true)
+        {
+            _refillSignal.Wait();
+            if (_disposed) return;
             try
             {
                 while (_ready.Count < ReadyFiles) _ready.Enqueue(CreateIncomingNow());
@@ -69,8 +96,25 @@ public sealed class StorageArea
             catch (IOException) { } // disk full or gone: the next caller creates its own and meets the error itself
             catch (UnauthorizedAccessException) { }
             finally { Volatile.Write(ref _refilling, 0); }
-        }, null);
+        }
     }
+
+    /// <summary>Nice 10 for the calling thread alone (on Linux, PRIO_PROCESS with a thread ID applies to that thread).</summary>
+    private static void LowerThreadPriority()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { setpriority(0 /* PRIO_PROCESS */, gettid(), 10); } catch (EntryPointNotFoundException) { }
+    }
+
+    public void Dispose()
+    {
+        lock (_ready) _disposed = true;
+        _refillSignal.Release();
+        while (_ready.TryDequeue(out var f)) f.Handle.Dispose();
+    }
+
+    [DllImport("libc")] private static extern int gettid();
+    [DllImport("libc")] private static extern int setpriority(int which, int who, int prio);
 
     private IncomingFile CreateIncomingNow()
     {
@@ -188,8 +232,29 @@ public sealed class StorageArea
     public void SyncFileSystems()
     {
         SyncFileSystem(_root);
-        SyncFileSystem(_databaseFolder); // same file system in the default layout: then this one finds nothing to do
+        // One syncfs per file system: even with nothing left to write, a second one still flushes the disk's cache,
+        // which cost 0.25 ms per instance on a single association.
+        if (_syncDatabaseFolder) SyncFileSystem(_databaseFolder);
     }
+
+    private readonly bool _syncDatabaseFolder;
+
+    /// <summary>Whether two folders are on one file system (same st_dev); when in doubt, no.</summary>
+    private static bool SameFileSystem(string a, string b)
+    {
+        // st_dev is the first field of struct stat on every 64-bit Linux ABI (x86-64's own layout and the generic one
+        // arm64 uses); 256 bytes covers the whole structure on both.
+        if (!Environment.Is64BitProcess) return false;
+        var sa = new ulong[32];
+        var sb = new ulong[32];
+        try
+        {
+            return stat(a, sa) == 0 && stat(b, sb) == 0 && sa[0] == sb[0];
+        }
+        catch (EntryPointNotFoundException) { return false; } // a C library older than glibc 2.33 exports __xstat only
+    }
+
+    [DllImport("libc", SetLastError = true)] private static extern int stat(string path, [Out] ulong[] buffer);
 
     private static void SyncFileSystem(string folder)
     {
