@@ -48,7 +48,8 @@ public sealed class JsonTests
             var ov = o["Value"] as JsonArray;
             // An attribute with no values has no "Value" (PS3.18 §F.2.2); pydicom writes an empty array for empty sequences.
             if (tv.Count == 0 && ov is null) continue;
-            Assert.True(ov is not null && ov.Count == tv.Count, $"{where} {key}: {tv.ToJsonString()} vs {ov?.ToJsonString()}");
+            Assert.True(ov is not null, $"{where} {key}: {tv.ToJsonString()} vs nothing");
+            Assert.True(ov.Count == tv.Count, $"{where} {key}: {tv.ToJsonString()} vs {ov.ToJsonString()}");
             for (var i = 0; i < tv.Count; i++)
             {
                 switch (tv[i])

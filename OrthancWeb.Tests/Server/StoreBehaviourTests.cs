@@ -4,13 +4,12 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
-using Xunit.Abstractions;
 using static OrthancWeb.Tests.Server.Rest;
 
 namespace OrthancWeb.Tests.Server;
 
 /// <summary>Store settings that need a server of their own: recycling, protection, compression, stability, overwrite.</summary>
-public sealed class StoreBehaviourTests(ITestOutputHelper output)
+public sealed class StoreBehaviourTests
 {
     /// <summary>A small CT instance of its own patient, generated so each test controls exactly what is stored.</summary>
     /// <summary>The identity of slice <paramref name="index"/> of a patient's one CT series: UIDs derived from the patient ID.</summary>
