@@ -19,7 +19,6 @@ public sealed class HashingThread : IDisposable
 {
     private readonly ConcurrentQueue<Work> _work = new();
     private readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
-    private readonly Thread _thread;
     private int _busy;
     private volatile bool _disposed;
 
@@ -27,8 +26,7 @@ public sealed class HashingThread : IDisposable
 
     public HashingThread()
     {
-        _thread = new Thread(Loop) { IsBackground = true, Name = "Ingest MD5" };
-        _thread.Start();
+        new Thread(Loop) { IsBackground = true, Name = "Ingest MD5" }.Start();
     }
 
     /// <summary>The lower-case hex MD5 of two consecutive parts of a file.</summary>
@@ -52,8 +50,10 @@ public sealed class HashingThread : IDisposable
 
     private void Loop()
     {
-        while (!_disposed)
+        while (true)
         {
+            // A hash taken on before Dispose is still served: its caller awaits it.
+            if (_disposed && Volatile.Read(ref _busy) == 0 && _work.IsEmpty) return;
             _signal.Wait();
             _signal.Reset();
             while (_work.TryDequeue(out var w))
