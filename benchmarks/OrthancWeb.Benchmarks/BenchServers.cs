@@ -80,6 +80,37 @@ static class BenchServers
         return LaunchAsync("orthanc", new ProcessStartInfo("/usr/sbin/Orthanc", [config]), dir, http, dicom, "ORTHANC", auth: false);
     }
 
+    /// <summary>BENCH_ROUNDS rounds of both servers (default 2).</summary>
+    public static int Rounds { get; } = int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var r) && r > 0 ? r : 2;
+
+    /// <summary>
+    /// Both servers' runs, round after round in alternating order (ours first, then orthanc first, ...): later runs on
+    /// this machine are slower (the same server measured 519 then 280 instances/s within one script run), so a fixed
+    /// order would hand that drift to one side.
+    /// </summary>
+    public static async Task<(List<T> Ours, List<T> Theirs)> AlternatingRoundsAsync<T>(Func<Task<T>> ours, Func<Task<T>> theirs)
+    {
+        var (a, b) = (new List<T>(), new List<T>());
+        for (var round = 0; round < Rounds; round++)
+        {
+            if (round % 2 == 0) { a.Add(await ours()); b.Add(await theirs()); }
+            else { b.Add(await theirs()); a.Add(await ours()); }
+        }
+        return (a, b);
+    }
+
+    public static void PrintRoundRatios(string what, IReadOnlyList<double> ours, IReadOnlyList<double> theirs)
+    {
+        for (var round = 0; round < ours.Count; round++)
+            Console.WriteLine($"round {round + 1} ({(round % 2 == 0 ? "OrthancWeb first" : "orthanc first")}): {what} ratio {ours[round] / theirs[round]:N2}x");
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
     private static async Task<BenchServer> LaunchAsync(string name, ProcessStartInfo psi, string dataDir, int http, int dicom, string aet, bool auth)
     {
         // Every server starts with nothing of another's left to write. orthanc does not fsync its files, so after its

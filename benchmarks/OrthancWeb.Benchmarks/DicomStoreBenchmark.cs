@@ -13,15 +13,6 @@ static class DicomStoreBenchmark
 {
     private const int WarmUpFinds = 100;
 
-    /// <summary>BENCH_ROUNDS rounds of both servers (default 2).</summary>
-    internal static int Rounds { get; } = int.TryParse(Environment.GetEnvironmentVariable("BENCH_ROUNDS"), out var r) && r > 0 ? r : 2;
-
-    internal static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
-
     public static async Task RunAsync(string? folder)
     {
         folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
@@ -36,30 +27,16 @@ static class DicomStoreBenchmark
                 await Run(work, files, warmUp, BenchServers.StartOursAsync);
                 return;
             }
-            // Rounds in alternating order (ours first, then orthanc first, ...): this machine drifts by up to 25%
-            // within minutes, and a fixed order would hand that drift to one side. Every server keeps its data until
-            // the end, so that no run follows a burst of deletions (ext4 then searches past the freed inodes).
-            var ours = new List<(double Rate, double FindMs)>();
-            var theirs = new List<(double Rate, double FindMs)>();
-            for (var round = 0; round < Rounds; round++)
-            {
-                if (round % 2 == 0)
-                {
-                    ours.Add(await Run(work, files, warmUp, BenchServers.StartOursAsync));
-                    theirs.Add(await Run(work, files, warmUp, BenchServers.StartOrthancAsync));
-                }
-                else
-                {
-                    theirs.Add(await Run(work, files, warmUp, BenchServers.StartOrthancAsync));
-                    ours.Add(await Run(work, files, warmUp, BenchServers.StartOursAsync));
-                }
-            }
+            // Every server keeps its data until the end, so that no run follows a burst of deletions (ext4 then
+            // searches past the freed inodes).
+            var (ours, theirs) = await BenchServers.AlternatingRoundsAsync(
+                () => Run(work, files, warmUp, BenchServers.StartOursAsync),
+                () => Run(work, files, warmUp, BenchServers.StartOrthancAsync));
             Console.WriteLine();
-            for (var round = 0; round < Rounds; round++)
-                Console.WriteLine($"round {round + 1} ({(round % 2 == 0 ? "OrthancWeb first" : "orthanc first")}): C-STORE ratio {ours[round].Rate / theirs[round].Rate:N2}x");
+            BenchServers.PrintRoundRatios("C-STORE", ours.Select(r => r.Rate).ToList(), theirs.Select(r => r.Rate).ToList());
             var (oursRate, theirsRate) = (ours.Average(r => r.Rate), theirs.Average(r => r.Rate));
-            var (oursFind, theirsFind) = (Median(ours.Select(r => r.FindMs)), Median(theirs.Select(r => r.FindMs)));
-            Console.WriteLine($"C-STORE: OrthancWeb {oursRate:N0} instances/s, orthanc {theirsRate:N0} instances/s (mean of {Rounds} rounds), ratio {oursRate / theirsRate:N2}x (target >= 2)");
+            var (oursFind, theirsFind) = (BenchServers.Median(ours.Select(r => r.FindMs)), BenchServers.Median(theirs.Select(r => r.FindMs)));
+            Console.WriteLine($"C-STORE: OrthancWeb {oursRate:N0} instances/s, orthanc {theirsRate:N0} instances/s (mean of {ours.Count} rounds), ratio {oursRate / theirsRate:N2}x (target >= 2)");
             Console.WriteLine($"C-FIND study level: OrthancWeb {oursFind:N2} ms, orthanc {theirsFind:N2} ms (median), ratio {theirsFind / oursFind:N2}x");
         }
         finally { Directory.Delete(work, true); }

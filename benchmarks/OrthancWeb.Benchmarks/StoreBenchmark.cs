@@ -30,33 +30,17 @@ static class StoreBenchmark
                 await RunServer(work, files, warmUp, BenchServers.StartOursAsync);
                 return;
             }
-            // Rounds in alternating order, as in the dicom-store benchmark: later runs on this machine are slower
-            // (measured: the same server 519 then 280 instances/s within one script run), so a fixed order favours
-            // whoever goes first.
-            var ours = new List<Result>();
-            var theirs = new List<Result>();
-            for (var round = 0; round < DicomStoreBenchmark.Rounds; round++)
-            {
-                if (round % 2 == 0)
-                {
-                    ours.Add(await RunServer(work, files, warmUp, BenchServers.StartOursAsync));
-                    theirs.Add(await RunServer(work, files, warmUp, BenchServers.StartOrthancAsync));
-                }
-                else
-                {
-                    theirs.Add(await RunServer(work, files, warmUp, BenchServers.StartOrthancAsync));
-                    ours.Add(await RunServer(work, files, warmUp, BenchServers.StartOursAsync));
-                }
-            }
+            var (ours, theirs) = await BenchServers.AlternatingRoundsAsync(
+                () => RunServer(work, files, warmUp, BenchServers.StartOursAsync),
+                () => RunServer(work, files, warmUp, BenchServers.StartOrthancAsync));
             Console.WriteLine();
-            for (var round = 0; round < ours.Count; round++)
-                Console.WriteLine($"round {round + 1} ({(round % 2 == 0 ? "OrthancWeb first" : "orthanc first")}): ingest ratio {ours[round].Rate / theirs[round].Rate:N2}x");
+            BenchServers.PrintRoundRatios("ingest", ours.Select(r => r.Rate).ToList(), theirs.Select(r => r.Rate).ToList());
             var (oursRate, theirsRate) = (ours.Average(r => r.Rate), theirs.Average(r => r.Rate));
             Console.WriteLine($"ingest: OrthancWeb {oursRate:N0} instances/s, orthanc {theirsRate:N0} instances/s (mean of {ours.Count} rounds), ratio {oursRate / theirsRate:N2}x (target >= 1)");
             foreach (var (name, _) in ours[0].Finds)
             {
-                var (ms, o) = (DicomStoreBenchmark.Median(ours.Select(r => r.Finds.First(f => f.Name == name).Ms)),
-                    DicomStoreBenchmark.Median(theirs.Select(r => r.Finds.First(f => f.Name == name).Ms)));
+                var (ms, o) = (BenchServers.Median(ours.Select(r => r.Finds.First(f => f.Name == name).Ms)),
+                    BenchServers.Median(theirs.Select(r => r.Finds.First(f => f.Name == name).Ms)));
                 Console.WriteLine($"find {name}: OrthancWeb {ms:N2} ms, orthanc {o:N2} ms (median of rounds), ratio {o / ms:N2}x");
             }
             if (ours[0].FindsAfterLoad is { } after)
