@@ -35,9 +35,10 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             string md5;
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
             using (var file = incoming.Handle)
+            using (var writer = storage.OpenWriter(incoming, direct: !options.CurrentValue.StorageCompression))
             {
-                // Writes go straight to the page cache (no FileStream buffer, no thread-pool hop per write); the
-                // network read is the only thing worth awaiting.
+                // Synchronous writes (no FileStream buffer, no thread-pool hop per write); the network read is the
+                // only thing worth awaiting.
                 int n;
                 while ((n = await content.ReadAsync(buffer, cancellationToken)) > 0)
                 {
@@ -45,13 +46,11 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                     // Keep the first bytes: the header is parsed from memory rather than read back from disk.
                     var keep = Math.Min(n, HeadSize - headLength);
                     if (keep > 0) { Buffer.BlockCopy(buffer, 0, head, headLength, keep); headLength += keep; }
-                    RandomAccess.Write(file, buffer.AsSpan(0, n), size);
-                    size += n;
+                    writer.Write(buffer.AsSpan(0, n));
                 }
-                // On Linux the index writer makes a whole batch durable with one syncfs after its commit; starting the
-                // write-back now lets the disk work while the header is parsed and the index commits.
-                if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
-                else StorageArea.StartWriteBack(file);
+                writer.Complete();
+                size = writer.Length;
+                FinishWrite(file);
                 md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
             }
             return await StoreTempFileAsync(incoming, size, Task.FromResult(md5), head.AsMemory(0, headLength), source, cancellationToken);
@@ -84,11 +83,12 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         try
         {
             using (var file = incoming.Handle)
+            using (var writer = storage.OpenWriter(incoming, direct: !options.CurrentValue.StorageCompression))
             {
-                RandomAccess.Write(file, first.Span, 0);
-                RandomAccess.Write(file, second.Span, first.Length);
-                if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
-                else StorageArea.StartWriteBack(file);
+                writer.Write(first.Span);
+                writer.Write(second.Span);
+                writer.Complete();
+                FinishWrite(file);
             }
             var fromFirst = Math.Min(first.Length, headLength);
             first.Span[..fromFirst].CopyTo(head);
@@ -102,6 +102,17 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             if (File.Exists(temp)) File.Delete(temp);
             storage.Replenish();
         }
+    }
+
+    /// <summary>
+    /// On Linux the index writer makes a whole batch durable with one syncfs after its commit; starting the write-back
+    /// of whatever went through the page cache lets the disk work while the header is parsed and the index commits.
+    /// Elsewhere each file is flushed on its own.
+    /// </summary>
+    private static void FinishWrite(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
+        else StorageArea.StartWriteBack(file);
     }
 
     /// <summary>Bytes kept in memory from the start of each upload; most headers end well before this.</summary>

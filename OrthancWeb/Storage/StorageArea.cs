@@ -38,6 +38,14 @@ public sealed class StorageArea : IDisposable
         return Path.Combine(_root, uuid[..2], uuid[2..4], uuid);
     }
 
+    /// <summary>
+    /// A writer for an incoming file. Direct (past the page cache) unless the file is to be compressed, which reads it
+    /// straight back.
+    /// </summary>
+    public DirectFileWriter OpenWriter(IncomingFile incoming, bool direct) => new(incoming.Handle, direct ? _staging : null);
+
+    private readonly StagingBuffers _staging = new();
+
     public string NewTempPath() => Path.Combine(TempFolder, Guid.NewGuid().ToString("N") + ".part");
 
     // Files created ahead of need (see CreateIncoming); a few, so that a burst of concurrent senders finds them too.
