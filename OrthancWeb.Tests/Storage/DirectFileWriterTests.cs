@@ -54,4 +54,49 @@ public sealed class DirectFileWriterTests : IDisposable
         }
         Assert.Equal(data, File.ReadAllBytes(path));
     }
+
+    [Theory]
+    [InlineData(100, 0)]
+    [InlineData(4096, 0)]
+    [InlineData(300, 4097)]
+    [InlineData(334, 512 * 1024 + 123)]
+    [InlineData(334, StagingBuffers.Size - 334)]
+    [InlineData(334, StagingBuffers.Size)] // larger than a staging buffer: written at once
+    public void An_asynchronous_write_holds_both_parts_once_waited_for(int firstLength, int secondLength)
+    {
+        var first = new byte[firstLength];
+        var second = new byte[secondLength];
+        new Random(firstLength).NextBytes(first);
+        new Random(secondLength).NextBytes(second);
+        var path = Path.Combine(_folder, Guid.NewGuid().ToString());
+        using var writes = new AsyncDirectWrites(_pool);
+        using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
+        {
+            using var pending = writes.Start(handle, first, second);
+            // On Linux a file of at least a block that fits the staging buffer goes to the disk in the background.
+            var size = firstLength + secondLength;
+            if (OperatingSystem.IsLinux()) Assert.Equal(size >= 4096 && size <= StagingBuffers.Size, pending.InFlight);
+            pending.Wait();
+        }
+        Assert.Equal([.. first, .. second], File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void Many_asynchronous_writes_at_once_each_hold_their_own_bytes()
+    {
+        using var writes = new AsyncDirectWrites(_pool);
+        var files = Enumerable.Range(0, 16).Select(i =>
+        {
+            var data = new byte[200_000 + i * 1000];
+            new Random(i).NextBytes(data);
+            return (Path: Path.Combine(_folder, $"f{i}"), Data: data);
+        }).ToList();
+        Parallel.ForEach(files, f =>
+        {
+            using var handle = File.OpenHandle(f.Path, FileMode.CreateNew, FileAccess.Write);
+            using var pending = writes.Start(handle, f.Data.AsSpan(0, 132), f.Data.AsSpan(132));
+            pending.Wait();
+        });
+        foreach (var f in files) Assert.Equal(f.Data, File.ReadAllBytes(f.Path));
+    }
 }

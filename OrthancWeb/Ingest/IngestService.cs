@@ -69,8 +69,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
 
     /// <summary>
     /// Stores a file that is already in memory as two parts (a C-STORE: our meta group, then the data set as received).
-    /// The MD5 is computed on another core while the file is written and its header parsed, which takes it off the
-    /// path every single-association sender waits on.
+    /// The MD5 is computed on another core and the file written by the disk (asynchronous direct I/O) while its header
+    /// is parsed and the index filled, which takes both off the path every single-association sender waits on.
     /// </summary>
     public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
     {
@@ -80,28 +80,44 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         var size = (long)first.Length + second.Length;
         var headLength = (int)Math.Min(size, HeadSize);
         var head = ArrayPool<byte>.Shared.Rent(headLength);
+        AsyncDirectWrites.PendingWrite? pending = null;
         try
         {
-            using (var file = incoming.Handle)
-            using (var writer = storage.OpenWriter(incoming, direct: !options.CurrentValue.StorageCompression))
+            if (options.CurrentValue.StorageCompression)
             {
+                // Compression reads the file straight back: through the page cache, at once.
+                using var writer = storage.OpenWriter(incoming, direct: false);
                 writer.Write(first.Span);
                 writer.Write(second.Span);
                 writer.Complete();
-                FinishWrite(file);
             }
+            else pending = storage.StartWrite(incoming, first.Span, second.Span);
+            FinishWrite(incoming.Handle);
+            if (pending is { InFlight: false }) incoming.Handle.Dispose(); // nothing left to wait for: close it now
             var fromFirst = Math.Min(first.Length, headLength);
             first.Span[..fromFirst].CopyTo(head);
             second.Span[..(headLength - fromFirst)].CopyTo(head.AsSpan(fromFirst));
-            return await StoreTempFileAsync(incoming, size, md5, head.AsMemory(0, headLength), source, cancellationToken);
+            // The index records the attachment only once the file is written as well as hashed.
+            var hashed = pending is null ? md5 : HashedAndWritten(md5, pending);
+            return await StoreTempFileAsync(incoming, size, hashed, head.AsMemory(0, headLength), source, cancellationToken, pending is null ? null : pending.Wait);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(head);
-            try { await md5; } catch { } // never leave the hash running over memory the caller is about to reuse
+            // Never leave the write or the hash running over memory the caller is about to reuse.
+            pending?.Dispose();
+            incoming.Handle.Dispose();
+            try { await md5; } catch { }
             if (File.Exists(temp)) File.Delete(temp);
             storage.Replenish();
         }
+    }
+
+    private static async Task<string> HashedAndWritten(Task<string> md5, AsyncDirectWrites.PendingWrite pending)
+    {
+        var hash = await md5;
+        pending.Wait();
+        return hash;
     }
 
     /// <summary>
@@ -118,7 +134,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// <summary>Bytes kept in memory from the start of each upload; most headers end well before this.</summary>
     private const int HeadSize = 256 * 1024;
 
-    private static DicomFile ParseHeader(string temp, long size, ReadOnlyMemory<byte> head)
+    /// <summary>The header parsed from the bytes kept in memory, or null when it goes on past them.</summary>
+    private static DicomFile? ParseHeader(long size, ReadOnlyMemory<byte> head)
     {
         if (head.Length == size)
             return DicomFile.Open(head, HeaderOnly);
@@ -128,16 +145,23 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             if (fromMemory.StoppedBeforeTag) return fromMemory;
         }
         catch (DicomReadException) { } // the header goes on past the bytes kept: read it from the file
+        return null;
+    }
+
+    private static DicomFile ReadHeaderFromFile(string temp, Action? waitForFile)
+    {
+        waitForFile?.Invoke();
         return DicomFile.Open(temp, HeaderOnly);
     }
 
-    private async Task<IngestResult> StoreTempFileAsync(IncomingFile incoming, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct)
+    /// <param name="waitForFile">Blocks until a write still on its way is done, before the file is read back.</param>
+    private async Task<IngestResult> StoreTempFileAsync(IncomingFile incoming, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct, Action? waitForFile = null)
     {
         var temp = incoming.Path;
         DicomFile header;
         try
         {
-            header = ParseHeader(temp, size, head);
+            header = ParseHeader(size, head) ?? ReadHeaderFromFile(temp, waitForFile);
         }
         catch (DicomReadException ex)
         {

@@ -108,7 +108,7 @@ public sealed class DirectFileWriter : IDisposable
         _ => 0,
     };
 
-    private static bool SetDirect(SafeFileHandle file, bool on)
+    internal static bool SetDirect(SafeFileHandle file, bool on)
     {
         if (!OperatingSystem.IsLinux() || DirectFlag == 0) return false;
         var fd = (int)file.DangerousGetHandle();
@@ -151,5 +151,8 @@ public sealed class StagingBuffers
         }
 
         public Span<byte> Span => _array.AsSpan(_offset, Size);
+
+        /// <summary>Where <see cref="Span"/> starts in memory, for a system call.</summary>
+        public nint Address => Marshal.UnsafeAddrOfPinnedArrayElement(_array, _offset);
     }
 }

@@ -27,6 +27,7 @@ public sealed class StorageArea : IDisposable
         _syncDatabaseFolder = !OperatingSystem.IsLinux() || !SameFileSystem(_root, _databaseFolder);
         TempFolder = Path.Combine(_root, ".tmp");
         Directory.CreateDirectory(TempFolder);
+        _asyncWrites = new AsyncDirectWrites(_staging);
     }
 
     /// <summary>Spooled uploads and compression output land here first; the start-up check empties it.</summary>
@@ -45,6 +46,17 @@ public sealed class StorageArea : IDisposable
     public DirectFileWriter OpenWriter(IncomingFile incoming, bool direct) => new(incoming.Handle, direct ? _staging : null);
 
     private readonly StagingBuffers _staging = new();
+
+    /// <summary>
+    /// Starts writing an incoming file whole in memory to the disk (see <see cref="AsyncDirectWrites"/>); the caller
+    /// waits for it before the index commits, and disposes it before the file is deleted or the memory reused.
+    /// </summary>
+    public AsyncDirectWrites.PendingWrite StartWrite(IncomingFile incoming, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    {
+        return _asyncWrites.Start(incoming.Handle, first, second);
+    }
+
+    private readonly AsyncDirectWrites _asyncWrites;
 
     public string NewTempPath() => Path.Combine(TempFolder, Guid.NewGuid().ToString("N") + ".part");
 
@@ -116,6 +128,7 @@ public sealed class StorageArea : IDisposable
 
     public void Dispose()
     {
+        _asyncWrites.Dispose();
         lock (_ready) _disposed = true;
         _refillSignal.Release();
         while (_ready.TryDequeue(out var f)) f.Handle.Dispose();
