@@ -118,9 +118,8 @@ static class BenchServers
         // server measured 495 instances/s first and 383 after orthanc; orthanc 494 and 488).
         using (var sync = Process.Start(new ProcessStartInfo("sync") { UseShellExecute = false })!)
             await sync.WaitForExitAsync();
-        // Then a pause (BENCH_PAUSE seconds, default 30): this VM's disk slows down after a few GB written in a row.
-        // Four runs of our server alone measured 618, 565, 707, 416 instances/s back to back; with the pause 682,
-        // 690, 684, 562.
+        // Then a pause (BENCH_PAUSE seconds, default 30). Later runs were slower here even so, for a server writing
+        // through the page cache: every new cache page costs more CPU once a few GB have been written (see README).
         var pause = int.TryParse(Environment.GetEnvironmentVariable("BENCH_PAUSE"), out var seconds) ? seconds : 30;
         if (pause > 0) await Task.Delay(TimeSpan.FromSeconds(pause));
         psi.UseShellExecute = false;
