@@ -93,7 +93,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             }
             else pending = storage.StartWrite(incoming, first.Span, second.Span);
             FinishWrite(incoming.Handle);
-            if (pending is { InFlight: false }) incoming.Handle.Dispose(); // nothing left to wait for: close it now
+            if (pending is not { InFlight: true }) incoming.Handle.Dispose(); // nothing left to wait for: close it now
             var fromFirst = Math.Min(first.Length, headLength);
             first.Span[..fromFirst].CopyTo(head);
             second.Span[..(headLength - fromFirst)].CopyTo(head.AsSpan(fromFirst));

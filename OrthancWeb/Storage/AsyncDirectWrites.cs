@@ -27,16 +27,29 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
         if (!_unavailable && whole > 0 && size <= StagingBuffers.Size && RentContext() is { } context)
         {
             var staging = _buffers.Rent();
-            first.CopyTo(staging.Span);
-            second.CopyTo(staging.Span[first.Length..]);
-            RandomAccess.SetLength(file, size);
-            if (DirectFileWriter.SetDirect(file, true) && context.Submit(file, staging.Address, whole))
+            var submitted = false;
+            try
             {
-                DirectFileWriter.SetDirect(file, false); // the submitted write keeps its flag; the tail is buffered
-                if (size > whole) RandomAccess.Write(file, staging.Span[whole..size], whole);
-                return new PendingWrite(this, context, staging, whole);
+                first.CopyTo(staging.Span);
+                second.CopyTo(staging.Span[first.Length..]);
+                RandomAccess.SetLength(file, size);
+                if (DirectFileWriter.SetDirect(file, true) && context.Submit(file, staging.Address, whole))
+                {
+                    submitted = true;
+                    DirectFileWriter.SetDirect(file, false); // the submitted write keeps its flag; the tail is buffered
+                    if (size > whole) RandomAccess.Write(file, staging.Span[whole..size], whole);
+                    return new PendingWrite(this, context, staging, whole);
+                }
+                DirectFileWriter.SetDirect(file, false);
             }
-            DirectFileWriter.SetDirect(file, false);
+            catch
+            {
+                // The kernel may still be reading the buffer: let it finish before the buffer and context are reused.
+                if (submitted) context.WaitOne();
+                _contexts.Add(context);
+                _buffers.Return(staging);
+                throw;
+            }
             _contexts.Add(context);
             _buffers.Return(staging);
         }
