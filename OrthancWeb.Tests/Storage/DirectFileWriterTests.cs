@@ -99,4 +99,29 @@ public sealed class DirectFileWriterTests : IDisposable
         });
         foreach (var f in files) Assert.Equal(f.Data, File.ReadAllBytes(f.Path));
     }
+
+    [Fact]
+    public async Task Two_threads_waiting_for_one_write_both_return_once_it_is_written()
+    {
+        // The index (before reading a long header back) and the hash's continuation may wait at once: only one of
+        // them reaps the kernel's completion event, and the other must neither wait forever nor return before it.
+        using var writes = new AsyncDirectWrites(_pool);
+        var data = new byte[512 * 1024 + 77];
+        new Random(5).NextBytes(data);
+        for (var round = 0; round < 20; round++)
+        {
+            var path = Path.Combine(_folder, $"twice{round}");
+            using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+            using var pending = writes.Start(handle, data.AsSpan(0, 300), data.AsSpan(300));
+            using var start = new Barrier(2);
+            var waiters = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+            {
+                start.SignalAndWait();
+                pending.Wait();
+                return File.ReadAllBytes(path); // what the disk holds the moment this waiter is let go
+            }, TaskCreationOptions.LongRunning)).ToArray();
+            foreach (var seen in await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10)))
+                Assert.Equal(data, seen);
+        }
+    }
 }

@@ -88,15 +88,21 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
         /// <summary>Blocks until the disk has the bytes (at once when nothing is in flight); throws if it failed.</summary>
         public void Wait()
         {
-            if (_context is { } context)
+            // Two threads may wait at once (the index while the hash runs, the hash once done): one reaps the event.
+            lock (_gate)
             {
-                _context = null;
-                var result = context.WaitOne();
-                _owner._contexts.Add(context);
-                if (result != _expected) _failure = new IOException(result < 0 ? $"direct write failed (errno {-result})" : $"direct write stopped at {result} of {_expected} bytes");
+                if (_context is { } context)
+                {
+                    _context = null;
+                    var result = context.WaitOne();
+                    _owner._contexts.Add(context);
+                    if (result != _expected) _failure = new IOException(result < 0 ? $"direct write failed (errno {-result})" : $"direct write stopped at {result} of {_expected} bytes");
+                }
             }
             if (_failure is not null) throw _failure;
         }
+
+        private readonly Lock _gate = new();
 
         public void Dispose()
         {
