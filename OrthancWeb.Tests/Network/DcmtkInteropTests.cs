@@ -276,4 +276,38 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public async Task Storescu_of_an_instance_whose_header_outgrows_the_bytes_kept_in_memory_is_indexed_from_its_file()
+    {
+        // A 400 KB private element before the pixel data: the ingest keeps the first 256 KB in memory, so it parses this
+        // header from the file, which it reads back only once the disk has it (the write runs beside the parse).
+        var dir = Directory.CreateTempSubdirectory("ow-longhdr-").FullName;
+        try
+        {
+            var ds = Server.StoreBehaviourTests.CtSlice("LONGHEADER", 1);
+            ds.Add(DicomTags.StudyDescription, "LONG HEADER");
+            ds.Add(new DicomTag(0x0009, 0x0010), DicomVR.LO, "ORTHANCWEB TEST");
+            var blob = new byte[400 * 1024];
+            new Random(9).NextBytes(blob);
+            ds.AddBytes(new DicomTag(0x0009, 0x1001), DicomVR.OB, blob);
+            ds.Add(DicomTags.Rows, (ushort)64).Add(DicomTags.Columns, (ushort)64).Add(DicomTags.BitsAllocated, (ushort)16);
+            ds.AddBytes(DicomTags.PixelData, DicomVR.OW, new byte[64 * 64 * 2]);
+            var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
+            file.UpdateFileMetaInfo();
+            var path = Path.Combine(dir, "long.dcm");
+            File.WriteAllBytes(path, file.ToBytes());
+
+            var r = fx.Dcmtk("storescu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, path);
+            Assert.True(r.ExitCode == 0 && !r.Stderr.Contains("E: "), r.Stderr);
+            var study = Assert.Single((await PostJsonAsync(fx.Rest, "/tools/find", new { Level = "Study", Query = new { PatientID = "LONGHEADER" }, Expand = true })).AsArray())!;
+            Assert.Equal("LONG HEADER", study["MainDicomTags"]!["StudyDescription"]!.GetValue<string>());
+            var id = Assert.Single((await PostJsonAsync(fx.Rest, "/tools/find", new { Level = "Instance", Query = new { PatientID = "LONGHEADER" } })).AsArray())!.GetValue<string>();
+            var bytes = await fx.Rest.GetByteArrayAsync($"/instances/{id}/file");
+            Assert.Equal(blob, DicomFile.Open(bytes).Dataset.GetBytes(new DicomTag(0x0009, 0x1001)).ToArray());
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)),
+                await fx.Rest.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
