@@ -38,7 +38,7 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
                     submitted = true;
                     DirectFileWriter.SetDirect(file, false); // the submitted write keeps its flag; the tail is buffered
                     if (size > whole) RandomAccess.Write(file, staging.Span[whole..size], whole);
-                    return new PendingWrite(this, context, staging, whole);
+                    return new PendingWrite(this, context, staging, whole, file);
                 }
                 DirectFileWriter.SetDirect(file, false);
             }
@@ -59,7 +59,7 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
             writer.Write(second);
             writer.Complete();
         }
-        return new PendingWrite(this, null, null, 0);
+        return new PendingWrite(this, null, null, 0, file);
     }
 
     private AioContext? RentContext()
@@ -77,10 +77,11 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
         private AioContext? _context;
         private StagingBuffers.Buffer? _staging;
         private readonly long _expected;
+        private readonly SafeFileHandle _file;
         private Exception? _failure;
 
-        internal PendingWrite(AsyncDirectWrites owner, AioContext? context, StagingBuffers.Buffer? staging, long expected) =>
-            (_owner, _context, _staging, _expected) = (owner, context, staging, expected);
+        internal PendingWrite(AsyncDirectWrites owner, AioContext? context, StagingBuffers.Buffer? staging, long expected, SafeFileHandle file) =>
+            (_owner, _context, _staging, _expected, _file) = (owner, context, staging, expected, file);
 
         /// <summary>Whether the disk is still being written to (else the write was done at once).</summary>
         public bool InFlight => _context is not null;
@@ -96,7 +97,14 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
                     _context = null;
                     var result = context.WaitOne();
                     _owner._contexts.Add(context);
-                    if (result != _expected) _failure = new IOException(result < 0 ? $"direct write failed (errno {-result})" : $"direct write stopped at {result} of {_expected} bytes");
+                    if (result == -22 /* EINVAL: a file system that took the flag but not the write */)
+                    {
+                        // The handle writes through the page cache again since Start; the bytes are still staged.
+                        try { RandomAccess.Write(_file, _staging!.Span[..(int)_expected], 0); }
+                        catch (IOException ex) { _failure = ex; }
+                    }
+                    else if (result != _expected)
+                        _failure = new IOException(result < 0 ? $"direct write failed (errno {-result})" : $"direct write stopped at {result} of {_expected} bytes");
                 }
             }
             if (_failure is not null) throw _failure;
