@@ -7,6 +7,24 @@ using System.Text;
 /// <summary>A server under measurement: its process, data folder, ports, AE title and a REST client.</summary>
 sealed record BenchServer(string Name, Process Process, string DataDir, int HttpPort, int DicomPort, string Aet, HttpClient Http) : IAsyncDisposable
 {
+    /// <summary>The server process's CPU time so far, user and kernel.</summary>
+    public (TimeSpan User, TimeSpan Kernel) Cpu()
+    {
+        Process.Refresh();
+        return (Process.UserProcessorTime, Process.PrivilegedProcessorTime);
+    }
+
+    /// <summary>
+    /// The server's CPU per instance since <paramref name="before"/>, user and kernel: kernel time that grows from run
+    /// to run is how the page-cache cost of buffered writes showed up (see README).
+    /// </summary>
+    public string CpuPerInstance((TimeSpan User, TimeSpan Kernel) before, int instances)
+    {
+        var after = Cpu();
+        return $"server CPU per instance: {(after.User - before.User).TotalMicroseconds / instances:N0} µs user, " +
+               $"{(after.Kernel - before.Kernel).TotalMicroseconds / instances:N0} µs kernel";
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!Process.HasExited) Process.Kill(true);

@@ -69,9 +69,10 @@ static class DicomStoreBenchmark
                 var (_, ok) = await StoreScu(s, warmUp);
                 Console.WriteLine($"[{name}] warm-up: {warmUp.Length} instances of another patient (kept){(ok ? "" : " WITH ERRORS")}");
             }
+            var cpu = s.Cpu();
             var (seconds, clean) = await StoreScu(s, files);
             var rate = files.Length / seconds;
-            Console.WriteLine($"[{name}] storescu: {files.Length} instances in {seconds:N1} s = {rate:N0} instances/s{(clean ? "" : " WITH ERRORS")}");
+            Console.WriteLine($"[{name}] storescu: {files.Length} instances in {seconds:N1} s = {rate:N0} instances/s{(clean ? "" : " WITH ERRORS")}; {s.CpuPerInstance(cpu, files.Length)}");
 
             var times = new List<double>();
             var identifier = new DicomDataset()

@@ -66,11 +66,12 @@ static class StoreBenchmark
                 await UploadAsync(s, warmUp);
             }
             Console.WriteLine($"[{name}] uploading...");
+            var cpu = s.Cpu();
             var clock = Stopwatch.StartNew();
             var failures = await UploadAsync(s, files);
             clock.Stop();
             var rate = files.Length / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{name}] {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s ({failures} failures)");
+            Console.WriteLine($"[{name}] {files.Length} instances in {clock.Elapsed.TotalSeconds:N1} s = {rate:N0} instances/s ({failures} failures); {s.CpuPerInstance(cpu, files.Length)}");
             var finds = await MeasureFinds(name, s.Http);
             List<(string, double)>? after = null;
             if (name == "OrthancWeb")
