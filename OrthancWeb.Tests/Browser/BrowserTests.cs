@@ -93,7 +93,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // Eight 256 MB files (sparse on disk here, real bytes on the wire): 2 GB in one folder choice.
         const int files = 8;
         const long pixelBytes = 256L * 1024 * 1024 - 4096;
-        var folder = Directory.CreateTempSubdirectory("ow-ui-2gb-").FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(_folder, "chosen-2gb")).FullName; // removed with _folder, pass or fail
         for (var i = 1; i <= files; i++)
             LargeFile(Path.Combine(folder, $"IM{i:D4}"), i, pixelBytes);
         var page = await LoginAsync("admin", ServerProcess.AdminPassword);
@@ -198,7 +198,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Shot(page, "01-home");
 
         // Upload a folder by the file input: pydicom files, a 5-slice series, and a non-DICOM file from a "CD".
-        var folder = Directory.CreateTempSubdirectory("ow-ui-upload-").FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(_folder, "chosen-cd")).FullName; // removed with _folder, pass or fail
         foreach (var name in new[] { "CT_small.dcm", "MR_small.dcm", "rtplan.dcm" }) File.Copy(Rest.Sample(name), Path.Combine(folder, name));
         for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), Ct512("VIEWER-1", i));
         File.WriteAllText(Path.Combine(folder, "autorun.inf"), "[autorun]\nopen=viewer.exe\n");
