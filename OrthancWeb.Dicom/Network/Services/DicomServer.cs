@@ -72,6 +72,8 @@ public sealed class DicomServer(
             try { client = await _listener!.AcceptTcpClientAsync(_stop.Token); }
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
+            // Disposed between the loop's check and the accept: the listener is already stopped ("Not listening").
+            catch (InvalidOperationException) when (_stop.IsCancellationRequested) { return; }
             catch (SocketException ex) { _log.LogWarning(ex, "accept failed"); continue; }
             // Nagle's algorithm would hold each small response ~40 ms waiting for a delayed ACK.
             client.NoDelay = true;
