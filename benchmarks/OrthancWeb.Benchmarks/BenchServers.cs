@@ -103,11 +103,16 @@ static class BenchServers
 
     /// <summary>
     /// Both servers' runs, round after round in alternating order (ours first, then orthanc first, ...): later runs on
-    /// this machine are slower (the same server measured 519 then 280 instances/s within one script run), so a fixed
-    /// order would hand that drift to one side.
+    /// this machine are slower for a server writing through the page cache, so a fixed order would hand that drift to
+    /// one side. With BENCH_OURS_ONLY set, ours runs once and the result is null (nothing to compare).
     /// </summary>
-    public static async Task<(List<T> Ours, List<T> Theirs)> AlternatingRoundsAsync<T>(Func<Task<T>> ours, Func<Task<T>> theirs)
+    public static async Task<(List<T> Ours, List<T> Theirs)?> AlternatingRoundsAsync<T>(Func<Task<T>> ours, Func<Task<T>> theirs)
     {
+        if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null)
+        {
+            await ours();
+            return null;
+        }
         var (a, b) = (new List<T>(), new List<T>());
         for (var round = 0; round < Rounds; round++)
         {
@@ -117,10 +122,14 @@ static class BenchServers
         return (a, b);
     }
 
-    public static void PrintRoundRatios(string what, IReadOnlyList<double> ours, IReadOnlyList<double> theirs)
+    /// <summary>Each round's ratio of rates, then the ratio of the two servers' mean rates against the target.</summary>
+    public static void PrintRates(string what, IReadOnlyList<double> ours, IReadOnlyList<double> theirs, double target)
     {
+        Console.WriteLine();
         for (var round = 0; round < ours.Count; round++)
             Console.WriteLine($"round {round + 1} ({(round % 2 == 0 ? "OrthancWeb first" : "orthanc first")}): {what} ratio {ours[round] / theirs[round]:N2}x");
+        var (oursRate, theirsRate) = (ours.Average(), theirs.Average());
+        Console.WriteLine($"{what}: OrthancWeb {oursRate:N0} instances/s, orthanc {theirsRate:N0} instances/s (mean of {ours.Count} rounds), ratio {oursRate / theirsRate:N2}x (target >= {target})");
     }
 
     public static double Median(IEnumerable<double> values)

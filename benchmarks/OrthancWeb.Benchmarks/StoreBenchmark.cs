@@ -25,18 +25,11 @@ static class StoreBenchmark
         var work = BenchServers.NewWorkFolder("orthancweb-store-bench-");
         try
         {
-            if (Environment.GetEnvironmentVariable("BENCH_OURS_ONLY") is not null)
-            {
-                await RunServer(work, files, warmUp, BenchServers.StartOursAsync);
+            if (await BenchServers.AlternatingRoundsAsync(
+                    () => RunServer(work, files, warmUp, BenchServers.StartOursAsync),
+                    () => RunServer(work, files, warmUp, BenchServers.StartOrthancAsync)) is not var (ours, theirs))
                 return;
-            }
-            var (ours, theirs) = await BenchServers.AlternatingRoundsAsync(
-                () => RunServer(work, files, warmUp, BenchServers.StartOursAsync),
-                () => RunServer(work, files, warmUp, BenchServers.StartOrthancAsync));
-            Console.WriteLine();
-            BenchServers.PrintRoundRatios("ingest", ours.Select(r => r.Rate).ToList(), theirs.Select(r => r.Rate).ToList());
-            var (oursRate, theirsRate) = (ours.Average(r => r.Rate), theirs.Average(r => r.Rate));
-            Console.WriteLine($"ingest: OrthancWeb {oursRate:N0} instances/s, orthanc {theirsRate:N0} instances/s (mean of {ours.Count} rounds), ratio {oursRate / theirsRate:N2}x (target >= 1)");
+            BenchServers.PrintRates("ingest", ours.Select(r => r.Rate).ToList(), theirs.Select(r => r.Rate).ToList(), target: 1);
             foreach (var (name, _) in ours[0].Finds)
             {
                 var (ms, o) = (BenchServers.Median(ours.Select(r => r.Finds.First(f => f.Name == name).Ms)),
