@@ -305,6 +305,8 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
             var id = Assert.Single((await PostJsonAsync(fx.Rest, "/tools/find", new { Level = "Instance", Query = new { PatientID = "LONGHEADER" } })).AsArray())!.GetValue<string>();
             var bytes = await fx.Rest.GetByteArrayAsync($"/instances/{id}/file");
             Assert.Equal(blob, DicomFile.Open(bytes).Dataset.GetBytes(new DicomTag(0x0009, 0x1001)).ToArray());
+            // Checksummed while the disk wrote it; the index row waited for both.
+            Assert.Equal(Server.IndexFile.Checksum(bytes), Server.IndexFile.Attachment(fx.Server.DataDirectory, id).Checksum);
             Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(bytes)),
                 await fx.Rest.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
         }

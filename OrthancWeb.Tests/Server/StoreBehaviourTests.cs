@@ -128,10 +128,16 @@ public sealed class StoreBehaviourTests
             var size = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/size"));
             var compressed = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-size"));
             Assert.Equal(bytes.Length, size);
-            Assert.Equal(Convert.ToHexStringLower(MD5.HashData(bytes)), await client.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
             var onDisk = StoredFiles(server).Single();
             Assert.Equal(compressed, new FileInfo(onDisk).Length);
+            // Acknowledged with the checksum of the bytes on disk; the MD5s come when first asked for, then stay.
+            var row = IndexFile.Attachment(server.DataDirectory, id);
+            Assert.Equal(IndexFile.Checksum(File.ReadAllBytes(onDisk)), row.Checksum);
+            Assert.Equal(("", ""), (row.Md5, row.CompressedMd5));
+            Assert.Equal(Convert.ToHexStringLower(MD5.HashData(bytes)), await client.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
             Assert.Equal(Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(onDisk))), await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-md5"));
+            row = IndexFile.Attachment(server.DataDirectory, id);
+            Assert.Equal((Convert.ToHexStringLower(MD5.HashData(bytes)), Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(onDisk)))), (row.Md5, row.CompressedMd5));
             var stats = await GetJsonAsync(client, "/statistics");
             if (compression)
             {
@@ -210,6 +216,30 @@ public sealed class StoreBehaviourTests
             var md5 = await client.GetStringAsync($"/instances/{id}/attachments/dicom/md5");
             Assert.Equal(Convert.ToHexStringLower(MD5.HashData(stored)), md5);
             Assert.Single(StoredFiles(server));
+        }
+        Directory.Delete(folder, true);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_file_damaged_on_disk_gets_no_md5_but_an_error_that_says_so(bool compression)
+    {
+        var (server, client, folder) = await Start($", \"StorageCompression\": {(compression ? "true" : "false")}");
+        await using (server)
+        {
+            var id = (await Post(client, Instance("DAMAGED", 1, 128 * 1024)))["ID"]!.GetValue<string>();
+            var onDisk = StoredFiles(server).Single();
+            var bytes = File.ReadAllBytes(onDisk);
+            bytes[^100] ^= 0x40; // one bit, in the pixel data (or the zlib stream)
+            File.WriteAllBytes(onDisk, bytes);
+            foreach (var field in new[] { "md5", "compressed-md5" })
+            {
+                var r = await client.GetAsync($"/instances/{id}/attachments/dicom/{field}");
+                Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+                Assert.Contains("no longer matches the checksum", await r.Content.ReadAsStringAsync());
+            }
+            Assert.Equal(("", ""), (IndexFile.Attachment(server.DataDirectory, id).Md5, IndexFile.Attachment(server.DataDirectory, id).CompressedMd5));
         }
         Directory.Delete(folder, true);
     }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Json;
+using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
@@ -144,13 +145,26 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         {
             "size" => Content(file.UncompressedSize.ToString(), "text/plain"),
             "compressed-size" => Content(file.CompressedSize.ToString(), "text/plain"),
-            "md5" => Content(file.UncompressedMd5, "text/plain"),
-            "compressed-md5" => Content(file.CompressedMd5, "text/plain"),
+            "md5" => await Md5Async(file, compressed: false, ct),
+            "compressed-md5" => await Md5Async(file, compressed: true, ct),
             "is-compressed" => Content(file.Compressed ? "1" : "0", "text/plain"),
             "uuid" => Content(file.Uuid, "text/plain"),
             "data" => File(files.Open(file), "application/dicom"),
             "compressed-data" => File(storage.OpenRead(file.Uuid, false), "application/octet-stream"),
             _ => ApiJson.Error(HttpContext, 404, $"Unknown attachment field {field}"),
         };
+    }
+
+    private async Task<IActionResult> Md5Async(AttachmentInfo file, bool compressed, CancellationToken ct)
+    {
+        try
+        {
+            var (md5, compressedMd5) = await files.Md5Async(file, ct);
+            return Content(compressed ? compressedMd5 : md5, "text/plain");
+        }
+        catch (StoredFileDamagedException ex)
+        {
+            return ApiJson.Error(HttpContext, 500, ex.Message);
+        }
     }
 }

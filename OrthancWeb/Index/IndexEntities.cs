@@ -46,6 +46,9 @@ public sealed class Attachment
     public string Uuid { get; set; } = "";
     public long UncompressedSize { get; set; }
     public long CompressedSize { get; set; }
+    /// <summary>The <see cref="Storage.FileChecksum"/> of the file on disk, recorded before the instance is acknowledged.</summary>
+    public string Checksum { get; set; } = "";
+    /// <summary>Orthanc's MD5s (of the DICOM file, of the bytes on disk): empty until first asked for.</summary>
     public string UncompressedMd5 { get; set; } = "";
     public string CompressedMd5 { get; set; } = "";
     /// <summary>0 none, 1 zlib (Orthanc's CompressionType).</summary>

@@ -19,7 +19,8 @@ public sealed record ResourceInfo(
     AttachmentInfo? File,
     IReadOnlyDictionary<string, string> Metadata);
 
-public sealed record AttachmentInfo(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
+/// <param name="UncompressedMd5">Empty until first asked for: see <see cref="Storage.InstanceFiles.Md5Async"/>.</param>
+public sealed record AttachmentInfo(string Uuid, long UncompressedSize, long CompressedSize, string Checksum, string UncompressedMd5, string CompressedMd5, bool Compressed);
 
 /// <summary>One constraint of a find: tag and the value to match, as Orthanc's /tools/find and C-FIND take them.</summary>
 public sealed record FindConstraint(DicomTag Tag, string Value);
@@ -66,7 +67,7 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
     private static readonly Func<IndexDbContext, long, CancellationToken, Task<AttachmentInfo?>> FileQuery =
         EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Attachments
             .Where(a => a.ResourceId == id && a.ContentType == Attachment.DicomContentType)
-            .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
+            .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
             .FirstOrDefault());
 
     public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct)
@@ -129,8 +130,8 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         var ids = await RelativesAsync(publicId, r.Level, ResourceLevel.Instance, ct) ?? [];
         return await db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType)
             .Join(db.Resources.Where(x => ids.Contains(x.PublicId)), a => a.ResourceId, x => x.Id,
-                (a, x) => new { x.PublicId, a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType })
-            .Select(x => new ValueTuple<string, AttachmentInfo>(x.PublicId, new AttachmentInfo(x.Uuid, x.UncompressedSize, x.CompressedSize, x.UncompressedMd5, x.CompressedMd5, x.CompressionType == 1)))
+                (a, x) => new { x.PublicId, a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType })
+            .Select(x => new ValueTuple<string, AttachmentInfo>(x.PublicId, new AttachmentInfo(x.Uuid, x.UncompressedSize, x.CompressedSize, x.Checksum, x.UncompressedMd5, x.CompressedMd5, x.CompressionType == 1)))
             .ToListAsync(ct);
     }
 
@@ -270,7 +271,7 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         EF.CompileAsyncQuery((IndexDbContext db, string publicId, CancellationToken ct) =>
             db.Resources.Where(r => r.PublicId == publicId && r.Level == ResourceLevel.Instance)
                 .Join(db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType), r => r.Id, a => a.ResourceId,
-                    (r, a) => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
+                    (r, a) => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
                 .FirstOrDefault());
 
     /// <summary>The DICOM file of an instance in one query: the hot path of every image and file request.</summary>

@@ -148,10 +148,10 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
     public async Task AttachmentAsync(long resourceId, Attachment a, CancellationToken ct)
     {
         _attachment ??= Prepare("""
-            INSERT INTO "Attachments" ("ResourceId", "ContentType", "Uuid", "UncompressedSize", "CompressedSize", "UncompressedMd5", "CompressedMd5", "CompressionType")
-            VALUES (@resourceId, @contentType, @uuid, @uncompressedSize, @compressedSize, @uncompressedMd5, @compressedMd5, @compressionType)
-            """, "@resourceId", "@contentType", "@uuid", "@uncompressedSize", "@compressedSize", "@uncompressedMd5", "@compressedMd5", "@compressionType");
-        Set(_attachment, resourceId, a.ContentType, a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType);
+            INSERT INTO "Attachments" ("ResourceId", "ContentType", "Uuid", "UncompressedSize", "CompressedSize", "Checksum", "UncompressedMd5", "CompressedMd5", "CompressionType")
+            VALUES (@resourceId, @contentType, @uuid, @uncompressedSize, @compressedSize, @checksum, @uncompressedMd5, @compressedMd5, @compressionType)
+            """, "@resourceId", "@contentType", "@uuid", "@uncompressedSize", "@compressedSize", "@checksum", "@uncompressedMd5", "@compressedMd5", "@compressionType");
+        Set(_attachment, resourceId, a.ContentType, a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType);
         await _attachment.ExecuteNonQueryAsync(ct);
     }
 

@@ -57,7 +57,7 @@ public sealed class IndexWriter(
         return await db.Resources.AnyAsync(r => r.PublicId == publicId, ct);
     }
 
-    private sealed record Pending(DicomFile Header, Identifiers Ids, StoredFile File, Task<string>? Md5, IngestSource Source, TaskCompletionSource<IngestResult> Done);
+    private sealed record Pending(DicomFile Header, Identifiers Ids, StoredFile File, Task<string>? Checksum, IngestSource Source, TaskCompletionSource<IngestResult> Done);
 
     private readonly System.Threading.Channels.Channel<Pending> _queue =
         System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
@@ -71,13 +71,13 @@ public sealed class IndexWriter(
     /// Indexes one stored instance. Instances arriving together are committed together (group commit): one
     /// transaction and one fsync for the batch, and each caller is answered only once that commit is durable.
     /// </summary>
-    /// <param name="md5">
-    /// For an uncompressed file whose MD5 is still being computed: the writer waits for it only when it writes the
-    /// attachment row, so hashing runs alongside the index work instead of before it.
+    /// <param name="checksum">
+    /// For an uncompressed file whose checksum is still being computed (and whose write may still be on its way): the
+    /// writer waits for it only when it writes the attachment row, so both run alongside the index work.
     /// </param>
-    public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct, Task<string>? md5 = null)
+    public Task<IngestResult> AddInstanceAsync(DicomFile header, Identifiers ids, StoredFile file, IngestSource source, CancellationToken ct, Task<string>? checksum = null)
     {
-        var pending = new Pending(header, ids, file, md5, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(header, ids, file, checksum, source, new TaskCompletionSource<IngestResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         lock (_loopGate)
         {
             _loop ??= Task.Run(WriteLoopAsync);
@@ -313,7 +313,7 @@ public sealed class IndexWriter(
     private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
         EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
 
-    /// <param name="attachments">Where the instance's attachment row is left to write, once its MD5 is known.</param>
+    /// <param name="attachments">Where the instance's attachment row is left to write, once its checksum is known.</param>
     private async Task<IngestResult> AddOneAsync(IndexDbContext db, IndexRowWriter rows, Pending p, StorageOptions o, List<string> filesToDelete,
         HashSet<long> touched, Dictionary<string, long> created, List<(long InstanceId, Pending Pending)> attachments, CancellationToken ct)
     {
@@ -400,7 +400,7 @@ public sealed class IndexWriter(
 
     /// <summary>
     /// Writes the attachment rows left by <see cref="AddOneAsync"/>. They go last in a batch because they are the only
-    /// rows that need the MD5, which is computed alongside the rest of the index work.
+    /// rows that need the checksum, which is computed alongside the rest of the index work.
     /// </summary>
     private static async Task WriteAttachmentsAsync(IndexRowWriter rows, List<(long InstanceId, Pending Pending)> attachments, CancellationToken ct)
     {
@@ -411,19 +411,14 @@ public sealed class IndexWriter(
     private static async Task AttachmentAsync(IndexRowWriter rows, long instanceId, Pending p, CancellationToken ct)
     {
         var file = p.File;
-        if (p.Md5 is not null)
-        {
-            var md5 = await p.Md5;
-            file = file with { UncompressedMd5 = md5, CompressedMd5 = md5 };
-        }
+        if (p.Checksum is not null) file = file with { Checksum = await p.Checksum };
         await rows.AttachmentAsync(instanceId, new Attachment
         {
             ContentType = Attachment.DicomContentType,
             Uuid = file.Uuid,
             UncompressedSize = file.UncompressedSize,
             CompressedSize = file.CompressedSize,
-            UncompressedMd5 = file.UncompressedMd5,
-            CompressedMd5 = file.CompressedMd5,
+            Checksum = file.Checksum,
             CompressionType = file.Compressed ? 1 : 0,
         }, ct);
     }
@@ -607,6 +602,27 @@ public sealed class IndexWriter(
         finally { _lock.Release(); }
     }
 
+    /// <summary>Rows written before the checksum column have the MD5 of the file on disk instead.</summary>
+    private static string LegacyMd5(string path)
+    {
+        using var f = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(f));
+    }
+
+    /// <summary>Keeps the MD5s of a stored file, computed on first request (see <see cref="InstanceFiles.Md5Async"/>).</summary>
+    public async Task RecordMd5Async(string uuid, string md5, string compressedMd5, CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            // No row when the instance was deleted or replaced meanwhile: nothing to keep then.
+            await db.Attachments.Where(a => a.Uuid == uuid)
+                .ExecuteUpdateAsync(s => s.SetProperty(a => a.UncompressedMd5, md5).SetProperty(a => a.CompressedMd5, compressedMd5), ct);
+        }
+        finally { _lock.Release(); }
+    }
+
     /// <summary>
     /// Start-up check: files with no row are leftovers of a crash between rename and commit; rows with no file were
     /// damaged by hand. Both are removed so the index and the storage area agree.
@@ -631,18 +647,16 @@ public sealed class IndexWriter(
             var dangling = 0;
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             // Instances committed after the last durability watermark were perhaps never flushed (a power cut between
-            // commit and syncfs): their files are checked against the MD5 the index holds; a bad one goes.
+            // commit and syncfs): their files are checked against the checksum the index holds; a bad one goes.
             var watermark = long.TryParse(await db.GlobalProperties.Where(p => p.Name == DurableSeqProperty).Select(p => p.Value).FirstOrDefaultAsync(ct), out var w) ? w : 0;
             var recent = await db.Changes.Where(c => c.Seq > watermark && c.ChangeType == "NewInstance").Select(c => c.PublicId).Distinct().ToListAsync(ct);
             foreach (var publicId in recent)
             {
                 var att = await db.Resources.Where(r => r.PublicId == publicId)
-                    .Join(db.Attachments, r => r.Id, a => a.ResourceId, (r, a) => new { a.Uuid, a.CompressedMd5 }).FirstOrDefaultAsync(ct);
+                    .Join(db.Attachments, r => r.Id, a => a.ResourceId, (r, a) => new { a.Uuid, a.Checksum, a.CompressedMd5 }).FirstOrDefaultAsync(ct);
                 if (att is null || !storage.Exists(att.Uuid)) continue;
-                string md5;
-                using (var f = File.OpenRead(storage.PathOf(att.Uuid)))
-                    md5 = Convert.ToHexStringLower(await System.Security.Cryptography.MD5.HashDataAsync(f, ct));
-                if (md5 == att.CompressedMd5) continue;
+                if (att.Checksum.Length > 0 ? FileChecksum.OfFile(storage.PathOf(att.Uuid)) == att.Checksum
+                    : LegacyMd5(storage.PathOf(att.Uuid)) == att.CompressedMd5) continue;
                 logger.LogWarning("Instance {Instance} was not completely on disk after an interruption; removing it", publicId);
                 storage.Delete(att.Uuid);
             }

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
@@ -10,7 +10,7 @@ namespace OrthancWeb.Ingest;
 
 /// <summary>
 /// The one path every instance takes (REST upload, C-STORE, browser upload): receive into a temporary file while
-/// hashing, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
+/// checksumming, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
 /// The caller is answered only after both are durable.
 /// </summary>
 public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options) : IDisposable
@@ -32,17 +32,19 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         {
             var headLength = 0;
             long size = 0;
-            string md5;
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.MD5))
+            string? checksum = null;
+            var compress = options.CurrentValue.StorageCompression;
+            // A compressed file's checksum is taken from what is written to disk, not from what was received.
+            var hash = compress ? null : new XxHash128();
             using (var file = incoming.Handle)
-            using (var writer = storage.OpenWriter(incoming, direct: !options.CurrentValue.StorageCompression))
+            using (var writer = storage.OpenWriter(incoming, direct: !compress))
             {
                 // Synchronous writes (no FileStream buffer, no thread-pool hop per write); the network read is the
                 // only thing worth awaiting.
                 int n;
                 while ((n = await content.ReadAsync(buffer, cancellationToken)) > 0)
                 {
-                    hash.AppendData(buffer, 0, n);
+                    hash?.Append(buffer.AsSpan(0, n));
                     // Keep the first bytes: the header is parsed from memory rather than read back from disk.
                     var keep = Math.Min(n, HeadSize - headLength);
                     if (keep > 0) { Buffer.BlockCopy(buffer, 0, head, headLength, keep); headLength += keep; }
@@ -51,9 +53,9 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                 writer.Complete();
                 size = writer.Length;
                 FinishWrite(file);
-                md5 = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (hash is not null) checksum = FileChecksum.Hex(hash);
             }
-            return await StoreTempFileAsync(incoming, size, Task.FromResult(md5), head.AsMemory(0, headLength), source, cancellationToken);
+            return await StoreTempFileAsync(incoming, size, checksum is null ? null : Task.FromResult(checksum), head.AsMemory(0, headLength), source, cancellationToken);
         }
         finally
         {
@@ -69,14 +71,14 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
 
     /// <summary>
     /// Stores a file that is already in memory as two parts (a C-STORE: our meta group, then the data set as received).
-    /// The MD5 is computed on another core and the file written by the disk (asynchronous direct I/O) while its header
-    /// is parsed and the index filled, which takes both off the path every single-association sender waits on.
+    /// The file is written by the disk (asynchronous direct I/O) and checksummed on another core while its header is
+    /// parsed and the index filled, which takes both off the path every single-association sender waits on.
     /// </summary>
     public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
     {
         var incoming = storage.CreateIncoming();
         var temp = incoming.Path;
-        var md5 = _hasher.Md5Async(first, second);
+        Task<string>? checksum = null;
         var size = (long)first.Length + second.Length;
         var headLength = (int)Math.Min(size, HeadSize);
         var head = ArrayPool<byte>.Shared.Rent(headLength);
@@ -85,39 +87,36 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         {
             if (options.CurrentValue.StorageCompression)
             {
-                // Compression reads the file straight back: through the page cache, at once.
+                // Compression reads the file straight back: through the page cache, at once. Its checksum is taken
+                // from the compressed file.
                 using var writer = storage.OpenWriter(incoming, direct: false);
                 writer.Write(first.Span);
                 writer.Write(second.Span);
                 writer.Complete();
             }
-            else pending = storage.StartWrite(incoming, first.Span, second.Span);
+            else
+            {
+                pending = storage.StartWrite(incoming, first.Span, second.Span);
+                // One task for the index to await: the checksum, then the write done.
+                checksum = _hasher.ChecksumAsync(first, second, pending is { InFlight: true } ? pending.Wait : null);
+            }
             FinishWrite(incoming.Handle);
             if (pending is not { InFlight: true }) incoming.Handle.Dispose(); // nothing left to wait for: close it now
             var fromFirst = Math.Min(first.Length, headLength);
             first.Span[..fromFirst].CopyTo(head);
             second.Span[..(headLength - fromFirst)].CopyTo(head.AsSpan(fromFirst));
-            // The index records the attachment only once the file is written as well as hashed.
-            var hashed = pending is null ? md5 : HashedAndWritten(md5, pending);
-            return await StoreTempFileAsync(incoming, size, hashed, head.AsMemory(0, headLength), source, cancellationToken, pending is null ? null : pending.Wait);
+            return await StoreTempFileAsync(incoming, size, checksum, head.AsMemory(0, headLength), source, cancellationToken, pending is null ? null : pending.Wait);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(head);
-            // Never leave the write or the hash running over memory the caller is about to reuse.
+            // Never leave the write or the checksum running over memory the caller is about to reuse.
+            try { if (checksum is not null) await checksum; } catch { }
             pending?.Dispose();
             incoming.Handle.Dispose();
-            try { await md5; } catch { }
             if (File.Exists(temp)) File.Delete(temp);
             storage.Replenish();
         }
-    }
-
-    private static async Task<string> HashedAndWritten(Task<string> md5, AsyncDirectWrites.PendingWrite pending)
-    {
-        var hash = await md5;
-        pending.Wait();
-        return hash;
     }
 
     /// <summary>
@@ -154,8 +153,12 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         return DicomFile.Open(temp, HeaderOnly);
     }
 
+    /// <param name="checksum">
+    /// The checksum of the received bytes, perhaps still being computed (with the file's write); null when the file
+    /// was written to be compressed, whose checksum is taken once compressed.
+    /// </param>
     /// <param name="waitForFile">Blocks until a write still on its way is done, before the file is read back.</param>
-    private async Task<IngestResult> StoreTempFileAsync(IncomingFile incoming, long size, Task<string> md5Task, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct, Action? waitForFile = null)
+    private async Task<IngestResult> StoreTempFileAsync(IncomingFile incoming, long size, Task<string>? checksum, ReadOnlyMemory<byte> head, IngestSource source, CancellationToken ct, Action? waitForFile = null)
     {
         var temp = incoming.Path;
         DicomFile header;
@@ -182,21 +185,13 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         if (missing.Count > 0)
             return new IngestResult(IngestStatus.Invalid, Reason: "Missing DICOM identifier(s): " + string.Join(", ", missing));
 
-        var o = options.CurrentValue;
-        StoredFile stored;
-        if (o.StorageCompression)
-        {
-            var md5 = await md5Task;
-            stored = await Task.Run(() => storage.Commit(incoming, size, md5, compress: true), ct);
-        }
-        else
-        {
-            // The rename does not need the MD5, and the index needs it only for its last rows: see AddInstanceAsync.
-            stored = storage.Commit(incoming, size, md5Task.IsCompletedSuccessfully ? md5Task.Result : "", compress: false);
-        }
+        // The rename does not need the checksum, and the index needs it only for its last rows: see AddInstanceAsync.
+        var stored = checksum is null
+            ? await Task.Run(() => storage.Commit(incoming, size, checksum: "", compress: true), ct)
+            : storage.Commit(incoming, size, checksum.IsCompletedSuccessfully ? checksum.Result : "", compress: false);
         try
         {
-            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct, o.StorageCompression ? null : md5Task);
+            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct, checksum);
             if (result.Status != IngestStatus.Success)
                 storage.Delete(stored.Uuid);
             return result;

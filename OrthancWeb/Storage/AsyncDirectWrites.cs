@@ -89,7 +89,7 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
         /// <summary>Blocks until the disk has the bytes (at once when nothing is in flight); throws if it failed.</summary>
         public void Wait()
         {
-            // Two threads may wait at once (the index while the hash runs, the hash once done): one reaps the event.
+            // Two threads may wait at once (the checksum thread, and the header read back from a file): one reaps the event.
             lock (_gate)
             {
                 if (_context is { } context)

@@ -1,12 +1,12 @@
 using System.IO.Compression;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using OrthancWeb.Hosting;
 
 namespace OrthancWeb.Storage;
 
 /// <summary>What the storage area knows of one stored file.</summary>
-public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string UncompressedMd5, string CompressedMd5, bool Compressed);
+/// <param name="Checksum">The <see cref="FileChecksum"/> of the bytes on disk (compressed, when they are).</param>
+public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string Checksum, bool Compressed);
 
 /// <summary>A new file of the storage area (uuid.part beside its final place), open for writing, and its UUID.</summary>
 public sealed record IncomingFile(string Path, Microsoft.Win32.SafeHandles.SafeFileHandle Handle, string Uuid);
@@ -151,9 +151,10 @@ public sealed class StorageArea : IDisposable
 
     /// <summary>
     /// Moves a received incoming file into place under its UUID (its folder already made by <see cref="CreateIncoming"/>),
-    /// compressing it with zlib first when asked. Returns what the index records: both sizes and both MD5s.
+    /// compressing it with zlib first when asked. Returns what the index records: both sizes and the checksum, which is
+    /// <paramref name="checksum"/> (of the received bytes) unless the file is compressed here.
     /// </summary>
-    public StoredFile Commit(IncomingFile incoming, long size, string md5, bool compress)
+    public StoredFile Commit(IncomingFile incoming, long size, string checksum, bool compress)
     {
         var (tempPath, uuid) = (incoming.Path, incoming.Uuid);
         var final = PathOf(uuid);
@@ -162,11 +163,10 @@ public sealed class StorageArea : IDisposable
             File.Move(tempPath, final);
             // Linux: the index writer's syncfs makes contents and rename durable for a whole batch at once.
             if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
-            return new StoredFile(uuid, size, size, md5, md5, false);
+            return new StoredFile(uuid, size, size, checksum, false);
         }
         var zipped = NewTempPath();
         long compressedSize;
-        string compressedMd5;
         using (var input = new FileStream(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         using (var output = new FileStream(zipped, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
@@ -179,12 +179,11 @@ public sealed class StorageArea : IDisposable
             output.Flush(flushToDisk: !CanSyncFileSystem);
             compressedSize = output.Length;
         }
-        using (var check = File.OpenRead(zipped))
-            compressedMd5 = Convert.ToHexStringLower(MD5.HashData(check));
+        var compressedChecksum = FileChecksum.OfFile(zipped);
         File.Move(zipped, final);
         File.Delete(tempPath);
         if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
-        return new StoredFile(uuid, size, compressedSize, md5, compressedMd5, true);
+        return new StoredFile(uuid, size, compressedSize, compressedChecksum, true);
     }
 
     /// <summary>The file's bytes as they were received, decompressing when needed.</summary>

@@ -25,6 +25,10 @@ namespace OrthancWeb.Index.Migrations
                     b.Property<int>("ContentType")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("Checksum")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("CompressedMd5")
                         .IsRequired()
                         .HasColumnType("TEXT");
