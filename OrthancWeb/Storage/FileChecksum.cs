@@ -51,3 +51,29 @@ public static class FileChecksum
         return Hex(hash);
     }
 }
+
+/// <summary>Passes writes on to another stream while checksumming them: a file's checksum without reading it back.</summary>
+public sealed class ChecksummingStream(Stream inner) : Stream
+{
+    private readonly XxHash128 _hash = new();
+
+    /// <summary>The <see cref="FileChecksum"/> of everything written so far.</summary>
+    public string Checksum => FileChecksum.Hex(_hash);
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        _hash.Append(buffer);
+        inner.Write(buffer);
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Flush() => inner.Flush();
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -167,19 +167,22 @@ public sealed class StorageArea : IDisposable
         }
         var zipped = NewTempPath();
         long compressedSize;
+        string compressedChecksum;
         using (var input = new FileStream(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         using (var output = new FileStream(zipped, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
+            // The checksum of the bytes on disk, taken as they are written rather than read back.
+            var checksummed = new ChecksummingStream(output);
             // Orthanc's zlib layout: the uncompressed size as 8 bytes little endian, then the zlib stream.
             Span<byte> header = stackalloc byte[8];
             BitConverter.TryWriteBytes(header, (ulong)size);
-            output.Write(header);
-            using (var z = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+            checksummed.Write(header);
+            using (var z = new ZLibStream(checksummed, CompressionLevel.Fastest, leaveOpen: true))
                 input.CopyTo(z);
             output.Flush(flushToDisk: !CanSyncFileSystem);
             compressedSize = output.Length;
+            compressedChecksum = checksummed.Checksum;
         }
-        var compressedChecksum = FileChecksum.OfFile(zipped);
         File.Move(zipped, final);
         File.Delete(tempPath);
         if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
