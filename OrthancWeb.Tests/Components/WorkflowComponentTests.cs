@@ -1,7 +1,7 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using OrthancWeb.Components.Pages;
-using OrthancWeb.Dicom;
+using OrthancWeb.Networking;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;

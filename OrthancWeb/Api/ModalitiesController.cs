@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Jobs;
-using OrthancWeb.Dicom;
+using OrthancWeb.Networking;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Json;
 using OrthancWeb.Dicom.Network.Association;

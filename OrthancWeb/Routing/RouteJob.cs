@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using OrthancWeb.Dicom;
+using OrthancWeb.Networking;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Index;
 using OrthancWeb.Jobs;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using OrthancWeb.Dicom.Network.Association;
 using OrthancWeb.Dicom.Network.Services;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>The DICOM listener as a hosted service of the app.</summary>
 public sealed class DicomHost(

@@ -4,7 +4,7 @@ using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Index;
 using OrthancWeb.Jobs;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>A C-MOVE as a job (Orthanc's "DicomMoveScu"): the remote modality sends the resources to the target AE.</summary>
 public sealed class ModalityMoveJob(ModalityClient modalities) : IJobHandler

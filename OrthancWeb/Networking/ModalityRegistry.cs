@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Index;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>A known modality and where it was defined: appsettings.json (read-only here) or the database (editable).</summary>
 public sealed record KnownModality(string Name, ModalityOptions Options, bool FromConfiguration);

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using OrthancWeb.Jobs;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>
 /// C-STORE of resources to a configured modality as a job (Orthanc's "DicomModalityStore"). When some instances fail,

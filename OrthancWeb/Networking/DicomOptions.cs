@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>DICOM network settings, under "OrthancWeb" with Orthanc's names.</summary>
 public sealed class DicomOptions

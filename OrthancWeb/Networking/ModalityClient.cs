@@ -7,7 +7,7 @@ using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
 using OrthancWeb.Storage;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>The result of sending resources to a modality (Orthanc's /modalities/{id}/store answer).</summary>
 public sealed record StoreToModalityResult(int InstancesCount, int FailedInstancesCount, IReadOnlyList<string> FailedInstances);

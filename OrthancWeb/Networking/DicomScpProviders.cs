@@ -8,7 +8,7 @@ using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Storage;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 public sealed class EchoScp : ICEchoProvider
 {

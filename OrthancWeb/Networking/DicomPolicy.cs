@@ -3,7 +3,7 @@ using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Network.Pdu;
 using OrthancWeb.Dicom.Network.Services;
 
-namespace OrthancWeb.Dicom;
+namespace OrthancWeb.Networking;
 
 /// <summary>
 /// Who may do what over DICOM: called AE check, known modalities with per-service permissions, and the always-allow

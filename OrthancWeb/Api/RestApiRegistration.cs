@@ -1,0 +1,63 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+public static class RestApiRegistration
+{
+    /// <summary>The Orthanc-shaped REST controllers and their OpenAPI document.</summary>
+    public static IServiceCollection AddRestApi(this IServiceCollection services)
+    {
+        services.AddControllers(o =>
+            {
+                // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
+                o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
+                o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
+                o.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
+            })
+            .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null);
+        services.AddOpenApi();
+        return services;
+    }
+
+    /// <summary>Unexpected failures: JSON in Orthanc's error shape for scripts, the error page for browsers.</summary>
+    public static WebApplication UseRestApiErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            CreateScopeForErrors = true,
+            ExceptionHandlingPath = "/error",
+            StatusCodeSelector = _ => 500,
+            ExceptionHandler = async ctx =>
+            {
+                if (ctx.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
+                {
+                    ctx.Response.Redirect("/error");
+                    return;
+                }
+                ctx.Response.StatusCode = 500;
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.WriteAsJsonAsync(new Dictionary<string, object?>
+                {
+                    ["HttpError"] = "Internal Server Error", ["HttpStatus"] = 500, ["Message"] = "Internal error; see the server log",
+                    ["Method"] = ctx.Request.Method, ["Uri"] = ctx.Request.Path.Value,
+                });
+            },
+        });
+        return app;
+    }
+
+    /// <summary>The controllers, the API described for tools, and a page to try it from the browser.</summary>
+    public static WebApplication MapRestApi(this WebApplication app)
+    {
+        app.MapControllers();
+        app.MapOpenApi("/openapi/{documentName}.json").RequireAuthorization(Policies.View);
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/openapi/v1.json", "OrthancWeb REST API");
+            o.RoutePrefix = "api-docs";
+        });
+        return app;
+    }
+}

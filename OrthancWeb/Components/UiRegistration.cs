@@ -1,0 +1,21 @@
+using MudBlazor.Services;
+
+namespace OrthancWeb.Components;
+
+public static class UiRegistration
+{
+    /// <summary>The Blazor Server explorer (MudBlazor), with the login state cascaded to every page.</summary>
+    public static IServiceCollection AddExplorerUi(this IServiceCollection services)
+    {
+        services.AddCascadingAuthenticationState();
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        return services;
+    }
+
+    public static WebApplication MapExplorerUi(this WebApplication app)
+    {
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}

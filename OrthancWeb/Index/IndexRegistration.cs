@@ -1,0 +1,27 @@
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Hosting;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Index;
+
+public static class IndexRegistration
+{
+    /// <summary>The DICOM index (EF Core on SQLite), its writer and queries, the start-up check and stability marking.</summary>
+    public static IServiceCollection AddIndex(this IServiceCollection services, IConfiguration configuration, DataPaths paths)
+    {
+        var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        services.AddPooledDbContextFactory<IndexDbContext>(o =>
+        {
+            if (store.IndexProvider != "Sqlite")
+                throw new InvalidOperationException($"Index provider '{store.IndexProvider}' is not available in this build; use Sqlite");
+            o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True");
+            if (StorageArea.CanSyncFileSystem) o.AddInterceptors(new SqliteSynchronousInterceptor());
+        });
+        services.AddSingleton<IndexWriter>();
+        services.AddSingleton<IndexQueries>();
+        services.AddSingleton<InstanceFiles>();
+        services.AddSingleton<IndexStartup>();
+        services.AddHostedService<StabilityMonitor>();
+        return services;
+    }
+}

@@ -1,0 +1,81 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Hosting;
+
+namespace OrthancWeb.Security;
+
+public static class SecurityRegistration
+{
+    private const string SmartScheme = "CookieOrBasic";
+
+    /// <summary>
+    /// Accounts and roles (ASP.NET Identity on SQLite), the login cookie for browsers, HTTP Basic for scripts, the
+    /// authorization policies, and the keys that sign cookies.
+    /// </summary>
+    public static IServiceCollection AddSecurity(this IServiceCollection services, IConfiguration configuration, DataPaths paths)
+    {
+        var server = configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.Section))
+            .ValidateDataAnnotations().ValidateOnStart();
+
+        // Keys under the data folder: cookies survive a restart, and two servers on one machine never share keys.
+        services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(paths.Keys)).SetApplicationName("OrthancWeb-" + paths.Root);
+
+        services.AddDbContext<SecurityDbContext>(o => o.UseSqlite($"Data Source={paths.SecurityDatabaseFile}"));
+        services.AddIdentity<IdentityUser, IdentityRole>(o =>
+            {
+                o.Lockout.MaxFailedAccessAttempts = 5;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
+                o.Password.RequiredLength = 8;
+                o.User.RequireUniqueEmail = false;
+            })
+            .AddEntityFrameworkStores<SecurityDbContext>()
+            .AddDefaultTokenProviders();
+        services.ConfigureApplicationCookie(o =>
+        {
+            // Scripts get 401/403 with a Basic challenge; browsers navigating to a page get the login page.
+            static bool IsBrowser(HttpRequest r) => r.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
+            o.Events.OnRedirectToLogin = ctx =>
+            {
+                if (IsBrowser(ctx.Request)) ctx.Response.Redirect(ctx.RedirectUri);
+                else { ctx.Response.StatusCode = 401; ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"OrthancWeb\", charset=\"UTF-8\""; }
+                return Task.CompletedTask;
+            };
+            o.Events.OnRedirectToAccessDenied = ctx =>
+            {
+                if (IsBrowser(ctx.Request)) ctx.Response.Redirect(ctx.RedirectUri);
+                else ctx.Response.StatusCode = 403;
+                return Task.CompletedTask;
+            };
+            // Cookies do not separate ports: a per-instance name keeps side-by-side servers from logging each other out.
+            o.Cookie.Name = $".OrthancWeb.{server.HttpsPort}";
+            o.LoginPath = "/account/login";
+            o.AccessDeniedPath = "/account/denied";
+            o.SlidingExpiration = true;
+        });
+        // A request with "Authorization: Basic" is a script; anything else is the browser's cookie.
+        services.AddAuthentication(o =>
+            {
+                o.DefaultAuthenticateScheme = SmartScheme;
+                o.DefaultChallengeScheme = SmartScheme;
+                o.DefaultForbidScheme = SmartScheme;
+            })
+            .AddPolicyScheme(SmartScheme, "Cookie or HTTP Basic", p => p.ForwardDefaultSelector = ctx =>
+                ctx.Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
+                    ? BasicAuthenticationHandler.SchemeName : IdentityConstants.ApplicationScheme)
+            .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(BasicAuthenticationHandler.SchemeName, null);
+        services.AddSingleton<BasicCredentialCache>();
+        services.AddAuthorization(o =>
+        {
+            o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
+            o.AddPolicy(Policies.View, p => p.RequireRole(Roles.Administrator, Roles.Clinician, Roles.Viewer));
+            o.AddPolicy(Policies.Modify, p => p.RequireRole(Roles.Administrator, Roles.Clinician));
+            o.AddPolicy(Policies.Administer, p => p.RequireRole(Roles.Administrator));
+        });
+        services.AddScoped<AdministratorSeeder>();
+        return services;
+    }
+}
