@@ -95,7 +95,7 @@ public sealed class DurabilityTests(ITestOutputHelper output)
         foreach (var name in new[] { "LEGACY-INTACT", "LEGACY-TORN" })
             IndexFile.Execute(data, """UPDATE "Attachments" SET "Checksum" = '', "CompressedMd5" = $md5 WHERE "Uuid" = $uuid""",
                 ("$md5", Convert.ToHexStringLower(MD5.HashData(File.ReadAllBytes(files[name])))), ("$uuid", Path.GetFileName(files[name])));
-        IndexFile.Execute(data, """UPDATE "GlobalProperties" SET "Value" = '0' WHERE "Name" = $name""", ("$name", OrthancWeb.Index.IndexWriter.DurableSeqProperty));
+        IndexFile.Execute(data, """UPDATE "GlobalProperties" SET "Value" = '0' WHERE "Name" = $name""", ("$name", OrthancWeb.Index.DurabilityWatermark.PropertyName));
         foreach (var name in new[] { "TORN", "LEGACY-TORN" })
         {
             var bytes = File.ReadAllBytes(files[name]);

@@ -6,7 +6,6 @@ using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Media;
 using OrthancWeb.Index;
-using OrthancWeb.Storage;
 
 namespace OrthancWeb.Export;
 

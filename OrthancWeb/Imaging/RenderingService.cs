@@ -1,6 +1,6 @@
 using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
-using OrthancWeb.Storage;
+using OrthancWeb.Index;
 
 namespace OrthancWeb.Imaging;
 

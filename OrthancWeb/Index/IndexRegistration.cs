@@ -6,7 +6,10 @@ namespace OrthancWeb.Index;
 
 public static class IndexRegistration
 {
-    /// <summary>The DICOM index (EF Core on SQLite), its writer and queries, the start-up check and stability marking.</summary>
+    /// <summary>
+    /// The DICOM index (EF Core on SQLite): its single writer and the parts that hold its rules, its queries, the
+    /// start-up check and stability marking. Needs a <see cref="TimeProvider"/>.
+    /// </summary>
     public static IServiceCollection AddIndex(this IServiceCollection services, IConfiguration configuration, DataPaths paths)
     {
         var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
@@ -17,6 +20,16 @@ public static class IndexRegistration
             o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True");
             if (StorageArea.CanSyncFileSystem) o.AddInterceptors(new SqliteSynchronousInterceptor());
         });
+        services.AddSingleton<HierarchyCache>();
+        services.AddSingleton<StorageUsage>();
+        services.AddSingleton<DurabilityWatermark>();
+        services.AddSingleton<IndexTransactions>();
+        services.AddSingleton<ResourceDeletion>();
+        services.AddSingleton<RecyclingPolicy>();
+        services.AddSingleton<InstanceIndexer>();
+        services.AddSingleton<IndexMaintenance>();
+        services.AddSingleton<CommitPipeline>();
+        services.AddSingleton<StorageReconciliation>();
         services.AddSingleton<IndexWriter>();
         services.AddSingleton<IndexQueries>();
         services.AddSingleton<InstanceFiles>();

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 namespace OrthancWeb.Index;
 
 /// <summary>Brings the index to the current schema (EF Core migrations) and reconciles it with the storage area.</summary>
-public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, IndexWriter writer, ILogger<IndexStartup> logger)
+public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
 {
     public async Task RunAsync(CancellationToken ct = default)
     {
@@ -17,7 +17,7 @@ public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, Ind
                 await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
             }
         }
-        var (orphans, dangling) = await writer.ReconcileAsync(ct);
+        var (orphans, dangling) = await reconciliation.ReconcileAsync(ct);
         if (orphans + dangling > 0)
             logger.LogWarning("Start-up check: removed {Orphans} orphan file(s) and {Dangling} index row(s) without a file", orphans, dangling);
         else
@@ -26,17 +26,17 @@ public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, Ind
 }
 
 /// <summary>Turns series, studies and patients stable once nothing arrived for StableAge seconds; checkpoints the index when idle.</summary>
-public sealed class StabilityMonitor(IndexWriter writer, ILogger<StabilityMonitor> logger) : BackgroundService
+public sealed class StabilityMonitor(IndexMaintenance maintenance, TimeProvider time, ILogger<StabilityMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
-                await writer.MarkStableAsync(stoppingToken);
-                await writer.CheckpointIfIdleAsync(stoppingToken);
+                await maintenance.MarkStableAsync(stoppingToken);
+                await maintenance.CheckpointIfIdleAsync(stoppingToken);
             }
             catch (OperationCanceledException) { return; }
             catch (Exception ex) { logger.LogError(ex, "Could not update stable resources"); }

@@ -34,3 +34,20 @@ public static class PublicIds
         });
     }
 }
+
+/// <summary>
+/// The four DICOM identifiers that place an instance in the patient/study/series/instance hierarchy, with their
+/// public IDs (Orthanc's DicomInstanceHasher), each hashed once.
+/// </summary>
+public sealed class InstanceIdentifiers(string patientId, string studyUid, string seriesUid, string sopUid)
+{
+    public string PatientId { get; } = patientId;
+    public string StudyUid { get; } = studyUid;
+    public string SeriesUid { get; } = seriesUid;
+    public string SopUid { get; } = sopUid;
+
+    public string PatientPublicId { get; } = PublicIds.Patient(patientId);
+    public string StudyPublicId { get; } = PublicIds.Study(patientId, studyUid);
+    public string SeriesPublicId { get; } = PublicIds.Series(patientId, studyUid, seriesUid);
+    public string InstancePublicId { get; } = PublicIds.Instance(patientId, studyUid, seriesUid, sopUid);
+}

@@ -171,7 +171,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             return new IngestResult(IngestStatus.Invalid, Reason: "Not a valid DICOM file: " + ex.Message);
         }
         var ds = header.Dataset;
-        var ids = new Identifiers(
+        var ids = new InstanceIdentifiers(
             ds.GetString(DicomTags.PatientID) ?? "",
             ds.GetString(DicomTags.StudyInstanceUID) ?? "",
             ds.GetString(DicomTags.SeriesInstanceUID) ?? "",
@@ -191,10 +191,19 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             : storage.Commit(incoming, size, checksum.IsCompletedSuccessfully ? checksum.Result : "", compress: false);
         try
         {
-            var result = await writer.AddInstanceAsync(header, ids, stored, source, ct, checksum);
-            if (result.Status != IngestStatus.Success)
+            var arrival = new InstanceArrival(source.Origin.ToString(), source.RemoteIp, source.RemoteAet, source.CalledAet, source.Metadata, source.Overwrite);
+            var outcome = await writer.AddInstanceAsync(header, ids, stored, arrival, checksum);
+            if (outcome.Status != StoreStatus.Success)
                 storage.Delete(stored.Uuid);
-            return result;
+            var status = outcome.Status switch
+            {
+                StoreStatus.Success => IngestStatus.Success,
+                StoreStatus.AlreadyStored => IngestStatus.AlreadyStored,
+                StoreStatus.StorageFull => IngestStatus.StorageFull,
+                _ => throw new System.Diagnostics.UnreachableException(),
+            };
+            return new IngestResult(status, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
+                outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID));
         }
         catch
         {
@@ -202,13 +211,4 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             throw;
         }
     }
-}
-
-/// <summary>The four DICOM identifiers that place an instance in the hierarchy.</summary>
-public sealed record Identifiers(string PatientId, string StudyUid, string SeriesUid, string SopUid)
-{
-    public string PatientPublicId => PublicIds.Patient(PatientId);
-    public string StudyPublicId => PublicIds.Study(PatientId, StudyUid);
-    public string SeriesPublicId => PublicIds.Series(PatientId, StudyUid, SeriesUid);
-    public string InstancePublicId => PublicIds.Instance(PatientId, StudyUid, SeriesUid, SopUid);
 }

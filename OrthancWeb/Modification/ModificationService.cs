@@ -2,7 +2,6 @@ using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
-using OrthancWeb.Storage;
 
 namespace OrthancWeb.Modification;
 

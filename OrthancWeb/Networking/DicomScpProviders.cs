@@ -6,7 +6,6 @@ using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
-using OrthancWeb.Storage;
 
 namespace OrthancWeb.Networking;
 

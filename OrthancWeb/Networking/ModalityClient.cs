@@ -5,7 +5,6 @@ using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
-using OrthancWeb.Storage;
 
 namespace OrthancWeb.Networking;
 

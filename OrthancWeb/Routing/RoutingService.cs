@@ -4,7 +4,6 @@ using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
 using OrthancWeb.Jobs;
-using OrthancWeb.Storage;
 
 namespace OrthancWeb.Routing;
 

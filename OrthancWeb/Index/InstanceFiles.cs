@@ -1,11 +1,11 @@
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
-using OrthancWeb.Index;
+using OrthancWeb.Storage;
 
-namespace OrthancWeb.Storage;
+namespace OrthancWeb.Index;
 
 /// <summary>Reads the DICOM file of a stored instance, by public ID, decompressing transparently.</summary>
-public sealed class InstanceFiles(IndexQueries queries, StorageArea storage, IndexWriter writer)
+public sealed class InstanceFiles(IndexQueries queries, StorageArea storage, IndexMaintenance maintenance)
 {
     public Task<AttachmentInfo?> FindAsync(string instanceId, CancellationToken ct) => queries.AttachmentAsync(instanceId, ct);
 
@@ -29,7 +29,7 @@ public sealed class InstanceFiles(IndexQueries queries, StorageArea storage, Ind
             using var inflated = storage.OpenRead(file.Uuid, compressed: true);
             return (FileChecksum.WithMd5(inflated).Md5, onDiskMd5);
         }, ct);
-        await writer.RecordMd5Async(file.Uuid, md5, compressedMd5, ct);
+        await maintenance.RecordMd5Async(file.Uuid, md5, compressedMd5, ct);
         return (md5, compressedMd5);
     }
 

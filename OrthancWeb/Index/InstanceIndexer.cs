@@ -1,0 +1,222 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Writes a batch of arriving instances in one transaction. Per instance: a stored copy is kept (AlreadyStored) or
+/// replaced, recycling makes room, the patient, study and series are found or created (main tags, New* change), then
+/// the instance's own rows and its NewInstance change. The attachment rows go last: they alone need the checksum,
+/// which is computed (and the file written) alongside the rest. The context stays open with its prepared statements
+/// from batch to batch; it is dropped after a failure, so that the next batch starts clean.
+/// </summary>
+public sealed class InstanceIndexer(
+    IDbContextFactory<IndexDbContext> contexts,
+    IndexTransactions transactions,
+    IOptionsMonitor<StorageOptions> options,
+    HierarchyCache hierarchy,
+    StorageUsage usage,
+    RecyclingPolicy recycling,
+    ResourceDeletion deletion,
+    DurabilityWatermark watermark,
+    TimeProvider time) : IDisposable
+{
+    private IndexDbContext? _db;
+    private IndexRowWriter? _rows;
+    private ReadWriteTransaction? _transaction;
+
+    // The batch's parents, touched once at its end, and the attachment rows it has still to write.
+    private readonly HashSet<long> _touched = [];
+    private readonly List<(long InstanceId, PendingInstance Instance)> _attachments = [];
+
+    private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
+
+    private static readonly Func<IndexDbContext, long, CancellationToken, Task<int>> ChildCount =
+        EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Resources.Count(r => r.ParentId == id));
+
+    public void Dispose() => DropContext();
+
+    private void DropContext()
+    {
+        _rows?.Dispose();
+        _db?.Dispose();
+        (_rows, _db, _transaction) = (null, null, null);
+    }
+
+    /// <summary>
+    /// Commits a batch, filling <paramref name="results"/>; the caller is the writer. Returns the highest change
+    /// sequence number written.
+    /// </summary>
+    internal async Task<long> CommitAsync(IReadOnlyList<PendingInstance> batch, StoreOutcome[] results, CancellationToken ct)
+    {
+        if (_db is null)
+        {
+            _db = await contexts.CreateDbContextAsync(ct);
+            await _db.Database.OpenConnectionAsync(ct);
+            _rows = new IndexRowWriter(_db);
+            _transaction = transactions.Open(_db);
+        }
+        var (db, rows, transaction) = (_db, _rows!, _transaction!);
+        try
+        {
+            db.ChangeTracker.Clear();
+            _touched.Clear();
+            _attachments.Clear();
+            await usage.EnsureCountedAsync(db, ct);
+            var o = options.CurrentValue;
+            // One transaction for the bulk deletes (which run at once) and the tracked changes (saved at commit).
+            await transaction.BeginAsync(ct);
+            rows.UseCurrentTransaction();
+            rows.BeginBatch();
+            // The durability watermark rides along with each batch (no flush of its own).
+            await rows.SetPropertyAsync(DurabilityWatermark.PropertyName, watermark.ValueText, ct);
+            // Without a storage limit no instance can be refused as full: then it needs no savepoint to undo.
+            var canBeFull = RecyclingPolicy.HasLimit(o);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (!canBeFull)
+                {
+                    results[i] = await AddAsync(transaction, rows, batch[i], o, ct);
+                    continue;
+                }
+                // Recycling may delete what earlier instances of this batch stored: their files must be attached
+                // first, or the deletion would miss them.
+                await WriteAttachmentsAsync(rows, ct);
+                // A refused instance (storage full) must leave no trace, not even the deletions it tried.
+                var savepoint = await transaction.SavepointAsync(ct);
+                results[i] = await AddAsync(transaction, rows, batch[i], o, ct);
+                if (results[i].Status == StoreStatus.StorageFull) await transaction.RollbackToAsync(savepoint, ct);
+            }
+            if (_touched.Count > 0)
+            {
+                // The parents of this batch's instances: updated now, and no longer stable.
+                var now = time.GetUtcNow().UtcDateTime;
+                foreach (var id in _touched) await rows.TouchAsync(id, now, ct);
+            }
+            await WriteAttachmentsAsync(rows, ct);
+            await transaction.CommitAsync(ct);
+            return rows.MaxChangeSeq;
+        }
+        catch
+        {
+            await transaction.AbandonAsync();
+            DropContext();
+            throw;
+        }
+        finally
+        {
+            transaction.DeleteReleasedFiles(); // only once the index no longer points at them
+        }
+    }
+
+    private async Task<StoreOutcome> AddAsync(ReadWriteTransaction transaction, IndexRowWriter rows, PendingInstance p, StorageOptions o, CancellationToken ct)
+    {
+        var (header, ids, file, arrival) = (p.Header, p.Ids, p.File, p.Arrival);
+        var ds = header.Dataset;
+
+        // Rows inserted earlier in this batch are visible here: the inserts run in the batch's transaction.
+        var existing = await rows.IdAsync(ids.InstancePublicId, ct) == 0 ? null : await ResourceByPublicIdNoTracking(transaction.Db, ids.InstancePublicId, ct);
+        // A replacing instance brings the current values of its parents' main tags too (modification in place).
+        var refreshParents = existing is not null;
+        if (existing is not null)
+        {
+            if (!o.OverwriteInstances && !arrival.Overwrite) return new StoreOutcome(StoreStatus.AlreadyStored);
+            await WriteAttachmentsAsync(rows, ct); // the replaced copy may be one of this batch's
+            await deletion.DeleteTreeAsync(transaction, existing, logDeletion: false, ct);
+        }
+
+        var newPatient = !hierarchy.TryGetParent(ids.PatientPublicId, out _) && await rows.IdAsync(ids.PatientPublicId, ct) == 0;
+        if (RecyclingPolicy.HasLimit(o) && !await recycling.MakeRoomAsync(transaction, ids.PatientPublicId, newPatient, file.CompressedSize, o, ct))
+            return new StoreOutcome(StoreStatus.StorageFull, RecyclingPolicy.StorageFullReason);
+
+        var now = time.GetUtcNow().UtcDateTime;
+        var patientId = await ParentAsync(rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, refreshParents, ct);
+        var studyId = await ParentAsync(rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, refreshParents, ct);
+        var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct);
+        if (!hierarchy.TryGetSeriesCount(seriesId, out var count))
+            count = await ChildCount(transaction.Db, seriesId, ct);
+        var indexInSeries = count + 1;
+        hierarchy.SetSeriesCount(seriesId, indexInSeries);
+
+        var instanceId = await rows.ResourceAsync(ResourceLevel.Instance, ids.InstancePublicId, seriesId, now, isStable: true, ct);
+        await TagsAsync(rows, instanceId, ResourceLevel.Instance, ds, ct);
+        var nowText = OrthancTime.Format(now);
+        var metadata = new List<(string, string)>(10)
+        {
+            ("ReceptionDate", nowText),
+            ("Origin", arrival.Origin),
+        };
+        if (arrival.RemoteIp is not null) metadata.Add(("RemoteIP", arrival.RemoteIp));
+        if (arrival.RemoteAet is not null) metadata.Add(("RemoteAET", arrival.RemoteAet));
+        if (arrival.CalledAet is not null) metadata.Add(("CalledAET", arrival.CalledAet));
+        metadata.Add(("TransferSyntax", header.TransferSyntax.Uid));
+        metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
+        metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        metadata.Add(("LastUpdate", nowText));
+        if (arrival.Metadata is { Count: > 0 } more) metadata.AddRange(more);
+        await rows.MetadataAsync(instanceId, metadata, ct);
+        await rows.ChangeAsync("NewInstance", ResourceLevel.Instance, ids.InstancePublicId, now, ct);
+        _attachments.Add((instanceId, p));
+
+        // Deletions above already took their share off the usage.
+        usage.Added(file.CompressedSize, newPatient);
+        return new StoreOutcome(StoreStatus.Success);
+    }
+
+    /// <summary>Writes the attachment rows left by <see cref="AddAsync"/>, waiting for each checksum still being computed.</summary>
+    private async Task WriteAttachmentsAsync(IndexRowWriter rows, CancellationToken ct)
+    {
+        foreach (var (instanceId, p) in _attachments)
+        {
+            var file = p.File;
+            var checksum = p.Checksum is null ? file.Checksum : await p.Checksum;
+            await rows.AttachmentAsync(instanceId, new Attachment
+            {
+                ContentType = Attachment.DicomContentType,
+                Uuid = file.Uuid,
+                UncompressedSize = file.UncompressedSize,
+                CompressedSize = file.CompressedSize,
+                Checksum = checksum,
+                CompressionType = file.Compressed ? 1 : 0,
+            }, ct);
+        }
+        _attachments.Clear();
+    }
+
+    /// <summary>The ID of a patient, study or series, created (with its main tags and a New* change) when new.</summary>
+    private async Task<long> ParentAsync(IndexRowWriter rows, ResourceLevel level, string publicId, long? parentId,
+        DicomDataset ds, DateTime now, bool refresh, CancellationToken ct)
+    {
+        if (!hierarchy.TryGetParent(publicId, out var id))
+        {
+            id = await rows.IdAsync(publicId, ct);
+            if (id == 0)
+            {
+                id = await rows.ResourceAsync(level, publicId, parentId, now, isStable: false, ct);
+                await TagsAsync(rows, id, level, ds, ct);
+                await rows.ChangeAsync("New" + level, level, publicId, now, ct);
+                refresh = false;
+            }
+            hierarchy.AddParent(publicId, id);
+        }
+        if (refresh)
+        {
+            await rows.ClearTagsAsync(id, ct);
+            await TagsAsync(rows, id, level, ds, ct);
+        }
+        _touched.Add(id);
+        return id;
+    }
+
+    private static async Task TagsAsync(IndexRowWriter rows, long resourceId, ResourceLevel level, DicomDataset ds, CancellationToken ct)
+    {
+        var tags = new List<(int, string)>(16);
+        foreach (var tag in MainDicomTags.For(level))
+            if (ds.GetString(tag) is { } value)
+                tags.Add(((int)tag.Value, value));
+        await rows.TagsAsync(resourceId, tags, ct);
+    }
+}

@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Deleting resources from the index: a resource with everything under it, and the parents it leaves empty, each
+/// logged as a Deleted change. The rows go in the caller's transaction, which deletes their files once committed.
+/// Every deletion forgets the hierarchy cache and takes its share off the storage usage.
+/// </summary>
+public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usage, TimeProvider time)
+{
+    /// <summary>Deletes a resource and everything under it, then its parents left empty; returns the nearest parent that remains.</summary>
+    internal async Task<Resource?> DeleteWithEmptyParentsAsync(ReadWriteTransaction transaction, Resource r, CancellationToken ct)
+    {
+        var db = transaction.Db;
+        await DeleteTreeAsync(transaction, r, logDeletion: true, ct);
+        var parentId = r.ParentId;
+        while (parentId is { } pid)
+        {
+            var remaining = await db.Resources.CountAsync(x => x.ParentId == pid && x.Id != r.Id, ct);
+            var parent = await db.Resources.FirstAsync(x => x.Id == pid, ct);
+            if (remaining > 0) return parent;
+            db.Resources.Remove(parent);
+            db.Changes.Add(Deleted(parent));
+            usage.Removed(0, parent.Level == ResourceLevel.Patient ? 1 : 0);
+            r = parent;
+            parentId = parent.ParentId;
+        }
+        return null;
+    }
+
+    /// <summary>Removes the rows of a resource and its descendants; their files are released to the transaction.</summary>
+    /// <param name="logDeletion">False when the instance is being replaced by a new copy (no Deleted change then).</param>
+    internal async Task DeleteTreeAsync(ReadWriteTransaction transaction, Resource r, bool logDeletion, CancellationToken ct)
+    {
+        var db = transaction.Db;
+        hierarchy.Forget();
+        var instanceIds = r.Level == ResourceLevel.Instance ? [r.Id] : await DescendantInstanceIdsAsync(db, r.Id, ct);
+        var attachments = await db.Attachments.Where(a => instanceIds.Contains(a.ResourceId)).Select(a => new { a.Uuid, a.CompressedSize }).ToListAsync(ct);
+        usage.Removed(attachments.Sum(a => a.CompressedSize), r.Level == ResourceLevel.Patient ? 1 : 0);
+        // Cascades remove children, tags, metadata and attachments; instances are removed explicitly for providers
+        // whose cascades EF does not see loaded.
+        await db.Resources.Where(x => instanceIds.Contains(x.Id)).ExecuteDeleteAsync(ct);
+        // The resource itself (and, by the foreign keys' cascade, its studies/series): deleted in the database at once,
+        // inside the caller's transaction, so EF must stop tracking it.
+        await db.Resources.Where(x => x.Id == r.Id).ExecuteDeleteAsync(ct);
+        if (db.ChangeTracker.Entries<Resource>().Any(e => ReferenceEquals(e.Entity, r)))
+            db.Entry(r).State = EntityState.Detached;
+        if (logDeletion) db.Changes.Add(Deleted(r));
+        transaction.Release(attachments.Select(a => a.Uuid));
+    }
+
+    private ChangeEntry Deleted(Resource r) =>
+        new() { ChangeType = "Deleted", Level = r.Level, PublicId = r.PublicId, Date = time.GetUtcNow().UtcDateTime };
+
+    /// <summary>The row IDs of the instances under a resource, level by level.</summary>
+    internal static async Task<List<long>> DescendantInstanceIdsAsync(IndexDbContext db, long resourceId, CancellationToken ct)
+    {
+        var level = await db.Resources.Where(r => r.Id == resourceId).Select(r => r.Level).FirstAsync(ct);
+        var current = new List<long> { resourceId };
+        for (var l = level; l < ResourceLevel.Instance; l++)
+        {
+            var parents = current;
+            current = await db.Resources.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
+        }
+        return current;
+    }
+}
