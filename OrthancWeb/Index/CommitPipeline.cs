@@ -36,6 +36,11 @@ public sealed class CommitPipeline(
 
     public void Dispose() => _syncGate.Dispose();
 
+    /// <summary>Keeps flushes from starting until <see cref="ReleaseFlushes"/>: what commits meanwhile stays unanswered (for tests).</summary>
+    internal Task HoldFlushesAsync() => _syncGate.WaitAsync();
+
+    internal void ReleaseFlushes() => _syncGate.Release();
+
     /// <summary>Indexes one stored instance; answered once its commit is durable.</summary>
     /// <param name="checksum">
     /// For an uncompressed file whose checksum is still being computed (and whose write may still be on its way): the
