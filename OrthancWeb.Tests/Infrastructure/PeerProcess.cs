@@ -59,6 +59,20 @@ public sealed class PeerProcess : IAsyncDisposable
         return Output;
     }
 
+    /// <summary>Waits until it has printed <paramref name="text"/>; fails with its output if it exits first or the deadline passes.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (HasExited && !(await WaitForExitAsync(timeout)).Contains(text, StringComparison.Ordinal))
+                throw new InvalidOperationException($"{Name} exited (code {_process.ExitCode}) without printing \"{text}\":\n{Output}");
+            if (deadline.Elapsed > timeout)
+                throw new TimeoutException($"{Name} had not printed \"{text}\" after {timeout.TotalSeconds:0} s:\n{Output}");
+            await Task.Delay(20);
+        }
+    }
+
     /// <summary>
     /// Waits until <paramref name="port"/> on the loopback accepts a TCP connection: the program is listening. Fails
     /// with its output if it exits first or the deadline passes.

@@ -99,6 +99,7 @@ public sealed class ServerProcess : IAsyncDisposable
         psi.Environment["Logging__Console__FormatterName"] = "simple";
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Logging__LogLevel__OrthancWeb"] = "Information";
+        psi.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Application started.", see below
         psi.Environment["Security__AdminPassword"] = AdminPassword;
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
         var p = PeerProcess.Start(psi);
@@ -112,6 +113,10 @@ public sealed class ServerProcess : IAsyncDisposable
             try
             {
                 await client.GetAsync("/account/login");
+                // The console logger writes from a queue of its own, and its lines reach us later still: the server can
+                // answer before its start-up lines (the generated password, the start-up check) are in the log. They
+                // are in once the line the host logs after start-up is, since they come through one stream in order.
+                await p.WaitForOutputAsync(StartedLine, TimeSpan.FromSeconds(30));
                 return server;
             }
             catch (HttpRequestException) { await Task.Delay(200); }
@@ -119,6 +124,8 @@ public sealed class ServerProcess : IAsyncDisposable
         await server.DisposeAsync();
         throw new TimeoutException("server did not answer within 60 s:\n" + server.Log);
     }
+
+    private const string StartedLine = "Application started.";
 
     /// <summary>An HTTPS client that trusts exactly the certificate the server saved in its data folder.</summary>
     public HttpClient CreateClient(bool followRedirects = false, CookieContainer? cookies = null)
