@@ -15,7 +15,9 @@ public sealed class PeerProcessTests
     public async Task The_output_read_after_an_exit_holds_the_last_line_printed()
     {
         await using var peer = PeerProcess.Start(new ProcessStartInfo("/bin/sh", ["-c", "echo 'first line'; (sleep 0.3; echo 'the last line') & exit 3"]));
-        while (!peer.HasExited) await Task.Delay(10); // as the server's start-up loop notices an exit
+        // As the server's start-up loop notices an exit.
+        for (var waited = Stopwatch.StartNew(); !peer.HasExited; await Task.Delay(10))
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "sh has not exited after 30 s: " + peer.Output);
         var output = await peer.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal("first line" + Environment.NewLine + "the last line" + Environment.NewLine, output);
     }
