@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using MudBlazor.Services;
 using OrthancWeb.Components.Explorer;
 using OrthancWeb.Components.Pages;
@@ -23,10 +24,14 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("ow-bunit-").FullName;
 
+    /// <summary>The components' clock (the viewer's cine): it moves only when a test moves it.</summary>
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+
     public ComponentTests()
     {
         JSInterop.Mode = JSRuntimeMode.Loose;
         RealServices.Add(Services, _folder);
+        Services.AddSingleton<TimeProvider>(_clock);
         AddAuthorization().SetAuthorized("clinician").SetRoles(OrthancWeb.Security.Roles.Clinician)
             .SetPolicies(OrthancWeb.Security.Policies.View, OrthancWeb.Security.Policies.Modify);
     }
@@ -115,7 +120,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
 
         ctRow.QuerySelector("[data-testid=patient-protect]")!.Click();
         var queries = Services.GetRequiredService<IndexQueries>();
-        await WaitUntilAsync(async () => (await queries.GetAsync(stored.PatientId!, ResourceLevel.Patient, default))!.IsProtected);
+        await WaitUntilAsync(async () => (await queries.GetAsync(stored.PatientId!, ResourceLevel.Patient, default))!.IsProtected, "protected");
         page.Find("[data-testid=patients-search-name] input, input[data-testid=patients-search-name]").Input("compressedsamples^c");
         page.Find("[data-testid=patients-search-button]").Click();
         page.WaitForAssertion(() => Assert.Single(page.FindAll("[data-testid=patients-grid] tbody tr")), TimeSpan.FromSeconds(10));
@@ -207,28 +212,21 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Assert.Contains("Window: file default", page.Markup);
         Assert.DoesNotContain("window-center", Src());
 
-        // Cine plays through the stack (wrapping round), and stops.
+        // Cine plays through the stack on the page's clock, a slice every 100 ms, wrapping round, and stops. It starts
+        // on the last slice: its first tick, at once, wraps round to the first.
         page.Find("[data-testid=cine]").Click();
-        // Sample the page rather than wait for one given slice: a loaded machine may let any one tick go by unseen.
-        var seen = new HashSet<string>();
-        for (var clock = System.Diagnostics.Stopwatch.StartNew(); seen.Count < 3 && clock.Elapsed < TimeSpan.FromSeconds(10);)
-        {
-            seen.Add(Number());
-            await Task.Delay(10);
-        }
-        // It started on the last slice, so any two further slices show it wrapped round to the first.
-        Assert.True(seen.Count >= 3, "cine should move through the slices: " + string.Join(", ", seen));
-        // Cine re-renders the page ten times a second, so a button found just before a tick can be stale by the time
-        // the click is dispatched (bUnit then drops it); click again until the page reports it stopped.
-        for (var attempt = 0; attempt < 40 && page.Find("[data-testid=cine]").GetAttribute("data-playing") == "true"; attempt++)
-        {
-            page.Find("[data-testid=cine]").Click();
-            await Task.Delay(20);
-        }
+        Assert.Equal("true", page.Find("[data-testid=cine]").GetAttribute("data-playing"));
+        page.WaitForAssertion(() => Assert.Equal("Slice 1 / 5", Number()), TimeSpan.FromSeconds(10));
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
+        page.WaitForAssertion(() => Assert.Equal("Slice 2 / 5", Number()), TimeSpan.FromSeconds(10));
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
+        page.WaitForAssertion(() => Assert.Equal("Slice 3 / 5", Number()), TimeSpan.FromSeconds(10));
+        page.Find("[data-testid=cine]").Click();
         Assert.Equal("false", page.Find("[data-testid=cine]").GetAttribute("data-playing"));
-        var stopped = Number();
-        await Task.Delay(300);
-        Assert.Equal(stopped, Number());
+        // Stopped: the time of a tick passes, then a key press, handled after anything that tick could have queued.
+        _clock.Advance(TimeSpan.FromMilliseconds(100));
+        page.Find("[data-testid=viewer]").KeyDown("ArrowUp");
+        Assert.Equal("Slice 2 / 5", Number());
     }
 
     [Fact]
@@ -258,9 +256,9 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         return file.ToBytes();
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
         for (var i = 0; i < 100 && !await condition(); i++) await Task.Delay(50);
-        Assert.True(await condition());
+        Assert.True(await condition(), $"still not {what} after 5 s");
     }
 }

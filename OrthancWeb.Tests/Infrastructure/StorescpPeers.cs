@@ -3,25 +3,28 @@ using System.Diagnostics;
 namespace OrthancWeb.Tests.Infrastructure;
 
 /// <summary>DCMTK storescp processes started as destinations for a test class, all stopped with it.</summary>
-public sealed class StorescpPeers : IDisposable
+public sealed class StorescpPeers : IAsyncDisposable
 {
-    private readonly List<Process> _processes = [];
+    private readonly List<PeerProcess> _processes = [];
 
-    /// <summary>Starts storescp as <paramref name="aet"/> on <paramref name="port"/>, writing what it receives to <paramref name="folder"/>.</summary>
-    public void Start(string aet, int port, string folder)
+    /// <summary>
+    /// Starts storescp as <paramref name="aet"/> on <paramref name="port"/>, writing what it receives to
+    /// <paramref name="folder"/>, and returns once it listens.
+    /// </summary>
+    public async Task StartAsync(string aet, int port, string folder)
     {
         Directory.CreateDirectory(folder);
-        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString()])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
+        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString()]);
         psi.Environment["TCP_NODELAY"] = "1"; // as DCMTK reads it: no 40 ms delayed-ACK stalls
-        lock (_processes) _processes.Add(Process.Start(psi)!);
+        var peer = PeerProcess.Start(psi);
+        lock (_processes) _processes.Add(peer);
+        await peer.WaitUntilListeningAsync(port);
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        lock (_processes)
-            foreach (var p in _processes.Where(p => !p.HasExited)) p.Kill(true);
+        PeerProcess[] all;
+        lock (_processes) all = [.. _processes];
+        foreach (var p in all) await p.DisposeAsync();
     }
 }

@@ -30,9 +30,11 @@ public sealed class HashingThreadTests
     public async Task The_checksum_is_set_only_once_the_wait_that_follows_it_returns()
     {
         using var hasher = new HashingThread();
+        using var waiting = new ManualResetEventSlim();
         using var written = new ManualResetEventSlim();
-        var task = hasher.ChecksumAsync(Bytes(1, 100), Bytes(2, 100), () => written.Wait());
-        await Task.Delay(200);
+        var task = hasher.ChecksumAsync(Bytes(1, 100), Bytes(2, 100), () => { waiting.Set(); written.Wait(); });
+        // The checksum is computed and the wait for the write has begun: the task must not be set before it returns.
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(10)), "the wait for the write never began");
         Assert.False(task.IsCompleted, "the checksum must wait for the file's write");
         written.Set();
         Assert.Equal(Xxh128([.. Bytes(1, 100), .. Bytes(2, 100)]), await task.WaitAsync(TimeSpan.FromSeconds(10)));

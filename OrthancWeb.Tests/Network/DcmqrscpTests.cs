@@ -17,7 +17,7 @@ public sealed class DcmqrscpTests : IAsyncLifetime
     private string _folder = "";
     private ServerProcess _server = null!;
     private HttpClient _rest = null!;
-    private Process _qr = null!;
+    private PeerProcess _qr = null!;
     private int _qrPort;
 
     public async Task InitializeAsync()
@@ -41,23 +41,20 @@ public sealed class DcmqrscpTests : IAsyncLifetime
             {QrAet} {db} RW (200, 1024mb) ANY
             AETable END
             """);
-        var psi = new ProcessStartInfo(Peers.Tool("dcmqrscp"), ["-c", config, "--disable-host-lookup"])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
+        var psi = new ProcessStartInfo(Peers.Tool("dcmqrscp"), ["-c", config, "--disable-host-lookup"]);
         psi.Environment["TCP_NODELAY"] = "1";
-        _qr = Process.Start(psi)!;
+        _qr = PeerProcess.Start(psi);
         _server = await ServerProcess.StartAsync(_folder, $$"""
             , "DicomPort": {{dicomPort}}, "DicomAet": "{{OurAet}}",
             "DicomModalities": { "qr": { "AET": "{{QrAet}}", "Host": "127.0.0.1", "Port": {{_qrPort}} } }
             """);
         _rest = _server.CreateRestClient();
-        await Task.Delay(300);
+        await _qr.WaitUntilListeningAsync(_qrPort);
     }
 
     public async Task DisposeAsync()
     {
-        if (!_qr.HasExited) _qr.Kill(true);
+        await _qr.DisposeAsync();
         _rest.Dispose();
         await _server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }

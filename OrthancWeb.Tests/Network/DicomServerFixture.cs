@@ -35,13 +35,12 @@ public sealed class DicomServerFixture : IAsyncLifetime
             }
             """);
         Rest = Server.CreateRestClient();
-        _storescp.Start(StoreScpAet, StoreScpPort, StoreScpFolder);
-        await Task.Delay(300);
+        await _storescp.StartAsync(StoreScpAet, StoreScpPort, StoreScpFolder);
     }
 
     public async Task DisposeAsync()
     {
-        _storescp.Dispose();
+        await _storescp.DisposeAsync();
         Rest.Dispose();
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }

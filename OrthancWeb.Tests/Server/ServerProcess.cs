@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using OrthancWeb.Tests.Infrastructure;
 
 namespace OrthancWeb.Tests.Server;
 
@@ -11,10 +12,9 @@ namespace OrthancWeb.Tests.Server;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _log = new();
+    private readonly PeerProcess _process;
 
-    private ServerProcess(Process process, string dataDir, int httpsPort, int httpPort)
+    private ServerProcess(PeerProcess process, string dataDir, int httpsPort, int httpPort)
     {
         _process = process;
         DataDirectory = dataDir;
@@ -28,7 +28,8 @@ public sealed class ServerProcess : IAsyncDisposable
     public int ProcessId => _process.Id;
     public int HttpsPort { get; }
     public int HttpPort { get; }
-    public string Log { get { lock (_log) return _log.ToString(); } }
+    /// <summary>What the server has printed so far (after it exited: see <see cref="PeerProcess.WaitForExitAsync"/>).</summary>
+    public string Log => _process.Output;
 
     /// <summary>The next port in [20000, 32000) that nothing listens on, on IPv4 or IPv6.</summary>
     /// <remarks>
@@ -91,29 +92,31 @@ public sealed class ServerProcess : IAsyncDisposable
         File.WriteAllText(config, $$"""
             { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false {{dicomPort}} {{extraJson}} } }
             """);
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder };
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = folder };
         psi.ArgumentList.Add(ServerAssembly());
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
         psi.Environment["Logging__Console__FormatterName"] = "simple";
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Logging__LogLevel__OrthancWeb"] = "Information";
+        psi.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Application started.", see below
         psi.Environment["Security__AdminPassword"] = AdminPassword;
         foreach (var (k, v) in env ?? []) psi.Environment[k] = v;
-        var p = Process.Start(psi)!;
+        var p = PeerProcess.Start(psi);
         var server = new ServerProcess(p, Path.Combine(folder, "data"), https, http);
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._log) server._log.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         using var client = server.CreateClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
-            if (p.HasExited) throw new InvalidOperationException("server exited at start-up:\n" + server.Log);
+            // Its last lines, which say why, may still be on their way when it has exited: wait for all of them.
+            if (p.HasExited) throw new InvalidOperationException("server exited at start-up:\n" + await p.WaitForExitAsync(TimeSpan.FromSeconds(30)));
             try
             {
                 await client.GetAsync("/account/login");
+                // The console logger writes from a queue of its own, and its lines reach us later still: the server can
+                // answer before its start-up lines (the generated password, the start-up check) are in the log. They
+                // are in once the line the host logs after start-up is, since they come through one stream in order.
+                await p.WaitForOutputAsync(StartedLine, TimeSpan.FromSeconds(30));
                 return server;
             }
             catch (HttpRequestException) { await Task.Delay(200); }
@@ -121,6 +124,8 @@ public sealed class ServerProcess : IAsyncDisposable
         await server.DisposeAsync();
         throw new TimeoutException("server did not answer within 60 s:\n" + server.Log);
     }
+
+    private const string StartedLine = "Application started.";
 
     /// <summary>An HTTPS client that trusts exactly the certificate the server saved in its data folder.</summary>
     public HttpClient CreateClient(bool followRedirects = false, CookieContainer? cookies = null)
@@ -149,21 +154,9 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
-    public void Kill()
-    {
-        _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
-    }
+    public void Kill() => _process.Kill();
 
     public bool HasExited => _process.HasExited;
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(true);
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }

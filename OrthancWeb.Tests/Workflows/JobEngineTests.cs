@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using OrthancWeb.Hosting;
 using OrthancWeb.Jobs;
 
@@ -26,13 +27,35 @@ public sealed class JobEngineTests : IDisposable
         }
     }
 
-    private JobEngine NewEngine(IJobHandler handler) =>
-        new(new DataPaths(_folder), [handler], Options.Create(new JobsOptions { ConcurrentJobs = 1 }), NullLogger<JobEngine>.Instance);
-
-    private static async Task WaitAsync(Func<bool> condition)
+    /// <summary>Fails its first run ("destination down") and succeeds after; counts its runs.</summary>
+    private sealed class FailsOnceHandler : IJobHandler
     {
-        for (var i = 0; i < 200 && !condition(); i++) await Task.Delay(20);
-        Assert.True(condition());
+        public int Runs;
+        public string Type => "FailsOnce";
+
+        public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) =>
+            Interlocked.Increment(ref Runs) == 1 ? throw new InvalidOperationException("destination down") : Task.FromResult(new JsonObject());
+    }
+
+    private sealed class QuickHandler : IJobHandler
+    {
+        public string Type => "Quick";
+
+        public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
+    }
+
+    /// <summary>The engine's clock: it moves only when a test moves it.</summary>
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 3, 1, 8, 0, 0, TimeSpan.Zero));
+
+    private JobEngine NewEngine(params IJobHandler[] handlers) =>
+        new(new DataPaths(_folder), handlers, Options.Create(new JobsOptions { ConcurrentJobs = 1 }), _clock, NullLogger<JobEngine>.Instance);
+
+    /// <summary>Until <paramref name="condition"/> holds (the workers run on real threads), or fails saying where the job is.</summary>
+    private static async Task WaitAsync(Job job, Func<bool> condition)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition() && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(10);
+        Assert.True(condition(), $"job {job.Type}: {job.State}, {job.Attempts} attempt(s), progress {job.Progress}, {job.ErrorDescription} {job.ErrorDetails}");
     }
 
     [Fact]
@@ -42,19 +65,26 @@ public sealed class JobEngineTests : IDisposable
         var engine = NewEngine(handler);
         await engine.StartAsync(CancellationToken.None);
         var job = engine.Submit("Endless", new JsonObject { ["Description"] = "test" }, priority: 5, user: "tester");
-        await WaitAsync(() => job.State == JobState.Running && job.Progress == 50);
+        await WaitAsync(job, () => job.State == JobState.Running && job.Progress == 50);
+        Assert.Equal(_clock.GetUtcNow().UtcDateTime, job.CreationTime);
 
+        // Its runtime is what the engine's clock measured while it ran.
+        _clock.Advance(TimeSpan.FromSeconds(5));
         Assert.True(engine.Pause(job.Id));
-        await WaitAsync(() => job.State == JobState.Paused);
+        await WaitAsync(job, () => job.State == JobState.Paused);
+        Assert.Equal(5, job.EffectiveRuntime, precision: 3);
         Assert.False(engine.Resume("no-such-job"));
         Assert.True(engine.Resume(job.Id));
-        await WaitAsync(() => job.State == JobState.Running && handler.Runs == 2);
+        await WaitAsync(job, () => job.State == JobState.Running && handler.Runs == 2);
 
         Assert.True(engine.Cancel(job.Id));
-        await WaitAsync(() => job.State == JobState.Failure);
+        await WaitAsync(job, () => job.State == JobState.Failure);
         Assert.Equal("Canceled job", job.ErrorDescription);
+        Assert.Equal(_clock.GetUtcNow().UtcDateTime, job.CompletionTime);
         Assert.False(engine.Pause(job.Id)); // finished jobs stay as they are
-        Assert.Equal(37, JobEngine.ToJson(job)["ErrorCode"]!.GetValue<int>());
+        var json = engine.ToJson(job);
+        Assert.Equal(37, json["ErrorCode"]!.GetValue<int>());
+        Assert.Equal("20260301T080005.000000", json["Timestamp"]!.GetValue<string>());
         await engine.StopAsync(CancellationToken.None);
 
         // Another engine over the same folder (a restart) knows the job and how it ended.
@@ -70,15 +100,47 @@ public sealed class JobEngineTests : IDisposable
         var engine = NewEngine(new EndlessHandler());
         await engine.StartAsync(CancellationToken.None);
         var job = engine.Submit("Endless", []);
-        await WaitAsync(() => job.State == JobState.Running);
+        await WaitAsync(job, () => job.State == JobState.Running);
         // No StopAsync: the process "dies" with the job running; its file says Running.
         var handler = new EndlessHandler();
         var again = NewEngine(handler);
         Assert.Equal(JobState.Pending, again.Get(job.Id)!.State);
         await again.StartAsync(CancellationToken.None);
-        await WaitAsync(() => handler.Runs == 1);
+        await WaitAsync(job, () => handler.Runs == 1);
         again.Cancel(job.Id);
         await again.StopAsync(CancellationToken.None);
+        await engine.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_failed_job_runs_again_once_its_retry_delay_has_passed_on_the_engine_clock()
+    {
+        var failing = new FailsOnceHandler();
+        var engine = NewEngine(failing, new QuickHandler());
+        await engine.StartAsync(CancellationToken.None);
+        var job = engine.Submit("FailsOnce", [], maxRetries: 1, retryDelaySeconds: 30);
+        await WaitAsync(job, () => job.State == JobState.Retry);
+        Assert.Equal(("Retrying", "destination down"), (job.ErrorDescription, job.ErrorDetails));
+        Assert.Equal(_clock.GetUtcNow().UtcDateTime.AddSeconds(30), job.NextAttempt);
+
+        // 29 s on, the retry is not due. A job submitted now runs; the retry, older and so first in line once due,
+        // would have been taken before it.
+        _clock.Advance(TimeSpan.FromSeconds(29));
+        var later = engine.Submit("Quick", []);
+        await WaitAsync(later, () => later.State == JobState.Success);
+        Assert.Equal((JobState.Retry, 1), (job.State, failing.Runs));
+
+        // Once due, an idle worker's poll (on the same clock) finds it, with nothing submitted to wake it. Whether the
+        // poll was armed before or after a move of the clock, the next move fires it.
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (job.State != JobState.Success && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            _clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(10);
+        }
+        Assert.True(job.State == JobState.Success, $"{job.State} after {failing.Runs} run(s): {job.ErrorDetails}");
+        Assert.Equal(2, failing.Runs);
+        Assert.True(job.CompletionTime >= job.NextAttempt);
         await engine.StopAsync(CancellationToken.None);
     }
 

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net;
+using System.Text.Json.Nodes;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Tests.Infrastructure;
@@ -46,40 +48,65 @@ public sealed class RoutingFixture : IAsyncLifetime
             ]
             """);
         Rest = Server.CreateRestClient();
-        Start("ANONDEST", anonPort, AnonFolder);
-        Start("MRDEST", mrPort, MrFolder);
-        Start("RUNTIME", runtimePort, RuntimeFolder);
-        await Task.Delay(300);
+        await StartAsync("ANONDEST", anonPort, AnonFolder);
+        await StartAsync("MRDEST", mrPort, MrFolder);
+        await StartAsync("RUNTIME", runtimePort, RuntimeFolder);
     }
 
-    public void Start(string aet, int port, string folder) => _peers.Start(aet, port, folder);
+    public Task StartAsync(string aet, int port, string folder) => _peers.StartAsync(aet, port, folder);
 
     public async Task DisposeAsync()
     {
-        _peers.Dispose();
+        await _peers.DisposeAsync();
         Rest.Dispose();
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }
     }
 }
 
+/// <remarks>
+/// That something was not routed is proved by something routed after it, never by waiting: the rules follow the change
+/// log in order, so once a later change has its Route job, an earlier one that matched would have had its job too.
+/// The files a destination received are read once the job that sent them has succeeded: storescp writes each file
+/// before it answers the C-STORE.
+/// </remarks>
 public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixture>
 {
-    private static async Task<List<DicomFile>> WaitForFilesAsync(string folder, int count, TimeSpan timeout)
+    /// <summary>A Route job: the rule that made it, the resource it routes, its state, and its whole JSON.</summary>
+    private sealed record RouteJobInfo(string Rule, string Resource, string State, JsonNode Job)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            var files = Directory.GetFiles(folder);
-            if (files.Length >= count)
-            {
-                await Task.Delay(200); // storescp finishes writing
-                return Directory.GetFiles(folder).Select(f => DicomFile.Open(f)).ToList();
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{Directory.GetFiles(folder).Length} of {count} files arrived in {folder}");
+        public override string ToString() => $"{Rule} {Resource} {State} {Job["ErrorDetails"]}";
     }
+
+    private async Task<List<RouteJobInfo>> RouteJobsAsync() =>
+        (await GetJsonAsync(fx.Rest, "/jobs?expand")).AsArray()
+            .Where(j => j!["Type"]!.GetValue<string>() == "Route")
+            .Select(j => new RouteJobInfo(j!["Content"]!["Rule"]!["Name"]!.GetValue<string>(),
+                j["Content"]!["ParentResources"]![0]!.GetValue<string>(), j["State"]!.GetValue<string>(), j))
+            .ToList();
+
+    /// <summary>The Route job of <paramref name="rule"/> for <paramref name="resource"/>, once it is in one of <paramref name="states"/>.</summary>
+    private async Task<RouteJobInfo> WaitForRouteAsync(string rule, string resource, params string[] states)
+    {
+        var deadline = Stopwatch.StartNew();
+        List<RouteJobInfo> seen;
+        do
+        {
+            seen = await RouteJobsAsync();
+            if (seen.FirstOrDefault(j => j.Rule == rule && j.Resource == resource && states.Contains(j.State)) is { } job) return job;
+            await Task.Delay(100);
+        } while (deadline.Elapsed < TimeSpan.FromSeconds(60));
+        throw new TimeoutException($"no Route job of rule {rule} for {resource} in state {string.Join("/", states)}; Route jobs: {string.Join("; ", seen)}");
+    }
+
+    /// <summary>The public ID of the resource with this DICOM UID.</summary>
+    private async Task<string> LookupAsync(string uid)
+    {
+        var found = JsonNode.Parse(await (await fx.Rest.PostAsync("/tools/lookup", new StringContent(uid))).Content.ReadAsStringAsync())!.AsArray();
+        return Assert.Single(found)!["ID"]!.GetValue<string>();
+    }
+
+    private static List<DicomFile> Files(string folder) => Directory.GetFiles(folder).Select(f => DicomFile.Open(f)).ToList();
 
     private static string Write(string folder, string sample, Action<DicomDataset> change)
     {
@@ -97,24 +124,44 @@ public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixtu
         var folder = Directory.CreateTempSubdirectory("ow-route-in-").FullName;
         try
         {
-            var study = OrthancWeb.Dicom.Anonymization.UidMap.NewUid();
-            var series = OrthancWeb.Dicom.Anonymization.UidMap.NewUid();
-            for (var i = 0; i < 3; i++)
-                await UploadAsync(fx.Rest, Write(folder, "CT_small.dcm", ds =>
-                {
-                    ds.Add(DicomTags.StudyInstanceUID, DicomVR.UI, study);
-                    ds.Add(DicomTags.SeriesInstanceUID, DicomVR.UI, series);
-                    ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid());
-                    ds.Add(DicomTags.StudyDescription, DicomVR.LO, "TRIAL 7 BASELINE");
-                }));
-            var received = await WaitForFilesAsync(fx.AnonFolder, 3, TimeSpan.FromSeconds(30));
+            async Task<(string Id, string Uid)> UploadTrialStudyAsync(int instances)
+            {
+                var (study, series) = (OrthancWeb.Dicom.Anonymization.UidMap.NewUid(), OrthancWeb.Dicom.Anonymization.UidMap.NewUid());
+                JsonNode? stored = null;
+                for (var i = 0; i < instances; i++)
+                    stored = await UploadAsync(fx.Rest, Write(folder, "CT_small.dcm", ds =>
+                    {
+                        ds.Add(DicomTags.StudyInstanceUID, DicomVR.UI, study);
+                        ds.Add(DicomTags.SeriesInstanceUID, DicomVR.UI, series);
+                        ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid());
+                        ds.Add(DicomTags.StudyDescription, DicomVR.LO, "TRIAL 7 BASELINE");
+                    }));
+                return (stored!["ParentStudy"]!.GetValue<string>(), study);
+            }
+
+            var original = await UploadTrialStudyAsync(3);
+            var route = await WaitForRouteAsync("trial", original.Id, "Success", "Failure");
+            Assert.True(route.State == "Success", route.ToString());
+            var received = Files(fx.AnonFolder);
+            Assert.Equal(3, received.Count);
             Assert.All(received, f => Assert.Equal("YES", f.Dataset.GetString(DicomTags.PatientIdentityRemoved)));
             Assert.Single(received.Select(f => f.Dataset.GetString(DicomTags.StudyInstanceUID)).Distinct());
-            Assert.NotEqual(study, received[0].Dataset.GetString(DicomTags.StudyInstanceUID));
+            Assert.NotEqual(original.Uid, received[0].Dataset.GetString(DicomTags.StudyInstanceUID));
             Assert.NotEqual("CompressedSamples^CT1", received[0].Dataset.GetString(DicomTags.PatientName));
-            // The anonymized copy stays on the server too, and was not routed again (it would have arrived twice).
-            await Task.Delay(2500);
-            Assert.Equal(3, Directory.GetFiles(fx.AnonFolder).Length);
+
+            // The anonymized copy stays on the server too, and is not routed again once it is stable. A trial study
+            // uploaded after that is routed, so the copy's StableStudy, earlier in the change log, was looked at.
+            var copy = route.Job["Content"]!["AnonymizedResource"]!.GetValue<string>();
+            var deadline = Stopwatch.StartNew();
+            while (!(await GetJsonAsync(fx.Rest, $"/studies/{copy}"))["IsStable"]!.GetValue<bool>())
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), $"the anonymized study {copy} never became stable");
+                await Task.Delay(100);
+            }
+            var later = await UploadTrialStudyAsync(1);
+            await WaitForRouteAsync("trial", later.Id, "Success", "Failure");
+            var routes = await RouteJobsAsync();
+            Assert.DoesNotContain(routes, j => j.Resource == copy);
         }
         finally { Directory.Delete(folder, true); }
     }
@@ -128,15 +175,25 @@ public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixtu
             var mr = Write(folder, "MR_small.dcm", ds => ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid()));
             var ct = Write(folder, "CT_small.dcm", ds => ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid()));
             var other = Write(folder, "MR_small.dcm", ds => ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid()));
-            foreach (var (file, aet) in new[] { (mr, "MRSCANNER"), (ct, "MRSCANNER"), (other, "ELSEWHERE") })
+            // Sent last, and routed: once its job exists, the three before it were looked at.
+            var last = Write(folder, "MR_small.dcm", ds => ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid()));
+            var sent = new[] { (mr, "MRSCANNER"), (ct, "MRSCANNER"), (other, "ELSEWHERE"), (last, "MRSCANNER") };
+            var ids = new List<string>();
+            foreach (var (file, aet) in sent)
             {
                 var r = Peers.Run("storescu", "-aet", aet, "-aec", "OWEB", "127.0.0.1", fx.DicomPort.ToString(), file);
                 Assert.True(r.ExitCode == 0, r.Stderr);
+                ids.Add(await LookupAsync(DicomFile.Open(file).Dataset.GetString(DicomTags.SOPInstanceUID)!));
             }
-            var received = await WaitForFilesAsync(fx.MrFolder, 1, TimeSpan.FromSeconds(20));
-            await Task.Delay(2000); // time for wrongly routed ones to show up
-            received = Directory.GetFiles(fx.MrFolder).Select(f => DicomFile.Open(f)).ToList();
-            Assert.Equal([DicomFile.Open(mr).Dataset.GetString(DicomTags.SOPInstanceUID)], received.Select(f => f.Dataset.GetString(DicomTags.SOPInstanceUID)));
+            foreach (var id in new[] { ids[0], ids[3] })
+            {
+                var job = await WaitForRouteAsync("mr-from-scanner", id, "Success", "Failure");
+                Assert.True(job.State == "Success", job.ToString());
+            }
+            var routed = (await RouteJobsAsync()).Where(j => ids.Contains(j.Resource));
+            Assert.Equal(new[] { ids[0], ids[3] }.Order(), routed.Select(j => j.Resource).Order());
+            Assert.Equal(new[] { mr, last }.Select(f => DicomFile.Open(f).Dataset.GetString(DicomTags.SOPInstanceUID)).Order(),
+                Files(fx.MrFolder).Select(f => f.Dataset.GetString(DicomTags.SOPInstanceUID)).Order());
         }
         finally { Directory.Delete(folder, true); }
     }
@@ -148,22 +205,13 @@ public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixtu
         try
         {
             var path = Write(folder, "rtdose.dcm", ds => ds.Add(DicomTags.StudyDescription, DicomVR.LO, "LATE DELIVERY"));
-            await UploadAsync(fx.Rest, path);
+            var instance = (await UploadAsync(fx.Rest, path))["ID"]!.GetValue<string>();
             // The job exists and waits for its next attempt.
-            string? jobId = null;
-            for (var i = 0; i < 100 && jobId is null; i++)
-            {
-                foreach (var job in (await GetJsonAsync(fx.Rest, "/jobs?expand")).AsArray())
-                    if (job!["Type"]!.GetValue<string>() == "Route" && job["State"]!.GetValue<string>() == "Retry"
-                        && job["Content"]!["Description"]!.GetValue<string>().Contains("late")) jobId = job["ID"]!.GetValue<string>();
-                await Task.Delay(100);
-            }
-            Assert.NotNull(jobId);
-            fx.Start("LATE", fx.LatePort, fx.LateFolder);
-            var done = await JobsTests.WaitForStateAsync(fx.Rest, jobId!, "Success", "Failure");
+            var waiting = await WaitForRouteAsync("late", instance, "Retry");
+            await fx.StartAsync("LATE", fx.LatePort, fx.LateFolder);
+            var done = await JobsTests.WaitForStateAsync(fx.Rest, waiting.Job["ID"]!.GetValue<string>(), "Success", "Failure");
             Assert.Equal("Success", done["State"]!.GetValue<string>());
-            var received = await WaitForFilesAsync(fx.LateFolder, 1, TimeSpan.FromSeconds(10));
-            Assert.Equal(DicomFile.Open(path).Dataset.GetString(DicomTags.SOPInstanceUID), received[0].Dataset.GetString(DicomTags.SOPInstanceUID));
+            Assert.Equal([DicomFile.Open(path).Dataset.GetString(DicomTags.SOPInstanceUID)], Files(fx.LateFolder).Select(f => f.Dataset.GetString(DicomTags.SOPInstanceUID)));
         }
         finally { Directory.Delete(folder, true); }
     }
@@ -187,9 +235,9 @@ public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixtu
                 ds.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid());
                 ds.Add(DicomTags.BodyPartExamined, DicomVR.CS, "KNEE");
             });
-            await UploadAsync(fx.Rest, knee);
-            var received = await WaitForFilesAsync(fx.RuntimeFolder, 1, TimeSpan.FromSeconds(20));
-            Assert.Equal("KNEE", received[0].Dataset.GetString(DicomTags.BodyPartExamined));
+            var route = await WaitForRouteAsync("knees", (await UploadAsync(fx.Rest, knee))["ID"]!.GetValue<string>(), "Success", "Failure");
+            Assert.True(route.State == "Success", route.ToString());
+            Assert.Equal("KNEE", Assert.Single(Files(fx.RuntimeFolder)).Dataset.GetString(DicomTags.BodyPartExamined));
             Assert.Equal(HttpStatusCode.OK, (await fx.Rest.DeleteAsync("/routing/rules/knees")).StatusCode);
         }
         finally { Directory.Delete(folder, true); }

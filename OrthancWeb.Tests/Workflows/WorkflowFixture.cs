@@ -37,15 +37,14 @@ public sealed class WorkflowFixture : IAsyncLifetime
             }
             """);
         Rest = Server.CreateRestClient();
-        StartStorescp("DEST", destPort, DestFolder);
-        await Task.Delay(300);
+        await StartStorescpAsync("DEST", destPort, DestFolder);
     }
 
-    public void StartStorescp(string aet, int port, string folder) => _peers.Start(aet, port, folder);
+    public Task StartStorescpAsync(string aet, int port, string folder) => _peers.StartAsync(aet, port, folder);
 
     public async Task DisposeAsync()
     {
-        _peers.Dispose();
+        await _peers.DisposeAsync();
         Rest.Dispose();
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }

@@ -15,12 +15,12 @@ public sealed class JobsController(JobEngine jobs) : ControllerBase
     [HttpGet("")]
     public IActionResult List() =>
         Ok(Request.Query.ContainsKey("expand")
-            ? new JsonArray(jobs.List().Select(j => (JsonNode)JobEngine.ToJson(j)).ToArray())
+            ? new JsonArray(jobs.List().Select(j => (JsonNode)jobs.ToJson(j)).ToArray())
             : new JsonArray(jobs.List().Select(j => (JsonNode)j.Id).ToArray()));
 
     [HttpGet("{id}")]
     public IActionResult Get(string id) =>
-        jobs.Get(id) is { } job ? Ok(JobEngine.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        jobs.Get(id) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
 
     [HttpPost("{id}/{operation:regex(^(cancel|pause|resume|resubmit)$)}")]
     [Authorize(Policy = Policies.Modify)]

@@ -26,7 +26,8 @@ public sealed class Job
     public JobState State { get; set; } = JobState.Pending;
     /// <summary>0 to 100.</summary>
     public double Progress { get; set; }
-    public DateTime CreationTime { get; init; } = DateTime.UtcNow;
+    /// <summary>Set by the engine, from its clock.</summary>
+    public DateTime CreationTime { get; init; }
     public DateTime? CompletionTime { get; set; }
     public double EffectiveRuntime { get; set; }
     public JsonObject Content { get; set; } = [];

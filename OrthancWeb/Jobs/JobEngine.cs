@@ -30,12 +30,17 @@ public sealed class JobEngine : BackgroundService
     private readonly string _folder;
     private readonly IOptions<JobsOptions> _options;
     private readonly ILogger<JobEngine> _logger;
+    private readonly TimeProvider _time;
     private readonly object _gate = new();
+
+    /// <summary>How often idle workers look for retries that came due.</summary>
+    private static readonly TimeSpan RetryPoll = TimeSpan.FromSeconds(1);
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, ILogger<JobEngine> logger)
+    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobEngine> logger)
     {
+        _time = time;
         _folder = Path.Combine(paths.Root, "jobs");
         Directory.CreateDirectory(_folder);
         _handlers = handlers.ToDictionary(h => h.Type, StringComparer.Ordinal);
@@ -89,6 +94,7 @@ public sealed class JobEngine : BackgroundService
         {
             Id = Guid.NewGuid().ToString(),
             Type = type,
+            CreationTime = Now,
             Priority = priority,
             Content = content,
             User = user,
@@ -156,12 +162,14 @@ public sealed class JobEngine : BackgroundService
         return true;
     }
 
-    private static void Finish(Job job, JobState state, string description, string details)
+    private DateTime Now => _time.GetUtcNow().UtcDateTime;
+
+    private void Finish(Job job, JobState state, string description, string details)
     {
         job.State = state;
         job.ErrorDescription = description;
         job.ErrorDetails = details;
-        if (state is JobState.Success or JobState.Failure) job.CompletionTime = DateTime.UtcNow;
+        if (state is JobState.Success or JobState.Failure) job.CompletionTime = Now;
     }
 
     private void TrimHistory()
@@ -180,7 +188,7 @@ public sealed class JobEngine : BackgroundService
     {
         lock (_gate)
         {
-            var now = DateTime.UtcNow;
+            var now = Now;
             var job = _jobs.Values
                 .Where(j => j.State == JobState.Pending || (j.State == JobState.Retry && j.NextAttempt <= now))
                 .OrderByDescending(j => j.Priority).ThenBy(j => j.CreationTime).FirstOrDefault();
@@ -199,13 +207,24 @@ public sealed class JobEngine : BackgroundService
             var job = Take();
             if (job is null)
             {
-                // Woken by a submission, or every second to pick up retries that came due.
-                try { await _wake.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken); }
+                // Woken by a submission, or by the clock to pick up retries that came due.
+                try { await IdleAsync(stoppingToken); }
                 catch (OperationCanceledException) { return; }
                 continue;
             }
             await RunAsync(job, stoppingToken);
         }
+    }
+
+    private async Task IdleAsync(CancellationToken stoppingToken)
+    {
+        using var woken = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var poll = Task.Delay(RetryPoll, _time, woken.Token);
+        var wake = _wake.WaitAsync(woken.Token);
+        await Task.WhenAny(poll, wake);
+        // The loser is cancelled: a wake-up not yet taken stays in the semaphore for the next wait.
+        await woken.CancelAsync();
+        stoppingToken.ThrowIfCancellationRequested();
     }
 
     private async Task RunAsync(Job job, CancellationToken stoppingToken)
@@ -219,7 +238,7 @@ public sealed class JobEngine : BackgroundService
         job.Attempts++;
         job.Progress = 0;
         Save(job);
-        var started = DateTime.UtcNow;
+        var started = _time.GetTimestamp();
         try
         {
             var handler = _handlers[job.Type];
@@ -258,7 +277,7 @@ public sealed class JobEngine : BackgroundService
                 if (job.Attempts <= job.MaxRetries)
                 {
                     job.State = JobState.Retry;
-                    job.NextAttempt = DateTime.UtcNow.AddSeconds(job.RetryDelaySeconds);
+                    job.NextAttempt = Now.AddSeconds(job.RetryDelaySeconds);
                     job.ErrorDescription = "Retrying";
                     job.ErrorDetails = ex.Message;
                 }
@@ -269,14 +288,14 @@ public sealed class JobEngine : BackgroundService
         {
             _running.TryRemove(job.Id, out _);
             _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
-            job.EffectiveRuntime += (DateTime.UtcNow - started).TotalSeconds;
+            job.EffectiveRuntime += _time.GetElapsedTime(started).TotalSeconds;
             Save(job);
             if (job.IsFinished) TrimHistory();
         }
     }
 
     /// <summary>Orthanc's shape of GET /jobs/{id}.</summary>
-    public static JsonObject ToJson(Job job)
+    public JsonObject ToJson(Job job)
     {
         var content = job.Content.DeepClone().AsObject();
         if (job.Result is not null)
@@ -294,7 +313,7 @@ public sealed class JobEngine : BackgroundService
             ["ErrorCode"] = job.State == JobState.Failure ? (job.ErrorDescription == "Canceled job" ? 37 : -1) : 0,
             ["ErrorDescription"] = job.ErrorDescription,
             ["ErrorDetails"] = job.ErrorDetails,
-            ["Timestamp"] = Timestamp(DateTime.UtcNow),
+            ["Timestamp"] = Timestamp(Now),
             ["Content"] = content,
         };
     }

@@ -15,8 +15,11 @@ namespace OrthancWeb.Routing;
 /// </summary>
 public sealed class RoutingService(
     IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
-    IDbContextFactory<IndexDbContext> contexts, ILogger<RoutingService> logger) : BackgroundService
+    IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService
 {
+    /// <summary>How long it rests once it has caught up with the change log.</summary>
+    private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(500);
+
     private readonly GlobalPropertyStore<long> _cursor = new(contexts, "Routing:");
     private const string CursorKey = "LastChange";
 
@@ -61,7 +64,7 @@ public sealed class RoutingService(
             }
             if (done)
             {
-                try { await Task.Delay(500, stoppingToken); }
+                try { await Task.Delay(Rest, time, stoppingToken); }
                 catch (OperationCanceledException) { return; }
             }
         }

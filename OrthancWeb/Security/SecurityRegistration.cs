@@ -33,6 +33,7 @@ public static class SecurityRegistration
                 o.User.RequireUniqueEmail = false;
             })
             .AddEntityFrameworkStores<SecurityDbContext>()
+            .AddUserManager<ClockedUserManager>()
             .AddDefaultTokenProviders();
         services.ConfigureApplicationCookie(o =>
         {
