@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Jobs;
 using OrthancWeb.Networking;
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Json;
 using OrthancWeb.Dicom.Network.Association;
@@ -54,7 +55,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
             };
             await registry.SaveAsync(name, m, ct);
         }
-        catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (ex is FormatException or JsonException or ArgumentException or InvalidOperationException or DicomValidationException)
         {
             return ApiJson.Error(HttpContext, 400, ex.Message);
         }
@@ -65,36 +66,33 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     [Authorize(Policy = Policies.Administer)]
     public async Task<IActionResult> Delete(string name, [FromServices] ModalityRegistry registry, CancellationToken ct)
     {
-        try
-        {
-            return await registry.DeleteAsync(name, ct) ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
-        }
-        catch (InvalidOperationException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+        return await registry.DeleteAsync(name, ct) ? Ok(new JsonObject()) : throw new UnknownModalityException(name);
     }
 
     [HttpGet("modalities/{name}/configuration")]
     public IActionResult Configuration(string name) =>
         modalities.Find(name) is { } m ? Ok(Describe(m)) : ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
 
-    /// <summary>C-ECHO; 200 with {} on success, as Orthanc.</summary>
+    /// <summary>C-ECHO; 200 with {} on success, as Orthanc. A modality that cannot be reached is a 500 (see <see cref="ApiError"/>).</summary>
     [HttpPost("modalities/{name}/echo")]
     public async Task<IActionResult> Echo(string name, CancellationToken ct)
     {
-        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
-        try
-        {
-            var status = await modalities.EchoAsync(m, ct);
-            return status == DimseStatus.Success ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 500, $"C-ECHO answered 0x{status:X4}");
-        }
-        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-ECHO to {m.AET} failed: {ex.Message}"); }
+        var m = Modality(name);
+        var status = await modalities.EchoAsync(m, ct);
+        return status == DimseStatus.Success ? Ok(new JsonObject())
+            : throw new DimseFailureException(status, $"C-ECHO answered 0x{status:X4}") { CalledAE = m.AET };
     }
+
+    /// <summary>A configured modality, or a 404 (Orthanc's "Accessing an inexistent item").</summary>
+    private ModalityOptions Modality(string name) =>
+        modalities.Find(name) ?? throw new UnknownModalityException(name);
 
     /// <summary>C-STORE of resources: a public ID, a JSON array of them, or {"Resources": [...]}.</summary>
     [HttpPost("modalities/{name}/store")]
     [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> Store(string name, CancellationToken ct)
     {
-        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        var m = Modality(name);
         using var reader = new StreamReader(Request.Body);
         var text = (await reader.ReadToEndAsync(ct)).Trim();
         List<string> ids;
@@ -113,28 +111,23 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
                 maxRetries: options["Retries"]?.GetValue<int>() ?? 0, retryDelaySeconds: options["RetryDelay"]?.GetValue<int>() ?? 10);
             return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
         }
-        try
+        var result = await modalities.StoreAsync(m, ids, ct);
+        return Ok(new JsonObject
         {
-            var result = await modalities.StoreAsync(m, ids, ct);
-            return Ok(new JsonObject
-            {
-                ["Description"] = "REST API",
-                ["LocalAet"] = HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<DicomOptions>>().Value.DicomAet,
-                ["RemoteAet"] = m.AET,
-                ["ParentResources"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
-                ["InstancesCount"] = result.InstancesCount,
-                ["FailedInstancesCount"] = result.FailedInstancesCount,
-            });
-        }
-        catch (KeyNotFoundException ex) { return ApiJson.Error(HttpContext, 404, ex.Message); }
-        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-STORE to {m.AET} failed: {ex.Message}"); }
+            ["Description"] = "REST API",
+            ["LocalAet"] = HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<DicomOptions>>().Value.DicomAet,
+            ["RemoteAet"] = m.AET,
+            ["ParentResources"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
+            ["InstancesCount"] = result.InstancesCount,
+            ["FailedInstancesCount"] = result.FailedInstancesCount,
+        });
     }
 
     /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>
     [HttpPost("modalities/{name}/query")]
     public async Task<IActionResult> Query(string name, CancellationToken ct)
     {
-        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        var m = Modality(name);
         if (await ReadObject() is not { } body) return ApiJson.Error(HttpContext, 400, "The body must be a JSON object");
         if (!ResourceLevelExtensions.TryParse(body["Level"]?.GetValue<string>() ?? "", out var level))
             return ApiJson.Error(HttpContext, 400, "Level must be Patient, Study, Series or Instance");
@@ -150,13 +143,8 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
             var tagLevel = MainDicomTags.LevelOf(tag) ?? ResourceLevel.Patient;
             if (tagLevel <= level && !query.Contains(tag)) query.Add(tag, "");
         }
-        try
-        {
-            var q = await modalities.QueryAsync(name, m, level, query, ct);
-            return Ok(new JsonObject { ["ID"] = q.Id, ["Path"] = "/queries/" + q.Id });
-        }
-        catch (DimseFailureException ex) { return ApiJson.Error(HttpContext, 500, $"C-FIND failed: {ex.Message}"); }
-        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-FIND to {m.AET} failed: {ex.Message}"); }
+        var q = await modalities.QueryAsync(name, m, level, query, ct);
+        return Ok(new JsonObject { ["ID"] = q.Id, ["Path"] = "/queries/" + q.Id });
     }
 
     [HttpGet("queries")]
@@ -197,7 +185,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> Move(string name, CancellationToken ct)
     {
-        if (modalities.Find(name) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown modality: {name}");
+        var m = Modality(name);
         if (await ReadObject() is not { } body || !ResourceLevelExtensions.TryParse(body["Level"]?.GetValue<string>() ?? "", out var level))
             return ApiJson.Error(HttpContext, 400, "The body must have a Level and Resources");
         var identifiers = new List<DicomDataset>();
@@ -220,22 +208,18 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
                 ModalityMoveJob.Content(name, level, identifiers, target), user: User.Identity?.Name);
             return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
         }
-        try
+        var last = await modalities.MoveAsync(m, level, identifiers, target, ct);
+        if (DimseStatus.IsFailure(last.Status))
+            throw new DimseFailureException(last.Status, $"C-MOVE failed with status 0x{last.Status:X4}: {last.Command.GetString(DicomTags.ErrorComment)}") { CalledAE = m.AET };
+        return Ok(new JsonObject
         {
-            var last = await modalities.MoveAsync(m, level, identifiers, target, ct);
-            if (DimseStatus.IsFailure(last.Status))
-                return ApiJson.Error(HttpContext, 500, $"C-MOVE failed with status 0x{last.Status:X4}: {last.Command.GetString(DicomTags.ErrorComment)}");
-            return Ok(new JsonObject
-            {
-                ["Description"] = "REST API",
-                ["RemoteAet"] = m.AET,
-                ["Status"] = $"0x{last.Status:X4}",
-                ["CompletedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfCompletedSuboperations, 0, 0),
-                ["FailedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfFailedSuboperations, 0, 0),
-                ["WarningSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfWarningSuboperations, 0, 0),
-            });
-        }
-        catch (Exception ex) when (IsNetwork(ex)) { return ApiJson.Error(HttpContext, 500, $"C-MOVE to {m.AET} failed: {ex.Message}"); }
+            ["Description"] = "REST API",
+            ["RemoteAet"] = m.AET,
+            ["Status"] = $"0x{last.Status:X4}",
+            ["CompletedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfCompletedSuboperations, 0, 0),
+            ["FailedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfFailedSuboperations, 0, 0),
+            ["WarningSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfWarningSuboperations, 0, 0),
+        });
     }
 
     /// <summary>The unique keys of an answer down to its level: what a C-MOVE needs (PS3.4 §C.4.2.2.1).</summary>
@@ -253,7 +237,4 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         try { return await JsonNode.ParseAsync(Request.Body) as JsonObject; }
         catch (JsonException) { return null; }
     }
-
-    private static bool IsNetwork(Exception ex) =>
-        ex is SocketException or AssociationRejectedException or AssociationAbortedException or IOException or OperationCanceledException or DimseFailureException;
 }

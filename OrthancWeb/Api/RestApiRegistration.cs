@@ -11,6 +11,7 @@ public static class RestApiRegistration
     {
         services.AddControllers(o =>
             {
+                o.Filters.Add<ApiErrorFilter>();
                 // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
                 o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
@@ -28,7 +29,7 @@ public static class RestApiRegistration
         {
             CreateScopeForErrors = true,
             ExceptionHandlingPath = "/error",
-            StatusCodeSelector = _ => 500,
+            StatusCodeSelector = ex => (ApiError.From(ex) ?? ApiError.Unexpected).HttpStatus,
             ExceptionHandler = async ctx =>
             {
                 if (ctx.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
@@ -36,13 +37,12 @@ public static class RestApiRegistration
                     ctx.Response.Redirect("/error");
                     return;
                 }
-                ctx.Response.StatusCode = 500;
+                // A failure met outside a controller (a filter, the middleware) still gets its mapped answer.
+                var failure = ctx.Features.Get<IExceptionHandlerFeature>()?.Error;
+                var error = (failure is null ? null : ApiError.From(failure)) ?? ApiError.Unexpected;
+                ctx.Response.StatusCode = error.HttpStatus;
                 ctx.Response.ContentType = "application/json";
-                await ctx.Response.WriteAsJsonAsync(new Dictionary<string, object?>
-                {
-                    ["HttpError"] = "Internal Server Error", ["HttpStatus"] = 500, ["Message"] = "Internal error; see the server log",
-                    ["Method"] = ctx.Request.Method, ["Uri"] = ctx.Request.Path.Value,
-                });
+                await ctx.Response.WriteAsync(ApiJson.ErrorBody(ctx, error).ToJsonString());
             },
         });
         return app;

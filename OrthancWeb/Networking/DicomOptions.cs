@@ -27,6 +27,13 @@ public sealed class DicomOptions
     [Range(1, 86400)]
     public int DicomAssociationTimeout { get; set; } = 300;
 
+    /// <summary>
+    /// Seconds our SCU waits for a peer to accept the connection and answer the association request (and a C-ECHO
+    /// to answer), as Orthanc's DicomScuTimeout: a silent modality is reported, not waited on.
+    /// </summary>
+    [Range(1, 3600)]
+    public int DicomScuTimeout { get; set; } = 10;
+
     /// <summary>The modalities we know, by a name of our choosing.</summary>
     public Dictionary<string, ModalityOptions> DicomModalities { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

@@ -30,7 +30,7 @@ public sealed class ModalityMoveJob(ModalityClient modalities) : IJobHandler
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
         var name = job.Content["RemoteModality"]!.GetValue<string>();
-        var m = modalities.Find(name) ?? throw new InvalidOperationException($"Unknown modality: {name}");
+        var m = modalities.Find(name) ?? throw new UnknownModalityException(name);
         ResourceLevelExtensions.TryParse(job.Content["Level"]!.GetValue<string>(), out var level);
         var identifiers = job.Content["Query"]!.AsArray().Select(q =>
         {

@@ -23,7 +23,7 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
         var name = job.Content["RemoteModality"]!.GetValue<string>();
-        var m = modalities.Find(name) ?? throw new InvalidOperationException($"Unknown modality: {name}");
+        var m = modalities.Find(name) ?? throw new UnknownModalityException(name);
         var all = job.Content["ParentResources"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
         // A previous attempt that failed part-way names what is left to send.
         var todo = job.Result?["FailedInstances"] is JsonArray failedBefore && failedBefore.Count > 0
