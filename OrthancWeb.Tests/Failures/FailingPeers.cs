@@ -59,6 +59,9 @@ public sealed class FailingPeers : IAsyncDisposable
         }
     }
 
+    /// <summary>Where the storescp peers write what they receive.</summary>
+    public string ReceivedFolder => _folder;
+
     /// <summary>A storescp that accepts everything: the peer that works, after the ones that did not.</summary>
     public async Task<(string Aet, int Port)> StartWorkingAsync()
     {

@@ -12,6 +12,7 @@ public static class RestApiRegistration
         services.AddControllers(o =>
             {
                 o.Filters.Add<ApiErrorFilter>();
+                o.InputFormatters.Insert(0, new RequestBodyFormatter());
                 // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
                 o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();

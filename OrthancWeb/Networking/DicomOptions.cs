@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
+using OrthancWeb.Requests;
 
 namespace OrthancWeb.Networking;
 
@@ -38,8 +40,8 @@ public sealed class DicomOptions
     public Dictionary<string, ModalityOptions> DicomModalities { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form).</summary>
-public sealed class ModalityOptions
+/// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form; ["AET", "host", port] also reads).</summary>
+public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
 {
     [Required] public string AET { get; set; } = "";
     [Required] public string Host { get; set; } = "127.0.0.1";
@@ -50,4 +52,8 @@ public sealed class ModalityOptions
     public bool AllowMove { get; set; } = true;
     public bool AllowGet { get; set; } = true;
     public bool AllowStore { get; set; } = true;
+
+    public static JsonObject? Expand(JsonNode shorthand) => shorthand is JsonArray { Count: >= 3 } a
+        ? new JsonObject { ["AET"] = a[0]?.DeepClone(), ["Host"] = a[1]?.DeepClone(), ["Port"] = a[2]?.DeepClone() }
+        : null;
 }

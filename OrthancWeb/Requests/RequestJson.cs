@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using OrthancWeb.Index;
@@ -23,7 +25,7 @@ public static class RequestJson
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-            Converters = { new LenientBooleanConverter(), new LenientInt32Converter(), new ResourceLevelConverter() },
+            Converters = { new LenientBooleanConverter(), new LenientInt32Converter(), new LenientStringConverter(), new ResourceLevelConverter() },
         };
         o.MakeReadOnly(populateMissingResolver: true);
         return o;
@@ -61,6 +63,21 @@ public sealed class LenientInt32Converter : JsonConverter<int>
     };
 
     public override void Write(Utf8JsonWriter writer, int value, JsonSerializerOptions options) => writer.WriteNumberValue(value);
+}
+
+/// <summary>A string, or a number written without quotes (a "Query" value of 20040119 is the text "20040119").</summary>
+public sealed class LenientStringConverter : JsonConverter<string>
+{
+    public override bool HandleNull => false;
+
+    public override string Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.String => reader.GetString()!,
+        JsonTokenType.Number => Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan),
+        _ => throw new JsonException("String value expected"),
+    };
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
 }
 
 /// <summary>A level as Orthanc names it ("Study", "study", "Studies"...); written as "Study".</summary>
