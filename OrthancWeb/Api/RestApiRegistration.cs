@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using OrthancWeb.Security;
@@ -19,6 +20,13 @@ public static class RestApiRegistration
                 o.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
             })
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null);
+        // The OpenAPI document describes bodies with the minimal APIs' JSON options, not MVC's: Orthanc's names as
+        // written, levels by name (the account endpoints, the only minimal APIs, answer no JSON).
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = null;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+        });
         services.AddOpenApi();
         return services;
     }

@@ -25,7 +25,8 @@ public static class RequestJson
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-            Converters = { new LenientBooleanConverter(), new LenientInt32Converter(), new LenientStringConverter(), new ResourceLevelConverter() },
+            // Other enums by name (numbers, as the first job files held them, still read).
+            Converters = { new LenientBooleanConverter(), new LenientInt32Converter(), new LenientStringConverter(), new ResourceLevelConverter(), new JsonStringEnumConverter() },
         };
         o.MakeReadOnly(populateMissingResolver: true);
         return o;
