@@ -39,7 +39,10 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
     };
 
-    /// <summary>Adds or replaces a modality kept in the database: {"AET", "Host", "Port", ...} or Orthanc's ["AET", "host", port].</summary>
+    /// <summary>
+    /// Adds or replaces a modality kept in the database: {"AET", "Host", "Port", ...} or Orthanc's ["AET", "host", port].
+    /// The registry validates it, with the reasons in one message.
+    /// </summary>
     [HttpPut("modalities/{name}")]
     [Authorize(Policy = Policies.Administer)]
     public async Task<IActionResult> Put(string name, [FromBody] ModalityOptions modality, [FromServices] ModalityRegistry registry, CancellationToken ct)

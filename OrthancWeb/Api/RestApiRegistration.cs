@@ -1,6 +1,9 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.AspNetCore.Mvc.ModelBinding.Metadata;
+using OrthancWeb.Networking;
+using OrthancWeb.Routing;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
@@ -14,12 +17,19 @@ public static class RestApiRegistration
             {
                 o.Filters.Add<ApiErrorFilter>();
                 o.InputFormatters.Insert(0, new RequestBodyFormatter());
+                // Their registries check these, with their own messages (and a rule's name comes from the URL).
+                o.ModelMetadataDetailsProviders.Add(new SuppressChildValidationMetadataProvider(typeof(ModalityOptions)));
+                o.ModelMetadataDetailsProviders.Add(new SuppressChildValidationMetadataProvider(typeof(RoutingRule)));
                 // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
                 o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
             })
-            .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null);
+            .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null)
+            // A query or route value that does not bind: Orthanc's error shape too, not ASP.NET's problem details.
+            .ConfigureApiBehaviorOptions(o => o.InvalidModelStateResponseFactory = context => ApiJson.Error(context.HttpContext, 400,
+                string.Join("; ", context.ModelState.Where(e => e.Value?.Errors.Count > 0)
+                    .Select(e => $"{string.Join(", ", e.Value!.Errors.Select(x => x.ErrorMessage))} in field: {e.Key}"))));
         // The OpenAPI document describes bodies with the minimal APIs' JSON options, not MVC's: Orthanc's names as
         // written, levels by name (the account endpoints, the only minimal APIs, answer no JSON).
         services.ConfigureHttpJsonOptions(o =>

@@ -27,6 +27,7 @@ public sealed class RoutingController(RoutingRegistry rules) : ControllerBase
         return (JsonNode)node;
     }).ToArray()));
 
+    /// <summary>The rule's name is the URL's; the registry checks the rest.</summary>
     [HttpPut("{name}")]
     [Authorize(Policy = Policies.Administer)]
     public async Task<IActionResult> Put(string name, [FromBody] RoutingRule rule, CancellationToken ct)
