@@ -5,7 +5,7 @@ namespace OrthancWeb.Dicom.Data;
 /// and why it stopped.
 /// </summary>
 public sealed class DicomReadException(long offset, string reason, Exception? inner = null)
-    : Exception($"Invalid DICOM data at byte {offset}: {reason}", inner)
+    : DicomException($"Invalid DICOM data at byte {offset}: {reason}", inner)
 {
     public long Offset { get; } = offset;
     public string Reason { get; } = reason;

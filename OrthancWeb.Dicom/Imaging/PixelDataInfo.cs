@@ -58,4 +58,4 @@ public sealed record PixelDataInfo(
 }
 
 /// <summary>Pixel data that cannot be decoded or rendered as asked; a 4xx with the reason, never a 500.</summary>
-public sealed class ImagingException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class ImagingException(string message, Exception? inner = null) : DicomException(message, inner);

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
@@ -39,7 +38,7 @@ public sealed class ModificationJobTests : IAsyncLifetime
         {
             Id = Guid.NewGuid().ToString(),
             Type = ResourceModificationJob.JobType,
-            Content = ResourceModificationJob.Content(ResourceLevel.Study, stored.StudyId!, anonymize: true, new JsonObject()),
+            Content = ResourceModificationJob.Content(ResourceLevel.Study, stored.StudyId!, new AnonymizationRequest()),
         };
         var first = await handler.RunAsync(job, new Progress<double>(), CancellationToken.None);
         var again = await handler.RunAsync(job, new Progress<double>(), CancellationToken.None);

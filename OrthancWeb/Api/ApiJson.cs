@@ -75,19 +75,28 @@ public static class ApiJson
         return o;
     }
 
-    /// <summary>An error in Orthanc's shape (HttpError, HttpStatus, Message, Method, Uri).</summary>
-    public static ObjectResult Error(HttpContext http, int status, string message)
+    /// <summary>An error in Orthanc's shape, with the Orthanc error code Orthanc uses for this HTTP status.</summary>
+    public static ObjectResult Error(HttpContext http, int status, string message) =>
+        Error(http, new ApiError(status, ApiError.CodeFor(status), message));
+
+    public static ObjectResult Error(HttpContext http, ApiError error) =>
+        new(ErrorBody(http, error)) { StatusCode = error.HttpStatus };
+
+    /// <summary>
+    /// Orthanc's error fields (HttpError, HttpStatus, Method, Uri, OrthancError, OrthancStatus, Details). "Message" holds
+    /// the reason, as it always has here (Orthanc 1.10 repeats OrthancError there and keeps the reason in Details).
+    /// </summary>
+    public static JsonObject ErrorBody(HttpContext http, ApiError error) => new()
     {
-        var body = new JsonObject
-        {
-            ["HttpError"] = ReasonPhrase(status),
-            ["HttpStatus"] = status,
-            ["Message"] = message,
-            ["Method"] = http.Request.Method,
-            ["Uri"] = http.Request.Path.Value,
-        };
-        return new ObjectResult(body) { StatusCode = status };
-    }
+        ["Details"] = error.Details,
+        ["HttpError"] = ReasonPhrase(error.HttpStatus),
+        ["HttpStatus"] = error.HttpStatus,
+        ["Message"] = error.Details,
+        ["Method"] = http.Request.Method,
+        ["OrthancError"] = error.OrthancError,
+        ["OrthancStatus"] = (int)error.Code,
+        ["Uri"] = http.Request.Path.Value,
+    };
 
     private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 }

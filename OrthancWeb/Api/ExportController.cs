@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom;
 using OrthancWeb.Export;
 using OrthancWeb.Jobs;
 using OrthancWeb.Security;
@@ -29,26 +30,14 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
 
     /// <summary>Several resources in one ZIP: {"Resources": [...]} or a JSON array; "Asynchronous": true makes it a job.</summary>
     [HttpPost("tools/{kind:regex(^(create-archive|create-media)$)}")]
-    public async Task CreateArchive(string kind, CancellationToken ct)
+    public async Task CreateArchive(string kind, [FromBody] ArchiveRequest request, CancellationToken ct)
     {
         var media = kind == "create-media";
-        List<string> ids;
-        var asynchronous = false;
-        try
+        var ids = request.Resources;
+        if (ids.Count == 0) throw new DicomValidationException("\"Resources\" must list the resources to export");
+        if (request.Asynchronous)
         {
-            var body = await JsonNode.ParseAsync(Request.Body, cancellationToken: ct);
-            var list = body is JsonArray a ? a : body?["Resources"] as JsonArray ?? throw new FormatException("\"Resources\" must list the resources to export");
-            ids = list.Select(n => n!.GetValue<string>()).ToList();
-            asynchronous = body is JsonObject o && o["Asynchronous"]?.GetValue<bool>() == true;
-        }
-        catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidOperationException)
-        {
-            await ApiJson.Error(HttpContext, 400, ex.Message).ExecuteResultAsync(ControllerContext);
-            return;
-        }
-        if (asynchronous)
-        {
-            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media), user: User.Identity?.Name);
+            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media), request.Priority, User.Identity?.Name);
             await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
             return;
         }

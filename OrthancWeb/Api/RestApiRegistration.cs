@@ -1,5 +1,9 @@
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.AspNetCore.Mvc.ModelBinding.Metadata;
+using OrthancWeb.Networking;
+using OrthancWeb.Routing;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
@@ -11,12 +15,28 @@ public static class RestApiRegistration
     {
         services.AddControllers(o =>
             {
+                o.Filters.Add<ApiErrorFilter>();
+                o.InputFormatters.Insert(0, new RequestBodyFormatter());
+                // Their registries check these, with their own messages (and a rule's name comes from the URL).
+                o.ModelMetadataDetailsProviders.Add(new SuppressChildValidationMetadataProvider(typeof(ModalityOptions)));
+                o.ModelMetadataDetailsProviders.Add(new SuppressChildValidationMetadataProvider(typeof(RoutingRule)));
                 // Uploads are raw DICOM whatever Content-Type a script sends (curl says form-urlencoded): never parse a form.
                 o.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
                 o.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
             })
-            .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null);
+            .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = null)
+            // A query or route value that does not bind: Orthanc's error shape too, not ASP.NET's problem details.
+            .ConfigureApiBehaviorOptions(o => o.InvalidModelStateResponseFactory = context => ApiJson.Error(context.HttpContext, 400,
+                string.Join("; ", context.ModelState.Where(e => e.Value?.Errors.Count > 0)
+                    .Select(e => $"{string.Join(", ", e.Value!.Errors.Select(x => x.ErrorMessage))} in field: {e.Key}"))));
+        // The OpenAPI document describes bodies with the minimal APIs' JSON options, not MVC's: Orthanc's names as
+        // written, levels by name (the account endpoints, the only minimal APIs, answer no JSON).
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = null;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+        });
         services.AddOpenApi();
         return services;
     }
@@ -28,7 +48,7 @@ public static class RestApiRegistration
         {
             CreateScopeForErrors = true,
             ExceptionHandlingPath = "/error",
-            StatusCodeSelector = _ => 500,
+            StatusCodeSelector = ex => (ApiError.From(ex) ?? ApiError.Unexpected).HttpStatus,
             ExceptionHandler = async ctx =>
             {
                 if (ctx.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
@@ -36,13 +56,12 @@ public static class RestApiRegistration
                     ctx.Response.Redirect("/error");
                     return;
                 }
-                ctx.Response.StatusCode = 500;
+                // A failure met outside a controller (a filter, the middleware) still gets its mapped answer.
+                var failure = ctx.Features.Get<IExceptionHandlerFeature>()?.Error;
+                var error = (failure is null ? null : ApiError.From(failure)) ?? ApiError.Unexpected;
+                ctx.Response.StatusCode = error.HttpStatus;
                 ctx.Response.ContentType = "application/json";
-                await ctx.Response.WriteAsJsonAsync(new Dictionary<string, object?>
-                {
-                    ["HttpError"] = "Internal Server Error", ["HttpStatus"] = 500, ["Message"] = "Internal error; see the server log",
-                    ["Method"] = ctx.Request.Method, ["Uri"] = ctx.Request.Path.Value,
-                });
+                await ctx.Response.WriteAsync(ApiJson.ErrorBody(ctx, error).ToJsonString());
             },
         });
         return app;

@@ -27,21 +27,22 @@ public sealed class RoutingController(RoutingRegistry rules) : ControllerBase
         return (JsonNode)node;
     }).ToArray()));
 
+    /// <summary>The rule's name is the URL's; the registry checks the rest.</summary>
     [HttpPut("{name}")]
     [Authorize(Policy = Policies.Administer)]
-    public async Task<IActionResult> Put(string name, CancellationToken ct)
+    public async Task<IActionResult> Put(string name, [FromBody] RoutingRule rule, CancellationToken ct)
     {
+        rule.Name = name;
         try
         {
-            var rule = await JsonSerializer.DeserializeAsync<RoutingRule>(Request.Body, Json, ct) ?? throw new JsonException("empty body");
-            rule.Name = name;
             await rules.SaveAsync(rule, ct);
-            return Ok(new JsonObject());
         }
-        catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
         {
+            // The registry's refusals: a rule that does nothing, one of appsettings.json.
             return ApiJson.Error(HttpContext, 400, ex.Message);
         }
+        return Ok(new JsonObject());
     }
 
     [HttpDelete("{name}")]

@@ -1,8 +1,8 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Hosting;
 using OrthancWeb.Index;
@@ -17,37 +17,18 @@ namespace OrthancWeb.Api;
 [Route("")]
 public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store) : ControllerBase
 {
-    /// <summary>Orthanc's find: {"Level": "Study", "Query": {"PatientName": "DOE*"}, "Expand": true, "Limit": 10, "Since": 0, "CaseSensitive": true}.</summary>
+    /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
-    public async Task<IActionResult> Find(CancellationToken ct)
+    public async Task<IActionResult> Find([FromBody] ToolsFindRequest request, CancellationToken ct)
     {
-        // Read the body ourselves: scripts post JSON with whatever Content-Type their tool defaults to.
-        JsonObject body;
-        try { body = await JsonNode.ParseAsync(Request.Body, cancellationToken: ct) as JsonObject ?? throw new JsonException("not an object"); }
-        catch (JsonException ex) { return ApiJson.Error(HttpContext, 400, "The body must be a JSON object: " + ex.Message); }
-        if (body["Level"]?.GetValueKind() != JsonValueKind.String || !ResourceLevelExtensions.TryParse(body["Level"]!.GetValue<string>(), out var level))
-            return ApiJson.Error(HttpContext, 400, "Level must be Patient, Study, Series or Instance");
-        if (body["Query"] is not JsonObject query)
-            return ApiJson.Error(HttpContext, 400, "Query must be an object of tag: value");
-        var constraints = new List<FindConstraint>();
-        foreach (var (key, value) in query)
-        {
-            if (!DicomTag.TryParse(key, out var tag))
-                return ApiJson.Error(HttpContext, 400, $"Unknown tag in query: {key}");
-            var text = value?.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : value?.ToJsonString() ?? "";
-            constraints.Add(new FindConstraint(tag, text));
-        }
-        var caseSensitive = body["CaseSensitive"]?.GetValueKind() != JsonValueKind.False;
-        int? limit = body["Limit"] is JsonValue l && l.TryGetValue<int>(out var li) ? li : null;
-        var since = body["Since"] is JsonValue s && s.TryGetValue<int>(out var si) ? si : 0;
-        IReadOnlyList<string> ids;
-        try { ids = await queries.FindAsync(new FindRequest(level, constraints, caseSensitive, limit, since), ct); }
-        catch (FindException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
-        if (body["Expand"]?.GetValueKind() != JsonValueKind.True)
+        var constraints = request.Query.Select(q => new FindConstraint(
+            DicomTag.TryParse(q.Key, out var tag) ? tag : throw new DicomValidationException($"Unknown tag in query: {q.Key}"), q.Value)).ToList();
+        var ids = await queries.FindAsync(new FindRequest(request.Level, constraints, request.CaseSensitive, request.Limit, request.Since), ct);
+        if (!request.Expand)
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var list = new JsonArray();
         foreach (var id in ids)
-            if (await queries.GetAsync(id, level, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r));
         return Ok(list);
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using OrthancWeb.Hosting;
 using OrthancWeb.Jobs;
+using OrthancWeb.Requests;
 
 namespace OrthancWeb.Export;
 
@@ -14,20 +15,20 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobH
 
     public string Type => JobType;
 
-    public static JsonObject Content(IEnumerable<string> resources, bool media) => new()
+    public static JsonObject Content(IEnumerable<string> resources, bool media) => Job.ContentOf(new ArchiveParameters
     {
-        ["Description"] = media ? "DICOMDIR media" : "ZIP archive",
-        ["IsMedia"] = media,
-        ["ParentResources"] = new JsonArray(resources.Select(r => (JsonNode)r).ToArray()),
-    };
+        Description = media ? "DICOMDIR media" : "ZIP archive",
+        IsMedia = media,
+        ParentResources = resources.ToList(),
+    });
 
     public string OutputPath(string jobId) => Path.Combine(paths.Root, "jobs", jobId + ".zip");
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
-        var media = job.Content["IsMedia"]?.GetValue<bool>() == true;
-        var resources = job.Content["ParentResources"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
-        var plan = await archives.PlanAsync(resources, media, ct) ?? throw new InvalidOperationException("A resource of the archive no longer exists");
+        var parameters = job.ContentAs<ArchiveParameters>();
+        var media = parameters.IsMedia;
+        var plan = await archives.PlanAsync(parameters.ParentResources, media, ct) ?? throw new InvalidOperationException("A resource of the archive no longer exists");
         var path = OutputPath(job.Id);
         var temp = path + ".part";
         await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
@@ -40,4 +41,25 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobH
             ["ArchiveSize"] = new FileInfo(path).Length,
         };
     }
+}
+
+/// <summary>What an Archive job puts in its ZIP (its Content, in Orthanc's names).</summary>
+public sealed record ArchiveParameters
+{
+    public string Description { get; init; } = "ZIP archive";
+    /// <summary>A DICOMDIR file-set rather than a plain ZIP.</summary>
+    public bool IsMedia { get; init; }
+    public required IReadOnlyList<string> ParentResources { get; init; }
+}
+
+/// <summary>POST /tools/create-archive and /create-media: {"Resources": [...], "Asynchronous": true}, or a JSON array of IDs.</summary>
+public sealed record ArchiveRequest : IShorthandBody<ArchiveRequest>
+{
+    public IReadOnlyList<string> Resources { get; init; } = [];
+    /// <summary>Build it as a job, downloaded from GET /jobs/{id}/archive when done.</summary>
+    public bool Asynchronous { get; init; }
+    public int Priority { get; init; }
+
+    public static JsonObject? Expand(JsonNode shorthand) =>
+        shorthand is JsonArray ids ? new JsonObject { ["Resources"] = ids.DeepClone() } : null;
 }

@@ -350,4 +350,4 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
 }
 
 /// <summary>A find that the index cannot answer as asked (HTTP 400).</summary>
-public sealed class FindException(string message) : Exception(message);
+public sealed class FindException(string message) : OrthancWeb.Dicom.DicomValidationException(message);

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using OrthancWeb.Requests;
 
 namespace OrthancWeb.Jobs;
 
@@ -41,6 +43,15 @@ public sealed class Job
     public string? User { get; init; }
 
     public bool IsFinished => State is JobState.Success or JobState.Failure;
+
+    /// <summary>
+    /// The job's parameters, typed. <see cref="Content"/> stays the JSON object Orthanc shows and the jobs folder keeps,
+    /// so jobs saved by earlier versions load as they are; a field of the wrong type names itself in the exception.
+    /// </summary>
+    public T ContentAs<T>() => Content.Deserialize<T>(RequestJson.Options) ?? throw new JsonException("The job has no content");
+
+    /// <summary>The <see cref="Content"/> of a job with these parameters.</summary>
+    public static JsonObject ContentOf<T>(T parameters) => JsonSerializer.SerializeToNode(parameters, RequestJson.Options)!.AsObject();
 }
 
 /// <summary>Runs one type of job. It reads the job's Content, reports progress, and returns what the job produced.</summary>

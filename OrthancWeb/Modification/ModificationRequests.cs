@@ -1,87 +1,98 @@
 using System.Text.Json.Nodes;
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
 
 namespace OrthancWeb.Modification;
 
-/// <summary>Orthanc's JSON request bodies for /anonymize and /modify, turned into the toolkit's options (and back for jobs).</summary>
-public static class ModificationRequests
+/// <summary>What /anonymize and /modify share, in Orthanc's names. Tags are keywords or "gggg,eeee".</summary>
+public abstract record ResourceChangeRequest
 {
-    public static AnonymizationOptions Anonymization(JsonObject body)
+    /// <summary>Tag to new value.</summary>
+    public Dictionary<string, string> Replace { get; init; } = [];
+    public IReadOnlyList<string> Keep { get; init; } = [];
+    public IReadOnlyList<string> Remove { get; init; } = [];
+    /// <summary>False deletes the original once the new resource is stored.</summary>
+    public bool KeepSource { get; init; } = true;
+    /// <summary>Run as a job, answered with its ID.</summary>
+    public bool Asynchronous { get; init; }
+    public int Priority { get; init; }
+
+    protected Dictionary<DicomTag, string> ReplaceTags() => Replace.ToDictionary(r => Tag(r.Key, nameof(Replace)), r => r.Value);
+
+    protected static HashSet<DicomTag> Tags(IEnumerable<string> keys, string field) => keys.Select(k => Tag(k, field)).ToHashSet();
+
+    private static DicomTag Tag(string key, string field) =>
+        DicomTag.TryParse(key, out var tag) ? tag : throw new DicomValidationException($"Unknown DICOM tag \"{key}\" in field: {field}");
+}
+
+/// <summary>POST /{level}/{id}/anonymize: PS3.15 Basic Profile, with Orthanc's options and the profile's retain options.</summary>
+public sealed record AnonymizationRequest : ResourceChangeRequest
+{
+    public bool KeepPrivateTags { get; init; }
+    public bool RetainLongFullDates { get; init; }
+    public bool RetainDeviceIdentity { get; init; }
+    public bool RetainPatientCharacteristics { get; init; }
+
+    public AnonymizationOptions ToOptions()
     {
-        var replace = Replace(body);
+        var replace = ReplaceTags();
         string? Take(DicomTag tag) => replace.Remove(tag, out var v) ? v : null;
         return new AnonymizationOptions
         {
             PatientName = Take(DicomTags.PatientName),
             PatientId = Take(DicomTags.PatientID),
             Replace = replace,
-            Keep = Tags(body, "Keep"),
-            Remove = Tags(body, "Remove"),
-            KeepPrivateTags = Bool(body, "KeepPrivateTags", false),
-            RetainLongFullDates = Bool(body, "RetainLongFullDates", false),
-            RetainDeviceIdentity = Bool(body, "RetainDeviceIdentity", false),
-            RetainPatientCharacteristics = Bool(body, "RetainPatientCharacteristics", false),
+            Keep = Tags(Keep, nameof(Keep)),
+            Remove = Tags(Remove, nameof(Remove)),
+            KeepPrivateTags = KeepPrivateTags,
+            RetainLongFullDates = RetainLongFullDates,
+            RetainDeviceIdentity = RetainDeviceIdentity,
+            RetainPatientCharacteristics = RetainPatientCharacteristics,
         };
     }
+}
 
-    public static ModificationOptions Modification(JsonObject body, ResourceLevel level) => new()
+/// <summary>POST /{level}/{id}/modify: changing or keeping an identifier needs "Force"; keeping every UID modifies in place.</summary>
+public sealed record ModificationRequest : ResourceChangeRequest
+{
+    public bool RemovePrivateTags { get; init; }
+    public bool Force { get; init; }
+
+    /// <summary>The toolkit's options, checked: a change that would break the hierarchy is refused with the reason.</summary>
+    public ModificationOptions ToOptions(ResourceLevel level)
     {
-        Level = level switch
+        var options = new ModificationOptions
         {
-            ResourceLevel.Patient => ModificationLevel.Patient,
-            ResourceLevel.Study => ModificationLevel.Study,
-            ResourceLevel.Series => ModificationLevel.Series,
-            _ => ModificationLevel.Instance,
-        },
-        Replace = Replace(body),
-        Remove = Tags(body, "Remove"),
-        Keep = Tags(body, "Keep"),
-        RemovePrivateTags = Bool(body, "RemovePrivateTags", false),
-        Force = Bool(body, "Force", false),
-    };
+            Level = level switch
+            {
+                ResourceLevel.Patient => ModificationLevel.Patient,
+                ResourceLevel.Study => ModificationLevel.Study,
+                ResourceLevel.Series => ModificationLevel.Series,
+                _ => ModificationLevel.Instance,
+            },
+            Replace = ReplaceTags(),
+            Remove = Tags(Remove, nameof(Remove)),
+            Keep = Tags(Keep, nameof(Keep)),
+            RemovePrivateTags = RemovePrivateTags,
+            Force = Force,
+        };
+        try
+        {
+            DicomModifier.Validate(options);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new DicomValidationException(ex.Message, ex);
+        }
+        return options;
+    }
+}
 
+public static class ModificationResults
+{
+    /// <summary>Orthanc's answer for a new patient, study or series: {"ID", "Path", "PatientID", "Type"}.</summary>
     public static JsonObject ToJson(ModifiedResource r) =>
         new() { ["ID"] = r.Id, ["Path"] = r.Path, ["PatientID"] = r.PatientId, ["Type"] = r.Type };
-
-    public static bool Bool(JsonObject body, string name, bool fallback) => body[name] switch
-    {
-        null => fallback,
-        JsonValue v when v.TryGetValue<bool>(out var b) => b,
-        JsonValue v when v.TryGetValue<string>(out var s) && bool.TryParse(s, out var b) => b,
-        _ => throw new FormatException($"\"{name}\" must be true or false"),
-    };
-
-    public static int Int(JsonObject body, string name, int fallback) => body[name] switch
-    {
-        null => fallback,
-        JsonValue v when v.TryGetValue<int>(out var i) => i,
-        _ => throw new FormatException($"\"{name}\" must be an integer"),
-    };
-
-    private static DicomTag Tag(string key) =>
-        DicomTag.TryParse(key, out var tag) ? tag : throw new FormatException($"Unknown DICOM tag: \"{key}\"");
-
-    private static Dictionary<DicomTag, string> Replace(JsonObject body)
-    {
-        var result = new Dictionary<DicomTag, string>();
-        if (body["Replace"] is null) return result;
-        if (body["Replace"] is not JsonObject replace) throw new FormatException("\"Replace\" must be an object of tag: value");
-        foreach (var (key, value) in replace)
-            result[Tag(key)] = value switch
-            {
-                JsonValue v when v.TryGetValue<string>(out var s) => s,
-                JsonValue v => v.ToJsonString(),
-                _ => throw new FormatException($"\"Replace\": the value of {key} must be a string (sequences are not supported)"),
-            };
-        return result;
-    }
-
-    private static HashSet<DicomTag> Tags(JsonObject body, string name)
-    {
-        if (body[name] is null) return [];
-        if (body[name] is not JsonArray list) throw new FormatException($"\"{name}\" must be an array of tags");
-        return list.Select(n => Tag(n?.GetValue<string>() ?? "")).ToHashSet();
-    }
 }

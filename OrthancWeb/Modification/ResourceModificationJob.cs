@@ -1,6 +1,8 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrthancWeb.Index;
 using OrthancWeb.Jobs;
+using OrthancWeb.Requests;
 
 namespace OrthancWeb.Modification;
 
@@ -11,30 +13,47 @@ public sealed class ResourceModificationJob(ModificationService modification, Ps
 
     public string Type => JobType;
 
-    public static JsonObject Content(ResourceLevel level, string id, bool anonymize, JsonObject request) => new()
+    public static JsonObject Content(ResourceLevel level, string id, ResourceChangeRequest request) => Job.ContentOf(new ResourceModificationParameters
     {
-        ["Description"] = anonymize ? "Anonymization" : "Modification",
-        ["IsAnonymization"] = anonymize,
-        ["Level"] = level.ToString(),
-        ["ParentResources"] = new JsonArray(id),
-        ["Request"] = request.DeepClone(),
-    };
+        Description = request is AnonymizationRequest ? "Anonymization" : "Modification",
+        IsAnonymization = request is AnonymizationRequest,
+        Level = level,
+        ParentResources = [id],
+        // Its own type's fields, not only those of the base type.
+        Request = JsonSerializer.SerializeToNode(request, request.GetType(), RequestJson.Options)!.AsObject(),
+    });
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
-        var c = job.Content;
-        ResourceLevelExtensions.TryParse(c["Level"]!.GetValue<string>(), out var level);
-        var id = c["ParentResources"]![0]!.GetValue<string>();
-        var request = c["Request"]!.AsObject();
-        var keepSource = ModificationRequests.Bool(request, "KeepSource", true);
+        var parameters = job.ContentAs<ResourceModificationParameters>();
+        var (level, id) = (parameters.Level, parameters.ParentResources[0]);
         var steps = new ImmediateProgress<(int Done, int Total)>(p => progress.Report(100.0 * p.Done / Math.Max(1, p.Total)));
         // Keyed by the job: a resumed or retried run gives the same UIDs, so what the interrupted run stored is
         // found "already stored" rather than copied a second time under other UIDs.
         var uids = new OrthancWeb.Dicom.Anonymization.UidMap(await keys.KeyForAsync("job:" + job.Id, ct));
-        var result = c["IsAnonymization"]!.GetValue<bool>()
-            ? await modification.AnonymizeAsync(level, id, ModificationRequests.Anonymization(request), keepSource, steps, ct, uids)
-            : await modification.ModifyAsync(level, id, ModificationRequests.Modification(request, level), keepSource, steps, ct, uids);
+        ModifiedResource? result;
+        if (parameters.IsAnonymization)
+        {
+            var request = parameters.Request.Deserialize<AnonymizationRequest>(RequestJson.Options)!;
+            result = await modification.AnonymizeAsync(level, id, request.ToOptions(), request.KeepSource, steps, ct, uids);
+        }
+        else
+        {
+            var request = parameters.Request.Deserialize<ModificationRequest>(RequestJson.Options)!;
+            result = await modification.ModifyAsync(level, id, request.ToOptions(level), request.KeepSource, steps, ct, uids);
+        }
         if (result is null) throw new InvalidOperationException($"Unknown {level.ToString().ToLowerInvariant()}: {id}");
-        return ModificationRequests.ToJson(result);
+        return ModificationResults.ToJson(result);
     }
+}
+
+/// <summary>What a ResourceModification job changes (its Content, in Orthanc's names): the request as it was posted.</summary>
+public sealed record ResourceModificationParameters
+{
+    public string Description { get; init; } = "Modification";
+    public bool IsAnonymization { get; init; }
+    public required ResourceLevel Level { get; init; }
+    public required IReadOnlyList<string> ParentResources { get; init; }
+    /// <summary>An <see cref="AnonymizationRequest"/> or a <see cref="ModificationRequest"/>, as <see cref="IsAnonymization"/> says.</summary>
+    public JsonObject Request { get; init; } = [];
 }

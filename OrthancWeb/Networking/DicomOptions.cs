@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Nodes;
+using OrthancWeb.Requests;
 
 namespace OrthancWeb.Networking;
 
@@ -27,12 +29,19 @@ public sealed class DicomOptions
     [Range(1, 86400)]
     public int DicomAssociationTimeout { get; set; } = 300;
 
+    /// <summary>
+    /// Seconds our SCU waits for a peer to accept the connection and answer the association request (and a C-ECHO
+    /// to answer), as Orthanc's DicomScuTimeout: a silent modality is reported, not waited on.
+    /// </summary>
+    [Range(1, 3600)]
+    public int DicomScuTimeout { get; set; } = 10;
+
     /// <summary>The modalities we know, by a name of our choosing.</summary>
     public Dictionary<string, ModalityOptions> DicomModalities { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form).</summary>
-public sealed class ModalityOptions
+/// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form; ["AET", "host", port] also reads).</summary>
+public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
 {
     [Required] public string AET { get; set; } = "";
     [Required] public string Host { get; set; } = "127.0.0.1";
@@ -43,4 +52,8 @@ public sealed class ModalityOptions
     public bool AllowMove { get; set; } = true;
     public bool AllowGet { get; set; } = true;
     public bool AllowStore { get; set; } = true;
+
+    public static JsonObject? Expand(JsonNode shorthand) => shorthand is JsonArray { Count: >= 3 } a
+        ? new JsonObject { ["AET"] = a[0]?.DeepClone(), ["Host"] = a[1]?.DeepClone(), ["Port"] = a[2]?.DeepClone() }
+        : null;
 }

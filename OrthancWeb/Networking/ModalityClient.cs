@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Association;
 using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
@@ -27,9 +28,14 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
 
     private string LocalAet => options.CurrentValue.DicomAet;
 
+    /// <summary>How long a peer may take to connect and to answer the association request (DicomScuTimeout).</summary>
+    private AssociationOptions Scu => new() { ArtimTimeout = TimeSpan.FromSeconds(options.CurrentValue.DicomScuTimeout) };
+
+    /// <summary>C-ECHO; a failure to reach the peer throws a <see cref="Dicom.Network.DicomNetworkException"/>.</summary>
     public async Task<ushort> EchoAsync(ModalityOptions m, CancellationToken ct)
     {
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(SopClasses.Verification, SopClasses.Uncompressed)], ct: ct);
+        var timeout = Scu with { IdleTimeout = Scu.ArtimTimeout };
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(SopClasses.Verification, SopClasses.Uncompressed)], timeout, ct: ct);
         return await client.EchoAsync(ct);
     }
 
@@ -48,7 +54,7 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
             .Distinct()
             .Select(c => (c.Sop, (IReadOnlyList<string>)new[] { c.Ts }.Concat(SopClasses.Uncompressed).Where(t => t.Length > 0).Distinct().ToList()))
             .Take(128).ToList();
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, contexts, ct: ct);
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, contexts, Scu, ct: ct);
         var failed = new List<string>();
         foreach (var (info, file) in instances)
         {
@@ -73,7 +79,7 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
     {
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootFind : SopClasses.StudyRootFind;
         query.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, level == ResourceLevel.Instance ? "IMAGE" : level.ToString().ToUpperInvariant());
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], ct: ct);
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], Scu, ct: ct);
         var answers = new List<DicomDataset>();
         await foreach (var answer in client.FindAsync(sopClass, query, ct)) answers.Add(answer);
         var result = new ModalityQuery(Guid.NewGuid().ToString(), modalityName, level, query, answers);
@@ -89,7 +95,7 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
     public async Task<DimseMessage> MoveAsync(ModalityOptions m, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet, CancellationToken ct)
     {
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootMove : SopClasses.StudyRootMove;
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], ct: ct);
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], Scu, ct: ct);
         DimseMessage? last = null;
         foreach (var id in identifiers)
         {

@@ -13,32 +13,26 @@ public sealed class ModalityMoveJob(ModalityClient modalities) : IJobHandler
 
     public string Type => JobType;
 
-    public static JsonObject Content(string modality, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet) => new()
-    {
-        ["Description"] = "Retrieve from modality",
-        ["RemoteModality"] = modality,
-        ["Level"] = level.ToString(),
-        ["TargetAet"] = targetAet,
-        ["Query"] = new JsonArray(identifiers.Select(ds =>
+    public static JsonObject Content(string modality, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet) =>
+        Job.ContentOf(new ModalityMoveParameters
         {
-            var o = new JsonObject();
-            foreach (var item in ds) o[item.Tag.ToOrthancKey()] = ds.GetString(item.Tag);
-            return (JsonNode)o;
-        }).ToArray()),
-    };
+            RemoteModality = modality,
+            Level = level,
+            TargetAet = targetAet,
+            Query = identifiers.Select(ds => ds.ToDictionary(item => item.Tag.ToOrthancKey(), item => ds.GetString(item.Tag) ?? "")).ToList(),
+        });
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
-        var name = job.Content["RemoteModality"]!.GetValue<string>();
-        var m = modalities.Find(name) ?? throw new InvalidOperationException($"Unknown modality: {name}");
-        ResourceLevelExtensions.TryParse(job.Content["Level"]!.GetValue<string>(), out var level);
-        var identifiers = job.Content["Query"]!.AsArray().Select(q =>
+        var parameters = job.ContentAs<ModalityMoveParameters>();
+        var m = modalities.Find(parameters.RemoteModality) ?? throw new UnknownModalityException(parameters.RemoteModality);
+        var identifiers = parameters.Query.Select(q =>
         {
             var ds = new DicomDataset();
-            foreach (var (key, value) in q!.AsObject()) ds.Add(DicomTag.Parse(key), value?.GetValue<string>() ?? "");
+            foreach (var (key, value) in q) ds.Add(DicomTag.Parse(key), value ?? ""); // null in jobs saved before typed parameters
             return ds;
         }).ToList();
-        var last = await modalities.MoveAsync(m, level, identifiers, job.Content["TargetAet"]?.GetValue<string>(), ct);
+        var last = await modalities.MoveAsync(m, parameters.Level, identifiers, parameters.TargetAet, ct);
         var result = new JsonObject
         {
             ["RemoteAet"] = m.AET,
@@ -51,4 +45,14 @@ public sealed class ModalityMoveJob(ModalityClient modalities) : IJobHandler
             throw new JobItemsFailedException($"C-MOVE failed with status 0x{last.Status:X4}: {last.Command.GetString(DicomTags.ErrorComment)}", result);
         return result;
     }
+}
+
+/// <summary>What a DicomMoveScu job retrieves (its Content, in Orthanc's names): one identifier per resource.</summary>
+public sealed record ModalityMoveParameters
+{
+    public string Description { get; init; } = "Retrieve from modality";
+    public required string RemoteModality { get; init; }
+    public required ResourceLevel Level { get; init; }
+    public string? TargetAet { get; init; }
+    public required IReadOnlyList<Dictionary<string, string>> Query { get; init; }
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom;
 using OrthancWeb.Index;
 
 namespace OrthancWeb.Networking;
@@ -46,14 +47,17 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
     /// <summary>Adds or replaces a stored modality; refuses names defined in appsettings.json and invalid entries.</summary>
     public Task SaveAsync(string name, ModalityOptions m, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 64) throw new ArgumentException("A modality needs a name of 1 to 64 characters");
-        if (IsConfigured(name)) throw new InvalidOperationException($"Modality {name} is defined in appsettings.json: edit it there");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 64) throw new DicomValidationException("A modality needs a name of 1 to 64 characters");
+        if (IsConfigured(name)) throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there");
         var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(m, new(m), errors, validateAllProperties: true) || m.AET.Length > 16)
-            throw new ArgumentException("Invalid modality: " + (errors.Count > 0 ? string.Join("; ", errors.Select(e => e.ErrorMessage)) : "the AET has at most 16 characters"));
+            throw new DicomValidationException("Invalid modality: " + (errors.Count > 0 ? string.Join("; ", errors.Select(e => e.ErrorMessage)) : "the AET has at most 16 characters"));
         return _stored.SaveAsync(name, m, ct);
     }
 
     public Task<bool> DeleteAsync(string name, CancellationToken ct) =>
-        IsConfigured(name) ? throw new InvalidOperationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+        IsConfigured(name) ? throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
 }
+
+/// <summary>No modality of that name is known (Orthanc's "Accessing an inexistent item", HTTP 404).</summary>
+public sealed class UnknownModalityException(string name) : KeyNotFoundException($"Unknown modality: {name}");

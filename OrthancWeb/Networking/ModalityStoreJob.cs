@@ -13,18 +13,14 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
 
     public string Type => JobType;
 
-    public static JsonObject Content(string modality, IEnumerable<string> resources) => new()
-    {
-        ["Description"] = "Send to modality",
-        ["RemoteModality"] = modality,
-        ["ParentResources"] = new JsonArray(resources.Select(r => (JsonNode)r).ToArray()),
-    };
+    public static JsonObject Content(string modality, IEnumerable<string> resources) =>
+        Job.ContentOf(new ModalityStoreParameters { RemoteModality = modality, ParentResources = resources.ToList() });
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
-        var name = job.Content["RemoteModality"]!.GetValue<string>();
-        var m = modalities.Find(name) ?? throw new InvalidOperationException($"Unknown modality: {name}");
-        var all = job.Content["ParentResources"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        var parameters = job.ContentAs<ModalityStoreParameters>();
+        var m = modalities.Find(parameters.RemoteModality) ?? throw new UnknownModalityException(parameters.RemoteModality);
+        var all = parameters.ParentResources;
         // A previous attempt that failed part-way names what is left to send.
         var todo = job.Result?["FailedInstances"] is JsonArray failedBefore && failedBefore.Count > 0
             ? failedBefore.Select(n => n!.GetValue<string>()).ToList()
@@ -43,4 +39,12 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
             throw new JobItemsFailedException($"{result.FailedInstancesCount} of {result.InstancesCount} instances were refused by {m.AET}", json);
         return json;
     }
+}
+
+/// <summary>What a DicomModalityStore job sends, and where (its Content, in Orthanc's names).</summary>
+public sealed record ModalityStoreParameters
+{
+    public string Description { get; init; } = "Send to modality";
+    public required string RemoteModality { get; init; }
+    public required IReadOnlyList<string> ParentResources { get; init; }
 }

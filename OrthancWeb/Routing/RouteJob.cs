@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrthancWeb.Networking;
 using OrthancWeb.Dicom.Anonymization;
@@ -19,19 +18,18 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
 
     public string Type => JobType;
 
-    public static JsonObject Content(RoutingRule rule, ResourceLevel level, string id) => new()
+    public static JsonObject Content(RoutingRule rule, ResourceLevel level, string id) => Job.ContentOf(new RouteParameters
     {
-        ["Description"] = $"Routing rule {rule.Name}",
-        ["Rule"] = JsonSerializer.SerializeToNode(rule),
-        ["Level"] = level.ToString(),
-        ["ParentResources"] = new JsonArray(id),
-    };
+        Description = $"Routing rule {rule.Name}",
+        Rule = rule,
+        Level = level,
+        ParentResources = [id],
+    });
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
-        var rule = job.Content["Rule"].Deserialize<RoutingRule>()!;
-        ResourceLevelExtensions.TryParse(job.Content["Level"]!.GetValue<string>(), out var level);
-        var id = job.Content["ParentResources"]![0]!.GetValue<string>();
+        var parameters = job.ContentAs<RouteParameters>();
+        var (rule, level, id) = (parameters.Rule, parameters.Level, parameters.ParentResources[0]);
         var result = job.Result?.DeepClone().AsObject() ?? [];
         var target = id;
         if (rule.Anonymize)
@@ -73,4 +71,13 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
         if (failures.Count > 0) throw new JobItemsFailedException("Could not forward to " + string.Join("; ", failures), result);
         return result;
     }
+}
+
+/// <summary>What a Route job does (its Content): the rule as it was when it matched, and the resource it matched.</summary>
+public sealed record RouteParameters
+{
+    public string Description { get; init; } = "Routing rule";
+    public required RoutingRule Rule { get; init; }
+    public required ResourceLevel Level { get; init; }
+    public required IReadOnlyList<string> ParentResources { get; init; }
 }

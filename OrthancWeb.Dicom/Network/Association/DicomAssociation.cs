@@ -6,16 +6,6 @@ using OrthancWeb.Dicom.Network.Pdu;
 
 namespace OrthancWeb.Dicom.Network.Association;
 
-/// <summary>The peer refused the association (A-ASSOCIATE-RJ).</summary>
-public sealed class AssociationRejectedException(AssociateReject reject)
-    : Exception($"Association rejected: result {reject.Result}, source {reject.Source}, reason {reject.Reason}")
-{
-    public AssociateReject Reject { get; } = reject;
-}
-
-/// <summary>The association ended by A-ABORT, a broken connection, or a protocol error.</summary>
-public sealed class AssociationAbortedException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>Limits that protect an association from a slow or hostile peer.</summary>
 public sealed record AssociationOptions
 {
@@ -90,6 +80,10 @@ public sealed class DicomAssociation : IAsyncDisposable
             // without waiting for a body that may never come.
             (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token, expected: PduType.AssociateRequest);
         }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new DicomTimeoutException(DicomTimeout.Artim, options.ArtimTimeout);
+        }
         catch (AssociationAbortedException)
         {
             try { await stream.WriteAsync(PduCodec.EncodeAbort(2, 2), ct); } catch (IOException) { }
@@ -114,19 +108,36 @@ public sealed class DicomAssociation : IAsyncDisposable
         return new DicomAssociation(stream, request, accept, options, isRequestor: false) { RemoteHost = remoteHost };
     }
 
-    /// <summary>SCU side: send A-ASSOCIATE-RQ and wait (ARTIM) for AC, RJ or abort.</summary>
+    /// <summary>
+    /// SCU side: send A-ASSOCIATE-RQ and wait (ARTIM) for AC, RJ or abort. Throws
+    /// <see cref="AssociationRejectedException"/>, <see cref="AssociationAbortedException"/> or a timeout.
+    /// </summary>
     public static async Task<DicomAssociation> RequestAsync(Stream stream, AssociationParameters request, AssociationOptions options, CancellationToken ct)
     {
         request.MaxPduLength = options.MaxPduLength;
-        await stream.WriteAsync(PduCodec.EncodeAssociate(request, accept: false), ct);
         using var artim = CancellationTokenSource.CreateLinkedTokenSource(ct);
         artim.CancelAfter(options.ArtimTimeout);
-        var (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token);
+        PduType type;
+        byte[] body;
+        try
+        {
+            await stream.WriteAsync(PduCodec.EncodeAssociate(request, accept: false), artim.Token);
+            (type, body) = await ReadPduAsync(stream, 64 * 1024, artim.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new DicomTimeoutException(DicomTimeout.Artim, options.ArtimTimeout);
+        }
+        catch (IOException ex)
+        {
+            throw new AssociationAbortedException("connection lost: " + ex.Message, ex);
+        }
         return type switch
         {
             PduType.AssociateAccept => new DicomAssociation(stream, request, PduCodec.DecodeAssociate(body, accept: true), options, isRequestor: true),
             PduType.AssociateReject => throw new AssociationRejectedException(PduCodec.DecodeReject(body)),
-            _ => throw new AssociationAbortedException($"peer answered the association request with {type}"),
+            PduType.Abort => throw AssociationAbortedException.FromPeer(body),
+            _ => throw new AssociationAbortedException($"the peer answered the association request with {type}", reason: AbortReason.UnexpectedPdu),
         };
     }
 
@@ -138,10 +149,10 @@ public sealed class DicomAssociation : IAsyncDisposable
         var header = new byte[6];
         await ReadExactlyAsync(stream, header, ct);
         var type = (PduType)header[0];
-        if (header[0] is < 1 or > 7) throw new AssociationAbortedException($"unknown PDU type 0x{header[0]:X2}");
-        if (expected is { } e && type != e) throw new AssociationAbortedException($"expected {e}, received {type}");
+        if (header[0] is < 1 or > 7) throw new AssociationAbortedException($"unknown PDU type 0x{header[0]:X2}", reason: AbortReason.UnrecognizedPdu);
+        if (expected is { } e && type != e) throw new AssociationAbortedException($"expected {e}, received {type}", reason: AbortReason.UnexpectedPdu);
         var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(2));
-        if (length > maxLength) throw new AssociationAbortedException($"{type} PDU of {length} bytes exceeds the limit of {maxLength}");
+        if (length > maxLength) throw new AssociationAbortedException($"{type} PDU of {length} bytes exceeds the limit of {maxLength}", reason: AbortReason.InvalidPduParameterValue);
         // Every byte is about to be overwritten by the read: no need for the runtime to zero up to 256 KB first.
         var body = GC.AllocateUninitializedArray<byte>((int)length);
         await ReadExactlyAsync(stream, body, ct);
@@ -183,7 +194,7 @@ public sealed class DicomAssociation : IAsyncDisposable
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 await AbortAsync();
-                throw new AssociationAbortedException($"no PDU for {_options.IdleTimeout.TotalSeconds:N0} s");
+                throw new DicomTimeoutException(DicomTimeout.Dimse, _options.IdleTimeout);
             }
             catch (AssociationAbortedException)
             {
@@ -195,13 +206,13 @@ public sealed class DicomAssociation : IAsyncDisposable
                 case PduType.PData:
                     List<PresentationDataValue> pdvs;
                     try { pdvs = PduCodec.DecodePData(body); }
-                    catch (PduException ex) { await AbortAsync(); throw new AssociationAbortedException(ex.Message, ex); }
+                    catch (PduException ex) { await AbortAsync(); throw new AssociationAbortedException(ex.Message, ex, reason: AbortReason.InvalidPduParameterValue); }
                     foreach (var pdv in pdvs)
                     {
                         if (!_contexts.TryGetValue(pdv.ContextId, out var pc) || !pc.IsAccepted)
                         {
                             await AbortAsync();
-                            throw new AssociationAbortedException($"PDV on presentation context {pdv.ContextId}, which was not accepted");
+                            throw new AssociationAbortedException($"PDV on presentation context {pdv.ContextId}, which was not accepted", reason: AbortReason.InvalidPduParameterValue);
                         }
                         contextId = pdv.ContextId;
                         if (pdv.IsCommand)
@@ -243,10 +254,10 @@ public sealed class DicomAssociation : IAsyncDisposable
                     return null;
                 case PduType.Abort:
                     _closed = true;
-                    throw new AssociationAbortedException("the peer aborted the association");
+                    throw AssociationAbortedException.FromPeer(body);
                 default:
                     await AbortAsync();
-                    throw new AssociationAbortedException($"unexpected {type} PDU on an established association");
+                    throw new AssociationAbortedException($"unexpected {type} PDU on an established association", reason: AbortReason.UnexpectedPdu);
             }
         }
     }
@@ -294,6 +305,12 @@ public sealed class DicomAssociation : IAsyncDisposable
                 filled = await AppendFragmentsAsync(buffer, filled, message.PresentationContextId, data, isCommand: false, max, ct);
             if (filled > 0) await _stream.WriteAsync(buffer.AsMemory(0, filled), ct);
             await _stream.FlushAsync(ct);
+        }
+        catch (IOException ex)
+        {
+            // The transport broke under us: the upper layer's A-P-ABORT (PS3.8 §9.2, AA-4).
+            _closed = true;
+            throw new AssociationAbortedException("connection lost: " + ex.Message, ex);
         }
         finally
         {

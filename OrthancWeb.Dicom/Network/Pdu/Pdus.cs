@@ -82,13 +82,38 @@ public sealed record AssociateReject(byte Result, byte Source, byte Reason)
     public static AssociateReject ApplicationContextNotSupported => new(1, 1, 2);
     /// <summary>Transient, service provider (presentation): local limit exceeded.</summary>
     public static AssociateReject TooManyAssociations => new(2, 3, 2);
+
+    /// <summary>The three fields in words, as PS3.8 Table 9-21 names them.</summary>
+    public string Describe()
+    {
+        var result = Result switch { 1 => "permanent", 2 => "transient", _ => $"result {Result}" };
+        var source = Source switch
+        {
+            1 => "service user",
+            2 => "service provider (ACSE)",
+            3 => "service provider (presentation)",
+            _ => $"source {Source}",
+        };
+        var reason = (Source, Reason) switch
+        {
+            (1 or 2, 1) => "no reason given",
+            (1, 2) => "application context name not supported",
+            (1, 3) => "calling AE title not recognized",
+            (1, 7) => "called AE title not recognized",
+            (2, 2) => "protocol version not supported",
+            (3, 1) => "temporary congestion",
+            (3, 2) => "local limit exceeded",
+            _ => $"reason {Reason}",
+        };
+        return $"{reason} ({result}, {source})";
+    }
 }
 
 /// <summary>One presentation data value inside a P-DATA-TF PDU (PS3.8 §9.3.5.1, Annex E).</summary>
 public readonly record struct PresentationDataValue(byte ContextId, bool IsCommand, bool IsLast, ReadOnlyMemory<byte> Data);
 
-/// <summary>A PDU that does not follow PS3.8; the association is aborted.</summary>
-public sealed class PduException(string message) : Exception(message);
+/// <summary>A PDU that does not follow PS3.8 (a protocol error); the association is aborted.</summary>
+public sealed class PduException(string message) : DicomNetworkException(message);
 
 /// <summary>Encoding and decoding of PDU bodies (PS3.8 §9.3). Lengths are big endian in the upper layer.</summary>
 public static class PduCodec

@@ -26,7 +26,11 @@ public sealed class DicomClient : IAsyncDisposable
     public DicomAssociation Association => _channel.Association;
     public DimseChannel Channel => _channel;
 
-    /// <summary>Opens a TCP connection (TCP_NODELAY) and negotiates an association.</summary>
+    /// <summary>
+    /// Opens a TCP connection (TCP_NODELAY) and negotiates an association. Every failure to reach the peer is a
+    /// <see cref="DicomNetworkException"/>: <see cref="DicomConnectionException"/>, <see cref="DicomTimeoutException"/>,
+    /// <see cref="AssociationRejectedException"/> or <see cref="AssociationAbortedException"/>.
+    /// </summary>
     public static async Task<DicomClient> ConnectAsync(string host, int port, string callingAe, string calledAe,
         IEnumerable<(string AbstractSyntax, IReadOnlyList<string> TransferSyntaxes)> contexts,
         AssociationOptions? options = null, IEnumerable<RoleSelection>? roles = null, UserIdentity? identity = null, CancellationToken ct = default)
@@ -37,7 +41,18 @@ public sealed class DicomClient : IAsyncDisposable
         {
             using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             connectTimeout.CancelAfter(options.ArtimTimeout);
-            await tcp.ConnectAsync(host, port, connectTimeout.Token);
+            try
+            {
+                await tcp.ConnectAsync(host, port, connectTimeout.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new DicomTimeoutException(DicomTimeout.Connect, options.ArtimTimeout);
+            }
+            catch (SocketException ex)
+            {
+                throw new DicomConnectionException(host, port, ex);
+            }
             var request = new AssociationParameters { CallingAE = callingAe, CalledAE = calledAe, UserIdentity = identity };
             byte id = 1;
             foreach (var (abstractSyntax, syntaxes) in contexts)
@@ -50,9 +65,29 @@ public sealed class DicomClient : IAsyncDisposable
             var association = await DicomAssociation.RequestAsync(tcp.GetStream(), request, options, ct);
             return new DicomClient(tcp, new DimseChannel(association));
         }
+        catch (DicomNetworkException ex)
+        {
+            tcp.Dispose();
+            ex.CalledAE ??= calledAe;
+            throw;
+        }
         catch
         {
             tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs one request, naming the peer in its failure (the stack is kept: the same exception goes on).</summary>
+    private async Task<T> NamedAsync<T>(Func<Task<T>> request)
+    {
+        try
+        {
+            return await request();
+        }
+        catch (DicomNetworkException ex)
+        {
+            ex.CalledAE ??= Association.CalledAE;
             throw;
         }
     }
@@ -61,25 +96,25 @@ public sealed class DicomClient : IAsyncDisposable
         Association.AcceptedContexts.FirstOrDefault(c => c.AbstractSyntax == abstractSyntax && (transferSyntax is null || c.AcceptedTransferSyntax == transferSyntax))
         ?? throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"no accepted presentation context for {abstractSyntax} {transferSyntax}");
 
-    public async Task<ushort> EchoAsync(CancellationToken ct = default)
+    public Task<ushort> EchoAsync(CancellationToken ct = default) => NamedAsync(async () =>
     {
         var rq = DimseMessage.EchoRequest(_channel.NextMessageId());
         rq.PresentationContextId = ContextFor(SopClasses.Verification).Id;
         return (await _channel.RequestAsync(rq, ct)).Status;
-    }
+    });
 
     /// <summary>
     /// Sends one instance. The data set is sent in a syntax the peer accepted for its SOP class: the stored one if
     /// possible, else re-encoded to an accepted uncompressed syntax (compressed data cannot be re-encoded here).
     /// </summary>
-    public async Task<DimseMessage> StoreAsync(string sopClass, string sopInstance, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet,
-        string? moveOriginatorAet = null, ushort moveOriginatorId = 0, CancellationToken ct = default)
+    public Task<DimseMessage> StoreAsync(string sopClass, string sopInstance, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet,
+        string? moveOriginatorAet = null, ushort moveOriginatorId = 0, CancellationToken ct = default) => NamedAsync(() =>
     {
         var (context, data) = Prepare(Association, sopClass, syntax, dataSet);
         var rq = DimseMessage.StoreRequest(_channel.NextMessageId(), sopClass, sopInstance, data, moveOriginatorAet, moveOriginatorId);
         rq.PresentationContextId = context.Id;
-        return await _channel.RequestAsync(rq, ct);
-    }
+        return _channel.RequestAsync(rq, ct);
+    });
 
     /// <summary>Picks the presentation context for a C-STORE and converts the data set when it must.</summary>
     internal static (PresentationContext Context, ReadOnlyMemory<byte> Data) Prepare(DicomAssociation association, string sopClass, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet)
@@ -108,20 +143,27 @@ public sealed class DicomClient : IAsyncDisposable
         var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
         var rq = DimseMessage.QueryRequest(CommandField.CFindRequest, _channel.NextMessageId(), sopClass, DicomWriter.ToBytes(identifier, ts));
         rq.PresentationContextId = context.Id;
-        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct))
+        await using var responses = _channel.RequestStreamAsync(rq, ct).GetAsyncEnumerator(ct);
+        // Each step awaited apart from the yield, which cannot sit in a try with a catch.
+        while (await NamedAsync(async () => await responses.MoveNextAsync()))
         {
+            var rsp = responses.Current;
             if (DimseStatus.IsPending(rsp.Status))
             {
                 if (rsp.Data is { } d) yield return DicomReader.ReadDataset(d, ts);
                 continue;
             }
             if (DimseStatus.IsFailure(rsp.Status))
-                throw new DimseFailureException(rsp.Status, rsp.Command.GetString(DicomTags.ErrorComment) ?? $"C-FIND failed with status 0x{rsp.Status:X4}");
+                throw new DimseFailureException(rsp.Status, rsp.Command.GetString(DicomTags.ErrorComment) ?? $"C-FIND failed with status 0x{rsp.Status:X4}")
+                    { CalledAE = Association.CalledAE };
         }
     }
 
     /// <summary>C-MOVE to a destination AE; returns the final response (status and sub-operation counters).</summary>
-    public async Task<DimseMessage> MoveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct = default)
+    public Task<DimseMessage> MoveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct = default) =>
+        NamedAsync(() => RetrieveAsync(sopClass, destinationAet, identifier, ct));
+
+    private async Task<DimseMessage> RetrieveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct)
     {
         var context = ContextFor(sopClass);
         var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);

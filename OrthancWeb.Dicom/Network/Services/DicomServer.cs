@@ -98,9 +98,9 @@ public sealed class DicomServer(
             await foreach (var request in channel.IncomingRequests.ReadAllAsync(_stop.Token))
                 await DispatchAsync(context, request);
         }
-        catch (AssociationAbortedException ex) { _log.LogInformation("Association from {Host} aborted: {Reason}", remote, ex.Message); }
+        catch (DicomNetworkException ex) { _log.LogInformation("Association from {Host} ended: {Reason}", remote, ex.Message); }
         catch (OperationCanceledException) { }
-        catch (Exception ex) when (ex is IOException or SocketException or Pdu.PduException) { _log.LogInformation("Connection from {Host} dropped: {Reason}", remote, ex.Message); }
+        catch (Exception ex) when (ex is IOException or SocketException) { _log.LogInformation("Connection from {Host} dropped: {Reason}", remote, ex.Message); }
         catch (Exception ex) { _log.LogError(ex, "Association from {Host} failed", remote); }
         finally
         {
@@ -166,7 +166,7 @@ public sealed class DicomServer(
         }
         catch (DimseFailureException ex)
         {
-            await channel.SendAsync(DimseMessage.ResponseTo(request, ex.Status, errorComment: ex.Message));
+            await channel.SendAsync(DimseMessage.ResponseTo(request, ex.Status, errorComment: ex.ErrorComment));
         }
         catch (DicomReadException ex)
         {
@@ -254,7 +254,7 @@ public sealed class DicomServer(
             await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: "Destination refused the association: " + ex.Message)
                 .WithSubOperations(0, 0, operations.Count, 0));
         }
-        catch (Exception ex) when (ex is SocketException or AssociationAbortedException or IOException)
+        catch (DicomNetworkException ex) when (ex is not DimseFailureException)
         {
             await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: "Destination unreachable: " + ex.Message)
                 .WithSubOperations(0, completed, operations.Count - completed, warning));

@@ -14,10 +14,14 @@ public sealed record DimseContext(DicomAssociation Association, DimseChannel Cha
     public string? RemoteHost => Association.RemoteHost;
 }
 
-/// <summary>A failure status for the current request (PS3.7 Annex C), with a comment for the peer.</summary>
-public sealed class DimseFailureException(ushort status, string comment) : Exception(comment)
+/// <summary>
+/// A failure status for a request (PS3.7 Annex C) with its Error Comment (0000,0902): thrown by a service handler to
+/// answer it, and by the SCU client when the peer answered it.
+/// </summary>
+public sealed class DimseFailureException(ushort status, string comment) : DicomNetworkException(comment)
 {
     public ushort Status { get; } = status;
+    public string ErrorComment { get; } = comment;
 }
 
 /// <summary>Who may associate, and which presentation contexts are accepted (PS3.8 §9.3.2).</summary>

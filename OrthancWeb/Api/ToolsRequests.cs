@@ -1,0 +1,16 @@
+using OrthancWeb.Index;
+
+namespace OrthancWeb.Api;
+
+/// <summary>POST /tools/find: {"Level": "Study", "Query": {"PatientName": "DOE*"}, "Expand": true, "Limit": 10, "Since": 0, "CaseSensitive": true}.</summary>
+public sealed record ToolsFindRequest
+{
+    public required ResourceLevel Level { get; init; }
+    /// <summary>Keyword or gggg,eeee to the value to match (wildcards * and ?, ranges for dates).</summary>
+    public required Dictionary<string, string> Query { get; init; }
+    /// <summary>Answer the resources in full rather than their IDs.</summary>
+    public bool Expand { get; init; }
+    public int? Limit { get; init; }
+    public int Since { get; init; }
+    public bool CaseSensitive { get; init; } = true;
+}

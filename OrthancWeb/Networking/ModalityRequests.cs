@@ -1,0 +1,54 @@
+using System.Text.Json.Nodes;
+using OrthancWeb.Index;
+using OrthancWeb.Requests;
+
+namespace OrthancWeb.Networking;
+
+/// <summary>
+/// POST /modalities/{name}/store: {"Resources": [...], "Asynchronous": true, "Retries": 5, "RetryDelay": 30}, or
+/// Orthanc's shorter forms, a bare ID or a JSON array of IDs.
+/// </summary>
+public sealed record ModalityStoreRequest : IShorthandBody<ModalityStoreRequest>
+{
+    /// <summary>Public IDs of patients, studies, series or instances.</summary>
+    public IReadOnlyList<string> Resources { get; init; } = [];
+    /// <summary>Send as a job (answered with its ID) instead of within the request.</summary>
+    public bool Asynchronous { get; init; }
+    public int Priority { get; init; }
+    /// <summary>Attempts after the first when the destination is down (jobs only).</summary>
+    public int Retries { get; init; }
+    /// <summary>Seconds between attempts (jobs only).</summary>
+    public int RetryDelay { get; init; } = 10;
+
+    public static JsonObject? Expand(JsonNode shorthand) =>
+        RequestBody.Strings(shorthand) is { } ids ? new JsonObject { ["Resources"] = ids } : null;
+}
+
+/// <summary>POST /modalities/{name}/query: {"Level": "Study", "Query": {"PatientName": "DOE*"}}.</summary>
+public sealed record ModalityQueryRequest
+{
+    public required ResourceLevel Level { get; init; }
+    /// <summary>Keyword or gggg,eeee to the value to match (C-FIND matching, PS3.4 §C.2.2.2).</summary>
+    public Dictionary<string, string> Query { get; init; } = [];
+}
+
+/// <summary>POST /modalities/{name}/move: {"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}.</summary>
+public sealed record ModalityMoveRequest
+{
+    public required ResourceLevel Level { get; init; }
+    /// <summary>One identifier per resource: its unique keys down to the level.</summary>
+    public IReadOnlyList<Dictionary<string, string>> Resources { get; init; } = [];
+    /// <summary>The AE to send to; ours when absent.</summary>
+    public string? TargetAet { get; init; }
+    public bool Asynchronous { get; init; }
+}
+
+/// <summary>POST /queries/{id}/retrieve: {"TargetAet": "...", "Asynchronous": true}, or the target AE title alone.</summary>
+public sealed record QueryRetrieveRequest : IShorthandBody<QueryRetrieveRequest>
+{
+    public string? TargetAet { get; init; }
+    public bool Asynchronous { get; init; }
+
+    public static JsonObject? Expand(JsonNode shorthand) =>
+        shorthand is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? new JsonObject { ["TargetAet"] = v.GetValue<string>() } : null;
+}
