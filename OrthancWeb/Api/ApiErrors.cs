@@ -6,7 +6,7 @@ using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.Network;
 using OrthancWeb.Networking;
 using OrthancWeb.Requests;
-using OrthancWeb.Storage;
+using OrthancWeb.Index;
 
 namespace OrthancWeb.Api;
 
