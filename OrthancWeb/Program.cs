@@ -22,6 +22,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 });
 builder.WebHost.UseStaticWebAssets();
 var paths = builder.AddServerConfiguration(configFile, args);
+builder.AddWebListeners(paths);
 var configuration = builder.Configuration;
 
 // What the server is made of, one capability per line (each registers its options, services and jobs).

@@ -13,6 +13,9 @@ public sealed class DataPaths
     }
 
     public string Root { get; }
+
+    /// <summary>The folder of the configuration file: other relative paths in it (a certificate) are resolved from here.</summary>
+    public string ConfigurationFolder { get; init; } = Environment.CurrentDirectory;
     public string Database { get; }
     public string Storage { get; }
     public string Certificates { get; }
