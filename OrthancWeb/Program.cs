@@ -50,6 +50,7 @@ await app.Services.GetRequiredService<IndexStartup>().RunAsync();
 
 app.UseRestApiErrors();
 app.UseAuthentication();
+app.UseCaller();
 app.UseAuthorization();
 app.UseAntiforgery();
 

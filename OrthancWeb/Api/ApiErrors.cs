@@ -7,6 +7,7 @@ using OrthancWeb.Dicom.Network;
 using OrthancWeb.Networking;
 using OrthancWeb.Requests;
 using OrthancWeb.Index;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
 
@@ -71,6 +72,8 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
     {
         JsonException json => new(400, OrthancErrorCode.BadFileFormat, RequestBodyError.Describe(json)),
         DicomValidationException => new(400, OrthancErrorCode.BadRequest, ex.Message),
+        // Orthanc 1.10 has no code of its own for a forbidden action: its authentication code, with the reason.
+        AccessDeniedException => new(403, OrthancErrorCode.Unauthorized, ex.Message),
         UnknownModalityException => new(404, OrthancErrorCode.InexistentItem, ex.Message),
         KeyNotFoundException => new(404, OrthancErrorCode.UnknownResource, ex.Message),
         DicomNetworkException => new(500, OrthancErrorCode.NetworkProtocol, ex.Message),

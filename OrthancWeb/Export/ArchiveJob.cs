@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using OrthancWeb.Hosting;
 using OrthancWeb.Jobs;
 using OrthancWeb.Requests;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Export;
 
@@ -14,6 +15,9 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobH
     public const string JobType = "Archive";
 
     public string Type => JobType;
+
+    /// <summary>An archive only reads what a viewer may already download.</summary>
+    public string Policy => Policies.View;
 
     public static JsonObject Content(IEnumerable<string> resources, bool media) => Job.ContentOf(new ArchiveParameters
     {

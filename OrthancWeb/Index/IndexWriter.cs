@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Storage;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Index;
 
@@ -21,18 +22,24 @@ public sealed class IndexWriter(CommitPipeline commits, IndexTransactions transa
         commits.AddAsync(header, ids, file, arrival, checksum);
 
     /// <summary>Deletes a resource, everything under it, and parents left empty. Returns the nearest parent that remains, if any.</summary>
-    public Task<(bool Found, string? RemainingAncestor, ResourceLevel? AncestorLevel)> DeleteAsync(string publicId, ResourceLevel level, CancellationToken ct) =>
-        transactions.ReadWriteAsync<(bool, string?, ResourceLevel?)>(async (transaction, ct) =>
+    public Task<(bool Found, string? RemainingAncestor, ResourceLevel? AncestorLevel)> DeleteAsync(string publicId, ResourceLevel level, CancellationToken ct)
+    {
+        Caller.Demand(Policies.Modify, "delete");
+        return transactions.ReadWriteAsync<(bool, string?, ResourceLevel?)>(async (transaction, ct) =>
         {
             var r = await transaction.Db.Resources.FirstOrDefaultAsync(x => x.PublicId == publicId && x.Level == level, ct);
             if (r is null) return (false, null, null);
             var ancestor = await deletion.DeleteWithEmptyParentsAsync(transaction, r, ct);
             return (true, ancestor?.PublicId, ancestor?.Level);
         }, ct);
+    }
 
     /// <summary>Protects a patient from recycling, or makes it recyclable again; false when there is no such patient.</summary>
-    public Task<bool> SetProtectedAsync(string patientPublicId, bool isProtected, CancellationToken ct) =>
-        transactions.ReadWriteAsync(async (transaction, ct) =>
+    public Task<bool> SetProtectedAsync(string patientPublicId, bool isProtected, CancellationToken ct)
+    {
+        Caller.Demand(Policies.Modify, "protect or unprotect patients");
+        return transactions.ReadWriteAsync(async (transaction, ct) =>
             await transaction.Db.Resources.Where(r => r.PublicId == patientPublicId && r.Level == ResourceLevel.Patient)
                 .ExecuteUpdateAsync(s => s.SetProperty(r => r.IsProtected, isProtected), ct) > 0, ct);
+    }
 }

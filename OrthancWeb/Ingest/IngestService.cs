@@ -5,6 +5,7 @@ using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Storage;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Ingest;
 
@@ -24,6 +25,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
     public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
     {
+        Caller.Demand(Policies.Modify, "upload instances");
         var incoming = storage.CreateIncoming();
         var temp = incoming.Path;
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);

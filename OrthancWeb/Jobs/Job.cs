@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrthancWeb.Requests;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Jobs;
 
@@ -58,6 +59,9 @@ public sealed class Job
 public interface IJobHandler
 {
     string Type { get; }
+
+    /// <summary>What a user must be allowed to submit this job (an export only reads; most jobs change or send data).</summary>
+    string Policy => Policies.Modify;
 
     Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct);
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Hosting;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Jobs;
 
@@ -89,7 +90,8 @@ public sealed class JobEngine : BackgroundService
 
     public Job Submit(string type, JsonObject content, int priority = 0, string? user = null, int maxRetries = 0, int retryDelaySeconds = 10)
     {
-        if (!_handlers.ContainsKey(type)) throw new ArgumentException($"No handler for jobs of type {type}");
+        if (!_handlers.TryGetValue(type, out var handler)) throw new ArgumentException($"No handler for jobs of type {type}");
+        Caller.Demand(handler.Policy, $"start {type} jobs");
         var job = new Job
         {
             Id = Guid.NewGuid().ToString(),
@@ -117,9 +119,13 @@ public sealed class JobEngine : BackgroundService
 
     public bool Pause(string id) => Stop(id, JobState.Paused);
 
+    /// <summary>Whoever may submit a job of its type may also stop, resume or resubmit it.</summary>
+    private void DemandControl(Job job) => Caller.Demand(_handlers.TryGetValue(job.Type, out var handler) ? handler.Policy : Policies.Modify, $"control {job.Type} jobs");
+
     private bool Stop(string id, JobState target)
     {
         if (Get(id) is not { } job || job.IsFinished) return false;
+        DemandControl(job);
         lock (_gate)
         {
             if (job.State == JobState.Running)
@@ -139,6 +145,7 @@ public sealed class JobEngine : BackgroundService
     public bool Resume(string id)
     {
         if (Get(id) is not { State: JobState.Paused } job) return false;
+        DemandControl(job);
         lock (_gate) job.State = JobState.Pending;
         Save(job);
         _wake.Release();
@@ -149,6 +156,7 @@ public sealed class JobEngine : BackgroundService
     public bool Resubmit(string id)
     {
         if (Get(id) is not { State: JobState.Failure } job) return false;
+        DemandControl(job);
         lock (_gate)
         {
             job.State = JobState.Pending;

@@ -2,6 +2,7 @@ using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Modification;
 
@@ -33,6 +34,7 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
     public Task<ModifiedResource?> AnonymizeAsync(ResourceLevel level, string id, AnonymizationOptions options, bool keepSource,
         IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
     {
+        Caller.Demand(Policies.Modify, "anonymize");
         var anonymizer = new Anonymizer(options, uids);
         return TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct);
     }
@@ -40,6 +42,7 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
     public Task<ModifiedResource?> ModifyAsync(ResourceLevel level, string id, ModificationOptions options, bool keepSource,
         IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
     {
+        Caller.Demand(Policies.Modify, "modify");
         var modifier = new DicomModifier(options, uids);
         // Keeping the SOP Instance UID replaces the stored instance: that is modification in place.
         var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);

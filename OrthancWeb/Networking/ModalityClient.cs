@@ -6,6 +6,7 @@ using OrthancWeb.Dicom.Network.Association;
 using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Networking;
 
@@ -42,6 +43,7 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
     /// <summary>Sends every instance under the given resources in one association.</summary>
     public async Task<StoreToModalityResult> StoreAsync(ModalityOptions m, IEnumerable<string> resourceIds, CancellationToken ct)
     {
+        Caller.Demand(Policies.Modify, "send to modalities");
         var instances = new List<(ResourceInfo Info, AttachmentInfo File)>();
         foreach (var id in resourceIds)
         {
@@ -94,6 +96,7 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
     /// <summary>C-MOVE of the given identifiers from a modality to a target AE (ours by default).</summary>
     public async Task<DimseMessage> MoveAsync(ModalityOptions m, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet, CancellationToken ct)
     {
+        Caller.Demand(Policies.Modify, "retrieve from modalities");
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootMove : SopClasses.StudyRootMove;
         await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], Scu, ct: ct);
         DimseMessage? last = null;

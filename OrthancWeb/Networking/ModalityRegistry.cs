@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Dicom;
 using OrthancWeb.Index;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Networking;
 
@@ -47,6 +48,7 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
     /// <summary>Adds or replaces a stored modality; refuses names defined in appsettings.json and invalid entries.</summary>
     public Task SaveAsync(string name, ModalityOptions m, CancellationToken ct)
     {
+        Caller.Demand(Policies.Administer, "change modalities");
         if (string.IsNullOrWhiteSpace(name) || name.Length > 64) throw new DicomValidationException("A modality needs a name of 1 to 64 characters");
         if (IsConfigured(name)) throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there");
         var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
@@ -55,8 +57,11 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
         return _stored.SaveAsync(name, m, ct);
     }
 
-    public Task<bool> DeleteAsync(string name, CancellationToken ct) =>
-        IsConfigured(name) ? throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+    public Task<bool> DeleteAsync(string name, CancellationToken ct)
+    {
+        Caller.Demand(Policies.Administer, "change modalities");
+        return IsConfigured(name) ? throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+    }
 }
 
 /// <summary>No modality of that name is known (Orthanc's "Accessing an inexistent item", HTTP 404).</summary>

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrthancWeb.Index;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Routing;
 
@@ -28,11 +29,15 @@ public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDb
 
     public Task SaveAsync(RoutingRule rule, CancellationToken ct)
     {
+        Caller.Demand(Policies.Administer, "change routing rules");
         if (rule.Problem() is { } problem) throw new ArgumentException(problem);
         if (IsConfigured(rule.Name)) throw new InvalidOperationException($"Rule {rule.Name} is defined in appsettings.json: edit it there");
         return _stored.SaveAsync(rule.Name, rule, ct);
     }
 
-    public Task<bool> DeleteAsync(string name, CancellationToken ct) =>
-        IsConfigured(name) ? throw new InvalidOperationException($"Rule {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+    public Task<bool> DeleteAsync(string name, CancellationToken ct)
+    {
+        Caller.Demand(Policies.Administer, "change routing rules");
+        return IsConfigured(name) ? throw new InvalidOperationException($"Rule {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+    }
 }

@@ -33,7 +33,7 @@ public static class SecurityRegistration
                 o.User.RequireUniqueEmail = false;
             })
             .AddEntityFrameworkStores<SecurityDbContext>()
-            .AddUserManager<ClockedUserManager>()
+            .AddUserManager<ServerUserManager>()
             .AddDefaultTokenProviders();
         services.ConfigureApplicationCookie(o =>
         {
@@ -72,9 +72,7 @@ public static class SecurityRegistration
         services.AddAuthorization(o =>
         {
             o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
-            o.AddPolicy(Policies.View, p => p.RequireRole(Roles.Administrator, Roles.Clinician, Roles.Viewer));
-            o.AddPolicy(Policies.Modify, p => p.RequireRole(Roles.Administrator, Roles.Clinician));
-            o.AddPolicy(Policies.Administer, p => p.RequireRole(Roles.Administrator));
+            foreach (var policy in Policies.All) o.AddPolicy(policy, p => p.RequireRole(Policies.RolesOf(policy)));
         });
         services.AddScoped<AdministratorSeeder>();
         return services;

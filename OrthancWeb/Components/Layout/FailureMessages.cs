@@ -1,4 +1,5 @@
 using OrthancWeb.Dicom;
+using OrthancWeb.Security;
 
 namespace OrthancWeb.Components.Layout;
 
@@ -10,14 +11,14 @@ namespace OrthancWeb.Components.Layout;
 public static class FailureMessages
 {
     /// <summary>Failures a page reports in place (a snackbar, a line of text) and then goes on as before.</summary>
-    public static bool IsExpected(Exception ex) => ex is DicomException or KeyNotFoundException or TimeoutException;
+    public static bool IsExpected(Exception ex) => ex is DicomException or KeyNotFoundException or TimeoutException or AccessDeniedException;
 
     /// <summary>"C-ECHO to ward failed: AET "WARD": association rejected: called AE title not recognized (permanent, service user)".</summary>
     public static string For(string action, Exception ex) => $"{action} failed: {Reason(ex)}";
 
     public static string Reason(Exception ex) => ex switch
     {
-        DicomException or KeyNotFoundException or TimeoutException => ex.Message,
+        DicomException or KeyNotFoundException or TimeoutException or AccessDeniedException => ex.Message,
         OperationCanceledException => "cancelled",
         // Not meant to happen: say what it was, the details are in the server log.
         _ => $"unexpected {ex.GetType().Name}: {ex.Message}",

@@ -4,11 +4,12 @@ using Microsoft.Extensions.Options;
 namespace OrthancWeb.Security;
 
 /// <summary>
-/// Identity's user manager with the account lockout on the server's <see cref="TimeProvider"/>. Identity (ASP.NET Core
-/// 10) stamps and checks the end of a lockout with DateTimeOffset.UtcNow in these two methods, and takes no clock there
-/// (its TimeProvider reaches only the cookie and security-stamp checks); the sign-in manager asks them both.
+/// Identity's user manager with two changes. The account lockout runs on the server's <see cref="TimeProvider"/>:
+/// Identity (ASP.NET Core 10) stamps and checks the end of a lockout with DateTimeOffset.UtcNow in the two methods
+/// below, and takes no clock there (its TimeProvider reaches only the cookie and security-stamp checks). And the
+/// changes to accounts demand the Administer policy of the <see cref="Caller"/>, whatever page asked for them.
 /// </summary>
-public sealed class ClockedUserManager(
+public sealed class ServerUserManager(
     IUserStore<IdentityUser> store,
     IOptions<IdentityOptions> optionsAccessor,
     IPasswordHasher<IdentityUser> passwordHasher,
@@ -36,5 +37,29 @@ public sealed class ClockedUserManager(
             await lockouts.ResetAccessFailedCountAsync(user, CancellationToken);
         }
         return await UpdateUserAsync(user);
+    }
+
+    public override Task<IdentityResult> CreateAsync(IdentityUser user, string password)
+    {
+        Caller.Demand(Policies.Administer, "add users");
+        return base.CreateAsync(user, password);
+    }
+
+    public override Task<IdentityResult> DeleteAsync(IdentityUser user)
+    {
+        Caller.Demand(Policies.Administer, "delete users");
+        return base.DeleteAsync(user);
+    }
+
+    public override Task<IdentityResult> AddToRoleAsync(IdentityUser user, string role)
+    {
+        Caller.Demand(Policies.Administer, "change roles");
+        return base.AddToRoleAsync(user, role);
+    }
+
+    public override Task<IdentityResult> RemoveFromRoleAsync(IdentityUser user, string role)
+    {
+        Caller.Demand(Policies.Administer, "change roles");
+        return base.RemoveFromRoleAsync(user, role);
     }
 }
