@@ -74,9 +74,9 @@ public sealed partial class IndexQueries
                 .Where(a => a.ContentType == Attachment.DicomContentType).Sum(a => a.CompressedSize),
         }).ToDictionaryAsync(s => s.Id, ct);
         var tags = await MainTagsAsync(db, [.. ids, .. rows.Values.Select(s => s.ParentId).OfType<long>().Distinct()], ct);
-        // Modalities in Study is not stored: it is the set of the series' Modality (PS3.4 §C.6.1.1.4).
+        // Modalities in Study is not stored: it is the set of the study's series' Modality, read from the page's
+        // series (a key lookup each), not from every series' Modality.
         var modality = (int)DicomTags.Modality.Value;
-        // Read from the page's series (a key lookup each), not from every series' Modality.
         var modalities = (await db.Resources.Where(x => x.ParentId != null && ids.Contains(x.ParentId.Value))
                 .Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
                 .ToListAsync(ct))
@@ -293,7 +293,9 @@ public sealed partial class IndexQueries
         for (var l = tagLevel; l < level; l++)
         {
             var parents = ids;
-            ids = db.Resources.Where(AtLevel(l + 1)).Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id);
+            // A patient's studies are found in the index of the studies alone.
+            var children = l + 1 == ResourceLevel.Study ? db.Resources.Where(AtLevel(ResourceLevel.Study)) : db.Resources;
+            ids = children.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id);
         }
         for (var l = tagLevel; l > level; l--)
         {
