@@ -1,3 +1,4 @@
+using System.Globalization;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
 
@@ -15,21 +16,22 @@ public sealed record StudySearch
     public string Description { get; init; } = "";
 }
 
-/// <summary>One row of the studies grid: the study's and its patient's main tags.</summary>
-public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber, IReadOnlyDictionary<DicomTag, string> Tags)
-{
-    /// <summary>What is stored below the study; filled for the rows of the page shown only.</summary>
-    public ResourceStatistics? Statistics { get; init; }
-    /// <summary>The distinct modalities of the study's series (Modalities in Study is computed, not stored).</summary>
-    public string Modalities { get; init; } = "";
-}
+/// <summary>One row of the studies grid: the study's and its patient's main tags, and what is stored below the study.</summary>
+public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber,
+    string Modalities, long Series, long Instances, long DiskSize);
 
 /// <summary>One row of the patients grid: main tags, what is stored below the patient, and its protection.</summary>
 public sealed record PatientRow(string Id, string PatientName, string PatientId, string BirthDate, string Sex, long Studies, long Instances, long DiskSize, bool IsProtected);
 
+/// <summary>One series of a study: Number sorts numerically (series 10 after series 9).</summary>
+public sealed record SeriesRow(string Id, int? Number, string Modality, string Description, string BodyPart, long Instances, string? Preview);
+
+/// <summary>One instance of a series' list.</summary>
+public sealed record InstanceRow(string Id, string InstanceNumber, string SopInstanceUid, string NumberOfFrames, long Size);
+
 /// <summary>
 /// What the explorer pages need, built only on the index services the REST API uses (no logic of its own, no HTTP
-/// to itself): searches become <see cref="FindRequest"/>s, rows are main tags.
+/// to itself): searches become <see cref="FindConstraint"/>s, and the index filters, sorts, counts and pages.
 /// </summary>
 public sealed class ExplorerService(IndexQueries queries)
 {
@@ -44,101 +46,77 @@ public sealed class ExplorerService(IndexQueries queries)
         Add(DicomTags.StudyDescription, search.Description.Length > 0 && !search.Description.Contains('*') ? "*" + search.Description + "*" : search.Description);
         if (search.From is not null || search.To is not null)
             Add(DicomTags.StudyDate, $"{search.From:yyyyMMdd}-{search.To:yyyyMMdd}");
-        // Names and descriptions match regardless of case, as a person types them.
-        var ids = await queries.FindAsync(new FindRequest(ResourceLevel.Study, constraints, CaseSensitive: false), ct);
-        var tags = await queries.TagsWithAncestorsAsync(ids, ct);
-        var rows = ids.Where(tags.ContainsKey).Select(id =>
+        var sort = sortBy switch
         {
-            var t = tags[id];
-            string V(DicomTag tag) => t.GetValueOrDefault(tag) ?? "";
-            return new StudyRow(id, V(DicomTags.PatientName), V(DicomTags.PatientID), V(DicomTags.StudyDate), V(DicomTags.StudyDescription), V(DicomTags.AccessionNumber), t);
-        });
-        Func<StudyRow, string> key = sortBy switch
-        {
-            nameof(StudyRow.PatientName) => r => r.PatientName,
-            nameof(StudyRow.PatientId) => r => r.PatientId,
-            nameof(StudyRow.Description) => r => r.Description,
-            nameof(StudyRow.AccessionNumber) => r => r.AccessionNumber,
-            _ => r => r.StudyDate,
+            nameof(StudyRow.PatientName) => DicomTags.PatientName,
+            nameof(StudyRow.PatientId) => DicomTags.PatientID,
+            nameof(StudyRow.Description) => DicomTags.StudyDescription,
+            nameof(StudyRow.AccessionNumber) => DicomTags.AccessionNumber,
+            _ => DicomTags.StudyDate,
         };
-        var sorted = (descending || sortBy is null ? rows.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : rows.OrderBy(key, StringComparer.OrdinalIgnoreCase)).ToList();
-        var page = new List<StudyRow>();
-        foreach (var row in sorted.Skip(skip).Take(take))
+        // Newest first until a column is chosen.
+        var page = await queries.StudiesPageAsync(new PageRequest(constraints, sort, descending || sortBy is null, skip, take), ct);
+        return (page.Total, page.Items.Select(s =>
         {
-            var series = await queries.RelativesAsync(row.Id, ResourceLevel.Study, ResourceLevel.Series, ct) ?? [];
-            var modalities = (await queries.TagsWithAncestorsAsync(series, ct)).Values
-                .Select(t => t.GetValueOrDefault(DicomTags.Modality)).OfType<string>().Where(m => m.Length > 0).Distinct().Order();
-            page.Add(row with { Statistics = await queries.ResourceStatisticsAsync(row.Id, ResourceLevel.Study, ct), Modalities = string.Join(", ", modalities) });
-        }
-        return (sorted.Count, page);
+            string V(IReadOnlyDictionary<DicomTag, string> tags, DicomTag tag) => tags.GetValueOrDefault(tag) ?? "";
+            return new StudyRow(s.PublicId, V(s.PatientMainDicomTags, DicomTags.PatientName), V(s.PatientMainDicomTags, DicomTags.PatientID),
+                V(s.MainDicomTags, DicomTags.StudyDate), V(s.MainDicomTags, DicomTags.StudyDescription), V(s.MainDicomTags, DicomTags.AccessionNumber),
+                string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize);
+        }).ToList());
     }
 
-    /// <summary>
-    /// Patients matching a name (wildcards, case-insensitive, a prefix when typed without any) and an ID; sorted and paged
-    /// here, then counts and sizes computed only for the page shown.
-    /// </summary>
+    /// <summary>Patients matching a name (wildcards, case-insensitive, a prefix when typed without any) and an ID.</summary>
     public async Task<(int Total, IReadOnlyList<PatientRow> Rows)> SearchPatientsAsync(string patientName, string patientId, string? sortBy, bool descending, int skip, int take, CancellationToken ct = default)
     {
         var constraints = new List<FindConstraint>();
         if (!string.IsNullOrWhiteSpace(patientName)) constraints.Add(new FindConstraint(DicomTags.PatientName, NamePattern(patientName)));
         if (!string.IsNullOrWhiteSpace(patientId)) constraints.Add(new FindConstraint(DicomTags.PatientID, patientId.Trim()));
-        var ids = await queries.FindAsync(new FindRequest(ResourceLevel.Patient, constraints, CaseSensitive: false), ct);
-        var tags = await queries.TagsWithAncestorsAsync(ids, ct);
-        Func<KeyValuePair<string, Dictionary<DicomTag, string>>, string> key = sortBy switch
+        var sort = sortBy switch
         {
-            nameof(PatientRow.PatientId) => p => p.Value.GetValueOrDefault(DicomTags.PatientID) ?? "",
-            nameof(PatientRow.BirthDate) => p => p.Value.GetValueOrDefault(DicomTags.PatientBirthDate) ?? "",
-            _ => p => p.Value.GetValueOrDefault(DicomTags.PatientName) ?? "",
+            nameof(PatientRow.PatientId) => DicomTags.PatientID,
+            nameof(PatientRow.BirthDate) => DicomTags.PatientBirthDate,
+            _ => DicomTags.PatientName,
         };
-        var ordered = descending ? tags.OrderByDescending(key, StringComparer.OrdinalIgnoreCase) : tags.OrderBy(key, StringComparer.OrdinalIgnoreCase);
-        var rows = new List<PatientRow>();
-        foreach (var (id, t) in ordered.Skip(skip).Take(take))
+        var page = await queries.PatientsPageAsync(new PageRequest(constraints, sort, descending, skip, take), ct);
+        return (page.Total, page.Items.Select(p =>
         {
-            var info = await queries.GetAsync(id, ResourceLevel.Patient, ct);
-            var stats = await queries.ResourceStatisticsAsync(id, ResourceLevel.Patient, ct);
-            if (info is null || stats is null) continue; // deleted meanwhile
-            rows.Add(new PatientRow(id, t.GetValueOrDefault(DicomTags.PatientName) ?? "", t.GetValueOrDefault(DicomTags.PatientID) ?? "",
-                t.GetValueOrDefault(DicomTags.PatientBirthDate) ?? "", t.GetValueOrDefault(DicomTags.PatientSex) ?? "",
-                stats.CountStudies, stats.CountInstances, stats.DiskSize, info.IsProtected));
-        }
-        return (tags.Count, rows);
+            string V(DicomTag tag) => p.MainDicomTags.GetValueOrDefault(tag) ?? "";
+            return new PatientRow(p.PublicId, V(DicomTags.PatientName), V(DicomTags.PatientID), V(DicomTags.PatientBirthDate), V(DicomTags.PatientSex),
+                p.CountStudies, p.CountInstances, p.DiskSize, p.IsProtected);
+        }).ToList());
     }
 
     public Task<ResourceStatistics?> StatisticsAsync(ResourceInfo resource, CancellationToken ct = default) => queries.ResourceStatisticsAsync(resource.PublicId, resource.Level, ct);
 
     public Task<ResourceInfo?> GetAsync(string id, ResourceLevel? level = null, CancellationToken ct = default) => queries.GetAsync(id, level, ct);
 
-    /// <summary>The children of a resource with their main tags, in index order.</summary>
-    public async Task<IReadOnlyList<ResourceInfo>> ChildrenAsync(ResourceInfo parent, CancellationToken ct = default)
-    {
-        var result = new List<ResourceInfo>();
-        foreach (var id in parent.ChildrenIds)
-            if (await queries.GetAsync(id, parent.Level + 1, ct) is { } child) result.Add(child);
-        return result;
-    }
+    /// <summary>The series of a study in Series Number order, each with its instance count and a preview instance.</summary>
+    public async Task<IReadOnlyList<SeriesRow>> SeriesOfStudyAsync(string studyId, CancellationToken ct = default) =>
+        (await queries.SeriesOfStudyAsync(studyId, ct) ?? []).Select(s =>
+        {
+            string V(DicomTag tag) => s.MainDicomTags.GetValueOrDefault(tag) ?? "";
+            return new SeriesRow(s.PublicId, int.TryParse(V(DicomTags.SeriesNumber), CultureInfo.InvariantCulture, out var n) ? n : null,
+                V(DicomTags.Modality), V(DicomTags.SeriesDescription), V(DicomTags.BodyPartExamined), s.CountInstances, s.MiddleInstanceId);
+        }).ToList();
 
-    /// <summary>
-    /// One page of a series' instances in Instance Number order: the numbers of all instances come in one query, and
-    /// only the page shown is loaded in full, so a 5,000-slice series opens as fast as a small one.
-    /// </summary>
-    public async Task<(int Total, IReadOnlyList<ResourceInfo> Rows)> InstancesPageAsync(ResourceInfo series, bool descending, int skip, int take, CancellationToken ct = default)
+    /// <summary>One page of a series' instances in slice order (Instance Number, then index in series).</summary>
+    public async Task<(int Total, IReadOnlyList<InstanceRow> Rows)> InstancesPageAsync(string seriesId, bool descending, int skip, int take, CancellationToken ct = default)
     {
-        var tags = await queries.TagsWithAncestorsAsync(series.ChildrenIds, ct);
-        var ordered = descending
-            ? tags.OrderByDescending(t => InstanceNumber(t.Value)).ThenByDescending(t => t.Key, StringComparer.Ordinal)
-            : tags.OrderBy(t => InstanceNumber(t.Value)).ThenBy(t => t.Key, StringComparer.Ordinal);
-        var rows = new List<ResourceInfo>();
-        foreach (var (id, _) in ordered.Skip(skip).Take(take))
-            if (await queries.GetAsync(id, ResourceLevel.Instance, ct) is { } instance) rows.Add(instance);
-        return (tags.Count, rows);
+        var page = await queries.InstancesPageAsync(seriesId, descending, skip, take, ct);
+        return (page.Total, page.Items.Select(i =>
+        {
+            string V(DicomTag tag) => i.MainDicomTags.GetValueOrDefault(tag) ?? "";
+            return new InstanceRow(i.PublicId, V(DicomTags.InstanceNumber), V(DicomTags.SOPInstanceUID), i.MainDicomTags.GetValueOrDefault(DicomTags.NumberOfFrames) ?? "1", i.UncompressedSize);
+        }).ToList());
     }
 
     /// <summary>Instances of a series in slice order: Instance Number, then index in series.</summary>
     public async Task<IReadOnlyList<ResourceInfo>> SliceOrderAsync(ResourceInfo series, CancellationToken ct = default)
     {
-        var instances = await ChildrenAsync(series, ct);
-        return instances.OrderBy(i => InstanceNumber(i.MainDicomTags))
-            .ThenBy(i => int.TryParse(i.Metadata.GetValueOrDefault("IndexInSeries"), out var n) ? n : 0).ToList();
+        var result = new List<ResourceInfo>();
+        foreach (var id in await queries.SliceOrderAsync(series.PublicId, ct))
+            if (await queries.GetAsync(id, ResourceLevel.Instance, ct) is { } instance) result.Add(instance);
+        return result;
     }
 
     public Task<Statistics> StatisticsAsync(CancellationToken ct = default) => queries.StatisticsAsync(ct);
@@ -149,8 +127,4 @@ public sealed class ExplorerService(IndexQueries queries)
         var name = typed.Trim();
         return name.Length > 0 && !name.Contains('*') && !name.Contains('?') ? name + "*" : name;
     }
-
-    /// <summary>Instance Number as a number, so that slice 10 follows slice 9; instances without one go last.</summary>
-    private static int InstanceNumber(IReadOnlyDictionary<DicomTag, string> tags) =>
-        int.TryParse(tags.GetValueOrDefault(DicomTags.InstanceNumber), out var n) ? n : int.MaxValue;
 }

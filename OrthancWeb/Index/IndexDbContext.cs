@@ -20,6 +20,10 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.HasIndex(r => r.PublicId).IsUnique();
             e.HasIndex(r => new { r.Level, r.Id });
             e.HasIndex(r => r.ParentId);
+            // The studies alone by patient, a few hundred pages however many series and instances the index holds: the
+            // studies grid sorted or filtered by a patient's tag walks it, which the whole ParentId index made a random
+            // read per patient. Studies only, so the ingest of an instance does not touch it.
+            e.HasIndex(r => new { r.Level, r.ParentId }).HasFilter($"\"Level\" = {(int)ResourceLevel.Study}");
             e.HasIndex(r => new { r.Level, r.IsProtected, r.LastUpdate });
             e.HasIndex(r => new { r.IsStable, r.LastUpdate });
             e.Property(r => r.PublicId).HasMaxLength(44);
@@ -29,7 +33,9 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
         {
             e.HasKey(t => new { t.ResourceId, t.Tag });
             e.HasIndex(t => new { t.Tag, t.Value });
-            e.HasIndex(t => new { t.Tag, t.ValueUpper });
+            // Unique because (ResourceId, Tag) is the key: SQLite then knows an ordered scan of it yields each resource
+            // once, and walks it to page a grid sorted by a tag, ties by resource, without a sort step (ResourcePages).
+            e.HasIndex(t => new { t.Tag, t.ValueUpper, t.ResourceId }).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Tags).HasForeignKey(t => t.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
         b.Entity<ResourceMetadata>(e =>

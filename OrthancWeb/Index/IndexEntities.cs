@@ -20,7 +20,7 @@ public sealed class Resource
     public List<Attachment> Attachments { get; set; } = [];
 }
 
-/// <summary>One main DICOM tag value of a resource; indexed on (Tag, Value) and (Tag, ValueUpper) for finds.</summary>
+/// <summary>One main DICOM tag value of a resource; indexed on (Tag, Value) and (Tag, ValueUpper, ResourceId) for finds and sorted grids.</summary>
 public sealed class MainDicomTag
 {
     public long ResourceId { get; set; }

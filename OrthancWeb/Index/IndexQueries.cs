@@ -35,7 +35,7 @@ public sealed record ResourceStatistics(long CountStudies, long CountSeries, lon
 public sealed record ChangeInfo(long Seq, string ChangeType, ResourceLevel Level, string PublicId, DateTime Date);
 
 /// <summary>Read side of the index, shared by the REST API and the UI.</summary>
-public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
+public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
 {
     public async Task<IReadOnlyList<string>> ListAsync(ResourceLevel level, int since, int? limit, CancellationToken ct)
     {
@@ -150,11 +150,9 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         HashSet<long>? result = null;
         foreach (var c in request.Constraints)
         {
-            var tag = c.Tag == DicomTags.ModalitiesInStudy ? DicomTags.Modality : c.Tag;
             var value = c.Value;
             if (value.Length == 0 || value == "*") continue;
-            var tagLevel = MainDicomTags.LevelOf(tag)
-                ?? throw new FindException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main DICOM tag and cannot be searched in the index");
+            var (tag, tagLevel) = Searchable(c.Tag);
             var tags = Matching(db, tag, value, request.CaseSensitive, out var wildcard);
             List<long> ids;
             if (wildcard is null)
@@ -176,6 +174,15 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
         var paged = q.OrderBy(r => r.Id).Skip(request.Since);
         if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);
         return await paged.Select(r => r.PublicId).ToListAsync(ct);
+    }
+
+    /// <summary>The index tag a constraint searches (Modalities in Study is its series' Modality) and the level holding it.</summary>
+    private static (DicomTag Tag, ResourceLevel Level) Searchable(DicomTag requested)
+    {
+        var tag = requested == DicomTags.ModalitiesInStudy ? DicomTags.Modality : requested;
+        var level = MainDicomTags.LevelOf(tag)
+            ?? throw new FindException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main DICOM tag and cannot be searched in the index");
+        return (tag, level);
     }
 
     /// <summary>Resource IDs at <paramref name="from"/> level mapped to their ancestors or descendants at <paramref name="to"/>.</summary>
@@ -229,6 +236,14 @@ public sealed class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
             var pattern = like.ToString().ToUpperInvariant();
             if (caseSensitive)
                 wildcard = new Regex("^" + Regex.Escape(value).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.Singleline | RegexOptions.CultureInvariant);
+            // A pattern starting with text ("DOE*", what a name typed without wildcards becomes) also gets that prefix
+            // as a range, which the index seeks: LIKE alone reads every value of the tag.
+            var prefix = value[..value.IndexOfAny(['*', '?'])].ToUpperInvariant();
+            if (prefix.Length > 0 && !char.IsSurrogate(prefix[^1]) && prefix[^1] < char.MaxValue)
+            {
+                var after = prefix[..^1] + (char)(prefix[^1] + 1);
+                tags = tags.Where(t => string.Compare(t.ValueUpper, prefix) >= 0 && string.Compare(t.ValueUpper, after) < 0);
+            }
             return tags.Where(t => EF.Functions.Like(t.ValueUpper, pattern, "\\"));
         }
         if (caseSensitive) return tags.Where(t => t.Value == value);

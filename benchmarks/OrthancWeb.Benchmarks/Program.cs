@@ -5,6 +5,7 @@ using OrthancWeb.Dicom.IO;
 // Speed figures for the hot paths, printed for humans and for the README. Run by hand, not by CI:
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- header-parse [folder]
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- store [folder]   (see benchmarks/store-benchmark.sh)
+//   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- grid [1000,10000,100000]
 var command = args.FirstOrDefault() ?? "header-parse";
 switch (command)
 {
@@ -23,8 +24,11 @@ switch (command)
     case "archive":
         await ArchiveBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "grid":
+        await GridBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid");
         return 2;
 }
 return 0;

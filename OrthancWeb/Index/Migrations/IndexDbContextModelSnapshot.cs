@@ -117,7 +117,8 @@ namespace OrthancWeb.Index.Migrations
 
                     b.HasIndex("Tag", "Value");
 
-                    b.HasIndex("Tag", "ValueUpper");
+                    b.HasIndex("Tag", "ValueUpper", "ResourceId")
+                        .IsUnique();
 
                     b.ToTable("MainDicomTags");
                 });
@@ -158,6 +159,9 @@ namespace OrthancWeb.Index.Migrations
                     b.HasIndex("IsStable", "LastUpdate");
 
                     b.HasIndex("Level", "Id");
+
+                    b.HasIndex("Level", "ParentId")
+                        .HasFilter("\"Level\" = 1");
 
                     b.HasIndex("Level", "IsProtected", "LastUpdate");
 

@@ -1,0 +1,324 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Dicom.Data;
+
+namespace OrthancWeb.Index;
+
+/// <summary>One page of a list and how many items match in all.</summary>
+public sealed record ResourcePage<T>(int Total, IReadOnlyList<T> Items);
+
+/// <summary>
+/// Which resources a page shows and in which order. Constraints match as <see cref="IndexQueries.FindAsync"/> matches them
+/// (PS3.4 §C.2.2.2), regardless of case; <paramref name="SortBy"/> is a main tag of the listed level or of its parent's,
+/// compared regardless of case. A resource without that tag sorts as an empty value (first ascending, last descending),
+/// and ties go by row, so that descending is exactly ascending reversed and no row shows on two pages.
+/// </summary>
+public sealed record PageRequest(IReadOnlyList<FindConstraint> Constraints, DicomTag SortBy, bool Descending, int Skip, int Take);
+
+/// <summary>A patient with what is stored below it.</summary>
+public sealed record PatientSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, bool IsProtected, long CountStudies, long CountInstances, long DiskSize);
+
+/// <summary>A study with its patient's main tags, what is stored below it and the distinct modalities of its series.</summary>
+public sealed record StudySummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, IReadOnlyDictionary<DicomTag, string> PatientMainDicomTags,
+    long CountSeries, long CountInstances, long DiskSize, IReadOnlyList<string> ModalitiesInStudy);
+
+/// <summary>A series with its instance count and the middle one of its instances (in index order), for a preview.</summary>
+public sealed record SeriesSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, long CountInstances, string? MiddleInstanceId);
+
+/// <summary>An instance with the size of its DICOM file.</summary>
+public sealed record InstanceSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, long UncompressedSize);
+
+/// <summary>
+/// The explorer's lists, filtered, counted, sorted and paged in the index: a page costs a fixed number of queries
+/// whatever its size, and walks an index in the requested order instead of loading every match.
+/// </summary>
+public sealed partial class IndexQueries
+{
+    public async Task<ResourcePage<PatientSummary>> PatientsPageAsync(PageRequest request, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var (total, ids) = await SortedPageAsync(db, ResourceLevel.Patient, request, ct);
+        if (ids.Count == 0) return new(total, []);
+        var rows = await db.Resources.Where(p => ids.Contains(p.Id)).Select(p => new
+        {
+            p.Id,
+            p.PublicId,
+            p.IsProtected,
+            Studies = db.Resources.LongCount(s => s.ParentId == p.Id),
+            Instances = db.Resources.Where(s => s.ParentId == p.Id).SelectMany(s => s.Children).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
+                .LongCount(a => a.ContentType == Attachment.DicomContentType),
+            Disk = db.Resources.Where(s => s.ParentId == p.Id).SelectMany(s => s.Children).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
+                .Where(a => a.ContentType == Attachment.DicomContentType).Sum(a => a.CompressedSize),
+        }).ToDictionaryAsync(p => p.Id, ct);
+        var tags = await MainTagsAsync(db, ids, ct);
+        // A patient deleted between the two queries drops out of the page.
+        return new(total, ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(p =>
+            new PatientSummary(p.PublicId, TagsOf(tags, p.Id), p.IsProtected, p.Studies, p.Instances, p.Disk)).ToList());
+    }
+
+    public async Task<ResourcePage<StudySummary>> StudiesPageAsync(PageRequest request, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var (total, ids) = await SortedPageAsync(db, ResourceLevel.Study, request, ct);
+        if (ids.Count == 0) return new(total, []);
+        var rows = await db.Resources.Where(s => ids.Contains(s.Id)).Select(s => new
+        {
+            s.Id,
+            s.PublicId,
+            s.ParentId,
+            Series = db.Resources.LongCount(x => x.ParentId == s.Id),
+            Instances = db.Resources.Where(x => x.ParentId == s.Id).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
+                .LongCount(a => a.ContentType == Attachment.DicomContentType),
+            Disk = db.Resources.Where(x => x.ParentId == s.Id).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
+                .Where(a => a.ContentType == Attachment.DicomContentType).Sum(a => a.CompressedSize),
+        }).ToDictionaryAsync(s => s.Id, ct);
+        var tags = await MainTagsAsync(db, [.. ids, .. rows.Values.Select(s => s.ParentId).OfType<long>().Distinct()], ct);
+        // Modalities in Study is not stored: it is the set of the study's series' Modality, read from the page's
+        // series (a key lookup each), not from every series' Modality.
+        var modality = (int)DicomTags.Modality.Value;
+        var modalities = (await db.Resources.Where(x => x.ParentId != null && ids.Contains(x.ParentId.Value))
+                .Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
+                .ToListAsync(ct))
+            .Where(m => !string.IsNullOrEmpty(m.Value)).Distinct().ToLookup(m => m.Study, m => m.Value!);
+        return new(total, ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(s =>
+            new StudySummary(s.PublicId, TagsOf(tags, s.Id), s.ParentId is { } p ? TagsOf(tags, p) : new Dictionary<DicomTag, string>(),
+                s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList())).ToList());
+    }
+
+    /// <summary>The series of a study in Series Number order (as numbers), or null when the study does not exist.</summary>
+    public async Task<IReadOnlyList<SeriesSummary>?> SeriesOfStudyAsync(string studyPublicId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (await IdOfAsync(db, studyPublicId, ResourceLevel.Study, ct) is not { } study) return null;
+        var series = await InNumberOrder(db, study, DicomTags.SeriesNumber, false).Select(s => new { s.Id, s.PublicId }).ToListAsync(ct);
+        var ids = series.Select(s => s.Id).ToList();
+        // The instances of a study's series by their (ParentId, Id) index alone: counts, and the middle one of each.
+        var children = (await db.Resources.Where(i => i.ParentId != null && ids.Contains(i.ParentId.Value)).OrderBy(i => i.ParentId).ThenBy(i => i.Id)
+            .Select(i => new { Series = i.ParentId!.Value, i.Id }).ToListAsync(ct)).ToLookup(i => i.Series, i => i.Id);
+        var middles = series.Select(s => children[s.Id].ToList()).Where(c => c.Count > 0).Select(c => c[c.Count / 2]).ToList();
+        var middleIds = await db.Resources.Where(i => middles.Contains(i.Id)).Select(i => new { i.Id, i.PublicId }).ToDictionaryAsync(i => i.Id, i => i.PublicId, ct);
+        var tags = await MainTagsAsync(db, ids, ct);
+        return series.Select(s =>
+        {
+            var instances = children[s.Id].ToList();
+            var middle = instances.Count > 0 ? middleIds.GetValueOrDefault(instances[instances.Count / 2]) : null;
+            return new SeriesSummary(s.PublicId, TagsOf(tags, s.Id), instances.Count, middle);
+        }).ToList();
+    }
+
+    /// <summary>A page of a series' instances in slice order: Instance Number as a number, then index in series.</summary>
+    public async Task<ResourcePage<InstanceSummary>> InstancesPageAsync(string seriesPublicId, bool descending, int skip, int take, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (await IdOfAsync(db, seriesPublicId, ResourceLevel.Series, ct) is not { } series) return new(0, []);
+        var total = await db.Resources.CountAsync(i => i.ParentId == series, ct);
+        var page = await InNumberOrder(db, series, DicomTags.InstanceNumber, descending).Skip(skip).Take(take).Select(i => new { i.Id, i.PublicId }).ToListAsync(ct);
+        var ids = page.Select(i => i.Id).ToList();
+        var tags = await MainTagsAsync(db, ids, ct);
+        var sizes = await db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType && ids.Contains(a.ResourceId))
+            .ToDictionaryAsync(a => a.ResourceId, a => a.UncompressedSize, ct);
+        return new(total, page.Select(i => new InstanceSummary(i.PublicId, TagsOf(tags, i.Id), sizes.GetValueOrDefault(i.Id))).ToList());
+    }
+
+    /// <summary>Public IDs of a series' instances in slice order (as <see cref="InstancesPageAsync"/> lists them).</summary>
+    public async Task<IReadOnlyList<string>> SliceOrderAsync(string seriesPublicId, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        if (await IdOfAsync(db, seriesPublicId, ResourceLevel.Series, ct) is not { } series) return [];
+        return await InNumberOrder(db, series, DicomTags.InstanceNumber, false).Select(i => i.PublicId).ToListAsync(ct);
+    }
+
+    private static Task<long?> IdOfAsync(IndexDbContext db, string publicId, ResourceLevel level, CancellationToken ct) =>
+        db.Resources.Where(r => r.PublicId == publicId && r.Level == level).Select(r => (long?)r.Id).FirstOrDefaultAsync(ct);
+
+    private const string IndexInSeries = "IndexInSeries";
+    private static readonly char[] Digits = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+    /// <summary>
+    /// The children of a resource ordered by an IS tag (Instance Number, Series Number) as a number, then by index in
+    /// series, then by row. Numbers are compared without a cast, which PostgreSQL would refuse on a malformed value:
+    /// digits only after trimming, leading zeros dropped, shorter first, then as text. Children without such a
+    /// number (missing, signed, not a number) come after those with one.
+    /// </summary>
+    private static IQueryable<Resource> InNumberOrder(IndexDbContext db, long parentId, DicomTag numberTag, bool descending)
+    {
+        var tag = (int)numberTag.Value;
+        var keyed =
+            from r in db.Resources.Where(r => r.ParentId == parentId)
+            join t in db.MainDicomTags.Where(t => t.Tag == tag) on r.Id equals t.ResourceId into numbers
+            from t in numbers.DefaultIfEmpty()
+            join m in db.Metadata.Where(m => m.Name == IndexInSeries) on r.Id equals m.ResourceId into indexes
+            from m in indexes.DefaultIfEmpty()
+            let number = t == null ? "" : t.Value.Trim()
+            let isNumber = number != "" && number.Trim(Digits) == ""
+            select new
+            {
+                Resource = r,
+                NotNumber = isNumber ? 0 : 1,
+                Number = isNumber ? number.TrimStart('0') : "",
+                Index = m == null ? "" : m.Value,
+            };
+        var ordered = descending
+            ? keyed.OrderByDescending(k => k.NotNumber).ThenByDescending(k => k.Number.Length).ThenByDescending(k => k.Number)
+                .ThenByDescending(k => k.Index.Length).ThenByDescending(k => k.Index).ThenByDescending(k => k.Resource.Id)
+            : keyed.OrderBy(k => k.NotNumber).ThenBy(k => k.Number.Length).ThenBy(k => k.Number)
+                .ThenBy(k => k.Index.Length).ThenBy(k => k.Index).ThenBy(k => k.Resource.Id);
+        return ordered.Select(k => k.Resource);
+    }
+
+    /// <summary>An ordered key of the sorted lists: the sort tag's value (upper case), the resource holding it, the listed resource.</summary>
+    private sealed class SortKey
+    {
+        public string Value { get; init; } = "";
+        public long Holder { get; init; }
+        public long Id { get; init; }
+    }
+
+    /// <summary>
+    /// Total and row IDs of one page of patients or studies. The rows holding the sort tag are read in order from the
+    /// unique (Tag, ValueUpper, ResourceId) index, joined to the children when the tag is the parent's, so that page
+    /// 1000 skips index entries instead of sorting every match; filters are IN sub-queries probed on the way. Rows
+    /// without the tag (rare: type 3 tags, or type 2 ones absent from a file) form their own run, by row.
+    /// </summary>
+    private async Task<(int Total, List<long> Ids)> SortedPageAsync(IndexDbContext db, ResourceLevel level, PageRequest request, CancellationToken ct)
+    {
+        var holderLevel = SortHolder(request.SortBy, level);
+        var filters = request.Constraints.Select(c => MatchingIds(db, c, level)).OfType<IQueryable<long>>().ToList();
+        var matching = db.Resources.Where(r => r.Level == level);
+        foreach (var f in filters) matching = matching.Where(r => f.Contains(r.Id));
+        var counts = await ListCountsAsync(db, ct);
+        var listKey = string.Concat(request.Constraints.Select(c => $"\u001f{c.Tag.Value:X8}={c.Value}").Prepend(level.ToString()));
+        var total = await counts.GetOrCountAsync(listKey, () => matching.CountAsync(ct));
+        if (total == 0 || request.Take <= 0 || request.Skip >= total) return (total, []);
+
+        var tag = (int)request.SortBy.Value;
+        var tagged = db.MainDicomTags.Where(t => t.Tag == tag);
+        var keyed = holderLevel == level
+            ? tagged.Select(t => new SortKey { Value = t.ValueUpper, Holder = t.ResourceId, Id = t.ResourceId })
+            : tagged.Join(db.Resources.Where(AtLevel(level)), t => (long?)t.ResourceId, r => r.ParentId, (t, r) => new SortKey { Value = t.ValueUpper, Holder = t.ResourceId, Id = r.Id });
+        foreach (var f in filters) keyed = keyed.Where(k => f.Contains(k.Id));
+        var keyedInOrder = request.Descending
+            ? keyed.OrderByDescending(k => k.Value).ThenByDescending(k => k.Holder).ThenByDescending(k => k.Id)
+            : keyed.OrderBy(k => k.Value).ThenBy(k => k.Holder).ThenBy(k => k.Id);
+        var untagged = holderLevel == level
+            ? matching.Where(r => !db.MainDicomTags.Any(t => t.ResourceId == r.Id && t.Tag == tag))
+            : matching.Where(r => !db.MainDicomTags.Any(t => t.ResourceId == r.ParentId && t.Tag == tag));
+        var untaggedInOrder = (request.Descending ? untagged.OrderByDescending(r => r.Id) : untagged.OrderBy(r => r.Id)).Select(r => r.Id);
+
+        // How many match without the tag. Usually none: every resource of the holding level has it, which two
+        // index counts tell without looking at the rows one by one.
+        Task<int> UntaggedCountAsync() => counts.GetOrCountAsync($"{listKey}\u001e{request.SortBy.Value:X8}", async () =>
+        {
+            var holders = holderLevel == level && filters.Count == 0 ? total : await db.Resources.CountAsync(r => r.Level == holderLevel, ct);
+            var withTag = await tagged.CountAsync(ct);
+            if (withTag >= holders) return 0;
+            var keyedCount = holderLevel == level && filters.Count == 0 ? withTag : await keyed.CountAsync(ct);
+            return Math.Max(0, total - keyedCount);
+        });
+
+        var (skip, take) = (request.Skip, Math.Min(request.Take, total - request.Skip));
+        var ids = new List<long>(take);
+        if (request.Descending)
+        {
+            // Tagged rows first, then the untagged ones, which only the last pages reach.
+            ids.AddRange(await keyedInOrder.Skip(skip).Take(take).Select(k => k.Id).ToListAsync(ct));
+            if (ids.Count < take && await UntaggedCountAsync() is var untaggedCount and > 0)
+            {
+                var into = ids.Count > 0 ? 0 : skip - (total - untaggedCount);
+                ids.AddRange(await untaggedInOrder.Skip(Math.Max(0, into)).Take(take - ids.Count).ToListAsync(ct));
+            }
+        }
+        else
+        {
+            var untaggedCount = await UntaggedCountAsync();
+            if (skip < untaggedCount) ids.AddRange(await untaggedInOrder.Skip(skip).Take(Math.Min(take, untaggedCount - skip)).ToListAsync(ct));
+            if (ids.Count < take)
+                ids.AddRange(await keyedInOrder.Skip(Math.Max(0, skip - untaggedCount)).Take(take - ids.Count).Select(k => k.Id).ToListAsync(ct));
+        }
+        return (total, ids);
+    }
+
+    /// <summary>
+    /// The counts of the sorted lists as of one state of the index. Counting walks every match, the one part of a page
+    /// that grows with the index, while people page through a list many times between two arrivals. Every write that
+    /// adds, removes or re-tags resources appends to the change log in its own transaction, so the last change's
+    /// sequence number names the state; read before counting, it can only make a count look older than it is.
+    /// </summary>
+    private sealed class ListCounts(long version)
+    {
+        private const int Capacity = 1000;
+        private readonly ConcurrentDictionary<string, int> _counts = new(StringComparer.Ordinal);
+
+        public long Version => version;
+
+        public async Task<int> GetOrCountAsync(string list, Func<Task<int>> count)
+        {
+            if (_counts.TryGetValue(list, out var n)) return n;
+            n = await count();
+            if (_counts.Count < Capacity) _counts.TryAdd(list, n);
+            return n;
+        }
+    }
+
+    private ListCounts _listCounts = new(-1);
+
+    private async Task<ListCounts> ListCountsAsync(IndexDbContext db, CancellationToken ct)
+    {
+        var version = await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
+        var counts = Volatile.Read(ref _listCounts);
+        if (counts.Version == version) return counts;
+        counts = new ListCounts(version);
+        Volatile.Write(ref _listCounts, counts);
+        return counts;
+    }
+
+    /// <summary>The level whose resources hold a sort tag: the listed level or its parent's, and only that one.</summary>
+    private static ResourceLevel SortHolder(DicomTag tag, ResourceLevel level)
+    {
+        var holders = Enum.GetValues<ResourceLevel>().Where(l => Array.IndexOf(MainDicomTags.For(l), tag) >= 0).ToList();
+        if (holders is [var holder] && (holder == level || holder == level - 1)) return holder;
+        throw new ArgumentException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main tag of the {level} level or of its parent's only", nameof(tag));
+    }
+
+    /// <summary>
+    /// IDs at <paramref name="level"/> matching one constraint, regardless of case, as a sub-query (null when the
+    /// constraint matches everything): the same matching as <see cref="FindAsync"/>, moved along parent links.
+    /// </summary>
+    private static IQueryable<long>? MatchingIds(IndexDbContext db, FindConstraint constraint, ResourceLevel level)
+    {
+        if (constraint.Value.Length == 0 || constraint.Value == "*") return null;
+        var (tag, tagLevel) = Searchable(constraint.Tag);
+        var ids = Matching(db, tag, constraint.Value, caseSensitive: false, out _).Select(t => t.ResourceId);
+        for (var l = tagLevel; l < level; l++)
+        {
+            var parents = ids;
+            // A patient's studies are found in the index of the studies alone.
+            var children = l + 1 == ResourceLevel.Study ? db.Resources.Where(AtLevel(ResourceLevel.Study)) : db.Resources;
+            ids = children.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id);
+        }
+        for (var l = tagLevel; l > level; l--)
+        {
+            var children = ids;
+            ids = db.Resources.Where(r => children.Contains(r.Id) && r.ParentId != null).Select(r => r.ParentId!.Value);
+        }
+        return ids;
+    }
+
+    /// <summary>
+    /// Resources of one level, the level written into the SQL as a constant: SQLite plans with a partial index (the
+    /// studies by patient, see <see cref="IndexDbContext"/>) only when it reads its condition in the query itself.
+    /// </summary>
+    private static Expression<Func<Resource, bool>> AtLevel(ResourceLevel level)
+    {
+        var r = Expression.Parameter(typeof(Resource), "r");
+        return Expression.Lambda<Func<Resource, bool>>(Expression.Equal(Expression.Property(r, nameof(Resource.Level)), Expression.Constant(level)), r);
+    }
+
+    /// <summary>Main tags of many resources in one query.</summary>
+    private static async Task<ILookup<long, MainDicomTag>> MainTagsAsync(IndexDbContext db, List<long> ids, CancellationToken ct) =>
+        (await db.MainDicomTags.AsNoTracking().Where(t => ids.Contains(t.ResourceId)).ToListAsync(ct)).ToLookup(t => t.ResourceId);
+
+    private static Dictionary<DicomTag, string> TagsOf(ILookup<long, MainDicomTag> tags, long id) =>
+        tags[id].ToDictionary(t => new DicomTag((uint)t.Tag), t => t.Value);
+}
