@@ -17,7 +17,10 @@ public static class IndexRegistration
         {
             if (store.IndexProvider != "Sqlite")
                 throw new InvalidOperationException($"Index provider '{store.IndexProvider}' is not available in this build; use Sqlite");
-            o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True");
+            // A list in a query (ids.Contains(...)) goes as one JSON parameter: EF Core 10 otherwise makes one SQL parameter per
+            // item, and SQLite refuses more than 32,766 (a find matching 100,000 studies failed).
+            o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True",
+                sqlite => sqlite.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
             if (StorageArea.CanSyncFileSystem) o.AddInterceptors(new SqliteSynchronousInterceptor());
         });
         services.AddSingleton<HierarchyCache>();
