@@ -25,7 +25,7 @@ public sealed class FailingModalitiesFixture : IAsyncLifetime
         }
         _folder = Directory.CreateTempSubdirectory("ow-failures-api-").FullName;
         Server = await ServerProcess.StartAsync(_folder, $$"""
-            , "DicomScuTimeout": 1, "DicomModalities": { {{string.Join(",\n", modalities)}} }
+            , "DicomScuTimeout": 4, "DicomModalities": { {{string.Join(",\n", modalities)}} }
             """);
         Rest = Server.CreateRestClient();
     }
@@ -50,7 +50,7 @@ public sealed class PeerFailureApiTests(FailingModalitiesFixture fx) : IClassFix
     {
         { PeerFailure.Down, "cannot connect to 127.0.0.1" },
         { PeerFailure.Rejects, "association rejected: no reason given (permanent, service user)" },
-        { PeerFailure.Silent, "no answer to the association request after 1 s" },
+        { PeerFailure.Silent, "no answer to the association request after 4 s" },
         { PeerFailure.Aborts, "the peer aborted the association" },
     };
 
