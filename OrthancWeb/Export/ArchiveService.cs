@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -40,9 +41,9 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
             .OrderBy(i => T(i, DicomTags.PatientID), StringComparer.Ordinal)
             .ThenBy(i => T(i, DicomTags.StudyDate), StringComparer.Ordinal)
             .ThenBy(i => T(i, DicomTags.StudyInstanceUID), StringComparer.Ordinal)
-            .ThenBy(i => int.TryParse(T(i, DicomTags.SeriesNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.SeriesNumber), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue)
             .ThenBy(i => T(i, DicomTags.SeriesInstanceUID), StringComparer.Ordinal)
-            .ThenBy(i => int.TryParse(T(i, DicomTags.InstanceNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.InstanceNumber), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue)
             .ThenBy(i => i, StringComparer.Ordinal)
             .ToList();
         var entries = new List<ArchiveEntry>(ordered.Count);
