@@ -43,7 +43,7 @@ builder.Services
 
 var app = builder.Build();
 
-app.Logger.LogInformation("Configuration file: {File}; data directory: {Data}", configFile ?? "(none, built-in defaults)", paths.Root);
+LogConfiguration(app.Logger, configFile ?? "(none, built-in defaults)", paths.Root);
 using (var scope = app.Services.CreateScope())
     await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
 await app.Services.GetRequiredService<IndexStartup>().RunAsync();
@@ -62,4 +62,8 @@ app.MapExplorerUi();
 app.Run();
 
 /// <summary>Entry point, public so that the tests can host the app.</summary>
-public partial class Program;
+public partial class Program
+{
+    [LoggerMessage(LogLevel.Information, "Configuration file: {File}; data directory: {Data}")]
+    private static partial void LogConfiguration(ILogger logger, string file, string data);
+}

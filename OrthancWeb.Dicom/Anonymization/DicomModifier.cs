@@ -73,7 +73,7 @@ public sealed class DicomModifier
     }
 
     /// <summary>UIDs that get new values at this level unless kept.</summary>
-    private IEnumerable<DicomTag> RegeneratedUids() => _options.Level switch
+    private DicomTag[] RegeneratedUids() => _options.Level switch
     {
         ModificationLevel.Study => Identifiers,
         ModificationLevel.Series => Identifiers[1..],

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 
 namespace OrthancWeb.Dicom.Data;
@@ -7,6 +8,8 @@ namespace OrthancWeb.Dicom.Data;
 /// The data dictionary: every public element of PS3.6 and the PS3.7 command group (generated, see
 /// generate_dictionary.py) and private elements by private creator. Immutable once built.
 /// </summary>
+[SuppressMessage("Naming", "CA1711:Identifiers should not have incorrect suffix",
+    Justification = "The DICOM Data Dictionary is the standard's own name for this registry (PS3.6); it is not a collection type.")]
 public static partial class DicomDictionary
 {
     // Built on first use in a nested type: static fields of partial classes in several files have no defined order.

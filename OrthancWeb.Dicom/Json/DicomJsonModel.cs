@@ -109,6 +109,9 @@ public sealed class DicomJsonModel
     public DicomDataset Deserialize(string json) =>
         Read(JsonNode.Parse(json) as JsonObject ?? throw new FormatException("DICOM JSON must be an object"), null);
 
+    /// <summary>A PN value's component groups in their order in the DICOM value, named as in PS3.18 F.2.2.</summary>
+    private static readonly string[] PersonNameGroups = ["Alphabetic", "Ideographic", "Phonetic"];
+
     private DicomDataset Read(JsonObject obj, DicomDataset? parent)
     {
         var ds = new DicomDataset();
@@ -139,7 +142,7 @@ public sealed class DicomJsonModel
             var texts = values.Select(v => v switch
             {
                 null => "",
-                JsonObject pn => string.Join('=', new[] { "Alphabetic", "Ideographic", "Phonetic" }.Select(k => pn[k]?.GetValue<string>() ?? "")).TrimEnd('='),
+                JsonObject pn => string.Join('=', PersonNameGroups.Select(k => pn[k]?.GetValue<string>() ?? "")).TrimEnd('='),
                 JsonValue jv when jv.TryGetValue<string>(out var s) => s,
                 JsonValue jv => jv.ToJsonString(),
                 _ => "",

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Playwright;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
@@ -63,7 +64,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     private static string Field(string testId) => $"input[data-testid={testId}], [data-testid={testId}] input";
 
     /// <summary>Waits until the Blazor circuit is connected, so clicks and file choices reach the server.</summary>
-    private static Task Interactive(IPage page) =>
+    private static Task<IElementHandle?> Interactive(IPage page) =>
         page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 
     /// <summary>
@@ -116,7 +117,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // Each file is in the store whole.
         using var client = _server.CreateRestClient();
         var stats = await Rest.GetJsonAsync(client, "/statistics");
-        Assert.True(long.Parse(stats["TotalUncompressedSize"]!.GetValue<string>()) >= files * pixelBytes);
+        Assert.True(long.Parse(stats["TotalUncompressedSize"]!.GetValue<string>(), CultureInfo.InvariantCulture) >= files * pixelBytes);
         Directory.Delete(folder, true);
     }
 
@@ -152,14 +153,14 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     /// event), and Playwright's WaitForURL, which also waits for a load, missed some of those navigations; polling
     /// location does not.
     /// </summary>
-    private static Task WaitForPathAsync(IPage page, string pathAndQueryPattern) =>
+    private static Task<IJSHandle> WaitForPathAsync(IPage page, string pathAndQueryPattern) =>
         page.WaitForFunctionAsync("p => new RegExp(p).test(location.pathname + location.search)", pathAndQueryPattern, new() { Timeout = 15_000 });
 
     /// <summary>A 512x512 16-bit CT slice: a body-like disc of soft tissue with a denser ring and noise, rescaled to HU.</summary>
     private static byte[] Ct512(string patientId, int index)
     {
         var ds = StoreBehaviourTests.CtSlice(patientId, index);
-        ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString());
+        ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString(CultureInfo.InvariantCulture));
         ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
         ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
         ds.Add(DicomTags.Rows, (ushort)512);
@@ -292,7 +293,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         var zipPath = Path.Combine(folder, "study.zip");
         await download.SaveAsAsync(zipPath);
         using (var zip = System.IO.Compression.ZipFile.OpenRead(zipPath))
-            Assert.Single(zip.Entries, e => e.FullName.EndsWith(".dcm"));
+            Assert.Single(zip.Entries, e => e.FullName.EndsWith(".dcm", StringComparison.Ordinal));
         await page.ClickAsync("[data-testid=anonymize]");
         await page.FillAsync(Field("anon-name"), "TRIAL^BROWSER");
         await page.ClickAsync("[data-testid=anonymize-submit]");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Bunit;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components.Forms;
@@ -137,7 +138,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         Render<MudBlazor.MudPopoverProvider>();
         var page = Render<Series>(p => p.Add(s => s.Id, last!.SeriesId!));
         page.WaitForAssertion(() => Assert.Equal(50, page.FindAll("[data-testid=instances] tbody tr").Count), TimeSpan.FromSeconds(10));
-        var numbers = page.FindAll("[data-testid=instances] tbody tr").Select(r => int.Parse(r.QuerySelector("td")!.TextContent)).ToList();
+        var numbers = page.FindAll("[data-testid=instances] tbody tr").Select(r => int.Parse(r.QuerySelector("td")!.TextContent, CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(Enumerable.Range(1, 50), numbers);
         Assert.Contains("60 instance(s)", page.Find("[data-testid=series-counts]").TextContent);
         Assert.Contains("1-50 of 60", page.Markup);

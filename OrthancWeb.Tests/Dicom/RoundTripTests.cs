@@ -55,7 +55,7 @@ public sealed class RoundTripTests
     public void Re_encoding_between_uncompressed_syntaxes_keeps_every_value(string name)
     {
         var path = Path.Combine(Peers.PydicomData, name);
-        if (NotWellFormed.TryGetValue(Path.GetFileName(path), out var why) && why.StartsWith("unreadable")) return;
+        if (NotWellFormed.TryGetValue(Path.GetFileName(path), out var why) && why.StartsWith("unreadable", StringComparison.Ordinal)) return;
         var source = DicomFile.Open(path);
         if (source.TransferSyntax.IsEncapsulated) return;
         var expected = Values(source.Dataset);

@@ -116,7 +116,7 @@ public sealed class RenderingTests(RestServerFixture fixture) : IClassFixture<Re
         var file = DicomFile.Open(Sample("JPEG-LL.dcm") is var p && File.Exists(p) ? p : Sample("SC_rgb_jpeg_gdcm.dcm"));
         var frag = file.Dataset.Get<DicomFragmentSequence>(DicomTags.PixelData)!;
         var cut = frag.Fragments[0].Memory[..(frag.Fragments[0].Memory.Length / 2)].ToArray();
-        frag.Fragments[0] = DicomBuffer.From(cut[..(cut.Length & ~1)]);
+        frag.Fragments[0] = DicomBuffer.From(cut.AsMemory(0, cut.Length & ~1));
         file.Dataset.Add(DicomTags.SOPInstanceUID, "2.25.1234567.99");
         var broken = await Client.PostAsync("/instances", new ByteArrayContent(file.ToBytes()));
         var brokenId = JsonNode.Parse(await broken.Content.ReadAsStringAsync())!["ID"]!.GetValue<string>();
@@ -164,7 +164,7 @@ public sealed class RenderingTests(RestServerFixture fixture) : IClassFixture<Re
         }
         pos++;
         Assert.Equal("P5", fields[0]);
-        int w = int.Parse(fields[1]), h = int.Parse(fields[2]);
+        int w = int.Parse(fields[1], CultureInfo.InvariantCulture), h = int.Parse(fields[2], CultureInfo.InvariantCulture);
         return (w, h, pgm[pos..(pos + w * h)]);
     }
 }

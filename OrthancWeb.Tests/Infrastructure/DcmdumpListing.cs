@@ -56,7 +56,7 @@ public static partial class DcmdumpListing
             if (value == "(no value available)" || vr is "SQ" or "na" or "pi" || value.StartsWith("(PixelSequence", StringComparison.Ordinal)) value = "";
             else if (value.StartsWith('[') && value.EndsWith(']')) value = value[1..^1];
             records.Add(new DumpRecord(m.Groups["indent"].Length / 2,
-                uint.Parse(m.Groups["g"].Value + m.Groups["e"].Value, NumberStyles.HexNumber), vr, value, m.Groups["len"].Value));
+                uint.Parse(m.Groups["g"].Value + m.Groups["e"].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture), vr, value, m.Groups["len"].Value));
         }
         return records;
     }

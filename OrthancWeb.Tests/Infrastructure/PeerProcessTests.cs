@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OrthancWeb.Tests.Infrastructure;
 
@@ -35,9 +36,9 @@ public sealed class PeerProcessTests
     public async Task A_listener_is_ready_once_its_port_accepts_connections()
     {
         var port = OrthancWeb.Tests.Server.ServerProcess.FreePort();
-        await using var peer = PeerProcess.Start(new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", "READY", "-od", Path.GetTempPath(), port.ToString()]));
+        await using var peer = PeerProcess.Start(new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", "READY", "-od", Path.GetTempPath(), port.ToString(CultureInfo.InvariantCulture)]));
         await peer.WaitUntilListeningAsync(port);
-        var echo = Peers.Run("echoscu", "-aec", "READY", "127.0.0.1", port.ToString());
+        var echo = Peers.Run("echoscu", "-aec", "READY", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture));
         Assert.True(echo.ExitCode == 0, echo.Stderr + peer.Output);
     }
 }

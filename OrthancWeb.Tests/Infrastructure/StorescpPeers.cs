@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace OrthancWeb.Tests.Infrastructure;
 
@@ -14,7 +15,7 @@ public sealed class StorescpPeers : IAsyncDisposable
     public async Task StartAsync(string aet, int port, string folder)
     {
         Directory.CreateDirectory(folder);
-        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString()]);
+        var psi = new ProcessStartInfo(Peers.Tool("storescp"), ["-aet", aet, "-od", folder, "--fork", port.ToString(CultureInfo.InvariantCulture)]);
         psi.Environment["TCP_NODELAY"] = "1"; // as DCMTK reads it: no 40 ms delayed-ACK stalls
         var peer = PeerProcess.Start(psi);
         lock (_processes) _processes.Add(peer);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -11,7 +12,7 @@ namespace OrthancWeb.Tests.Network;
 /// <summary>DCMTK on the other end of every association: echoscu, storescu, findscu, movescu, getscu, storescp.</summary>
 public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<DicomServerFixture>
 {
-    private string Port => fx.DicomPort.ToString();
+    private string Port => fx.DicomPort.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>pydicom files that are malformed on purpose (see DcmdumpConformanceTests) or that DCMTK cannot send.</summary>
     private static readonly HashSet<string> NotSendable =
@@ -36,7 +37,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     [Fact]
     public void Echoscu_is_answered()
     {
-        var r = fx.Dcmtk("echoscu", "-v", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port);
+        var r = Peers.Run("echoscu", "-v", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         Assert.Contains("Received Echo Response (Success)", r.Stderr + r.Stdout);
     }
@@ -77,7 +78,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
             foreach (var old in before.Where(n => n!["Type"]!.GetValue<string>() == "Instance"))
                 await fx.Rest.DeleteAsync(old!["Path"]!.GetValue<string>());
 
-            var r = fx.Dcmtk("storescu", "-v", "-xf", ConfigFor(path, dir), "Own", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, path);
+            var r = Peers.Run("storescu", "-v", "-xf", ConfigFor(path, dir), "Own", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, path);
             if (RefusedByDesign.Contains(name))
             {
                 Assert.Contains("Received Store Response (Error: CannotUnderstand)", r.Stderr + r.Stdout);
@@ -127,7 +128,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     public async Task Findscu_answers_match_the_index_at_each_level(string root, string level, string uniqueKey)
     {
         foreach (var f in new[] { "CT_small.dcm", "MR_small.dcm", "rtplan.dcm" }) await UploadAsync(fx.Rest, Sample(f));
-        var r = fx.Dcmtk("findscu", "-v", root, "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet,
+        var r = Peers.Run("findscu", "-v", root, "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet,
             "-k", $"QueryRetrieveLevel={level}", "-k", "PatientName=Compressed*", "-k", "PatientID", "-k", uniqueKey,
             "127.0.0.1", Port);
         Assert.True(r.ExitCode == 0, r.Stderr);
@@ -145,7 +146,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     [Fact]
     public void Findscu_from_an_unknown_aet_is_refused()
     {
-        var r = fx.Dcmtk("findscu", "-S", "-aet", "STRANGER", "-aec", DicomServerFixture.Aet, "-k", "QueryRetrieveLevel=STUDY", "127.0.0.1", Port);
+        var r = Peers.Run("findscu", "-S", "-aet", "STRANGER", "-aec", DicomServerFixture.Aet, "-k", "QueryRetrieveLevel=STUDY", "127.0.0.1", Port);
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("No Acceptable Presentation Contexts", r.Stderr + r.Stdout);
     }
@@ -155,7 +156,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     {
         var up = await UploadAsync(fx.Rest, Sample("MR_small.dcm"));
         var studyUid = DicomFile.Open(Sample("MR_small.dcm")).Dataset.GetString(DicomTags.StudyInstanceUID)!;
-        var r = fx.Dcmtk("movescu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-aem", DicomServerFixture.StoreScpAet,
+        var r = Peers.Run("movescu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-aem", DicomServerFixture.StoreScpAet,
             "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={studyUid}", "127.0.0.1", Port);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("Received Final Move Response (Success)", r.Stderr + r.Stdout);
@@ -167,7 +168,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
     [Fact]
     public void Movescu_to_an_unknown_destination_fails_with_A801()
     {
-        var r = fx.Dcmtk("movescu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-aem", "UNKNOWNDEST",
+        var r = Peers.Run("movescu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-aem", "UNKNOWNDEST",
             "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3", "127.0.0.1", Port);
         Assert.Contains("Received Final Move Response (Refused: MoveDestinationUnknown)", r.Stderr + r.Stdout);
     }
@@ -180,7 +181,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
         var dir = Directory.CreateTempSubdirectory("ow-get-").FullName;
         try
         {
-            var r = fx.Dcmtk("getscu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-od", dir,
+            var r = Peers.Run("getscu", "-v", "-S", "-aet", DicomServerFixture.FindScuAet, "-aec", DicomServerFixture.Aet, "-od", dir,
                 "-k", "QueryRetrieveLevel=SERIES", "-k", $"StudyInstanceUID={ds.GetString(DicomTags.StudyInstanceUID)}",
                 "-k", $"SeriesInstanceUID={ds.GetString(DicomTags.SeriesInstanceUID)}", "127.0.0.1", Port);
             Assert.True(r.ExitCode == 0, r.Stderr);
@@ -250,7 +251,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
             // The server must drop the connection promptly (A-ABORT or close), not wait for more bytes.
             try { while (await tcp.GetStream().ReadAsync(buffer, timeout.Token) > 0) { } } catch (IOException) { }
         }
-        var r = fx.Dcmtk("echoscu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port);
+        var r = Peers.Run("echoscu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port);
         Assert.Equal(0, r.ExitCode);
     }
 
@@ -266,7 +267,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
                 File.WriteAllBytes(path, Server.StoreBehaviourTests.Instance($"CONC-{i}", i, 32 * 1024));
                 return path;
             }).ToArray();
-            var runs = await Task.WhenAll(files.Select(f => Task.Run(() => fx.Dcmtk("storescu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, f))));
+            var runs = await Task.WhenAll(files.Select(f => Task.Run(() => Peers.Run("storescu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, f))));
             Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.Stderr));
             foreach (var i in Enumerable.Range(0, 20))
             {
@@ -298,7 +299,7 @@ public sealed class DcmtkInteropTests(DicomServerFixture fx) : IClassFixture<Dic
             var path = Path.Combine(dir, "long.dcm");
             File.WriteAllBytes(path, file.ToBytes());
 
-            var r = fx.Dcmtk("storescu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, path);
+            var r = Peers.Run("storescu", "-aec", DicomServerFixture.Aet, "127.0.0.1", Port, path);
             Assert.True(r.ExitCode == 0 && !r.Stderr.Contains("E: "), r.Stderr);
             var study = Assert.Single((await PostJsonAsync(fx.Rest, "/tools/find", new { Level = "Study", Query = new { PatientID = "LONGHEADER" }, Expand = true })).AsArray())!;
             Assert.Equal("LONG HEADER", study["MainDicomTags"]!["StudyDescription"]!.GetValue<string>());

@@ -45,8 +45,4 @@ public sealed class DicomServerFixture : IAsyncLifetime
         await Server.DisposeAsync();
         try { Directory.Delete(_folder, true); } catch (IOException) { }
     }
-
-    /// <summary>A DCMTK tool run against our DICOM port, with TCP_NODELAY as DCMTK reads it.</summary>
-    public Peers.Result Dcmtk(string tool, params string[] args) =>
-        Peers.Run(tool, [.. args]);
 }

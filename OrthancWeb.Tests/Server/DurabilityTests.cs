@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
@@ -127,12 +128,12 @@ public sealed class DurabilityTests(ITestOutputHelper output)
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(response.IsSuccessStatusCode, body);
             var id = JsonNode.Parse(body)!["ID"]!.GetValue<string>();
-            var size = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/size"));
+            var size = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/size"), CultureInfo.InvariantCulture);
             Assert.True(size > pixelBytes);
             Assert.Equal("LARGE^UPLOAD", (await GetJsonAsync(client, $"/instances/{id}/simplified-tags"))["PatientName"]!.GetValue<string>());
             // Peak resident memory of the server process stays far below the upload's size.
-            var hwm = File.ReadAllLines($"/proc/{server.ProcessId}/status").First(l => l.StartsWith("VmHWM:"));
-            var peakKb = long.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+            var hwm = File.ReadAllLines($"/proc/{server.ProcessId}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            var peakKb = long.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
             output.WriteLine($"server peak RSS {peakKb / 1024} MB for a {size / (1024 * 1024)} MB upload");
             Assert.True(peakKb < 600 * 1024, $"peak RSS {peakKb / 1024} MB");
             Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync($"/instances/{id}")).StatusCode);

@@ -27,7 +27,7 @@ public sealed partial class FirstStartTests
             var match = GeneratedPassword().Match(server.Log);
             Assert.True(match.Success, "the generated password must be printed once:\n" + server.Log);
             password = match.Groups[1].Value;
-            thumbprint = Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(File.ReadAllBytes(Path.Combine(server.DataDirectory, "certs", "server.pfx"))));
+            thumbprint = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(server.DataDirectory, "certs", "server.pfx"))));
 
             using var client = server.CreateClient();
             // Anonymous users are sent to the login page.
@@ -48,7 +48,7 @@ public sealed partial class FirstStartTests
         await using (var again = await ServerProcess.StartAsync(folder, env: generate))
         {
             Assert.DoesNotMatch(GeneratedPassword(), again.Log);
-            Assert.Equal(thumbprint, Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(File.ReadAllBytes(Path.Combine(again.DataDirectory, "certs", "server.pfx")))));
+            Assert.Equal(thumbprint, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(again.DataDirectory, "certs", "server.pfx")))));
             using var client = again.CreateClient();
             Assert.Equal("/", (await PostLogin(client, "admin", password)).Headers.Location!.ToString());
         }

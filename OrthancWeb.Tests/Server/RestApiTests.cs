@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Net;
 using System.Security.Cryptography;
@@ -94,7 +95,7 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
 
         Assert.Equal(["dicom"], Ids(await GetJsonAsync(Client, $"/instances/{id}/attachments")));
         Assert.Equal(Convert.ToHexStringLower(MD5.HashData(bytes)), await Client.GetStringAsync($"/instances/{id}/attachments/dicom/md5"));
-        Assert.Equal(bytes.Length.ToString(), await Client.GetStringAsync($"/instances/{id}/attachments/dicom/size"));
+        Assert.Equal(bytes.Length.ToString(CultureInfo.InvariantCulture), await Client.GetStringAsync($"/instances/{id}/attachments/dicom/size"));
     }
 
     [Fact]
@@ -216,7 +217,7 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
 
         var stats = await GetJsonAsync(Client, "/statistics");
         Assert.True(stats["CountInstances"]!.GetValue<long>() >= 1);
-        Assert.True(long.Parse(stats["TotalDiskSize"]!.GetValue<string>()) > 0);
+        Assert.True(long.Parse(stats["TotalDiskSize"]!.GetValue<string>(), CultureInfo.InvariantCulture) > 0);
         var system = await GetJsonAsync(Client, "/system");
         Assert.Equal("OrthancWeb", system["Name"]!.GetValue<string>());
     }
@@ -226,7 +227,7 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
     {
         var path = Sample("rtdose.dcm");
         var up = await UploadAsync(Client, path);
-        var length = new FileInfo(path).Length.ToString();
+        var length = new FileInfo(path).Length.ToString(CultureInfo.InvariantCulture);
         var patient = await GetJsonAsync(Client, $"/patients/{up["ParentPatient"]}/statistics");
         Assert.Equal(1, patient["CountStudies"]!.GetValue<long>());
         Assert.Equal(1, patient["CountSeries"]!.GetValue<long>());

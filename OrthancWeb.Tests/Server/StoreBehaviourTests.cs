@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
@@ -24,7 +25,7 @@ public sealed class StoreBehaviourTests
         ds.Add(DicomTags.StudyInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.100");
         ds.Add(DicomTags.SeriesInstanceUID, $"2.25.{(uint)patientId.GetHashCode()}.200");
         ds.Add(DicomTags.Modality, "CT");
-        ds.Add(DicomTags.InstanceNumber, index.ToString());
+        ds.Add(DicomTags.InstanceNumber, index.ToString(CultureInfo.InvariantCulture));
         return ds;
     }
 
@@ -108,7 +109,7 @@ public sealed class StoreBehaviourTests
             var patients = Ids(await GetJsonAsync(client, "/patients"));
             Assert.DoesNotContain(first, patients);
             var stats = await GetJsonAsync(client, "/statistics");
-            Assert.True(long.Parse(stats["TotalDiskSize"]!.GetValue<string>()) <= 1024 * 1024);
+            Assert.True(long.Parse(stats["TotalDiskSize"]!.GetValue<string>(), CultureInfo.InvariantCulture) <= 1024 * 1024);
         }
         Directory.Delete(folder, true);
     }
@@ -125,8 +126,8 @@ public sealed class StoreBehaviourTests
             var id = (await Post(client, bytes))["ID"]!.GetValue<string>();
             Assert.Equal(bytes, await client.GetByteArrayAsync($"/instances/{id}/file"));
             Assert.Equal(compression ? "1" : "0", await client.GetStringAsync($"/instances/{id}/attachments/dicom/is-compressed"));
-            var size = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/size"));
-            var compressed = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-size"));
+            var size = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/size"), CultureInfo.InvariantCulture);
+            var compressed = long.Parse(await client.GetStringAsync($"/instances/{id}/attachments/dicom/compressed-size"), CultureInfo.InvariantCulture);
             Assert.Equal(bytes.Length, size);
             var onDisk = StoredFiles(server).Single();
             Assert.Equal(compressed, new FileInfo(onDisk).Length);

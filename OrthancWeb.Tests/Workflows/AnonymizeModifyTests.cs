@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using OrthancWeb.Dicom.Data;
@@ -23,7 +24,7 @@ public sealed class AnonymizeModifyTests(WorkflowFixture fx) : IClassFixture<Wor
             f.Dataset.Add(DicomTags.StudyInstanceUID, DicomVR.UI, study);
             f.Dataset.Add(DicomTags.SeriesInstanceUID, DicomVR.UI, series);
             f.Dataset.Add(DicomTags.SOPInstanceUID, DicomVR.UI, OrthancWeb.Dicom.Anonymization.UidMap.NewUid());
-            f.Dataset.Add(DicomTags.InstanceNumber, DicomVR.IS, (i + 1).ToString());
+            f.Dataset.Add(DicomTags.InstanceNumber, DicomVR.IS, (i + 1).ToString(CultureInfo.InvariantCulture));
             f.UpdateFileMetaInfo();
             var path = Path.Combine(folder, $"{i:D4}.dcm");
             f.Save(path);

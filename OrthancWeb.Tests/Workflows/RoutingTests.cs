@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using OrthancWeb.Dicom.Data;
@@ -181,7 +182,7 @@ public sealed class RoutingTests(RoutingFixture fx) : IClassFixture<RoutingFixtu
             var ids = new List<string>();
             foreach (var (file, aet) in sent)
             {
-                var r = Peers.Run("storescu", "-aet", aet, "-aec", "OWEB", "127.0.0.1", fx.DicomPort.ToString(), file);
+                var r = Peers.Run("storescu", "-aet", aet, "-aec", "OWEB", "127.0.0.1", fx.DicomPort.ToString(CultureInfo.InvariantCulture), file);
                 Assert.True(r.ExitCode == 0, r.Stderr);
                 ids.Add(await LookupAsync(DicomFile.Open(file).Dataset.GetString(DicomTags.SOPInstanceUID)!));
             }

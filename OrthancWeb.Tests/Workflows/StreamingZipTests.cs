@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using OrthancWeb.Export;
 using OrthancWeb.Tests.Infrastructure;
@@ -59,7 +60,7 @@ public sealed class StreamingZipTests
             Assert.True(list.ExitCode == 0, list.Stderr);
             var lines = list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal($"part2.bin {entrySize}", string.Join(' ', lines[2].Split(' ').Take(2)));
-            Assert.True(long.Parse(lines[3].Split(' ')[2]) > uint.MaxValue); // small.txt starts past 4 GB
+            Assert.True(long.Parse(lines[3].Split(' ')[2], CultureInfo.InvariantCulture) > uint.MaxValue); // small.txt starts past 4 GB
             Assert.Equal("after 4 GB", lines[4]);
             using var back = ZipFile.OpenRead(path);
             await using var last = back.GetEntry("part2.bin")!.Open();

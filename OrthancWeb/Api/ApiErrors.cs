@@ -90,13 +90,16 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
 /// Answers the failures <see cref="ApiError.From"/> knows in Orthanc's error JSON, so that controllers need not catch
 /// and classify them; anything else goes on to the exception handler (logged, HTTP 500).
 /// </summary>
-public sealed class ApiErrorFilter(ILogger<ApiErrorFilter> logger) : IExceptionFilter
+public sealed partial class ApiErrorFilter(ILogger<ApiErrorFilter> logger) : IExceptionFilter
 {
     public void OnException(ExceptionContext context)
     {
         if (ApiError.From(context.Exception) is not { } error) return;
-        logger.LogInformation("{Method} {Path}: {Status} {Reason}", context.HttpContext.Request.Method, context.HttpContext.Request.Path, error.HttpStatus, error.Details);
+        LogAnswered(logger, context.HttpContext.Request.Method, context.HttpContext.Request.Path, error.HttpStatus, error.Details);
         context.Result = ApiJson.Error(context.HttpContext, error);
         context.ExceptionHandled = true;
     }
+
+    [LoggerMessage(LogLevel.Information, "{Method} {Path}: {Status} {Reason}")]
+    private static partial void LogAnswered(ILogger logger, string method, PathString path, int status, string reason);
 }

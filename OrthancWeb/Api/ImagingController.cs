@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
@@ -17,8 +17,8 @@ namespace OrthancWeb.Api;
 public sealed class ImagingController(RenderingService rendering) : ControllerBase
 {
     [HttpGet("frames")]
-    public async Task<IActionResult> Frames(string id, CancellationToken ct) => await WithInstance(id, ct, loaded =>
-        Ok(new JsonArray(Enumerable.Range(0, loaded.Frames.FrameCount).Select(i => (JsonNode)i.ToString(CultureInfo.InvariantCulture)).ToArray())));
+    public async Task<IActionResult> Frames(string id, CancellationToken ct) => await WithInstance(id, loaded =>
+        Ok(new JsonArray(Enumerable.Range(0, loaded.Frames.FrameCount).Select(i => (JsonNode)i.ToString(CultureInfo.InvariantCulture)).ToArray())), ct);
 
     [HttpGet("preview")]
     public Task<IActionResult> Preview(string id, CancellationToken ct) => Image(id, 0, "preview", ct);
@@ -32,11 +32,12 @@ public sealed class ImagingController(RenderingService rendering) : ControllerBa
     private async Task<IActionResult> Image(string id, int frame, string kind, CancellationToken ct)
     {
         // Stored instances never change in place (a new copy gets a new attachment), so a frame's image is cacheable.
-        var etag = "\"" + Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{id}/{frame}/{kind}{Request.QueryString}/{Request.Headers.Accept}"))) + "\"";
+        // The tag names the request, not a secret: a fast non-cryptographic hash is enough.
+        var etag = "\"" + Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes($"{id}/{frame}/{kind}{Request.QueryString}/{Request.Headers.Accept}"))) + "\"";
         if (Request.Headers.IfNoneMatch.ToString() == etag) return StatusCode(304);
         Response.Headers.ETag = etag;
         Response.Headers.CacheControl = "private, max-age=86400";
-        return await WithInstance(id, ct, loaded =>
+        return await WithInstance(id, loaded =>
         {
             if (kind == "raw")
                 return File(loaded.Frames.GetFrame(frame).ToArray(), "application/octet-stream");
@@ -55,13 +56,13 @@ public sealed class ImagingController(RenderingService rendering) : ControllerBa
             if (jpeg)
                 return File(rendering.RenderJpeg(loaded, frame, options, (int?)Number("quality") ?? 90), "image/jpeg");
             return File(rendering.RenderPng(loaded, frame, options), "image/png");
-        });
+        }, ct);
     }
 
     private double? Number(string key) =>
         double.TryParse(Request.Query[key].ToString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
 
-    private async Task<IActionResult> WithInstance(string id, CancellationToken ct, Func<RenderingService.Loaded, IActionResult> action)
+    private async Task<IActionResult> WithInstance(string id, Func<RenderingService.Loaded, IActionResult> action, CancellationToken ct)
     {
         RenderingService.Loaded? loaded;
         try { loaded = await rendering.LoadAsync(id, ct); }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
@@ -42,7 +43,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         return Answer(result);
     }
 
-    private IActionResult Answer(IngestResult result) => result.Status switch
+    private ObjectResult Answer(IngestResult result) => result.Status switch
     {
         IngestStatus.Success or IngestStatus.AlreadyStored => Ok(ApiJson.Ingest(result)),
         IngestStatus.StorageFull => ApiJson.Error(HttpContext, 507, result.Reason ?? "Storage full"),
@@ -118,8 +119,8 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
             if (item is DicomSequence seq)
             {
                 if (i + 1 == parts.Length)
-                    return Ok(new JsonArray(Enumerable.Range(0, seq.Items.Count).Select(n => (JsonNode)n.ToString()).ToArray()));
-                if (!int.TryParse(parts[++i], out var index) || index < 0 || index >= seq.Items.Count)
+                    return Ok(new JsonArray(Enumerable.Range(0, seq.Items.Count).Select(n => (JsonNode)n.ToString(CultureInfo.InvariantCulture)).ToArray()));
+                if (!int.TryParse(parts[++i], NumberStyles.Integer, CultureInfo.InvariantCulture, out var index) || index < 0 || index >= seq.Items.Count)
                     return ApiJson.Error(HttpContext, 404, $"No item {parts[i]} in {tag}");
                 current = seq.Items[index];
                 continue;
@@ -143,8 +144,8 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
         return field switch
         {
-            "size" => Content(file.UncompressedSize.ToString(), "text/plain"),
-            "compressed-size" => Content(file.CompressedSize.ToString(), "text/plain"),
+            "size" => Content(file.UncompressedSize.ToString(CultureInfo.InvariantCulture), "text/plain"),
+            "compressed-size" => Content(file.CompressedSize.ToString(CultureInfo.InvariantCulture), "text/plain"),
             "md5" => await Md5Async(file, compressed: false, ct),
             "compressed-md5" => await Md5Async(file, compressed: true, ct),
             "is-compressed" => Content(file.Compressed ? "1" : "0", "text/plain"),

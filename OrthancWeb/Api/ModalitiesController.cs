@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
@@ -127,7 +128,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         if (modalities.GetQuery(id) is not { } q) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
         if (Request.Query.ContainsKey("expand"))
             return Ok(new JsonArray(q.Answers.Select(a => (JsonNode)(Request.Query.ContainsKey("simplify") ? new OrthancJson().ToSimplified(a) : new OrthancJson().ToFull(a))).ToArray()));
-        return Ok(new JsonArray(Enumerable.Range(0, q.Answers.Count).Select(i => (JsonNode)i.ToString()).ToArray()));
+        return Ok(new JsonArray(Enumerable.Range(0, q.Answers.Count).Select(i => (JsonNode)i.ToString(CultureInfo.InvariantCulture)).ToArray()));
     }
 
     [HttpGet("queries/{id}/answers/{index:int}/content")]

@@ -21,7 +21,7 @@ public sealed class ModificationController(ModificationService modification, Job
     [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/anonymize")]
     public async Task<IActionResult> Anonymize(string collection, string id, [FromBody] AnonymizationRequest request, CancellationToken ct)
     {
-        var level = Level(collection);
+        var level = ResourceLevelExtensions.Parse(collection);
         var options = request.ToOptions();
         if (level == ResourceLevel.Instance)
             return Instance(id, await modification.AnonymizeInstanceAsync(id, options, ct));
@@ -31,17 +31,11 @@ public sealed class ModificationController(ModificationService modification, Job
     [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/modify")]
     public async Task<IActionResult> Modify(string collection, string id, [FromBody] ModificationRequest request, CancellationToken ct)
     {
-        var level = Level(collection);
+        var level = ResourceLevelExtensions.Parse(collection);
         var options = request.ToOptions(level);
         if (level == ResourceLevel.Instance)
             return Instance(id, await modification.ModifyInstanceAsync(id, options, ct));
         return await RunAsync(level, id, request, (progress, token) => modification.ModifyAsync(level, id, options, request.KeepSource, progress, token), ct);
-    }
-
-    private static ResourceLevel Level(string collection)
-    {
-        ResourceLevelExtensions.TryParse(collection, out var level);
-        return level;
     }
 
     private IActionResult Instance(string id, byte[]? bytes) =>

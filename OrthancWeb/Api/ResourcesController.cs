@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
@@ -12,13 +13,11 @@ namespace OrthancWeb.Api;
 [Route("")]
 public sealed class ResourcesController(IndexQueries queries, IndexWriter writer) : ControllerBase
 {
-    private static bool Level(string collection, out ResourceLevel level) => ResourceLevelExtensions.TryParse(collection, out level) && collection.EndsWith('s');
-
     /// <summary>List the public IDs of a level, or with ?expand the resources themselves; ?since and ?limit page.</summary>
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}")]
     public async Task<IActionResult> List(string collection, [FromQuery] int since = 0, [FromQuery] int? limit = null, CancellationToken ct = default)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var ids = await queries.ListAsync(level, since, limit, ct);
         if (!Request.Query.ContainsKey("expand"))
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
@@ -31,7 +30,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}")]
     public async Task<IActionResult> Get(string collection, string id, CancellationToken ct)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var r = await queries.GetAsync(id, level, ct);
         return r is null ? ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}") : Ok(ApiJson.Resource(r));
     }
@@ -40,8 +39,8 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{relation:regex(^(patient|study|series|patients|studies|instances)$)}")]
     public async Task<IActionResult> Relatives(string collection, string id, string relation, CancellationToken ct)
     {
-        Level(collection, out var level);
-        ResourceLevelExtensions.TryParse(relation, out var target);
+        var level = ResourceLevelExtensions.Parse(collection);
+        var target = ResourceLevelExtensions.Parse(relation);
         var ids = await queries.RelativesAsync(id, level, target, ct);
         if (ids is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         var singular = target < level; // parents are a single object in Orthanc (/instances/{id}/study)
@@ -55,7 +54,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> Delete(string collection, string id, CancellationToken ct)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var (found, ancestor, ancestorLevel) = await writer.DeleteAsync(id, level, ct);
         if (!found) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         var body = new JsonObject
@@ -74,16 +73,16 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/statistics")]
     public async Task<IActionResult> Statistics(string collection, string id, CancellationToken ct)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var s = await queries.ResourceStatisticsAsync(id, level, ct);
         if (s is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         var body = new JsonObject();
         if (level == ResourceLevel.Patient) body["CountStudies"] = s.CountStudies;
         if (level <= ResourceLevel.Study) body["CountSeries"] = s.CountSeries;
         body["CountInstances"] = s.CountInstances;
-        body["DiskSize"] = s.DiskSize.ToString();
+        body["DiskSize"] = s.DiskSize.ToString(CultureInfo.InvariantCulture);
         body["DiskSizeMB"] = s.DiskSize / (1024 * 1024);
-        body["UncompressedSize"] = s.UncompressedSize.ToString();
+        body["UncompressedSize"] = s.UncompressedSize.ToString(CultureInfo.InvariantCulture);
         body["UncompressedSizeMB"] = s.UncompressedSize / (1024 * 1024);
         return Ok(body);
     }
@@ -114,7 +113,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata")]
     public async Task<IActionResult> Metadata(string collection, string id, CancellationToken ct)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var r = await queries.GetAsync(id, level, ct);
         if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         if (Request.Query.ContainsKey("expand"))
@@ -129,7 +128,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata/{name}")]
     public async Task<IActionResult> MetadataItem(string collection, string id, string name, CancellationToken ct)
     {
-        Level(collection, out var level);
+        var level = ResourceLevelExtensions.Parse(collection);
         var r = await queries.GetAsync(id, level, ct);
         if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         return r.Metadata.TryGetValue(name, out var v) ? Content(v, "text/plain") : ApiJson.Error(HttpContext, 404, $"No metadata {name}");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
@@ -89,9 +90,9 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             ["CountStudies"] = s.CountStudies,
             ["CountSeries"] = s.CountSeries,
             ["CountInstances"] = s.CountInstances,
-            ["TotalDiskSize"] = s.TotalDiskSize.ToString(),
+            ["TotalDiskSize"] = s.TotalDiskSize.ToString(CultureInfo.InvariantCulture),
             ["TotalDiskSizeMB"] = s.TotalDiskSize / (1024 * 1024),
-            ["TotalUncompressedSize"] = s.TotalUncompressedSize.ToString(),
+            ["TotalUncompressedSize"] = s.TotalUncompressedSize.ToString(CultureInfo.InvariantCulture),
             ["TotalUncompressedSizeMB"] = s.TotalUncompressedSize / (1024 * 1024),
             // What compression saves, in percent of the uncompressed size.
             ["CompressionSavingPercent"] = s.TotalUncompressedSize == 0 ? 0 : Math.Round(100.0 * (s.TotalUncompressedSize - s.TotalDiskSize) / s.TotalUncompressedSize, 1),

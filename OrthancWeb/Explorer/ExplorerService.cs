@@ -44,8 +44,9 @@ public sealed class ExplorerService(IndexQueries queries)
         Add(DicomTags.AccessionNumber, search.AccessionNumber);
         Add(DicomTags.ModalitiesInStudy, search.Modality);
         Add(DicomTags.StudyDescription, search.Description.Length > 0 && !search.Description.Contains('*') ? "*" + search.Description + "*" : search.Description);
+        // A DICOM DA range (PS3.5 6.2): Gregorian digits whatever the server's culture and calendar.
         if (search.From is not null || search.To is not null)
-            Add(DicomTags.StudyDate, $"{search.From:yyyyMMdd}-{search.To:yyyyMMdd}");
+            Add(DicomTags.StudyDate, string.Create(CultureInfo.InvariantCulture, $"{search.From:yyyyMMdd}-{search.To:yyyyMMdd}"));
         var sort = sortBy switch
         {
             nameof(StudyRow.PatientName) => DicomTags.PatientName,

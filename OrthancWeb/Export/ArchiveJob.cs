@@ -65,5 +65,5 @@ public sealed record ArchiveRequest : IShorthandBody<ArchiveRequest>
     public int Priority { get; init; }
 
     public static JsonObject? Expand(JsonNode shorthand) =>
-        shorthand is JsonArray ids ? new JsonObject { ["Resources"] = ids.DeepClone() } : null;
+        shorthand is JsonArray ids ? new JsonObject { [nameof(Resources)] = ids.DeepClone() } : null;
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,7 @@ public sealed record ArchivePlan(IReadOnlyList<ArchiveEntry> Entries, long Total
 /// (Patient/Study/Series, as Orthanc's /archive) or a DICOM file-set with its DICOMDIR (/media, the General Purpose
 /// CD-R profile of PS3.11: File IDs of 8-character components, files in Explicit VR Little Endian).
 /// </summary>
-public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IOptionsMonitor<ExportOptions> options, ILogger<ArchiveService> logger)
+public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles files, IOptionsMonitor<ExportOptions> options, ILogger<ArchiveService> logger)
 {
     /// <summary>Resolves resources of any level to their instances, ordered patient, study, series, instance number; null if one is unknown.</summary>
     public async Task<ArchivePlan?> PlanAsync(IReadOnlyList<string> resourceIds, bool media, CancellationToken ct)
@@ -40,9 +41,9 @@ public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IO
             .OrderBy(i => T(i, DicomTags.PatientID), StringComparer.Ordinal)
             .ThenBy(i => T(i, DicomTags.StudyDate), StringComparer.Ordinal)
             .ThenBy(i => T(i, DicomTags.StudyInstanceUID), StringComparer.Ordinal)
-            .ThenBy(i => int.TryParse(T(i, DicomTags.SeriesNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.SeriesNumber), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue)
             .ThenBy(i => T(i, DicomTags.SeriesInstanceUID), StringComparer.Ordinal)
-            .ThenBy(i => int.TryParse(T(i, DicomTags.InstanceNumber), out var n) ? n : int.MaxValue)
+            .ThenBy(i => int.TryParse(T(i, DicomTags.InstanceNumber), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue)
             .ThenBy(i => i, StringComparer.Ordinal)
             .ToList();
         var entries = new List<ArchiveEntry>(ordered.Count);
@@ -110,10 +111,13 @@ public sealed class ArchiveService(IndexQueries queries, InstanceFiles files, IO
         catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or DicomReadException)
         {
             // Better a file-set with one file in its own syntax (recorded as such in the DICOMDIR) than no file-set.
-            logger.LogWarning("Instance {Instance} kept in {Syntax} on the medium: {Reason}", entry.InstanceId, file.TransferSyntax.Uid, ex.Message);
+            LogKeptInSyntax(logger, entry.InstanceId, file.TransferSyntax.Uid, ex.Message);
             return (stored, file, file.TransferSyntax);
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Instance {Instance} kept in {Syntax} on the medium: {Reason}")]
+    private static partial void LogKeptInSyntax(ILogger logger, string instance, string syntax, string reason);
 
     /// <summary>Folder and file names: readable and unique for /archive; numbered 8-character components for /media.</summary>
     private sealed class FolderNames(bool media)

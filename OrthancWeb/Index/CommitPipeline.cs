@@ -13,7 +13,7 @@ internal sealed record PendingInstance(DicomFile Header, InstanceIdentifiers Ids
 /// one transaction (see <see cref="InstanceIndexer"/>); the durability stage makes them durable with one flush, and
 /// only then answers their callers. While one batch is being flushed, the next one commits.
 /// </summary>
-public sealed class CommitPipeline(
+public sealed partial class CommitPipeline(
     IndexTransactions transactions,
     InstanceIndexer indexer,
     StorageArea storage,
@@ -177,9 +177,12 @@ public sealed class CommitPipeline(
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "Could not make the last instances durable");
+            LogNotDurable(logger, ex);
             foreach (var b in ready)
                 foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
         }
     }
+
+    [LoggerMessage(LogLevel.Error, "Could not make the last instances durable")]
+    private static partial void LogNotDurable(ILogger logger, Exception exception);
 }

@@ -8,7 +8,7 @@ namespace OrthancWeb.Index;
 /// the index database: they survive a restart, follow the index to PostgreSQL, and need no table of their own.
 /// Read from a cache that every change refreshes.
 /// </summary>
-public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> contexts, string prefix)
+public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> contexts, string prefix) : IDisposable
 {
     private Dictionary<string, T>? _cache;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -58,4 +58,6 @@ public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> con
         }
         finally { _gate.Release(); }
     }
+
+    public void Dispose() => _gate.Dispose();
 }

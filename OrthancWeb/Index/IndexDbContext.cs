@@ -12,9 +12,9 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
     public DbSet<ChangeEntry> Changes => Set<ChangeEntry>();
     public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
 
-    protected override void OnModelCreating(ModelBuilder b)
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        b.Entity<Resource>(e =>
+        modelBuilder.Entity<Resource>(e =>
         {
             e.HasKey(r => r.Id);
             e.HasIndex(r => r.PublicId).IsUnique();
@@ -29,7 +29,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.Property(r => r.PublicId).HasMaxLength(44);
             e.HasOne(r => r.Parent).WithMany(r => r.Children).HasForeignKey(r => r.ParentId).OnDelete(DeleteBehavior.Cascade);
         });
-        b.Entity<MainDicomTag>(e =>
+        modelBuilder.Entity<MainDicomTag>(e =>
         {
             e.HasKey(t => new { t.ResourceId, t.Tag });
             e.HasIndex(t => new { t.Tag, t.Value });
@@ -38,22 +38,22 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.HasIndex(t => new { t.Tag, t.ValueUpper, t.ResourceId }).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Tags).HasForeignKey(t => t.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
-        b.Entity<ResourceMetadata>(e =>
+        modelBuilder.Entity<ResourceMetadata>(e =>
         {
             e.HasKey(m => new { m.ResourceId, m.Name });
             e.HasOne<Resource>().WithMany(r => r.Metadata).HasForeignKey(m => m.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
-        b.Entity<Attachment>(e =>
+        modelBuilder.Entity<Attachment>(e =>
         {
             e.HasKey(a => new { a.ResourceId, a.ContentType });
             e.HasIndex(a => a.Uuid).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Attachments).HasForeignKey(a => a.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
-        b.Entity<ChangeEntry>(e =>
+        modelBuilder.Entity<ChangeEntry>(e =>
         {
             e.HasKey(c => c.Seq);
             e.Property(c => c.Seq).ValueGeneratedOnAdd();
         });
-        b.Entity<GlobalProperty>(e => e.HasKey(p => p.Name));
+        modelBuilder.Entity<GlobalProperty>(e => e.HasKey(p => p.Name));
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
@@ -201,6 +202,8 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         return ids;
     }
 
+    [SuppressMessage("Globalization", "CA1309:Use ordinal string comparison",
+        Justification = "EF Core translates string.Compare(a, b) alone, to SQL's < and >, which SQLite evaluates byte by byte (BINARY collation), never by culture; the overloads with a StringComparison cannot be translated.")]
     private static IQueryable<MainDicomTag> Matching(IndexDbContext db, DicomTag tag, string value, bool caseSensitive, out Regex? wildcard)
     {
         wildcard = null;

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -58,7 +59,7 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
     {
         _resource ??= Prepare(_schema.InsertResource, "@level", "@publicId", "@parentId", "@lastUpdate", "@isStable", "@isProtected");
         Set(_resource, (int)level, publicId, parentId, now, isStable, false);
-        return Convert.ToInt64(await _resource.ExecuteScalarAsync(ct));
+        return Convert.ToInt64(await _resource.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
     }
 
     /// <summary>The row ID of a resource by public ID, 0 when absent (sees this batch's own inserts).</summary>
@@ -66,7 +67,7 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
     {
         _idByPublicId ??= Prepare(_schema.SelectResourceId, "@publicId");
         Set(_idByPublicId, publicId);
-        return await _idByPublicId.ExecuteScalarAsync(ct) is { } v and not DBNull ? Convert.ToInt64(v) : 0;
+        return await _idByPublicId.ExecuteScalarAsync(ct) is { } v and not DBNull ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : 0;
     }
 
     /// <summary>Marks a parent as just updated and no longer stable.</summary>
@@ -141,7 +142,7 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
     {
         _change ??= Prepare(_schema.InsertChange, "@changeType", "@level", "@publicId", "@date");
         Set(_change, changeType, (int)level, publicId, date);
-        MaxChangeSeq = Math.Max(MaxChangeSeq, Convert.ToInt64(await _change.ExecuteScalarAsync(ct)));
+        MaxChangeSeq = Math.Max(MaxChangeSeq, Convert.ToInt64(await _change.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture));
     }
 
     public async Task SetPropertyAsync(string name, string value, CancellationToken ct)

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 namespace OrthancWeb.Index;
 
 /// <summary>Brings the index to the current schema (EF Core migrations) and reconciles it with the storage area.</summary>
-public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
+public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> contexts, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
 {
     public async Task RunAsync(CancellationToken ct = default)
     {
@@ -19,14 +19,20 @@ public sealed class IndexStartup(IDbContextFactory<IndexDbContext> contexts, Sto
         }
         var (orphans, dangling) = await reconciliation.ReconcileAsync(ct);
         if (orphans + dangling > 0)
-            logger.LogWarning("Start-up check: removed {Orphans} orphan file(s) and {Dangling} index row(s) without a file", orphans, dangling);
+            LogRepaired(logger, orphans, dangling);
         else
-            logger.LogInformation("Start-up check: index and storage area agree");
+            LogAgree(logger);
     }
+
+    [LoggerMessage(LogLevel.Warning, "Start-up check: removed {Orphans} orphan file(s) and {Dangling} index row(s) without a file")]
+    private static partial void LogRepaired(ILogger logger, int orphans, int dangling);
+
+    [LoggerMessage(LogLevel.Information, "Start-up check: index and storage area agree")]
+    private static partial void LogAgree(ILogger logger);
 }
 
 /// <summary>Turns series, studies and patients stable once nothing arrived for StableAge seconds; checkpoints the index when idle.</summary>
-public sealed class StabilityMonitor(IndexMaintenance maintenance, TimeProvider time, ILogger<StabilityMonitor> logger) : BackgroundService
+public sealed partial class StabilityMonitor(IndexMaintenance maintenance, TimeProvider time, ILogger<StabilityMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -39,7 +45,10 @@ public sealed class StabilityMonitor(IndexMaintenance maintenance, TimeProvider 
                 await maintenance.CheckpointIfIdleAsync(stoppingToken);
             }
             catch (OperationCanceledException) { return; }
-            catch (Exception ex) { logger.LogError(ex, "Could not update stable resources"); }
+            catch (Exception ex) { LogMaintenanceFailed(logger, ex); }
         }
     }
+
+    [LoggerMessage(LogLevel.Error, "Could not update stable resources")]
+    private static partial void LogMaintenanceFailed(ILogger logger, Exception exception);
 }

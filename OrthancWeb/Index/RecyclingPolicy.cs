@@ -8,7 +8,7 @@ namespace OrthancWeb.Index;
 /// recently updated unprotected patients are recycled (deleted) to make room, never the patient the instance belongs
 /// to. If not enough can go, the instance is refused and nothing is deleted for it.
 /// </summary>
-public sealed class RecyclingPolicy(StorageUsage usage, ResourceDeletion deletion, ILogger<RecyclingPolicy> logger)
+public sealed partial class RecyclingPolicy(StorageUsage usage, ResourceDeletion deletion, ILogger<RecyclingPolicy> logger)
 {
     public const string StorageFullReason = "The storage is full and no unprotected patient can be recycled";
 
@@ -40,11 +40,14 @@ public sealed class RecyclingPolicy(StorageUsage usage, ResourceDeletion deletio
         if (recycled is null) return true;
         foreach (var victim in recycled)
         {
-            logger.LogInformation("Recycling patient {Patient} to make room", victim.PublicId);
+            LogRecycling(logger, victim.PublicId);
             await deletion.DeleteTreeAsync(transaction, victim, logDeletion: true, ct);
         }
         return true;
     }
+
+    [LoggerMessage(LogLevel.Information, "Recycling patient {Patient} to make room")]
+    private static partial void LogRecycling(ILogger logger, string patient);
 
     private static async Task<long> SizeUnderAsync(IndexDbContext db, long resourceId, CancellationToken ct)
     {

@@ -23,6 +23,10 @@ public static class ResourceLevelExtensions
         _ => "instances",
     };
 
+    /// <summary>A level named by a REST route, whose constraint lets only level names through.</summary>
+    public static ResourceLevel Parse(string text) =>
+        TryParse(text, out var level) ? level : throw new ArgumentException($"Not a resource level: {text}", nameof(text));
+
     public static bool TryParse(string text, out ResourceLevel level)
     {
         switch (text.Trim().ToLowerInvariant())

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Storage;
 
@@ -9,7 +10,7 @@ namespace OrthancWeb.Index;
 /// durability watermark may have been cut short by a power cut between commit and flush, and are checked against
 /// the checksum the index holds.
 /// </summary>
-public sealed class StorageReconciliation(
+public sealed partial class StorageReconciliation(
     IndexTransactions transactions,
     StorageArea storage,
     ResourceDeletion deletion,
@@ -41,7 +42,7 @@ public sealed class StorageReconciliation(
                 if (att is null || !storage.Exists(att.Uuid)) continue;
                 if (att.Checksum.Length > 0 ? FileChecksum.OfFile(storage.PathOf(att.Uuid)) == att.Checksum
                     : LegacyMd5(storage.PathOf(att.Uuid)) == att.CompressedMd5) continue;
-                logger.LogWarning("Instance {Instance} was not completely on disk after an interruption; removing it", publicId);
+                LogIncomplete(logger, publicId);
                 storage.Delete(att.Uuid);
             }
             var dangling = 0;
@@ -64,7 +65,12 @@ public sealed class StorageReconciliation(
         return (orphans, dangling);
     }
 
+    [LoggerMessage(LogLevel.Warning, "Instance {Instance} was not completely on disk after an interruption; removing it")]
+    private static partial void LogIncomplete(ILogger logger, string instance);
+
     /// <summary>Rows written before the checksum column have the MD5 of the file on disk instead.</summary>
+    [SuppressMessage("Security", "CA5351:Do Not Use Broken Cryptographic Primitives",
+        Justification = "Those rows record Orthanc's attachment MD5 and nothing else: only MD5 can check the file against them.")]
     private static string LegacyMd5(string path)
     {
         using var f = File.OpenRead(path);

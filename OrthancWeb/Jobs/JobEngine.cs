@@ -21,7 +21,7 @@ public sealed class JobsOptions
 /// retries. Every change of state is written to the data folder (one JSON file per job, replaced atomically), and a
 /// restart picks up where it stopped: jobs that were running are run again from the start.
 /// </summary>
-public sealed class JobEngine : BackgroundService
+public sealed partial class JobEngine : BackgroundService
 {
     private readonly ConcurrentDictionary<string, Job> _jobs = new();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
@@ -65,10 +65,13 @@ public sealed class JobEngine : BackgroundService
             }
             catch (JsonException ex)
             {
-                _logger.LogWarning("Ignoring unreadable job file {File}: {Reason}", file, ex.Message);
+                LogUnreadableJobFile(_logger, file, ex.Message);
             }
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Ignoring unreadable job file {File}: {Reason}")]
+    private static partial void LogUnreadableJobFile(ILogger logger, string file, string reason);
 
     private void Save(Job job)
     {
@@ -278,7 +281,7 @@ public sealed class JobEngine : BackgroundService
         }
         catch (Exception ex)
         {
-            _logger.LogWarning("Job {Id} ({Type}) failed on attempt {Attempt}: {Reason}", job.Id, job.Type, job.Attempts, ex.Message);
+            LogAttemptFailed(_logger, job.Id, job.Type, job.Attempts, ex.Message);
             lock (_gate)
             {
                 if (ex is JobItemsFailedException partial) job.Result = partial.Result;
@@ -301,6 +304,9 @@ public sealed class JobEngine : BackgroundService
             if (job.IsFinished) TrimHistory();
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) failed on attempt {Attempt}: {Reason}")]
+    private static partial void LogAttemptFailed(ILogger logger, string id, string type, int attempt, string reason);
 
     /// <summary>Orthanc's shape of GET /jobs/{id}.</summary>
     public JsonObject ToJson(Job job)

@@ -14,7 +14,7 @@ public sealed record ModifiedResource(string Id, string Path, string PatientId, 
 /// resource is read, transformed by the toolkit, and stored again through the one ingest path (so the new resource
 /// is durable and indexed before the call returns), with AnonymizedFrom / ModifiedFrom pointing at its original.
 /// </summary>
-public sealed class ModificationService(IndexQueries queries, InstanceFiles files, IngestService ingest, IndexWriter writer, ILogger<ModificationService> logger)
+public sealed partial class ModificationService(IndexQueries queries, InstanceFiles files, IngestService ingest, IndexWriter writer, ILogger<ModificationService> logger)
 {
     /// <summary>One anonymized instance as a file, not stored (Orthanc's POST /instances/{id}/anonymize).</summary>
     public async Task<byte[]?> AnonymizeInstanceAsync(string instanceId, AnonymizationOptions options, CancellationToken ct)
@@ -85,9 +85,12 @@ public sealed class ModificationService(IndexQueries queries, InstanceFiles file
         };
         if (!keepSource && newId != id)
         {
-            logger.LogInformation("Deleting {Level} {Id}, replaced by {NewId}", level, id, newId);
+            LogReplaced(logger, level, id, newId);
             await writer.DeleteAsync(id, level, ct);
         }
         return new ModifiedResource(newId, $"/{level.ToCollection()}/{newId}", first.PatientId!, level.ToString());
     }
+
+    [LoggerMessage(LogLevel.Information, "Deleting {Level} {Id}, replaced by {NewId}")]
+    private static partial void LogReplaced(ILogger logger, ResourceLevel level, string id, string newId);
 }

@@ -8,7 +8,7 @@ namespace OrthancWeb.Modification;
 /// combined with a purpose ("rule:trial-7", "job:{id}"). A routing rule thus maps the same UID the same way every
 /// time, and a job that is resumed or retried redoes its work with the same UIDs instead of making a second copy.
 /// </summary>
-public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts)
+public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts) : IDisposable
 {
     private readonly GlobalPropertyStore<string> _store = new(contexts, "Pseudonymization:");
     private string? _secret;
@@ -26,4 +26,6 @@ public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts)
         }
         return _secret + "|" + purpose;
     }
+
+    public void Dispose() => _store.Dispose();
 }

@@ -54,6 +54,6 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
     public bool AllowStore { get; set; } = true;
 
     public static JsonObject? Expand(JsonNode shorthand) => shorthand is JsonArray { Count: >= 3 } a
-        ? new JsonObject { ["AET"] = a[0]?.DeepClone(), ["Host"] = a[1]?.DeepClone(), ["Port"] = a[2]?.DeepClone() }
+        ? new JsonObject { [nameof(AET)] = a[0]?.DeepClone(), [nameof(Host)] = a[1]?.DeepClone(), [nameof(Port)] = a[2]?.DeepClone() }
         : null;
 }

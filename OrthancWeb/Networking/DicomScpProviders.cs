@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using OrthancWeb.Dicom.Data;
@@ -15,7 +16,7 @@ public sealed class EchoScp : ICEchoProvider
 }
 
 /// <summary>C-STORE SCP: the data set as received, behind a meta group of ours, through the one ingest path.</summary>
-public sealed class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider
+public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider
 {
     public async Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct)
     {
@@ -43,10 +44,13 @@ public sealed class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<S
             case IngestStatus.StorageFull:
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
-                logger.LogWarning("C-STORE from {AET} refused: {Reason}", context.CallingAE, result.Reason);
+                LogRefused(logger, context.CallingAE, result.Reason);
                 return (DimseStatus.CannotUnderstand, result.Reason);
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "C-STORE from {AET} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string aet, string? reason);
 }
 
 /// <summary>
@@ -145,10 +149,10 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
     private async Task<string> ComputeAsync(DicomTag tag, string id, ResourceLevel level, CancellationToken ct)
     {
         async Task<int> Count(ResourceLevel target) => (await queries.RelativesAsync(id, level, target, ct))?.Count ?? 0;
-        if (tag == DicomTags.NumberOfPatientRelatedStudies || tag == DicomTags.NumberOfStudyRelatedSeries && level == ResourceLevel.Patient) return (await Count(ResourceLevel.Study)).ToString();
-        if (tag == DicomTags.NumberOfPatientRelatedSeries || tag == DicomTags.NumberOfStudyRelatedSeries) return (await Count(ResourceLevel.Series)).ToString();
+        if (tag == DicomTags.NumberOfPatientRelatedStudies || tag == DicomTags.NumberOfStudyRelatedSeries && level == ResourceLevel.Patient) return (await Count(ResourceLevel.Study)).ToString(CultureInfo.InvariantCulture);
+        if (tag == DicomTags.NumberOfPatientRelatedSeries || tag == DicomTags.NumberOfStudyRelatedSeries) return (await Count(ResourceLevel.Series)).ToString(CultureInfo.InvariantCulture);
         if (tag == DicomTags.NumberOfPatientRelatedInstances || tag == DicomTags.NumberOfStudyRelatedInstances || tag == DicomTags.NumberOfSeriesRelatedInstances)
-            return (await Count(ResourceLevel.Instance)).ToString();
+            return (await Count(ResourceLevel.Instance)).ToString(CultureInfo.InvariantCulture);
         if (tag == DicomTags.ModalitiesInStudy)
         {
             var series = await queries.RelativesAsync(id, level, ResourceLevel.Series, ct) ?? [];

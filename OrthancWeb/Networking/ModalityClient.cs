@@ -19,7 +19,7 @@ public sealed record ModalityQuery(string Id, string Modality, ResourceLevel Lev
 /// <summary>
 /// SCU services on the configured modalities, shared by the REST API and the UI: echo, store, find, move.
 /// </summary>
-public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files, ILogger<ModalityClient> logger)
+public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files, ILogger<ModalityClient> logger)
 {
     private readonly ConcurrentDictionary<string, ModalityQuery> _queries = new();
 
@@ -70,12 +70,15 @@ public sealed class ModalityClient(IOptionsMonitor<DicomOptions> options, Modali
             }
             catch (DimseFailureException ex)
             {
-                logger.LogWarning("Could not send {Instance} to {AET}: {Reason}", info.PublicId, m.AET, ex.Message);
+                LogNotSent(logger, info.PublicId, m.AET, ex.Message);
                 failed.Add(info.PublicId);
             }
         }
         return new StoreToModalityResult(instances.Count, failed.Count, failed);
     }
+
+    [LoggerMessage(LogLevel.Warning, "Could not send {Instance} to {AET}: {Reason}")]
+    private static partial void LogNotSent(ILogger logger, string instance, string aet, string reason);
 
     public async Task<ModalityQuery> QueryAsync(string modalityName, ModalityOptions m, ResourceLevel level, DicomDataset query, CancellationToken ct)
     {

@@ -14,7 +14,7 @@ public sealed record KnownModality(string Name, ModalityOptions Options, bool Fr
 /// added at run time (UI, PUT /modalities/{name}), kept in the index database as global properties so they survive a
 /// restart and need no schema of their own. A name in appsettings.json cannot be overridden or deleted from outside it.
 /// </summary>
-public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbContextFactory<IndexDbContext> contexts)
+public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbContextFactory<IndexDbContext> contexts) : IDisposable
 {
     private readonly GlobalPropertyStore<ModalityOptions> _stored = new(contexts, "DicomModality:");
 
@@ -62,6 +62,8 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
         Caller.Demand(Policies.Administer, "change modalities");
         return IsConfigured(name) ? throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
     }
+
+    public void Dispose() => _stored.Dispose();
 }
 
 /// <summary>No modality of that name is known (Orthanc's "Accessing an inexistent item", HTTP 404).</summary>

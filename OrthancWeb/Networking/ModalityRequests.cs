@@ -21,7 +21,7 @@ public sealed record ModalityStoreRequest : IShorthandBody<ModalityStoreRequest>
     public int RetryDelay { get; init; } = 10;
 
     public static JsonObject? Expand(JsonNode shorthand) =>
-        RequestBody.Strings(shorthand) is { } ids ? new JsonObject { ["Resources"] = ids } : null;
+        RequestBody.Strings(shorthand) is { } ids ? new JsonObject { [nameof(Resources)] = ids } : null;
 }
 
 /// <summary>POST /modalities/{name}/query: {"Level": "Study", "Query": {"PatientName": "DOE*"}}.</summary>
@@ -50,5 +50,5 @@ public sealed record QueryRetrieveRequest : IShorthandBody<QueryRetrieveRequest>
     public bool Asynchronous { get; init; }
 
     public static JsonObject? Expand(JsonNode shorthand) =>
-        shorthand is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? new JsonObject { ["TargetAet"] = v.GetValue<string>() } : null;
+        shorthand is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? new JsonObject { [nameof(TargetAet)] = v.GetValue<string>() } : null;
 }

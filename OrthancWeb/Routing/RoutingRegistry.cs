@@ -9,7 +9,7 @@ namespace OrthancWeb.Routing;
 public sealed record KnownRule(RoutingRule Rule, bool FromConfiguration);
 
 /// <summary>The routing rules of appsettings.json and those added in the UI, which the database keeps.</summary>
-public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDbContextFactory<IndexDbContext> contexts)
+public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDbContextFactory<IndexDbContext> contexts) : IDisposable
 {
     private readonly GlobalPropertyStore<RoutingRule> _stored = new(contexts, "RoutingRule:");
 
@@ -40,4 +40,6 @@ public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDb
         Caller.Demand(Policies.Administer, "change routing rules");
         return IsConfigured(name) ? throw new InvalidOperationException($"Rule {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
     }
+
+    public void Dispose() => _stored.Dispose();
 }

@@ -13,7 +13,7 @@ namespace OrthancWeb.Routing;
 /// nothing that arrived is left unrouted (a change seen just before a crash may be routed twice, never zero times).
 /// Copies made by anonymization or modification are not routed again, which keeps a rule from feeding itself.
 /// </summary>
-public sealed class RoutingService(
+public sealed partial class RoutingService(
     IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
     IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService
 {
@@ -50,7 +50,7 @@ public sealed class RoutingService(
                         catch (Exception ex) when (ex is not OperationCanceledException)
                         {
                             // One resource that cannot be examined (deleted meanwhile, unreadable file) must not stop routing.
-                            logger.LogWarning("Routing skipped {Change} of {Id}: {Reason}", change.ChangeType, change.PublicId, ex.Message);
+                            LogSkipped(logger, change.ChangeType, change.PublicId, ex.Message);
                         }
                     }
                     if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
@@ -60,7 +60,7 @@ public sealed class RoutingService(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
             catch (Exception ex)
             {
-                logger.LogWarning("Routing paused after an error, retrying shortly: {Reason}", ex.Message);
+                LogPaused(logger, ex.Message);
             }
             if (done)
             {
@@ -68,6 +68,18 @@ public sealed class RoutingService(
                 catch (OperationCanceledException) { return; }
             }
         }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Routing skipped {Change} of {Id}: {Reason}")]
+    private static partial void LogSkipped(ILogger logger, string change, string id, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Routing paused after an error, retrying shortly: {Reason}")]
+    private static partial void LogPaused(ILogger logger, string reason);
+
+    public override void Dispose()
+    {
+        _cursor.Dispose();
+        base.Dispose();
     }
 
     private static RoutingTrigger? TriggerOf(string changeType) => changeType switch
@@ -88,11 +100,14 @@ public sealed class RoutingService(
         foreach (var rule in matching)
         {
             if (!await MatchesAsync(rule, facts, ct)) continue;
-            logger.LogInformation("Rule {Rule} routes {Level} {Id}", rule.Name, change.Level, change.PublicId);
+            LogRouted(logger, rule.Name, change.Level, change.PublicId);
             jobs.Submit(RouteJob.JobType, RouteJob.Content(rule, change.Level, change.PublicId),
                 maxRetries: rule.Retries, retryDelaySeconds: rule.RetryDelay);
         }
     }
+
+    [LoggerMessage(LogLevel.Information, "Rule {Rule} routes {Level} {Id}")]
+    private static partial void LogRouted(ILogger logger, string rule, ResourceLevel level, string id);
 
     /// <summary>What the conditions look at: merged main tags, the series' modalities, the first instance and its metadata.</summary>
     private sealed record Facts(Dictionary<DicomTag, string> Tags, HashSet<string> Modalities, ResourceInfo FirstInstance, bool Derived)

@@ -9,7 +9,7 @@ namespace OrthancWeb.Security;
 /// Brings the security database to the current schema, creates the roles, and creates the administrator account the
 /// first time the server starts. A configured password is used as is; otherwise one is generated and printed once.
 /// </summary>
-public sealed class AdministratorSeeder(
+public sealed partial class AdministratorSeeder(
     SecurityDbContext db,
     UserManager<IdentityUser> users,
     RoleManager<IdentityRole> roles,
@@ -37,10 +37,16 @@ public sealed class AdministratorSeeder(
         Check(await users.AddToRoleAsync(user, Roles.Administrator), $"give '{name}' the {Roles.Administrator} role");
 
         if (string.IsNullOrEmpty(configured))
-            logger.LogWarning("Created administrator account '{User}' with generated password: {Password}  (shown once; change it after the first login)", name, password);
+            LogCreatedWithGeneratedPassword(logger, name, password);
         else
-            logger.LogInformation("Created administrator account '{User}' with the password from configuration", name);
+            LogCreatedWithConfiguredPassword(logger, name);
     }
+
+    [LoggerMessage(LogLevel.Warning, "Created administrator account '{User}' with generated password: {Password}  (shown once; change it after the first login)")]
+    private static partial void LogCreatedWithGeneratedPassword(ILogger logger, string user, string password);
+
+    [LoggerMessage(LogLevel.Information, "Created administrator account '{User}' with the password from configuration")]
+    private static partial void LogCreatedWithConfiguredPassword(ILogger logger, string user);
 
     /// <summary>20 characters that satisfy Identity's default rules (upper, lower, digit, symbol).</summary>
     internal static string GeneratePassword()

@@ -8,7 +8,7 @@ namespace OrthancWeb.Security;
 /// HTTPS without a "dev-certs" step: the first start creates a self-signed certificate in the data folder and every
 /// later start reuses it, so browsers that were told to trust it keep trusting it.
 /// </summary>
-public static class SelfSignedCertificate
+public static partial class SelfSignedCertificate
 {
     public const string FileName = "server.pfx";
 
@@ -41,8 +41,10 @@ public static class SelfSignedCertificate
         var temp = path + ".tmp";
         File.WriteAllBytes(temp, pfx);
         File.Move(temp, path, overwrite: true);
-        logger?.LogInformation("Created a self-signed HTTPS certificate for {Host} in {Path} (SHA-256 {Thumbprint})",
-            hostName, path, created.GetCertHashString(HashAlgorithmName.SHA256));
+        if (logger is not null) LogCreated(logger, hostName, path, created.GetCertHashString(HashAlgorithmName.SHA256));
         return X509CertificateLoader.LoadPkcs12(pfx, password: null, X509KeyStorageFlags.Exportable);
     }
+
+    [LoggerMessage(LogLevel.Information, "Created a self-signed HTTPS certificate for {Host} in {Path} (SHA-256 {Thumbprint})")]
+    private static partial void LogCreated(ILogger logger, string host, string path, string thumbprint);
 }

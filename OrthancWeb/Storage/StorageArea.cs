@@ -123,7 +123,8 @@ public sealed class StorageArea : IDisposable
     private static void LowerThreadPriority()
     {
         if (!OperatingSystem.IsLinux()) return;
-        try { setpriority(0 /* PRIO_PROCESS */, gettid(), 10); } catch (EntryPointNotFoundException) { }
+        // Best effort, like the refill itself: a thread left at normal priority only competes a little more for the CPU.
+        try { _ = setpriority(0 /* PRIO_PROCESS */, gettid(), 10); } catch (EntryPointNotFoundException) { }
     }
 
     public void Dispose()
@@ -277,17 +278,23 @@ public sealed class StorageArea : IDisposable
         catch (EntryPointNotFoundException) { return false; } // a C library older than glibc 2.33 exports __xstat only
     }
 
-    [DllImport("libc", SetLastError = true)] private static extern int stat(string path, [Out] ulong[] buffer);
+    // Paths go as UTF-8, what Linux file names are in practice; never through an ANSI code page's best-fit mapping.
+    [DllImport("libc", SetLastError = true, BestFitMapping = false)] private static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, [Out] ulong[] buffer);
 
-    private static void SyncFileSystem(string folder)
+    private static void SyncFileSystem(string folder) => SyncFolder(folder, wholeFileSystem: true);
+
+    /// <summary>syncfs (the folder's whole file system) or fsync (the folder's own entries) through a read-only descriptor.</summary>
+    private static void SyncFolder(string folder, bool wholeFileSystem)
     {
         var fd = open(folder, 0 /* O_RDONLY */);
         if (fd < 0) throw new IOException($"cannot open {folder} to sync it (errno {Marshal.GetLastPInvokeError()})");
         try
         {
-            if (syncfs(fd) != 0) throw new IOException($"syncfs failed on {folder} (errno {Marshal.GetLastPInvokeError()})");
+            if ((wholeFileSystem ? syncfs(fd) : fsync(fd)) != 0)
+                throw new IOException($"{(wholeFileSystem ? "syncfs" : "fsync")} failed on {folder} (errno {Marshal.GetLastPInvokeError()})");
         }
-        finally { close(fd); }
+        // The sync's outcome is known by then: closing a read-only descriptor can lose no data, whatever close says.
+        finally { _ = close(fd); }
     }
 
     [DllImport("libc", SetLastError = true)] private static extern int syncfs(int fd);
@@ -299,22 +306,23 @@ public sealed class StorageArea : IDisposable
     public static void StartWriteBack(Microsoft.Win32.SafeHandles.SafeFileHandle file)
     {
         if (!OperatingSystem.IsLinux()) return;
-        sync_file_range((int)file.DangerousGetHandle(), 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */);
+        // A hint: if the kernel refuses it, the syncfs writes the file all the same, only later.
+        _ = sync_file_range((int)file.DangerousGetHandle(), 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */);
     }
 
     [DllImport("libc", SetLastError = true)] private static extern int sync_file_range(int fd, long offset, long nbytes, uint flags);
 
-    /// <summary>fsync the folder so the rename itself survives a power cut (POSIX needs this; Windows has no equivalent).</summary>
+    /// <summary>
+    /// fsync the folder so the rename itself survives a power cut, where there is no syncfs to do it for a whole batch
+    /// (POSIX needs this; Windows has no equivalent). A failure fails the store: its rename may not be durable.
+    /// </summary>
     private static void SyncDirectory(string folder)
     {
-        if (!OperatingSystem.IsLinux()) return;
-        var fd = open(folder, 0 /* O_RDONLY */);
-        if (fd < 0) return;
-        fsync(fd);
-        close(fd);
+        if (OperatingSystem.IsWindows()) return;
+        SyncFolder(folder, wholeFileSystem: false);
     }
 
-    [DllImport("libc", SetLastError = true)] private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
+    [DllImport("libc", SetLastError = true, BestFitMapping = false)] private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
     [DllImport("libc", SetLastError = true)] private static extern int fsync(int fd);
     [DllImport("libc", SetLastError = true)] private static extern int close(int fd);
 }

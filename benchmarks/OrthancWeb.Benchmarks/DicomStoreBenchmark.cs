@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -38,7 +39,7 @@ static class DicomStoreBenchmark
     /// <summary>One storescu process, one association, the files one after the other; seconds taken and whether all went well.</summary>
     private static async Task<(double Seconds, bool Clean)> StoreScu(BenchServer s, string[] files)
     {
-        var psi = new ProcessStartInfo("storescu", ["-aet", BenchServers.ScuAet, "-aec", s.Aet, "127.0.0.1", s.DicomPort.ToString(), .. files])
+        var psi = new ProcessStartInfo("storescu", ["-aet", BenchServers.ScuAet, "-aec", s.Aet, "127.0.0.1", s.DicomPort.ToString(CultureInfo.InvariantCulture), .. files])
         {
             UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true,
         };

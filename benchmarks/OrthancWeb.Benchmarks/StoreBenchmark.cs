@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -142,7 +143,7 @@ static class StoreBenchmark
         var pl = insertResource.Parameters.Add("$l", SqliteType.Integer);
         var pp = insertResource.Parameters.Add("$p", SqliteType.Text);
         var ppar = insertResource.Parameters.Add("$parent", SqliteType.Integer);
-        insertResource.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss"));
+        insertResource.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture));
         var insertTag = db.CreateCommand();
         insertTag.Transaction = tx;
         insertTag.CommandText = "INSERT INTO MainDicomTags (ResourceId, Tag, Value, ValueUpper) VALUES ($r, $tag, $v, $u)";
@@ -181,7 +182,7 @@ static class StoreBenchmark
                     {
                         var instance = Resource(3, $"load-i-{p}-{s}-{r}-{i}", series);
                         Tag(instance, 0x00080018, $"2.25.9{p}.{s}.{r}.{i}");
-                        Tag(instance, 0x00200013, (i + 1).ToString());
+                        Tag(instance, 0x00200013, (i + 1).ToString(CultureInfo.InvariantCulture));
                     }
                 }
             }

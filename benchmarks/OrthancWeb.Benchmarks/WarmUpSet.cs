@@ -30,7 +30,7 @@ static class WarmUpSet
             var ds = file.Dataset;
             // Deterministic new UIDs under 2.25 (PS3.5 B.2): the warm-up set is the same for both servers and every run.
             string Uid(DicomTag tag) => "2.25." + new System.Numerics.BigInteger(
-                System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("warmup|" + ds.GetString(tag)))[..15], isUnsigned: true);
+                System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes("warmup|" + ds.GetString(tag))).AsSpan(0, 15), isUnsigned: true);
             var sop = Uid(DicomTags.SOPInstanceUID);
             ds.Add(DicomTags.StudyInstanceUID, Uid(DicomTags.StudyInstanceUID));
             ds.Add(DicomTags.SeriesInstanceUID, Uid(DicomTags.SeriesInstanceUID));

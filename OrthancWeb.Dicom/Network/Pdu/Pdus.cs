@@ -145,7 +145,7 @@ public static class PduCodec
             var content = new List<byte> { pc.Id, 0, accept ? (byte)pc.Result : (byte)0, 0 };
             if (accept)
             {
-                Item(content, ItemTransferSyntax, Encoding.ASCII.GetBytes(pc.AcceptedTransferSyntax ?? pc.TransferSyntaxes.FirstOrDefault() ?? "1.2.840.10008.1.2"));
+                Item(content, ItemTransferSyntax, Encoding.ASCII.GetBytes(pc.AcceptedTransferSyntax ?? (pc.TransferSyntaxes is [var proposed, ..] ? proposed : "1.2.840.10008.1.2")));
             }
             else
             {

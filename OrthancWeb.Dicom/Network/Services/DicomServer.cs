@@ -23,7 +23,7 @@ public sealed record DicomServerOptions
 /// The SCP framework: a listener, one task per association, requests dispatched to one provider per service.
 /// A malformed peer only ever loses its own association; the listener keeps serving.
 /// </summary>
-public sealed class DicomServer(
+public sealed partial class DicomServer(
     DicomServerOptions options,
     IAssociationPolicy policy,
     ICEchoProvider? echo = null,
@@ -47,7 +47,7 @@ public sealed class DicomServer(
         AllowRebindOverTimeWait(_listener.Server);
         _listener.Start(backlog: 64);
         _acceptLoop = Task.Run(AcceptLoopAsync);
-        _log.LogInformation("DICOM server {AET} listening on port {Port}", options.AET, Port);
+        LogListening(_log, options.AET, Port);
     }
 
     /// <summary>
@@ -74,7 +74,7 @@ public sealed class DicomServer(
             catch (ObjectDisposedException) { return; }
             // Disposed between the loop's check and the accept: the listener is already stopped ("Not listening").
             catch (InvalidOperationException) when (_stop.IsCancellationRequested) { return; }
-            catch (SocketException ex) { _log.LogWarning(ex, "accept failed"); continue; }
+            catch (SocketException ex) { LogAcceptFailed(_log, ex); continue; }
             // Nagle's algorithm would hold each small response ~40 ms waiting for a delayed ACK.
             client.NoDelay = true;
             _ = Task.Run(() => ServeAsync(client));
@@ -94,20 +94,38 @@ public sealed class DicomServer(
             if (association is null) return;
             await using var channel = new DimseChannel(association);
             var context = new DimseContext(association, channel);
-            _log.LogDebug("Association from {Calling} ({Host}) to {Called}", association.CallingAE, remote, association.CalledAE);
+            LogAssociation(_log, association.CallingAE, remote, association.CalledAE);
             await foreach (var request in channel.IncomingRequests.ReadAllAsync(_stop.Token))
                 await DispatchAsync(context, request);
         }
-        catch (DicomNetworkException ex) { _log.LogInformation("Association from {Host} ended: {Reason}", remote, ex.Message); }
+        catch (DicomNetworkException ex) { LogAssociationEnded(_log, remote, ex.Message); }
         catch (OperationCanceledException) { }
-        catch (Exception ex) when (ex is IOException or SocketException) { _log.LogInformation("Connection from {Host} dropped: {Reason}", remote, ex.Message); }
-        catch (Exception ex) { _log.LogError(ex, "Association from {Host} failed", remote); }
+        catch (Exception ex) when (ex is IOException or SocketException) { LogConnectionDropped(_log, remote, ex.Message); }
+        catch (Exception ex) { LogAssociationFailed(_log, ex, remote); }
         finally
         {
             if (haveSlot) _slots.Release();
             client.Dispose();
         }
     }
+
+    [LoggerMessage(LogLevel.Information, "DICOM server {AET} listening on port {Port}")]
+    private static partial void LogListening(ILogger logger, string aet, int port);
+
+    [LoggerMessage(LogLevel.Warning, "accept failed")]
+    private static partial void LogAcceptFailed(ILogger logger, SocketException exception);
+
+    [LoggerMessage(LogLevel.Debug, "Association from {Calling} ({Host}) to {Called}")]
+    private static partial void LogAssociation(ILogger logger, string calling, string? host, string called);
+
+    [LoggerMessage(LogLevel.Information, "Association from {Host} ended: {Reason}")]
+    private static partial void LogAssociationEnded(ILogger logger, string? host, string reason);
+
+    [LoggerMessage(LogLevel.Information, "Connection from {Host} dropped: {Reason}")]
+    private static partial void LogConnectionDropped(ILogger logger, string? host, string reason);
+
+    [LoggerMessage(LogLevel.Error, "Association from {Host} failed")]
+    private static partial void LogAssociationFailed(ILogger logger, Exception exception, string? host);
 
     private AssociationParameters Negotiate(AssociationParameters request)
     {
