@@ -52,3 +52,34 @@ public static class RealServices
         public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 }
+
+/// <summary>
+/// The real application services (<see cref="RealServices"/>) in a temp folder of their own, with the index brought
+/// up as the server brings it up (migrations, start-up check); removed with the folder on dispose.
+/// </summary>
+public sealed class RealServiceHost : IAsyncDisposable
+{
+    private RealServiceHost(string folder, ServiceProvider services) => (Folder, Services) = (folder, services);
+
+    public string Folder { get; }
+    public ServiceProvider Services { get; }
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    public static async Task<RealServiceHost> StartAsync(string prefix, DicomOptions? dicom = null)
+    {
+        var folder = Directory.CreateTempSubdirectory(prefix).FullName;
+        var services = new ServiceCollection();
+        RealServices.Add(services, folder, dicom);
+        var host = new RealServiceHost(folder, services.BuildServiceProvider());
+        await host.Get<IndexStartup>().RunAsync();
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Services.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(Folder, true); } catch (IOException) { }
+    }
+}

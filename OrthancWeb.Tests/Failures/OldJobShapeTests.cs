@@ -19,8 +19,8 @@ namespace OrthancWeb.Tests.Failures;
 /// </summary>
 public sealed class OldJobShapeTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("ow-old-jobs-").FullName;
     private readonly FailingPeers _peers = new();
+    private RealServiceHost _host = null!;
     private ServiceProvider _services = null!;
     private string _destination = "";
 
@@ -30,18 +30,14 @@ public sealed class OldJobShapeTests : IAsyncLifetime
         _destination = _peers.ReceivedFolder;
         var dicom = new DicomOptions();
         dicom.DicomModalities["working"] = new ModalityOptions { AET = aet, Host = "127.0.0.1", Port = port };
-        var services = new ServiceCollection();
-        RealServices.Add(services, _folder, dicom);
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IndexStartup>().RunAsync();
+        _services = (_host = await RealServiceHost.StartAsync("ow-old-jobs-", dicom)).Services;
     }
 
     public async Task DisposeAsync()
     {
         await _services.GetRequiredService<JobEngine>().StopAsync(CancellationToken.None);
-        await _services.DisposeAsync();
+        await _host.DisposeAsync();
         await _peers.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
     }
 
     [Fact]
@@ -72,7 +68,7 @@ public sealed class OldJobShapeTests : IAsyncLifetime
                 ["Description"] = "Routing rule old", ["Rule"] = rule, ["Level"] = "Study", ["ParentResources"] = new JsonArray(study),
             }),
         };
-        var folder = Path.Combine(_folder, "jobs");
+        var folder = Path.Combine(_host.Folder, "jobs");
         Directory.CreateDirectory(folder);
         foreach (var (id, (type, content)) in jobs)
         {

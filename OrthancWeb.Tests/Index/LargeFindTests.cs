@@ -9,23 +9,12 @@ namespace OrthancWeb.Tests.Index;
 /// <summary>A find whose intermediate sets pass SQLite's limit of 32,766 parameters, on the index as the server configures it.</summary>
 public sealed class LargeFindTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("ow-largefind-").FullName;
+    private RealServiceHost _host = null!;
     private ServiceProvider _services = null!;
 
-    public async Task InitializeAsync()
-    {
-        var services = new ServiceCollection();
-        RealServices.Add(services, _folder);
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IndexStartup>().RunAsync();
-    }
+    public async Task InitializeAsync() => _services = (_host = await RealServiceHost.StartAsync("ow-largefind-")).Services;
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public async Task A_date_range_matching_40000_studies_finds_them_all()

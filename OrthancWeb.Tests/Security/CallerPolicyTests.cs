@@ -22,22 +22,12 @@ namespace OrthancWeb.Tests.Security;
 /// </summary>
 public sealed class CallerPolicyTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("ow-caller-").FullName;
+    private RealServiceHost _host = null!;
     private ServiceProvider _services = null!;
 
-    public async Task InitializeAsync()
-    {
-        var services = new ServiceCollection();
-        RealServices.Add(services, _folder);
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IndexStartup>().RunAsync();
-    }
+    public async Task InitializeAsync() => _services = (_host = await RealServiceHost.StartAsync("ow-caller-")).Services;
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     private static ClaimsPrincipal User(string name, string role) =>
         new(new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], "test"));

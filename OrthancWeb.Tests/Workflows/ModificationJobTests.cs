@@ -11,22 +11,12 @@ namespace OrthancWeb.Tests.Workflows;
 /// <summary>A modification job run again (resumed after a pause, retried, restarted) redoes the same work, not a second copy.</summary>
 public sealed class ModificationJobTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("ow-modjob-").FullName;
+    private RealServiceHost _host = null!;
     private ServiceProvider _services = null!;
 
-    public async Task InitializeAsync()
-    {
-        var services = new ServiceCollection();
-        RealServices.Add(services, _folder);
-        _services = services.BuildServiceProvider();
-        await _services.GetRequiredService<IndexStartup>().RunAsync();
-    }
+    public async Task InitializeAsync() => _services = (_host = await RealServiceHost.StartAsync("ow-modjob-")).Services;
 
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
     public async Task Running_an_anonymization_job_twice_gives_the_same_study_once()
