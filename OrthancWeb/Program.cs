@@ -1,4 +1,5 @@
 using OrthancWeb.Api;
+using OrthancWeb.Audit;
 using OrthancWeb.Components;
 using OrthancWeb.Explorer;
 using OrthancWeb.Export;
@@ -27,6 +28,7 @@ var configuration = builder.Configuration;
 
 // What the server is made of, one capability per line (each registers its options, services and jobs).
 builder.Services
+    .AddAudit()
     .AddSecurity(configuration, paths)
     .AddStorage(configuration)
     .AddIndex(configuration, paths)

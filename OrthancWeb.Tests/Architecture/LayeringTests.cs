@@ -14,6 +14,7 @@ public sealed class LayeringTests
     private static readonly string[][] Layers =
     [
         ["Hosting"],
+        ["Audit"],
         ["Storage", "Security"],
         ["Index"],
         ["Requests"],

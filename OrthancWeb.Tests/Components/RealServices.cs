@@ -1,3 +1,4 @@
+using OrthancWeb.Audit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,7 @@ public static class RealServices
         services.AddSingleton(paths);
         services.AddSingleton(TimeProvider.System);
         services
+            .AddAudit()
             .AddStorage(configuration)
             .AddIndex(configuration, paths)
             .AddIngest()

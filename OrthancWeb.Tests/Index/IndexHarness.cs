@@ -1,3 +1,4 @@
+using OrthancWeb.Audit;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -36,7 +37,7 @@ internal sealed class IndexHarness : IAsyncDisposable
         services.AddLogging();
         services.AddSingleton(paths);
         services.AddSingleton<TimeProvider>(Clock);
-        services.AddStorage(configuration).AddIndex(configuration, paths);
+        services.AddAudit().AddStorage(configuration).AddIndex(configuration, paths);
         _services = services.BuildServiceProvider();
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using OrthancWeb.Audit;
 
 namespace OrthancWeb.Security;
 
@@ -35,10 +36,16 @@ public static class Caller
         public void Dispose() => s_user.Value = previous;
     }
 
-    /// <summary>Every HTTP request runs on behalf of its authenticated user (or an anonymous one, who may change nothing).</summary>
+    /// <summary>
+    /// Every HTTP request runs on behalf of its authenticated user (or an anonymous one, who may change nothing), and
+    /// the audit trail names that user and the client's address.
+    /// </summary>
     public static IApplicationBuilder UseCaller(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        using (Enter(context.User)) await next(context);
+        var name = context.User.Identity?.IsAuthenticated == true ? context.User.Identity.Name : null;
+        using (AuditActor.Enter(new AuditActor(name, context.Connection.RemoteIpAddress?.ToString(), AuditSources.Rest)))
+        using (Enter(context.User))
+            await next(context);
     });
 }
 
