@@ -50,9 +50,13 @@ using (var scope = app.Services.CreateScope())
     await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
 await app.Services.GetRequiredService<IndexStartup>().RunAsync();
 
+app.UseSecurityHeaders();
+app.UseHttpsForBrowsers();
 app.UseRestApiErrors();
 app.UseAuthentication();
 app.UseCaller();
+app.UseSameOriginWrites();
+app.UsePasswordChangeRequirement();
 app.UseAuthorization();
 app.UseAntiforgery();
 

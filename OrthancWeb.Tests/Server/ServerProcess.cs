@@ -153,6 +153,41 @@ public sealed class ServerProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>The administrator password the server generated at its first start (when none was configured).</summary>
+    public string GeneratedAdminPassword => File.ReadAllText(Path.Combine(DataDirectory, "admin-password.txt")).Trim();
+
+    /// <summary>Logs in through the login page as a browser does (form with its antiforgery token); returns the form post's answer.</summary>
+    public static async Task<HttpResponseMessage> LoginAsync(HttpClient client, string user, string password, string returnUrl = "/")
+    {
+        var form = await client.GetStringAsync("/account/login");
+        var token = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/account/login")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["userName"] = user, ["password"] = password, ["returnUrl"] = returnUrl, ["__RequestVerificationToken"] = token,
+            }),
+        };
+        request.Headers.Add("Origin", client.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>Changes the signed-in user's password through the change-password page's form.</summary>
+    public static async Task<HttpResponseMessage> ChangePasswordAsync(HttpClient client, string current, string next)
+    {
+        var form = await client.GetStringAsync("/account/password");
+        var token = System.Text.RegularExpressions.Regex.Match(form, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/account/password")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["current"] = current, ["next"] = next, ["__RequestVerificationToken"] = token,
+            }),
+        };
+        request.Headers.Add("Origin", client.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        return await client.SendAsync(request);
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
     public void Kill() => _process.Kill();
 

@@ -20,6 +20,9 @@ public static class HostingRegistration
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         var configFolder = configFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(configFile)!;
         var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder)) { ConfigurationFolder = configFolder };
+        // Before the first file of the data folder is created: the certificate's key, the databases, the images.
+        PrivateFiles.RestrictNewFiles();
+        PrivateFiles.TightenExisting(paths.Root);
         paths.CreateAll();
         builder.Services.AddSingleton(paths);
         builder.Services.AddSingleton(TimeProvider.System);

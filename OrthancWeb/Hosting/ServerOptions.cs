@@ -22,8 +22,14 @@ public sealed class ServerOptions
     [Range(0, 65535)]
     public int HttpPort { get; set; } = 8042;
 
-    /// <summary>False binds to the loopback interface only (Orthanc's RemoteAccessAllowed).</summary>
+    /// <summary>False binds every port to the loopback interface only (Orthanc's RemoteAccessAllowed).</summary>
     public bool RemoteAccessAllowed { get; set; } = true;
+
+    /// <summary>
+    /// Whether the plain HTTP port is opened to other hosts too. Off by default: HTTP carries Basic credentials and
+    /// patient data in cleartext, so only scripts on this machine use it; others use HTTPS. Needs RemoteAccessAllowed.
+    /// </summary>
+    public bool HttpRemoteAccessAllowed { get; set; }
 
     /// <summary>PFX file to serve HTTPS with; empty means a self-signed certificate generated on first start.</summary>
     public string CertificatePath { get; set; } = "";

@@ -1,6 +1,8 @@
-using System.Security.Claims;
+using System.Globalization;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
+using OrthancWeb.Hosting;
 
 namespace OrthancWeb.Security;
 
@@ -13,32 +15,49 @@ public static class AccountEndpoints
 
         group.MapPost("/login", async (
             [FromForm] string userName, [FromForm] string password, [FromForm] string? returnUrl,
-            SignInManager<IdentityUser> signIn) =>
+            HttpContext http, LoginService login, SignInManager<IdentityUser> signIn) =>
         {
             var target = IsLocal(returnUrl) ? returnUrl! : "/";
-            var result = await signIn.PasswordSignInAsync(userName ?? "", password ?? "", isPersistent: false, lockoutOnFailure: true);
-            if (result.Succeeded)
+            var result = await login.CheckAsync(userName ?? "", password ?? "", http.Connection.RemoteIpAddress, AuditSources.Ui, "login page");
+            if (result.Status == LoginStatus.Succeeded)
+            {
+                await signIn.SignInAsync(result.User!, isPersistent: false);
                 return Results.LocalRedirect(target);
-            var reason = result.IsLockedOut ? "locked" : "invalid";
+            }
+            var reason = result.Status switch
+            {
+                LoginStatus.LockedOut => "locked",
+                LoginStatus.Throttled => "throttled&wait=" + Math.Ceiling(result.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+                _ => "invalid",
+            };
             return Results.LocalRedirect($"/account/login?error={reason}&returnUrl={Uri.EscapeDataString(target)}");
         }).AllowAnonymous();
 
         group.MapPost("/password", async ([FromForm] string current, [FromForm] string next, HttpContext http,
-            UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, BasicCredentialCache cache) =>
+            UserManager<IdentityUser> users, SignInManager<IdentityUser> signIn, DataPaths paths) =>
         {
             var user = await users.GetUserAsync(http.User);
             if (user is null) return Results.LocalRedirect("/account/login");
+            if (string.Equals(current, next, StringComparison.Ordinal))
+                return Results.LocalRedirect("/account/password?error=" + Uri.EscapeDataString("The new password must differ from the current one."));
             var result = await users.ChangePasswordAsync(user, current ?? "", next ?? "");
             if (!result.Succeeded)
                 return Results.LocalRedirect("/account/password?error=" + Uri.EscapeDataString(string.Join(" ", result.Errors.Select(e => e.Description))));
-            cache.Clear();
+            // A generated password, once replaced, is no longer required to change, and its file is of no more use.
+            var required = (await users.GetClaimsAsync(user)).Where(c => c.Type == PasswordChange.RequiredClaim).ToList();
+            if (required.Count > 0)
+            {
+                await users.RemoveClaimsAsync(user, required);
+                File.Delete(AdministratorSeeder.GeneratedPasswordFile(paths));
+            }
             await signIn.RefreshSignInAsync(user);
             return Results.LocalRedirect("/account/password?done=true");
         }).RequireAuthorization();
 
-        group.MapPost("/logout", async (SignInManager<IdentityUser> signIn) =>
+        group.MapPost("/logout", async (SignInManager<IdentityUser> signIn, IAuditTrail audit) =>
         {
             await signIn.SignOutAsync();
+            audit.Record(new AuditEvent(AuditActions.Logout, AuditOutcome.Success) { Source = AuditSources.Ui });
             return Results.LocalRedirect("/account/login");
         }).RequireAuthorization();
     }
