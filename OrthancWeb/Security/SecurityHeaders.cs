@@ -64,13 +64,19 @@ public static class SecurityHeaders
         {
             var nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
             context.Items[s_nonceKey] = nonce;
-            var headers = context.Response.Headers;
-            headers.ContentSecurityPolicy = options.PolicyFor(context.Request.Path).Replace(SecurityHeaderOptions.NoncePlaceholder, nonce, StringComparison.Ordinal);
-            headers.XFrameOptions = "DENY";
-            headers.XContentTypeOptions = "nosniff";
-            headers["Referrer-Policy"] = "same-origin";
-            if (context.Request.IsHttps && hstsMaxAge > 0 && !IsLoopbackName(context.Request.Host.Host))
-                headers.StrictTransportSecurity = $"max-age={hstsMaxAge}";
+            // Set as the answer starts, over what the endpoint set: Blazor adds its own "frame-ancestors 'self'" policy
+            // to interactive pages, and two policies would both apply; this one is the policy.
+            context.Response.OnStarting(() =>
+            {
+                var headers = context.Response.Headers;
+                headers.ContentSecurityPolicy = options.PolicyFor(context.Request.Path).Replace(SecurityHeaderOptions.NoncePlaceholder, nonce, StringComparison.Ordinal);
+                headers.XFrameOptions = "DENY";
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "same-origin";
+                if (context.Request.IsHttps && hstsMaxAge > 0 && !IsLoopbackName(context.Request.Host.Host))
+                    headers.StrictTransportSecurity = $"max-age={hstsMaxAge}";
+                return Task.CompletedTask;
+            });
             return next(context);
         });
     }
