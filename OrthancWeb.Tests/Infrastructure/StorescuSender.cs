@@ -35,7 +35,7 @@ public sealed class StorescuSender
             RedirectStandardError = true,
         };
         psi.Environment["TCP_NODELAY"] = "1"; // as DCMTK reads it: no 40 ms delayed-ACK stalls
-        foreach (var a in new[] { "-v", "-aet", callingAet, "-aec", calledAet, "-to", "20", "-ta", "20", "-td", "20",
+        foreach (var a in new[] { "-v", "-aet", callingAet, "-aec", calledAet, "-to", "60", "-ta", "60", "-td", "60",
                      "127.0.0.1", port.ToString(CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
         foreach (var f in files) psi.ArgumentList.Add(f);
