@@ -1,0 +1,60 @@
+using System.Globalization;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Index;
+
+namespace OrthancWeb.Tests.Infrastructure;
+
+/// <summary>A generated CT instance, its UIDs and the public IDs the server gives it (Orthanc's SHA-1 scheme).</summary>
+public sealed record GeneratedInstance(string PatientId, string StudyUid, string SeriesUid, string SopUid, byte[] Bytes)
+{
+    public string Id => PublicIds.Instance(PatientId, StudyUid, SeriesUid, SopUid);
+    public string StudyId => PublicIds.Study(PatientId, StudyUid);
+}
+
+/// <summary>
+/// Instances with UIDs of the caller's choosing, made in microseconds: load and fault tests need thousands of distinct
+/// instances (a resent copy is "already stored" and would not exercise the store path).
+/// </summary>
+public static class GeneratedInstances
+{
+    /// <summary>A small CT image (128 columns of 16-bit pixels, <paramref name="pixelBytes"/> in all) in Explicit VR Little Endian.</summary>
+    public static GeneratedInstance Ct(string patientId, string studyUid, string seriesUid, string sopUid, int index,
+        int pixelBytes = 16 * 1024, string studyDate = "20260101", string description = "GENERATED")
+    {
+        var ds = new DicomDataset();
+        ds.Add(DicomTags.SpecificCharacterSet, "ISO_IR 100");
+        ds.Add(DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
+        ds.Add(DicomTags.SOPInstanceUID, sopUid);
+        ds.Add(DicomTags.PatientName, $"GEN^{patientId}");
+        ds.Add(DicomTags.PatientID, patientId);
+        ds.Add(DicomTags.StudyInstanceUID, studyUid);
+        ds.Add(DicomTags.StudyDate, studyDate);
+        ds.Add(DicomTags.StudyDescription, description);
+        ds.Add(DicomTags.SeriesInstanceUID, seriesUid);
+        ds.Add(DicomTags.Modality, "CT");
+        ds.Add(DicomTags.InstanceNumber, index.ToString(CultureInfo.InvariantCulture));
+        ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
+        ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
+        ds.Add(DicomTags.Rows, (ushort)(pixelBytes / 256));
+        ds.Add(DicomTags.Columns, (ushort)128);
+        ds.Add(DicomTags.BitsAllocated, (ushort)16);
+        ds.Add(DicomTags.BitsStored, (ushort)12);
+        ds.Add(DicomTags.HighBit, (ushort)11);
+        ds.Add(DicomTags.PixelRepresentation, (ushort)0);
+        var pixels = new byte[pixelBytes];
+        var rng = new Random(index);
+        for (var i = 0; i < pixels.Length; i += 2) { pixels[i] = (byte)(i / 256 + rng.Next(4)); pixels[i + 1] = (byte)(i % 16); }
+        ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+        var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
+        file.UpdateFileMetaInfo();
+        return new GeneratedInstance(patientId, studyUid, seriesUid, sopUid, file.ToBytes());
+    }
+
+    /// <summary><paramref name="count"/> instances of one new series of one new study, UIDs under <paramref name="uidRoot"/>.</summary>
+    public static IReadOnlyList<GeneratedInstance> Series(string patientId, string uidRoot, int count, int pixelBytes = 16 * 1024,
+        string studyDate = "20260101", string description = "GENERATED") =>
+        Enumerable.Range(1, count)
+            .Select(i => Ct(patientId, uidRoot + ".1", uidRoot + ".2", $"{uidRoot}.3.{i}", i, pixelBytes, studyDate, description))
+            .ToList();
+}
