@@ -169,6 +169,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
                     if (++rows % 1024 == 0) ct.ThrowIfCancellationRequested();
                     if (wildcard.IsMatch(t.Value)) ids.Add(t.ResourceId);
                 }
+                ct.ThrowIfCancellationRequested();
             }
             ids = await MoveToLevelAsync(db, ids, tagLevel, level, ct);
             if (result is null) result = [.. ids];
