@@ -14,6 +14,7 @@ using OrthancWeb.Tests.Infrastructure;
 namespace OrthancWeb.Tests.Bounds;
 
 /// <summary>Issue 15, point 12: job archives expire (on the server's clock) and jobs have owners; archiving is audited.</summary>
+[Collection("Bounds")]
 public sealed class ArchiveExpiryTests : IAsyncDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("ow-archive-expiry-").FullName;

@@ -69,6 +69,7 @@ public sealed class BoundsServerFixture : IAsyncLifetime
 }
 
 /// <summary>Issue 15, points 4, 6, 7 and 12, against a running server over REST.</summary>
+[Collection("Bounds")]
 public sealed class BoundsServerTests(BoundsServerFixture fx) : IClassFixture<BoundsServerFixture>
 {
     private static byte[] Instance(string patientId, int index, string? description = null, int pixelBytes = 16 * 1024)

@@ -13,6 +13,7 @@ namespace OrthancWeb.Tests.Bounds;
 /// Issue 15, point 4: a planted StudyDescription and a "*A*A*A*A*A*A*A*B" find. The case-sensitive match used to be a
 /// backtracking regex (49 s per value, deaf to cancellation); it is linear now, and a cancelled find stops.
 /// </summary>
+[Collection("Bounds")]
 public sealed class FindBoundsTests : IAsyncLifetime
 {
     private RealServiceHost _host = null!;

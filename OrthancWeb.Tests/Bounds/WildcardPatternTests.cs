@@ -7,6 +7,7 @@ using OrthancWeb.Routing;
 namespace OrthancWeb.Tests.Bounds;
 
 /// <summary>The linear wildcard matcher (PS3.4 C.2.2.2.4) against a reference that cannot backtrack.</summary>
+[Collection("Bounds")]
 public sealed class WildcardPatternTests
 {
     /// <summary>The reference: the pattern as a regex, run by .NET's non-backtracking engine (linear, but slow to build).</summary>
