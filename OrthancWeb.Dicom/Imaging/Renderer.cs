@@ -9,6 +9,7 @@ public sealed record RenderOptions
     public double? WindowWidth { get; init; }
     /// <summary>Which window of the file when it lists several (0-based); ignored when explicit values are given.</summary>
     public int WindowIndex { get; init; }
+    /// <summary>The box to fit the image in (aspect ratio kept); enlarging stops at <see cref="Renderer.MaximumSide"/>.</summary>
     public int? Width { get; init; }
     public int? Height { get; init; }
     public bool Smooth { get; init; } = true;
@@ -23,6 +24,13 @@ public sealed record RenderedImage(int Width, int Height, int Channels, byte[] P
 /// </summary>
 public static class Renderer
 {
+    /// <summary>
+    /// The longest side an image is enlarged to. A requested size is a box the client names (/rendered?width=46000
+    /// would allocate 2 GB for one picture), so upscaling stops here; an image already larger is never enlarged, and
+    /// shrinking is not limited. 4096 px covers a 4K screen and any use of an enlarged preview.
+    /// </summary>
+    public const int MaximumSide = 4096;
+
     public static RenderedImage Render(DecodedFrame frame, DicomDataset ds, RenderOptions options)
     {
         var info = frame.Info;
@@ -341,6 +349,7 @@ public static class Renderer
         // Keep the aspect ratio within the box asked for (Orthanc's /rendered semantics).
         var scale = Math.Min(o.Width is { } w && w > 0 ? (double)w / w0 : double.MaxValue, o.Height is { } h && h > 0 ? (double)h / h0 : double.MaxValue);
         if (scale == double.MaxValue) return image;
+        scale = Math.Min(scale, Math.Max(1.0, (double)MaximumSide / Math.Max(w0, h0)));
         var nw = Math.Max(1, (int)Math.Round(w0 * scale));
         var nh = Math.Max(1, (int)Math.Round(h0 * scale));
         var ch = image.Channels;

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom;
 using OrthancWeb.Export;
 using OrthancWeb.Jobs;
@@ -13,7 +14,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ExportController(ArchiveService archives, JobEngine jobs, ArchiveJob archiveJobs) : ControllerBase
+public sealed class ExportController(ArchiveService archives, JobEngine jobs, ArchiveJob archiveJobs, IAuditTrail audit) : ControllerBase
 {
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{kind:regex(^(archive|media)$)}")]
     public async Task Download(string collection, string id, string kind, [FromQuery] string? filename, CancellationToken ct)
@@ -50,12 +51,19 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
         await StreamAsync(plan, media, "archive.zip", ct);
     }
 
+    /// <summary>The archive a job built: its owner's (or an administrator's) to download, until it expires.</summary>
     [HttpGet("jobs/{id}/archive")]
-    public IActionResult JobArchive(string id)
+    public async Task<IActionResult> JobArchive(string id, CancellationToken ct)
     {
-        if (jobs.Get(id) is not { Type: ArchiveJob.JobType } job) return ApiJson.Error(HttpContext, 404, $"Unknown archive job: {id}");
+        if (jobs.Get(id, User) is not { Type: ArchiveJob.JobType } job) return ApiJson.Error(HttpContext, 404, $"Unknown archive job: {id}");
+        if (job.State == JobState.Success && archiveJobs.IsExpired(job))
+            return ApiJson.Error(HttpContext, 410, $"The archive of job {id} has expired (JobArchiveLifetime)");
         if (job.State != JobState.Success || !System.IO.File.Exists(archiveJobs.OutputPath(id)))
             return ApiJson.Error(HttpContext, 409, $"The archive of job {id} is not ready (state {job.State})");
+        // The studies it holds, for the trail: resolved again (cheap, from the index) since the job keeps only its resources.
+        var parameters = job.ContentAs<ArchiveParameters>();
+        var plan = await archives.PlanAsync(parameters.ParentResources, parameters.IsMedia, ct);
+        Record(AuditActions.Download, plan, AuditOutcome.Success, $"archive of job {id}", id);
         return PhysicalFile(archiveJobs.OutputPath(id), "application/zip", id + ".zip");
     }
 
@@ -64,6 +72,29 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
         Response.ContentType = "application/zip";
         Response.Headers.ContentDisposition = new System.Net.Mime.ContentDisposition { FileName = filename, DispositionType = "attachment" }.ToString();
         HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await archives.WriteAsync(Response.Body, plan, media, progress: null, ct);
+        // A DICOMDIR file-set is an export to media (PS3.15 A.5.3.6); a ZIP a download.
+        var action = media ? AuditActions.Export : AuditActions.Download;
+        try { await archives.WriteAsync(Response.Body, plan, media, progress: null, ct); }
+        catch (Exception ex)
+        {
+            Record(action, plan, AuditOutcome.SeriousFailure, "interrupted: " + ex.Message, null);
+            throw;
+        }
+        Record(action, plan, AuditOutcome.Success, media ? "DICOMDIR file-set" : "ZIP archive", null);
+    }
+
+    /// <summary>One audit entry per study of the archive (PatientID and StudyInstanceUID), or one if it holds none.</summary>
+    private void Record(string action, ArchivePlan? plan, AuditOutcome outcome, string details, string? jobId)
+    {
+        var studies = plan?.Studies is { Count: > 0 } s ? s : [new ArchivedStudy("", "", 0)];
+        foreach (var study in studies)
+            audit.Record(new AuditEvent(action, outcome)
+            {
+                PatientId = study.PatientId.Length > 0 ? study.PatientId : null,
+                StudyInstanceUid = study.StudyInstanceUid.Length > 0 ? study.StudyInstanceUid : null,
+                ResourceLevel = jobId is null ? "Study" : "Job",
+                ResourceId = jobId,
+                Details = $"{details}; {study.Instances} instance(s)",
+            });
     }
 }

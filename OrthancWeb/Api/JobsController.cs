@@ -6,7 +6,7 @@ using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
 
-/// <summary>/jobs, /jobs/{id} and their actions, in Orthanc's shapes.</summary>
+/// <summary>/jobs, /jobs/{id} and their actions, in Orthanc's shapes; a user sees and acts on their own jobs, administrators on all.</summary>
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("jobs")]
@@ -15,18 +15,19 @@ public sealed class JobsController(JobEngine jobs) : ControllerBase
     [HttpGet("")]
     public IActionResult List() =>
         Ok(Request.Query.ContainsKey("expand")
-            ? new JsonArray(jobs.List().Select(j => (JsonNode)jobs.ToJson(j)).ToArray())
-            : new JsonArray(jobs.List().Select(j => (JsonNode)j.Id).ToArray()));
+            ? new JsonArray(jobs.List(User).Select(j => (JsonNode)jobs.ToJson(j)).ToArray())
+            : new JsonArray(jobs.List(User).Select(j => (JsonNode)j.Id).ToArray()));
 
     [HttpGet("{id}")]
     public IActionResult Get(string id) =>
-        jobs.Get(id) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        jobs.Get(id, User) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
 
     [HttpPost("{id}/{operation:regex(^(cancel|pause|resume|resubmit)$)}")]
     [Authorize(Policy = Policies.Modify)]
     public IActionResult Act(string id, string operation)
     {
-        if (jobs.Get(id) is null) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        // Someone else's job is as unknown to a user as a job that never was.
+        if (jobs.Get(id, User) is null) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
         var done = operation switch
         {
             "cancel" => jobs.Cancel(id),

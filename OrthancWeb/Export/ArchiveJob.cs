@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Audit;
 using OrthancWeb.Hosting;
 using OrthancWeb.Jobs;
 using OrthancWeb.Requests;
@@ -8,9 +10,10 @@ namespace OrthancWeb.Export;
 
 /// <summary>
 /// A large archive built in the background (Orthanc's "Archive" and "Media" jobs): written next to the job's own file
-/// in the data folder, downloaded from GET /jobs/{id}/archive, deleted with the job.
+/// in the data folder, downloaded by its owner (or an administrator) from GET /jobs/{id}/archive, deleted with the job
+/// or once <see cref="ExportOptions.JobArchiveLifetime"/> has passed (<see cref="ArchiveExpiry"/>).
 /// </summary>
-public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobHandler
+public sealed class ArchiveJob(ArchiveService archives, DataPaths paths, IOptionsMonitor<ExportOptions> options, TimeProvider time, IAuditTrail audit) : IJobHandler
 {
     public const string JobType = "Archive";
 
@@ -28,6 +31,12 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobH
 
     public string OutputPath(string jobId) => Path.Combine(paths.Root, "jobs", jobId + ".zip");
 
+    /// <summary>When a finished archive stops being downloadable; null while it runs, or when archives do not expire.</summary>
+    public DateTime? ExpiresAt(Job job) =>
+        options.CurrentValue.JobArchiveLifetime is > 0 and var minutes && job.CompletionTime is { } done ? done.AddMinutes(minutes) : null;
+
+    public bool IsExpired(Job job) => ExpiresAt(job) is { } end && time.GetUtcNow().UtcDateTime >= end;
+
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
         var parameters = job.ContentAs<ArchiveParameters>();
@@ -38,6 +47,14 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths) : IJobH
         await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             await archives.WriteAsync(file, plan, media, progress, ct);
         File.Move(temp, path, overwrite: true);
+        // One entry per study (PS3.15 A.5.3: each patient's data is its own participant), on behalf of the job's owner.
+        using (AuditActor.Enter(new AuditActor(job.User, null, AuditSources.Server)))
+            foreach (var study in plan.Studies)
+                audit.Record(new AuditEvent(AuditActions.Archive, AuditOutcome.Success)
+                {
+                    PatientId = study.PatientId, StudyInstanceUid = study.StudyInstanceUid, ResourceLevel = "Job", ResourceId = job.Id,
+                    Details = $"{study.Instances} instance(s) in {(media ? "a DICOMDIR file-set" : "a ZIP archive")}",
+                });
         return new JsonObject
         {
             ["InstancesCount"] = plan.Entries.Count,

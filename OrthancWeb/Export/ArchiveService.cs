@@ -14,7 +14,13 @@ namespace OrthancWeb.Export;
 public sealed record ArchiveEntry(string InstanceId, AttachmentInfo File, string Path);
 
 /// <summary>What an archive will hold, resolved from the index before the first byte is sent (so an unknown resource is a clean 404).</summary>
-public sealed record ArchivePlan(IReadOnlyList<ArchiveEntry> Entries, long TotalSize);
+public sealed record ArchivePlan(IReadOnlyList<ArchiveEntry> Entries, long TotalSize)
+{
+    /// <summary>The patients' studies it holds (PatientID, StudyInstanceUID, instances), for the audit trail.</summary>
+    public IReadOnlyList<ArchivedStudy> Studies { get; init; } = [];
+}
+
+public sealed record ArchivedStudy(string PatientId, string StudyInstanceUid, int Instances);
 
 /// <summary>
 /// ZIP exports of resources, streamed: instances are copied one by one from the storage area into the ZIP, so server
@@ -57,7 +63,9 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
                 T(i, DicomTags.Modality));
             entries.Add(new ArchiveEntry(i, instances[i], path));
         }
-        return new ArchivePlan(entries, entries.Sum(e => e.File.UncompressedSize));
+        var studies = ordered.GroupBy(i => (T(i, DicomTags.PatientID), T(i, DicomTags.StudyInstanceUID)))
+            .Select(g => new ArchivedStudy(g.Key.Item1, g.Key.Item2, g.Count())).ToList();
+        return new ArchivePlan(entries, entries.Sum(e => e.File.UncompressedSize)) { Studies = studies };
     }
 
     /// <summary>Writes the ZIP to <paramref name="output"/> (which need not be seekable: an HTTP response, say).</summary>
@@ -172,4 +180,12 @@ public sealed class ExportOptions
 {
     /// <summary>Deflate the files in ZIP archives (slower to make, smaller to move); off stores them as they are.</summary>
     public bool ArchiveCompression { get; set; }
+
+    /// <summary>
+    /// Minutes an archive built by a job stays downloadable (GET /jobs/{id}/archive) before it is deleted from the
+    /// data folder: a ZIP of patient data left on disk indefinitely is a copy nobody watches. 0 keeps archives as long
+    /// as their job stays in the history.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(0, 525_600)]
+    public int JobArchiveLifetime { get; set; } = 60;
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Dicom.Data;
 
@@ -151,6 +150,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         HashSet<long>? result = null;
         foreach (var c in request.Constraints)
         {
+            ct.ThrowIfCancellationRequested();
             var value = c.Value;
             if (value.Length == 0 || value == "*") continue;
             var (tag, tagLevel) = Searchable(c.Tag);
@@ -159,8 +159,18 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
             if (wildcard is null)
                 ids = await tags.Select(t => t.ResourceId).ToListAsync(ct);
             else
-                ids = (await tags.Select(t => new { t.ResourceId, t.Value }).ToListAsync(ct))
-                    .Where(t => wildcard.IsMatch(t.Value)).Select(t => t.ResourceId).ToList();
+            {
+                // The index narrows by LIKE on the upper-case value; the case-sensitive match is ours, in linear time,
+                // and a cancelled request (the client gone) stops here rather than after every row.
+                ids = [];
+                var rows = 0;
+                await foreach (var t in tags.Select(t => new { t.ResourceId, t.Value }).AsAsyncEnumerable().WithCancellation(ct))
+                {
+                    if (++rows % 1024 == 0) ct.ThrowIfCancellationRequested();
+                    if (wildcard.IsMatch(t.Value)) ids.Add(t.ResourceId);
+                }
+                ct.ThrowIfCancellationRequested();
+            }
             ids = await MoveToLevelAsync(db, ids, tagLevel, level, ct);
             if (result is null) result = [.. ids];
             else result.IntersectWith(ids);
@@ -204,7 +214,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
 
     [SuppressMessage("Globalization", "CA1309:Use ordinal string comparison",
         Justification = "EF Core translates string.Compare(a, b) alone, to SQL's < and >, which SQLite evaluates byte by byte (BINARY collation), never by culture; the overloads with a StringComparison cannot be translated.")]
-    private static IQueryable<MainDicomTag> Matching(IndexDbContext db, DicomTag tag, string value, bool caseSensitive, out Regex? wildcard)
+    private static IQueryable<MainDicomTag> Matching(IndexDbContext db, DicomTag tag, string value, bool caseSensitive, out WildcardPattern? wildcard)
     {
         wildcard = null;
         var tagValue = (int)tag.Value;
@@ -238,7 +248,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
             }
             var pattern = like.ToString().ToUpperInvariant();
             if (caseSensitive)
-                wildcard = new Regex("^" + Regex.Escape(value).Replace("\\*", ".*").Replace("\\?", ".") + "$", RegexOptions.Singleline | RegexOptions.CultureInvariant);
+                wildcard = new WildcardPattern(value, ignoreCase: false);
             // A pattern starting with text ("DOE*", what a name typed without wildcards becomes) also gets that prefix
             // as a range, which the index seeks: LIKE alone reads every value of the tag.
             var prefix = value[..value.IndexOfAny(['*', '?'])].ToUpperInvariant();

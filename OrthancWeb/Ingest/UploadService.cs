@@ -1,4 +1,8 @@
+using System.Buffers.Binary;
+using System.ComponentModel.DataAnnotations;
 using System.IO.Compression;
+using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom;
 using OrthancWeb.Storage;
 
 namespace OrthancWeb.Ingest;
@@ -13,7 +17,7 @@ public sealed record UploadOutcome(string Name, IngestResult? Result, bool Skipp
 /// Uploads as people make them: single files, folders (a CD with its viewer and autorun files), and ZIP archives,
 /// each DICOM file through the one ingest path. Shared by POST /instances and the upload page.
 /// </summary>
-public sealed class UploadService(IngestService ingest, StorageArea storage)
+public sealed class UploadService(IngestService ingest, StorageArea storage, IOptionsMonitor<UploadOptions> options)
 {
     /// <summary>True when the first bytes say ZIP (local file header "PK\x03\x04").</summary>
     public static bool IsZip(ReadOnlySpan<byte> head) => head.Length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
@@ -36,22 +40,34 @@ public sealed class UploadService(IngestService ingest, StorageArea storage)
         return new UploadOutcome(name, result, false, result.Reason);
     }
 
-    /// <summary>Every file of a ZIP archive, spooled to disk first (ZIP needs random access; nothing stays in memory).</summary>
+    /// <summary>
+    /// Every file of a ZIP archive, spooled to disk first (ZIP needs random access; nothing stays in memory). The
+    /// archive is checked against <see cref="UploadOptions"/> from its central directory before anything is stored, so
+    /// a refused ZIP leaves nothing behind; while reading, no entry may inflate past its declared size (a declared
+    /// size can lie), so the checked totals hold for the bytes actually written.
+    /// </summary>
+    /// <exception cref="ZipLimitException">The archive passes a limit; nothing of it was stored.</exception>
     public async Task<IReadOnlyList<UploadOutcome>> StoreZipAsync(Stream content, IngestSource source, CancellationToken ct)
     {
+        var limits = options.CurrentValue;
         var spool = storage.NewTempPath();
         try
         {
             await using (var f = new FileStream(spool, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, true))
                 await content.CopyToAsync(f, ct);
             var outcomes = new List<UploadOutcome>();
-            using var zip = new ZipArchive(new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), ZipArchiveMode.Read);
+            await using var file = new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            // Counted in the central directory itself first: ZipArchive materializes every entry of it in memory.
+            CheckEntryCount(file, limits);
+            file.Position = 0;
+            using var zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
+            CheckDeclaredSizes(zip.Entries, file.Length, limits);
             foreach (var entry in zip.Entries)
             {
                 if (entry.FullName.EndsWith('/')) continue;
                 try
                 {
-                    await using var s = entry.Open();
+                    await using var s = new BoundedStream(entry.Open(), entry.Length, entry.FullName);
                     outcomes.Add(await StoreFileAsync(entry.FullName, s, source, skipNonDicom: false, ct));
                 }
                 catch (InvalidDataException ex)
@@ -63,6 +79,152 @@ public sealed class UploadService(IngestService ingest, StorageArea storage)
         }
         finally { File.Delete(spool); }
     }
+
+    private const long MB = 1024 * 1024;
+
+    /// <summary>
+    /// The number of entries, walked in the central directory (APPNOTE 4.3.12, 4.3.16; ZIP64 4.3.14-15) without
+    /// keeping any, and its size bounded too: a few MB of ZIP can declare millions of entries.
+    /// </summary>
+    private static void CheckEntryCount(FileStream file, UploadOptions limits)
+    {
+        if (ZipDirectory.Locate(file) is not { } directory) return; // not a ZIP after all: ZipArchive says why
+        // 46 bytes of fixed fields per entry, plus its name (most under 256 bytes) and extra fields.
+        var maxDirectory = (long)limits.ZipMaximumEntries * 1024;
+        if (directory.Size > maxDirectory)
+            throw new ZipLimitException($"ZIP refused: its central directory ({directory.Size / 1024} KB) is larger than {limits.ZipMaximumEntries} entries need");
+        file.Position = directory.Offset;
+        var header = new byte[46];
+        long count = 0, read = 0;
+        while (read + 46 <= directory.Size)
+        {
+            file.ReadExactly(header);
+            if (BinaryPrimitives.ReadUInt32LittleEndian(header) != 0x02014b50) break; // the end (or damage: ZipArchive's to report)
+            if (++count > limits.ZipMaximumEntries)
+                throw new ZipLimitException($"ZIP refused: more than {limits.ZipMaximumEntries} entries (ZipMaximumEntries)");
+            var rest = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(28)) + BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(30)) + BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(32));
+            file.Seek(rest, SeekOrigin.Current);
+            read += 46 + rest;
+        }
+    }
+
+    /// <summary>Sizes as the central directory declares them: each entry, its inflation ratio, and the total.</summary>
+    private static void CheckDeclaredSizes(IReadOnlyCollection<ZipArchiveEntry> entries, long zipLength, UploadOptions limits)
+    {
+        long total = 0;
+        foreach (var e in entries)
+        {
+            if (e.Length > limits.ZipMaximumEntrySize * MB)
+                throw new ZipLimitException($"ZIP refused: entry {e.FullName} inflates to {e.Length / MB} MB, more than {limits.ZipMaximumEntrySize} MB (ZipMaximumEntrySize)");
+            // Small entries may compress very well (an empty or zero-filled file); the ratio matters past a megabyte.
+            if (e.Length > MB && e.Length > (double)limits.ZipMaximumRatio * Math.Max(1, e.CompressedLength))
+                throw new ZipLimitException($"ZIP refused: entry {e.FullName} inflates {e.Length / Math.Max(1, e.CompressedLength)} times ({e.CompressedLength} to {e.Length} bytes), more than {limits.ZipMaximumRatio} (ZipMaximumRatio)");
+            total += e.Length;
+            if (total > limits.ZipMaximumTotalSize * MB)
+                throw new ZipLimitException($"ZIP refused: its files inflate to more than {limits.ZipMaximumTotalSize} MB (ZipMaximumTotalSize)");
+        }
+        // Many entries of a megabyte each inflate as much as one large one.
+        if (total > MB && total > (double)limits.ZipMaximumRatio * Math.Max(1, zipLength))
+            throw new ZipLimitException($"ZIP refused: its {zipLength} bytes inflate to {total / MB} MB, more than {limits.ZipMaximumRatio} times (ZipMaximumRatio)");
+    }
+
+    /// <summary>An entry's inflated bytes, refused past the size its central directory declared.</summary>
+    private sealed class BoundedStream(Stream inner, long declared, string name) : Stream
+    {
+        private long _read;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, (int)Math.Min(count, declared - _read + 1)));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            // One byte past the declared size is enough to know it lies; never more is inflated.
+            Count(await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, declared - _read + 1)], cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Count(int n)
+        {
+            _read += n;
+            if (_read > declared) throw new InvalidDataException($"entry {name} inflates past the {declared} bytes its ZIP declares");
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync();
+            await base.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Where a ZIP's central directory is (APPNOTE 4.3.16 end record; 4.3.14-15 for ZIP64).</summary>
+internal readonly record struct ZipDirectory(long Offset, long Size)
+{
+    public static ZipDirectory? Locate(FileStream file)
+    {
+        var length = file.Length;
+        var tail = (int)Math.Min(length, 22 + 65535);
+        if (tail < 22) return null;
+        var buffer = new byte[tail];
+        file.Position = length - tail;
+        file.ReadExactly(buffer);
+        for (var i = tail - 22; i >= 0; i--)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i)) != 0x06054b50) continue;
+            long size = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i + 12));
+            long offset = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i + 16));
+            if ((offset == 0xFFFFFFFF || size == 0xFFFFFFFF) && i >= 20 && BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i - 20)) == 0x07064b50)
+            {
+                var record = (long)BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(i - 20 + 8));
+                if (record < 0 || record + 56 > length) return null;
+                var zip64 = new byte[56];
+                file.Position = record;
+                file.ReadExactly(zip64);
+                if (BinaryPrimitives.ReadUInt32LittleEndian(zip64) != 0x06064b50) return null;
+                size = (long)BinaryPrimitives.ReadUInt64LittleEndian(zip64.AsSpan(40));
+                offset = (long)BinaryPrimitives.ReadUInt64LittleEndian(zip64.AsSpan(48));
+            }
+            return offset >= 0 && size >= 0 && offset + size <= length ? new ZipDirectory(offset, size) : null;
+        }
+        return null;
+    }
+}
+
+/// <summary>A ZIP upload past a limit of <see cref="UploadOptions"/> (HTTP 400 with the reason); nothing of it was stored.</summary>
+public sealed class ZipLimitException(string message) : DicomValidationException(message);
+
+/// <summary>Bounds of a ZIP upload (root section of appsettings.json): a ZIP bomb is refused before anything is stored.</summary>
+public sealed class UploadOptions
+{
+    /// <summary>Files in one ZIP.</summary>
+    [Range(1, 10_000_000)]
+    public int ZipMaximumEntries { get; set; } = 100_000;
+
+    /// <summary>MB one entry may inflate to.</summary>
+    [Range(1, 1 << 30)]
+    public long ZipMaximumEntrySize { get; set; } = 4096;
+
+    /// <summary>MB all entries together may inflate to.</summary>
+    [Range(1, 1 << 30)]
+    public long ZipMaximumTotalSize { get; set; } = 32768;
+
+    /// <summary>How many times an entry (past 1 MB) may be larger inflated than compressed. DICOM images deflate 2-10x; bombs 1000x.</summary>
+    [Range(1, 1_000_000)]
+    public int ZipMaximumRatio { get; set; } = 100;
 }
 
 /// <summary>A few bytes already read (to sniff the format), then the rest of the stream.</summary>

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Audit;
 using OrthancWeb.Hosting;
 using OrthancWeb.Security;
 
@@ -33,14 +35,19 @@ public sealed partial class JobEngine : BackgroundService
     private readonly ILogger<JobEngine> _logger;
     private readonly TimeProvider _time;
     private readonly object _gate = new();
+    private readonly IAuditTrail _audit;
+
+    /// <summary>The audit action of a job stopped by a user.</summary>
+    public const string CancelAction = "JobCanceled";
 
     /// <summary>How often idle workers look for retries that came due.</summary>
     private static readonly TimeSpan RetryPoll = TimeSpan.FromSeconds(1);
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobEngine> logger)
+    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobEngine> logger, IAuditTrail? audit = null)
     {
+        _audit = audit ?? NoTrail.Instance;
         _time = time;
         _folder = Path.Combine(paths.Root, "jobs");
         Directory.CreateDirectory(_folder);
@@ -102,7 +109,9 @@ public sealed partial class JobEngine : BackgroundService
             CreationTime = Now,
             Priority = priority,
             Content = content,
-            User = user,
+            // The owner: who asked (REST passes its user; the caller covers every other path). The server's own jobs
+            // (routing) have none, and only administrators see them.
+            User = user ?? (Caller.Current?.Identity is { IsAuthenticated: true, Name: { } name } ? name : null),
             MaxRetries = maxRetries,
             RetryDelaySeconds = retryDelaySeconds,
         };
@@ -113,17 +122,45 @@ public sealed partial class JobEngine : BackgroundService
         return job;
     }
 
+    /// <summary>Any job, for the server's own work (handlers, clean-ups); users go through <see cref="Get(string, ClaimsPrincipal?)"/>.</summary>
     public Job? Get(string id) => _jobs.GetValueOrDefault(id);
+
+    /// <summary>A job if <paramref name="viewer"/> may see it (else null, as if it did not exist).</summary>
+    public Job? Get(string id, ClaimsPrincipal? viewer) => Get(id) is { } job && IsVisibleTo(job, viewer) ? job : null;
 
     public IReadOnlyList<Job> List() => _jobs.Values.OrderByDescending(j => j.CreationTime).ToList();
 
+    /// <summary>The jobs <paramref name="viewer"/> may see, newest first.</summary>
+    public IReadOnlyList<Job> List(ClaimsPrincipal? viewer) => _jobs.Values.Where(j => IsVisibleTo(j, viewer)).OrderByDescending(j => j.CreationTime).ToList();
+
+    /// <summary>
+    /// A job and what it produced (an archive of patient data) belong to its owner: administrators see every job,
+    /// other users their own. Jobs with no owner (the server's own, and those saved before jobs had owners) are the
+    /// administrators'. No user at all is the server's own work, which sees everything.
+    /// </summary>
+    public static bool IsVisibleTo(Job job, ClaimsPrincipal? viewer) =>
+        viewer is null
+        || Policies.Allows(viewer, Policies.Administer)
+        || (job.User is not null && viewer.Identity?.IsAuthenticated == true && string.Equals(job.User, viewer.Identity.Name, StringComparison.Ordinal));
+
     /// <summary>Running jobs stop, others never start; either way the job ends as a failure ("Canceled job"), as in Orthanc.</summary>
-    public bool Cancel(string id) => Stop(id, JobState.Failure);
+    public bool Cancel(string id)
+    {
+        var done = Stop(id, JobState.Failure);
+        if (done && Get(id) is { } job)
+            _audit.Record(new AuditEvent(CancelAction, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"}" });
+        return done;
+    }
 
     public bool Pause(string id) => Stop(id, JobState.Paused);
 
-    /// <summary>Whoever may submit a job of its type may also stop, resume or resubmit it.</summary>
-    private void DemandControl(Job job) => Caller.Demand(_handlers.TryGetValue(job.Type, out var handler) ? handler.Policy : Policies.Modify, $"control {job.Type} jobs");
+    /// <summary>Whoever may submit a job of its type may also stop, resume or resubmit it, if it is theirs (or they administer).</summary>
+    private void DemandControl(Job job)
+    {
+        Caller.Demand(_handlers.TryGetValue(job.Type, out var handler) ? handler.Policy : Policies.Modify, $"control {job.Type} jobs");
+        if (!IsVisibleTo(job, Caller.Current))
+            throw new AccessDeniedException($"{Caller.Current?.Identity?.Name ?? "an anonymous user"} may not control job {job.Id}, which is not theirs");
+    }
 
     private bool Stop(string id, JobState target)
     {
@@ -191,6 +228,8 @@ public sealed partial class JobEngine : BackgroundService
             _jobs.TryRemove(j.Id, out _);
             // The job's file and whatever it produced (an archive is "{id}.zip").
             foreach (var f in Directory.EnumerateFiles(_folder, j.Id + ".*")) File.Delete(f);
+            using (AuditActor.Enter(new AuditActor(null, null, AuditSources.Server)))
+                _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = j.Id, Details = $"{j.Type} job of {j.User ?? "the server"} left the history" });
         }
     }
 
@@ -333,6 +372,13 @@ public sealed partial class JobEngine : BackgroundService
     }
 
     private static string Timestamp(DateTime t) => t.ToString("yyyyMMdd'T'HHmmss.ffffff", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>For an engine built without a trail (unit tests of the engine alone); the server always has one.</summary>
+internal sealed class NoTrail : IAuditTrail
+{
+    public static readonly NoTrail Instance = new();
+    public void Record(AuditEvent auditEvent) { }
 }
 
 /// <summary>Some items of a job failed: the job fails (or retries), and the result says which items, for a resubmit to retry just them.</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
@@ -148,8 +147,6 @@ public sealed partial class RoutingService(
         return true;
     }
 
-    /// <summary>DICOM-style wildcards (* any run, ? one character), case-insensitive, on the whole value.</summary>
-    public static bool Like(string value, string pattern) =>
-        Regex.IsMatch(value.Trim(), "^" + Regex.Escape(pattern.Trim()).Replace("\\*", ".*").Replace("\\?", ".") + "$",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    /// <summary>DICOM-style wildcards (* any run, ? one character), case-insensitive, on the whole value; linear time (no regex to backtrack on a stored value).</summary>
+    public static bool Like(string value, string pattern) => WildcardPattern.IsMatch(value.Trim(), pattern.Trim(), ignoreCase: true);
 }
