@@ -41,13 +41,12 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     internal string? LacksRoom(long bytes)
     {
         var floor = options.CurrentValue.MinimumFreeDiskSpace;
+        if (floor == 0) return null; // no floor: a full disk is met by the write itself (ENOSPC)
         long free;
         try { free = storage.AvailableFreeSpace; }
         catch (IOException) { return null; } // cannot tell: the write itself will say
         if (free - bytes >= floor * MB && free >= bytes) return null;
-        return floor > 0
-            ? $"Not enough free disk space: storing this instance would leave less than the {floor} MB kept free (MinimumFreeDiskSpace)"
-            : "The disk holding the storage area is full";
+        return $"Not enough free disk space: storing this instance would leave less than the {floor} MB kept free (MinimumFreeDiskSpace)";
     }
 
     internal const string DiskFullReason = "The disk holding the storage area is full";
