@@ -43,7 +43,7 @@ internal sealed class InflatingStream : Stream
         _inflated += n;
         if (_maxRatio > 0 && _inflated > DicomReadOptions.InflationRatioGrace && _inflated > (double)_maxRatio * Math.Max(1, _deflated.Count))
             throw new DicomReadException(_inflated,
-                $"deflated data inflates more than {_maxRatio} times (a deflate bomb?): {_inflated} bytes from {_deflated.Count}");
+                $"deflated data inflates over {_maxRatio} times its size (a bomb?)");
         return n;
     }
 
@@ -54,7 +54,7 @@ internal sealed class InflatingStream : Stream
     }
 
     private DicomReadException TooLarge() =>
-        new(_inflated, $"deflated data inflates past the limit of {_maxSize} bytes");
+        new(_inflated, $"deflated data inflates past {_maxSize / (1024 * 1024)} MB");
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 

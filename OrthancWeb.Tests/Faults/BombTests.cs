@@ -42,7 +42,7 @@ public sealed class BombTests
                     var runs = 0;
                     while (!attackOver.IsCancellationRequested || runs == 0)
                     {
-                        var r = await Task.Run(() => Peers.Run("storescu", "-aec", "ORTHANCWEB", "127.0.0.1", port.ToString(), normal));
+                        var r = await Task.Run(() => Peers.Run("storescu", "-aec", "ORTHANCWEB", "127.0.0.1", port.ToString(System.Globalization.CultureInfo.InvariantCulture), normal));
                         Assert.True(r.ExitCode == 0 && !r.Stderr.Contains("E:", StringComparison.Ordinal), $"storescu failed during the attack:\n{r.Stdout}{r.Stderr}");
                         runs++;
                     }
@@ -64,7 +64,7 @@ public sealed class BombTests
                     attacks.Add(Task.Run(async () =>
                     {
                         await using var scu = await DicomClient.ConnectAsync("127.0.0.1", port, "BOMBER", "ORTHANCWEB",
-                            [(CtImageStorage, [TransferSyntax.DeflatedExplicitVRLittleEndian.Uid])]);
+                            [(CtImageStorage, [TransferSyntax.DeflatedExplicitVRLittleEndian.Uid]), (SopClasses.Verification, [TransferSyntax.ImplicitVRLittleEndian.Uid])]);
                         var rsp = await scu.StoreAsync(CtImageStorage, "2.25.999", TransferSyntax.DeflatedExplicitVRLittleEndian, BombBody());
                         Assert.True(DimseStatus.IsFailure(rsp.Status), $"status 0x{rsp.Status:X4}");
                         Assert.Contains("inflates", rsp.Command.GetString(OrthancWeb.Dicom.Data.DicomTags.ErrorComment) ?? "", StringComparison.Ordinal);

@@ -60,7 +60,7 @@ public sealed class DiskFullTests
             for (var i = 0; i < 12; i++) statuses.Add(await CStoreAsync(port, $"FLOOR-{i}", 900 * 1024));
             Assert.Equal(DimseStatus.Success, statuses[0]);
             Assert.Equal(DimseStatus.OutOfResources, statuses[^1]);
-            using var scu = await Connect(port);
+            await using var scu = await Connect(port);
             var refused = await scu.StoreAsync(CtImageStorage, "2.25.55.1", TransferSyntax.ExplicitVRLittleEndian, Body("FLOOR-X", "2.25.55.1", 900 * 1024));
             Assert.Equal(DimseStatus.OutOfResources, refused.Status);
             Assert.Contains("MinimumFreeDiskSpace", refused.Command.GetString(DicomTags.ErrorComment) ?? "", StringComparison.Ordinal);
@@ -97,7 +97,7 @@ public sealed class DiskFullTests
         var storage = Path.Combine(server.DataDirectory, "storage");
         var files = Directory.EnumerateFiles(storage, "*", SearchOption.AllDirectories).ToList();
         // Empty .part files are the ones made ahead of need (StorageArea.CreateIncoming); one with bytes is a leftover.
-        Assert.Empty(files.Where(f => f.EndsWith(".part", StringComparison.Ordinal) && new FileInfo(f).Length > 0));
+        Assert.DoesNotContain(files, f => f.EndsWith(".part", StringComparison.Ordinal) && new FileInfo(f).Length > 0);
         var stored = files.Where(f => Guid.TryParse(Path.GetFileName(f), out _)).Select(Path.GetFileName).Order().ToArray();
         var uuids = new List<string>();
         foreach (var id in Rest.Ids(await Rest.GetJsonAsync(client, "/instances")))

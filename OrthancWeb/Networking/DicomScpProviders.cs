@@ -67,9 +67,16 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
                 LogRefused(logger, context.CallingAE, result.Reason);
-                return (DimseStatus.CannotUnderstand, result.Reason);
+                return (DimseStatus.CannotUnderstand, Cause(result.Reason));
         }
     }
+
+    /// <summary>
+    /// An Error Comment is an LO of 64 characters at most (PS3.7 Annex C): a longer reason keeps its cause, the part
+    /// after its last colon ("...at byte 1048576: deflated data inflates over 200 times its size").
+    /// </summary>
+    private static string? Cause(string? reason) =>
+        reason is { Length: > 64 } && reason.LastIndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? reason[(at + 2)..] : reason;
 
     [LoggerMessage(LogLevel.Warning, "C-STORE from {AET} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string aet, string? reason);
