@@ -53,7 +53,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 var next = -1;
                 var unclosed = 0;
                 var clock = Stopwatch.StartNew();
-                var workers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+                var workers = Enumerable.Range(0, 12).Select(_ => Task.Run(async () =>
                 {
                     int i;
                     while ((i = Interlocked.Increment(ref next)) < count)
@@ -74,6 +74,11 @@ public sealed class FuzzTests(ITestOutputHelper output)
                 var last = Peers.Run("echoscu", "-aec", "ORTHANCWEB", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture));
                 Assert.Equal(0, last.ExitCode);
                 Assert.DoesNotContain("Unhandled exception", server.Log, StringComparison.Ordinal);
+                // Every malformed exchange is a protocol error the toolkit names (logged as information); an
+                // unexpected exception in an association is logged as an error ("fail:"), and is a bug.
+                var failures = server.Log.Split('\n').Select((line, i) => (line, i)).Where(l => l.line.StartsWith("fail:", StringComparison.Ordinal))
+                    .Select(l => string.Join('\n', server.Log.Split('\n').Skip(l.i).Take(6))).Take(5).ToList();
+                Assert.True(failures.Count == 0, "unexpected failures in the server:\n" + string.Join("\n---\n", failures));
                 output.WriteLine($"{count} mutated associations in {clock.Elapsed.TotalSeconds:0.0} s, {echoRuns} echoscu runs alongside, peak RSS {peak} MB");
             }
         }

@@ -370,7 +370,9 @@ public sealed class DicomAssociation : IAsyncDisposable
         if (message.PresentationContextId == 0)
             throw new InvalidOperationException("the message has no presentation context");
         var command = message.EncodeCommand();
-        var max = PeerMaxPdu == 0 ? 1 << 20 : (int)Math.Max(PeerMaxPdu - 12, 1024);
+        // In long arithmetic: a peer announcing a maximum under 12 bytes, or past 2 GB, must not make the fragment size
+        // wrap around (the fuzzer found both). Fragments stay within [1 KB, 1 MB] whatever it announced.
+        var max = PeerMaxPdu == 0 ? 1 << 20 : (int)Math.Clamp((long)PeerMaxPdu - 12, 1024, 1 << 20);
         await _sendLock.WaitAsync(ct);
         var buffer = ArrayPool<byte>.Shared.Rent(SendBufferSize);
         try
