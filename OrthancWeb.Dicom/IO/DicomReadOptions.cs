@@ -21,9 +21,9 @@ public sealed record DicomReadOptions
 
     /// <summary>
     /// Deflated data (PS3.5 §A.5) is inflated no further than this many bytes: a few kilobytes of deflate stream can
-    /// stand for gigabytes of zeros, and the inflated values are held in memory.
+    /// stand for gigabytes of zeros, and the inflated values are held in memory (a stream cannot leave them in the file).
     /// </summary>
-    public long MaxInflatedSize { get; init; } = 256L * 1024 * 1024;
+    public long MaxInflatedSize { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>
     /// Nor past this many times the deflated bytes read so far (checked once <see cref="InflationRatioGrace"/> bytes

@@ -46,7 +46,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         try { free = storage.AvailableFreeSpace; }
         catch (IOException) { return null; } // cannot tell: the write itself will say
         if (free - bytes >= floor * MB && free >= bytes) return null;
-        return $"Not enough free disk space: storing this instance would leave less than the {floor} MB kept free (MinimumFreeDiskSpace)";
+        // Short enough for a C-STORE's Error Comment (an LO, 64 characters).
+        return $"Less than MinimumFreeDiskSpace ({floor} MB) would be left free";
     }
 
     internal const string DiskFullReason = "The disk holding the storage area is full";

@@ -33,7 +33,7 @@ public sealed class StorageOptions
 
     /// <summary>Megabytes a deflated instance (Deflated Explicit VR Little Endian, PS3.5 §A.5) may inflate to; past it, it is refused.</summary>
     [Range(1, 64 * 1024)]
-    public long MaximumInflatedSize { get; set; } = 256;
+    public long MaximumInflatedSize { get; set; } = 64;
 
     /// <summary>How many times its deflated size an instance may inflate to (deflate bombs inflate about 1000 times); 0 = no ratio check.</summary>
     [Range(0, 100_000)]
