@@ -76,6 +76,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             {
                 spool.Complete();
                 if (spool.RefusedReason is { } refused) return new IngestResult(IngestStatus.StorageFull, Reason: refused);
+                // Its size was not known when it started: now that its bytes are off the free space, check the floor.
+                if (LacksRoom(0) is { } noRoom) return new IngestResult(IngestStatus.StorageFull, Reason: noRoom);
                 return await StoreTempFileAsync(spool.Incoming!, spool.Size, spool.Checksum is { } c ? Task.FromResult(c) : null,
                     spool.Head, source, cancellationToken);
             }
