@@ -214,11 +214,10 @@ internal sealed class StreamSource : ByteSource
     /// <summary>What is left (buffered bytes, then the stream), for a deflated body.</summary>
     public Stream RestAsStream()
     {
-        var rest = new MemoryStream();
-        rest.Write(_buffer, _bufPos, _bufLen - _bufPos);
-        _stream.CopyTo(rest);
-        rest.Position = 0;
-        return rest;
+        // Read through, not copied: a deflated file of a gigabyte must not be held whole in memory to be inflated.
+        var buffered = _buffer.AsMemory(_bufPos, _bufLen - _bufPos);
+        _bufPos = _bufLen;
+        return new PrefixedStream(buffered, _stream);
     }
 
     public override DicomBuffer? ReadLazy(long count, int swapUnit)
@@ -228,4 +227,29 @@ internal sealed class StreamSource : ByteSource
         Skip(count);
         return new FileRangeBuffer(_path, offset, count, swapUnit);
     }
+}
+
+/// <summary>A read-only stream over memory, without copying it (MemoryStream wants an array).</summary>
+internal sealed class ReadOnlyMemoryStream(ReadOnlyMemory<byte> data) : Stream
+{
+    private int _pos;
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = Math.Min(buffer.Length, data.Length - _pos);
+        data.Span.Slice(_pos, n).CopyTo(buffer);
+        _pos += n;
+        return n;
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => data.Length;
+    public override long Position { get => _pos; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -18,4 +18,19 @@ public sealed record DicomReadOptions
 
     /// <summary>Odd value lengths break PS3.5 §7.1.1; DCMTK reads them with a warning, and so do we unless strict.</summary>
     public bool Strict { get; init; }
+
+    /// <summary>
+    /// Deflated data (PS3.5 §A.5) is inflated no further than this many bytes: a few kilobytes of deflate stream can
+    /// stand for gigabytes of zeros, and the inflated values are held in memory (a stream cannot leave them in the file).
+    /// </summary>
+    public long MaxInflatedSize { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Nor past this many times the deflated bytes read so far (checked once <see cref="InflationRatioGrace"/> bytes
+    /// are out). Real data sets deflate 2-20 times, a deflate bomb about 1000 times.
+    /// </summary>
+    public int MaxInflationRatio { get; init; } = 200;
+
+    /// <summary>Inflated bytes allowed before the ratio is checked: a small data set full of padding can deflate very well.</summary>
+    public const long InflationRatioGrace = 1024 * 1024;
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using OrthancWeb.Dicom.Data;
 
 namespace OrthancWeb.Dicom.IO;
@@ -58,6 +57,22 @@ public sealed class DicomReader
     private static DicomFile ReadFileUnchecked(ByteSource source, DicomReadOptions options)
     {
         var file = new DicomFile();
+        ReadPreambleAndMeta(source, options, file);
+        var syntax = file.TransferSyntax;
+        var body = source;
+        if (syntax.IsDeflated)
+        {
+            // Deflate covers everything after the meta group (PS3.5 §A.5): raw deflate, no zlib header.
+            body = new StreamSource(Inflate(source, options));
+        }
+        var reader = new DicomReader(body, options);
+        reader.ReadDataset(file.Dataset, syntax, long.MaxValue, 0);
+        file.StoppedBeforeTag = reader.StoppedBeforeTag;
+        return file;
+    }
+
+    private static void ReadPreambleAndMeta(ByteSource source, DicomReadOptions options, DicomFile file)
+    {
         Span<byte> head = stackalloc byte[132];
         var n = source.Peek(head);
         if (n == 132 && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' && head[131] == 'M')
@@ -79,25 +94,40 @@ public sealed class DicomReader
             throw new DicomReadException(source.Position, "no file meta information after the DICM prefix");
 
         var tsUid = file.FileMetaInfo.GetString(DicomTags.TransferSyntaxUID);
-        var syntax = string.IsNullOrEmpty(tsUid) ? GuessSyntax(source) : TransferSyntax.Lookup(tsUid);
-        file.TransferSyntax = syntax;
+        file.TransferSyntax = string.IsNullOrEmpty(tsUid) ? GuessSyntax(source) : TransferSyntax.Lookup(tsUid);
+    }
 
-        var body = source;
-        if (syntax.IsDeflated)
+    /// <summary>The deflated rest of a source, inflated within the limits of the options (see <see cref="InflatingStream"/>).</summary>
+    private static InflatingStream Inflate(ByteSource source, DicomReadOptions options) => source switch
+    {
+        MemorySource m => new InflatingStream(new ReadOnlyMemoryStream(m.Rest), options),
+        StreamSource s => new InflatingStream(s.RestAsStream(), options),
+        _ => throw new NotSupportedException(),
+    };
+
+    /// <summary>
+    /// Inflates the whole body of a deflated Part 10 file without keeping it, so that a file whose header reads well
+    /// (reading stopped before the pixel data) but whose rest inflates past the limits is refused before it is stored.
+    /// Throws <see cref="DicomReadException"/> when the limits of <paramref name="options"/> are passed.
+    /// </summary>
+    public static void CheckInflation(string path, DicomReadOptions? options = null)
+    {
+        options ??= DicomReadOptions.Default;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        var source = new StreamSource(stream, 16 * 1024);
+        var file = new DicomFile();
+        try
         {
-            // Deflate covers everything after the meta group (PS3.5 §A.5): raw deflate, no zlib header.
-            var inflated = source switch
-            {
-                MemorySource m => new DeflateStream(new MemoryStream(m.Rest.ToArray(), writable: false), CompressionMode.Decompress),
-                StreamSource s => new DeflateStream(s.RestAsStream(), CompressionMode.Decompress),
-                _ => throw new NotSupportedException(),
-            };
-            body = new StreamSource(inflated);
+            ReadPreambleAndMeta(source, options, file);
+            if (!file.TransferSyntax.IsDeflated) return;
+            using var inflated = Inflate(source, options);
+            var sink = new byte[64 * 1024];
+            while (inflated.Read(sink) > 0) { }
         }
-        var reader = new DicomReader(body, options);
-        reader.ReadDataset(file.Dataset, syntax, long.MaxValue, 0);
-        file.StoppedBeforeTag = reader.StoppedBeforeTag;
-        return file;
+        catch (Exception ex) when (ex is not DicomReadException and not IOException and not OutOfMemoryException)
+        {
+            throw new DicomReadException(source.Position, ex.Message, ex);
+        }
     }
 
     /// <summary>Files without meta information: explicit if bytes 4-5 name a VR, big endian if the group reads swapped.</summary>
@@ -117,18 +147,20 @@ public sealed class DicomReader
     public static DicomDataset ReadDataset(ReadOnlyMemory<byte> bytes, TransferSyntax syntax, DicomReadOptions? options = null)
     {
         var ds = new DicomDataset();
+        options ??= DicomReadOptions.Default;
         ByteSource source = new MemorySource(bytes);
         if (syntax.IsDeflated)
-            source = new StreamSource(new DeflateStream(new MemoryStream(bytes.ToArray(), false), CompressionMode.Decompress));
-        new DicomReader(source, options ?? DicomReadOptions.Default).ReadDataset(ds, syntax, long.MaxValue, 0);
+            source = new StreamSource(new InflatingStream(new ReadOnlyMemoryStream(bytes), options));
+        new DicomReader(source, options).ReadDataset(ds, syntax, long.MaxValue, 0);
         return ds;
     }
 
     public static DicomDataset ReadDataset(Stream stream, TransferSyntax syntax, DicomReadOptions? options = null)
     {
         var ds = new DicomDataset();
-        Stream s = syntax.IsDeflated ? new DeflateStream(stream, CompressionMode.Decompress, leaveOpen: true) : stream;
-        new DicomReader(new StreamSource(s), options ?? DicomReadOptions.Default).ReadDataset(ds, syntax, long.MaxValue, 0);
+        options ??= DicomReadOptions.Default;
+        Stream s = syntax.IsDeflated ? new InflatingStream(stream, options, leaveOpen: true) : stream;
+        new DicomReader(new StreamSource(s), options).ReadDataset(ds, syntax, long.MaxValue, 0);
         return ds;
     }
 

@@ -8,6 +8,7 @@ using OrthancWeb.Networking;
 using OrthancWeb.Requests;
 using OrthancWeb.Index;
 using OrthancWeb.Security;
+using OrthancWeb.Storage;
 
 namespace OrthancWeb.Api;
 
@@ -78,6 +79,8 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         KeyNotFoundException => new(404, OrthancErrorCode.UnknownResource, ex.Message),
         DicomNetworkException => new(500, OrthancErrorCode.NetworkProtocol, ex.Message),
         StoredFileDamagedException => new(500, OrthancErrorCode.CorruptedFile, ex.Message),
+        // A disk that filled up under any write of ours (RFC 4918 §11.5: 507 Insufficient Storage, Orthanc's FullStorage).
+        IOException io when StorageArea.IsOutOfSpace(io) => new(507, OrthancErrorCode.FullStorage, "The disk holding the storage area is full"),
         DicomReadException read => new(400, OrthancErrorCode.BadFileFormat, "Invalid DICOM data: " + read.Reason),
         ImagingException => new(400, OrthancErrorCode.IncompatibleImageFormat, ex.Message),
         _ => null,

@@ -20,52 +20,98 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
 
     public void Dispose() => _hasher.Dispose();
 
-    private static readonly DicomReadOptions HeaderOnly = new() { StopBeforeTag = DicomTags.PixelData };
+    private const long MB = 1024 * 1024;
+
+    /// <summary>The header (everything before the pixel data), read within the inflation limits of the settings.</summary>
+    private DicomReadOptions HeaderOnly => ReadOptions with { StopBeforeTag = DicomTags.PixelData };
+
+    private DicomReadOptions ReadOptions => new()
+    {
+        MaxInflatedSize = options.CurrentValue.MaximumInflatedSize * MB,
+        MaxInflationRatio = options.CurrentValue.MaximumInflationRatio,
+    };
+
+    /// <summary>C-STORE data sets larger than this are spooled to their file as they arrive (DicomSpoolThreshold).</summary>
+    public long SpoolThreshold => options.CurrentValue.DicomSpoolThreshold * MB;
+
+    /// <summary>
+    /// Null when the storage area's disk has room for <paramref name="bytes"/> more and still keeps the free space
+    /// MinimumFreeDiskSpace asks for; otherwise why not, as the caller is told.
+    /// </summary>
+    internal string? LacksRoom(long bytes)
+    {
+        var floor = options.CurrentValue.MinimumFreeDiskSpace;
+        if (floor == 0) return null; // no floor: a full disk is met by the write itself (ENOSPC)
+        long free;
+        try { free = storage.AvailableFreeSpace; }
+        catch (IOException) { return null; } // cannot tell: the write itself will say
+        if (free - bytes >= floor * MB && free >= bytes) return null;
+        // Short enough for a C-STORE's Error Comment (an LO, 64 characters).
+        return $"Less than MinimumFreeDiskSpace ({floor} MB) would be left free";
+    }
+
+    internal const string DiskFullReason = "The disk holding the storage area is full";
+
+    /// <summary>
+    /// An incoming file written as its bytes arrive (a REST or browser upload, or a C-STORE data set past the spool
+    /// threshold), checksummed on the way; <paramref name="header"/> (a C-STORE's meta group) goes first.
+    /// </summary>
+    public IngestSpool OpenSpool(ReadOnlySpan<byte> header = default)
+    {
+        if (LacksRoom(header.Length) is { } reason) return IngestSpool.Refused(reason);
+        IncomingFile incoming;
+        try { incoming = storage.CreateIncoming(); }
+        catch (IOException ex) when (StorageArea.IsOutOfSpace(ex)) { return IngestSpool.Refused(DiskFullReason); }
+        var spool = new IngestSpool(this, storage, incoming, options.CurrentValue.StorageCompression);
+        spool.Write(header);
+        return spool;
+    }
+
+    /// <summary>Stores what a spool received (it is disposed here, whatever the outcome).</summary>
+    public async Task<IngestResult> StoreSpooledAsync(IngestSpool spool, IngestSource source, CancellationToken cancellationToken = default)
+    {
+        using (spool)
+        {
+            try
+            {
+                spool.Complete();
+                if (spool.RefusedReason is { } refused) return new IngestResult(IngestStatus.StorageFull, Reason: refused);
+                // Its size was not known when it started: now that its bytes are off the free space, check the floor.
+                if (LacksRoom(0) is { } noRoom) return new IngestResult(IngestStatus.StorageFull, Reason: noRoom);
+                return await StoreTempFileAsync(spool.Incoming!, spool.Size, spool.Checksum is { } c ? Task.FromResult(c) : null,
+                    spool.Head, source, cancellationToken);
+            }
+            catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
+            {
+                return new IngestResult(IngestStatus.StorageFull, Reason: DiskFullReason);
+            }
+        }
+    }
 
     /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
     public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
     {
         Caller.Demand(Policies.Modify, "upload instances");
-        var incoming = storage.CreateIncoming();
-        var temp = incoming.Path;
+        var spool = OpenSpool();
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 17);
-        var head = ArrayPool<byte>.Shared.Rent(HeadSize);
         try
         {
-            var headLength = 0;
-            long size = 0;
-            string? checksum = null;
-            var compress = options.CurrentValue.StorageCompression;
-            // A compressed file's checksum is taken from what is written to disk, not from what was received.
-            var hash = compress ? null : new XxHash128();
-            using (var file = incoming.Handle)
-            using (var writer = storage.OpenWriter(incoming, direct: !compress))
-            {
-                // Synchronous writes (no FileStream buffer, no thread-pool hop per write); the network read is the
-                // only thing worth awaiting.
-                int n;
-                while ((n = await content.ReadAsync(buffer, cancellationToken)) > 0)
-                {
-                    hash?.Append(buffer.AsSpan(0, n));
-                    // Keep the first bytes: the header is parsed from memory rather than read back from disk.
-                    var keep = Math.Min(n, HeadSize - headLength);
-                    if (keep > 0) { Buffer.BlockCopy(buffer, 0, head, headLength, keep); headLength += keep; }
-                    writer.Write(buffer.AsSpan(0, n));
-                }
-                writer.Complete();
-                size = writer.Length;
-                FinishWrite(file);
-                if (hash is not null) checksum = FileChecksum.Hex(hash);
-            }
-            return await StoreTempFileAsync(incoming, size, checksum is null ? null : Task.FromResult(checksum), head.AsMemory(0, headLength), source, cancellationToken);
+            // Synchronous writes (no FileStream buffer, no thread-pool hop per write); the network read is the
+            // only thing worth awaiting. A refused upload is not read further: its answer goes at once.
+            int n;
+            while (spool.RefusedReason is null && (n = await content.ReadAsync(buffer, cancellationToken)) > 0)
+                spool.Write(buffer.AsSpan(0, n));
+        }
+        catch
+        {
+            spool.Dispose();
+            throw;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            ArrayPool<byte>.Shared.Return(head);
-            if (File.Exists(temp)) File.Delete(temp);
-            storage.Replenish();
         }
+        return await StoreSpooledAsync(spool, source, cancellationToken);
     }
 
     public Task<IngestResult> StoreAsync(byte[] content, IngestSource source, CancellationToken cancellationToken = default) =>
@@ -78,10 +124,24 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// </summary>
     public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
     {
+        var size = (long)first.Length + second.Length;
+        if (LacksRoom(size) is { } noRoom) return new IngestResult(IngestStatus.StorageFull, Reason: noRoom);
+        try
+        {
+            return await StoreInMemoryAsync(first, second, size, source, cancellationToken);
+        }
+        catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
+        {
+            // Whatever was written is gone with the incoming file: nothing stored, nothing acknowledged.
+            return new IngestResult(IngestStatus.StorageFull, Reason: DiskFullReason);
+        }
+    }
+
+    private async Task<IngestResult> StoreInMemoryAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, long size, IngestSource source, CancellationToken cancellationToken)
+    {
         var incoming = storage.CreateIncoming();
         var temp = incoming.Path;
         Task<string>? checksum = null;
-        var size = (long)first.Length + second.Length;
         var headLength = (int)Math.Min(size, HeadSize);
         var head = ArrayPool<byte>.Shared.Rent(headLength);
         AsyncDirectWrites.PendingWrite? pending = null;
@@ -126,33 +186,33 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// of whatever went through the page cache lets the disk work while the header is parsed and the index commits.
     /// Elsewhere each file is flushed on its own.
     /// </summary>
-    private static void FinishWrite(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    internal static void FinishWrite(Microsoft.Win32.SafeHandles.SafeFileHandle file)
     {
         if (!StorageArea.CanSyncFileSystem) RandomAccess.FlushToDisk(file);
         else StorageArea.StartWriteBack(file);
     }
 
     /// <summary>Bytes kept in memory from the start of each upload; most headers end well before this.</summary>
-    private const int HeadSize = 256 * 1024;
+    internal const int HeadSize = 256 * 1024;
 
     /// <summary>The header parsed from the bytes kept in memory, or null when it goes on past them.</summary>
-    private static DicomFile? ParseHeader(long size, ReadOnlyMemory<byte> head)
+    private static DicomFile? ParseHeader(long size, ReadOnlyMemory<byte> head, DicomReadOptions headerOnly)
     {
         if (head.Length == size)
-            return DicomFile.Open(head, HeaderOnly);
+            return DicomFile.Open(head, headerOnly);
         try
         {
-            var fromMemory = DicomFile.Open(head, HeaderOnly);
+            var fromMemory = DicomFile.Open(head, headerOnly);
             if (fromMemory.StoppedBeforeTag) return fromMemory;
         }
         catch (DicomReadException) { } // the header goes on past the bytes kept: read it from the file
         return null;
     }
 
-    private static DicomFile ReadHeaderFromFile(string temp, Action? waitForFile)
+    private static DicomFile ReadHeaderFromFile(string temp, Action? waitForFile, DicomReadOptions headerOnly)
     {
         waitForFile?.Invoke();
-        return DicomFile.Open(temp, HeaderOnly);
+        return DicomFile.Open(temp, headerOnly);
     }
 
     /// <param name="checksum">
@@ -166,7 +226,15 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         DicomFile header;
         try
         {
-            header = ParseHeader(size, head) ?? ReadHeaderFromFile(temp, waitForFile);
+            var headerOnly = HeaderOnly;
+            header = ParseHeader(size, head, headerOnly) ?? ReadHeaderFromFile(temp, waitForFile, headerOnly);
+            if (header.TransferSyntax.IsDeflated)
+            {
+                // The header stops before the pixel data; a bomb may sit after it. Inflate the rest too, keeping
+                // nothing, so that no instance is stored that could not be read back within the limits.
+                waitForFile?.Invoke();
+                DicomReader.CheckInflation(temp, ReadOptions);
+            }
         }
         catch (DicomReadException ex)
         {
@@ -212,5 +280,125 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             storage.Delete(stored.Uuid); // nothing acknowledged: leave no orphan behind
             throw;
         }
+    }
+}
+
+/// <summary>
+/// An incoming file written as its bytes arrive: a REST or browser upload, or a C-STORE data set too large for memory
+/// (then it is the association's <see cref="OrthancWeb.Dicom.Network.Dimse.IDataSetSink"/>: its fragments go straight
+/// to the file the instance will be stored as). The first bytes are kept for the header parse and the bytes are
+/// checksummed on the way. A disk that fills up, or the free-space floor reached, turns it into a refused spool: what
+/// follows is thrown away, the file is deleted, and the sender is answered Out of Resources instead of being cut off.
+/// Disposing it deletes whatever was not stored.
+/// </summary>
+public sealed class IngestSpool : OrthancWeb.Dicom.Network.Dimse.IDataSetSink
+{
+    private readonly IngestService? _owner;
+    private readonly StorageArea? _storage;
+    private DirectFileWriter? _writer;
+    private XxHash128? _hash;
+    private byte[]? _head;
+    private int _headLength;
+    private long _nextRoomCheck = RoomCheckInterval;
+    private bool _completed;
+
+    /// <summary>Bytes between two checks of the free-space floor while a large file arrives.</summary>
+    private const long RoomCheckInterval = 16L * 1024 * 1024;
+
+    internal IngestSpool(IngestService owner, StorageArea storage, IncomingFile incoming, bool compress)
+    {
+        _owner = owner;
+        _storage = storage;
+        Incoming = incoming;
+        // A compressed file's checksum is taken from what is written to disk, not from what was received.
+        _hash = compress ? null : new XxHash128();
+        _head = ArrayPool<byte>.Shared.Rent(IngestService.HeadSize);
+        // Direct (past the page cache) unless the file is to be compressed, which reads it straight back.
+        _writer = storage.OpenWriter(incoming, direct: !compress);
+    }
+
+    private IngestSpool(string reason) => RefusedReason = reason;
+
+    internal static IngestSpool Refused(string reason) => new(reason);
+
+    internal IncomingFile? Incoming { get; }
+
+    /// <summary>Why the bytes are being thrown away (no room), or null.</summary>
+    public string? RefusedReason { get; private set; }
+
+    public long Size { get; private set; }
+
+    /// <summary>The checksum of the bytes received, once complete; null when the file is to be compressed.</summary>
+    internal string? Checksum { get; private set; }
+
+    internal ReadOnlyMemory<byte> Head => _head.AsMemory(0, _headLength);
+
+    public void Write(ReadOnlySpan<byte> fragment)
+    {
+        if (RefusedReason is not null || fragment.IsEmpty) return;
+        try
+        {
+            _hash?.Append(fragment);
+            var keep = Math.Min(fragment.Length, IngestService.HeadSize - _headLength);
+            if (keep > 0) { fragment[..keep].CopyTo(_head.AsSpan(_headLength)); _headLength += keep; }
+            _writer!.Write(fragment);
+            Size += fragment.Length;
+            if (Size >= _nextRoomCheck)
+            {
+                _nextRoomCheck = Size + RoomCheckInterval;
+                // The bytes written so far are already off the free space: check what is left against the floor.
+                if (_owner!.LacksRoom(0) is { } reason) Refuse(reason);
+            }
+        }
+        catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
+        {
+            Refuse(IngestService.DiskFullReason);
+        }
+    }
+
+    public void Complete()
+    {
+        if (_completed || RefusedReason is not null) return;
+        _completed = true;
+        try
+        {
+            _writer!.Complete();
+            _writer.Dispose();
+            _writer = null;
+            IngestService.FinishWrite(Incoming!.Handle);
+            Incoming.Handle.Dispose();
+            if (_hash is not null) Checksum = FileChecksum.Hex(_hash);
+        }
+        catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
+        {
+            Refuse(IngestService.DiskFullReason);
+        }
+    }
+
+    /// <summary>No room: the file goes now, to give its space back at once; what still arrives is thrown away.</summary>
+    private void Refuse(string reason)
+    {
+        RefusedReason = reason;
+        Release();
+    }
+
+    private void Release()
+    {
+        _writer?.Dispose();
+        _writer = null;
+        if (Incoming is not null)
+        {
+            Incoming.Handle.Dispose();
+            try { File.Delete(Incoming.Path); } catch (IOException) { }
+        }
+        if (_head is not null) ArrayPool<byte>.Shared.Return(_head);
+        _head = null;
+        _headLength = 0;
+    }
+
+    public void Dispose()
+    {
+        Release();
+        _storage?.Replenish();
     }
 }

@@ -22,7 +22,7 @@ public sealed class DicomHost(
                 AET = o.DicomAet,
                 Port = o.DicomPort,
                 MaxAssociations = o.DicomMaximumAssociations,
-                Association = new AssociationOptions { IdleTimeout = TimeSpan.FromSeconds(o.DicomAssociationTimeout) },
+                Association = new AssociationOptions { IdleTimeout = TimeSpan.FromSeconds(o.DicomAssociationTimeout), Spool = store },
             },
             policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"));
         try { _server.Start(); }

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Association;
 using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
@@ -15,16 +16,22 @@ public sealed class EchoScp : ICEchoProvider
     public Task<ushort> OnEchoAsync(DimseContext context, CancellationToken ct) => Task.FromResult(DimseStatus.Success);
 }
 
-/// <summary>C-STORE SCP: the data set as received, behind a meta group of ours, through the one ingest path.</summary>
-public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider
+/// <summary>
+/// C-STORE SCP: the data set as received, behind a meta group of ours, through the one ingest path. A data set past
+/// the spool threshold never sits in memory: the association writes its fragments to the incoming file (see
+/// <see cref="Open"/>), and the ingest path takes it from there.
+/// </summary>
+public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider, IDataSetSpool
 {
-    public async Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct)
+    public long Threshold => ingest.SpoolThreshold;
+
+    /// <summary>The incoming file of a C-STORE's data set, its meta group written first; null for any other request.</summary>
+    public IDataSetSink? Open(DicomAssociation association, DimseMessage request) =>
+        request.CommandField == CommandField.CStoreRequest ? ingest.OpenSpool(MetaHeader(request, association.CallingAE)) : null;
+
+    /// <summary>Part 10 meta group (PS3.10 §7.1) from the command and the presentation context; the data set is not touched.</summary>
+    private static byte[] MetaHeader(DimseMessage request, string callingAe)
     {
-        if (policy.FindModality(context.CallingAE) is { AllowStore: false })
-            return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
-        if (request.Data is not { } data)
-            return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
-        // Part 10 meta group (PS3.10 §7.1) from the command and the presentation context; the data set is not touched.
         var file = new DicomFile(new DicomDataset(), request.DataSyntax);
         var meta = file.FileMetaInfo;
         meta.AddBytes(DicomTags.FileMetaInformationVersion, DicomVR.OB, new byte[] { 0, 1 });
@@ -33,21 +40,43 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
         meta.Add(DicomTags.TransferSyntaxUID, DicomVR.UI, request.DataSyntax.Uid);
         meta.Add(DicomTags.ImplementationClassUID, DicomVR.UI, DicomUids.ImplementationClassUid);
         meta.Add(DicomTags.ImplementationVersionName, DicomVR.SH, DicomUids.ImplementationVersionName);
-        meta.Add(DicomTags.SourceApplicationEntityTitle, DicomVR.AE, context.CallingAE);
-        var header = file.ToBytes();
+        meta.Add(DicomTags.SourceApplicationEntityTitle, DicomVR.AE, callingAe);
+        return file.ToBytes();
+    }
+
+    public async Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct)
+    {
+        using var spooled = request.SpooledData;
+        if (policy.FindModality(context.CallingAE) is { AllowStore: false })
+            return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
         var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
-        var result = await ingest.StoreAsync(header, data, source, ct);
+        IngestResult result;
+        if (spooled is IngestSpool spool)
+            result = await ingest.StoreSpooledAsync(spool, source, ct);
+        else if (request.Data is { } data)
+            result = await ingest.StoreAsync(MetaHeader(request, context.CallingAE), data, source, ct);
+        else
+            return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
         switch (result.Status)
         {
             case IngestStatus.Success or IngestStatus.AlreadyStored:
                 return (DimseStatus.Success, null);
             case IngestStatus.StorageFull:
+                // Out of Resources (PS3.4 Table B.2-1): the storage is full, by its limits or its disk.
+                LogRefused(logger, context.CallingAE, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
                 LogRefused(logger, context.CallingAE, result.Reason);
-                return (DimseStatus.CannotUnderstand, result.Reason);
+                return (DimseStatus.CannotUnderstand, Cause(result.Reason));
         }
     }
+
+    /// <summary>
+    /// An Error Comment is an LO of 64 characters at most (PS3.7 Annex C): a longer reason keeps its cause, the part
+    /// after its last colon ("...at byte 1048576: deflated data inflates over 200 times its size").
+    /// </summary>
+    private static string? Cause(string? reason) =>
+        reason is { Length: > 64 } && reason.LastIndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? reason[(at + 2)..] : reason;
 
     [LoggerMessage(LogLevel.Warning, "C-STORE from {AET} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string aet, string? reason);

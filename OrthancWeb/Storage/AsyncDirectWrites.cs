@@ -103,8 +103,11 @@ public sealed class AsyncDirectWrites(StagingBuffers buffers) : IDisposable
                         try { RandomAccess.Write(_file, _staging!.Span[..(int)_expected], 0); }
                         catch (IOException ex) { _failure = ex; }
                     }
+                    else if (result is -28 or -122 || result >= 0 && result < _expected)
+                        // ENOSPC, EDQUOT, or a write the file system cut short: no room left (PS3.7 C.4.2: Out of Resources).
+                        _failure = new StorageFullException(result < 0 ? $"the disk is full (errno {-result})" : $"the disk is full: the write stopped at {result} of {_expected} bytes");
                     else if (result != _expected)
-                        _failure = new IOException(result < 0 ? $"direct write failed (errno {-result})" : $"direct write stopped at {result} of {_expected} bytes");
+                        _failure = new IOException($"direct write failed (errno {-result})");
                 }
             }
             if (_failure is not null) throw _failure;

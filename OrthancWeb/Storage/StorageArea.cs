@@ -4,6 +4,9 @@ using OrthancWeb.Hosting;
 
 namespace OrthancWeb.Storage;
 
+/// <summary>The file system of the storage area has no room left (ENOSPC, EDQUOT, or a write that stopped short).</summary>
+public sealed class StorageFullException(string message, Exception? inner = null) : IOException(message, inner);
+
 /// <summary>What the storage area knows of one stored file.</summary>
 /// <param name="Checksum">The <see cref="FileChecksum"/> of the bytes on disk (compressed, when they are).</param>
 public sealed record StoredFile(string Uuid, long UncompressedSize, long CompressedSize, string Checksum, bool Compressed);
@@ -27,8 +30,22 @@ public sealed class StorageArea : IDisposable
         _syncDatabaseFolder = !OperatingSystem.IsLinux() || !SameFileSystem(_root, _databaseFolder);
         TempFolder = Path.Combine(_root, ".tmp");
         Directory.CreateDirectory(TempFolder);
+        _drive = new DriveInfo(_root);
         _asyncWrites = new AsyncDirectWrites(_staging);
     }
+
+    private readonly DriveInfo _drive;
+
+    /// <summary>Bytes free on the storage area's file system for an unprivileged writer (statvfs's f_bavail).</summary>
+    public long AvailableFreeSpace => _drive.AvailableFreeSpace;
+
+    /// <summary>Whether a failed write failed for want of space: ENOSPC or EDQUOT (Linux errno as HResult), disk full on Windows.</summary>
+    public static bool IsOutOfSpace(Exception ex) => ex switch
+    {
+        StorageFullException => true,
+        IOException io => io.HResult is 28 or 122 || (io.HResult & 0xFFFF) is 0x70 or 0x27 && (io.HResult & unchecked((int)0xFFFF0000)) == unchecked((int)0x80070000),
+        _ => ex.InnerException is { } inner && IsOutOfSpace(inner),
+    };
 
     /// <summary>Spooled uploads and compression output land here first; the start-up check empties it.</summary>
     public string TempFolder { get; }
@@ -169,6 +186,25 @@ public sealed class StorageArea : IDisposable
         var zipped = NewTempPath();
         long compressedSize;
         string compressedChecksum;
+        try
+        {
+            (compressedSize, compressedChecksum) = Compress(tempPath, zipped, size);
+        }
+        catch
+        {
+            File.Delete(zipped); // a disk that filled up half way leaves no half-compressed file behind
+            throw;
+        }
+        File.Move(zipped, final);
+        File.Delete(tempPath);
+        if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
+        return new StoredFile(uuid, size, compressedSize, compressedChecksum, true);
+    }
+
+    private static (long Size, string Checksum) Compress(string tempPath, string zipped, long size)
+    {
+        long compressedSize;
+        string compressedChecksum;
         using (var input = new FileStream(tempPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         using (var output = new FileStream(zipped, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
@@ -184,10 +220,7 @@ public sealed class StorageArea : IDisposable
             compressedSize = output.Length;
             compressedChecksum = checksummed.Checksum;
         }
-        File.Move(zipped, final);
-        File.Delete(tempPath);
-        if (!CanSyncFileSystem) SyncDirectory(Path.GetDirectoryName(final)!);
-        return new StoredFile(uuid, size, compressedSize, compressedChecksum, true);
+        return (compressedSize, compressedChecksum);
     }
 
     /// <summary>The file's bytes as they were received, decompressing when needed.</summary>

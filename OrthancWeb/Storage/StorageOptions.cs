@@ -16,6 +16,29 @@ public sealed class StorageOptions
     [Range(0, int.MaxValue)]
     public int MaximumPatientCount { get; set; }
 
+    /// <summary>
+    /// Megabytes of free disk the storage area keeps: an instance (REST, browser, C-STORE) that would leave less is
+    /// refused as storage full (HTTP 507, DIMSE 0xA700) rather than filling the disk the index and the system share.
+    /// 0 turns the floor off (a full disk is still answered the same way).
+    /// </summary>
+    [Range(0, long.MaxValue / (1024 * 1024))]
+    public long MinimumFreeDiskSpace { get; set; } = 100;
+
+    /// <summary>
+    /// Megabytes: a C-STORE data set larger than this is written to its file as its fragments arrive instead of being
+    /// held in memory, so 32 associations cannot each buffer a 2 GB data set. 0 spools every data set.
+    /// </summary>
+    [Range(0, 1024)]
+    public int DicomSpoolThreshold { get; set; } = 1;
+
+    /// <summary>Megabytes a deflated instance (Deflated Explicit VR Little Endian, PS3.5 §A.5) may inflate to; past it, it is refused.</summary>
+    [Range(1, 64 * 1024)]
+    public long MaximumInflatedSize { get; set; } = 64;
+
+    /// <summary>How many times its deflated size an instance may inflate to (deflate bombs inflate about 1000 times); 0 = no ratio check.</summary>
+    [Range(0, 100_000)]
+    public int MaximumInflationRatio { get; set; } = 200;
+
     /// <summary>A second copy of a SOP instance replaces the first instead of being reported AlreadyStored.</summary>
     public bool OverwriteInstances { get; set; }
 

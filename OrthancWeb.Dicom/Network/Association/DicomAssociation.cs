@@ -13,10 +13,20 @@ public sealed record AssociationOptions
     public TimeSpan ArtimTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>An established association with no PDU for this long is aborted.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
-    /// <summary>Largest P-DATA-TF PDU we accept, announced in our user information.</summary>
+    /// <summary>
+    /// Largest P-DATA-TF PDU we accept, announced in our user information as Maximum Length Received (PS3.8 §D.1);
+    /// a longer one is a protocol error and aborts the association before its body is read.
+    /// </summary>
     public uint MaxPduLength { get; init; } = 256 * 1024;
-    /// <summary>Largest assembled data set (command + data) accepted in memory.</summary>
+    /// <summary>Largest assembled data set accepted in memory, where there is no <see cref="Spool"/>.</summary>
     public long MaxMessageLength { get; init; } = 2L * 1024 * 1024 * 1024 - 1;
+    /// <summary>
+    /// Largest command set (PS3.7 §6.3.1). Real ones are a few hundred bytes; a peer that sends fragment after fragment
+    /// of one is aborted instead of being buffered.
+    /// </summary>
+    public int MaxCommandLength { get; init; } = 64 * 1024;
+    /// <summary>Where data sets past the spool's threshold go instead of memory (the C-STORE SCP's files); null keeps them in memory.</summary>
+    public IDataSetSpool? Spool { get; init; }
 }
 
 /// <summary>
@@ -38,7 +48,9 @@ public sealed class DicomAssociation : IAsyncDisposable
         Accept = accept;
         _options = options;
         IsRequestor = isRequestor;
-        _contexts = accept.PresentationContexts.ToDictionary(pc => pc.Id);
+        // The first of two contexts with one ID wins: a duplicate from a confused peer is not worth a failure here.
+        _contexts = [];
+        foreach (var pc in accept.PresentationContexts) _contexts.TryAdd(pc.Id, pc);
         // Abstract syntaxes come from the request; the accept carries only results and syntaxes.
         foreach (var pc in request.PresentationContexts)
             if (_contexts.TryGetValue(pc.Id, out var acc) && acc.AbstractSyntax.Length == 0)
@@ -89,7 +101,14 @@ public sealed class DicomAssociation : IAsyncDisposable
             try { await stream.WriteAsync(PduCodec.EncodeAbort(2, 2), ct); } catch (IOException) { }
             throw;
         }
-        var request = PduCodec.DecodeAssociate(body, accept: false);
+        AssociationParameters request;
+        try { request = PduCodec.DecodeAssociate(body, accept: false); }
+        catch (PduException ex)
+        {
+            // A malformed A-ASSOCIATE-RQ: A-ABORT, invalid PDU parameter value (PS3.8 §9.2, AA-8).
+            try { await stream.WriteAsync(PduCodec.EncodeAbort(2, (byte)AbortReason.InvalidPduParameterValue), ct); } catch (IOException) { }
+            throw new AssociationAbortedException("malformed A-ASSOCIATE-RQ: " + ex.Message, ex, AbortSource.ServiceProvider, AbortReason.InvalidPduParameterValue);
+        }
         if (request.ApplicationContext != AssociationParameters.DicomApplicationContext)
         {
             await stream.WriteAsync(PduCodec.EncodeReject(AssociateReject.ApplicationContextNotSupported), ct);
@@ -177,10 +196,40 @@ public sealed class DicomAssociation : IAsyncDisposable
     /// </summary>
     public async Task<DimseMessage?> ReceiveAsync(CancellationToken ct)
     {
-        var command = new ArrayBufferWriter<byte>(1024);
-        DataSetBuffer? data = null;
-        byte contextId = 0;
-        Data.DicomDataset? commandSet = null;
+        var assembly = new MessageAssembly();
+        try
+        {
+            var message = await ReceiveMessageAsync(assembly, ct);
+            assembly.Sink = null; // handed on with the message: its handler owns it now
+            return message;
+        }
+        finally
+        {
+            // Aborted, timed out or broken half way: a spooled data set's bytes are thrown away.
+            assembly.Sink?.Dispose();
+        }
+    }
+
+    /// <summary>The state of one message being reassembled from its PDVs.</summary>
+    private sealed class MessageAssembly
+    {
+        public readonly ArrayBufferWriter<byte> Command = new(1024);
+        public DimseMessage? Message;
+        public DataSetBuffer? Data;
+        public IDataSetSink? Sink;
+        public long DataLength;
+        public byte ContextId;
+    }
+
+    /// <summary>A-ABORT (PS3.8 §9.2, AA-8 for a PDU that breaks the rules), then the exception that says why.</summary>
+    private async Task<AssociationAbortedException> ProtocolErrorAsync(string why, AbortReason reason = AbortReason.InvalidPduParameterValue, Exception? inner = null)
+    {
+        await AbortAsync(AbortSource.ServiceProvider, reason);
+        return new AssociationAbortedException(why, inner, AbortSource.ServiceProvider, reason);
+    }
+
+    private async Task<DimseMessage?> ReceiveMessageAsync(MessageAssembly m, CancellationToken ct)
+    {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         while (true)
         {
@@ -189,16 +238,18 @@ public sealed class DicomAssociation : IAsyncDisposable
             byte[] body;
             try
             {
-                (type, body) = await ReadPduAsync(_stream, (long)_options.MaxPduLength + 1024, idle.Token);
+                // Our Maximum Length Received bounds the P-DATA-TF PDUs we read (PS3.8 §D.1); the other PDUs of an
+                // established association are a few bytes long.
+                (type, body) = await ReadPduAsync(_stream, _options.MaxPduLength == 0 ? 16 * 1024 * 1024 : _options.MaxPduLength, idle.Token);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 await AbortAsync();
                 throw new DicomTimeoutException(DicomTimeout.Dimse, _options.IdleTimeout);
             }
-            catch (AssociationAbortedException)
+            catch (AssociationAbortedException ex)
             {
-                await AbortAsync();
+                await AbortAsync(AbortSource.ServiceProvider, ex.AbortReason);
                 throw;
             }
             switch (type)
@@ -206,43 +257,10 @@ public sealed class DicomAssociation : IAsyncDisposable
                 case PduType.PData:
                     List<PresentationDataValue> pdvs;
                     try { pdvs = PduCodec.DecodePData(body); }
-                    catch (PduException ex) { await AbortAsync(); throw new AssociationAbortedException(ex.Message, ex, reason: AbortReason.InvalidPduParameterValue); }
+                    catch (PduException ex) { throw await ProtocolErrorAsync(ex.Message, inner: ex); }
                     foreach (var pdv in pdvs)
                     {
-                        if (!_contexts.TryGetValue(pdv.ContextId, out var pc) || !pc.IsAccepted)
-                        {
-                            await AbortAsync();
-                            throw new AssociationAbortedException($"PDV on presentation context {pdv.ContextId}, which was not accepted", reason: AbortReason.InvalidPduParameterValue);
-                        }
-                        contextId = pdv.ContextId;
-                        if (pdv.IsCommand)
-                        {
-                            command.Write(pdv.Data.Span);
-                            if (!pdv.IsLast) continue;
-                            commandSet = DicomReader.ReadDataset(command.WrittenMemory.ToArray(), TransferSyntax.ImplicitVRLittleEndian);
-                            var message = new DimseMessage(commandSet, contextId);
-                            if (!message.HasDataSet) return message;
-                            data = new DataSetBuffer();
-                        }
-                        else
-                        {
-                            if (commandSet is null || data is null)
-                            {
-                                await AbortAsync();
-                                throw new AssociationAbortedException("data set fragment before its command");
-                            }
-                            if (data.Length + pdv.Data.Length > _options.MaxMessageLength)
-                            {
-                                await AbortAsync();
-                                throw new AssociationAbortedException("data set larger than the configured limit");
-                            }
-                            data.Append(pdv.Data.Span, pdv.IsLast);
-                            if (!pdv.IsLast) continue;
-                            return new DimseMessage(commandSet, contextId, data.Memory)
-                            {
-                                DataSyntax = TransferSyntax.Lookup(pc.AcceptedTransferSyntax!),
-                            };
-                        }
+                        if (await AddFragmentAsync(m, pdv) is { } message) return message;
                     }
                     break;
                 case PduType.ReleaseRequest:
@@ -256,10 +274,67 @@ public sealed class DicomAssociation : IAsyncDisposable
                     _closed = true;
                     throw AssociationAbortedException.FromPeer(body);
                 default:
-                    await AbortAsync();
-                    throw new AssociationAbortedException($"unexpected {type} PDU on an established association", reason: AbortReason.UnexpectedPdu);
+                    throw await ProtocolErrorAsync($"unexpected {type} PDU on an established association", AbortReason.UnexpectedPdu);
             }
         }
+    }
+
+    /// <summary>Adds one PDV to the message being assembled; returns the message once its last fragment is in.</summary>
+    private async Task<DimseMessage?> AddFragmentAsync(MessageAssembly m, PresentationDataValue pdv)
+    {
+        if (!_contexts.TryGetValue(pdv.ContextId, out var pc) || !pc.IsAccepted)
+            throw await ProtocolErrorAsync($"PDV on presentation context {pdv.ContextId}, which was not accepted");
+        if (pdv.IsCommand)
+        {
+            if (m.Message is not null)
+                throw await ProtocolErrorAsync("command fragment while the previous command's data set was expected");
+            if (m.Command.WrittenCount > 0 && pdv.ContextId != m.ContextId)
+                throw await ProtocolErrorAsync("command fragments on different presentation contexts");
+            m.ContextId = pdv.ContextId;
+            if (m.Command.WrittenCount + pdv.Data.Length > _options.MaxCommandLength)
+                throw await ProtocolErrorAsync($"command set larger than {_options.MaxCommandLength} bytes");
+            m.Command.Write(pdv.Data.Span);
+            if (!pdv.IsLast) return null;
+            Data.DicomDataset commandSet;
+            try { commandSet = DicomReader.ReadDataset(m.Command.WrittenMemory, TransferSyntax.ImplicitVRLittleEndian); }
+            catch (Data.DicomReadException ex) { throw await ProtocolErrorAsync("unreadable command set: " + ex.Reason, inner: ex); }
+            var message = new DimseMessage(commandSet, m.ContextId);
+            if (!message.HasDataSet) return message;
+            message.DataSyntax = TransferSyntax.Lookup(pc.AcceptedTransferSyntax!);
+            m.Message = message;
+            m.Data = new DataSetBuffer();
+            return null;
+        }
+        if (m.Message is not { } pending)
+            throw await ProtocolErrorAsync("data set fragment before its command");
+        if (pdv.ContextId != m.ContextId)
+            throw await ProtocolErrorAsync("data set fragment on another presentation context than its command");
+        m.DataLength += pdv.Data.Length;
+        if (m.Sink is null && _options.Spool is { } spool && m.DataLength > spool.Threshold)
+        {
+            // Too large for memory: what came so far, and everything after, goes to the spool.
+            m.Sink = spool.Open(this, pending)
+                ?? throw await ProtocolErrorAsync($"{pending.CommandField} data set larger than {spool.Threshold} bytes");
+            m.Sink.Write(m.Data!.Memory.Span);
+            m.Data = null;
+        }
+        if (m.Sink is { } sink)
+            sink.Write(pdv.Data.Span);
+        else
+        {
+            if (m.DataLength > _options.MaxMessageLength)
+                throw await ProtocolErrorAsync($"data set larger than the limit of {_options.MaxMessageLength} bytes");
+            m.Data!.Append(pdv.Data.Span, pdv.IsLast);
+        }
+        if (!pdv.IsLast) return null;
+        if (m.Sink is { } done)
+        {
+            done.Complete();
+            pending.SpooledData = done;
+        }
+        else
+            pending.Data = m.Data!.Memory;
+        return pending;
     }
 
     /// <summary>
@@ -295,7 +370,9 @@ public sealed class DicomAssociation : IAsyncDisposable
         if (message.PresentationContextId == 0)
             throw new InvalidOperationException("the message has no presentation context");
         var command = message.EncodeCommand();
-        var max = PeerMaxPdu == 0 ? 1 << 20 : (int)Math.Max(PeerMaxPdu - 12, 1024);
+        // In long arithmetic: a peer announcing a maximum under 12 bytes, or past 2 GB, must not make the fragment size
+        // wrap around (the fuzzer found both). Fragments stay within [1 KB, 1 MB] whatever it announced.
+        var max = PeerMaxPdu == 0 ? 1 << 20 : (int)Math.Clamp((long)PeerMaxPdu - 12, 1024, 1 << 20);
         await _sendLock.WaitAsync(ct);
         var buffer = ArrayPool<byte>.Shared.Rent(SendBufferSize);
         try
@@ -415,11 +492,14 @@ public sealed class DicomAssociation : IAsyncDisposable
         }
     }
 
-    public async Task AbortAsync()
+    public Task AbortAsync() => AbortAsync(AbortSource.ServiceUser, AbortReason.NotSpecified);
+
+    /// <summary>A-ABORT with its source and reason (PS3.8 Table 9-26); the reason is significant only from the provider.</summary>
+    public async Task AbortAsync(AbortSource source, AbortReason reason)
     {
         if (_closed) return;
         _closed = true;
-        await SendRawAsync(PduCodec.EncodeAbort());
+        await SendRawAsync(PduCodec.EncodeAbort((byte)source, source == AbortSource.ServiceProvider ? (byte)reason : (byte)0));
     }
 
     public async ValueTask DisposeAsync()

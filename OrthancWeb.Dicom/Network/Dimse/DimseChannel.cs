@@ -13,11 +13,22 @@ namespace OrthancWeb.Dicom.Network.Dimse;
 public sealed class DimseChannel : IAsyncDisposable
 {
     private readonly DicomAssociation _association;
-    private readonly Channel<DimseMessage> _incoming = Channel.CreateUnbounded<DimseMessage>(new() { SingleReader = true });
+    /// <summary>
+    /// Bounded: a peer that sends requests faster than they are handled (ignoring the asynchronous operations window of
+    /// 1 it was given, PS3.7 §D.3.3.3) makes the reader wait, so TCP holds it back, instead of queueing its data sets in
+    /// memory without end.
+    /// </summary>
+    private readonly Channel<DimseMessage> _incoming = Channel.CreateBounded<DimseMessage>(new BoundedChannelOptions(2)
+    {
+        SingleReader = true,
+        SingleWriter = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
     private readonly ConcurrentDictionary<ushort, Channel<DimseMessage>> _awaiting = new();
     private readonly ConcurrentDictionary<ushort, CancellationTokenSource> _cancellable = new();
     private readonly Task _reader;
     private int _nextMessageId;
+    private readonly CancellationTokenSource _stopReading = new();
 
     public DimseChannel(DicomAssociation association)
     {
@@ -53,7 +64,12 @@ public sealed class DimseChannel : IAsyncDisposable
                     if (_cancellable.TryGetValue(message.MessageIdBeingRespondedTo, out var cts)) cts.Cancel();
                     continue;
                 }
-                await _incoming.Writer.WriteAsync(message);
+                try { await _incoming.Writer.WriteAsync(message, _stopReading.Token); }
+                catch (OperationCanceledException)
+                {
+                    message.SpooledData?.Dispose(); // nobody will handle it now: its spooled bytes go
+                    throw;
+                }
             }
             Released = true;
         }
@@ -138,7 +154,11 @@ public sealed class DimseChannel : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // The reader may be waiting for room in the bounded queue that nobody reads any more.
+        await _stopReading.CancelAsync();
         await _association.DisposeAsync();
         try { await _reader; } catch { }
+        while (_incoming.Reader.TryRead(out var unhandled)) unhandled.SpooledData?.Dispose();
+        _stopReading.Dispose();
     }
 }

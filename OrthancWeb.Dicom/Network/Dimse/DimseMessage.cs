@@ -65,6 +65,12 @@ public sealed class DimseMessage
     public byte PresentationContextId { get; set; }
     public ReadOnlyMemory<byte>? Data { get; set; }
 
+    /// <summary>
+    /// A received data set too large to be kept in memory, written to the association's <see cref="IDataSetSpool"/>
+    /// instead (then <see cref="Data"/> is null); the handler of the message disposes it.
+    /// </summary>
+    public IDataSetSink? SpooledData { get; set; }
+
     /// <summary>The transfer syntax of <see cref="Data"/> (the accepted one of the presentation context).</summary>
     public TransferSyntax DataSyntax { get; set; } = TransferSyntax.ImplicitVRLittleEndian;
 
