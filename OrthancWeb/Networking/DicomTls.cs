@@ -17,9 +17,9 @@ public sealed class DicomTls
     private readonly DicomOptions _options;
     private readonly Lazy<Material?> _material;
 
-    public DicomTls(IOptions<DicomOptions> options, DataPaths paths)
+    public DicomTls(IOptionsMonitor<DicomOptions> options, DataPaths paths)
     {
-        _options = options.Value;
+        _options = options.CurrentValue;
         _material = new(() => Load(_options, paths.ConfigurationFolder));
     }
 
