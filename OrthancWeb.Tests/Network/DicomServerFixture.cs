@@ -3,7 +3,11 @@ using OrthancWeb.Tests.Server;
 
 namespace OrthancWeb.Tests.Network;
 
-/// <summary>A running server with its DICOM port, and the DCMTK peers the interop tests configure as modalities.</summary>
+/// <summary>
+/// A running server with its DICOM port, and the DCMTK peers the interop tests configure as modalities. Every peer
+/// here is on the loopback, so the per-address limit is raised for the test of 20 concurrent storescu (unknown AEs),
+/// and FINDSCU may C-GET (AllowGet is off unless asked for).
+/// </summary>
 public sealed class DicomServerFixture : IAsyncLifetime
 {
     public const string Aet = "OWEB";
@@ -28,8 +32,9 @@ public sealed class DicomServerFixture : IAsyncLifetime
         Directory.CreateDirectory(StoreScpFolder);
         Server = await ServerProcess.StartAsync(_folder, $$"""
             , "DicomPort": {{DicomPort}}, "DicomAet": "{{Aet}}",
+            "DicomMaximumAssociationsPerHost": 32,
             "DicomModalities": {
-              "scu": { "AET": "{{FindScuAet}}", "Host": "127.0.0.1", "Port": 1 },
+              "scu": { "AET": "{{FindScuAet}}", "Host": "127.0.0.1", "Port": 1, "AllowGet": true },
               "storescp": { "AET": "{{StoreScpAet}}", "Host": "127.0.0.1", "Port": {{StoreScpPort}} },
               "nowhere": { "AET": "NOWHERE", "Host": "127.0.0.1", "Port": {{ServerProcess.FreePort()}} }
             }

@@ -38,6 +38,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     {
         ["AET"] = m.AET, ["Host"] = m.Host, ["Port"] = m.Port, ["Manufacturer"] = m.Manufacturer,
         ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
+        ["UseDicomTls"] = m.UseDicomTls,
     };
 
     /// <summary>
@@ -60,8 +61,9 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     [HttpGet("modalities/{name}/configuration")]
     public IActionResult Configuration(string name) => Ok(Describe(Modality(name)));
 
-    /// <summary>C-ECHO; 200 with {} on success, as Orthanc.</summary>
+    /// <summary>C-ECHO; 200 with {} on success, as Orthanc. Reaching out from the server needs the Modify role.</summary>
     [HttpPost("modalities/{name}/echo")]
+    [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> Echo(string name, CancellationToken ct)
     {
         var m = Modality(name);
@@ -103,6 +105,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
 
     /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>
     [HttpPost("modalities/{name}/query")]
+    [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> Query(string name, [FromBody] ModalityQueryRequest request, CancellationToken ct)
     {
         var m = Modality(name);
@@ -119,10 +122,13 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         return Ok(new JsonObject { ["ID"] = q.Id, ["Path"] = "/queries/" + q.Id });
     }
 
+    /// <summary>The query results (Modify, as the queries that made them): at most QueryRetrieveSize, least recently used dropped first.</summary>
     [HttpGet("queries")]
+    [Authorize(Policy = Policies.Modify)]
     public IActionResult Queries() => Ok(new JsonArray(modalities.QueryIds.Select(i => (JsonNode)i).ToArray()));
 
     [HttpGet("queries/{id}/answers")]
+    [Authorize(Policy = Policies.Modify)]
     public IActionResult Answers(string id)
     {
         if (modalities.GetQuery(id) is not { } q) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
@@ -132,6 +138,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     }
 
     [HttpGet("queries/{id}/answers/{index:int}/content")]
+    [Authorize(Policy = Policies.Modify)]
     public IActionResult Answer(string id, int index)
     {
         if (modalities.GetQuery(id) is not { } q || index < 0 || index >= q.Answers.Count) return ApiJson.Error(HttpContext, 404, "Unknown query answer");

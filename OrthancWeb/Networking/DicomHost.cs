@@ -7,7 +7,7 @@ namespace OrthancWeb.Networking;
 /// <summary>The DICOM listener as a hosted service of the app.</summary>
 public sealed class DicomHost(
     IOptions<DicomOptions> options, DicomPolicy policy, EchoScp echo, StoreScp store, FindScp find, RetrieveScp retrieve,
-    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    DicomTls tls, DicomAudit audit, TimeProvider time, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private DicomServer? _server;
 
@@ -16,15 +16,29 @@ public sealed class DicomHost(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
+        // Certificate files are read now: a wrong path stops the start with its name, not each association later.
+        if (tls.IsConfigured) tls.EnsureLoaded();
         if (!o.DicomServerEnabled) return Task.CompletedTask;
         _server = new DicomServer(new DicomServerOptions
             {
                 AET = o.DicomAet,
                 Port = o.DicomPort,
                 MaxAssociations = o.DicomMaximumAssociations,
-                Association = new AssociationOptions { IdleTimeout = TimeSpan.FromSeconds(o.DicomAssociationTimeout), Spool = store },
+                MaxAssociationsPerHost = o.DicomMaximumAssociationsPerHost,
+                ReservedForKnownPeers = o.DicomReservedAssociationsForModalities,
+                SetupTimeout = TimeSpan.FromSeconds(o.DicomAssociationSetupTimeout),
+                Association = new AssociationOptions
+                {
+                    IdleTimeout = TimeSpan.FromSeconds(o.DicomAssociationTimeout),
+                    // Connecting to a C-MOVE destination waits as long as our other SCU work (DicomScuTimeout).
+                    ArtimTimeout = TimeSpan.FromSeconds(o.DicomScuTimeout),
+                    Spool = store,
+                },
+                Tls = tls.ServerOptions(),
+                ClientTls = tls.ClientOptions(),
+                TimeProvider = time,
             },
-            policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"));
+            policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"), audit);
         try { _server.Start(); }
         catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
         {

@@ -5,7 +5,7 @@ using OrthancWeb.Requests;
 namespace OrthancWeb.Networking;
 
 /// <summary>DICOM network settings, under "OrthancWeb" with Orthanc's names.</summary>
-public sealed class DicomOptions
+public sealed class DicomOptions : IValidatableObject
 {
     public bool DicomServerEnabled { get; set; } = true;
 
@@ -38,6 +38,66 @@ public sealed class DicomOptions
 
     /// <summary>The modalities we know, by a name of our choosing.</summary>
     public Dictionary<string, ModalityOptions> DicomModalities { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A calling AE title is a known modality only from the address of its Host (a name is resolved; a loopback peer
+    /// matches only a loopback or "localhost" Host). Anyone can send any AE title: without this check, trust is the
+    /// title alone. Orthanc's name; its default is false, ours true.
+    /// </summary>
+    public bool DicomCheckModalityHost { get; set; } = true;
+
+    /// <summary>Compare AE titles case-sensitively (Orthanc's name and default: false, AE titles match whatever their case).</summary>
+    public bool StrictAetComparison { get; set; }
+
+    /// <summary>Associations one address may hold at once, unless it is a known modality (from its Host).</summary>
+    [Range(1, 1000)]
+    public int DicomMaximumAssociationsPerHost { get; set; } = 8;
+
+    /// <summary>Of DicomMaximumAssociations, how many only known modalities may take: unknown peers cannot fill the server.</summary>
+    [Range(0, 999)]
+    public int DicomReservedAssociationsForModalities { get; set; } = 4;
+
+    /// <summary>
+    /// Seconds a new connection has to send its A-ASSOCIATE-RQ (and finish its TLS handshake), and an accepted
+    /// association its first PDU; a connection that stays silent is closed and frees its slot.
+    /// </summary>
+    [Range(1, 3600)]
+    public int DicomAssociationSetupTimeout { get; set; } = 10;
+
+    /// <summary>DICOM TLS (PS3.15 Annex B.1) on DicomPort, as Orthanc: the port then speaks TLS only.</summary>
+    public bool DicomTlsEnabled { get; set; }
+
+    /// <summary>Our certificate: a PEM file (with DicomTlsPrivateKey) or a PKCS#12 file (.pfx/.p12, with DicomTlsCertificatePassword).</summary>
+    public string DicomTlsCertificate { get; set; } = "";
+
+    /// <summary>The PEM private key of DicomTlsCertificate.</summary>
+    public string DicomTlsPrivateKey { get; set; } = "";
+
+    /// <summary>The password of a PKCS#12 DicomTlsCertificate, if any.</summary>
+    public string DicomTlsCertificatePassword { get; set; } = "";
+
+    /// <summary>PEM bundle of the certificates (CAs or the peers' own) that peers' certificates must chain to.</summary>
+    public string DicomTlsTrustedCertificates { get; set; } = "";
+
+    /// <summary>SCUs must present a certificate that chains to DicomTlsTrustedCertificates (Orthanc's name and default).</summary>
+    public bool DicomTlsRemoteCertificateRequired { get; set; } = true;
+
+    /// <summary>C-FIND results kept for /queries; the least recently used goes first (Orthanc's name and default).</summary>
+    [Range(1, 100000)]
+    public int QueryRetrieveSize { get; set; } = 100;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (DicomReservedAssociationsForModalities >= DicomMaximumAssociations)
+            yield return new ValidationResult("DicomReservedAssociationsForModalities must be less than DicomMaximumAssociations",
+                [nameof(DicomReservedAssociationsForModalities)]);
+        var usesTls = DicomTlsEnabled || DicomModalities.Values.Any(m => m.UseDicomTls);
+        if (usesTls && (DicomTlsCertificate.Length == 0 || DicomTlsTrustedCertificates.Length == 0))
+            yield return new ValidationResult("DICOM TLS (DicomTlsEnabled or a modality's UseDicomTls) needs DicomTlsCertificate and DicomTlsTrustedCertificates",
+                [nameof(DicomTlsCertificate)]);
+        if (DicomTlsCertificate.Length > 0 && !DicomTls.IsPkcs12(DicomTlsCertificate) && DicomTlsPrivateKey.Length == 0)
+            yield return new ValidationResult("A PEM DicomTlsCertificate needs its DicomTlsPrivateKey", [nameof(DicomTlsPrivateKey)]);
+    }
 }
 
 /// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form; ["AET", "host", port] also reads).</summary>
@@ -50,8 +110,11 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
     public bool AllowEcho { get; set; } = true;
     public bool AllowFind { get; set; } = true;
     public bool AllowMove { get; set; } = true;
-    public bool AllowGet { get; set; } = true;
+    /// <summary>Off unless asked for: a C-GET sends data back on the caller's own association, to whoever holds the AE title.</summary>
+    public bool AllowGet { get; set; }
     public bool AllowStore { get; set; } = true;
+    /// <summary>Reach this modality over DICOM TLS (our certificate, its certificate checked against DicomTlsTrustedCertificates).</summary>
+    public bool UseDicomTls { get; set; }
 
     public static JsonObject? Expand(JsonNode shorthand) => shorthand is JsonArray { Count: >= 3 } a
         ? new JsonObject { [nameof(AET)] = a[0]?.DeepClone(), [nameof(Host)] = a[1]?.DeepClone(), [nameof(Port)] = a[2]?.DeepClone() }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Network.Association;
@@ -21,7 +22,7 @@ public sealed class EchoScp : ICEchoProvider
 /// the spool threshold never sits in memory: the association writes its fragments to the incoming file (see
 /// <see cref="Open"/>), and the ingest path takes it from there.
 /// </summary>
-public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, ILogger<StoreScp> logger) : ICStoreProvider, IDataSetSpool
+public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, IAuditTrail audit, ILogger<StoreScp> logger) : ICStoreProvider, IDataSetSpool
 {
     public long Threshold => ingest.SpoolThreshold;
 
@@ -47,8 +48,11 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
     public async Task<(ushort Status, string? Comment)> OnStoreAsync(DimseContext context, DimseMessage request, CancellationToken ct)
     {
         using var spooled = request.SpooledData;
-        if (policy.FindModality(context.CallingAE) is { AllowStore: false })
+        if (policy.FindPeer(context.CallingAE, context.RemoteEndPoint?.Address) is { AllowStore: false })
+        {
+            Audit(AuditOutcome.MinorFailure, null, "not authorized");
             return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
+        }
         var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
         IngestResult result;
         if (spooled is IngestSpool spool)
@@ -60,13 +64,16 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
         switch (result.Status)
         {
             case IngestStatus.Success or IngestStatus.AlreadyStored:
+                Audit(AuditOutcome.Success, result.InstanceId, null);
                 return (DimseStatus.Success, null);
             case IngestStatus.StorageFull:
                 // Out of Resources (PS3.4 Table B.2-1): the storage is full, by its limits or its disk.
                 LogRefused(logger, context.CallingAE, result.Reason);
+                Audit(AuditOutcome.SeriousFailure, null, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
                 LogRefused(logger, context.CallingAE, result.Reason);
+                Audit(AuditOutcome.MinorFailure, null, result.Reason);
                 return (DimseStatus.CannotUnderstand, Cause(result.Reason));
         }
     }
@@ -78,6 +85,13 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
     private static string? Cause(string? reason) =>
         reason is { Length: > 64 } && reason.LastIndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? reason[(at + 2)..] : reason;
 
+    /// <summary>
+    /// One record per instance, on the storescu hot path: the strings are those we already hold, the peer comes from
+    /// the association's ambient actor, and the trail queues it (IAuditTrail.Record never waits on the disk).
+    /// </summary>
+    private void Audit(AuditOutcome outcome, string? instanceId, string? reason) =>
+        audit.Record(new AuditEvent(AuditActions.CStore, outcome) { ResourceLevel = "Instance", ResourceId = instanceId, Details = reason });
+
     [LoggerMessage(LogLevel.Warning, "C-STORE from {AET} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string aet, string? reason);
 }
@@ -86,7 +100,7 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
 /// C-FIND SCP (Patient Root and Study Root) answered from the index, with the matching rules of PS3.4 §C.2.2.2 as
 /// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags.
 /// </summary>
-public sealed class FindScp(IndexQueries queries) : ICFindProvider
+public sealed class FindScp(IndexQueries queries, IAuditTrail audit) : ICFindProvider
 {
     private static readonly DicomTag[] Computed =
     [
@@ -127,6 +141,14 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
         }
         catch (FindException ex) { throw new DimseFailureException(DimseStatus.UnableToProcess, ex.Message); }
 
+        // Who asked what, before the answers go (a query is an access to patient data even when cancelled half-way).
+        audit.Record(new AuditEvent(AuditActions.CFind, AuditOutcome.Success)
+        {
+            PatientId = NonEmpty(identifier.GetString(DicomTags.PatientID)),
+            StudyInstanceUid = NonEmpty(identifier.GetString(DicomTags.StudyInstanceUID)),
+            ResourceLevel = level.ToString(),
+            Details = $"{ids.Count} match(es) for {constraints.Count} key(s)",
+        });
         var charset = identifier.GetString(DicomTags.SpecificCharacterSet);
         var wantsComputed = identifier.Any(i => Array.IndexOf(Computed, i.Tag) >= 0);
         // Answers in pages: a few queries fetch the tags of a whole page, not several per match.
@@ -141,6 +163,8 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
             }
         }
     }
+
+    internal static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     internal static bool TryLevel(string text, out ResourceLevel level)
     {
@@ -195,10 +219,15 @@ public sealed class FindScp(IndexQueries queries) : ICFindProvider
 }
 
 /// <summary>C-MOVE and C-GET SCP: resolves the identifier to stored instances; the framework sends them.</summary>
-public sealed class RetrieveScp(IndexQueries queries, InstanceFiles files, DicomPolicy policy) : ICMoveProvider, ICGetProvider
+public sealed class RetrieveScp(IndexQueries queries, InstanceFiles files, DicomPolicy policy, IAuditTrail audit) : ICMoveProvider, ICGetProvider
 {
-    public Task<MoveDestination?> ResolveDestinationAsync(DimseContext context, string aet, CancellationToken ct) =>
-        Task.FromResult(policy.FindModality(aet) is { } m ? new MoveDestination(m.AET, m.Host, m.Port) : null);
+    public Task<MoveDestination?> ResolveDestinationAsync(DimseContext context, string aet, CancellationToken ct)
+    {
+        var m = policy.FindModality(aet);
+        if (m is null)
+            audit.Record(new AuditEvent(AuditActions.CMove, AuditOutcome.MinorFailure) { Details = $"unknown move destination {aet}" });
+        return Task.FromResult(m is not null ? new MoveDestination(m.AET, m.Host, m.Port, m.UseDicomTls) : null);
+    }
 
     public async Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct)
     {
@@ -224,6 +253,14 @@ public sealed class RetrieveScp(IndexQueries queries, InstanceFiles files, Dicom
                 result.Add(new StoreSubOperation(sopClass, sop, syntax, _ => Task.FromResult(LoadDataSet(file, syntax))));
             }
         }
+        var isMove = SopClasses.IsMove(sopClassUid);
+        audit.Record(new AuditEvent(isMove ? AuditActions.CMove : AuditActions.CGet, AuditOutcome.Success)
+        {
+            PatientId = FindScp.NonEmpty(identifier.GetString(DicomTags.PatientID)),
+            StudyInstanceUid = FindScp.NonEmpty(identifier.GetString(DicomTags.StudyInstanceUID)),
+            ResourceLevel = level.ToString(),
+            Details = $"{result.Count} instance(s)",
+        });
         return result;
     }
 

@@ -32,14 +32,19 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
     public ModalityOptions? Find(string name) =>
         options.CurrentValue.DicomModalities.GetValueOrDefault(name) ?? _stored.All.GetValueOrDefault(name);
 
-    /// <summary>Asked for every association and every C-STORE: a plain scan, no list built or sorted.</summary>
-    public ModalityOptions? FindByAet(string aet)
+    /// <summary>
+    /// The first modality with this AE title that <paramref name="accept"/> takes (all when null), compared
+    /// case-insensitively unless <paramref name="strict"/> (StrictAetComparison). Asked for every association and every
+    /// C-STORE: a plain scan, no list built or sorted.
+    /// </summary>
+    public ModalityOptions? FindByAet(string aet, bool strict = false, Func<ModalityOptions, bool>? accept = null)
     {
         aet = aet.Trim();
+        var comparison = strict ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
         foreach (var m in options.CurrentValue.DicomModalities.Values)
-            if (string.Equals(m.AET, aet, StringComparison.Ordinal)) return m;
+            if (string.Equals(m.AET.Trim(), aet, comparison) && (accept is null || accept(m))) return m;
         foreach (var (name, m) in _stored.All)
-            if (!IsConfigured(name) && string.Equals(m.AET, aet, StringComparison.Ordinal)) return m;
+            if (!IsConfigured(name) && string.Equals(m.AET.Trim(), aet, comparison) && (accept is null || accept(m))) return m;
         return null;
     }
 

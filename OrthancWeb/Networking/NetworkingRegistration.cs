@@ -12,6 +12,8 @@ public static class NetworkingRegistration
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ModalityRegistry>();
         services.AddSingleton<DicomPolicy>();
+        services.AddSingleton<DicomTls>();
+        services.AddSingleton<DicomAudit>();
         services.AddSingleton<EchoScp>();
         services.AddSingleton<StoreScp>();
         services.AddSingleton<FindScp>();

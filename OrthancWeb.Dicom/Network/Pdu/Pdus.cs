@@ -70,6 +70,8 @@ public sealed class AssociationParameters
     public UserIdentity? UserIdentity { get; set; }
     /// <summary>Server response to a user identity request (A-ASSOCIATE-AC only).</summary>
     public byte[]? UserIdentityServerResponse { get; set; }
+    /// <summary>Where an A-ASSOCIATE-RQ came from (set by the SCP, not on the wire): the policy checks it against the AE.</summary>
+    public System.Net.IPEndPoint? RemoteEndPoint { get; set; }
 }
 
 /// <summary>A-ASSOCIATE-RJ fields (PS3.8 Table 9-21).</summary>

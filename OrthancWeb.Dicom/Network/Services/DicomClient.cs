@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using OrthancWeb.Dicom.Data;
@@ -27,13 +28,15 @@ public sealed class DicomClient : IAsyncDisposable
     public DimseChannel Channel => _channel;
 
     /// <summary>
-    /// Opens a TCP connection (TCP_NODELAY) and negotiates an association. Every failure to reach the peer is a
-    /// <see cref="DicomNetworkException"/>: <see cref="DicomConnectionException"/>, <see cref="DicomTimeoutException"/>,
-    /// <see cref="AssociationRejectedException"/> or <see cref="AssociationAbortedException"/>.
+    /// Opens a TCP connection (TCP_NODELAY), with <paramref name="tls"/> a TLS session on it (PS3.15 Annex B.1), and
+    /// negotiates an association. Every failure to reach the peer is a
+    /// <see cref="DicomNetworkException"/>: <see cref="DicomConnectionException"/> (a failed TLS handshake too),
+    /// <see cref="DicomTimeoutException"/>, <see cref="AssociationRejectedException"/> or <see cref="AssociationAbortedException"/>.
     /// </summary>
     public static async Task<DicomClient> ConnectAsync(string host, int port, string callingAe, string calledAe,
         IEnumerable<(string AbstractSyntax, IReadOnlyList<string> TransferSyntaxes)> contexts,
-        AssociationOptions? options = null, IEnumerable<RoleSelection>? roles = null, UserIdentity? identity = null, CancellationToken ct = default)
+        AssociationOptions? options = null, IEnumerable<RoleSelection>? roles = null, UserIdentity? identity = null,
+        SslClientAuthenticationOptions? tls = null, CancellationToken ct = default)
     {
         options ??= new AssociationOptions();
         var tcp = new TcpClient { NoDelay = true };
@@ -53,6 +56,24 @@ public sealed class DicomClient : IAsyncDisposable
             {
                 throw new DicomConnectionException(host, port, ex);
             }
+            Stream stream = tcp.GetStream();
+            if (tls is not null)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                stream = ssl;
+                try
+                {
+                    await ssl.AuthenticateAsClientAsync(ForHost(tls, host), connectTimeout.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    throw new DicomTimeoutException(DicomTimeout.Connect, options.ArtimTimeout);
+                }
+                catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
+                {
+                    throw new DicomConnectionException(host, port, new IOException("TLS handshake failed: " + ex.Message, ex));
+                }
+            }
             var request = new AssociationParameters { CallingAE = callingAe, CalledAE = calledAe, UserIdentity = identity };
             byte id = 1;
             foreach (var (abstractSyntax, syntaxes) in contexts)
@@ -62,7 +83,7 @@ public sealed class DicomClient : IAsyncDisposable
                 id += 2; // presentation context IDs are odd (PS3.8 §9.3.2.2)
             }
             if (roles is not null) request.RoleSelections.AddRange(roles);
-            var association = await DicomAssociation.RequestAsync(tcp.GetStream(), request, options, ct);
+            var association = await DicomAssociation.RequestAsync(stream, request, options, ct);
             return new DicomClient(tcp, new DimseChannel(association));
         }
         catch (DicomNetworkException ex)
@@ -77,6 +98,22 @@ public sealed class DicomClient : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The caller's TLS options for this peer: a copy (SslStream may keep state in them) naming the host.</summary>
+    private static SslClientAuthenticationOptions ForHost(SslClientAuthenticationOptions o, string host) => new()
+    {
+        TargetHost = string.IsNullOrEmpty(o.TargetHost) ? host : o.TargetHost,
+        ClientCertificates = o.ClientCertificates,
+        ClientCertificateContext = o.ClientCertificateContext,
+        LocalCertificateSelectionCallback = o.LocalCertificateSelectionCallback,
+        RemoteCertificateValidationCallback = o.RemoteCertificateValidationCallback,
+        EnabledSslProtocols = o.EnabledSslProtocols,
+        CertificateRevocationCheckMode = o.CertificateRevocationCheckMode,
+        CertificateChainPolicy = o.CertificateChainPolicy,
+        CipherSuitesPolicy = o.CipherSuitesPolicy,
+        EncryptionPolicy = o.EncryptionPolicy,
+        AllowRenegotiation = false,
+    };
 
     /// <summary>Runs one request, naming the peer in its failure (the stack is kept: the same exception goes on).</summary>
     private async Task<T> NamedAsync<T>(Func<Task<T>> request)
@@ -223,13 +260,16 @@ internal sealed class SubOperationSender : IAsyncDisposable
     public static SubOperationSender OnSameAssociation(DimseChannel channel) => new(null, channel);
 
     public static async Task<SubOperationSender> ConnectAsync(string callingAe, MoveDestination destination, IReadOnlyList<StoreSubOperation> operations,
-        AssociationOptions options, CancellationToken ct)
+        AssociationOptions options, SslClientAuthenticationOptions? tls, CancellationToken ct)
     {
+        if (destination.UseTls && tls is null)
+            throw new DicomConnectionException(destination.Host, destination.Port, new InvalidOperationException("the destination needs DICOM TLS and no certificate of ours is configured"));
         // One context per (SOP class, stored syntax), each also offering the uncompressed syntaxes as a fallback.
         var contexts = operations.GroupBy(o => (o.SopClassUid, o.Syntax.Uid))
             .Select(g => (g.Key.SopClassUid, (IReadOnlyList<string>)new[] { g.Key.Uid }.Concat(SopClasses.Uncompressed).Distinct().ToList()))
             .Take(128).ToList();
-        var client = await DicomClient.ConnectAsync(destination.Host, destination.Port, callingAe, destination.AET, contexts, options, ct: ct);
+        var client = await DicomClient.ConnectAsync(destination.Host, destination.Port, callingAe, destination.AET, contexts, options,
+            tls: destination.UseTls ? tls : null, ct: ct);
         return new SubOperationSender(client, null);
     }
 

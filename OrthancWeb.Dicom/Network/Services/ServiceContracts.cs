@@ -1,3 +1,4 @@
+using System.Net;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Network.Association;
@@ -12,6 +13,10 @@ public sealed record DimseContext(DicomAssociation Association, DimseChannel Cha
     public string CallingAE => Association.CallingAE;
     public string CalledAE => Association.CalledAE;
     public string? RemoteHost => Association.RemoteHost;
+    /// <summary>The peer's address and port (IPv4-mapped addresses given as IPv4).</summary>
+    public IPEndPoint? RemoteEndPoint => Association.Request.RemoteEndPoint;
+    /// <summary>Whether the association runs over TLS (PS3.15 Annex B.1).</summary>
+    public bool IsTls { get; init; }
 }
 
 /// <summary>
@@ -32,6 +37,25 @@ public interface IAssociationPolicy
 
     /// <summary>The transfer syntaxes we accept for an abstract syntax, or null if we do not support it.</summary>
     IReadOnlyCollection<string>? AcceptableTransferSyntaxes(AssociationParameters request, string abstractSyntax);
+
+    /// <summary>
+    /// A peer the configuration knows (its AE title from its address): it may take the association slots kept for known
+    /// peers and is not held to the per-address limit. Unknown by default.
+    /// </summary>
+    bool IsKnownPeer(AssociationParameters request) => false;
+}
+
+/// <summary>What the server tells the application about each connection: for an audit trail and the ambient actor.</summary>
+public interface IAssociationObserver
+{
+    /// <summary>
+    /// An association was accepted. Called in the association's own flow before its first request: the returned
+    /// scope (an ambient actor, say) lasts until the association ends, when it is disposed.
+    /// </summary>
+    IDisposable? OnAccepted(DimseContext context);
+
+    /// <summary>A connection or association was refused or closed before any request: <paramref name="request"/> is null before A-ASSOCIATE-RQ.</summary>
+    void OnRefused(IPEndPoint? remote, AssociationParameters? request, string reason);
 }
 
 public interface ICEchoProvider
@@ -57,8 +81,8 @@ public interface ICFindProvider
 /// <summary>One instance to send as a C-STORE sub-operation of a C-MOVE or C-GET.</summary>
 public sealed record StoreSubOperation(string SopClassUid, string SopInstanceUid, TransferSyntax Syntax, Func<CancellationToken, Task<ReadOnlyMemory<byte>>> LoadDataSet);
 
-/// <summary>Where a C-MOVE destination AE lives.</summary>
-public sealed record MoveDestination(string AET, string Host, int Port);
+/// <summary>Where a C-MOVE destination AE lives, and whether it is reached over TLS (with the server's client options).</summary>
+public sealed record MoveDestination(string AET, string Host, int Port, bool UseTls = false);
 
 public interface ICMoveProvider
 {
