@@ -24,6 +24,8 @@ public static class AuditRegistration
         services.AddSingleton<AuditWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditWriter>());
         services.AddSingleton<AuditQueries>();
+        // The UI's circuits name their browser's address from the connection that opens them.
+        services.AddHttpContextAccessor();
         return services;
     }
 
