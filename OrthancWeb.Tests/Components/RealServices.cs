@@ -74,6 +74,8 @@ public sealed class RealServiceHost : IAsyncDisposable
         var services = new ServiceCollection();
         RealServices.Add(services, folder, dicom);
         var host = new RealServiceHost(folder, services.BuildServiceProvider());
+        // The audit trail as the server starts it first (audit.db migrated, its writer draining).
+        await host.Get<OrthancWeb.Audit.AuditWriter>().StartAsync(CancellationToken.None);
         await host.Get<IndexStartup>().RunAsync();
         return host;
     }

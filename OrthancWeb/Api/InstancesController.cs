@@ -4,8 +4,10 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Json;
+using OrthancWeb.Explorer;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Security;
@@ -17,7 +19,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("instances")]
-public sealed class InstancesController(IngestService ingest, UploadService uploads, InstanceFiles files, StorageArea storage) : ControllerBase
+public sealed class InstancesController(IngestService ingest, UploadService uploads, InstanceFiles files, StorageArea storage, IAuditTrail audit) : ControllerBase
 {
     /// <summary>
     /// A raw DICOM file, or a ZIP of DICOM files (one answer per entry). The body is streamed to disk as it arrives,
@@ -40,6 +42,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
             return await UploadZipAsync(body, source, ct);
 
         var result = await ingest.StoreAsync(body, source, ct);
+        RecordUpload(result);
         return Answer(result);
     }
 
@@ -56,6 +59,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         try { outcomes = await uploads.StoreZipAsync(body, source, ct); }
         catch (InvalidDataException ex) { return ApiJson.Error(HttpContext, 400, "Corrupt ZIP archive: " + ex.Message); }
         var answers = new JsonArray();
+        foreach (var o in outcomes) RecordUpload(o.Result ?? new IngestResult(IngestStatus.Invalid, Reason: o.Reason), o.Name);
         foreach (var o in outcomes)
         {
             var answer = ApiJson.Ingest(o.Result ?? new IngestResult(IngestStatus.Invalid, Reason: o.Reason));
@@ -65,11 +69,25 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         return Ok(answers);
     }
 
+    /// <summary>An upload in the trail: the instance and its patient's public ID (the DICOM PatientID is the ingest path's).</summary>
+    private void RecordUpload(IngestResult result, string? entry = null) =>
+        audit.Record(new AuditEvent(AuditActions.Upload, result.Status is IngestStatus.Success or IngestStatus.AlreadyStored ? AuditOutcome.Success : AuditOutcome.MinorFailure)
+        {
+            ResourceLevel = nameof(ResourceLevel.Instance), ResourceId = result.InstanceId,
+            Details = $"{result.Status}{(entry is null ? "" : " (ZIP entry " + entry + ")")}{(result.PatientId is null ? "" : "; patient " + result.PatientId)}{(result.Reason is null ? "" : ": " + result.Reason)}",
+        });
+
+    /// <summary>A read of an instance's data in the trail, with the patient and study of the data set the action read.</summary>
+    private void RecordRead(string action, string id, DicomDataset? dataset, string what) =>
+        audit.Record(ResourceAudit.For(action, ResourceLevel.Instance, id, dataset, details: what));
+
     [HttpGet("{id}/file")]
     public async Task<IActionResult> File(string id, CancellationToken ct)
     {
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        // The header (stops before the pixel data; the page cache then serves the download) names the patient.
+        RecordRead(AuditActions.Download, id, files.Read(file).Dataset, "file");
         return File(files.Open(file), "application/dicom", id + ".dcm");
     }
 
@@ -79,6 +97,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
         var ds = files.Read(file).Dataset;
+        RecordRead(AuditActions.View, id, ds, "tags");
         var json = new OrthancJson();
         return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(ds) : json.ToFull(ds));
     }
@@ -88,7 +107,9 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     {
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
-        return Ok(new OrthancJson().ToSimplified(files.Read(file).Dataset));
+        var ds = files.Read(file).Dataset;
+        RecordRead(AuditActions.View, id, ds, "simplified tags");
+        return Ok(new OrthancJson().ToSimplified(ds));
     }
 
     [HttpGet("{id}/header")]
@@ -111,6 +132,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
         DicomDataset current = files.Read(file, includePixelData: false).Dataset;
+        RecordRead(AuditActions.View, id, current, "content " + path);
         var parts = (path ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < parts.Length; i++)
         {
@@ -142,6 +164,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     {
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        if (field is "data" or "compressed-data") RecordRead(AuditActions.Download, id, files.Read(file).Dataset, "attachment " + field);
         return field switch
         {
             "size" => Content(file.UncompressedSize.ToString(CultureInfo.InvariantCulture), "text/plain"),

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
+using OrthancWeb.Explorer;
 using OrthancWeb.Index;
 using OrthancWeb.Security;
 
@@ -11,7 +13,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ResourcesController(IndexQueries queries, IndexWriter writer) : ControllerBase
+public sealed class ResourcesController(IndexQueries queries, IndexWriter writer, IAuditTrail audit) : ControllerBase
 {
     /// <summary>List the public IDs of a level, or with ?expand the resources themselves; ?since and ?limit page.</summary>
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}")]
@@ -24,6 +26,11 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         var list = new JsonArray();
         foreach (var id in ids)
             if (await queries.GetAsync(id, level, ct) is { } r) list.Add(ApiJson.Resource(r));
+        // Expanded, a list carries the patients' names and IDs: recorded as a query (the IDs alone are not patient data).
+        audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
+        {
+            ResourceLevel = level.ToString(), Details = string.Create(CultureInfo.InvariantCulture, $"GET /{collection}?expand: {list.Count} listed"),
+        });
         return Ok(list);
     }
 
@@ -32,7 +39,10 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     {
         var level = ResourceLevelExtensions.Parse(collection);
         var r = await queries.GetAsync(id, level, ct);
-        return r is null ? ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}") : Ok(ApiJson.Resource(r));
+        if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
+        // The study's tags name its patient; a series or instance is named by its own ID (no extra query on this path).
+        audit.Record(ResourceAudit.For(AuditActions.View, r));
+        return Ok(ApiJson.Resource(r));
     }
 
     /// <summary>/studies/{id}/instances, /instances/{id}/patient, ...: resources of another level related to this one.</summary>
@@ -47,6 +57,10 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         var list = new JsonArray();
         foreach (var rid in ids)
             if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(ApiJson.Resource(r));
+        audit.Record(new AuditEvent(AuditActions.View, AuditOutcome.Success)
+        {
+            ResourceLevel = level.ToString(), ResourceId = id, Details = string.Create(CultureInfo.InvariantCulture, $"its {relation}: {list.Count}"),
+        });
         return singular && list.Count == 1 ? Ok(list[0]!.DeepClone()) : Ok(list);
     }
 

@@ -67,6 +67,15 @@ public static class AuditActions
     public const string CMove = "C-MOVE";
     public const string CGet = "C-GET";
     public const string SecurityAlert = "SecurityAlert";
+
+    /// <summary>Events that could not be queued (the writer fell behind): how many and since when, recorded in their place.</summary>
+    public const string AuditGap = "AuditGap";
+
+    /// <summary>Retention removed old entries; the details name the chain anchor left behind.</summary>
+    public const string AuditPruned = "AuditPruned";
+
+    /// <summary>Someone read or verified the trail (PS3.15 A.5.3.2 Audit Log Used).</summary>
+    public const string AuditLogUsed = "AuditLogUsed";
 }
 
 /// <summary>Where a request came in.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
 
@@ -33,8 +34,37 @@ public sealed record InstanceRow(string Id, string InstanceNumber, string SopIns
 /// What the explorer pages need, built only on the index services the REST API uses (no logic of its own, no HTTP
 /// to itself): searches become <see cref="FindConstraint"/>s, and the index filters, sorts, counts and pages.
 /// </summary>
-public sealed class ExplorerService(IndexQueries queries)
+public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = null)
 {
+    /// <summary>
+    /// Records that the current user saw <paramref name="resource"/> in the UI (who and from where: the circuit's
+    /// actor). <paramref name="study"/>, when the page already holds it, names the study and patient of a series or
+    /// instance; otherwise the study is looked up (a page view, not a hot path).
+    /// </summary>
+    public async Task RecordViewAsync(ResourceInfo resource, ResourceInfo? study = null, string? details = null, CancellationToken ct = default)
+    {
+        if (study is null && resource.Level is ResourceLevel.Series or ResourceLevel.Instance)
+        {
+            var seriesId = resource.Level == ResourceLevel.Series ? resource.PublicId : resource.ParentId;
+            var series = resource.Level == ResourceLevel.Series ? resource : seriesId is null ? null : await queries.GetAsync(seriesId, ResourceLevel.Series, ct);
+            if (series?.ParentId is { } studyId) study = await queries.GetAsync(studyId, ResourceLevel.Study, ct);
+        }
+        audit?.Record(ResourceAudit.For(AuditActions.View, resource, study, details: details) with { Source = AuditSources.Ui });
+    }
+
+    /// <summary>Records a view whose patient and study the page read from the instance's own data set.</summary>
+    public void RecordView(ResourceLevel level, string id, DicomDataset dataset, string? details = null) =>
+        audit?.Record(ResourceAudit.For(AuditActions.View, level, id, dataset, details: details) with { Source = AuditSources.Ui });
+
+    /// <summary>Records a grid page of patients or studies shown (names and IDs are patient data too), as a query with its search.</summary>
+    public void RecordList(string level, string search, int shown, int total) =>
+        audit?.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
+        {
+            Source = AuditSources.Ui,
+            ResourceLevel = level,
+            Details = string.Create(CultureInfo.InvariantCulture, $"{shown} of {total} listed; search: {search}"),
+        });
+
     public async Task<(int Total, IReadOnlyList<StudyRow> Rows)> SearchStudiesAsync(StudySearch search, string? sortBy, bool descending, int skip, int take, CancellationToken ct = default)
     {
         var constraints = new List<FindConstraint>();

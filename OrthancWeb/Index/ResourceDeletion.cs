@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Audit;
 
 namespace OrthancWeb.Index;
 
@@ -7,13 +8,20 @@ namespace OrthancWeb.Index;
 /// logged as a Deleted change. The rows go in the caller's transaction, which deletes their files once committed.
 /// Every deletion forgets the hierarchy cache and takes its share off the storage usage.
 /// </summary>
-public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usage, TimeProvider time)
+public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usage, TimeProvider time, IAuditTrail? audit = null)
 {
     /// <summary>Deletes a resource and everything under it, then its parents left empty; returns the nearest parent that remains.</summary>
     internal async Task<Resource?> DeleteWithEmptyParentsAsync(ReadWriteTransaction transaction, Resource r, CancellationToken ct)
     {
         var db = transaction.Db;
+        // The one place a deletion passes (UI, REST, modification replacing its source): recorded with the patient and
+        // study it took, read before the rows go.
+        var (patientId, studyUid) = audit is null ? default : await IdentifiersAsync(db, r, ct);
         await DeleteTreeAsync(transaction, r, logDeletion: true, ct);
+        audit?.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success)
+        {
+            PatientId = patientId, StudyInstanceUid = studyUid, ResourceLevel = r.Level.ToString(), ResourceId = r.PublicId,
+        });
         var parentId = r.ParentId;
         while (parentId is { } pid)
         {
@@ -48,6 +56,18 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
             db.Entry(r).State = EntityState.Detached;
         if (logDeletion) db.Changes.Add(Deleted(r));
         transaction.Release(attachments.Select(a => a.Uuid));
+    }
+
+    /// <summary>The PatientID and StudyInstanceUID above (or of) a resource, from the index's main tags.</summary>
+    private static async Task<(string? PatientId, string? StudyUid)> IdentifiersAsync(IndexDbContext db, Resource r, CancellationToken ct)
+    {
+        var chain = new List<long> { r.Id };
+        for (var parent = r.ParentId; parent is { } p && chain.Count < 4; parent = await db.Resources.Where(x => x.Id == p).Select(x => x.ParentId).FirstOrDefaultAsync(ct))
+            chain.Add(p);
+        int patientTag = (int)Dicom.Data.DicomTags.PatientID.Value, studyTag = (int)Dicom.Data.DicomTags.StudyInstanceUID.Value;
+        var tags = await db.MainDicomTags.Where(t => chain.Contains(t.ResourceId) && (t.Tag == patientTag || t.Tag == studyTag))
+            .Select(t => new { t.Tag, t.Value }).ToListAsync(ct);
+        return (tags.FirstOrDefault(t => t.Tag == patientTag)?.Value, tags.FirstOrDefault(t => t.Tag == studyTag)?.Value);
     }
 
     private ChangeEntry Deleted(Resource r) =>

@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Anonymization;
+using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
@@ -14,20 +17,25 @@ public sealed record ModifiedResource(string Id, string Path, string PatientId, 
 /// resource is read, transformed by the toolkit, and stored again through the one ingest path (so the new resource
 /// is durable and indexed before the call returns), with AnonymizedFrom / ModifiedFrom pointing at its original.
 /// </summary>
-public sealed partial class ModificationService(IndexQueries queries, InstanceFiles files, IngestService ingest, IndexWriter writer, ILogger<ModificationService> logger)
+public sealed partial class ModificationService(IndexQueries queries, InstanceFiles files, IngestService ingest, IndexWriter writer, ILogger<ModificationService> logger,
+    IAuditTrail? audit = null)
 {
     /// <summary>One anonymized instance as a file, not stored (Orthanc's POST /instances/{id}/anonymize).</summary>
     public async Task<byte[]?> AnonymizeInstanceAsync(string instanceId, AnonymizationOptions options, CancellationToken ct)
     {
         var source = await ReadAsync(instanceId, ct);
-        return source is null ? null : new Anonymizer(options).Anonymize(source).ToBytes();
+        if (source is null) return null;
+        RecordInstance(AuditActions.Anonymize, instanceId, source);
+        return new Anonymizer(options).Anonymize(source).ToBytes();
     }
 
     /// <summary>One modified instance as a file, not stored (Orthanc's POST /instances/{id}/modify).</summary>
     public async Task<byte[]?> ModifyInstanceAsync(string instanceId, ModificationOptions options, CancellationToken ct)
     {
         var source = await ReadAsync(instanceId, ct);
-        return source is null ? null : new DicomModifier(options).Modify(source).ToBytes();
+        if (source is null) return null;
+        RecordInstance(AuditActions.Modify, instanceId, source);
+        return new DicomModifier(options).Modify(source).ToBytes();
     }
 
     /// <param name="uids">A keyed map makes separate operations agree (automatic routing, instance by instance).</param>
@@ -36,7 +44,8 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
     {
         Caller.Demand(Policies.Modify, "anonymize");
         var anonymizer = new Anonymizer(options, uids);
-        return TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct);
+        return AuditedAsync(AuditActions.Anonymize, level, id, keepSource,
+            first => TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct, first));
     }
 
     public Task<ModifiedResource?> ModifyAsync(ResourceLevel level, string id, ModificationOptions options, bool keepSource,
@@ -46,8 +55,46 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
         var modifier = new DicomModifier(options, uids);
         // Keeping the SOP Instance UID replaces the stored instance: that is modification in place.
         var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);
-        return TransformAsync(level, id, modifier.Modify, "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct);
+        return AuditedAsync(AuditActions.Modify, level, id, keepSource,
+            first => TransformAsync(level, id, modifier.Modify, "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct, first));
     }
+
+    private void RecordInstance(string action, string instanceId, DicomFile source) =>
+        audit?.Record(new AuditEvent(action, AuditOutcome.Success)
+        {
+            PatientId = source.Dataset.GetString(DicomTags.PatientID), StudyInstanceUid = source.Dataset.GetString(DicomTags.StudyInstanceUID),
+            ResourceLevel = nameof(ResourceLevel.Instance), ResourceId = instanceId, Details = "answered as a file, not stored",
+        });
+
+    /// <summary>
+    /// Runs a transformation and records it, success or failure, with the patient and study of the original (taken
+    /// from the first instance read, no extra query) and the new resource.
+    /// </summary>
+    private async Task<ModifiedResource?> AuditedAsync(string action, ResourceLevel level, string id, bool keepSource,
+        Func<StrongBox<OriginalIdentity?>, Task<ModifiedResource?>> run)
+    {
+        var first = new StrongBox<OriginalIdentity?>();
+        AuditEvent Event(AuditOutcome outcome, string details) => new(action, outcome)
+        {
+            PatientId = first.Value?.PatientId, StudyInstanceUid = first.Value?.StudyInstanceUid,
+            ResourceLevel = level.ToString(), ResourceId = id, Details = details,
+        };
+        try
+        {
+            var result = await run(first);
+            if (result is not null)
+                audit?.Record(Event(AuditOutcome.Success, $"new {level.ToString().ToLowerInvariant()} {result.Id}{(keepSource || result.Id == id ? "" : "; original deleted")}"));
+            return result;
+        }
+        catch (Exception ex) when (audit is not null && ex is not OperationCanceledException)
+        {
+            audit.Record(Event(AuditOutcome.SeriousFailure, ex.Message));
+            throw;
+        }
+    }
+
+    /// <summary>The patient and study of a transformation's original.</summary>
+    private sealed record OriginalIdentity(string? PatientId, string? StudyInstanceUid);
 
     private async Task<DicomFile?> ReadAsync(string instanceId, CancellationToken ct)
     {
@@ -56,7 +103,7 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
     }
 
     private async Task<ModifiedResource?> TransformAsync(ResourceLevel level, string id, Func<DicomFile, DicomFile> transform, string fromMetadata,
-        bool overwrite, bool keepSource, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+        bool overwrite, bool keepSource, IProgress<(int Done, int Total)>? progress, CancellationToken ct, StrongBox<OriginalIdentity?>? firstOriginal = null)
     {
         // Null: no such resource at this level.
         if (await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) is not { } instances) return null;
@@ -66,6 +113,9 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
         await Parallel.ForEachAsync(Enumerable.Range(0, instances.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (i, token) =>
         {
             var original = await ReadAsync(instances[i], token) ?? throw new InvalidOperationException($"Instance {instances[i]} disappeared during the operation");
+            // Who the original belonged to, taken before the transformation changes it.
+            if (firstOriginal is not null && firstOriginal.Value is null)
+                Interlocked.CompareExchange(ref firstOriginal.Value, new OriginalIdentity(original.Dataset.GetString(DicomTags.PatientID), original.Dataset.GetString(DicomTags.StudyInstanceUID)), null);
             var bytes = transform(original).ToBytes();
             var source = new IngestSource(IngestOrigin.RestApi) { Overwrite = overwrite, Metadata = [(fromMetadata, instances[i])] };
             var result = await ingest.StoreAsync(bytes, source, token);

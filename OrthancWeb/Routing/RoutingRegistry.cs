@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Audit;
 using OrthancWeb.Index;
 using OrthancWeb.Security;
 
@@ -9,7 +10,7 @@ namespace OrthancWeb.Routing;
 public sealed record KnownRule(RoutingRule Rule, bool FromConfiguration);
 
 /// <summary>The routing rules of appsettings.json and those added in the UI, which the database keeps.</summary>
-public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDbContextFactory<IndexDbContext> contexts) : IDisposable
+public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDbContextFactory<IndexDbContext> contexts, IAuditTrail? audit = null) : IDisposable
 {
     private readonly GlobalPropertyStore<RoutingRule> _stored = new(contexts, "RoutingRule:");
 
@@ -27,19 +28,26 @@ public sealed class RoutingRegistry(IOptionsMonitor<RoutingOptions> options, IDb
 
     public bool IsConfigured(string name) => options.CurrentValue.Routing.Any(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
 
-    public Task SaveAsync(RoutingRule rule, CancellationToken ct)
+    public async Task SaveAsync(RoutingRule rule, CancellationToken ct)
     {
         Caller.Demand(Policies.Administer, "change routing rules");
         if (rule.Problem() is { } problem) throw new ArgumentException(problem);
         if (IsConfigured(rule.Name)) throw new InvalidOperationException($"Rule {rule.Name} is defined in appsettings.json: edit it there");
-        return _stored.SaveAsync(rule.Name, rule, ct);
+        await _stored.SaveAsync(rule.Name, rule, ct);
+        Record(rule.Name, "routing rule saved: " + System.Text.Json.JsonSerializer.Serialize(rule));
     }
 
-    public Task<bool> DeleteAsync(string name, CancellationToken ct)
+    public async Task<bool> DeleteAsync(string name, CancellationToken ct)
     {
         Caller.Demand(Policies.Administer, "change routing rules");
-        return IsConfigured(name) ? throw new InvalidOperationException($"Rule {name} is defined in appsettings.json: edit it there") : _stored.DeleteAsync(name, ct);
+        if (IsConfigured(name)) throw new InvalidOperationException($"Rule {name} is defined in appsettings.json: edit it there");
+        var deleted = await _stored.DeleteAsync(name, ct);
+        if (deleted) Record(name, "routing rule deleted");
+        return deleted;
     }
+
+    private void Record(string name, string details) =>
+        audit?.Record(new AuditEvent(AuditActions.ConfigurationChanged, AuditOutcome.Success) { ResourceLevel = "RoutingRule", ResourceId = name, Details = details });
 
     public void Dispose() => _stored.Dispose();
 }

@@ -24,11 +24,17 @@ switch (command)
     case "archive":
         await ArchiveBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "audit":
+        await AuditBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
+    case "audit-ingest":
+        await AuditIngestBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     case "grid":
         await GridBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest");
         return 2;
 }
 return 0;
