@@ -67,6 +67,7 @@ public static class AuditActions
     public const string CMove = "C-MOVE";
     public const string CGet = "C-GET";
     public const string SecurityAlert = "SecurityAlert";
+    public const string JobCanceled = "JobCanceled";
 
     /// <summary>Events that could not be queued (the writer fell behind): how many and since when, recorded in their place.</summary>
     public const string AuditGap = "AuditGap";

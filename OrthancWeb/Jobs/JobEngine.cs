@@ -37,9 +37,6 @@ public sealed partial class JobEngine : BackgroundService
     private readonly object _gate = new();
     private readonly IAuditTrail _audit;
 
-    /// <summary>The audit action of a job stopped by a user.</summary>
-    public const string CancelAction = "JobCanceled";
-
     /// <summary>How often idle workers look for retries that came due.</summary>
     private static readonly TimeSpan RetryPoll = TimeSpan.FromSeconds(1);
 
@@ -148,7 +145,7 @@ public sealed partial class JobEngine : BackgroundService
     {
         var done = Stop(id, JobState.Failure);
         if (done && Get(id) is { } job)
-            _audit.Record(new AuditEvent(CancelAction, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"}" });
+            _audit.Record(new AuditEvent(AuditActions.JobCanceled, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"}" });
         return done;
     }
 

@@ -11,21 +11,36 @@ namespace OrthancWeb.Modification;
 public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts) : IDisposable
 {
     private readonly GlobalPropertyStore<string> _store = new(contexts, "Pseudonymization:");
+    // Two jobs asking for the first key at once must not each make and save a secret of their own: the one whose
+    // secret lost would, resumed after a restart, map the same UIDs differently and make a second anonymized copy.
+    private readonly SemaphoreSlim _making = new(1, 1);
     private string? _secret;
 
     public async Task<string> KeyForAsync(string purpose, CancellationToken ct)
     {
         if (_secret is null)
         {
-            if (!_store.All.TryGetValue("Secret", out var s))
+            await _making.WaitAsync(ct);
+            try
             {
-                s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-                await _store.SaveAsync("Secret", s, ct);
+                if (_secret is null)
+                {
+                    if (!_store.All.TryGetValue("Secret", out var s))
+                    {
+                        s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+                        await _store.SaveAsync("Secret", s, ct);
+                    }
+                    _secret = s;
+                }
             }
-            _secret = s;
+            finally { _making.Release(); }
         }
         return _secret + "|" + purpose;
     }
 
-    public void Dispose() => _store.Dispose();
+    public void Dispose()
+    {
+        _store.Dispose();
+        _making.Dispose();
+    }
 }
