@@ -17,6 +17,7 @@ public sealed class AuditRestTests(RestServerFixture fixture) : IClassFixture<Re
         var id = (await UploadAsync(Admin, Sample("CT_small.dcm")))["ID"]!.GetValue<string>();
         Assert.Equal(HttpStatusCode.OK, (await Admin.GetAsync($"/instances/{id}/file")).StatusCode);
         await Admin.GetAsync($"/instances/{id}/tags");
+        Assert.Equal(HttpStatusCode.OK, (await Admin.GetAsync($"/instances/{id}/rendered")).StatusCode);
 
         var downloads = await EntriesAsync($"/audit?action=Download&patient=1CT1&user=admin");
         var download = downloads.First(e => e["ResourceID"]!.GetValue<string>() == id);
@@ -28,6 +29,7 @@ public sealed class AuditRestTests(RestServerFixture fixture) : IClassFixture<Re
         Assert.Equal("Success", download["Outcome"]!.GetValue<string>());
         var views = await EntriesAsync($"/audit?action=View&patient=1CT1");
         Assert.Contains(views, e => e["ResourceID"]!.GetValue<string>() == id && e["Details"]!.GetValue<string>() == "tags");
+        Assert.Contains(views, e => e["ResourceID"]!.GetValue<string>() == id && e["Details"]!.GetValue<string>() == $"/instances/{id}/rendered");
         var uploads = await EntriesAsync("/audit?action=Upload&user=admin");
         Assert.Contains(uploads, e => e["ResourceID"]?.GetValue<string>() == id);
     }

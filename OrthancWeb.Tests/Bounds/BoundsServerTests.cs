@@ -42,7 +42,9 @@ public sealed class BoundsServerFixture : IAsyncLifetime
         paths.CreateAll();
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Security:AdminPassword"] = ServerProcess.AdminPassword }).Build();
-        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddSecurity(configuration, paths);
+        // Accounts made before the server starts are not the trail's business: a trail that only logs.
+        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System)
+            .AddSingleton<OrthancWeb.Audit.IAuditTrail, OrthancWeb.Audit.LogAuditTrail>().AddSecurity(configuration, paths);
         await using (var provider = services.BuildServiceProvider())
         await using (var scope = provider.CreateAsyncScope())
         {
@@ -98,6 +100,19 @@ public sealed class BoundsServerTests(BoundsServerFixture fx) : IClassFixture<Bo
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, text);
         return JsonNode.Parse(text)!;
+    }
+
+    // ---- The audit trail is the administrators' ----
+
+    [Fact]
+    public async Task Viewers_and_clinicians_may_not_read_the_audit_trail()
+    {
+        foreach (var route in new[] { "/audit", "/audit/verify", "/audit/export" })
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await fx.Viewer.GetAsync(route)).StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await fx.Clinician.GetAsync(route)).StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await fx.Admin.GetAsync(route)).StatusCode);
+        }
     }
 
     // ---- Point 4: ReDoS through /tools/find ----

@@ -175,8 +175,11 @@ public sealed class NetworkingServicesTests
             Assert.Equal(AuditOutcome.Success, stored.Event.Outcome);
             Assert.NotNull(stored.Event.ResourceId);
             Assert.Equal(new AuditActor("LOCALSCU", "127.0.0.1", AuditSources.Dicom), stored.Actor);
+            var sample = DicomFile.Open(Sample("CT_small.dcm")).Dataset;
+            Assert.Equal(sample.GetString(DicomTags.PatientID), stored.Event.PatientId);
+            Assert.Equal(sample.GetString(DicomTags.StudyInstanceUID), stored.Event.StudyInstanceUid);
 
-            var patientId = DicomFile.Open(Sample("CT_small.dcm")).Dataset.GetString(DicomTags.PatientID)!;
+            var patientId = sample.GetString(DicomTags.PatientID)!;
             var find = Peers.Run("findscu", "-S", "-aet", "LOCALSCU", "-aec", "OWAUDIT", "-k", "QueryRetrieveLevel=STUDY", "-k", $"PatientID={patientId}", "127.0.0.1", p);
             Assert.True(find.ExitCode == 0, find.Stderr);
             var found = await WaitForAsync(trail, e => e.Action == AuditActions.CFind, "C-FIND");

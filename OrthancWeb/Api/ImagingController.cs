@@ -4,8 +4,11 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Explorer;
 using OrthancWeb.Imaging;
+using OrthancWeb.Index;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
@@ -14,7 +17,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("instances/{id}")]
-public sealed class ImagingController(RenderingService rendering) : ControllerBase
+public sealed class ImagingController(RenderingService rendering, IAuditTrail audit) : ControllerBase
 {
     [HttpGet("frames")]
     public async Task<IActionResult> Frames(string id, CancellationToken ct) => await WithInstance(id, loaded =>
@@ -69,6 +72,8 @@ public sealed class ImagingController(RenderingService rendering) : ControllerBa
         catch (Dicom.Data.DicomReadException ex) { return ApiJson.Error(HttpContext, 400, "The stored file cannot be read: " + ex.Reason); }
         catch (ImagingException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
         if (loaded is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        // An image is patient data read (PS3.15 A.5.3.2, DICOM Instances Accessed); a 304 above sent nothing.
+        audit.Record(ResourceAudit.For(AuditActions.View, ResourceLevel.Instance, id, loaded.File.Dataset, details: Request.Path.Value));
         try { return action(loaded); }
         catch (ImagingException ex) when (ex.Message.Contains("does not exist")) { return ApiJson.Error(HttpContext, 404, ex.Message); }
         catch (ImagingException ex) when (ex.Message.StartsWith("no codec", StringComparison.Ordinal)) { return ApiJson.Error(HttpContext, 415, ex.Message); }

@@ -40,4 +40,6 @@ public sealed record IngestResult(
     string? PatientId = null,
     string? Reason = null,
     string? SopInstanceUid = null,
-    string? SopClassUid = null);
+    string? SopClassUid = null,
+    string? DicomPatientId = null,
+    string? StudyInstanceUid = null);

@@ -273,7 +273,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                 _ => throw new System.Diagnostics.UnreachableException(),
             };
             return new IngestResult(status, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
-                outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID));
+                outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID), ids.PatientId, ids.StudyUid);
         }
         catch
         {

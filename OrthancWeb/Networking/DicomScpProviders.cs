@@ -50,7 +50,7 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
         using var spooled = request.SpooledData;
         if (policy.FindPeer(context.CallingAE, context.RemoteEndPoint?.Address) is { AllowStore: false })
         {
-            Audit(AuditOutcome.MinorFailure, null, "not authorized");
+            Refused(AuditOutcome.MinorFailure, "not authorized");
             return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
         }
         var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
@@ -64,16 +64,19 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
         switch (result.Status)
         {
             case IngestStatus.Success or IngestStatus.AlreadyStored:
-                Audit(AuditOutcome.Success, result.InstanceId, null);
+                audit.Record(new AuditEvent(AuditActions.CStore, AuditOutcome.Success)
+                {
+                    ResourceLevel = "Instance", ResourceId = result.InstanceId, PatientId = result.DicomPatientId, StudyInstanceUid = result.StudyInstanceUid,
+                });
                 return (DimseStatus.Success, null);
             case IngestStatus.StorageFull:
                 // Out of Resources (PS3.4 Table B.2-1): the storage is full, by its limits or its disk.
                 LogRefused(logger, context.CallingAE, result.Reason);
-                Audit(AuditOutcome.SeriousFailure, null, result.Reason);
+                Refused(AuditOutcome.SeriousFailure, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
                 LogRefused(logger, context.CallingAE, result.Reason);
-                Audit(AuditOutcome.MinorFailure, null, result.Reason);
+                Refused(AuditOutcome.MinorFailure, result.Reason);
                 return (DimseStatus.CannotUnderstand, Cause(result.Reason));
         }
     }
@@ -86,11 +89,12 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
         reason is { Length: > 64 } && reason.LastIndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? reason[(at + 2)..] : reason;
 
     /// <summary>
-    /// One record per instance, on the storescu hot path: the strings are those we already hold, the peer comes from
-    /// the association's ambient actor, and the trail queues it (IAuditTrail.Record never waits on the disk).
+    /// One record per instance, on the storescu hot path: the strings are those we already hold (a stored instance's
+    /// patient and study come with its ingest result), the peer comes from the association's ambient actor, and the
+    /// trail queues it (IAuditTrail.Record never waits on the disk). This one is for a refused instance.
     /// </summary>
-    private void Audit(AuditOutcome outcome, string? instanceId, string? reason) =>
-        audit.Record(new AuditEvent(AuditActions.CStore, outcome) { ResourceLevel = "Instance", ResourceId = instanceId, Details = reason });
+    private void Refused(AuditOutcome outcome, string? reason) =>
+        audit.Record(new AuditEvent(AuditActions.CStore, outcome) { ResourceLevel = "Instance", Details = reason });
 
     [LoggerMessage(LogLevel.Warning, "C-STORE from {AET} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string aet, string? reason);
