@@ -290,7 +290,15 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
         var paths = doc["paths"]!.AsObject().Select(p => p.Key).ToList();
         Assert.Contains("/tools/find", paths);
         Assert.Contains("/instances", paths);
-        var page = await Client.GetAsync("/api-docs/index.html");
+        // The browsable page is for browsers, so it is served over HTTPS only: the HTTP port sends them there.
+        using var plain = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Client.BaseAddress };
+        plain.DefaultRequestHeaders.Authorization = Client.DefaultRequestHeaders.Authorization;
+        var redirect = await plain.GetAsync("/api-docs/index.html");
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, redirect.StatusCode);
+        Assert.Equal(Uri.UriSchemeHttps, redirect.Headers.Location!.Scheme);
+        using var https = fixture.Server.CreateClient();
+        https.DefaultRequestHeaders.Authorization = Client.DefaultRequestHeaders.Authorization;
+        var page = await https.GetAsync("/api-docs/index.html");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
     }
 }
