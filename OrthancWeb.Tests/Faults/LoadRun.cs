@@ -98,9 +98,10 @@ public static class LoadRun
             {
                 for (var batch = 0; !stop.IsCancellationRequested; batch++)
                 {
-                    // One association per study, as a modality sends one.
+                    // One association per study, as a modality sends one. Each study has a description of its own, as
+                    // real ones differ: the grid's timing tells pages apart by their first row.
                     var instances = GeneratedInstances.Series($"LOAD-{association}", $"2.25.{run}.1.{association}.{batch}", settings.InstancesPerStudy,
-                        settings.PixelBytes, "20260301", $"LOAD SCU {association}");
+                        settings.PixelBytes, "20260301", $"LOAD SCU {association} #{batch}");
                     var byPath = new Dictionary<string, GeneratedInstance>();
                     for (var k = 0; k < instances.Count; k++)
                     {
@@ -126,7 +127,7 @@ public static class LoadRun
                 {
                     var study = k / settings.InstancesPerStudy;
                     var root = $"2.25.{run}.2.{uploader}.{study}";
-                    var i = GeneratedInstances.Ct($"LOAD-REST-{uploader}", root + ".1", root + ".2", $"{root}.3.{k}", k, settings.PixelBytes, "20260302", $"LOAD REST {uploader}");
+                    var i = GeneratedInstances.Ct($"LOAD-REST-{uploader}", root + ".1", root + ".2", $"{root}.3.{k}", k, settings.PixelBytes, "20260302", $"LOAD REST {uploader} #{study}");
                     using var r = await client.PostAsync("/instances", new ByteArrayContent(i.Bytes));
                     if (r.StatusCode == HttpStatusCode.OK && JsonNode.Parse(await r.Content.ReadAsStringAsync())!["ID"]!.GetValue<string>() == i.Id)
                     {
