@@ -203,6 +203,8 @@ public sealed class KillTests(ITestOutputHelper output)
                         count++;
                     }
                     catch (HttpRequestException) { break; }
+                    // A connection the kill cut while HttpClient was still opening it surfaces as a bare SocketException.
+                    catch (System.Net.Sockets.SocketException) { break; }
                     catch (TaskCanceledException) { break; }
                 }
                 lock (notes) notes.Add($"rest {count}");
@@ -243,6 +245,8 @@ public sealed class KillTests(ITestOutputHelper output)
                     lock (notes) notes.Add($"deleted {(study ? "study" : "instance")}");
                 }
                 catch (HttpRequestException) { return; }
+                // A connection the kill cut while HttpClient was still opening it surfaces as a bare SocketException.
+                catch (System.Net.Sockets.SocketException) { return; }
                 catch (TaskCanceledException) { return; }
             }
         }));
@@ -262,6 +266,7 @@ public sealed class KillTests(ITestOutputHelper output)
                 lock (notes) notes.Add($"{what} job");
             }
             catch (HttpRequestException) { }
+            catch (System.Net.Sockets.SocketException) { }
             catch (TaskCanceledException) { }
         }
 
