@@ -185,6 +185,30 @@ public sealed class AuditStoreTests
     }
 
     [Fact]
+    public async Task Events_that_arrive_together_are_written_in_one_commit_once_the_batch_has_lingered()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 8, 0, 0, TimeSpan.Zero));
+        await using var host = await AuditHost.StartAsync(time: time);
+        for (var i = 1; i <= 50; i++) host.Trail.Record(View(i));
+        // The writer waits on the server's clock: until it moves, nothing can have been written.
+        Assert.Equal(0, host.Writer.Written);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (host.Writer.Written < 50 && DateTime.UtcNow < deadline)
+        {
+            time.Advance(AuditWriter.Linger); // the writer may not have started its wait yet: moved again until it has
+            await Task.Delay(20);
+        }
+        Assert.Equal(50, host.Writer.Written);
+        Assert.Equal(1, host.Writer.Commits);
+
+        // A flush does not wait for the clock.
+        host.Trail.Record(View(51));
+        await host.Writer.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(51, host.Writer.Written);
+        Assert.True((await host.Queries.VerifyAsync()).Intact);
+    }
+
+    [Fact]
     public async Task The_retention_timer_prunes_on_the_server_clock()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 8, 0, 0, TimeSpan.Zero));

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
 namespace OrthancWeb.Audit;
@@ -9,6 +10,12 @@ namespace OrthancWeb.Audit;
 /// the written entries to the syslog forwarder. Prunes past the retention on the server's clock. Registered first, so
 /// it stops last: every other part's events of the shutdown are still written.
 /// </summary>
+/// <remarks>
+/// A batch lingers up to <see cref="Linger"/> after its first event before it is written: under a modality's stream of
+/// C-STOREs the writer then commits a few times a second instead of once per instance, and its fsyncs stop competing
+/// with the ingest's own (waking per event cost about 20 % of storescu ingest). Shutdown and <see cref="FlushAsync"/>
+/// cut the wait short.
+/// </remarks>
 public sealed partial class AuditWriter(
     AuditTrail trail,
     IDbContextFactory<AuditDbContext> contexts,
@@ -18,17 +25,21 @@ public sealed partial class AuditWriter(
     SyslogForwarder? syslog = null) : IHostedService, IAsyncDisposable
 {
     public const int BatchSize = 2048;
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromHours(1);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lock _headLock = new();
     private TaskCompletionSource _batchDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _linger;
+    private long _flushTarget;
     private long _taken;
     private Task? _loop;
     private ITimer? _retentionTimer;
     private long _headId;
     private string _headHash = AuditChain.Genesis;
     private long _written;
+    private long _commits;
     private int _started;
 
     /// <summary>The last entry written (its id and hash): what verification expects the stored chain to reach.</summary>
@@ -45,6 +56,9 @@ public sealed partial class AuditWriter(
 
     /// <summary>Entries written since the start.</summary>
     public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Batches committed since the start.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +92,7 @@ public sealed partial class AuditWriter(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         trail.Complete();
+        WantFlush(long.MaxValue);
         if (_retentionTimer is not null) await _retentionTimer.DisposeAsync();
         if (_loop is not null) await _loop.WaitAsync(cancellationToken);
         if (syslog is not null) await syslog.StopAsync(cancellationToken);
@@ -97,6 +112,7 @@ public sealed partial class AuditWriter(
         {
             var batchDone = Volatile.Read(ref _batchDone).Task;
             if (Interlocked.Read(ref _taken) >= target || _loop is null || _loop.IsCompleted) return;
+            WantFlush(target);
             await batchDone.WaitAsync(ct);
         }
     }
@@ -107,6 +123,7 @@ public sealed partial class AuditWriter(
         var batch = new List<AuditEntry>(BatchSize);
         while (await reader.WaitToReadAsync())
         {
+            await LingerAsync(reader);
             await _gate.WaitAsync();
             try
             {
@@ -137,6 +154,33 @@ public sealed partial class AuditWriter(
         _batchDone.TrySetResult();
     }
 
+    /// <summary>
+    /// Gives the batch time to fill (see remarks): returns after <see cref="Linger"/>, as soon as a full batch is queued,
+    /// or when a flush or the shutdown wants the queue written now.
+    /// </summary>
+    private async Task LingerAsync(ChannelReader<AuditEntry> reader)
+    {
+        if (reader.Count >= BatchSize || FlushWanted) return;
+        using var linger = new CancellationTokenSource();
+        Volatile.Write(ref _linger, linger);
+        // Checked again once the source is published: a flush that came before sees no source to cancel, so it is seen here.
+        if (FlushWanted) return;
+        try { await Task.Delay(Linger, time, linger.Token); }
+        catch (OperationCanceledException) { }
+        finally { Volatile.Write(ref _linger, null); }
+    }
+
+    private bool FlushWanted => Interlocked.Read(ref _flushTarget) > Interlocked.Read(ref _taken);
+
+    /// <summary>Asks for everything queued up to <paramref name="target"/> to be written without lingering.</summary>
+    private void WantFlush(long target)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref _flushTarget)) < target && Interlocked.CompareExchange(ref _flushTarget, target, seen) != seen) { }
+        try { Volatile.Read(ref _linger)?.Cancel(); }
+        catch (ObjectDisposedException) { } // that wait has just ended by itself
+    }
+
     /// <summary>Seals and writes one batch in one transaction; retried, because a disk that hiccups must not lose events.</summary>
     private async Task WriteAsync(List<AuditEntry> batch)
     {
@@ -156,6 +200,7 @@ public sealed partial class AuditWriter(
                 await InsertAsync(db, batch);
                 lock (_headLock) (_headId, _headHash) = (id, hash);
                 Interlocked.Add(ref _written, batch.Count);
+                Interlocked.Increment(ref _commits);
                 syslog?.Enqueue(batch);
                 return;
             }
