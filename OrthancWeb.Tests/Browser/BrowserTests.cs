@@ -68,17 +68,15 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 
     /// <summary>
-    /// Chooses files in the upload page's file input once Blazor listens to it. Blazor's InputFile registers its
-    /// change listener in an interop call after the first render (it sets _blazorInputFileNextFileId then), so files
-    /// chosen before that are never seen by the server: the 2 GB test once waited its full 10 minutes with no upload
-    /// begun. The page shows its summary as soon as the server has the list.
+    /// Chooses files in the upload page's file input once upload.js listens to it: the page attaches the script after
+    /// its first interactive render (the input says so with data-ready), and files chosen before that would never be
+    /// sent. The page shows its summary with the script's first report.
     /// </summary>
     private async Task ChooseFilesAsync(IPage page, string[] paths)
     {
         await Interactive(page);
-        await page.WaitForFunctionAsync("() => document.querySelector('input[type=file]')?._blazorInputFileNextFileId !== undefined",
-            null, new() { Timeout = 30_000 });
-        await page.SetInputFilesAsync("input[type=file]", paths);
+        await page.WaitForSelectorAsync("[data-testid=upload-input][data-ready=true]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+        await page.SetInputFilesAsync("[data-testid=upload-input]", paths);
         try { await page.WaitForSelectorAsync("[data-testid=upload-summary]", new() { Timeout = 60_000 }); }
         catch (TimeoutException)
         {

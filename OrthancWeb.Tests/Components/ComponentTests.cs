@@ -64,19 +64,30 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
-    public void Upload_stores_dicom_skips_the_rest_and_reports_each_file()
+    public async Task Upload_page_attaches_the_browsers_sender_and_counts_what_it_reports()
     {
-        var ct = File.ReadAllBytes(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm"));
+        // The files themselves go from the browser to POST ui/upload/file (upload.js; the browser tests drive it):
+        // the page hands its drop zone and pickers to the script and lists the outcomes the script reports.
         var page = Render<Upload>();
-        page.FindComponent<InputFile>().UploadFiles(
-            InputFileContent.CreateFromBinary(ct, "CT_small.dcm"),
-            InputFileContent.CreateFromText("[autorun]", "autorun.inf"),
-            // A DICOM file cut in the middle of its data set: recognised as DICOM, then rejected with a reason.
-            InputFileContent.CreateFromBinary(ct[..1000], "truncated.dcm"),
-            InputFileContent.CreateFromBinary(new byte[300], "zeros.bin"));
-        page.WaitForAssertion(() => Assert.Contains("4 / 4 files: 1 stored, 0 already stored, 1 rejected, 2 skipped", page.Markup), TimeSpan.FromSeconds(10));
-        Assert.Contains("not a DICOM file", page.Markup);
-        Assert.Contains("Not a valid DICOM file", page.Markup);
+        var attach = JSInterop.VerifyInvoke("owUpload.attach");
+        Assert.Equal(4, attach.Arguments.Count);
+        await page.InvokeAsync(() => page.Instance.OnUploadReport(new Upload.UploadReport(5, 3000, 2, 1000, 0, false,
+        [
+            new("CD/IM1", "Success", null, "id-1"),
+            new("CD/autorun.inf", "Skipped", "not a DICOM file", null),
+        ])));
+        page.WaitForAssertion(() => Assert.Contains("2 / 5 files: 1 stored, 0 already stored, 0 rejected, 1 skipped", page.Markup));
+        await page.InvokeAsync(() => page.Instance.OnUploadReport(new Upload.UploadReport(5, 3000, 5, 3000, 1, true,
+        [
+            new("CD/IM2", "AlreadyStored", null, "id-2"),
+            new("CD/IM3", "Invalid", "Not a valid DICOM file: truncated", null),
+            new("CD/IM4", "Failed", "connection lost (after 3 attempts)", null),
+        ])));
+        page.WaitForAssertion(() => Assert.Contains("5 / 5 files: 1 stored, 1 already stored, 1 rejected, 1 skipped, 1 failed", page.Markup));
+        Assert.Contains("Not a valid DICOM file: truncated", page.Markup);
+        // A finished upload with failures offers to send them again.
+        page.Find("[data-testid=upload-retry]").Click();
+        JSInterop.VerifyInvoke("owUpload.retryFailed");
     }
 
     [Fact]

@@ -125,6 +125,57 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
     }
 
     [Fact]
+    public async Task The_upload_pages_endpoint_stores_skips_and_refuses_each_file_with_its_reason()
+    {
+        // As the page's script sends: over HTTPS, with the login cookie, from the server's own origin.
+        using var browser = fixture.Server.CreateClient();
+        Assert.Equal(HttpStatusCode.Redirect, (await ServerProcess.LoginAsync(browser, "admin", ServerProcess.AdminPassword)).StatusCode);
+        var origin = browser.BaseAddress!.GetLeftPart(UriPartial.Authority);
+        async Task<HttpResponseMessage> Post(string name, byte[] body, string from)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/ui/upload/file?name=" + Uri.EscapeDataString(name)) { Content = new ByteArrayContent(body) };
+            request.Headers.Add("Origin", from);
+            return await browser.SendAsync(request);
+        }
+        async Task<JsonArray> Send(string name, byte[] body)
+        {
+            var response = await Post(name, body, origin);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray();
+        }
+        var ct = await File.ReadAllBytesAsync(Sample("CT_small.dcm"));
+        var stored = (await Send("CD/DICOM/IM1", ct))[0]!;
+        Assert.Equal("CD/DICOM/IM1", stored["Name"]!.GetValue<string>());
+        Assert.Contains(stored["Status"]!.GetValue<string>(), new[] { "Success", "AlreadyStored" });
+        var id = stored["Id"]!.GetValue<string>();
+        Assert.Equal(200, (int)(await Client.GetAsync($"/instances/{id}")).StatusCode);
+
+        // A CD's other files: the viewer's, autorun, the DICOMDIR itself.
+        Assert.Equal("Skipped", (await Send("CD/autorun.inf", "[autorun]\nopen=viewer.exe\n"u8.ToArray()))[0]!["Status"]!.GetValue<string>());
+        Assert.Equal("Skipped", (await Send("CD/DICOMDIR", ct))[0]!["Status"]!.GetValue<string>());
+        // DICOM cut short: recognised, refused with the reason, nothing kept.
+        var before = (await GetJsonAsync(Client, "/statistics"))["CountInstances"]!.GetValue<long>();
+        var truncated = (await Send("CD/DICOM/IM2", ct[..1000]))[0]!;
+        Assert.Equal("Invalid", truncated["Status"]!.GetValue<string>());
+        Assert.Contains("Not a valid DICOM file", truncated["Reason"]!.GetValue<string>());
+        Assert.Equal(before, (await GetJsonAsync(Client, "/statistics"))["CountInstances"]!.GetValue<long>());
+
+        // A ZIP among the files: one outcome per entry, named inside the archive.
+        using var ms = new MemoryStream();
+        using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            await using (var e = zip.CreateEntry("a/MR_small.dcm").Open()) await e.WriteAsync(await File.ReadAllBytesAsync(Sample("MR_small.dcm")));
+            await using (var e = zip.CreateEntry("a/readme.txt").Open()) await e.WriteAsync("notes"u8.ToArray());
+        }
+        var entries = await Send("export.zip", ms.ToArray());
+        Assert.Equal(["export.zip/a/MR_small.dcm", "export.zip/a/readme.txt"], entries.Select(e => e!["Name"]!.GetValue<string>()));
+        Assert.Contains(entries[0]!["Status"]!.GetValue<string>(), new[] { "Success", "AlreadyStored" });
+
+        // Another site's page cannot make a signed-in browser upload (the login cookie alone is not enough).
+        Assert.Equal(HttpStatusCode.Forbidden, (await Post("evil.dcm", ct, "https://evil.example")).StatusCode);
+    }
+
+    [Fact]
     public async Task Zip_upload_answers_one_status_per_entry()
     {
         using var ms = new MemoryStream();

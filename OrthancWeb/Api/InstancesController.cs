@@ -69,13 +69,7 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         return Ok(answers);
     }
 
-    /// <summary>An upload in the trail: the instance and its patient's public ID (the DICOM PatientID is the ingest path's).</summary>
-    private void RecordUpload(IngestResult result, string? entry = null) =>
-        audit.Record(new AuditEvent(AuditActions.Upload, result.Status is IngestStatus.Success or IngestStatus.AlreadyStored ? AuditOutcome.Success : AuditOutcome.MinorFailure)
-        {
-            ResourceLevel = nameof(ResourceLevel.Instance), ResourceId = result.InstanceId,
-            Details = $"{result.Status}{(entry is null ? "" : " (ZIP entry " + entry + ")")}{(result.PatientId is null ? "" : "; patient " + result.PatientId)}{(result.Reason is null ? "" : ": " + result.Reason)}",
-        });
+    private void RecordUpload(IngestResult result, string? entry = null) => uploads.Record(result, entry is null ? null : "ZIP entry " + entry);
 
     /// <summary>A read of an instance's data in the trail, with the patient and study of the data set the action read.</summary>
     private void RecordRead(string action, string id, DicomDataset? dataset, string what) =>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.ComponentModel.DataAnnotations;
 using System.IO.Compression;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom;
 using OrthancWeb.Storage;
 
@@ -17,8 +18,42 @@ public sealed record UploadOutcome(string Name, IngestResult? Result, bool Skipp
 /// Uploads as people make them: single files, folders (a CD with its viewer and autorun files), and ZIP archives,
 /// each DICOM file through the one ingest path. Shared by POST /instances and the upload page.
 /// </summary>
-public sealed class UploadService(IngestService ingest, StorageArea storage, IOptionsMonitor<UploadOptions> options)
+public sealed class UploadService(IngestService ingest, StorageArea storage, IOptionsMonitor<UploadOptions> options, IAuditTrail audit)
 {
+    /// <summary>
+    /// What a browser sends, one file at a time (a folder's files, a CD's, ZIP archives): a ZIP is stored entry by
+    /// entry, anything else as one file with non-DICOM files skipped. Every outcome is in the audit trail.
+    /// </summary>
+    /// <exception cref="ZipLimitException">A ZIP passes a limit; nothing of it was stored.</exception>
+    /// <exception cref="InvalidDataException">A corrupt ZIP archive.</exception>
+    public async Task<IReadOnlyList<UploadOutcome>> StoreUploadAsync(string name, Stream content, IngestSource source, CancellationToken ct)
+    {
+        var head = new byte[4];
+        var got = 0;
+        while (got < head.Length && await content.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
+        var body = new PrefixStream(head.AsMemory(0, got), content);
+        IReadOnlyList<UploadOutcome> outcomes;
+        if (IsZip(head.AsSpan(0, got)))
+            outcomes = [.. (await StoreZipAsync(body, source, ct)).Select(o => o with { Name = name + "/" + o.Name })];
+        else
+            outcomes = [await StoreFileAsync(name, body, source, skipNonDicom: true, ct)];
+        foreach (var o in outcomes)
+            if (o.Result is { } result) Record(result, o.Name);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// An upload in the trail (REST and browser alike): the instance, its patient and study, and the file or ZIP entry
+    /// it came from. A skipped non-DICOM file is not patient data and is not recorded.
+    /// </summary>
+    public void Record(IngestResult result, string? name = null) =>
+        audit.Record(new AuditEvent(AuditActions.Upload, result.Status is IngestStatus.Success or IngestStatus.AlreadyStored ? AuditOutcome.Success
+            : result.Status == IngestStatus.StorageFull ? AuditOutcome.SeriousFailure : AuditOutcome.MinorFailure)
+        {
+            ResourceLevel = "Instance", ResourceId = result.InstanceId, PatientId = result.DicomPatientId, StudyInstanceUid = result.StudyInstanceUid,
+            Details = $"{result.Status}{(name is null ? "" : " (" + name + ")")}{(result.Reason is null ? "" : ": " + result.Reason)}",
+        });
+
     /// <summary>True when the first bytes say ZIP (local file header "PK\x03\x04").</summary>
     public static bool IsZip(ReadOnlySpan<byte> head) => head.Length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
 
