@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 
 /// <summary>A server under measurement: its process, data folder, ports, AE title and a REST client.</summary>
-sealed record BenchServer(string Name, Process Process, string DataDir, int HttpPort, int DicomPort, string Aet, HttpClient Http) : IAsyncDisposable
+sealed record BenchServer(string Name, Process Process, string DataDir, int HttpPort, int DicomPort, string Aet, HttpClient Http, int HttpsPort = 0) : IAsyncDisposable
 {
     /// <summary>The server process's CPU time so far, user and kernel.</summary>
     public (TimeSpan User, TimeSpan Kernel) Cpu()
@@ -69,16 +69,16 @@ static class BenchServers
         // BENCH_OURS_DLL measures another build of ours, e.g. a ReadyToRun publish (what a deployment runs).
         var dll = Environment.GetEnvironmentVariable("BENCH_OURS_DLL")
             ?? HeaderParse.FindUp("OrthancWeb/bin/Release/net10.0/OrthancWeb.dll") ?? throw new FileNotFoundException("build first: dotnet build -c Release OrthancWeb");
-        var (http, dicom) = (FreePort(), FreePort());
+        var (http, dicom, https) = (FreePort(), FreePort(), FreePort());
         var config = Path.Combine(dir, "appsettings.json");
         File.WriteAllText(config, $$"""
-            { "OrthancWeb": { "HttpsPort": {{FreePort()}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false,
+            { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false,
               "DicomPort": {{dicom}}, "DicomAet": "OWEB", "DicomModalities": { "bench": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } } } }
             """);
         var psi = new ProcessStartInfo("dotnet", [dll, "--config", config]);
         psi.Environment["Security__AdminPassword"] = Password;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        return LaunchAsync("OrthancWeb", psi, Path.Combine(dir, "data"), http, dicom, "OWEB", auth: true);
+        return LaunchAsync("OrthancWeb", psi, Path.Combine(dir, "data"), http, dicom, "OWEB", auth: true, https);
     }
 
     public static Task<BenchServer> StartOrthancAsync(string dir)
@@ -138,7 +138,7 @@ static class BenchServers
         return sorted[sorted.Count / 2];
     }
 
-    private static async Task<BenchServer> LaunchAsync(string name, ProcessStartInfo psi, string dataDir, int http, int dicom, string aet, bool auth)
+    private static async Task<BenchServer> LaunchAsync(string name, ProcessStartInfo psi, string dataDir, int http, int dicom, string aet, bool auth, int https = 0)
     {
         // Every server starts with nothing of another's left to write. orthanc does not fsync its files, so after its
         // run about 1.5 GB stayed dirty in the page cache, and our syncfs then flushed it during our run (the same
@@ -167,7 +167,7 @@ static class BenchServers
             try
             {
                 if ((await client.GetAsync("/system")).IsSuccessStatusCode)
-                    return new BenchServer(name, p, dataDir, http, dicom, aet, client);
+                    return new BenchServer(name, p, dataDir, http, dicom, aet, client, https);
             }
             catch (HttpRequestException) { }
             await Task.Delay(100);

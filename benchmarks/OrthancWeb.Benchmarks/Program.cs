@@ -33,8 +33,11 @@ switch (command)
     case "grid":
         await GridBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "upload":
+        await UploadBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload");
         return 2;
 }
 return 0;
