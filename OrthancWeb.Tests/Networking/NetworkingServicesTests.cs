@@ -152,6 +152,7 @@ public sealed class NetworkingServicesTests
         var port = ServerProcess.FreePort();
         var dicom = Options(port);
         dicom.DicomCheckCalledAet = true;
+        dicom.DicomModalities["local"].AllowGet = true;
         var folder = Directory.CreateTempSubdirectory("ow-dicomaudit-").FullName;
         var trail = new RecordingTrail();
         var services = new ServiceCollection();
@@ -185,6 +186,23 @@ public sealed class NetworkingServicesTests
             var found = await WaitForAsync(trail, e => e.Action == AuditActions.CFind, "C-FIND");
             Assert.Equal(patientId, found.Event.PatientId);
             Assert.Equal("LOCALSCU", found.Actor?.User);
+
+            // A C-GET is recorded once its instances have gone back to the caller, with how many arrived.
+            var study = sample.GetString(DicomTags.StudyInstanceUID)!;
+            var got = Peers.Run("getscu", "-S", "-aet", "LOCALSCU", "-aec", "OWAUDIT", "-od", Directory.CreateDirectory(Path.Combine(folder, "got")).FullName,
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={study}", "127.0.0.1", p);
+            Assert.True(got.ExitCode == 0, got.Stderr);
+            var get = await WaitForAsync(trail, e => e.Action == AuditActions.CGet, "C-GET");
+            Assert.Equal(AuditOutcome.Success, get.Event.Outcome);
+            Assert.Equal(study, get.Event.StudyInstanceUid);
+            Assert.Contains("to LOCALSCU: 1 sent, 0 failed", get.Event.Details, StringComparison.Ordinal);
+            // A C-MOVE whose destination cannot be reached is recorded as failed, naming the destination.
+            Peers.Run("movescu", "-S", "-aet", "LOCALSCU", "-aec", "OWAUDIT", "-aem", "LOCALSCU",
+                "-k", "QueryRetrieveLevel=STUDY", "-k", $"StudyInstanceUID={study}", "127.0.0.1", p);
+            var moved = await WaitForAsync(trail, e => e.Action == AuditActions.CMove, "C-MOVE");
+            Assert.Equal(AuditOutcome.SeriousFailure, moved.Event.Outcome);
+            Assert.Contains("to LOCALSCU: 0 sent, 1 failed", moved.Event.Details, StringComparison.Ordinal);
+            Assert.Contains("Destination unreachable", moved.Event.Details, StringComparison.Ordinal);
 
             var refused = Peers.Run("echoscu", "-aet", "NOSY", "-aec", "SOMEONEELSE", "127.0.0.1", p);
             Assert.NotEqual(0, refused.ExitCode);

@@ -257,15 +257,27 @@ public sealed class RetrieveScp(IndexQueries queries, InstanceFiles files, Dicom
                 result.Add(new StoreSubOperation(sopClass, sop, syntax, _ => Task.FromResult(LoadDataSet(file, syntax))));
             }
         }
-        var isMove = SopClasses.IsMove(sopClassUid);
-        audit.Record(new AuditEvent(isMove ? AuditActions.CMove : AuditActions.CGet, AuditOutcome.Success)
-        {
-            PatientId = FindScp.NonEmpty(identifier.GetString(DicomTags.PatientID)),
-            StudyInstanceUid = FindScp.NonEmpty(identifier.GetString(DicomTags.StudyInstanceUID)),
-            ResourceLevel = level.ToString(),
-            Details = $"{result.Count} instance(s)",
-        });
+        // Recorded once the instances have gone (OnRetrieveCompletedAsync).
         return result;
+    }
+
+    /// <summary>
+    /// A C-MOVE or C-GET in the trail once it has ended: where the instances went (a C-MOVE's destination AE, or back
+    /// to the caller), how many arrived, and its final status (PS3.15 A.5.3.2: the outcome of the transfer itself).
+    /// </summary>
+    public Task OnRetrieveCompletedAsync(DimseContext context, RetrieveOutcome outcome)
+    {
+        var id = outcome.Identifier;
+        audit.Record(new AuditEvent(SopClasses.IsMove(outcome.SopClassUid) ? AuditActions.CMove : AuditActions.CGet,
+            outcome.Failed == 0 && outcome.Error is null ? AuditOutcome.Success : outcome.Completed > 0 ? AuditOutcome.MinorFailure : AuditOutcome.SeriousFailure)
+        {
+            PatientId = FindScp.NonEmpty(id.GetString(DicomTags.PatientID)),
+            StudyInstanceUid = FindScp.NonEmpty(id.GetString(DicomTags.StudyInstanceUID)),
+            ResourceLevel = FindScp.TryLevel(id.GetString(DicomTags.QueryRetrieveLevel) ?? "", out var level) ? level.ToString() : null,
+            Details = $"{outcome.Matched} instance(s) matched; to {outcome.DestinationAet ?? context.CallingAE}: {outcome.Completed} sent, {outcome.Failed} failed, " +
+                      $"{outcome.Warning} with warnings; status {outcome.Status:X4}{(outcome.Error is null ? "" : "; " + outcome.Error)}",
+        });
+        return Task.CompletedTask;
     }
 
     /// <summary>The stored file's data set bytes in its own syntax (the meta group dropped), without decoding it.</summary>

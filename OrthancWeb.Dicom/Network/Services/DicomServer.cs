@@ -375,6 +375,8 @@ public sealed partial class DicomServer(
             : await get!.ResolveAsync(context, request.AffectedSopClassUid, identifier, _stop.Token);
         var ct = channel.RegisterCancellable(request, _stop.Token);
         int completed = 0, failed = 0, warning = 0;
+        var final = DimseStatus.Success;
+        string? error = null;
         var failedUids = new List<string>();
         try
         {
@@ -398,7 +400,7 @@ public sealed partial class DicomServer(
                 if (remaining > 0)
                     await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.Pending).WithSubOperations(remaining, completed, failed, warning));
             }
-            var final = failed > 0 || warning > 0 ? DimseStatus.SubOperationsCompleteWithFailures : DimseStatus.Success;
+            final = failed > 0 || warning > 0 ? DimseStatus.SubOperationsCompleteWithFailures : DimseStatus.Success;
             ReadOnlyMemory<byte>? failedList = null;
             if (failed > 0)
             {
@@ -409,20 +411,29 @@ public sealed partial class DicomServer(
         }
         catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
         {
+            (final, error) = (DimseStatus.Cancel, "cancelled by the requester");
             await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.Cancel)
                 .WithSubOperations(operations.Count - completed - failed - warning, completed, failed, warning));
         }
         catch (AssociationRejectedException ex)
         {
-            await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: "Destination refused the association: " + ex.Message)
+            (final, error, failed) = (DimseStatus.OutOfResourcesSubOperations, "Destination refused the association: " + ex.Message, operations.Count);
+            await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: error)
                 .WithSubOperations(0, 0, operations.Count, 0));
         }
         catch (DicomNetworkException ex) when (ex is not DimseFailureException)
         {
-            await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: "Destination unreachable: " + ex.Message)
+            (final, error, failed) = (DimseStatus.OutOfResourcesSubOperations, "Destination unreachable: " + ex.Message, operations.Count - completed);
+            await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.OutOfResourcesSubOperations, errorComment: error)
                 .WithSubOperations(0, completed, operations.Count - completed, warning));
         }
-        finally { channel.Unregister(request); }
+        finally
+        {
+            channel.Unregister(request);
+            // Also when the association itself failed mid-way: what was delivered is still worth recording.
+            var outcome = new RetrieveOutcome(request.AffectedSopClassUid, identifier, operations.Count, final, completed, failed, warning, destination?.AET, error);
+            await (isMove ? move!.OnRetrieveCompletedAsync(context, outcome) : get!.OnRetrieveCompletedAsync(context, outcome));
+        }
     }
 
     public async ValueTask DisposeAsync()

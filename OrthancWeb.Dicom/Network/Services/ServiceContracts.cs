@@ -84,15 +84,29 @@ public sealed record StoreSubOperation(string SopClassUid, string SopInstanceUid
 /// <summary>Where a C-MOVE destination AE lives, and whether it is reached over TLS (with the server's client options).</summary>
 public sealed record MoveDestination(string AET, string Host, int Port, bool UseTls = false);
 
+/// <summary>
+/// How a C-MOVE or C-GET ended: what was asked for (its SOP class and identifier) and how many instances matched, its
+/// final status and sub-operation counts (PS3.4 C.4.2.1.4, C.4.3.1.4), where the instances went (a C-MOVE's
+/// destination AE; a C-GET's go back to the caller), and why it failed if it did.
+/// </summary>
+public sealed record RetrieveOutcome(string SopClassUid, DicomDataset Identifier, int Matched, ushort Status, int Completed, int Failed, int Warning,
+    string? DestinationAet, string? Error);
+
 public interface ICMoveProvider
 {
     Task<MoveDestination?> ResolveDestinationAsync(DimseContext context, string aet, CancellationToken ct);
     Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct);
+
+    /// <summary>Called once the final response is sent (an audit trail records what was actually delivered).</summary>
+    Task OnRetrieveCompletedAsync(DimseContext context, RetrieveOutcome outcome) => Task.CompletedTask;
 }
 
 public interface ICGetProvider
 {
     Task<IReadOnlyList<StoreSubOperation>> ResolveAsync(DimseContext context, string sopClassUid, DicomDataset identifier, CancellationToken ct);
+
+    /// <summary>Called once the final response is sent (an audit trail records what was actually delivered).</summary>
+    Task OnRetrieveCompletedAsync(DimseContext context, RetrieveOutcome outcome) => Task.CompletedTask;
 }
 
 /// <summary>Well-known abstract syntaxes of the query/retrieve and verification services (PS3.4 Annexes A and C).</summary>
