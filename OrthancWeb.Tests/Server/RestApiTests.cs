@@ -171,6 +171,19 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
         Assert.Equal(["export.zip/a/MR_small.dcm", "export.zip/a/readme.txt"], entries.Select(e => e!["Name"]!.GetValue<string>()));
         Assert.Contains(entries[0]!["Status"]!.GetValue<string>(), new[] { "Success", "AlreadyStored" });
 
+        // Several files in one request, as the page sends small ones: one outcome per part, named by its filename.
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(await File.ReadAllBytesAsync(Sample("MR_small.dcm"))), "file", "CD2/DICOM/MR1" },
+            { new ByteArrayContent("not dicom"u8.ToArray()), "file", "CD2/README.TXT" },
+            { new ByteArrayContent(ct), "file", "CD2/DICOM/CT1" },
+        };
+        using var batch = new HttpRequestMessage(HttpMethod.Post, "/ui/upload/file") { Content = form };
+        batch.Headers.Add("Origin", origin);
+        var batchAnswer = JsonNode.Parse(await (await browser.SendAsync(batch)).Content.ReadAsStringAsync())!.AsArray();
+        Assert.Equal(["CD2/DICOM/MR1", "CD2/README.TXT", "CD2/DICOM/CT1"], batchAnswer.Select(e => e!["Name"]!.GetValue<string>()));
+        Assert.Equal(["AlreadyStored", "Skipped", "AlreadyStored"], batchAnswer.Select(e => e!["Status"]!.GetValue<string>()));
+
         // Another site's page cannot make a signed-in browser upload (the login cookie alone is not enough).
         Assert.Equal(HttpStatusCode.Forbidden, (await Post("evil.dcm", ct, "https://evil.example")).StatusCode);
     }

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 using OrthancWeb.Audit;
 using OrthancWeb.Ingest;
 using OrthancWeb.Security;
@@ -14,11 +16,14 @@ namespace OrthancWeb.Api;
 public sealed record BrowserUploadOutcome(string Name, string Status, string? Reason, string? Id);
 
 /// <summary>
-/// The upload page's files, sent by the browser straight over HTTP, several at a time (wwwroot/upload.js), rather than
-/// through the Blazor circuit, which carried 5 MB/s. Each file takes the one upload path (<see cref="UploadService"/>),
-/// so it is durable and indexed before its answer, exactly as POST /instances. A file's own failure (not DICOM,
-/// invalid, storage full) is its outcome in a 200 answer, so the page can list it and go on; only a request the
-/// server could not handle at all is an error status, which the page retries.
+/// The upload page's files, sent by the browser straight over HTTP, several requests at a time (wwwroot/upload.js),
+/// rather than through the Blazor circuit, which carried 5 MB/s. A request is one file (its bytes, named by ?name=) or
+/// a batch of small files (multipart/form-data, one part per file, named by the part's filename): Chromium spends
+/// about as much per request as per 8 MB sent, so a CD's 500 KB files went at 24 MB/s one per request and at 67 MB/s
+/// in 8 MB requests. Each file takes the one upload path (<see cref="UploadService"/>), so it is durable and indexed
+/// before its answer, exactly as POST /instances. A file's own failure (not DICOM, invalid, storage full) is its
+/// outcome in a 200 answer, so the page can list it and go on; only a request the server could not handle at all is
+/// an error status, which the page retries.
 /// </summary>
 [ApiController]
 [Authorize(Policy = Policies.Modify)]
@@ -29,22 +34,41 @@ public sealed class BrowserUploadController(UploadService uploads) : ControllerB
     [DisableRequestSizeLimit]
     public async Task<ActionResult<IReadOnlyList<BrowserUploadOutcome>>> Upload([FromQuery] string? name, CancellationToken ct)
     {
-        name = string.IsNullOrWhiteSpace(name) ? "upload" : name;
         var source = new IngestSource(IngestOrigin.WebUI, HttpContext.Connection.RemoteIpAddress?.ToString());
         // The browser's request is the page's doing: recorded as the UI's, with the signed-in user and address.
         using var actor = AuditActor.Enter((AuditActor.Current ?? new AuditActor(User.Identity?.Name, source.RemoteIp, AuditSources.Ui)) with { Source = AuditSources.Ui });
+        var answers = new List<BrowserUploadOutcome>();
+        if (MediaTypeHeaderValue.TryParse(Request.ContentType, out var type) && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
+        {
+            var boundary = HeaderUtilities.RemoveQuotes(type.Boundary).Value;
+            if (string.IsNullOrEmpty(boundary)) return ApiJson.Error(HttpContext, 400, "multipart/form-data without a boundary");
+            // Streamed part by part: each file goes to disk as it arrives, never the whole batch in memory.
+            var reader = new MultipartReader(boundary, Request.Body);
+            while (await reader.ReadNextSectionAsync(ct) is { } section)
+            {
+                var file = section.AsFileSection();
+                answers.AddRange(await StoreAsync(file?.FileName is { Length: > 0 } n ? n : "upload", section.Body, source, ct));
+            }
+        }
+        else
+            answers.AddRange(await StoreAsync(string.IsNullOrWhiteSpace(name) ? "upload" : name, Request.Body, source, ct));
+        return Ok(answers);
+    }
+
+    private async Task<IReadOnlyList<BrowserUploadOutcome>> StoreAsync(string name, Stream body, IngestSource source, CancellationToken ct)
+    {
         try
         {
-            var outcomes = await uploads.StoreUploadAsync(name, Request.Body, source, ct);
-            return Ok(outcomes.Select(o => new BrowserUploadOutcome(o.Name, o.Status, o.Reason, o.Result?.InstanceId)).ToList());
+            var outcomes = await uploads.StoreUploadAsync(name, body, source, ct);
+            return [.. outcomes.Select(o => new BrowserUploadOutcome(o.Name, o.Status, o.Reason, o.Result?.InstanceId))];
         }
         catch (ZipLimitException ex)
         {
-            return Ok(new[] { new BrowserUploadOutcome(name, nameof(IngestStatus.Invalid), ex.Message, null) });
+            return [new BrowserUploadOutcome(name, nameof(IngestStatus.Invalid), ex.Message, null)];
         }
         catch (InvalidDataException ex)
         {
-            return Ok(new[] { new BrowserUploadOutcome(name, nameof(IngestStatus.Invalid), "Corrupt ZIP archive: " + ex.Message, null) });
+            return [new BrowserUploadOutcome(name, nameof(IngestStatus.Invalid), "Corrupt ZIP archive: " + ex.Message, null)];
         }
     }
 }

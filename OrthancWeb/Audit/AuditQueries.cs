@@ -27,6 +27,8 @@ public sealed class AuditQueries(IDbContextFactory<AuditDbContext> contexts, Aud
     {
         limit = Math.Clamp(limit, 1, MaximumPageSize);
         offset = Math.Max(0, offset);
+        // What happened before this read is on the page: the writer's lingering batch is written first.
+        await writer.FlushAsync(ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = Apply(db.Entries.AsNoTracking(), filter);
         var total = await query.CountAsync(ct);

@@ -1,14 +1,18 @@
-// Upload page: the browser sends each dropped or chosen file straight to the server (POST ui/upload/file), several at
-// a time, and tells the page what happened in small batches. Files never travel through the Blazor circuit (it carried
-// about 5 MB/s and dropped the page on large picks); the circuit only carries counts and per-file outcomes.
+// Upload page: the browser sends the dropped or chosen files straight to the server (POST ui/upload/file), several
+// requests at a time, and tells the page what happened in small batches. Files never travel through the Blazor circuit
+// (it carried about 5 MB/s and dropped the page on large picks); the circuit only carries counts and per-file outcomes.
+// Small files go several to a request (multipart/form-data): Chromium spends about as much per request as per 8 MB
+// sent, so a CD's 500 KB files went at 24 MB/s one per request and about three times faster in 8 MB requests.
 window.owUpload = (() => {
   const inFlight = 6;          // requests at once (HTTP/2 streams on one connection)
+  const batchBytes = 8 << 20;  // files to a request, up to this size...
+  const batchFiles = 64;       // ...and this count; a larger file goes alone
   const attempts = 3;          // a file is sent again after a network failure or a server error, then reported failed
   const reportEvery = 250;     // ms between reports to the page
   const reportBatch = 100;     // outcomes per report (a circuit message stays far below its 32 KB limit)
 
   let page = null;             // the Blazor component (DotNetObjectReference)
-  let queue = [];              // { file, name, attempt }
+  let queue = [];              // { file, name }
   let failed = [];             // files that failed every attempt, kept for "Retry failed"
   let running = 0;
   let outcomes = [];
@@ -18,7 +22,7 @@ window.owUpload = (() => {
 
   function enqueue(items) {
     for (const it of items) {
-      queue.push({ file: it.file, name: it.name, attempt: 0 });
+      queue.push({ file: it.file, name: it.name });
       counts.files++;
       counts.bytes += it.file.size;
     }
@@ -26,23 +30,44 @@ window.owUpload = (() => {
     pump();
   }
 
+  function nextBatch() {
+    const items = [];
+    let bytes = 0;
+    while (queue.length > 0 && items.length < batchFiles && (items.length === 0 || bytes + queue[0].file.size <= batchBytes)) {
+      const item = queue.shift();
+      items.push(item);
+      bytes += item.file.size;
+    }
+    return items;
+  }
+
   function pump() {
     while (running < inFlight && queue.length > 0) {
-      const item = queue.shift();
+      const batch = nextBatch();
       running++;
-      send(item).finally(() => { running--; pump(); schedule(); });
+      sendBatch(batch).finally(() => { running--; pump(); schedule(); });
     }
   }
 
-  async function send(item) {
+  // A batch that keeps failing is sent again file by file, so that one file the server cannot take (or a request too
+  // large for a proxy on the way) fails alone.
+  async function sendBatch(batch) {
+    if (batch.length === 1) return send(batch);
+    if (await send(batch, true)) return;
+    for (const item of batch) await send([item]);
+  }
+
+  // Sends the files in one request, again after a network failure or a server error; true once the server answered.
+  // Unless quiet (a batch about to be split), files that fail every attempt are reported failed.
+  async function send(items, quiet) {
+    let attempt = 0;
     for (;;) {
-      item.attempt++;
+      attempt++;
       let answer = null, reason = null, retry = false;
       try {
-        const response = await fetch('ui/upload/file?name=' + encodeURIComponent(item.name), {
-          method: 'POST', body: item.file, credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/octet-stream' },
-        });
+        const form = new FormData();
+        for (const item of items) form.append('file', item.file, item.name);
+        const response = await fetch('ui/upload/file', { method: 'POST', body: form, credentials: 'same-origin' });
         if (response.ok) answer = await response.json();
         else {
           reason = await errorText(response);
@@ -55,18 +80,21 @@ window.owUpload = (() => {
       }
       if (answer) {
         for (const o of answer) outcomes.push(o);
-        counts.entries += Math.max(0, answer.length - 1);
-        done(item);
-        return;
+        counts.entries += Math.max(0, answer.length - items.length); // a ZIP answers once per entry
+        for (const item of items) done(item);
+        return true;
       }
-      if (retry && item.attempt < attempts) {
-        await new Promise(r => setTimeout(r, 500 * item.attempt));
+      if (retry && attempt < attempts) {
+        await new Promise(r => setTimeout(r, 500 * attempt));
         continue;
       }
-      failed.push(item);
-      outcomes.push({ name: item.name, status: 'Failed', reason: `${reason} (after ${item.attempt} attempt${item.attempt > 1 ? 's' : ''})`, id: null });
-      done(item);
-      return;
+      if (quiet) return false;
+      for (const item of items) {
+        failed.push(item);
+        outcomes.push({ name: item.name, status: 'Failed', reason: `${reason} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, id: null });
+        done(item);
+      }
+      return false;
     }
   }
 
