@@ -31,6 +31,9 @@ public sealed class AuditComponentTests : BunitContext, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // The pages run interactively on the server (ViewedPage asks, to record each view once); set once every
+        // service is registered, since the renderer is one of them.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
         await Writer.StartAsync(CancellationToken.None);
         await Services.GetRequiredService<IndexStartup>().RunAsync();
     }

@@ -37,7 +37,13 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             .SetPolicies(OrthancWeb.Security.Policies.View, OrthancWeb.Security.Policies.Modify);
     }
 
-    public async Task InitializeAsync() => await Services.GetRequiredService<IndexStartup>().RunAsync();
+    public async Task InitializeAsync()
+    {
+        // The pages run interactively on the server (ViewedPage asks, to record each view once); set once every
+        // service is registered, since the renderer is one of them.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
+        await Services.GetRequiredService<IndexStartup>().RunAsync();
+    }
 
     public new async Task DisposeAsync()
     {

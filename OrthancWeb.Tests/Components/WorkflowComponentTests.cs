@@ -29,6 +29,9 @@ public sealed class WorkflowComponentTests : BunitContext, IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // The pages run interactively on the server (ViewedPage asks, to record each view once); set once every
+        // service is registered, since the renderer is one of them.
+        Renderer.SetRendererInfo(new Microsoft.AspNetCore.Components.RendererInfo("Server", isInteractive: true));
         await Services.GetRequiredService<IndexStartup>().RunAsync();
         await Services.GetRequiredService<JobEngine>().StartAsync(CancellationToken.None);
     }

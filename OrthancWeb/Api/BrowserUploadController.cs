@@ -8,13 +8,6 @@ using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
 
-/// <summary>One file of a browser upload, as the upload page reports it.</summary>
-/// <param name="Name">The file's path in what was dropped or chosen (a ZIP entry: "archive.zip/entry").</param>
-/// <param name="Status">Success, AlreadyStored, Invalid, StorageFull or Skipped.</param>
-/// <param name="Reason">Why it was skipped or refused.</param>
-/// <param name="Id">The instance's public ID once stored.</param>
-public sealed record BrowserUploadOutcome(string Name, string Status, string? Reason, string? Id);
-
 /// <summary>
 /// The upload page's files, sent by the browser straight over HTTP, several requests at a time (wwwroot/upload.js),
 /// rather than through the Blazor circuit, which carried 5 MB/s. A request is one file (its bytes, named by ?name=) or

@@ -14,6 +14,13 @@ public sealed record UploadOutcome(string Name, IngestResult? Result, bool Skipp
     public string Status => Skipped ? "Skipped" : Result!.Status.ToString();
 }
 
+/// <summary>One file of a browser upload, as the upload page reports it.</summary>
+/// <param name="Name">The file's path in what was dropped or chosen (a ZIP entry: "archive.zip/entry").</param>
+/// <param name="Status">Success, AlreadyStored, Invalid, StorageFull or Skipped.</param>
+/// <param name="Reason">Why it was skipped or refused.</param>
+/// <param name="Id">The instance's public ID once stored.</param>
+public sealed record BrowserUploadOutcome(string Name, string Status, string? Reason, string? Id);
+
 /// <summary>
 /// Uploads as people make them: single files, folders (a CD with its viewer and autorun files), and ZIP archives,
 /// each DICOM file through the one ingest path. Shared by POST /instances and the upload page.
