@@ -184,6 +184,15 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
         Assert.Equal(["CD2/DICOM/MR1", "CD2/README.TXT", "CD2/DICOM/CT1"], batchAnswer.Select(e => e!["Name"]!.GetValue<string>()));
         Assert.Equal(["AlreadyStored", "Skipped", "AlreadyStored"], batchAnswer.Select(e => e!["Status"]!.GetValue<string>()));
 
+        // A request of more parts than any page sends is refused with a reason, its answers never held without bound.
+        using var many = new MultipartFormDataContent();
+        for (var i = 0; i <= OrthancWeb.Api.BrowserUploadController.MaximumParts; i++) many.Add(new ByteArrayContent([]), "file", $"empty{i}");
+        using var flood = new HttpRequestMessage(HttpMethod.Post, "/ui/upload/file") { Content = many };
+        flood.Headers.Add("Origin", origin);
+        var refused = await browser.SendAsync(flood);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("More than 1000 files", await refused.Content.ReadAsStringAsync());
+
         // Another site's page cannot make a signed-in browser upload (the login cookie alone is not enough).
         Assert.Equal(HttpStatusCode.Forbidden, (await Post("evil.dcm", ct, "https://evil.example")).StatusCode);
     }

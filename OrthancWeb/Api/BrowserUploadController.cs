@@ -23,6 +23,10 @@ namespace OrthancWeb.Api;
 [Route("ui/upload/file")]
 public sealed class BrowserUploadController(UploadService uploads) : ControllerBase
 {
+    /// <summary>Parts in one request: the page sends at most 64; each answer is held until the request ends, so a body
+    /// of millions of empty parts must not grow it without bound.</summary>
+    public const int MaximumParts = 1000;
+
     [HttpPost]
     [DisableRequestSizeLimit]
     public async Task<ActionResult<IReadOnlyList<BrowserUploadOutcome>>> Upload([FromQuery] string? name, CancellationToken ct)
@@ -39,6 +43,8 @@ public sealed class BrowserUploadController(UploadService uploads) : ControllerB
             var reader = new MultipartReader(boundary, Request.Body);
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
+                if (answers.Count >= MaximumParts)
+                    return ApiJson.Error(HttpContext, 400, $"More than {MaximumParts} files in one request; the ones before were stored (send the rest in another)");
                 var file = section.AsFileSection();
                 answers.AddRange(await StoreAsync(file?.FileName is { Length: > 0 } n ? n : "upload", section.Body, source, ct));
             }
