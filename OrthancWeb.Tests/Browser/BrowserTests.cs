@@ -139,10 +139,10 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         stream.SetLength(stream.Position + pixelBytes);
     }
 
-    /// <summary>Opens a study from the studies grid by clicking its row.</summary>
+    /// <summary>Opens a study from the studies grid by clicking its row's link.</summary>
     private static async Task OpenRowAsync(IPage page, string text)
     {
-        await page.Locator("[data-testid=studies-grid] tbody tr", new() { HasText = text }).First.ClickAsync();
+        await page.Locator("[data-testid=studies-grid] tbody tr", new() { HasText = text }).First.Locator("[data-testid=study-link]").ClickAsync();
         await WaitForPathAsync(page, "^/ui/studies/[^/]+$");
     }
 

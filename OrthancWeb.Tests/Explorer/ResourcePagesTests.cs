@@ -124,9 +124,9 @@ public sealed class ResourcePagesTests : IAsyncLifetime
         Assert.Equal(3, total);
         Assert.Equal(
             [
-                new StudyRow(big.PublicId, "COUNTED^ONE", "C1", "20240101", "CT CHEST", "ACC1", "CT, SR", 4, 5, 358),
-                new StudyRow(small.PublicId, "COUNTED^ONE", "C1", "20230101", "", "", "MR", 1, 1, 1000),
-                new StudyRow(empty.Children[0].PublicId, "COUNTED^TWO", "C2", "20220101", "", "", "", 1, 0, 0),
+                new StudyRow(big.PublicId, "COUNTED^ONE", "C1", "20240101", "CT CHEST", "ACC1", "CT, SR", 4, 5, 358, patient.PublicId),
+                new StudyRow(small.PublicId, "COUNTED^ONE", "C1", "20230101", "", "", "MR", 1, 1, 1000, patient.PublicId),
+                new StudyRow(empty.Children[0].PublicId, "COUNTED^TWO", "C2", "20220101", "", "", "", 1, 0, 0, empty.PublicId),
             ], studies);
 
         var (patientTotal, patients) = await _index.Explorer.SearchPatientsAsync("", "", null, false, 0, 25);

@@ -19,13 +19,21 @@ public sealed record StudySearch
 
 /// <summary>One row of the studies grid: the study's and its patient's main tags, and what is stored below the study.</summary>
 public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber,
-    string Modalities, long Series, long Instances, long DiskSize);
+    string Modalities, long Series, long Instances, long DiskSize, string PatientPublicId);
 
 /// <summary>One row of the patients grid: main tags, what is stored below the patient, and its protection.</summary>
 public sealed record PatientRow(string Id, string PatientName, string PatientId, string BirthDate, string Sex, long Studies, long Instances, long DiskSize, bool IsProtected);
 
 /// <summary>One series of a study: Number sorts numerically (series 10 after series 9).</summary>
 public sealed record SeriesRow(string Id, int? Number, string Modality, string Description, string BodyPart, long Instances, string? Preview);
+
+/// <summary>One study on a patient's timeline: its main tags and its series (with previews), for finding the prior study.</summary>
+public sealed record TimelineStudy(string Id, string StudyDate, string StudyTime, string Description, string AccessionNumber, IReadOnlyList<SeriesRow> Series)
+{
+    /// <summary>The distinct modalities of the study's series, in order of first appearance.</summary>
+    public IReadOnlyList<string> Modalities { get; } = Series.Select(s => s.Modality).Where(m => m.Length > 0).Distinct().ToList();
+    public long Instances => Series.Sum(s => s.Instances);
+}
 
 /// <summary>One instance of a series' list.</summary>
 public sealed record InstanceRow(string Id, string InstanceNumber, string SopInstanceUid, string NumberOfFrames, long Size);
@@ -92,7 +100,7 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
             string V(IReadOnlyDictionary<DicomTag, string> tags, DicomTag tag) => tags.GetValueOrDefault(tag) ?? "";
             return new StudyRow(s.PublicId, V(s.PatientMainDicomTags, DicomTags.PatientName), V(s.PatientMainDicomTags, DicomTags.PatientID),
                 V(s.MainDicomTags, DicomTags.StudyDate), V(s.MainDicomTags, DicomTags.StudyDescription), V(s.MainDicomTags, DicomTags.AccessionNumber),
-                string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize);
+                string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize, s.PatientPublicId);
         }).ToList());
     }
 
@@ -129,6 +137,28 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
             return new SeriesRow(s.PublicId, int.TryParse(V(DicomTags.SeriesNumber), CultureInfo.InvariantCulture, out var n) ? n : null,
                 V(DicomTags.Modality), V(DicomTags.SeriesDescription), V(DicomTags.BodyPartExamined), s.CountInstances, s.MiddleInstanceId);
         }).ToList();
+
+    /// <summary>
+    /// A patient's studies newest first (Study Date, then Study Time; undated studies last), each with its series.
+    /// Null when the patient does not exist. A patient has tens of studies, not thousands: one query per study.
+    /// </summary>
+    public async Task<(ResourceInfo Patient, IReadOnlyList<TimelineStudy> Studies)?> PatientTimelineAsync(string patientId, CancellationToken ct = default)
+    {
+        if (await queries.GetAsync(patientId, ResourceLevel.Patient, ct) is not { } patient) return null;
+        var studies = new List<TimelineStudy>();
+        foreach (var id in patient.ChildrenIds)
+        {
+            if (await queries.GetAsync(id, ResourceLevel.Study, ct) is not { } study) continue; // deleted meanwhile
+            string V(DicomTag tag) => study.MainDicomTags.GetValueOrDefault(tag) ?? "";
+            studies.Add(new TimelineStudy(id, V(DicomTags.StudyDate), V(DicomTags.StudyTime), V(DicomTags.StudyDescription), V(DicomTags.AccessionNumber),
+                await SeriesOfStudyAsync(id, ct)));
+        }
+        return (patient, studies
+            .OrderBy(s => s.StudyDate.Length == 0)
+            .ThenByDescending(s => s.StudyDate, StringComparer.Ordinal)
+            .ThenByDescending(s => s.StudyTime, StringComparer.Ordinal)
+            .ToList());
+    }
 
     /// <summary>One page of a series' instances in slice order (Instance Number, then index in series).</summary>
     public async Task<(int Total, IReadOnlyList<InstanceRow> Rows)> InstancesPageAsync(string seriesId, bool descending, int skip, int take, CancellationToken ct = default)

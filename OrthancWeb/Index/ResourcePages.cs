@@ -21,7 +21,7 @@ public sealed record PatientSummary(string PublicId, IReadOnlyDictionary<DicomTa
 
 /// <summary>A study with its patient's main tags, what is stored below it and the distinct modalities of its series.</summary>
 public sealed record StudySummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, IReadOnlyDictionary<DicomTag, string> PatientMainDicomTags,
-    long CountSeries, long CountInstances, long DiskSize, IReadOnlyList<string> ModalitiesInStudy);
+    long CountSeries, long CountInstances, long DiskSize, IReadOnlyList<string> ModalitiesInStudy, string PatientPublicId);
 
 /// <summary>A series with its instance count and the middle one of its instances (in index order), for a preview.</summary>
 public sealed record SeriesSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, long CountInstances, string? MiddleInstanceId);
@@ -67,6 +67,7 @@ public sealed partial class IndexQueries
             s.Id,
             s.PublicId,
             s.ParentId,
+            PatientPublicId = db.Resources.Where(p => p.Id == s.ParentId).Select(p => p.PublicId).FirstOrDefault(),
             Series = db.Resources.LongCount(x => x.ParentId == s.Id),
             Instances = db.Resources.Where(x => x.ParentId == s.Id).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
                 .LongCount(a => a.ContentType == Attachment.DicomContentType),
@@ -83,7 +84,7 @@ public sealed partial class IndexQueries
             .Where(m => !string.IsNullOrEmpty(m.Value)).Distinct().ToLookup(m => m.Study, m => m.Value!);
         return new(total, ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(s =>
             new StudySummary(s.PublicId, TagsOf(tags, s.Id), s.ParentId is { } p ? TagsOf(tags, p) : new Dictionary<DicomTag, string>(),
-                s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList())).ToList());
+                s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList(), s.PatientPublicId ?? "")).ToList());
     }
 
     /// <summary>The series of a study in Series Number order (as numbers), or null when the study does not exist.</summary>
