@@ -95,13 +95,19 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
         };
         // Newest first until a column is chosen.
         var page = await queries.StudiesPageAsync(new PageRequest(constraints, sort, descending || sortBy is null, skip, take), ct);
-        return (page.Total, page.Items.Select(s =>
-        {
-            string V(IReadOnlyDictionary<DicomTag, string> tags, DicomTag tag) => tags.GetValueOrDefault(tag) ?? "";
-            return new StudyRow(s.PublicId, V(s.PatientMainDicomTags, DicomTags.PatientName), V(s.PatientMainDicomTags, DicomTags.PatientID),
-                V(s.MainDicomTags, DicomTags.StudyDate), V(s.MainDicomTags, DicomTags.StudyDescription), V(s.MainDicomTags, DicomTags.AccessionNumber),
-                string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize, s.PatientPublicId);
-        }).ToList());
+        return (page.Total, page.Items.Select(ToRow).ToList());
+    }
+
+    /// <summary>The studies that received an instance most recently, newest first, with when (UTC).</summary>
+    public async Task<IReadOnlyList<(StudyRow Study, DateTime Received)>> RecentStudiesAsync(int take, CancellationToken ct = default) =>
+        (await queries.RecentStudiesAsync(take, ct)).Select(s => (ToRow(s), s.LastUpdate)).ToList();
+
+    private static StudyRow ToRow(StudySummary s)
+    {
+        string V(IReadOnlyDictionary<DicomTag, string> tags, DicomTag tag) => tags.GetValueOrDefault(tag) ?? "";
+        return new StudyRow(s.PublicId, V(s.PatientMainDicomTags, DicomTags.PatientName), V(s.PatientMainDicomTags, DicomTags.PatientID),
+            V(s.MainDicomTags, DicomTags.StudyDate), V(s.MainDicomTags, DicomTags.StudyDescription), V(s.MainDicomTags, DicomTags.AccessionNumber),
+            string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize, s.PatientPublicId);
     }
 
     /// <summary>Patients matching a name (wildcards, case-insensitive, a prefix when typed without any) and an ID.</summary>

@@ -21,7 +21,7 @@ public sealed record PatientSummary(string PublicId, IReadOnlyDictionary<DicomTa
 
 /// <summary>A study with its patient's main tags, what is stored below it and the distinct modalities of its series.</summary>
 public sealed record StudySummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, IReadOnlyDictionary<DicomTag, string> PatientMainDicomTags,
-    long CountSeries, long CountInstances, long DiskSize, IReadOnlyList<string> ModalitiesInStudy, string PatientPublicId);
+    long CountSeries, long CountInstances, long DiskSize, IReadOnlyList<string> ModalitiesInStudy, string PatientPublicId, DateTime LastUpdate);
 
 /// <summary>A series with its instance count and the middle one of its instances (in index order), for a preview.</summary>
 public sealed record SeriesSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, long CountInstances, string? MiddleInstanceId);
@@ -61,12 +61,31 @@ public sealed partial class IndexQueries
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var (total, ids) = await SortedPageAsync(db, ResourceLevel.Study, request, ct);
-        if (ids.Count == 0) return new(total, []);
+        return new(total, await StudySummariesAsync(db, ids, ct));
+    }
+
+    /// <summary>
+    /// The studies that received an instance most recently, newest first (the home page's list). Walks the
+    /// (Level, IsProtected, LastUpdate) index backwards: only patients are ever protected.
+    /// </summary>
+    public async Task<IReadOnlyList<StudySummary>> RecentStudiesAsync(int take, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var ids = await db.Resources.Where(r => r.Level == ResourceLevel.Study && !r.IsProtected)
+            .OrderByDescending(r => r.LastUpdate).ThenByDescending(r => r.Id).Take(take).Select(r => r.Id).ToListAsync(ct);
+        return await StudySummariesAsync(db, ids, ct);
+    }
+
+    /// <summary>The rows of these studies, in this order, with their patient's tags, counts, sizes and modalities.</summary>
+    private static async Task<IReadOnlyList<StudySummary>> StudySummariesAsync(IndexDbContext db, List<long> ids, CancellationToken ct)
+    {
+        if (ids.Count == 0) return [];
         var rows = await db.Resources.Where(s => ids.Contains(s.Id)).Select(s => new
         {
             s.Id,
             s.PublicId,
             s.ParentId,
+            s.LastUpdate,
             PatientPublicId = db.Resources.Where(p => p.Id == s.ParentId).Select(p => p.PublicId).FirstOrDefault(),
             Series = db.Resources.LongCount(x => x.ParentId == s.Id),
             Instances = db.Resources.Where(x => x.ParentId == s.Id).SelectMany(x => x.Children).SelectMany(i => i.Attachments)
@@ -82,9 +101,9 @@ public sealed partial class IndexQueries
                 .Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
                 .ToListAsync(ct))
             .Where(m => !string.IsNullOrEmpty(m.Value)).Distinct().ToLookup(m => m.Study, m => m.Value!);
-        return new(total, ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(s =>
+        return ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(s =>
             new StudySummary(s.PublicId, TagsOf(tags, s.Id), s.ParentId is { } p ? TagsOf(tags, p) : new Dictionary<DicomTag, string>(),
-                s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList(), s.PatientPublicId ?? "")).ToList());
+                s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList(), s.PatientPublicId ?? "", s.LastUpdate)).ToList();
     }
 
     /// <summary>The series of a study in Series Number order (as numbers), or null when the study does not exist.</summary>

@@ -9,6 +9,7 @@ public static class IngestRegistration
         services.AddOptions<UploadOptions>()
             .Configure<IServiceProvider>((o, sp) => sp.GetService<IConfiguration>()?.GetSection(Hosting.ServerOptions.Section).Bind(o))
             .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ArrivalMonitor>();
         services.AddSingleton<IngestService>();
         services.AddSingleton<UploadService>();
         return services;

@@ -14,7 +14,7 @@ namespace OrthancWeb.Ingest;
 /// checksumming, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
 /// The caller is answered only after both are durable.
 /// </summary>
-public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options) : IDisposable
+public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ArrivalMonitor? arrivals = null) : IDisposable
 {
     private readonly HashingThread _hasher = new();
 
@@ -265,6 +265,8 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             var outcome = await writer.AddInstanceAsync(header, ids, stored, arrival, checksum);
             if (outcome.Status != StoreStatus.Success)
                 storage.Delete(stored.Uuid);
+            else
+                arrivals?.Record(source, size);
             var status = outcome.Status switch
             {
                 StoreStatus.Success => IngestStatus.Success,

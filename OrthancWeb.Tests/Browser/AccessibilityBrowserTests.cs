@@ -1,0 +1,124 @@
+using Deque.AxeCore.Commons;
+using Deque.AxeCore.Playwright;
+using Microsoft.Playwright;
+using OrthancWeb.Tests.Server;
+using Xunit.Abstractions;
+
+namespace OrthancWeb.Tests.Browser;
+
+/// <summary>
+/// Every page of the explorer under axe-core (Deque's engine, as auditors run it): no serious or critical violation,
+/// in the light and the dark theme (the theme follows the system's setting), and no page wider than a tablet.
+/// </summary>
+public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private string _folder = "";
+    private ServerProcess _server = null!;
+    private Chromium _chromium = null!;
+
+    public async Task InitializeAsync()
+    {
+        _folder = Directory.CreateTempSubdirectory("ow-ui-a11y-").FullName;
+        _server = await ServerProcess.StartAsync(_folder);
+        _chromium = await Chromium.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _chromium.DisposeAsync();
+        await _server.DisposeAsync();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+
+    /// <summary>Every page a user can open, with the element that says it has loaded its data.</summary>
+    private async Task<List<(string Path, string Ready)>> PagesAsync()
+    {
+        using var client = _server.CreateRestClient();
+        var ct = await Rest.UploadAsync(client, Rest.Sample("CT_small.dcm"));
+        await Rest.UploadAsync(client, Rest.Sample("MR_small.dcm"));
+        string Id(string key) => ct[key]!.GetValue<string>();
+        return
+        [
+            ("", "[data-testid=recent-study]"),
+            ("ui/patients", "[data-testid=patient-link]"),
+            ($"ui/patients/{Id("ParentPatient")}", "[data-testid=timeline-study]"),
+            ("ui/studies", "[data-testid=study-link]"),
+            ($"ui/studies/{Id("ParentStudy")}", "[data-testid=series-list] tbody tr"),
+            ($"ui/series/{Id("ParentSeries")}", "[data-testid=open-instance]"),
+            ($"ui/instances/{Id("ID")}", "[data-testid=tag-tree]"),
+            ($"ui/viewer/{Id("ParentSeries")}", "[data-testid=slice]"),
+            ("ui/upload", "[data-testid=upload-input][data-ready=true]"),
+            ("ui/jobs", "[data-testid=jobs]"),
+            ("ui/modalities", "h5, h6"),
+            ("ui/routing", "h5, h6"),
+            ("ui/users", "[data-testid=users]"),
+            ("ui/audit", "[data-testid=audit-grid]"),
+            ("account/password", "form"),
+        ];
+    }
+
+    /// <summary>The serious and critical violations of the page as axe reports them, one line each.</summary>
+    private static async Task<List<string>> ViolationsAsync(IPage page, string path)
+    {
+        var result = await page.RunAxe();
+        return result.Violations
+            .Where(v => v.Impact is "serious" or "critical")
+            .SelectMany(v => v.Nodes.Select(n => $"/{path}: {v.Impact} {v.Id} ({v.Help}) at {string.Join(" ", n.Target)}: {n.Html}"))
+            .ToList();
+    }
+
+    [Theory]
+    [InlineData(ColorScheme.Light)]
+    [InlineData(ColorScheme.Dark)]
+    public async Task Every_page_passes_axe_with_no_serious_or_critical_violation(ColorScheme scheme)
+    {
+        var pages = await PagesAsync();
+        var violations = new List<string>();
+
+        // The login page, before signing in.
+        var context = await _chromium.Browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ColorScheme = scheme, ViewportSize = new() { Width = 1280, Height = 900 } });
+        var anonymous = await context.NewPageAsync();
+        await anonymous.GotoAsync($"https://localhost:{_server.HttpsPort}/account/login");
+        violations.AddRange(await ViolationsAsync(anonymous, "account/login"));
+        await context.CloseAsync();
+
+        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        await page.EmulateMediaAsync(new() { ColorScheme = scheme });
+        foreach (var (i, (path, ready)) in pages.Index())
+        {
+            await page.GotoAsync($"https://localhost:{_server.HttpsPort}/{path}");
+            if (!path.StartsWith("account/", StringComparison.Ordinal)) await Chromium.Interactive(page); // account pages are static
+            await page.WaitForSelectorAsync(ready, new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+            // The theme follows the system once the circuit is live (the page's background says which one is on).
+            if (!path.StartsWith("account/", StringComparison.Ordinal))
+                await page.WaitForFunctionAsync("dark => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).every(c => +c < 100) === dark",
+                    scheme == ColorScheme.Dark, new() { Timeout = 10_000 });
+            violations.AddRange(await ViolationsAsync(page, path));
+            await Chromium.ShotAsync(page, $"a11y-{scheme.ToString().ToLowerInvariant()}-{i:00}-{string.Join("-", path.Split('/').Take(2))}");
+        }
+        foreach (var v in violations) output.WriteLine(v);
+        Assert.True(violations.Count == 0, $"{violations.Count} serious or critical axe violation(s):\n{string.Join("\n", violations)}");
+    }
+
+    [Fact]
+    public async Task Every_page_fits_a_tablet_without_sideways_scrolling()
+    {
+        var pages = await PagesAsync();
+        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var tooWide = new List<string>();
+        foreach (var (width, height) in new[] { (768, 1024), (1024, 768) })
+        {
+            await page.SetViewportSizeAsync(width, height);
+            foreach (var (path, ready) in pages)
+            {
+                await page.GotoAsync($"https://localhost:{_server.HttpsPort}/{path}");
+                if (!path.StartsWith("account/", StringComparison.Ordinal)) await Chromium.Interactive(page);
+                await page.WaitForSelectorAsync(ready, new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+                var scroll = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+                if (scroll > width) tooWide.Add($"/{path} at {width}x{height} is {scroll} px wide");
+            }
+            await Chromium.ShotAsync(page, $"tablet-{width}x{height}-last");
+        }
+        Assert.True(tooWide.Count == 0, string.Join("\n", tooWide));
+    }
+}
