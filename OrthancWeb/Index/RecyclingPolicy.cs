@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Storage;
 
@@ -38,10 +39,15 @@ public sealed partial class RecyclingPolicy(StorageUsage usage, ResourceDeletion
             patientsFreed++;
         }
         if (recycled is null) return true;
+        var limits = string.Join(" and ", new[]
+        {
+            o.MaximumStorageSize > 0 ? string.Create(CultureInfo.InvariantCulture, $"MaximumStorageSize {o.MaximumStorageSize} MB") : null,
+            o.MaximumPatientCount > 0 ? string.Create(CultureInfo.InvariantCulture, $"MaximumPatientCount {o.MaximumPatientCount}") : null,
+        }.OfType<string>());
         foreach (var victim in recycled)
         {
             LogRecycling(logger, victim.PublicId);
-            await deletion.DeleteTreeAsync(transaction, victim, logDeletion: true, ct);
+            await deletion.RecycleAsync(transaction, victim, $"Recycled to make room for an arriving instance ({limits})", ct);
         }
         return true;
     }

@@ -37,6 +37,20 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
         return null;
     }
 
+    /// <summary>
+    /// Deletes a patient that the storage limits recycle. The audit trail records it as a deletion by the server, with
+    /// the reason (who was storing when it happened is the entry's user).
+    /// </summary>
+    internal async Task RecycleAsync(ReadWriteTransaction transaction, Resource patient, string reason, CancellationToken ct)
+    {
+        var (patientId, _) = audit is null ? default : await IdentifiersAsync(transaction.Db, patient, ct);
+        await DeleteTreeAsync(transaction, patient, logDeletion: true, ct);
+        audit?.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success)
+        {
+            Source = AuditSources.Server, PatientId = patientId, ResourceLevel = patient.Level.ToString(), ResourceId = patient.PublicId, Details = reason,
+        });
+    }
+
     /// <summary>Removes the rows of a resource and its descendants; their files are released to the transaction.</summary>
     /// <param name="logDeletion">False when the instance is being replaced by a new copy (no Deleted change then).</param>
     internal async Task DeleteTreeAsync(ReadWriteTransaction transaction, Resource r, bool logDeletion, CancellationToken ct)
