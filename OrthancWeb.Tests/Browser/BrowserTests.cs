@@ -259,6 +259,8 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.ClickAsync("[data-testid=nav-studies]");
         await page.FillAsync(Field("search-id"), "VIEWER-1");
         await page.ClickAsync("[data-testid=search-button]");
+        // The search is a navigation of its own (its URL): wait for it, or it lands after the click on the row.
+        await WaitForPathAsync(page, "^/ui/studies\\?patientId=VIEWER-1$");
         await OpenRowAsync(page, "VIEWER-1");
         await page.ClickAsync("[data-testid=open-viewer]");
         await page.WaitForSelectorAsync("[data-testid=slice]");

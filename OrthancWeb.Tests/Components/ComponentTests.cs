@@ -190,6 +190,18 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Viewer_names_the_patient_directions_at_the_edges_of_an_axial_slice()
+    {
+        var stored = await Services.GetRequiredService<IngestService>().StoreAsync(
+            await File.ReadAllBytesAsync(OrthancWeb.Tests.Server.Rest.Sample("CT_small.dcm")), new IngestSource(IngestOrigin.WebUI));
+        var page = Render<Viewer>(p => p.Add(v => v.SeriesId, stored.SeriesId!));
+        page.WaitForElement("[data-testid=slice]");
+        // CT_small is axial (1\0\0\0\1\0), seen from the feet: the patient's right on the left, anterior at the top.
+        Assert.Equal(("A", "P", "R", "L"), (page.Find("[data-testid=orientation-top]").TextContent, page.Find("[data-testid=orientation-bottom]").TextContent,
+            page.Find("[data-testid=orientation-left]").TextContent, page.Find("[data-testid=orientation-right]").TextContent));
+    }
+
+    [Fact]
     public async Task Viewer_controls_move_through_slices_and_change_the_window()
     {
         var ingest = Services.GetRequiredService<IngestService>();
@@ -204,6 +216,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         string Number() => page.Find("[data-testid=slice-number]").TextContent;
         Assert.Equal("Slice 1 / 5", Number());
         Assert.StartsWith($"instances/{byNumber[1]}/frames/0/rendered", Src());
+        Assert.Empty(page.FindAll("[data-testid=orientation-left]")); // these instances have no Image Orientation (Patient)
         // The next slices are preloaded in the browser (viewer.js).
         page.WaitForAssertion(() => Assert.Contains(JSInterop.Invocations["owViewer.preload"],
             call => ((string[])call.Arguments[0]!).Any(u => u.Contains(byNumber[2]))), TimeSpan.FromSeconds(5));
