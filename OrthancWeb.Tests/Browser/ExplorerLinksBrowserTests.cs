@@ -166,6 +166,13 @@ public sealed class ExplorerLinksBrowserTests(ITestOutputHelper output) : IAsync
         await WaitForRowsAsync(bookmark, Enumerable.Range(25, 5).Select(i => $"LINKS^P{i:00}").ToArray());
         await Chromium.ShotAsync(bookmark, "links-02-bookmark-sorted");
 
+        // A page number edited by hand into something else opens the first page, not an error.
+        await bookmark.GotoAsync(Url("ui/studies?name=links%5Ep&page=abc"));
+        await Chromium.Interactive(bookmark);
+        await WaitForRowsAsync(bookmark, newestFirst[..25]);
+        await bookmark.GoBackAsync();
+        await WaitForRowsAsync(bookmark, Enumerable.Range(25, 5).Select(i => $"LINKS^P{i:00}").ToArray());
+
         // The patient ID cell is a link to the patient's timeline.
         await bookmark.Locator("[data-testid=studies-grid] tbody tr", new() { HasText = "LINKS^P27" }).Locator("[data-testid=patient-link]").ClickAsync();
         await WaitForLocationAsync(bookmark, "^/ui/patients/[0-9a-f-]+$");

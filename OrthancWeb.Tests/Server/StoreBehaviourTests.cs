@@ -77,8 +77,8 @@ public sealed class StoreBehaviourTests
             // The audit trail says that B went, which patient it was, and why: the server recycled it.
             var deletions = (await GetJsonAsync(client, "/audit?action=Delete")).AsArray();
             var recycled = Assert.Single(deletions, e => e!["ResourceID"]?.GetValue<string>() == b)!;
-            Assert.Equal(("PAT-B", "Server"), (recycled["PatientID"]!.GetValue<string>(), recycled["Source"]!.GetValue<string>()));
-            Assert.Contains("Recycled to make room for an arriving instance (MaximumPatientCount 2)", recycled["Details"]!.GetValue<string>());
+            Assert.Equal(("PAT-B", "Server", "(server)"), (recycled["PatientID"]!.GetValue<string>(), recycled["Source"]!.GetValue<string>(), recycled["User"]!.GetValue<string>()));
+            Assert.StartsWith("Recycled to make room for an arriving instance (MaximumPatientCount 2; RestApi", recycled["Details"]!.GetValue<string>());
 
             // Protect C too: nothing can be recycled, D is refused and nothing else changes.
             await client.PutAsync($"/patients/{c}/protected", new StringContent("1"));

@@ -29,18 +29,51 @@ public sealed partial class StorageHistory(IndexQueries queries, IOptionsMonitor
         get { lock (_lock) return [.. _samples]; }
     }
 
-    /// <summary>The last statistics taken (null before the first).</summary>
-    public Statistics? Latest => Volatile.Read(ref _latest);
-
-    /// <summary>Takes a sample now (also what the timer does): the home page asks for one when it has none yet.</summary>
-    public async Task<Statistics> SampleAsync(CancellationToken ct)
+    /// <summary>The last statistics counted (null before the first).</summary>
+    public Statistics? Latest
     {
-        var stats = await queries.StatisticsAsync(ct);
+        get { lock (_lock) return _latest; }
+    }
+
+    /// <summary>When <see cref="Latest"/> was counted.</summary>
+    public DateTimeOffset LatestAt
+    {
+        get { lock (_lock) return _latestAt; }
+    }
+
+    private DateTimeOffset _latestAt = DateTimeOffset.MinValue;
+
+    private Task<Statistics>? _counting;
+
+    /// <summary>
+    /// Counts the statistics again for <see cref="Latest"/>, without adding a sample to the curve (the timer alone
+    /// does, every <see cref="Interval"/>). Pages asking at the same time share one count.
+    /// </summary>
+    public Task<Statistics> RefreshLatestAsync()
+    {
         lock (_lock)
         {
-            _samples.Enqueue(new StorageSample(time.GetUtcNow(), stats.TotalDiskSize, stats.CountInstances));
+            if (_counting is { IsCompleted: false } running) return running;
+            return _counting = CountAsync();
+        }
+    }
+
+    private async Task<Statistics> CountAsync()
+    {
+        // Not the caller's token: other pages may be waiting on this count.
+        var stats = await queries.StatisticsAsync(CancellationToken.None);
+        lock (_lock) (_latest, _latestAt) = (stats, time.GetUtcNow());
+        return stats;
+    }
+
+    /// <summary>Takes a sample of the curve (what the timer does).</summary>
+    public async Task<Statistics> SampleAsync(CancellationToken ct)
+    {
+        var stats = await RefreshLatestAsync().WaitAsync(ct);
+        lock (_lock)
+        {
+            _samples.Enqueue(new StorageSample(_latestAt, stats.TotalDiskSize, stats.CountInstances));
             while (_samples.Count > Kept) _samples.Dequeue();
-            _latest = stats;
         }
         return stats;
     }

@@ -82,6 +82,7 @@ public sealed class ReadWriteTransaction
     private readonly HierarchyCache _hierarchy;
     private readonly StorageUsage _usage;
     private readonly List<string> _released = [];
+    private readonly List<Action> _onCommitted = [];
     private IDbContextTransaction? _transaction;
 
     internal ReadWriteTransaction(IndexDbContext db, StorageArea storage, HierarchyCache hierarchy, StorageUsage usage) =>
@@ -94,6 +95,9 @@ public sealed class ReadWriteTransaction
     /// <summary>Stored files whose rows this transaction deletes: they go from the disk after the commit.</summary>
     internal void Release(IEnumerable<string> uuids) => _released.AddRange(uuids);
 
+    /// <summary>Work that tells of what the transaction did (an audit entry): done once it is committed, never if it is not.</summary>
+    internal void OnCommitted(Action action) => _onCommitted.Add(action);
+
     internal async Task CommitAsync(CancellationToken ct)
     {
         // The ingest path writes through IndexRowWriter; EF tracks only what deletions and stability marking change.
@@ -101,6 +105,8 @@ public sealed class ReadWriteTransaction
         await _transaction!.CommitAsync(ct);
         await EndAsync();
         _hierarchy.Committed();
+        foreach (var action in _onCommitted) action();
+        _onCommitted.Clear();
     }
 
     /// <summary>After a failure: the transaction is rolled back, so its files stay and what the writer knew is unknown.</summary>
@@ -108,6 +114,7 @@ public sealed class ReadWriteTransaction
     {
         await EndAsync();
         _released.Clear();
+        _onCommitted.Clear();
         _hierarchy.Forget();
         _usage.Forget();
     }
@@ -129,11 +136,11 @@ public sealed class ReadWriteTransaction
     private const string SavepointName = "instance";
 
     /// <summary>Where to come back to if what follows is refused: the rows, the files released and the storage usage.</summary>
-    internal readonly record struct Savepoint(int Released, (long, int) Usage);
+    internal readonly record struct Savepoint(int Released, int OnCommitted, (long, int) Usage);
 
     internal async ValueTask<Savepoint> SavepointAsync(CancellationToken ct)
     {
-        var savepoint = new Savepoint(_released.Count, _usage.Snapshot);
+        var savepoint = new Savepoint(_released.Count, _onCommitted.Count, _usage.Snapshot);
         await _transaction!.CreateSavepointAsync(SavepointName, ct);
         return savepoint;
     }
@@ -142,6 +149,7 @@ public sealed class ReadWriteTransaction
     {
         await _transaction!.RollbackToSavepointAsync(SavepointName, ct);
         _released.RemoveRange(savepoint.Released, _released.Count - savepoint.Released);
+        _onCommitted.RemoveRange(savepoint.OnCommitted, _onCommitted.Count - savepoint.OnCommitted);
         _usage.Restore(savepoint.Usage);
     }
 }

@@ -129,7 +129,7 @@ public sealed class InstanceIndexer(
         }
 
         var newPatient = !hierarchy.TryGetParent(ids.PatientPublicId, out _) && await rows.IdAsync(ids.PatientPublicId, ct) == 0;
-        if (RecyclingPolicy.HasLimit(o) && !await recycling.MakeRoomAsync(transaction, ids.PatientPublicId, newPatient, file.CompressedSize, o, ct))
+        if (RecyclingPolicy.HasLimit(o) && !await recycling.MakeRoomAsync(transaction, ids.PatientPublicId, newPatient, file.CompressedSize, o, arrival, ct))
             return new StoreOutcome(StoreStatus.StorageFull, RecyclingPolicy.StorageFullReason);
 
         var now = time.GetUtcNow().UtcDateTime;

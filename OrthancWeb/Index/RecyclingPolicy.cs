@@ -18,16 +18,20 @@ public sealed partial class RecyclingPolicy(StorageUsage usage, ResourceDeletion
 
     /// <summary>Recycles what must go for an instance of <paramref name="compressedSize"/> bytes to fit; false when it cannot fit.</summary>
     /// <param name="newPatient">The instance brings a patient the index does not have yet.</param>
-    internal async Task<bool> MakeRoomAsync(ReadWriteTransaction transaction, string patientPublicId, bool newPatient, long compressedSize, StorageOptions o, CancellationToken ct)
+    /// <param name="arrival">Who sent the instance, named in the audit entry of each patient recycled for it.</param>
+    internal async Task<bool> MakeRoomAsync(ReadWriteTransaction transaction, string patientPublicId, bool newPatient, long compressedSize, StorageOptions o,
+        InstanceArrival arrival, CancellationToken ct)
     {
         var db = transaction.Db;
         var maxBytes = o.MaximumStorageSize * 1024 * 1024;
         List<Resource>? recycled = null;
+        var bySize = false;
         long freed = 0;
         var patientsFreed = 0;
         while ((maxBytes > 0 && usage.CompressedSize - freed + compressedSize > maxBytes) ||
                (o.MaximumPatientCount > 0 && newPatient && usage.PatientCount - patientsFreed + 1 > o.MaximumPatientCount))
         {
+            bySize |= maxBytes > 0 && usage.CompressedSize - freed + compressedSize > maxBytes;
             recycled ??= [];
             var skip = recycled.Select(r => r.Id).ToList();
             var victim = await db.Resources.AsNoTracking()
@@ -39,15 +43,16 @@ public sealed partial class RecyclingPolicy(StorageUsage usage, ResourceDeletion
             patientsFreed++;
         }
         if (recycled is null) return true;
-        var limits = string.Join(" and ", new[]
-        {
-            o.MaximumStorageSize > 0 ? string.Create(CultureInfo.InvariantCulture, $"MaximumStorageSize {o.MaximumStorageSize} MB") : null,
-            o.MaximumPatientCount > 0 ? string.Create(CultureInfo.InvariantCulture, $"MaximumPatientCount {o.MaximumPatientCount}") : null,
-        }.OfType<string>());
+        // The limit that made room (the storage size when both were passed), and who sent what needed it.
+        var limit = bySize
+            ? string.Create(CultureInfo.InvariantCulture, $"MaximumStorageSize {o.MaximumStorageSize} MB")
+            : string.Create(CultureInfo.InvariantCulture, $"MaximumPatientCount {o.MaximumPatientCount}");
+        var sender = arrival.RemoteAet is { Length: > 0 } aet ? $"{arrival.Origin} from {aet}" : arrival.Origin;
+        if (arrival.RemoteIp is { Length: > 0 } ip) sender += $" ({ip})";
         foreach (var victim in recycled)
         {
             LogRecycling(logger, victim.PublicId);
-            await deletion.RecycleAsync(transaction, victim, $"Recycled to make room for an arriving instance ({limits})", ct);
+            await deletion.RecycleAsync(transaction, victim, $"Recycled to make room for an arriving instance ({limit}; {sender})", ct);
         }
         return true;
     }

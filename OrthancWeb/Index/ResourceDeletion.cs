@@ -38,18 +38,24 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
     }
 
     /// <summary>
-    /// Deletes a patient that the storage limits recycle. The audit trail records it as a deletion by the server, with
-    /// the reason (who was storing when it happened is the entry's user).
+    /// Deletes a patient that the storage limits recycle. The audit trail records it once the transaction is
+    /// committed (a batch that fails deleted nothing), as a deletion by the server with the reason. The writer's
+    /// thread carries no caller, so the entry names the server, and the reason names the arrival that made it happen.
     /// </summary>
     internal async Task RecycleAsync(ReadWriteTransaction transaction, Resource patient, string reason, CancellationToken ct)
     {
         var (patientId, _) = audit is null ? default : await IdentifiersAsync(transaction.Db, patient, ct);
         await DeleteTreeAsync(transaction, patient, logDeletion: true, ct);
-        audit?.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success)
+        if (audit is null) return;
+        var entry = new AuditEvent(AuditActions.Delete, AuditOutcome.Success)
         {
-            Source = AuditSources.Server, PatientId = patientId, ResourceLevel = patient.Level.ToString(), ResourceId = patient.PublicId, Details = reason,
-        });
+            User = ServerUser, Source = AuditSources.Server, PatientId = patientId, ResourceLevel = patient.Level.ToString(), ResourceId = patient.PublicId, Details = reason,
+        };
+        transaction.OnCommitted(() => audit.Record(entry));
     }
+
+    /// <summary>The user of what the server does on its own (recycling).</summary>
+    public const string ServerUser = "(server)";
 
     /// <summary>Removes the rows of a resource and its descendants; their files are released to the transaction.</summary>
     /// <param name="logDeletion">False when the instance is being replaced by a new copy (no Deleted change then).</param>

@@ -77,7 +77,8 @@ public sealed class ArrivalMonitor(TimeProvider time)
             {
                 var at = DateTimeOffset.FromUnixTimeSeconds(m * 60);
                 var hour = (int)Math.Floor((at - firstHour).TotalHours);
-                var isRecent = m > minute - RecentWindow.TotalMinutes;
+                // The current minute and the five before it: at least the last five minutes.
+                var isRecent = m >= minute - RecentWindow.TotalMinutes;
                 foreach (var (sender, counts) in senders)
                 {
                     if (hour is >= 0 and < 24) Add(perHour[hour], sender, counts);
