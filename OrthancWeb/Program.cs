@@ -10,6 +10,7 @@ using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;
 using OrthancWeb.Modification;
 using OrthancWeb.Networking;
+using OrthancWeb.Reading;
 using OrthancWeb.Routing;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
@@ -40,6 +41,7 @@ builder.Services
     .AddExport(configuration)
     .AddAutoRouting(configuration)
     .AddExplorer()
+    .AddReading()
     .AddRestApi()
     .AddExplorerUi();
 

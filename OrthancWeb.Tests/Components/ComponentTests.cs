@@ -202,6 +202,21 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Viewer_plays_the_frames_of_a_multi_frame_instance_as_slices()
+    {
+        // Two RGB frames, RLE-compressed, in one instance: two slices in the viewer, each its own rendered frame.
+        var stored = await Services.GetRequiredService<IngestService>().StoreAsync(
+            await File.ReadAllBytesAsync(Path.Combine(Peers.PydicomDir("test_files"), "SC_rgb_rle_2frame.dcm")), new IngestSource(IngestOrigin.WebUI));
+        var page = Render<Viewer>(p => p.Add(v => v.SeriesId, stored.SeriesId!));
+        page.WaitForElement("[data-testid=slice]");
+        Assert.Equal("Slice 1 / 2", page.Find("[data-testid=slice-number]").TextContent);
+        Assert.StartsWith($"instances/{stored.InstanceId}/frames/0/rendered", page.Find("[data-testid=slice]").GetAttribute("src"));
+        page.Find("[data-testid=viewer]").KeyDown("ArrowDown");
+        Assert.Equal("Slice 2 / 2", page.Find("[data-testid=slice-number]").TextContent);
+        Assert.StartsWith($"instances/{stored.InstanceId}/frames/1/rendered", page.Find("[data-testid=slice]").GetAttribute("src"));
+    }
+
+    [Fact]
     public async Task Viewer_controls_move_through_slices_and_change_the_window()
     {
         var ingest = Services.GetRequiredService<IngestService>();

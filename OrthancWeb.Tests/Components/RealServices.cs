@@ -12,6 +12,7 @@ using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;
 using OrthancWeb.Modification;
 using OrthancWeb.Networking;
+using OrthancWeb.Reading;
 using OrthancWeb.Routing;
 using OrthancWeb.Storage;
 
@@ -43,7 +44,8 @@ public static class RealServices
             .AddModification()
             .AddExport(configuration)
             .AddAutoRouting(configuration)
-            .AddExplorer();
+            .AddExplorer()
+            .AddReading();
         if (dicom is not null) services.AddSingleton<IOptionsMonitor<DicomOptions>>(new StaticOptions<DicomOptions>(dicom));
     }
 

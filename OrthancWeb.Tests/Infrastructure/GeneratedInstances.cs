@@ -57,4 +57,75 @@ public static class GeneratedInstances
         Enumerable.Range(1, count)
             .Select(i => Ct(patientId, uidRoot + ".1", uidRoot + ".2", $"{uidRoot}.3.{i}", i, pixelBytes, studyDate, description))
             .ToList();
+
+    /// <summary>The planes of <see cref="VolumeSeries"/>: axial slices go up z, sagittal ones across x (PS3.3 C.7.6.2.1.1).</summary>
+    public enum Plane { Axial, Sagittal }
+
+    /// <summary>
+    /// One series of a synthetic CT volume: 64 x 64 slices of 4 mm pixels centred on the patient's axis, in the frame
+    /// of reference <paramref name="frameOfReferenceUid"/>, slice k at <paramref name="first"/> + k x <paramref name="step"/> mm
+    /// along the plane's normal. Every pixel is 40 HU (stored 1064, intercept -1024) but for a 1000 HU block in the
+    /// first 16 x 16 pixels, so a region anywhere else measures 40 HU exactly.
+    /// </summary>
+    public static IReadOnlyList<GeneratedInstance> VolumeSeries(string patientId, string studyUid, string seriesUid, string frameOfReferenceUid,
+        Plane plane, int count, double first, double step, int seriesNumber, string description)
+    {
+        var instances = new List<GeneratedInstance>();
+        for (var k = 0; k < count; k++)
+        {
+            var at = (first + k * step).ToString("0.###", CultureInfo.InvariantCulture);
+            var ds = new DicomDataset();
+            ds.Add(DicomTags.SpecificCharacterSet, "ISO_IR 100");
+            ds.Add(DicomTags.SOPClassUID, "1.2.840.10008.5.1.4.1.1.2");
+            var sopUid = $"{seriesUid}.{k + 1}";
+            ds.Add(DicomTags.SOPInstanceUID, sopUid);
+            ds.Add(DicomTags.PatientName, $"VOLUME^{patientId}");
+            ds.Add(DicomTags.PatientID, patientId);
+            ds.Add(DicomTags.StudyInstanceUID, studyUid);
+            ds.Add(DicomTags.StudyDate, "20260301");
+            ds.Add(DicomTags.StudyDescription, "VOLUME");
+            ds.Add(DicomTags.SeriesInstanceUID, seriesUid);
+            ds.Add(DicomTags.SeriesNumber, seriesNumber.ToString(CultureInfo.InvariantCulture));
+            ds.Add(DicomTags.SeriesDescription, description);
+            ds.Add(DicomTags.Modality, "CT");
+            ds.Add(DicomTags.FrameOfReferenceUID, frameOfReferenceUid);
+            ds.Add(DicomTags.InstanceNumber, (k + 1).ToString(CultureInfo.InvariantCulture));
+            if (plane == Plane.Axial)
+            {
+                ds.Add(DicomTags.ImagePositionPatient, "-126", "-126", at);
+                ds.Add(DicomTags.ImageOrientationPatient, "1", "0", "0", "0", "1", "0");
+            }
+            else
+            {
+                ds.Add(DicomTags.ImagePositionPatient, at, "-126", "126");
+                ds.Add(DicomTags.ImageOrientationPatient, "0", "1", "0", "0", "0", "-1");
+            }
+            ds.Add(DicomTags.PixelSpacing, "4", "4");
+            ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
+            ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
+            ds.Add(DicomTags.Rows, (ushort)64);
+            ds.Add(DicomTags.Columns, (ushort)64);
+            ds.Add(DicomTags.BitsAllocated, (ushort)16);
+            ds.Add(DicomTags.BitsStored, (ushort)12);
+            ds.Add(DicomTags.HighBit, (ushort)11);
+            ds.Add(DicomTags.PixelRepresentation, (ushort)0);
+            ds.Add(DicomTags.RescaleIntercept, "-1024");
+            ds.Add(DicomTags.RescaleSlope, "1");
+            ds.Add(DicomTags.WindowCenter, "40");
+            ds.Add(DicomTags.WindowWidth, "400");
+            var pixels = new byte[64 * 64 * 2];
+            for (var y = 0; y < 64; y++)
+                for (var x = 0; x < 64; x++)
+                {
+                    var stored = (ushort)((x < 16 && y < 16 ? 1000 : 40) + 1024);
+                    pixels[2 * (y * 64 + x)] = (byte)stored;
+                    pixels[2 * (y * 64 + x) + 1] = (byte)(stored >> 8);
+                }
+            ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+            var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
+            file.UpdateFileMetaInfo();
+            instances.Add(new GeneratedInstance(patientId, studyUid, seriesUid, sopUid, file.ToBytes()));
+        }
+        return instances;
+    }
 }

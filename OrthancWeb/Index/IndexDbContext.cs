@@ -11,6 +11,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
     public DbSet<Attachment> Attachments => Set<Attachment>();
     public DbSet<ChangeEntry> Changes => Set<ChangeEntry>();
     public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
+    public DbSet<Measurement> Measurements => Set<Measurement>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -55,5 +56,15 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.Property(c => c.Seq).ValueGeneratedOnAdd();
         });
         modelBuilder.Entity<GlobalProperty>(e => e.HasKey(p => p.Name));
+        modelBuilder.Entity<Measurement>(e =>
+        {
+            e.HasKey(m => m.Id);
+            e.HasIndex(m => new { m.InstanceId, m.UserName, m.Frame });
+            e.Property(m => m.UserName).HasMaxLength(256);
+            e.Property(m => m.Kind).HasMaxLength(16);
+            e.Property(m => m.Points).HasMaxLength(512);
+            // Gone with the instance: a deleted or recycled image takes its measurements with it.
+            e.HasOne<Resource>().WithMany().HasForeignKey(m => m.InstanceId).OnDelete(DeleteBehavior.Cascade);
+        });
     }
 }

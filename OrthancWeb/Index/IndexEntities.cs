@@ -72,3 +72,19 @@ public sealed class GlobalProperty
     public string Name { get; set; } = "";
     public string Value { get; set; } = "";
 }
+
+/// <summary>
+/// A measurement a user drew on one frame in the viewer (a length, an angle, a rectangle or an ellipse), kept for that
+/// user only. <see cref="Points"/> are image coordinates ("x,y;x,y", invariant culture); what they measure is computed
+/// from the pixels when shown, so nothing derived is stored.
+/// </summary>
+public sealed class Measurement
+{
+    public long Id { get; set; }
+    public long InstanceId { get; set; }
+    public int Frame { get; set; }
+    public string UserName { get; set; } = "";
+    public string Kind { get; set; } = "";
+    public string Points { get; set; } = "";
+    public DateTime Created { get; set; }
+}

@@ -21,3 +21,11 @@ window.owViewer = {
     return urls.every(u => { const i = this.cache.get(u); return i && i.complete && i.naturalWidth > 0; });
   }
 };
+
+// The box of an element on screen, after CSS transforms (zoom, pan): the viewer turns mouse positions into image
+// coordinates with it.
+window.owViewer.box = function (element) {
+  if (!element || !element.getBoundingClientRect) return null;
+  const r = element.getBoundingClientRect();
+  return [r.left, r.top, r.width, r.height];
+};

@@ -123,6 +123,43 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("MainDicomTags");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("Created")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Frame")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("InstanceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Points")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("InstanceId", "UserName", "Frame");
+
+                    b.ToTable("Measurements");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.Resource", b =>
                 {
                     b.Property<long>("Id")
@@ -199,6 +236,15 @@ namespace OrthancWeb.Index.Migrations
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Tags")
                         .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("InstanceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
