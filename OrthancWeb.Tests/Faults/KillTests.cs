@@ -55,6 +55,7 @@ public sealed class KillTests(ITestOutputHelper output)
         startups.Add(clock.Elapsed.TotalSeconds);
         var lastLog = "";
         var round = 0;
+        var roundsWithJobsInFlight = 0;
         try
         {
             string sourceStudy;
@@ -81,6 +82,8 @@ public sealed class KillTests(ITestOutputHelper output)
                 await server.DisposeAsync();
                 // The process is dead: what it left on disk, before any restart touches it.
                 CheckAcknowledged(KillIndexSnapshot.Read(server.DataDirectory), ledger, server.DataDirectory, round, checksumsFrom: round, "after the kill");
+                var interrupted = InterruptedJobs(server.DataDirectory);
+                if (interrupted > 0) roundsWithJobsInFlight++;
                 clock.Restart();
                 server = running = await ServerProcess.StartAsync(folder, config, env, keepPorts: true);
                 startups.Add(clock.Elapsed.TotalSeconds);
@@ -89,9 +92,14 @@ public sealed class KillTests(ITestOutputHelper output)
                 CheckAcknowledged(after, ledger, server.DataDirectory, round, checksumsFrom: int.MaxValue, "after the restart");
                 CheckNoOrphans(after, round);
                 output.WriteLine($"round {round}: killed after {plan.KillAfterMs} ms ({work}); acknowledged +{ledger.AcknowledgedCount - acknowledgedBefore}; " +
-                                 $"restart {startups[^1]:0.0} s; jobs {jobs}");
+                                 $"{interrupted} job(s) cut short; restart {startups[^1]:0.0} s; jobs {jobs}");
             }
             await FinalChecksAsync(server, ledger);
+            // The kills must have cut jobs short for "jobs resume or fail cleanly" to have been tried: with jobs drawn
+            // in 80% of rounds, fewer than one round in ten with a job in flight means the kill moments missed them.
+            output.WriteLine($"{roundsWithJobsInFlight} of {rounds} rounds killed the server with a job pending or running");
+            if (rounds >= 20)
+                Assert.True(roundsWithJobsInFlight >= rounds / 10, $"only {roundsWithJobsInFlight} of {rounds} kills caught a job in flight");
         }
         catch (Exception)
         {
@@ -290,6 +298,16 @@ public sealed class KillTests(ITestOutputHelper output)
         }
         catch (OperationCanceledException) { return false; }
         return !killed.IsCancellationRequested;
+    }
+
+    /// <summary>Jobs the kill cut short: saved (data/jobs/*.json) as pending, running or waiting for a retry.</summary>
+    private static int InterruptedJobs(string dataDirectory)
+    {
+        var folder = Path.Combine(dataDirectory, "jobs");
+        if (!Directory.Exists(folder)) return 0;
+        return Directory.EnumerateFiles(folder, "*.json")
+            .Select(f => { try { return JsonNode.Parse(File.ReadAllText(f))?["State"]?.GetValue<string>(); } catch (System.Text.Json.JsonException) { return null; } })
+            .Count(state => state is "Pending" or "Running" or "Retry");
     }
 
     /// <summary>Every acknowledged instance not asked to be deleted has its row and its file; deletions answered 200 stayed done.</summary>
