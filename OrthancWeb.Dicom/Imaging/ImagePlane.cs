@@ -24,7 +24,15 @@ public sealed record ImagePlane(PatientVector Origin, PatientVector Row, Patient
     /// <summary>Two planes closer to parallel than this (cos 1°) are parallel for synchronising and reference lines.</summary>
     private const double ParallelCosine = 0.99985;
 
-    public PatientVector Normal => Row.Cross(Column);
+    /// <summary>The unit normal (row x column): distances along it are in millimetres even for cosines written a little off unit length.</summary>
+    public PatientVector Normal
+    {
+        get
+        {
+            var n = Row.Cross(Column);
+            return n * (1 / n.Length);
+        }
+    }
 
     /// <summary>The plane from the tags' text values, or null when one is missing or malformed.</summary>
     public static ImagePlane? FromTags(string? imagePositionPatient, string? imageOrientationPatient, string? pixelSpacing, int rows, int columns)
@@ -67,15 +75,16 @@ public sealed record ImagePlane(PatientVector Origin, PatientVector Row, Patient
             other.ToPatient(0, 0), other.ToPatient(other.Columns, 0), other.ToPatient(other.Columns, other.Rows), other.ToPatient(0, other.Rows),
         ];
         var distances = corners.Select(DistanceTo).ToArray();
-        var crossings = new List<PatientVector>(2);
-        for (var i = 0; i < 4 && crossings.Count < 2; i++)
+        var crossings = new List<PatientVector>(4);
+        for (var i = 0; i < 4; i++)
         {
             var (a, b) = (i, (i + 1) % 4);
             var (da, db) = (distances[a], distances[b]);
-            if (da == 0 && db == 0) continue; // an edge lying in this plane: its ends are found as corners of the neighbours
-            if (da == 0) { AddDistinct(crossings, corners[a]); continue; }
-            if (Math.Sign(da) == Math.Sign(db) || db == 0) continue;
-            AddDistinct(crossings, corners[a] + (corners[b] - corners[a]) * (da / (da - db)));
+            // A corner in the plane is a crossing (an edge lying in it gives both its corners); otherwise an edge
+            // crosses where its ends lie on either side.
+            if (da == 0) AddDistinct(crossings, corners[a]);
+            if (db == 0) AddDistinct(crossings, corners[b]);
+            if (da * db < 0) AddDistinct(crossings, corners[a] + (corners[b] - corners[a]) * (da / (da - db)));
         }
         if (crossings.Count < 2) return null;
         var (x1, y1) = ToImage(crossings[0]);

@@ -22,10 +22,11 @@ public sealed record RegionStatistics(int Count, double Mean, double StandardDev
         var (top, bottom) = (Math.Min(y1, y2), Math.Max(y1, y2));
         var (cx, cy, rx, ry) = ((left + right) / 2, (top + bottom) / 2, (right - left) / 2, (bottom - top) / 2);
         // Only the pixels whose centres can be inside: i + 0.5 in [left, right].
-        var firstColumn = Math.Max(0, (int)Math.Ceiling(left - 0.5));
-        var lastColumn = Math.Min(columns - 1, (int)Math.Floor(right - 0.5));
-        var firstRow = Math.Max(0, (int)Math.Ceiling(top - 0.5));
-        var lastRow = Math.Min(rows - 1, (int)Math.Floor(bottom - 0.5));
+        // Clamped as doubles first: a point far outside the image must not overflow the cast.
+        var firstColumn = (int)Math.Clamp(Math.Ceiling(left - 0.5), 0, columns);
+        var lastColumn = (int)Math.Clamp(Math.Floor(right - 0.5), -1, columns - 1);
+        var firstRow = (int)Math.Clamp(Math.Ceiling(top - 0.5), 0, rows);
+        var lastRow = (int)Math.Clamp(Math.Floor(bottom - 0.5), -1, rows - 1);
         var count = 0;
         double mean = 0, squares = 0, min = double.MaxValue, max = double.MinValue;
         for (var j = firstRow; j <= lastRow; j++)
@@ -60,8 +61,11 @@ public sealed record RegionStatistics(int Count, double Mean, double StandardDev
     /// The unit of a frame's modality values: Rescale Type when the object names it (PS3.3 C.11.1.1.2), HU for CT
     /// (PS3.3 C.8.2.1.1.2 requires Hounsfield units), otherwise none (stored values, "US" unspecified).
     /// </summary>
-    public static string Unit(string? modality, string? rescaleType)
+    /// <param name="rescaled">Whether a rescale was applied to the stored values: without one (an enhanced object keeps its
+    /// rescale in the functional groups) the values are stored values, in no unit.</param>
+    public static string Unit(string? modality, string? rescaleType, bool rescaled = true)
     {
+        if (!rescaled) return "";
         if (!string.IsNullOrWhiteSpace(rescaleType) && rescaleType.Trim() != "US") return rescaleType.Trim();
         return modality?.Trim() == "CT" ? "HU" : "";
     }

@@ -150,13 +150,16 @@ public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) 
         await Viewport(other, 1).FocusAsync();
         await other.Keyboard.PressAsync("End");
         await other.WaitForFunctionAsync("() => document.querySelector(\"[data-viewport='1'] [data-testid=slice-position]\").textContent.endsWith(' 45')");
+        // The viewport counts the stored measurements of the slice it shows, with the slice, in the same render.
+        Assert.Equal("0", await Viewport(other, 1).GetAttributeAsync("data-measurement-count"));
         Assert.Equal(0, await other.Locator("[data-testid=measurement-mark]").CountAsync());
-        Assert.Equal(0, await other.Locator("[data-testid=measurement]").CountAsync());
-        // While the first user's remaining measurement is still theirs.
+        // While the first user's remaining measurement is still theirs, on the same slice.
         await page.GotoAsync(viewer);
         await Chromium.Interactive(page);
         await Viewport(page, 1).FocusAsync();
         await page.Keyboard.PressAsync("End");
+        await page.WaitForFunctionAsync("() => document.querySelector(\"[data-viewport='1'] [data-testid=slice-position]\").textContent.endsWith(' 45')");
+        Assert.Equal("1", await Viewport(page, 1).GetAttributeAsync("data-measurement-count"));
         await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=measurement]').length === 1");
 
         // Four viewports: the two series and two empty ones waiting for a choice.

@@ -63,6 +63,17 @@ public sealed class ImagePlaneTests
         Assert.Null(Axial(0).ReferenceLineOf(shortSagittal));
     }
 
+    [Fact]
+    public void A_slice_whose_edge_lies_in_the_plane_has_that_edge_as_its_line()
+    {
+        // A sagittal slice whose top edge (outer edge of its first row, z = 128) lies in the axial plane z = 128.
+        var sagittal = ImagePlane.FromTags(@"0\-127.75\127.75", @"0\1\0\0\0\-1", @"0.5\0.5", 512, 512)!;
+        var axial = ImagePlane.FromTags(@"-127.75\-127.75\128", @"1\0\0\0\1\0", @"0.5\0.5", 512, 512)!;
+        var (x1, y1, x2, y2) = axial.ReferenceLineOf(sagittal)!.Value;
+        Assert.Equal((256, 256), (x1, x2));
+        Assert.Equal((0.0, 512.0), (Math.Min(y1, y2), Math.Max(y1, y2)));
+    }
+
     [Theory]
     [InlineData(null, @"1\0\0\0\1\0", @"0.5\0.5")]
     [InlineData(@"0\0\0", @"1\0\0\0\1", @"0.5\0.5")]

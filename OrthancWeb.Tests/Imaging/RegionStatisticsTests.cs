@@ -22,6 +22,17 @@ public sealed class RegionStatisticsTests
     }
 
     [Fact]
+    public void A_region_of_a_wide_image_reads_its_rows_and_columns_the_right_way_round()
+    {
+        // 3 columns x 2 rows: 0 1 2 / 3 4 5. The first two columns of both rows are 0, 1, 3, 4.
+        double[] wide = [0, 1, 2, 3, 4, 5];
+        var s = RegionStatistics.Of(wide, 3, 2, RegionShape.Rectangle, 0, 0, 2, 2)!;
+        Assert.Equal((4, 2.0, 0.0, 4.0), (s.Count, s.Mean, s.Minimum, s.Maximum));
+        // The last column alone: 2 and 5.
+        Assert.Equal((2, 3.5), (RegionStatistics.Of(wide, 3, 2, RegionShape.Rectangle, 2, 0, 3, 2)!.Count, RegionStatistics.Of(wide, 3, 2, RegionShape.Rectangle, 2, 0, 3, 2)!.Mean));
+    }
+
+    [Fact]
     public void An_ellipse_leaves_out_the_corners_of_its_box()
     {
         // Inscribed in the whole 4 x 4 image: the four corner pixels (0, 3, 12, 15) lie outside.
@@ -64,4 +75,7 @@ public sealed class RegionStatisticsTests
     [InlineData("CT", " HU ", "HU")]
     public void The_unit_comes_from_Rescale_Type_or_the_modality(string modality, string? rescaleType, string unit) =>
         Assert.Equal(unit, RegionStatistics.Unit(modality, rescaleType));
+
+    [Fact]
+    public void Values_that_were_not_rescaled_have_no_unit() => Assert.Equal("", RegionStatistics.Unit("CT", null, rescaled: false));
 }

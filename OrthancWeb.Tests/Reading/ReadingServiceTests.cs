@@ -3,6 +3,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OrthancWeb.Components.Viewer;
 using OrthancWeb.Dicom;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Reading;
@@ -54,14 +57,16 @@ public sealed class ReadingServiceTests : IAsyncLifetime
     private Task<string> StoreVolumeAsync(string seriesUid, GeneratedInstances.Plane plane, int count, double first, double step, string frameOfReference = FrameOfReference) =>
         StoreAsync(GeneratedInstances.VolumeSeries(Patient, Study, seriesUid, frameOfReference, plane, count, first, step, 1, seriesUid));
 
-    private static ClaimsPrincipal User(string name, string role) =>
-        new(new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], "test"));
+    /// <summary>A signed-in account as Identity makes it: its ID, its name and its role.</summary>
+    private static ClaimsPrincipal User(string name, string role, string? id = null) =>
+        new(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, id ?? "id-" + name), new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], "test"));
 
     [Fact]
     public async Task A_series_opens_in_instance_order_with_the_plane_of_each_slice()
     {
         var series = (await _reading.OpenSeriesAsync(await StoreVolumeAsync("2.25.7001.1", GeneratedInstances.Plane.Axial, 10, 0, 5)))!;
-        Assert.Equal((FrameOfReference, 64, 64, 10), (series.FrameOfReferenceUid, series.Rows, series.Columns, series.Slices.Count));
+        Assert.Equal((FrameOfReference, 10), (series.FrameOfReferenceUid, series.Slices.Count));
+        Assert.All(series.Slices, s => Assert.Equal((64, 64), (s.Rows, s.Columns)));
         // Stored last to first, shown first to last: slice k at z = 5k.
         Assert.Equal(Enumerable.Range(0, 10).Select(k => 5.0 * k), series.Slices.Select(s => s.Plane!.Origin.Z));
         Assert.All(series.Slices, s => Assert.Equal(4, s.Plane!.RowSpacing));
@@ -135,7 +140,8 @@ public sealed class ReadingServiceTests : IAsyncLifetime
         {
             // Another user sees none of them and cannot delete them.
             Assert.Empty(await _reading.MeasurementsAsync(instances));
-            var alices = await _services.GetRequiredService<MeasurementStore>().ListAsync("alice", instances, default);
+            var alices = await _services.GetRequiredService<MeasurementStore>().ListAsync("id-alice", instances, default);
+            Assert.Equal(5, alices.Count);
             Assert.False(await _reading.DeleteMeasurementAsync(alices[0].Id));
         }
         using (Caller.Enter(User("alice", Roles.Viewer)))
@@ -144,6 +150,10 @@ public sealed class ReadingServiceTests : IAsyncLifetime
             Assert.True(await _reading.DeleteMeasurementAsync(mine[0].Id));
             Assert.Equal(4, (await _reading.MeasurementsAsync(instances)).Count);
         }
+
+        // A new account given the name of a deleted one starts with no measurements: they belong to the account's ID.
+        using (Caller.Enter(User("alice", Roles.Viewer, id: "id-alice-2")))
+            Assert.Empty(await _reading.MeasurementsAsync(instances));
 
         // The instance goes, and its measurements with it.
         await _services.GetRequiredService<IndexWriter>().DeleteAsync(slice.InstanceId, ResourceLevel.Instance, default);
@@ -169,8 +179,70 @@ public sealed class ReadingServiceTests : IAsyncLifetime
                 Assert.NotNull(await _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Length, [new(1, 1), new(2, 2 + i)]));
             var tooMany = await Assert.ThrowsAsync<DicomValidationException>(() => _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Length, [new(1, 1), new(3, 3)]));
             Assert.Contains($"at most {ReadingService.MeasurementsPerFrame}", tooMany.Message);
-            // An instance that is not stored takes no measurement.
+            // A frame the instance does not have, and an instance that is not stored, take no measurement.
+            var noFrame = await Assert.ThrowsAsync<DicomValidationException>(() => _reading.AddMeasurementAsync(instance, 1, MeasurementKind.Length, [new(1, 1), new(2, 2)]));
+            Assert.Contains("no frame 1", noFrame.Message);
             Assert.Null(await _reading.AddMeasurementAsync("not-an-instance", 0, MeasurementKind.Length, [new(1, 1), new(2, 2)]));
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_that_cannot_be_measured_stores_nothing_and_lists_what_was_stored_with_the_reason()
+    {
+        // Pixel data cut to 100 bytes: the instance is stored (its header is fine) but its pixels cannot be decoded.
+        var whole = GeneratedInstances.VolumeSeries(Patient, Study, "2.25.7001.5", FrameOfReference, GeneratedInstances.Plane.Axial, 1, 0, 5, 1, "CUT")[0];
+        var file = DicomFile.Open(whole.Bytes.AsMemory());
+        file.Dataset.AddBytes(DicomTags.PixelData, DicomVR.OW, new byte[100]);
+        var stored = await _services.GetRequiredService<IngestService>().StoreAsync(file.ToBytes(), new IngestSource(IngestOrigin.WebUI));
+        Assert.Equal(IngestStatus.Success, stored.Status);
+        var instance = stored.InstanceId!;
+        using (Caller.Enter(User("alice", Roles.Viewer)))
+        {
+            await Assert.ThrowsAsync<ImagingException>(() => _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Rectangle, [new(1, 1), new(20, 20)]));
+            Assert.Empty(await _reading.MeasurementsAsync([instance]));
+            // A length needs no pixels: it is kept. Shown later, when the pixels are needed after all, it is listed
+            // with the reason rather than failing the page.
+            Assert.NotNull(await _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Length, [new(1, 1), new(1, 11)]));
+            var kept = await _reading.MeasurementsAsync([instance]);
+            var broken = kept.Select(m => m with { Kind = nameof(MeasurementKind.Ellipse) }).ToList();
+            var result = Assert.Single(await _reading.MeasureAsync(instance, 0, broken));
+            Assert.StartsWith("not measured: ", result.Label);
+            Assert.Equal("?", result.ShortLabel);
+            // A deleted instance's measurements are listed the same way until the page learns they are gone.
+            var gone = Assert.Single(await _reading.MeasureAsync("not-stored", 0, kept));
+            Assert.Equal("not measured: the image is no longer stored", gone.Label);
+        }
+    }
+
+    [Fact]
+    public async Task Non_square_pixels_and_images_are_measured_along_the_right_axes()
+    {
+        // 48 columns x 32 rows, rows 2 mm apart and columns 1 mm apart; the block of 1000 HU is in the first 16 x 16.
+        var ds = DicomFile.Open(GeneratedInstances.VolumeSeries(Patient, Study, "2.25.7001.6", FrameOfReference, GeneratedInstances.Plane.Axial, 1, 0, 5, 1, "WIDE")[0].Bytes.AsMemory());
+        ds.Dataset.Add(DicomTags.Rows, (ushort)32);
+        ds.Dataset.Add(DicomTags.Columns, (ushort)48);
+        ds.Dataset.Add(DicomTags.PixelSpacing, "2", "1");
+        var pixels = new byte[48 * 32 * 2];
+        for (var y = 0; y < 32; y++)
+            for (var x = 0; x < 48; x++)
+            {
+                var v = (ushort)((x < 16 && y < 16 ? 1000 : 40) + 1024);
+                (pixels[2 * (y * 48 + x)], pixels[2 * (y * 48 + x) + 1]) = ((byte)v, (byte)(v >> 8));
+            }
+        ds.Dataset.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+        var instance = (await _services.GetRequiredService<IngestService>().StoreAsync(ds.ToBytes(), new IngestSource(IngestOrigin.WebUI))).InstanceId!;
+        var series = (await _reading.OpenSeriesAsync(PublicIds.Series(Patient, Study, "2.25.7001.6")))!;
+        Assert.Equal((32, 48), (series.Slices[0].Rows, series.Slices[0].Columns));
+        using (Caller.Enter(User("alice", Roles.Viewer)))
+        {
+            // 10 pixels across is 10 mm, 10 down is 20 mm.
+            Assert.Equal(10, (await _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Length, [new(30, 20), new(40, 20)]))!.Value.Result.Length!.Value, 9);
+            Assert.Equal(20, (await _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Length, [new(30, 20), new(30, 30)]))!.Value.Result.Length!.Value, 9);
+            // A region 24 wide and 8 high over the block's right edge, below its top: x 8..31, y 8..15, a third dense.
+            var (_, region) = (await _reading.AddMeasurementAsync(instance, 0, MeasurementKind.Rectangle, [new(8, 8), new(32, 16)]))!.Value;
+            Assert.Equal((192, 1000.0, 40.0), (region.Statistics!.Count, region.Statistics.Maximum, region.Statistics.Minimum));
+            Assert.Equal((64 * 1000 + 128 * 40) / 192.0, region.Statistics.Mean, 9);
+            Assert.Equal(24 * 1 * 8 * 2, region.Area!.Value, 9);
         }
     }
 }

@@ -59,8 +59,9 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
         modelBuilder.Entity<Measurement>(e =>
         {
             e.HasKey(m => m.Id);
-            e.HasIndex(m => new { m.InstanceId, m.UserName, m.Frame });
-            e.Property(m => m.UserName).HasMaxLength(256);
+            e.HasIndex(m => new { m.InstanceId, m.UserId, m.Frame });
+            e.HasIndex(m => m.UserId);
+            e.Property(m => m.UserId).HasMaxLength(256);
             e.Property(m => m.Kind).HasMaxLength(16);
             e.Property(m => m.Points).HasMaxLength(512);
             // Gone with the instance: a deleted or recycled image takes its measurements with it.

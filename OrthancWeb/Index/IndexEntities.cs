@@ -83,7 +83,8 @@ public sealed class Measurement
     public long Id { get; set; }
     public long InstanceId { get; set; }
     public int Frame { get; set; }
-    public string UserName { get; set; } = "";
+    /// <summary>The account's ID, not its name: a new account given a deleted one's name does not inherit its measurements.</summary>
+    public string UserId { get; set; } = "";
     public string Kind { get; set; } = "";
     public string Points { get; set; } = "";
     public DateTime Created { get; set; }

@@ -40,6 +40,9 @@ public sealed class ViewportState(ViewerSeries series)
     /// <summary>What those measurements measure, once computed (by measurement ID).</summary>
     public Dictionary<long, MeasurementResult> Results { get; } = [];
 
+    /// <summary>Measurements whose results were asked for (each is measured once per viewport).</summary>
+    public HashSet<long> Measuring { get; } = [];
+
     /// <summary>Shows slice <paramref name="index"/> (clamped); true when that changed the slice.</summary>
     public bool Show(int index)
     {
@@ -109,3 +112,6 @@ public sealed class ViewportState(ViewerSeries series)
 
     public EdgeLetters? Orientation => Slice.Orientation;
 }
+
+/// <summary>A measurement the user drew: on which slice (the one shown when the drawing began), what, and its points.</summary>
+public sealed record DrawnMeasurement(ViewerSlice Slice, MeasurementKind Kind, IReadOnlyList<ImagePoint> Points);

@@ -148,14 +148,16 @@ namespace OrthancWeb.Index.Migrations
                         .HasMaxLength(512)
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("UserName")
+                    b.Property<string>("UserId")
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("InstanceId", "UserName", "Frame");
+                    b.HasIndex("UserId");
+
+                    b.HasIndex("InstanceId", "UserId", "Frame");
 
                     b.ToTable("Measurements");
                 });

@@ -11,7 +11,7 @@ using OrthancWeb.Index;
 namespace OrthancWeb.Index.Migrations
 {
     [DbContext(typeof(IndexDbContext))]
-    [Migration("20261201215906_Measurements")]
+    [Migration("20261201225222_Measurements")]
     partial class Measurements
     {
         /// <inheritdoc />
@@ -151,14 +151,16 @@ namespace OrthancWeb.Index.Migrations
                         .HasMaxLength(512)
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("UserName")
+                    b.Property<string>("UserId")
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("InstanceId", "UserName", "Frame");
+                    b.HasIndex("UserId");
+
+                    b.HasIndex("InstanceId", "UserId", "Frame");
 
                     b.ToTable("Measurements");
                 });

@@ -19,7 +19,7 @@ namespace OrthancWeb.Index.Migrations
                         .Annotation("Sqlite:Autoincrement", true),
                     InstanceId = table.Column<long>(type: "INTEGER", nullable: false),
                     Frame = table.Column<int>(type: "INTEGER", nullable: false),
-                    UserName = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
+                    UserId = table.Column<string>(type: "TEXT", maxLength: 256, nullable: false),
                     Kind = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
                     Points = table.Column<string>(type: "TEXT", maxLength: 512, nullable: false),
                     Created = table.Column<DateTime>(type: "TEXT", nullable: false)
@@ -36,9 +36,14 @@ namespace OrthancWeb.Index.Migrations
                 });
 
             migrationBuilder.CreateIndex(
-                name: "IX_Measurements_InstanceId_UserName_Frame",
+                name: "IX_Measurements_InstanceId_UserId_Frame",
                 table: "Measurements",
-                columns: new[] { "InstanceId", "UserName", "Frame" });
+                columns: new[] { "InstanceId", "UserId", "Frame" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Measurements_UserId",
+                table: "Measurements",
+                column: "UserId");
         }
 
         /// <inheritdoc />
