@@ -10,30 +10,13 @@ namespace OrthancWeb.Tests.Browser;
 /// Every page of the explorer under axe-core (Deque's engine, as auditors run it): no serious or critical violation,
 /// in the light and the dark theme (the theme follows the system's setting), and no page wider than a tablet.
 /// </summary>
-public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-a11y-")
 {
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
-
-    public async Task InitializeAsync()
-    {
-        _folder = Directory.CreateTempSubdirectory("ow-ui-a11y-").FullName;
-        _server = await ServerProcess.StartAsync(_folder);
-        _chromium = await Chromium.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _chromium.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
 
     /// <summary>Every page a user can open, with the element that says it has loaded its data.</summary>
     private async Task<List<(string Path, string Ready)>> PagesAsync()
     {
-        using var client = _server.CreateRestClient();
+        using var client = Server.CreateRestClient();
         var ct = await Rest.UploadAsync(client, Rest.Sample("CT_small.dcm"));
         await Rest.UploadAsync(client, Rest.Sample("MR_small.dcm"));
         string Id(string key) => ct[key]!.GetValue<string>();
@@ -76,17 +59,17 @@ public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : IAsync
         var violations = new List<string>();
 
         // The login page, before signing in.
-        var context = await _chromium.Browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ColorScheme = scheme, ViewportSize = new() { Width = 1280, Height = 900 } });
+        var context = await Chromium.Browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ColorScheme = scheme, ViewportSize = new() { Width = 1280, Height = 900 } });
         var anonymous = await context.NewPageAsync();
-        await anonymous.GotoAsync($"https://localhost:{_server.HttpsPort}/account/login");
+        await anonymous.GotoAsync($"https://localhost:{Server.HttpsPort}/account/login");
         violations.AddRange(await ViolationsAsync(anonymous, "account/login"));
         await context.CloseAsync();
 
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
         await page.EmulateMediaAsync(new() { ColorScheme = scheme });
         foreach (var (i, (path, ready)) in pages.Index())
         {
-            await page.GotoAsync($"https://localhost:{_server.HttpsPort}/{path}");
+            await page.GotoAsync($"https://localhost:{Server.HttpsPort}/{path}");
             if (!path.StartsWith("account/", StringComparison.Ordinal)) await Chromium.Interactive(page); // account pages are static
             await page.WaitForSelectorAsync(ready, new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
             // The theme follows the system once the circuit is live (the page's background says which one is on).
@@ -104,14 +87,14 @@ public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : IAsync
     public async Task Every_page_fits_a_tablet_without_sideways_scrolling()
     {
         var pages = await PagesAsync();
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
         var tooWide = new List<string>();
         foreach (var (width, height) in new[] { (768, 1024), (1024, 768) })
         {
             await page.SetViewportSizeAsync(width, height);
             foreach (var (path, ready) in pages)
             {
-                await page.GotoAsync($"https://localhost:{_server.HttpsPort}/{path}");
+                await page.GotoAsync($"https://localhost:{Server.HttpsPort}/{path}");
                 if (!path.StartsWith("account/", StringComparison.Ordinal)) await Chromium.Interactive(page);
                 await page.WaitForSelectorAsync(ready, new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
                 var scroll = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");

@@ -6,25 +6,8 @@ using Xunit.Abstractions;
 namespace OrthancWeb.Tests.Browser;
 
 /// <summary>The audit trail of what a clinician sees in chromium: one entry per page visit, however the page renders.</summary>
-public sealed class AuditBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class AuditBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-audit-")
 {
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
-
-    public async Task InitializeAsync()
-    {
-        _folder = Directory.CreateTempSubdirectory("ow-ui-audit-").FullName;
-        _server = await ServerProcess.StartAsync(_folder);
-        _chromium = await Chromium.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _chromium.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
 
     private static async Task<JsonArray> ViewsOfAsync(HttpClient client, string resourceId)
     {
@@ -35,13 +18,13 @@ public sealed class AuditBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_page_loaded_in_full_is_one_view_although_it_renders_twice()
     {
-        using var client = _server.CreateRestClient();
+        using var client = Server.CreateRestClient();
         var stored = await Rest.UploadAsync(client, Rest.Sample("CT_small.dcm"));
         var (studyId, seriesId) = (stored["ParentStudy"]!.GetValue<string>(), stored["ParentSeries"]!.GetValue<string>());
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
 
         // A full load (typed URL, bookmark, new tab): prerendered with the data, then made interactive.
-        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/studies/{studyId}");
+        await page.GotoAsync($"https://localhost:{Server.HttpsPort}/ui/studies/{studyId}");
         await Chromium.Interactive(page);
         await page.WaitForSelectorAsync("text=CompressedSamples^CT1", new() { Timeout = 30_000 });
         var views = await ViewsOfAsync(client, studyId);
@@ -55,7 +38,7 @@ public sealed class AuditBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Chromium.Interactive(page);
         await page.WaitForSelectorAsync("text=CompressedSamples^CT1", new() { Timeout = 30_000 });
         Assert.Equal(2, (await ViewsOfAsync(client, studyId)).Count);
-        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/series/{seriesId}");
+        await page.GotoAsync($"https://localhost:{Server.HttpsPort}/ui/series/{seriesId}");
         await Chromium.Interactive(page);
         Assert.Single(await ViewsOfAsync(client, seriesId));
         // By now any second record of the first visits would be in: still two.

@@ -159,30 +159,13 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var ds = StoreBehaviourTests.CtSlice(patientId, index);
         ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString(CultureInfo.InvariantCulture));
-        ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
-        ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
-        ds.Add(DicomTags.Rows, (ushort)512);
-        ds.Add(DicomTags.Columns, (ushort)512);
-        ds.Add(DicomTags.BitsAllocated, (ushort)16);
-        ds.Add(DicomTags.BitsStored, (ushort)12);
-        ds.Add(DicomTags.HighBit, (ushort)11);
-        ds.Add(DicomTags.PixelRepresentation, (ushort)0);
-        ds.Add(DicomTags.RescaleIntercept, "-1024");
-        ds.Add(DicomTags.RescaleSlope, "1");
-        ds.Add(DicomTags.WindowCenter, "40");
-        ds.Add(DicomTags.WindowWidth, "400");
-        var pixels = new byte[512 * 512 * 2];
         var rng = new Random(index);
-        for (var y = 0; y < 512; y++)
-            for (var x = 0; x < 512; x++)
-            {
-                var r = Math.Sqrt((x - 256.0) * (x - 256) + (y - 256.0) * (y - 256));
-                var hu = r > 220 ? -1000 : r > 200 ? 700 : 40 + 30 * Math.Sin((x + index * 7) / 20.0);
-                var v = (ushort)Math.Clamp(hu + 1024 + rng.Next(-20, 20), 0, 4095);
-                pixels[2 * (y * 512 + x)] = (byte)v;
-                pixels[2 * (y * 512 + x) + 1] = (byte)(v >> 8);
-            }
-        ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+        GeneratedInstances.AddCtImage(ds, 512, 512, (x, y) =>
+        {
+            var r = Math.Sqrt((x - 256.0) * (x - 256) + (y - 256.0) * (y - 256));
+            var hu = r > 220 ? -1000 : r > 200 ? 700 : 40 + 30 * Math.Sin((x + index * 7) / 20.0);
+            return hu + rng.Next(-20, 20);
+        });
         var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
         file.UpdateFileMetaInfo();
         return file.ToBytes();

@@ -12,30 +12,21 @@ namespace OrthancWeb.Tests.Browser;
 /// The explorer's navigation as a clinician uses it in chromium: rows are links (middle-click opens a tab), the
 /// studies grid's search, page and sort are in the URL (bookmark, reload, back), and a patient's timeline.
 /// </summary>
-public sealed class ExplorerLinksBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class ExplorerLinksBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-links-")
 {
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
     private HttpClient _client = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _folder = Directory.CreateTempSubdirectory("ow-ui-links-").FullName;
-        _server = await ServerProcess.StartAsync(_folder);
-        _client = _server.CreateRestClient();
-        _chromium = await Chromium.LaunchAsync();
+        await base.InitializeAsync();
+        _client = Server.CreateRestClient();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _chromium.DisposeAsync();
-        _client.Dispose();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
+        _client?.Dispose(); // null when the server did not start
+        await base.DisposeAsync();
     }
-
-    private string Url(string pathAndQuery) => $"https://localhost:{_server.HttpsPort}/{pathAndQuery}";
 
     /// <summary>A 64x64 slice of its own study: the UIDs come from the patient and study numbers, so each call is one study.</summary>
     private static byte[] Slice(string patientId, int study, string date, string modality, string description)
@@ -116,7 +107,7 @@ public sealed class ExplorerLinksBrowserTests(ITestOutputHelper output) : IAsync
         await StoreAsync(Slice("ELSEWHERE", 1, "20240615", "MR", "KNEE"));
         var newestFirst = Enumerable.Range(0, 30).Reverse().Select(i => $"LINKS^P{i:00}").ToArray();
 
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
         await page.GotoAsync(Url("ui/studies"));
         await Chromium.Interactive(page);
         await page.FillAsync("input[data-testid=search-name], [data-testid=search-name] input", "links^p");
@@ -190,7 +181,7 @@ public sealed class ExplorerLinksBrowserTests(ITestOutputHelper output) : IAsync
             await StoreAsync(Slice("SOMEONE-ELSE", 1, "20230101", "CT", "NOT THIS PATIENT")),
         };
         var patient = stored[0]["ParentPatient"]!.GetValue<string>();
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
 
         // From the patients grid: the name is a link to the timeline.
         await page.GotoAsync(Url("ui/patients"));

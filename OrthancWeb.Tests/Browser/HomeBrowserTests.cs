@@ -8,33 +8,20 @@ using Xunit.Abstractions;
 namespace OrthancWeb.Tests.Browser;
 
 /// <summary>The home page in chromium: what arrived, from whom, the storage against its limit and the jobs, live.</summary>
-public sealed class HomeBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class HomeBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-home-")
 {
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
     private readonly int _dicomPort = ServerProcess.FreePort();
 
-    public async Task InitializeAsync()
-    {
-        _folder = Directory.CreateTempSubdirectory("ow-ui-home-").FullName;
-        // A storage limit, so that the page draws the used space against it; the 20 modalities of the load test all
-        // call from this one host, so its limit of associations per host (8) is raised to let them in.
-        _server = await ServerProcess.StartAsync(_folder, $", \"DicomPort\": {_dicomPort}, \"MaximumStorageSize\": 500, \"DicomMaximumAssociationsPerHost\": 24");
-        _chromium = await Chromium.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _chromium.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    /// <summary>
+    /// A storage limit, so that the page draws the used space against it; the 20 modalities of the load test all
+    /// call from this one host, so its limit of associations per host (8) is raised to let them in.
+    /// </summary>
+    protected override string Settings => $", \"DicomPort\": {_dicomPort}, \"MaximumStorageSize\": 500, \"DicomMaximumAssociationsPerHost\": 24";
 
     /// <summary>Writes a generated series to files and returns their paths.</summary>
     private string[] SeriesFiles(string patientId, string uidRoot, int count)
     {
-        var folder = Directory.CreateDirectory(Path.Combine(_folder, patientId)).FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(Folder, patientId)).FullName;
         return GeneratedInstances.Series(patientId, uidRoot, count, description: $"STUDY OF {patientId}")
             .Select((g, i) => { var path = Path.Combine(folder, $"{i}.dcm"); File.WriteAllBytes(path, g.Bytes); return path; })
             .ToArray();
@@ -43,7 +30,7 @@ public sealed class HomeBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Home_shows_arrivals_per_sender_and_the_recent_studies_live_without_a_reload()
     {
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
         await page.WaitForSelectorAsync("[data-testid=recent-studies] >> text=Nothing received yet.");
         await page.WaitForSelectorAsync("[data-testid=arrivals-now] >> text=Nothing is arriving.");
         Assert.Equal("0", await page.InnerTextAsync("[data-testid=count-instances]"));
@@ -51,7 +38,7 @@ public sealed class HomeBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // A modality stores a study over DICOM while the page is open; a script uploads another over REST.
         var sent = await StorescuSender.SendAsync("CT_SCANNER", "ORTHANCWEB", _dicomPort, SeriesFiles("HOME-CT", "2.25.7001", 3));
         Assert.Equal(3, sent.Acknowledged.Count);
-        using (var client = _server.CreateRestClient())
+        using (var client = Server.CreateRestClient())
             foreach (var file in SeriesFiles("HOME-REST", "2.25.7002", 2))
                 Assert.True((await client.PostAsync("/instances", new ByteArrayContent(await File.ReadAllBytesAsync(file)))).IsSuccessStatusCode);
 
@@ -69,7 +56,7 @@ public sealed class HomeBrowserTests(ITestOutputHelper output) : IAsyncLifetime
         catch (TimeoutException)
         {
             output.WriteLine(await page.InnerTextAsync("body"));
-            output.WriteLine(_server.Log);
+            output.WriteLine(Server.Log);
             throw;
         }
         await page.WaitForSelectorAsync("[data-testid=arrival]:has-text('CT_SCANNER') >> td:text-is('3')", new() { Timeout = 15_000 });
@@ -90,7 +77,7 @@ public sealed class HomeBrowserTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Home_stays_fast_while_twenty_associations_store()
     {
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
         await StorescuSender.SendAsync("FIRST", "ORTHANCWEB", _dicomPort, SeriesFiles("LOAD-FIRST", "2.25.7199", 1)); // something to list
         using var stop = new CancellationTokenSource();
         // 20 modalities at once, each sending its own series of 100 instances.

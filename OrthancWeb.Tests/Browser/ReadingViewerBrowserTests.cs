@@ -12,28 +12,11 @@ namespace OrthancWeb.Tests.Browser;
 /// The reading viewer in chromium: two viewports that scroll together, a reference line between orthogonal series,
 /// and measurements drawn with the mouse that measure HU and stay with the user who drew them.
 /// </summary>
-public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-reading-")
 {
     private const string Patient = "READER";
     private const string Study = "2.25.8101";
     private const string FrameOfReference = "2.25.8101.9";
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
-
-    public async Task InitializeAsync()
-    {
-        _folder = Directory.CreateTempSubdirectory("ow-ui-reading-").FullName;
-        _server = await ServerProcess.StartAsync(_folder);
-        _chromium = await Chromium.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _chromium.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
 
     private static async Task<string> StoreAsync(HttpClient client, string seriesUid, GeneratedInstances.Plane plane, int count, double first, double step, int number, string description)
     {
@@ -64,6 +47,16 @@ public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) 
         await page.Mouse.UpAsync();
     }
 
+    /// <summary>Opens the viewer at <paramref name="url"/> and goes to the last slice of its first viewport (z = 45).</summary>
+    private static async Task OpenAtLastSliceAsync(IPage page, string url)
+    {
+        await page.GotoAsync(url);
+        await Chromium.Interactive(page);
+        await Viewport(page, 1).FocusAsync();
+        await page.Keyboard.PressAsync("End");
+        await page.WaitForFunctionAsync("() => document.querySelector(\"[data-viewport='1'] [data-testid=slice-position]\").textContent.endsWith(' 45')");
+    }
+
     [GeneratedRegex(@"Length: ([0-9.]+) mm")]
     private static partial Regex LengthLabel();
 
@@ -71,14 +64,14 @@ public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) 
     public async Task Two_viewports_scroll_together_show_reference_lines_and_keep_each_users_measurements()
     {
         string axial5, axial3, sagittal;
-        using (var client = _server.CreateRestClient())
+        using (var client = Server.CreateRestClient())
         {
             axial5 = await StoreAsync(client, "2.25.8101.1", GeneratedInstances.Plane.Axial, 10, 0, 5, 1, "AXIAL 5MM");
             axial3 = await StoreAsync(client, "2.25.8101.2", GeneratedInstances.Plane.Axial, 16, 0, 3, 2, "AXIAL 3MM");
             sagittal = await StoreAsync(client, "2.25.8101.3", GeneratedInstances.Plane.Sagittal, 8, -14, 4, 3, "SAGITTAL");
         }
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
-        var viewer = $"https://localhost:{_server.HttpsPort}/ui/viewer/{axial5}?layout=2&series={axial3}";
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
+        var viewer = Url($"ui/viewer/{axial5}?layout=2&series={axial3}");
         await page.GotoAsync(viewer);
         await Chromium.Interactive(page);
         await Viewport(page, 2).Locator("[data-testid=slice]").WaitForAsync();
@@ -127,10 +120,7 @@ public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) 
         await Chromium.ShotAsync(page, "20-reading-viewer");
 
         // Kept: a new visit draws them again, measured again from the pixels.
-        await page.GotoAsync(viewer.Replace(axial3, sagittal, StringComparison.Ordinal));
-        await Chromium.Interactive(page);
-        await Viewport(page, 1).FocusAsync();
-        await page.Keyboard.PressAsync("End");
+        await OpenAtLastSliceAsync(page, viewer.Replace(axial3, sagittal, StringComparison.Ordinal));
         await page.WaitForSelectorAsync("[data-testid=measurement-label]:has-text('Mean 40.0 HU')");
         Assert.Equal(2, await Viewport(page, 1).Locator("[data-testid=measurement-mark]").CountAsync());
         // Deleting one leaves the other, for good.
@@ -138,27 +128,19 @@ public sealed partial class ReadingViewerBrowserTests(ITestOutputHelper output) 
         await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=measurement]').length === 1");
 
         // Another user sees none of them.
-        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/users");
+        await page.GotoAsync(Url("ui/users"));
         await Chromium.Interactive(page);
         await page.FillAsync("input[data-testid=new-user-name], [data-testid=new-user-name] input", "second");
         await page.FillAsync("input[data-testid=new-user-password], [data-testid=new-user-password] input", "Second-Pa55");
         await page.ClickAsync("[data-testid=add-user]");
         await page.WaitForSelectorAsync("[data-testid=users] >> text=second");
-        var other = await _chromium.SignInAsync(_server, "second", "Second-Pa55");
-        await other.GotoAsync(viewer);
-        await Chromium.Interactive(other);
-        await Viewport(other, 1).FocusAsync();
-        await other.Keyboard.PressAsync("End");
-        await other.WaitForFunctionAsync("() => document.querySelector(\"[data-viewport='1'] [data-testid=slice-position]\").textContent.endsWith(' 45')");
+        var other = await Chromium.SignInAsync(Server, "second", "Second-Pa55");
+        await OpenAtLastSliceAsync(other, viewer);
         // The viewport counts the stored measurements of the slice it shows, with the slice, in the same render.
         Assert.Equal("0", await Viewport(other, 1).GetAttributeAsync("data-measurement-count"));
         Assert.Equal(0, await other.Locator("[data-testid=measurement-mark]").CountAsync());
         // While the first user's remaining measurement is still theirs, on the same slice.
-        await page.GotoAsync(viewer);
-        await Chromium.Interactive(page);
-        await Viewport(page, 1).FocusAsync();
-        await page.Keyboard.PressAsync("End");
-        await page.WaitForFunctionAsync("() => document.querySelector(\"[data-viewport='1'] [data-testid=slice-position]\").textContent.endsWith(' 45')");
+        await OpenAtLastSliceAsync(page, viewer);
         Assert.Equal("1", await Viewport(page, 1).GetAttributeAsync("data-measurement-count"));
         await page.WaitForFunctionAsync("() => document.querySelectorAll('[data-testid=measurement]').length === 1");
 

@@ -14,30 +14,15 @@ namespace OrthancWeb.Tests.Browser;
 /// time, with per-file outcomes, retries, and a drop of thousands of files. benchmarks/upload-benchmark.sh runs the
 /// pace test at CD size (1,400 files, 700 MB) beside REST and Debian's orthanc.
 /// </summary>
-public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class UploadBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-upload-ui-")
 {
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private Chromium _chromium = null!;
-
-    public async Task InitializeAsync()
-    {
-        _folder = Directory.CreateTempSubdirectory("ow-upload-ui-").FullName;
-        _server = await ServerProcess.StartAsync(Directory.CreateDirectory(Path.Combine(_folder, "server")).FullName);
-        _chromium = await Chromium.LaunchAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _chromium.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    /// <summary>The server's data apart from the files the tests choose in the browser.</summary>
+    protected override string ServerFolder => Path.Combine(Folder, "server");
 
     /// <summary>Writes <paramref name="count"/> new instances (UIDs of their own) into a folder, as a CD's files.</summary>
     private string WriteFiles(string name, int count, int pixelBytes, int studies = 10)
     {
-        var folder = Directory.CreateDirectory(Path.Combine(_folder, name)).FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(Folder, name)).FullName;
         var run = Random.Shared.Next();
         Parallel.For(0, count, i =>
         {
@@ -55,7 +40,7 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         {
             await Chromium.ShotAsync(page, shot + "-failed");
             output.WriteLine(await page.InnerTextAsync("body"));
-            output.WriteLine(_server.Log);
+            output.WriteLine(Server.Log);
             throw;
         }
         return await page.InnerTextAsync("[data-testid=upload-summary]");
@@ -63,7 +48,7 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
 
     private async Task<long> CountInstancesAsync()
     {
-        using var client = _server.CreateRestClient();
+        using var client = Server.CreateRestClient();
         return (await Rest.GetJsonAsync(client, "/statistics"))["CountInstances"]!.GetValue<long>();
     }
 
@@ -73,8 +58,8 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         // Blazor's file input sent files through the circuit: a pick of 500 closed the page. Now the browser sends them.
         const int files = 5000;
         var folder = WriteFiles("pick5000", files, pixelBytes: 2048);
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
-        await Chromium.OpenUploadPageAsync(page, _server);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
+        await Chromium.OpenUploadPageAsync(page, Server);
         var clock = Stopwatch.StartNew();
         await page.SetInputFilesAsync("[data-testid=upload-input]", Directory.GetFiles(folder));
         var summary = await WaitForSummaryAsync(page, $"{files} / {files} files", 300_000, "upload-5000");
@@ -90,8 +75,8 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task A_dropped_set_survives_lost_connections_and_failed_files_can_be_sent_again()
     {
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
-        await Chromium.OpenUploadPageAsync(page, _server);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
+        await Chromium.OpenUploadPageAsync(page, Server);
         var folder = WriteFiles("drop", 6, pixelBytes: 4096, studies: 1);
         var dropped = Directory.GetFiles(folder).Select(f => new { name = Path.GetFileName(f), data = Convert.ToBase64String(File.ReadAllBytes(f)) })
             .Append(new { name = "autorun.inf", data = Convert.ToBase64String("[autorun]\nopen=viewer.exe\n"u8.ToArray()) })
@@ -140,8 +125,8 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         var viaRest = Directory.GetFiles(WriteFiles("pace-rest", files, kb * 1024, studies: 4));
         var mb = viaBrowser.Sum(f => new FileInfo(f).Length) / (1024.0 * 1024);
 
-        var page = await _chromium.SignInAsync(_server, "admin", ServerProcess.AdminPassword);
-        await Chromium.OpenUploadPageAsync(page, _server);
+        var page = await Chromium.SignInAsync(Server, "admin", ServerProcess.AdminPassword);
+        await Chromium.OpenUploadPageAsync(page, Server);
         var clock = Stopwatch.StartNew();
         await page.SetInputFilesAsync("[data-testid=upload-input]", viaBrowser);
         var summary = await WaitForSummaryAsync(page, $"{files} / {files} files", 600_000, "upload-pace");
@@ -149,7 +134,7 @@ public sealed class UploadBrowserTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains($"{files} stored", summary);
 
         // The same number of files of the same size over REST, six at a time as the page sends them.
-        using var client = _server.CreateRestClient();
+        using var client = Server.CreateRestClient();
         clock.Restart();
         await Parallel.ForEachAsync(viaRest, new ParallelOptions { MaxDegreeOfParallelism = 6 }, async (path, ct) =>
         {

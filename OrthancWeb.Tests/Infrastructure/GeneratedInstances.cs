@@ -101,31 +101,40 @@ public static class GeneratedInstances
                 ds.Add(DicomTags.ImageOrientationPatient, "0", "1", "0", "0", "0", "-1");
             }
             ds.Add(DicomTags.PixelSpacing, "4", "4");
-            ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
-            ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
-            ds.Add(DicomTags.Rows, (ushort)64);
-            ds.Add(DicomTags.Columns, (ushort)64);
-            ds.Add(DicomTags.BitsAllocated, (ushort)16);
-            ds.Add(DicomTags.BitsStored, (ushort)12);
-            ds.Add(DicomTags.HighBit, (ushort)11);
-            ds.Add(DicomTags.PixelRepresentation, (ushort)0);
-            ds.Add(DicomTags.RescaleIntercept, "-1024");
-            ds.Add(DicomTags.RescaleSlope, "1");
-            ds.Add(DicomTags.WindowCenter, "40");
-            ds.Add(DicomTags.WindowWidth, "400");
-            var pixels = new byte[64 * 64 * 2];
-            for (var y = 0; y < 64; y++)
-                for (var x = 0; x < 64; x++)
-                {
-                    var stored = (ushort)((x < 16 && y < 16 ? 1000 : 40) + 1024);
-                    pixels[2 * (y * 64 + x)] = (byte)stored;
-                    pixels[2 * (y * 64 + x) + 1] = (byte)(stored >> 8);
-                }
-            ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+            AddCtImage(ds, 64, 64, (x, y) => x < 16 && y < 16 ? 1000 : 40);
             var file = new DicomFile(ds, TransferSyntax.ExplicitVRLittleEndian);
             file.UpdateFileMetaInfo();
             instances.Add(new GeneratedInstance(patientId, studyUid, seriesUid, sopUid, file.ToBytes()));
         }
         return instances;
+    }
+
+    /// <summary>
+    /// The image of a CT slice: 16-bit monochrome, 12 bits stored, rescaled to HU (intercept -1024), a soft-tissue
+    /// window, and pixels of the HU that <paramref name="hu"/> gives at each (x, y).
+    /// </summary>
+    public static void AddCtImage(DicomDataset ds, int rows, int columns, Func<int, int, double> hu)
+    {
+        ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
+        ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");
+        ds.Add(DicomTags.Rows, (ushort)rows);
+        ds.Add(DicomTags.Columns, (ushort)columns);
+        ds.Add(DicomTags.BitsAllocated, (ushort)16);
+        ds.Add(DicomTags.BitsStored, (ushort)12);
+        ds.Add(DicomTags.HighBit, (ushort)11);
+        ds.Add(DicomTags.PixelRepresentation, (ushort)0);
+        ds.Add(DicomTags.RescaleIntercept, "-1024");
+        ds.Add(DicomTags.RescaleSlope, "1");
+        ds.Add(DicomTags.WindowCenter, "40");
+        ds.Add(DicomTags.WindowWidth, "400");
+        var pixels = new byte[rows * columns * 2];
+        for (var y = 0; y < rows; y++)
+            for (var x = 0; x < columns; x++)
+            {
+                var stored = (ushort)Math.Clamp(hu(x, y) + 1024, 0, 4095);
+                pixels[2 * (y * columns + x)] = (byte)stored;
+                pixels[2 * (y * columns + x) + 1] = (byte)(stored >> 8);
+            }
+        ds.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
     }
 }

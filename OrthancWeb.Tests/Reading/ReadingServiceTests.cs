@@ -219,17 +219,8 @@ public sealed class ReadingServiceTests : IAsyncLifetime
     {
         // 48 columns x 32 rows, rows 2 mm apart and columns 1 mm apart; the block of 1000 HU is in the first 16 x 16.
         var ds = DicomFile.Open(GeneratedInstances.VolumeSeries(Patient, Study, "2.25.7001.6", FrameOfReference, GeneratedInstances.Plane.Axial, 1, 0, 5, 1, "WIDE")[0].Bytes.AsMemory());
-        ds.Dataset.Add(DicomTags.Rows, (ushort)32);
-        ds.Dataset.Add(DicomTags.Columns, (ushort)48);
         ds.Dataset.Add(DicomTags.PixelSpacing, "2", "1");
-        var pixels = new byte[48 * 32 * 2];
-        for (var y = 0; y < 32; y++)
-            for (var x = 0; x < 48; x++)
-            {
-                var v = (ushort)((x < 16 && y < 16 ? 1000 : 40) + 1024);
-                (pixels[2 * (y * 48 + x)], pixels[2 * (y * 48 + x) + 1]) = ((byte)v, (byte)(v >> 8));
-            }
-        ds.Dataset.AddBytes(DicomTags.PixelData, DicomVR.OW, pixels);
+        GeneratedInstances.AddCtImage(ds.Dataset, 32, 48, (x, y) => x < 16 && y < 16 ? 1000 : 40);
         var instance = (await _services.GetRequiredService<IngestService>().StoreAsync(ds.ToBytes(), new IngestSource(IngestOrigin.WebUI))).InstanceId!;
         var series = (await _reading.OpenSeriesAsync(PublicIds.Series(Patient, Study, "2.25.7001.6")))!;
         Assert.Equal((32, 48), (series.Slices[0].Rows, series.Slices[0].Columns));
