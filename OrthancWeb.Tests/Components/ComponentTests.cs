@@ -211,8 +211,11 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         page.WaitForElement("[data-testid=slice]");
         Assert.Equal("Slice 1 / 2", page.Find("[data-testid=slice-number]").TextContent);
         Assert.StartsWith($"instances/{stored.InstanceId}/frames/0/rendered", page.Find("[data-testid=slice]").GetAttribute("src"));
+        // The page has finished its first interactive render once it asked the browser to preload the next frame.
+        page.WaitForAssertion(() => Assert.Contains(JSInterop.Invocations["owViewer.preload"],
+            call => ((string[])call.Arguments[0]!).Any(u => u.Contains("/frames/1/", StringComparison.Ordinal))), TimeSpan.FromSeconds(5));
         page.Find("[data-testid=viewer]").KeyDown("ArrowDown");
-        Assert.Equal("Slice 2 / 2", page.Find("[data-testid=slice-number]").TextContent);
+        page.WaitForAssertion(() => Assert.Equal("Slice 2 / 2", page.Find("[data-testid=slice-number]").TextContent), TimeSpan.FromSeconds(5));
         Assert.StartsWith($"instances/{stored.InstanceId}/frames/1/rendered", page.Find("[data-testid=slice]").GetAttribute("src"));
     }
 
