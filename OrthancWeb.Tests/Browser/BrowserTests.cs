@@ -244,6 +244,14 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await page.ClickAsync("[data-testid=search-button]");
         // The search is a navigation of its own (its URL): wait for it, or it lands after the click on the row.
         await WaitForPathAsync(page, "^/ui/studies\\?patientId=VIEWER-1$");
+        // And for the grid to show the search's result (it lists every study until then): a row clicked while the
+        // grid replaces its rows can be gone before its link is followed.
+        await page.WaitForFunctionAsync("""
+            () => {
+              const rows = [...document.querySelectorAll('[data-testid=studies-grid] tbody tr')];
+              return rows.length > 0 && rows.every(r => r.textContent.includes('VIEWER-1'));
+            }
+            """, null, new() { Timeout = 15_000 });
         await OpenRowAsync(page, "VIEWER-1");
         await page.ClickAsync("[data-testid=open-viewer]");
         await page.WaitForSelectorAsync("[data-testid=slice]");
