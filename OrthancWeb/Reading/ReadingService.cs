@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Explorer;
 using OrthancWeb.Imaging;
 using OrthancWeb.Index;
 using OrthancWeb.Security;
@@ -81,7 +82,7 @@ public sealed record MeasurementResult(long Id, MeasurementKind Kind, IReadOnlyL
 /// The reading viewer's service: series laid out for viewports (order, planes, frame of reference), and each user's
 /// measurements with their values computed from the pixels.
 /// </summary>
-public sealed class ReadingService(IndexQueries queries, InstanceFiles files, RenderingService rendering, MeasurementStore store)
+public sealed class ReadingService(IndexQueries queries, ExplorerService explorer, InstanceFiles files, RenderingService rendering, MeasurementStore store)
 {
     /// <summary>A user keeps at most this many measurements on one frame, and this many in all (bounded input from a browser).</summary>
     public const int MeasurementsPerFrame = 50;
@@ -97,9 +98,7 @@ public sealed class ReadingService(IndexQueries queries, InstanceFiles files, Re
     {
         if (await queries.GetAsync(seriesId, ResourceLevel.Series, ct) is not { } series) return null;
         var study = series.ParentId is { } parent ? await queries.GetAsync(parent, ResourceLevel.Study, ct) : null;
-        var instances = new List<ResourceInfo>();
-        foreach (var id in await queries.SliceOrderAsync(seriesId, ct))
-            if (await queries.GetAsync(id, ResourceLevel.Instance, ct) is { } instance) instances.Add(instance);
+        var instances = await explorer.SliceOrderAsync(series, ct);
         // Each image's own size and spacing (a localizer may share the series with the axial slices), read from its
         // header off the caller's thread; the frame of reference is the series' (PS3.3 C.7.4.1).
         var headers = await Task.Run(async () =>
