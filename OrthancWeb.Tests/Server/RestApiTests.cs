@@ -184,6 +184,19 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
         Assert.Equal(["CD2/DICOM/MR1", "CD2/README.TXT", "CD2/DICOM/CT1"], batchAnswer.Select(e => e!["Name"]!.GetValue<string>()));
         Assert.Equal(["AlreadyStored", "Skipped", "AlreadyStored"], batchAnswer.Select(e => e!["Status"]!.GetValue<string>()));
 
+        // A batch of new files is read ahead of its commits, but answered only once every file in it is stored: each
+        // answered ID is there at once, and the outcomes come in the order of the parts.
+        var series = OrthancWeb.Tests.Infrastructure.GeneratedInstances.Series("BATCH20", "1.2.826.0.1.3680043.10.543.20261202", 20);
+        using var fresh = new MultipartFormDataContent();
+        foreach (var (instance, i) in series.Select((x, i) => (x, i))) fresh.Add(new ByteArrayContent(instance.Bytes), "file", $"CD3/IM{i:D2}");
+        using var freshBatch = new HttpRequestMessage(HttpMethod.Post, "/ui/upload/file") { Content = fresh };
+        freshBatch.Headers.Add("Origin", origin);
+        var freshAnswer = JsonNode.Parse(await (await browser.SendAsync(freshBatch)).Content.ReadAsStringAsync())!.AsArray();
+        Assert.Equal(series.Select((_, i) => $"CD3/IM{i:D2}"), freshAnswer.Select(e => e!["Name"]!.GetValue<string>()));
+        Assert.All(freshAnswer, e => Assert.Equal("Success", e!["Status"]!.GetValue<string>()));
+        foreach (var e in freshAnswer)
+            Assert.Equal(HttpStatusCode.OK, (await Client.GetAsync($"/instances/{e!["Id"]!.GetValue<string>()}")).StatusCode);
+
         // A request of more parts than any page sends is refused with a reason, its answers never held without bound.
         using var many = new MultipartFormDataContent();
         for (var i = 0; i <= OrthancWeb.Api.BrowserUploadController.MaximumParts; i++) many.Add(new ByteArrayContent([]), "file", $"empty{i}");

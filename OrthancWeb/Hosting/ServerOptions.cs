@@ -31,6 +31,13 @@ public sealed class ServerOptions
     /// </summary>
     public bool HttpRemoteAccessAllowed { get; set; }
 
+    /// <summary>
+    /// Whether HTTPS offers HTTP/2 besides HTTP/1.1. Off by default, as Orthanc serves: over HTTP/2 the browser's
+    /// uploads share one connection and one thread of Kestrel's, and a CD's 700 MB took Chromium 14.8 s against 11.0 s
+    /// over HTTP/1.1's six connections (benchmarks/upload-benchmark.sh, README).
+    /// </summary>
+    public bool HttpsHttp2 { get; set; }
+
     /// <summary>PFX file to serve HTTPS with; empty means a self-signed certificate generated on first start.</summary>
     public string CertificatePath { get; set; } = "";
 

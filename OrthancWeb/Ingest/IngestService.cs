@@ -89,7 +89,15 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     }
 
     /// <summary>Stores one DICOM file read from a stream (which may be a 2 GB upload: it is never held in memory).</summary>
-    public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default)
+    public async Task<IngestResult> StoreAsync(Stream content, IngestSource source, CancellationToken cancellationToken = default) =>
+        await StoreSpooledAsync(await ReceiveAsync(content, cancellationToken), source, cancellationToken);
+
+    /// <summary>
+    /// The first half of <see cref="StoreAsync(Stream, IngestSource, CancellationToken)"/>: the stream read to its end
+    /// into an incoming file (or refused at once when storage is full). Nothing is acknowledged yet: the caller passes
+    /// the spool to <see cref="StoreSpooledAsync"/>, and may read its next file meanwhile.
+    /// </summary>
+    public async Task<IngestSpool> ReceiveAsync(Stream content, CancellationToken cancellationToken = default)
     {
         Caller.Demand(Policies.Modify, "upload instances");
         var spool = OpenSpool();
@@ -111,7 +119,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        return await StoreSpooledAsync(spool, source, cancellationToken);
+        return spool;
     }
 
     public Task<IngestResult> StoreAsync(byte[] content, IngestSource source, CancellationToken cancellationToken = default) =>

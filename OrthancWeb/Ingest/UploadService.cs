@@ -33,20 +33,43 @@ public sealed class UploadService(IngestService ingest, StorageArea storage, IOp
     /// </summary>
     /// <exception cref="ZipLimitException">A ZIP passes a limit; nothing of it was stored.</exception>
     /// <exception cref="InvalidDataException">A corrupt ZIP archive.</exception>
-    public async Task<IReadOnlyList<UploadOutcome>> StoreUploadAsync(string name, Stream content, IngestSource source, CancellationToken ct)
+    public async Task<IReadOnlyList<UploadOutcome>> StoreUploadAsync(string name, Stream content, IngestSource source, CancellationToken ct) =>
+        await await ReceiveUploadAsync(name, content, source, ct);
+
+    /// <summary>
+    /// <see cref="StoreUploadAsync"/> in two halves, so that a request of many files reads the next while the last is
+    /// made durable: this returns once <paramref name="content"/> has been read to its end (a file into its incoming
+    /// file; a ZIP stored whole), with the task that finishes it. Nothing is acknowledged before that task ends.
+    /// </summary>
+    /// <exception cref="ZipLimitException">A ZIP passes a limit; nothing of it was stored.</exception>
+    /// <exception cref="InvalidDataException">A corrupt ZIP archive.</exception>
+    public async Task<Task<IReadOnlyList<UploadOutcome>>> ReceiveUploadAsync(string name, Stream content, IngestSource source, CancellationToken ct)
     {
         var head = new byte[4];
         var got = 0;
         while (got < head.Length && await content.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
         var body = new PrefixStream(head.AsMemory(0, got), content);
-        IReadOnlyList<UploadOutcome> outcomes;
         if (IsZip(head.AsSpan(0, got)))
-            outcomes = [.. (await StoreZipAsync(body, source, ct)).Select(o => o with { Name = name + "/" + o.Name })];
-        else
-            outcomes = [await StoreFileAsync(name, body, source, skipNonDicom: true, ct)];
+        {
+            IReadOnlyList<UploadOutcome> entries = [.. (await StoreZipAsync(body, source, ct)).Select(o => o with { Name = name + "/" + o.Name })];
+            RecordAll(entries);
+            return Task.FromResult(entries);
+        }
+        var finish = await ReceiveFileAsync(name, body, source, skipNonDicom: true, ct);
+        return FinishAsync(finish);
+
+        async Task<IReadOnlyList<UploadOutcome>> FinishAsync(Task<UploadOutcome> file)
+        {
+            IReadOnlyList<UploadOutcome> outcomes = [await file];
+            RecordAll(outcomes);
+            return outcomes;
+        }
+    }
+
+    private void RecordAll(IReadOnlyList<UploadOutcome> outcomes)
+    {
         foreach (var o in outcomes)
             if (o.Result is { } result) Record(result, o.Name);
-        return outcomes;
     }
 
     /// <summary>
@@ -65,21 +88,32 @@ public sealed class UploadService(IngestService ingest, StorageArea storage, IOp
     public static bool IsZip(ReadOnlySpan<byte> head) => head.Length >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
 
     /// <summary>One DICOM file. Not DICOM at all (no "DICM" at byte 128) is skipped, not an error, as on a CD.</summary>
-    public async Task<UploadOutcome> StoreFileAsync(string name, Stream content, IngestSource source, bool skipNonDicom, CancellationToken ct)
+    public async Task<UploadOutcome> StoreFileAsync(string name, Stream content, IngestSource source, bool skipNonDicom, CancellationToken ct) =>
+        await await ReceiveFileAsync(name, content, source, skipNonDicom, ct);
+
+    /// <summary><see cref="StoreFileAsync"/> in two halves: the file read into its incoming file, then the task that
+    /// stores it (durable and indexed when it ends).</summary>
+    private async Task<Task<UploadOutcome>> ReceiveFileAsync(string name, Stream content, IngestSource source, bool skipNonDicom, CancellationToken ct)
     {
         // A DICOMDIR indexes the files of a CD; the files themselves are what is stored (PS3.10 §9.2).
         if (Path.GetFileName(name.Replace('\\', '/')).Equals("DICOMDIR", StringComparison.OrdinalIgnoreCase))
-            return new UploadOutcome(name, null, true, "DICOMDIR");
+            return Task.FromResult(new UploadOutcome(name, null, true, "DICOMDIR"));
         var head = new byte[132];
         var got = 0;
         while (got < head.Length && await content.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
         var isPart10 = got == 132 && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' && head[131] == 'M';
         if (skipNonDicom && !isPart10 && !name.EndsWith(".dcm", StringComparison.OrdinalIgnoreCase))
-            return new UploadOutcome(name, null, true, "not a DICOM file");
-        var result = await ingest.StoreAsync(new PrefixStream(head.AsMemory(0, got), content), source, ct);
-        if (result.Status == IngestStatus.Invalid && skipNonDicom && !isPart10)
-            return new UploadOutcome(name, null, true, "not a DICOM file");
-        return new UploadOutcome(name, result, false, result.Reason);
+            return Task.FromResult(new UploadOutcome(name, null, true, "not a DICOM file"));
+        var spool = await ingest.ReceiveAsync(new PrefixStream(head.AsMemory(0, got), content), ct);
+        return FinishAsync(spool);
+
+        async Task<UploadOutcome> FinishAsync(IngestSpool received)
+        {
+            var result = await ingest.StoreSpooledAsync(received, source, ct);
+            if (result.Status == IngestStatus.Invalid && skipNonDicom && !isPart10)
+                return new UploadOutcome(name, null, true, "not a DICOM file");
+            return new UploadOutcome(name, result, false, result.Reason);
+        }
     }
 
     /// <summary>

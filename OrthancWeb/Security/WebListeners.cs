@@ -1,4 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OrthancWeb.Hosting;
 
 namespace OrthancWeb.Security;
@@ -6,7 +7,7 @@ namespace OrthancWeb.Security;
 public static partial class WebListeners
 {
     /// <summary>
-    /// HTTPS (the browser UI and REST) on every interface, or on loopback only if RemoteAccessAllowed is false; plain
+    /// HTTPS (the browser UI and REST; HTTP/1.1 unless HttpsHttp2) on every interface, or on loopback only if RemoteAccessAllowed is false; plain
     /// HTTP for scripts on loopback only, unless HttpRemoteAccessAllowed opens it to other hosts too (logged as a
     /// warning: Basic credentials and patient data would then cross the network in cleartext).
     /// </summary>
@@ -25,7 +26,11 @@ public static partial class WebListeners
                 if (remote) kestrel.ListenAnyIP(port, configure);
                 else kestrel.ListenLocalhost(port, configure);
             }
-            Listen(server.HttpsPort, server.RemoteAccessAllowed, l => l.UseHttps(certificate));
+            Listen(server.HttpsPort, server.RemoteAccessAllowed, l =>
+            {
+                l.Protocols = server.HttpsHttp2 ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1;
+                l.UseHttps(certificate);
+            });
             if (server.HttpPort > 0)
             {
                 var remoteHttp = server.RemoteAccessAllowed && server.HttpRemoteAccessAllowed;

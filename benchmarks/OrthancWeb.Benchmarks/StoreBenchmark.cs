@@ -77,7 +77,7 @@ static class StoreBenchmark
         }
     }
 
-    private static async Task<int> UploadAsync(BenchServer s, string[] files)
+    internal static async Task<int> UploadAsync(BenchServer s, string[] files)
     {
         var next = -1;
         var failures = 0;
