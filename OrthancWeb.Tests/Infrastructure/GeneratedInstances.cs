@@ -20,7 +20,7 @@ public static class GeneratedInstances
 {
     /// <summary>A small CT image (128 columns of 16-bit pixels, <paramref name="pixelBytes"/> in all) in Explicit VR Little Endian.</summary>
     public static GeneratedInstance Ct(string patientId, string studyUid, string seriesUid, string sopUid, int index,
-        int pixelBytes = 16 * 1024, string studyDate = "20260101", string description = "GENERATED")
+        int pixelBytes = 16 * 1024, string studyDate = "20260101", string description = "GENERATED", string modality = "CT")
     {
         var ds = new DicomDataset();
         ds.Add(DicomTags.SpecificCharacterSet, "ISO_IR 100");
@@ -32,7 +32,7 @@ public static class GeneratedInstances
         ds.Add(DicomTags.StudyDate, studyDate);
         ds.Add(DicomTags.StudyDescription, description);
         ds.Add(DicomTags.SeriesInstanceUID, seriesUid);
-        ds.Add(DicomTags.Modality, "CT");
+        ds.Add(DicomTags.Modality, modality);
         ds.Add(DicomTags.InstanceNumber, index.ToString(CultureInfo.InvariantCulture));
         ds.Add(DicomTags.SamplesPerPixel, (ushort)1);
         ds.Add(DicomTags.PhotometricInterpretation, "MONOCHROME2");

@@ -35,6 +35,12 @@ public sealed record TimelineStudy(string Id, string StudyDate, string StudyTime
     public long Instances => Series.Sum(s => s.Instances);
 }
 
+/// <summary>
+/// A patient's timeline as <see cref="ExplorerService.PatientTimelineAsync"/> loads it: how many studies the patient
+/// has, how many of them are shown (those of the chosen modalities), every modality among them, and the loaded studies.
+/// </summary>
+public sealed record PatientTimeline(ResourceInfo Patient, int TotalStudies, int ShownStudies, IReadOnlyList<string> Modalities, IReadOnlyList<TimelineStudy> Studies);
+
 /// <summary>One instance of a series' list.</summary>
 public sealed record InstanceRow(string Id, string InstanceNumber, string SopInstanceUid, string NumberOfFrames, long Size);
 
@@ -145,26 +151,34 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
         }).ToList();
 
     /// <summary>
-    /// A patient's studies newest first (Study Date, then Study Time; undated studies last), each with its series.
-    /// Null when the patient does not exist. A patient has tens of studies, not thousands: one query per study.
+    /// A patient's timeline: its studies newest first (by Study Date, then Study Time; undated last), those with a
+    /// series of one of <paramref name="modalities"/> when any are given, the first <paramref name="take"/> of them
+    /// loaded with their series and previews. Total and Modalities are over all the patient's studies, so a patient
+    /// of thousands of studies opens as fast as one of ten and the page loads more as it is scrolled.
     /// </summary>
-    public async Task<(ResourceInfo Patient, IReadOnlyList<TimelineStudy> Studies)?> PatientTimelineAsync(string patientId, CancellationToken ct = default)
+    public async Task<PatientTimeline?> PatientTimelineAsync(string patientId, IReadOnlyCollection<string>? modalities = null, int take = TimelinePage, CancellationToken ct = default)
     {
         if (await queries.GetAsync(patientId, ResourceLevel.Patient, ct) is not { } patient) return null;
-        var studies = new List<TimelineStudy>();
-        foreach (var id in patient.ChildrenIds)
-        {
-            if (await queries.GetAsync(id, ResourceLevel.Study, ct) is not { } study) continue; // deleted meanwhile
-            string V(DicomTag tag) => study.MainDicomTags.GetValueOrDefault(tag) ?? "";
-            studies.Add(new TimelineStudy(id, V(DicomTags.StudyDate), V(DicomTags.StudyTime), V(DicomTags.StudyDescription), V(DicomTags.AccessionNumber),
-                await SeriesOfStudyAsync(id, ct)));
-        }
-        return (patient, studies
+        var all = await queries.PatientStudiesAsync(patientId, ct) ?? [];
+        var shown = all.Where(s => modalities is not { Count: > 0 } || s.Modalities.Any(modalities.Contains))
             .OrderBy(s => s.StudyDate.Length == 0)
             .ThenByDescending(s => s.StudyDate, StringComparer.Ordinal)
             .ThenByDescending(s => s.StudyTime, StringComparer.Ordinal)
-            .ToList());
+            .ThenBy(s => s.PublicId, StringComparer.Ordinal)
+            .ToList();
+        var studies = new List<TimelineStudy>();
+        foreach (var key in shown.Take(Math.Clamp(take, 1, MaximumTimelinePage)))
+        {
+            if (await queries.GetAsync(key.PublicId, ResourceLevel.Study, ct) is not { } study) continue; // deleted meanwhile
+            string V(DicomTag tag) => study.MainDicomTags.GetValueOrDefault(tag) ?? "";
+            studies.Add(new TimelineStudy(key.PublicId, V(DicomTags.StudyDate), V(DicomTags.StudyTime), V(DicomTags.StudyDescription), V(DicomTags.AccessionNumber),
+                await SeriesOfStudyAsync(key.PublicId, ct)));
+        }
+        return new PatientTimeline(patient, all.Count, shown.Count, [.. all.SelectMany(s => s.Modalities).Distinct().Order(StringComparer.Ordinal)], studies);
     }
+
+    /// <summary>Studies a timeline loads at once, and at most (each costs a few queries for its series).</summary>
+    public const int TimelinePage = 50, MaximumTimelinePage = 1000;
 
     /// <summary>One page of a series' instances in slice order (Instance Number, then index in series).</summary>
     public async Task<(int Total, IReadOnlyList<InstanceRow> Rows)> InstancesPageAsync(string seriesId, bool descending, int skip, int take, CancellationToken ct = default)
