@@ -13,59 +13,12 @@ namespace OrthancWeb.Tests.Browser;
 /// The explorer in a real browser: Debian's chromium driven by Playwright against the app on loopback. Screenshots
 /// of every page go to the test output folder (browser-screenshots/).
 /// </summary>
-public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class BrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-")
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
-    private readonly string _shots = Path.Combine(AppContext.BaseDirectory, "browser-screenshots");
-
-    public async Task InitializeAsync()
-    {
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is required by the browser tests: apt-get install -y chromium");
-        Directory.CreateDirectory(_shots);
-        _folder = Directory.CreateTempSubdirectory("ow-ui-").FullName;
-        _server = await ServerProcess.StartAsync(_folder);
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
-
-    private async Task<IPage> LoginAsync(string user, string password)
-    {
-        var context = await _browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ViewportSize = new() { Width = 1400, Height = 1000 } });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/");
-        await page.WaitForURLAsync("**/account/login**");
-        await page.FillAsync("#userName", user);
-        await page.FillAsync("#password", password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForSelectorAsync("[data-testid=current-user]");
-        await Interactive(page);
-        return page;
-    }
+    private Task<IPage> LoginAsync(string user, string password) => Chromium.SignInAsync(Server, user, password);
 
     /// <summary>A MudBlazor text field by test id, wherever MudBlazor puts the attribute (wrapper or input).</summary>
     private static string Field(string testId) => $"input[data-testid={testId}], [data-testid={testId}] input";
-
-    /// <summary>Waits until the Blazor circuit is connected, so clicks and file choices reach the server.</summary>
-    private static Task<IElementHandle?> Interactive(IPage page) =>
-        page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 
     /// <summary>
     /// Chooses files in the upload page's file input once upload.js listens to it: the page attaches the script after
@@ -74,14 +27,14 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
     /// </summary>
     private async Task ChooseFilesAsync(IPage page, string[] paths)
     {
-        await Interactive(page);
+        await Chromium.Interactive(page);
         await page.WaitForSelectorAsync("[data-testid=upload-input][data-ready=true]", new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
         await page.SetInputFilesAsync("[data-testid=upload-input]", paths);
         try { await page.WaitForSelectorAsync("[data-testid=upload-summary]", new() { Timeout = 60_000 }); }
         catch (TimeoutException)
         {
             output.WriteLine(await page.InnerTextAsync("body"));
-            output.WriteLine(_server.Log);
+            output.WriteLine(Server.Log);
             throw;
         }
     }
@@ -92,7 +45,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         // Eight 256 MB files (sparse on disk here, real bytes on the wire): 2 GB in one folder choice.
         const int files = 8;
         const long pixelBytes = 256L * 1024 * 1024 - 4096;
-        var folder = Directory.CreateDirectory(Path.Combine(_folder, "chosen-2gb")).FullName; // removed with _folder, pass or fail
+        var folder = Directory.CreateDirectory(Path.Combine(Folder, "chosen-2gb")).FullName; // removed with Folder, pass or fail
         for (var i = 1; i <= files; i++)
             LargeFile(Path.Combine(folder, $"IM{i:D4}"), i, pixelBytes);
         var page = await LoginAsync("admin", ServerProcess.AdminPassword);
@@ -105,7 +58,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         catch (TimeoutException)
         {
             output.WriteLine(await page.InnerTextAsync("body"));
-            output.WriteLine(_server.Log);
+            output.WriteLine(Server.Log);
             throw;
         }
         var summary = await page.InnerTextAsync("[data-testid=upload-summary]");
@@ -113,7 +66,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains($"{files} stored", summary);
         await Shot(page, "09-upload-2gb");
         // Each file is in the store whole.
-        using var client = _server.CreateRestClient();
+        using var client = Server.CreateRestClient();
         var stats = await Rest.GetJsonAsync(client, "/statistics");
         Assert.True(long.Parse(stats["TotalUncompressedSize"]!.GetValue<string>(), CultureInfo.InvariantCulture) >= files * pixelBytes);
         Directory.Delete(folder, true);
@@ -171,7 +124,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         return file.ToBytes();
     }
 
-    private async Task Shot(IPage page, string name) => await page.ScreenshotAsync(new() { Path = Path.Combine(_shots, name + ".png"), FullPage = true });
+    private static Task Shot(IPage page, string name) => Chromium.ShotAsync(page, name);
 
     [Fact]
     public async Task Clinician_journey_and_viewer_restrictions()
@@ -180,7 +133,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await Shot(page, "01-home");
 
         // Upload a folder by the file input: pydicom files, a 5-slice series, and a non-DICOM file from a "CD".
-        var folder = Directory.CreateDirectory(Path.Combine(_folder, "chosen-cd")).FullName; // removed with _folder, pass or fail
+        var folder = Directory.CreateDirectory(Path.Combine(Folder, "chosen-cd")).FullName; // removed with Folder, pass or fail
         foreach (var name in new[] { "CT_small.dcm", "MR_small.dcm", "rtplan.dcm" }) File.Copy(Rest.Sample(name), Path.Combine(folder, name));
         for (var i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(folder, $"slice{i}.dcm"), Ct512("VIEWER-1", i));
         File.WriteAllText(Path.Combine(folder, "autorun.inf"), "[autorun]\nopen=viewer.exe\n");
@@ -193,7 +146,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         {
             await Shot(page, "02-upload-failed");
             output.WriteLine(await page.InnerTextAsync("body"));
-            output.WriteLine(_server.Log);
+            output.WriteLine(Server.Log);
             throw;
         }
         var summary = await page.InnerTextAsync("[data-testid=upload-summary]");
@@ -318,7 +271,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : IAsyncLifetime
         await reader.ClickAsync("[data-testid=nav-patients]");
         await reader.WaitForSelectorAsync("[data-testid=patients-grid] >> text=CompressedSamples^MR1");
         Assert.Equal(0, await reader.Locator("[data-testid=patient-delete]").CountAsync());
-        await reader.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/upload");
+        await reader.GotoAsync($"https://localhost:{Server.HttpsPort}/ui/upload");
         await reader.WaitForSelectorAsync("text=not authorized", new() { Timeout = 10_000 }).ContinueWith(_ => { });
         Assert.Equal(0, await reader.Locator("input[type=file]").CountAsync());
         await Shot(reader, "08-viewer-role");

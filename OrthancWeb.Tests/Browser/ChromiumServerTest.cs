@@ -16,13 +16,16 @@ public abstract class ChromiumServerTest(string folderPrefix) : IAsyncLifetime
     /// <summary>Settings added to the server's configuration (a JSON fragment that starts with a comma).</summary>
     protected virtual string Settings => "";
 
+    /// <summary>Environment variables of the server's process (settings outside the "OrthancWeb" section).</summary>
+    protected virtual Dictionary<string, string>? ServerEnvironment => null;
+
     /// <summary>The server's own folder: the test's folder unless a test keeps its files apart.</summary>
     protected virtual string ServerFolder => Folder;
 
     public virtual async Task InitializeAsync()
     {
         Folder = Directory.CreateTempSubdirectory(folderPrefix).FullName;
-        Server = await ServerProcess.StartAsync(Directory.CreateDirectory(ServerFolder).FullName, Settings);
+        Server = await ServerProcess.StartAsync(Directory.CreateDirectory(ServerFolder).FullName, Settings, ServerEnvironment);
         Chromium = await Chromium.LaunchAsync();
     }
 

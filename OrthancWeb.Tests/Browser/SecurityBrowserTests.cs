@@ -8,41 +8,15 @@ namespace OrthancWeb.Tests.Browser;
 /// Issue 15.14 and 15.11 in Debian's chromium: every page works under the Content-Security-Policy with no violation
 /// reported, and an open page of a user who is deleted goes back to the login page within the validation interval.
 /// </summary>
-public sealed class SecurityBrowserTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class SecurityBrowserTests(ITestOutputHelper output) : ChromiumServerTest("ow-ui-sec-")
 {
-    private const string Chromium = "/usr/bin/chromium";
-    private string _folder = "";
-    private ServerProcess _server = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
-
-    public async Task InitializeAsync()
-    {
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is required by the browser tests: apt-get install -y chromium");
-        _folder = Directory.CreateTempSubdirectory("ow-ui-sec-").FullName;
-        _server = await ServerProcess.StartAsync(_folder, env: new() { ["Security__SessionValidationInterval"] = "1" });
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
+    /// <summary>Open circuits revalidated every second, so a deleted user's page is seen out quickly.</summary>
+    protected override Dictionary<string, string>? ServerEnvironment => new() { ["Security__SessionValidationInterval"] = "1" };
 
     /// <summary>A page that records every CSP violation (the DOM event and the console's report) in <paramref name="violations"/>.</summary>
     private async Task<IPage> NewPageAsync(List<string> violations)
     {
-        var context = await _browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ViewportSize = new() { Width = 1400, Height = 1000 } });
+        var context = await Chromium.Browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ViewportSize = new() { Width = 1400, Height = 1000 } });
         await context.AddInitScriptAsync("document.addEventListener('securitypolicyviolation', e => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));");
         var page = await context.NewPageAsync();
         page.Console += (_, message) =>
@@ -57,7 +31,7 @@ public sealed class SecurityBrowserTests(ITestOutputHelper output) : IAsyncLifet
 
     private async Task LoginAsync(IPage page, string user, string password)
     {
-        await page.GotoAsync($"https://localhost:{_server.HttpsPort}/");
+        await page.GotoAsync($"https://localhost:{Server.HttpsPort}/");
         await page.WaitForURLAsync("**/account/login**");
         await page.FillAsync("#userName", user);
         await page.FillAsync("#password", password);
@@ -104,11 +78,11 @@ public sealed class SecurityBrowserTests(ITestOutputHelper output) : IAsyncLifet
         // Within the interval (1 s here) the circuit is found out and the page goes to the login page, where the
         // cookie is refused too. 20 s is the deadline on a loaded machine, not the expectation.
         await temp.WaitForFunctionAsync("() => location.pathname === '/account/login'", null, new() { Timeout = 20_000 });
-        await temp.GotoAsync($"https://localhost:{_server.HttpsPort}/ui/studies");
+        await temp.GotoAsync($"https://localhost:{Server.HttpsPort}/ui/studies");
         await temp.WaitForURLAsync("**/account/login**");
 
         // The API's documentation page has its own policy and works under it.
-        await admin.GotoAsync($"https://localhost:{_server.HttpsPort}/api-docs");
+        await admin.GotoAsync($"https://localhost:{Server.HttpsPort}/api-docs");
         await admin.WaitForSelectorAsync(".swagger-ui", new() { Timeout = 15_000 });
 
         Assert.True(violations.Count == 0, "CSP violations:\n" + string.Join("\n", violations));

@@ -97,6 +97,32 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_patients_timeline_loads_its_newest_studies_then_more_and_filters_over_all_of_them()
+    {
+        var ingest = Services.GetRequiredService<IngestService>();
+        for (var k = 0; k < 60; k++)
+        {
+            var uid = $"1.2.826.0.1.3680043.10.543.8.{k}";
+            var instance = GeneratedInstances.Ct("TIMELINE-UI", uid + ".1", uid + ".2", uid + ".3", 1, pixelBytes: 512,
+                studyDate: new DateOnly(2015, 1, 1).AddDays(k).ToString("yyyyMMdd", CultureInfo.InvariantCulture), description: $"STUDY {k}", modality: k % 12 == 0 ? "MR" : "CT");
+            await ingest.StoreAsync(instance.Bytes, new IngestSource(IngestOrigin.WebUI));
+        }
+        var page = Render<Patient>(p => p.Add(x => x.Id, PublicIds.Patient("TIMELINE-UI")));
+        page.WaitForAssertion(() => Assert.Equal(ExplorerService.TimelinePage, page.FindAll("[data-testid=timeline-study]").Count));
+        Assert.Equal("60 studies", page.Find("[data-testid=timeline-count]").TextContent.Trim());
+        Assert.Contains("STUDY 59", page.FindAll("[data-testid=timeline-study-link]")[0].TextContent);
+
+        page.Find("[data-testid=timeline-more]").Click();
+        page.WaitForAssertion(() => Assert.Equal(60, page.FindAll("[data-testid=timeline-study]").Count));
+        Assert.Empty(page.FindAll("[data-testid=timeline-more]"));
+
+        // The MR chip: the five MR studies, the oldest of which was not among the first page.
+        page.FindAll("[data-testid=timeline-modalities] .mud-chip").Single(c => c.TextContent.Contains("MR", StringComparison.Ordinal)).Click();
+        page.WaitForAssertion(() => Assert.Equal(["STUDY 48", "STUDY 36", "STUDY 24", "STUDY 12", "STUDY 0"],
+            page.FindAll("[data-testid=timeline-study-link]").Select(a => a.TextContent.Trim())));
+    }
+
+    [Fact]
     public async Task Studies_grid_lists_what_the_index_holds_and_searches_it()
     {
         var ingest = Services.GetRequiredService<IngestService>();

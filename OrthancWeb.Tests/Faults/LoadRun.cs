@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
+using OrthancWeb.Tests.Browser;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 
@@ -60,7 +61,6 @@ public sealed record LoadReport(
 public static class LoadRun
 {
     public const string ServerAet = "LOADWEB", ScuAet = "LOADSCU";
-    private const string Chromium = "/usr/bin/chromium";
 
     public static string ServerConfig(int dicomPort) => $$"""
         , "DicomAet": "{{ServerAet}}", "DicomPort": {{dicomPort}},
@@ -69,21 +69,13 @@ public static class LoadRun
 
     public static async Task<LoadReport> RunAsync(ServerProcess server, int dicomPort, LoadSettings settings, string workFolder, Action<string> log)
     {
-        if (!File.Exists(Chromium))
-            throw new InvalidOperationException($"{Chromium} is required by the load run: apt-get install -y chromium");
         var run = Random.Shared.Next(); // distinct UIDs for every run, even into the same server
         using var client = server.CreateRestClient();
         await SeedAsync(client, settings, run);
         log($"{settings.SeedStudies} studies stored before the load");
 
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
-        var page = await OpenStudiesAsync(browser, server);
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await OpenStudiesAsync(chromium, server);
 
         var acknowledged = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
         int storescuAcks = 0, restAcks = 0, notAcknowledged = 0, notAccepted = 0;
@@ -166,16 +158,9 @@ public static class LoadRun
         })));
     }
 
-    private static async Task<IPage> OpenStudiesAsync(IBrowser browser, ServerProcess server)
+    private static async Task<IPage> OpenStudiesAsync(Chromium chromium, ServerProcess server)
     {
-        var context = await browser.NewContextAsync(new() { IgnoreHTTPSErrors = true, ViewportSize = new() { Width = 1400, Height = 1000 } });
-        var page = await context.NewPageAsync();
-        await page.GotoAsync($"https://localhost:{server.HttpsPort}/");
-        await page.WaitForURLAsync("**/account/login**");
-        await page.FillAsync("#userName", "admin");
-        await page.FillAsync("#password", ServerProcess.AdminPassword);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForSelectorAsync("[data-testid=current-user]");
+        var page = await chromium.SignInAsync(server, "admin", ServerProcess.AdminPassword);
         await page.GotoAsync($"https://localhost:{server.HttpsPort}/ui/studies");
         // Interactive (the circuit is connected) and the first page of rows is in.
         await page.WaitForSelectorAsync("[data-testid=interactive]", new() { State = WaitForSelectorState.Attached, Timeout = 60_000 });
