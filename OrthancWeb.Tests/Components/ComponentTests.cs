@@ -108,18 +108,18 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
             await ingest.StoreAsync(instance.Bytes, new IngestSource(IngestOrigin.WebUI));
         }
         var page = Render<Patient>(p => p.Add(x => x.Id, PublicIds.Patient("TIMELINE-UI")));
-        page.WaitForAssertion(() => Assert.Equal(ExplorerService.TimelinePage, page.FindAll("[data-testid=timeline-study]").Count));
+        page.WaitForAssertion(() => Assert.Equal(ExplorerService.TimelinePage, page.FindAll("[data-testid=timeline-study]").Count), TimeSpan.FromSeconds(10));
         Assert.Equal("60 studies", page.Find("[data-testid=timeline-count]").TextContent.Trim());
         Assert.Contains("STUDY 59", page.FindAll("[data-testid=timeline-study-link]")[0].TextContent);
 
         page.Find("[data-testid=timeline-more]").Click();
-        page.WaitForAssertion(() => Assert.Equal(60, page.FindAll("[data-testid=timeline-study]").Count));
+        page.WaitForAssertion(() => Assert.Equal(60, page.FindAll("[data-testid=timeline-study]").Count), TimeSpan.FromSeconds(10));
         Assert.Empty(page.FindAll("[data-testid=timeline-more]"));
 
         // The MR chip: the five MR studies, the oldest of which was not among the first page.
         page.FindAll("[data-testid=timeline-modalities] .mud-chip").Single(c => c.TextContent.Contains("MR", StringComparison.Ordinal)).Click();
         page.WaitForAssertion(() => Assert.Equal(["STUDY 48", "STUDY 36", "STUDY 24", "STUDY 12", "STUDY 0"],
-            page.FindAll("[data-testid=timeline-study-link]").Select(a => a.TextContent.Trim())));
+            page.FindAll("[data-testid=timeline-study-link]").Select(a => a.TextContent.Trim())), TimeSpan.FromSeconds(10));
     }
 
     [Fact]

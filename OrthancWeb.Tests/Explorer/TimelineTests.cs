@@ -43,6 +43,10 @@ public sealed class TimelineTests
         Assert.Equal((studies, 13), (mr.TotalStudies, mr.ShownStudies));
         Assert.Equal(Enumerable.Range(0, 13).Select(j => $"STUDY {120 - 10 * j}"), mr.Studies.Select(s => s.Description));
 
+        // The next page starts where the first ended.
+        var second = (await explorer.PatientTimelineAsync(patientId, skip: ExplorerService.TimelinePage))!;
+        Assert.Equal(Enumerable.Range(ExplorerService.TimelinePage, ExplorerService.TimelinePage).Select(j => $"STUDY {studies - 1 - j}"), second.Studies.Select(s => s.Description));
+
         // More on demand, up to every study, still newest first.
         var all = (await explorer.PatientTimelineAsync(patientId, take: 200))!;
         Assert.Equal(studies, all.Studies.Count);

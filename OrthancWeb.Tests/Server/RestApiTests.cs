@@ -184,8 +184,8 @@ public sealed class RestApiTests(RestServerFixture fixture) : IClassFixture<Rest
         Assert.Equal(["CD2/DICOM/MR1", "CD2/README.TXT", "CD2/DICOM/CT1"], batchAnswer.Select(e => e!["Name"]!.GetValue<string>()));
         Assert.Equal(["AlreadyStored", "Skipped", "AlreadyStored"], batchAnswer.Select(e => e!["Status"]!.GetValue<string>()));
 
-        // A batch of new files is read ahead of its commits, but answered only once every file in it is stored: each
-        // answered ID is there at once, and the outcomes come in the order of the parts.
+        // A batch of new files is answered only once every file in it is stored: each answered ID is there at once,
+        // and the outcomes come in the order of the parts.
         var series = OrthancWeb.Tests.Infrastructure.GeneratedInstances.Series("BATCH20", "1.2.826.0.1.3680043.10.543.20261202", 20);
         using var fresh = new MultipartFormDataContent();
         foreach (var (instance, i) in series.Select((x, i) => (x, i))) fresh.Add(new ByteArrayContent(instance.Bytes), "file", $"CD3/IM{i:D2}");

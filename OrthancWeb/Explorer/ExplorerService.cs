@@ -152,11 +152,12 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
 
     /// <summary>
     /// A patient's timeline: its studies newest first (by Study Date, then Study Time; undated last), those with a
-    /// series of one of <paramref name="modalities"/> when any are given, the first <paramref name="take"/> of them
-    /// loaded with their series and previews. Total and Modalities are over all the patient's studies, so a patient
-    /// of thousands of studies opens as fast as one of ten and the page loads more as it is scrolled.
+    /// series of one of <paramref name="modalities"/> when any are given, <paramref name="take"/> of them from
+    /// <paramref name="skip"/> loaded with their series and previews. The counts and Modalities are over all the
+    /// patient's studies, so a patient of thousands of studies opens on one page and loads the next on demand.
     /// </summary>
-    public async Task<PatientTimeline?> PatientTimelineAsync(string patientId, IReadOnlyCollection<string>? modalities = null, int take = TimelinePage, CancellationToken ct = default)
+    public async Task<PatientTimeline?> PatientTimelineAsync(string patientId, IReadOnlyCollection<string>? modalities = null, int take = TimelinePage,
+        int skip = 0, CancellationToken ct = default)
     {
         if (await queries.GetAsync(patientId, ResourceLevel.Patient, ct) is not { } patient) return null;
         var all = await queries.PatientStudiesAsync(patientId, ct) ?? [];
@@ -167,7 +168,7 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
             .ThenBy(s => s.PublicId, StringComparer.Ordinal)
             .ToList();
         var studies = new List<TimelineStudy>();
-        foreach (var key in shown.Take(Math.Clamp(take, 1, MaximumTimelinePage)))
+        foreach (var key in shown.Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, MaximumTimelinePage)))
         {
             if (await queries.GetAsync(key.PublicId, ResourceLevel.Study, ct) is not { } study) continue; // deleted meanwhile
             string V(DicomTag tag) => study.MainDicomTags.GetValueOrDefault(tag) ?? "";
@@ -177,7 +178,7 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
         return new PatientTimeline(patient, all.Count, shown.Count, [.. all.SelectMany(s => s.Modalities).Distinct().Order(StringComparer.Ordinal)], studies);
     }
 
-    /// <summary>Studies a timeline loads at once, and at most (each costs a few queries for its series).</summary>
+    /// <summary>Studies a timeline loads at once, and at most in one call (each costs a few queries for its series).</summary>
     public const int TimelinePage = 50, MaximumTimelinePage = 1000;
 
     /// <summary>One page of a series' instances in slice order (Instance Number, then index in series).</summary>

@@ -111,8 +111,8 @@ public sealed partial class IndexQueries
 
     /// <summary>
     /// Every study of a patient, with only what orders and filters a timeline: its date and time and the modalities of
-    /// its series (two queries, whatever the count). Null when the patient does not exist. A patient of thousands of
-    /// studies costs a few ms here; its timeline then loads the series of one page of them.
+    /// its series (two queries, whatever the count; their rows grow with the patient's studies and series). Null when
+    /// the patient does not exist. The timeline then loads the series of one page of studies.
     /// </summary>
     public async Task<IReadOnlyList<PatientStudyKey>?> PatientStudiesAsync(string patientPublicId, CancellationToken ct)
     {

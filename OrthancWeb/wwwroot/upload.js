@@ -2,10 +2,11 @@
 // requests at a time, and tells the page what happened in small batches. Files never travel through the Blazor circuit
 // (it carried about 5 MB/s and dropped the page on large picks); the circuit only carries counts and per-file outcomes.
 // Small files go several to a request (multipart/form-data): Chromium spends about as much per request as per 8 MB
-// sent, so a CD's 500 KB files went at 24 MB/s one per request, 53 MB/s in 8 MB requests and about 85 MB/s in 16 MB
-// requests over HTTP/1.1 (README: benchmarks/upload-benchmark.sh).
+// sent, so a CD's 500 KB files went at 24 MB/s one per request and 53 MB/s in 8 MB requests; over HTTP/1.1 on a
+// warmed server, 8 MB requests took the CD in 9.7-10.7 s and 16 MB ones in 7.6-9.6 s, before the server read ahead
+// within a request (README: upload-benchmark.sh).
 window.owUpload = (() => {
-  const inFlight = 6;          // requests at once: the browser's six HTTP/1.1 connections to a host (five: 11.8 s for the CD)
+  const inFlight = 6;          // requests at once: the browser's six HTTP/1.1 connections to a host (five: 11.8 s for the CD, against 7.6-9.6)
   const batchBytes = 16 << 20; // files to a request, up to this size...
   const batchFiles = 64;       // ...and this count; a larger file goes alone
   const attempts = 3;          // a file is sent again after a network failure or a server error, then reported failed
