@@ -99,11 +99,7 @@ public sealed partial class IndexQueries
         var tags = await MainTagsAsync(db, [.. ids, .. rows.Values.Select(s => s.ParentId).OfType<long>().Distinct()], ct);
         // Modalities in Study is not stored: it is the set of the study's series' Modality, read from the page's
         // series (a key lookup each), not from every series' Modality.
-        var modality = (int)DicomTags.Modality.Value;
-        var modalities = (await db.Resources.Where(x => x.ParentId != null && ids.Contains(x.ParentId.Value))
-                .Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
-                .ToListAsync(ct))
-            .Where(m => !string.IsNullOrEmpty(m.Value)).Distinct().ToLookup(m => m.Study, m => m.Value!);
+        var modalities = await ModalitiesByStudyAsync(db.Resources.Where(x => x.ParentId != null && ids.Contains(x.ParentId.Value)), ct);
         return ids.Where(rows.ContainsKey).Select(id => rows[id]).Select(s =>
             new StudySummary(s.PublicId, TagsOf(tags, s.Id), s.ParentId is { } p ? TagsOf(tags, p) : new Dictionary<DicomTag, string>(),
                 s.Series, s.Instances, s.Disk, modalities[s.Id].Order(StringComparer.Ordinal).ToList(), s.PatientPublicId ?? "", s.LastUpdate)).ToList();
@@ -118,7 +114,7 @@ public sealed partial class IndexQueries
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         if (await IdOfAsync(db, patientPublicId, ResourceLevel.Patient, ct) is not { } patient) return null;
-        var (date, time, modality) = ((int)DicomTags.StudyDate.Value, (int)DicomTags.StudyTime.Value, (int)DicomTags.Modality.Value);
+        var (date, time) = ((int)DicomTags.StudyDate.Value, (int)DicomTags.StudyTime.Value);
         var studies = await db.Resources.Where(s => s.ParentId == patient).Select(s => new
         {
             s.Id,
@@ -126,11 +122,17 @@ public sealed partial class IndexQueries
             Date = s.Tags.Where(t => t.Tag == date).Select(t => t.Value).FirstOrDefault(),
             Time = s.Tags.Where(t => t.Tag == time).Select(t => t.Value).FirstOrDefault(),
         }).ToListAsync(ct);
-        var modalities = (await db.Resources.Where(x => x.ParentId != null && x.Parent!.ParentId == patient)
-                .Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
+        var modalities = await ModalitiesByStudyAsync(db.Resources.Where(x => x.ParentId != null && x.Parent!.ParentId == patient), ct);
+        return studies.Select(s => new PatientStudyKey(s.PublicId, s.Date ?? "", s.Time ?? "", modalities[s.Id].Order(StringComparer.Ordinal).ToList())).ToList();
+    }
+
+    /// <summary>The distinct Modality values of these series, by study (a key lookup per series).</summary>
+    private static async Task<ILookup<long, string>> ModalitiesByStudyAsync(IQueryable<Resource> series, CancellationToken ct)
+    {
+        var modality = (int)DicomTags.Modality.Value;
+        return (await series.Select(x => new { Study = x.ParentId!.Value, Value = x.Tags.Where(t => t.Tag == modality).Select(t => t.Value).FirstOrDefault() })
                 .ToListAsync(ct))
             .Where(m => !string.IsNullOrEmpty(m.Value)).Distinct().ToLookup(m => m.Study, m => m.Value!);
-        return studies.Select(s => new PatientStudyKey(s.PublicId, s.Date ?? "", s.Time ?? "", modalities[s.Id].Order(StringComparer.Ordinal).ToList())).ToList();
     }
 
     /// <summary>The series of a study in Series Number order (as numbers), or null when the study does not exist.</summary>
