@@ -1,6 +1,7 @@
 using OrthancWeb.Api;
 using OrthancWeb.Audit;
 using OrthancWeb.Components;
+using OrthancWeb.DicomWeb;
 using OrthancWeb.Explorer;
 using OrthancWeb.Export;
 using OrthancWeb.Hosting;
@@ -42,6 +43,7 @@ builder.Services
     .AddAutoRouting(configuration)
     .AddExplorer()
     .AddReading()
+    .AddDicomWeb(configuration)
     .AddRestApi()
     .AddExplorerUi();
 
@@ -65,6 +67,7 @@ app.UseAntiforgery();
 app.MapStaticAssets().AllowAnonymous();
 app.MapAccountEndpoints();
 app.MapRestApi();
+app.MapDicomWeb();
 app.MapExplorerUi();
 
 app.Run();

@@ -19,7 +19,7 @@ public sealed class LayeringTests
         ["Index"],
         ["Requests"],
         ["Ingest", "Imaging", "Jobs", "Explorer"],
-        ["Networking", "Modification", "Export", "Reading"],
+        ["Networking", "Modification", "Export", "Reading", "DicomWeb"],
         ["Routing"],
         ["Api", "Components"],
     ];
