@@ -75,11 +75,10 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         {
             if (wanted is null || instance.TransferSyntaxUid == wanted.Uid)
             {
-                await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={instance.TransferSyntaxUid}", async (body, token) =>
-                {
-                    await using var stream = files.Open(instance.File);
-                    await stream.CopyToAsync(body, token);
-                }, ct);
+                // Opened before its part starts: a file missing from the storage area fails the request with a status
+                // while nothing has been sent yet, not in the middle of a multipart body.
+                await using var stream = files.Open(instance.File);
+                await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={instance.TransferSyntaxUid}", (body, token) => stream.CopyToAsync(body, token), ct);
                 continue;
             }
             var stored = files.Read(instance.File, includePixelData: true);
