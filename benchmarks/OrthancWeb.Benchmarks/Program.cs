@@ -33,11 +33,14 @@ switch (command)
     case "grid":
         await GridBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "dicomweb":
+        await DicomWebBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     case "upload":
         await UploadBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb");
         return 2;
 }
 return 0;
