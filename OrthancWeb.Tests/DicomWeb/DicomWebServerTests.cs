@@ -104,6 +104,34 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         Assert.Equal(406, (int)xml.StatusCode);
     }
 
+    [Fact]
+    public async Task QIDO_and_metadata_answer_PS3_19_XML_when_asked()
+    {
+        var ct = DicomWebFixture.Uids("CT_small.dcm");
+        var (response, body) = await fx.GetAsync($"/studies?StudyInstanceUID={ct.Study}", "multipart/related; type=\"application/dicom+xml\"");
+        var part = Assert.Single(await DicomWebFixture.PartsAsync(response, body));
+        Assert.Equal("application/dicom+xml", part.ContentType);
+        var path = Path.Combine(Path.GetTempPath(), $"ow-dicomweb-{Guid.NewGuid():N}.xml");
+        try
+        {
+            File.WriteAllBytes(path, part.Body);
+            // Python's own XML parser reads the document: the patient's family name and the study UID where PS3.19 puts them.
+            const string script =
+                "import sys, xml.etree.ElementTree as ET\n" +
+                "ns = {'d': 'http://dicom.nema.org/PS3.19/models/NativeDICOM'}\n" +
+                "root = ET.parse(sys.argv[1]).getroot()\n" +
+                "print(root.find(\"d:DicomAttribute[@tag='00100010']/d:PersonName/d:Alphabetic/d:FamilyName\", ns).text)\n" +
+                "print(root.find(\"d:DicomAttribute[@keyword='StudyInstanceUID']/d:Value[@number='1']\", ns).text)\n";
+            var read = Peers.Run(Peers.DebianPython, "-c", script, path);
+            Assert.True(read.ExitCode == 0, read.Stderr);
+            Assert.Equal(["CompressedSamples", ct.Study], read.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+        finally { File.Delete(path); }
+
+        var (metadata, metadataBody) = await fx.GetAsync($"/studies/{ct.Study}/metadata", "multipart/related; type=\"application/dicom+xml\"");
+        Assert.Contains("<BulkData uri=\"", Encoding.UTF8.GetString(Assert.Single(await DicomWebFixture.PartsAsync(metadata, metadataBody)).Body));
+    }
+
     // ---- WADO-RS metadata ----
 
     [Theory]

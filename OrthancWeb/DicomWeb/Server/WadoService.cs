@@ -110,12 +110,10 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
 
     public async Task MetadataAsync(HttpContext http, WebTarget target, CancellationToken ct)
     {
-        var accepted = DicomWebMedia.Accepted(http.Request);
-        if (!accepted.Any(m => m.IsAny || m.MediaType is DicomWebMedia.DicomJson or "application/json"))
-            throw DicomWebException.NotAcceptable("Metadata are sent as application/dicom+json");
+        var xml = DicomWebMedia.WantsXml(DicomWebMedia.Accepted(http.Request));
         var instances = await InstancesAsync(target, withJson: true, AuditActions.View, "metadata", ct);
         var root = Encoding.UTF8.GetBytes(DicomWebMedia.Root(http.Request));
-        http.Response.ContentType = DicomWebMedia.DicomJson;
+        if (!xml) http.Response.ContentType = DicomWebMedia.DicomJson;
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         buffer.Write("["u8);
         for (var i = 0; i < instances.Count; i++)
@@ -124,14 +122,15 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
             // A row missing (an instance indexed before rows were kept) is built from the file's header.
             var row = instances[i].Json ?? InstanceMetadataJson.Encode(files.Read(instances[i].File));
             InstanceMetadataJson.WriteTo(buffer, row, root);
-            if (buffer.WrittenCount > 1 << 20)
+            if (!xml && buffer.WrittenCount > 1 << 20)
             {
                 await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
                 buffer.ResetWrittenCount();
             }
         }
         buffer.Write("]"u8);
-        await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+        if (xml) await DicomWebMedia.WriteXmlAsync(http.Response, buffer.WrittenMemory, ct);
+        else await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
     }
 
     // ---- frames ----
