@@ -166,7 +166,8 @@ static class BenchServers
         p.BeginErrorReadLine();
         var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}"), Timeout = TimeSpan.FromMinutes(5) };
         if (auth) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
-        for (var i = 0; i < 300; i++)
+        // A deadline, not an expectation: a start on a loaded 2-core box has taken over 30 s.
+        for (var i = 0; i < 1200; i++)
         {
             if (p.HasExited) throw new InvalidOperationException($"{name} exited at start-up");
             try

@@ -13,7 +13,7 @@ static class DicomWebBenchmark
 
     public static async Task RunAsync(string? folder)
     {
-        folder ??= HeaderParse.Generate();
+        folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
         var big = Environment.GetEnvironmentVariable("BENCH_SERIES500") ?? HeaderParse.Generate("orthancweb-bench-series500", "1", "1", "1", "500");
         var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
         var series = Directory.GetFiles(big, "*.dcm").Order().ToArray();
