@@ -77,6 +77,9 @@ static class HeaderParse
                 + (ds.GetString(DicomTags.SeriesInstanceUID)?.Length ?? 0) + (ds.GetString(DicomTags.SOPInstanceUID)?.Length ?? 0)
                 + (ds.GetString(DicomTags.PatientName)?.Length ?? 0) + (ds.GetString(DicomTags.StudyDate)?.Length ?? 0);
         });
+        // What ingest adds per instance for DICOMweb: the instance's JSON row (PS3.18 F), deflated.
+        Measure("from bytes, plus the DICOMweb JSON row built and deflated", files.Length, i =>
+            OrthancWeb.Index.InstanceMetadataJson.Encode(DicomFile.Open(inMemory[i % inMemory.Length].AsMemory(), options)).Length);
     }
 
     private static void Measure(string label, int fileCount, Func<int, int> parse)
