@@ -43,7 +43,8 @@ public sealed class DicomWebClientFixture : IAsyncLifetime
               "secured": { "Url": "{{Secured.Url}}/dicom-web", "Username": "alice", "Password": "wonderland" },
               "badcreds": { "Url": "{{Secured.Url}}/dicom-web", "Username": "alice", "Password": "not-her-password" },
               "down": { "Url": "http://127.0.0.1:{{ServerProcess.FreePort()}}/dicom-web", "Timeout": 5 },
-              "broken": { "Url": "http://127.0.0.1:{{Broken.Port}}/dicom-web", "Timeout": 10 }
+              "broken": { "Url": "http://127.0.0.1:{{Broken.Port}}/dicom-web", "Timeout": 10 },
+              "silent": { "Url": "http://127.0.0.1:{{Broken.Port}}/silent", "Timeout": 2 }
             },
             "Routing": [
               { "Name": "to-orthanc", "Trigger": "Instance", "Tags": { "StudyDescription": "DWROUTE*" }, "ForwardToDicomWeb": [ "orthanc" ], "Retries": 0 }
@@ -83,7 +84,8 @@ public sealed class DicomWebClientFixture : IAsyncLifetime
 /// <summary>
 /// A DICOMweb "server" that answers every WADO-RS request with what a hostile or broken remote sends, written by hand
 /// on the socket: study 1.2.3 gets a whole instance, then a second part cut off in its middle and the connection
-/// closed; study 1.2.4 gets a DICOM file labelled application/json.
+/// closed; study 1.2.4 gets a DICOM file labelled application/json; under /silent nothing is ever answered; and a
+/// STOW-RS gets the answer the test set in <see cref="StowAnswer"/>.
 /// </summary>
 public sealed class BrokenDicomWebServer : IAsyncDisposable
 {
@@ -104,6 +106,9 @@ public sealed class BrokenDicomWebServer : IAsyncDisposable
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>The status line and DICOM JSON body a POST /studies is answered with.</summary>
+    public (string Status, string Json) StowAnswer { get; set; } = ("200 OK", "{}");
 
     public static BrokenDicomWebServer Start() => new();
 
@@ -131,7 +136,32 @@ public sealed class BrokenDicomWebServer : IAsyncDisposable
                 if (n == 0) return;
                 request.Append(Encoding.ASCII.GetString(buffer, 0, n));
             }
-            var path = request.ToString().Split(' ')[1];
+            var head = request.ToString();
+            var path = head.Split(' ')[1];
+            if (path.StartsWith("/silent", StringComparison.Ordinal))
+            {
+                try { await Task.Delay(Timeout.Infinite, _stop.Token); } catch (OperationCanceledException) { }
+                return;
+            }
+            if (head.StartsWith("POST", StringComparison.Ordinal))
+            {
+                // Read the whole request before answering, as a server does.
+                var length = long.Parse(System.Text.RegularExpressions.Regex.Match(head, @"Content-Length: (\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Groups[1].Value,
+                    System.Globalization.CultureInfo.InvariantCulture);
+                long read = Encoding.ASCII.GetByteCount(head[(head.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+                while (read < length)
+                {
+                    var n = await stream.ReadAsync(buffer, _stop.Token);
+                    if (n == 0) return;
+                    read += n;
+                }
+                var (status, json) = StowAnswer;
+                var body = Encoding.UTF8.GetBytes(json);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                    $"HTTP/1.1 {status}\r\nContent-Type: application/dicom+json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"));
+                await stream.WriteAsync(body);
+                return;
+            }
             if (path.EndsWith("/studies/1.2.3", StringComparison.Ordinal))
             {
                 const string boundary = "broken-boundary";
@@ -354,6 +384,13 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
             Assert.Equal(await fx.OrthancRest.GetByteArrayAsync($"/instances/{theirs}/file"), await fx.Rest.GetByteArrayAsync($"/instances/{ours}/file"));
         }
         Assert.Null(await LookupAsync(fx.Rest, DicomWebClientFixture.SopUid(notAsked)));
+        var deadline = Stopwatch.StartNew();
+        while (!(await GetJsonAsync(fx.Rest, "/audit?action=Retrieve&limit=1000")).AsArray().Any(e =>
+            e!["Details"]?.GetValue<string>() == $"WADO-RS studies/{study} from DICOMweb server orthanc: 2 stored, 0 already there, 0 refused"))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "no audit entry for the WADO-RS retrieve");
+            await Task.Delay(100);
+        }
 
         // A UID that is not one is refused before any job exists.
         await PostAsync("/dicom-web/servers/orthanc/retrieve", """{"Resources": [{"Study": "1.2/../../system"}]}""", HttpStatusCode.BadRequest);
@@ -411,6 +448,40 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         var files = Directory.EnumerateFiles(Path.Combine(fx.Server.DataDirectory, "storage"), "*", SearchOption.AllDirectories).ToList();
         Assert.DoesNotContain(files, f => f.EndsWith(".part", StringComparison.Ordinal) && new FileInfo(f).Length > 0);
         Assert.Equal(await InstanceCountAsync(), files.Count(f => Guid.TryParse(Path.GetFileName(f), out _)));
+    }
+
+    [Fact]
+    public async Task Instances_the_remote_refuses_or_does_not_acknowledge_fail_the_stow_job_with_the_reason()
+    {
+        var refused = DicomWebClientFixture.NewInstance("CT_small.dcm");
+        var (refusedId, refusedUid) = ((await UploadToUsAsync(refused))["ID"]!.GetValue<string>(), DicomWebClientFixture.SopUid(refused));
+        // PS3.18 10.5.3: 409 and a FailedSOPSequence whose item gives the Failure Reason (0x0110, processing failure).
+        fx.Broken.StowAnswer = ("409 Conflict", $$"""
+            {"00081198": {"vr": "SQ", "Value": [{"00081150": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
+              "00081155": {"vr": "UI", "Value": ["{{refusedUid}}"]}, "00081197": {"vr": "US", "Value": [272]} } ] } }
+            """);
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{refusedId}}"]}"""), "Success", "Failure");
+        Assert.Equal("Failure", job["State"]!.GetValue<string>());
+        Assert.Contains($"1 of 1 instances were refused by DICOMweb server broken: {refusedUid}: failure reason 0x0110 (processing failure)", job["ErrorDetails"]!.GetValue<string>());
+        Assert.Equal([refusedId], Ids(job["Content"]!["FailedInstances"]!));
+
+        // A 200 that names nothing in its ReferencedSOPSequence has stored nothing we can count on.
+        var ignored = DicomWebClientFixture.NewInstance("CT_small.dcm");
+        var ignoredId = (await UploadToUsAsync(ignored))["ID"]!.GetValue<string>();
+        fx.Broken.StowAnswer = ("200 OK", """{"00081199": {"vr": "SQ", "Value": []}}""");
+        job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{ignoredId}}"]}"""), "Success", "Failure");
+        Assert.Equal("Failure", job["State"]!.GetValue<string>());
+        Assert.Contains("not in the answer's ReferencedSOPSequence", job["ErrorDetails"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_remote_that_never_answers_fails_the_job_after_its_timeout()
+    {
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/silent/retrieve", """{"Resources": [{"Study": "1.2.5"}]}"""), "Success", "Failure");
+        Assert.Equal("Failure", job["State"]!.GetValue<string>());
+        Assert.Contains("DICOMweb server silent gave no complete answer within 2 s", job["ErrorDetails"]!.GetValue<string>());
+        var qido = await PostAsync("/dicom-web/servers/silent/qido", """{"Uri": "/studies"}""", HttpStatusCode.InternalServerError);
+        Assert.Contains("gave no complete answer within 2 s", qido["Details"]!.GetValue<string>());
     }
 
     [Fact]
