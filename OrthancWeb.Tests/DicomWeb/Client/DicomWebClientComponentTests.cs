@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using OrthancWeb.Components.Pages;
@@ -5,6 +6,7 @@ using OrthancWeb.DicomWeb.Client;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;
+using OrthancWeb.Security;
 using OrthancWeb.Tests.Components;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
@@ -112,6 +114,36 @@ public sealed class DicomWebClientComponentTests : BunitContext, IAsyncLifetime
         snackbars.WaitForAssertion(() => Assert.Contains("Url must be an absolute http:// or https:// URL", snackbars.Markup), TimeSpan.FromSeconds(5));
         Assert.Null(Services.GetRequiredService<DicomWebServerRegistry>().Find("bad"));
     }
+
+    [Fact]
+    public async Task A_viewer_may_query_but_not_send_or_retrieve_and_only_an_administrator_changes_servers()
+    {
+        var stored = await Services.GetRequiredService<IngestService>().StoreAsync(DicomWebClientFixture.NewInstance("CT_small.dcm"), new IngestSource(IngestOrigin.WebUI));
+        var client = Services.GetRequiredService<DicomWebClient>();
+        var registry = Services.GetRequiredService<DicomWebServerRegistry>();
+        var jobs = Services.GetRequiredService<JobEngine>();
+        var server = new DicomWebServerOptions { Url = _orthanc.Url + "/dicom-web" };
+        using (Caller.Enter(User("val", Roles.Viewer)))
+        {
+            await client.QidoAsync("orthanc", "/studies", null, default);
+            await Assert.ThrowsAsync<AccessDeniedException>(() => client.StowAsync("orthanc", [stored.StudyId!], null, default));
+            await Assert.ThrowsAsync<AccessDeniedException>(() => client.RetrieveAsync("orthanc", new DicomWebResource { Study = "1.2.3" }, null, default));
+            Assert.Throws<AccessDeniedException>(() => jobs.Submit(DicomWebStowJob.JobType, DicomWebStowJob.Content("orthanc", [stored.StudyId!])));
+            await Assert.ThrowsAsync<AccessDeniedException>(() => registry.SaveAsync("mine", server, default));
+        }
+        using (Caller.Enter(User("cleo", Roles.Clinician)))
+        {
+            var sent = await client.StowAsync("orthanc", [stored.StudyId!], null, default);
+            Assert.Equal((1, 0), (sent.InstancesCount, sent.FailedInstancesCount));
+            await Assert.ThrowsAsync<AccessDeniedException>(() => registry.SaveAsync("mine", server, default));
+            await Assert.ThrowsAsync<AccessDeniedException>(() => registry.DeleteAsync("orthanc", default));
+        }
+        Assert.Null(registry.Find("mine"));
+        Assert.NotNull(registry.Find("orthanc"));
+    }
+
+    private static ClaimsPrincipal User(string name, string role) =>
+        new(new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], "test"));
 
     private static AngleSharp.Dom.IElement TestButton(IRenderedComponent<DicomWebServers> page, string name) =>
         page.FindAll("tr").First(r => r.QuerySelector("td")?.TextContent == name).QuerySelector("[data-testid=dicomweb-test]")!;
