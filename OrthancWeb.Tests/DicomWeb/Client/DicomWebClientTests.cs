@@ -37,7 +37,7 @@ public sealed class DicomWebClientFixture : IAsyncLifetime
         Broken = BrokenDicomWebServer.Start();
         OrthancRest = Orthanc.CreateClient();
         Server = await ServerProcess.StartAsync(_folder, $$"""
-            , "StableAge": 1,
+            , "StableAge": 1, "DicomWebClientStowBatchSize": 1, "DicomWebClientMaximumJsonSize": 1,
             "DicomWebServers": {
               "orthanc": { "Url": "{{Orthanc.Url}}/dicom-web/" },
               "secured": { "Url": "{{Secured.Url}}/dicom-web", "Username": "alice", "Password": "wonderland" },
@@ -160,6 +160,19 @@ public sealed class BrokenDicomWebServer : IAsyncDisposable
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
                     $"HTTP/1.1 {status}\r\nContent-Type: application/dicom+json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"));
                 await stream.WriteAsync(body);
+                return;
+            }
+            if (path.StartsWith("/dicom-web/studies?", StringComparison.Ordinal))
+            {
+                // A QIDO-RS answer that never ends (no Content-Length): it must be cut off at DicomWebClientMaximumJsonSize.
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/dicom+json\r\nConnection: close\r\n\r\n["));
+                var item = Encoding.ASCII.GetBytes("""{"00100010": {"vr": "PN", "Value": [{"Alphabetic": "ENDLESS^STREAM"}]}},""");
+                try
+                {
+                    while (!_stop.IsCancellationRequested) await stream.WriteAsync(item, _stop.Token);
+                }
+                catch (IOException) { } // the client hung up, as it should
+                catch (OperationCanceledException) { }
                 return;
             }
             if (path.EndsWith("/studies/1.2.3", StringComparison.Ordinal))
@@ -332,6 +345,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         var job = await JobAsync(await PostAsync("/dicom-web/servers/orthanc/stow", $$"""{"Resources": ["{{studyId}}"], "Synchronous": false}"""), "Success", "Failure");
         Assert.True(job["State"]!.GetValue<string>() == "Success", job.ToJsonString());
         Assert.Equal("DicomWebStowClient", job["Type"]!.GetValue<string>());
+        // Two STOW-RS requests of one instance each (DicomWebClientStowBatchSize 1 here).
         Assert.Equal(2, job["Content"]!["InstancesCount"]!.GetValue<int>());
         Assert.Equal(0, job["Content"]!["FailedInstancesCount"]!.GetValue<int>());
 
@@ -472,6 +486,13 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{ignoredId}}"]}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("not in the answer's ReferencedSOPSequence", job["ErrorDetails"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_qido_answer_past_the_size_bound_is_cut_off_and_refused()
+    {
+        var qido = await PostAsync("/dicom-web/servers/broken/qido", """{"Uri": "/studies", "Arguments": {"limit": "10"}}""", HttpStatusCode.InternalServerError);
+        Assert.Contains("DICOMweb server broken sent more than the 1 MB allowed (DicomWebClientMaximumJsonSize)", qido["Details"]!.GetValue<string>());
     }
 
     [Fact]
