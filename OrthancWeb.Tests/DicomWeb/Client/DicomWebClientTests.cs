@@ -396,6 +396,8 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
             Assert.True(ours is not null, $"{uid} did not arrive");
             var theirs = await LookupAsync(fx.OrthancRest, uid);
             Assert.Equal(await fx.OrthancRest.GetByteArrayAsync($"/instances/{theirs}/file"), await fx.Rest.GetByteArrayAsync($"/instances/{ours}/file"));
+            Assert.Equal("orthanc", await fx.Rest.GetStringAsync($"/instances/{ours}/metadata/DicomWebServer"));
+            Assert.Equal("Plugins", await fx.Rest.GetStringAsync($"/instances/{ours}/metadata/Origin"));
         }
         Assert.Null(await LookupAsync(fx.Rest, DicomWebClientFixture.SopUid(notAsked)));
         var deadline = Stopwatch.StartNew();

@@ -157,7 +157,8 @@ public sealed partial class DicomWebClient(DicomWebServerRegistry registry, IHtt
                 HeadersLengthLimit = 16 * 1024,
                 BodyLengthLimit = options.CurrentValue.DicomWebClientMaximumPartSize * MB,
             };
-            var source = new IngestSource(IngestOrigin.Plugins, RemoteIp: server.BaseUri.Host) { Metadata = [("DicomWebServer", serverName)] };
+            // Orthanc records what its DICOMweb plugin retrieves with the Origin "Plugins"; the server's name says which remote.
+            var source = new IngestSource(IngestOrigin.Plugins) { Metadata = [("DicomWebServer", serverName)] };
             while (await reader.ReadNextSectionAsync(timeout.Token) is { } section)
             {
                 count++;
