@@ -175,6 +175,13 @@ public sealed class BrokenDicomWebServer : IAsyncDisposable
                 catch (OperationCanceledException) { }
                 return;
             }
+            if (path == "/dicom-web/page")
+            {
+                var html = "<html><script>alert(document.cookie)</script></html>"u8.ToArray();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {html.Length}\r\nConnection: close\r\n\r\n"));
+                await stream.WriteAsync(html);
+                return;
+            }
             if (path.EndsWith("/studies/1.2.3", StringComparison.Ordinal))
             {
                 const string boundary = "broken-boundary";
@@ -314,6 +321,12 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         Assert.Equal(study, found["0020000D"]!["Value"]![0]!.GetValue<string>());
         var series = (await PostAsync("/dicom-web/servers/orthanc/qido", $$"""{"Uri": "/studies/{{study}}/series"}""")).AsArray();
         Assert.Equal("CT", Assert.Single(series)!["00080060"]!["Value"]![0]!.GetValue<string>());
+
+        // Orthanc's /get: any GET under the server's Url, here the study's metadata (PS3.18 10.4.1.1.2).
+        var metadata = await fx.Rest.PostAsync("/dicom-web/servers/orthanc/get", new StringContent($$"""{"Uri": "/studies/{{study}}/metadata"}"""));
+        Assert.Equal(HttpStatusCode.OK, metadata.StatusCode);
+        Assert.Equal("application/dicom+json", metadata.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(study, Assert.Single(JsonNode.Parse(await metadata.Content.ReadAsStringAsync())!.AsArray())!["0020000D"]!["Value"]![0]!.GetValue<string>());
 
         // Behind HTTP Basic: the configured credentials are sent.
         await UploadToSecuredAsync(DicomWebClientFixture.NewInstance("CT_small.dcm", study));
@@ -495,6 +508,14 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
     {
         var qido = await PostAsync("/dicom-web/servers/broken/qido", """{"Uri": "/studies", "Arguments": {"limit": "10"}}""", HttpStatusCode.InternalServerError);
         Assert.Contains("DICOMweb server broken sent more than the 1 MB allowed (DicomWebClientMaximumJsonSize)", qido["Details"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_remotes_html_is_never_served_as_ours_through_get()
+    {
+        var page = await fx.Rest.PostAsync("/dicom-web/servers/broken/get", new StringContent("""{"Uri": "/page"}"""));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("application/octet-stream", page.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ public sealed record DicomWebResource
     public string? Instance { get; init; }
 
     /// <summary>The WADO-RS path of the resource (PS3.18 10.4.1: studies/{s}[/series/{se}[/instances/{i}]]).</summary>
+    [JsonIgnore]
     public string Path
     {
         get
@@ -96,7 +98,12 @@ public sealed partial class DicomWebClient(DicomWebServerRegistry registry, IHtt
         Caller.Demand(Policies.View, "read from DICOMweb servers");
         var server = registry.Get(serverName);
         var path = uri.Trim().TrimStart('/');
-        var (_, contentType, body) = await GetBoundedAsync(serverName, server, path, arguments, "*/*", ct);
+        var (_, remoteType, body) = await GetBoundedAsync(serverName, server, path, arguments, "*/*", ct);
+        // Served from our origin: a remote's HTML or script must not run as ours. What DICOMweb answers passes as it is.
+        var media = remoteType.Split(';')[0].Trim().ToLowerInvariant();
+        var contentType = media.StartsWith("image/", StringComparison.Ordinal) || media.StartsWith("multipart/related", StringComparison.Ordinal)
+            || media is "application/dicom+json" or "application/json" or "application/dicom" or "application/octet-stream" or "application/dicom+xml"
+            ? remoteType : "application/octet-stream";
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
             Details = $"GET {path} at DICOMweb server {serverName}: {body.Length} bytes",

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using OrthancWeb.Requests;
 
 namespace OrthancWeb.DicomWeb.Client;
@@ -48,6 +49,7 @@ public sealed class DicomWebServerOptions : IShorthandBody<DicomWebServerOptions
     /// <summary>Seconds one HTTP request may take, its answer read to the end included (Orthanc's HttpTimeout is per request too).</summary>
     public int Timeout { get; set; } = 60;
 
+    [JsonIgnore]
     public Uri BaseUri => new(Url.EndsWith('/') ? Url : Url + "/", UriKind.Absolute);
 
     /// <summary>Why this entry cannot be used, or null.</summary>
