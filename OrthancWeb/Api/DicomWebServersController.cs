@@ -110,7 +110,7 @@ public sealed class DicomWebServersController(DicomWebServerRegistry registry, D
         registry.Get(name);
         if (request.Resources.Count == 0) throw new DicomValidationException("\"Resources\" must name what to retrieve: [{\"Study\": uid, \"Series\": uid, \"Instance\": uid}]");
         _ = request.Resources.Select(r => r.Path).ToList(); // UIDs checked now, not when the job runs
-        if (!request.Synchronous)
+        if (request.AsJob)
         {
             var job = jobs.Submit(DicomWebRetrieveJob.JobType, DicomWebRetrieveJob.Content(name, request.Resources), request.Priority, User.Identity?.Name,
                 maxRetries: request.Retries, retryDelaySeconds: request.RetryDelay);

@@ -396,7 +396,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         await UploadToOrthancAsync(notAsked);
 
         var submitted = await PostAsync("/dicom-web/servers/orthanc/retrieve", $$"""
-            {"Resources": [ {"Study": "{{study}}"}, {"Study": "{{otherStudy}}", "Series": "{{otherSeries}}", "Instance": "{{DicomWebClientFixture.SopUid(single)}}"} ]}
+            {"Resources": [ {"Study": "{{study}}"}, {"Study": "{{otherStudy}}", "Series": "{{otherSeries}}", "Instance": "{{DicomWebClientFixture.SopUid(single)}}"} ], "Asynchronous": true}
             """);
         var job = await JobAsync(submitted, "Success", "Failure");
         Assert.True(job["State"]!.GetValue<string>() == "Success", job.ToJsonString());
@@ -429,11 +429,11 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
     public async Task A_server_that_is_down_fails_the_job_with_the_reason()
     {
         var stored = await UploadToUsAsync(DicomWebClientFixture.NewInstance("CT_small.dcm"));
-        var job = await JobAsync(await PostAsync("/dicom-web/servers/down/stow", $$"""{"Resources": ["{{stored["ID"]}}"]}"""), "Success", "Failure");
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/down/stow", $$"""{"Resources": ["{{stored["ID"]}}"], "Synchronous": false}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("cannot reach DICOMweb server down", job["ErrorDetails"]!.GetValue<string>());
 
-        job = await JobAsync(await PostAsync("/dicom-web/servers/down/retrieve", """{"Resources": [{"Study": "1.2.3"}]}"""), "Success", "Failure");
+        job = await JobAsync(await PostAsync("/dicom-web/servers/down/retrieve", """{"Resources": [{"Study": "1.2.3"}], "Asynchronous": true}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("cannot reach DICOMweb server down", job["ErrorDetails"]!.GetValue<string>());
     }
@@ -446,7 +446,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         Assert.Contains("check its Username, Password and HttpHeaders", qido["Details"]!.GetValue<string>());
 
         var stored = await UploadToUsAsync(DicomWebClientFixture.NewInstance("CT_small.dcm"));
-        var job = await JobAsync(await PostAsync("/dicom-web/servers/badcreds/stow", $$"""{"Resources": ["{{stored["ID"]}}"]}"""), "Success", "Failure");
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/badcreds/stow", $$"""{"Resources": ["{{stored["ID"]}}"], "Synchronous": false}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("answered 401 Unauthorized", job["ErrorDetails"]!.GetValue<string>());
     }
@@ -455,7 +455,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
     public async Task A_broken_multipart_answer_fails_the_job_and_stores_no_part_of_an_instance()
     {
         var before = await InstanceCountAsync();
-        var job = await JobAsync(await PostAsync("/dicom-web/servers/broken/retrieve", """{"Resources": [{"Study": "1.2.3"}]}"""), "Success", "Failure");
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/broken/retrieve", """{"Resources": [{"Study": "1.2.3"}], "Asynchronous": true}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("sent a broken WADO-RS answer after 1 instance(s)", job["ErrorDetails"]!.GetValue<string>());
         // The instance that arrived whole is kept, intact; the one cut short is nowhere.
@@ -466,7 +466,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         Assert.Equal(before + 1, await InstanceCountAsync());
 
         // Not multipart at all: refused as such, nothing stored.
-        job = await JobAsync(await PostAsync("/dicom-web/servers/broken/retrieve", """{"Resources": [{"Study": "1.2.4"}]}"""), "Success", "Failure");
+        job = await JobAsync(await PostAsync("/dicom-web/servers/broken/retrieve", """{"Resources": [{"Study": "1.2.4"}], "Asynchronous": true}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("answered application/json, not multipart/related", job["ErrorDetails"]!.GetValue<string>());
         Assert.Null(await LookupAsync(fx.Rest, DicomWebClientFixture.SopUid(fx.Broken.Mislabelled)));
@@ -489,7 +489,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
             {"00081198": {"vr": "SQ", "Value": [{"00081150": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.2"]},
               "00081155": {"vr": "UI", "Value": ["{{refusedUid}}"]}, "00081197": {"vr": "US", "Value": [272]} } ] } }
             """);
-        var job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{refusedId}}"]}"""), "Success", "Failure");
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{refusedId}}"], "Synchronous": false}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains($"1 of 1 instances were refused by DICOMweb server broken: {refusedUid}: failure reason 0x0110 (processing failure)", job["ErrorDetails"]!.GetValue<string>());
         Assert.Equal([refusedId], Ids(job["Content"]!["FailedInstances"]!));
@@ -498,7 +498,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
         var ignored = DicomWebClientFixture.NewInstance("CT_small.dcm");
         var ignoredId = (await UploadToUsAsync(ignored))["ID"]!.GetValue<string>();
         fx.Broken.StowAnswer = ("200 OK", """{"00081199": {"vr": "SQ", "Value": []}}""");
-        job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{ignoredId}}"]}"""), "Success", "Failure");
+        job = await JobAsync(await PostAsync("/dicom-web/servers/broken/stow", $$"""{"Resources": ["{{ignoredId}}"], "Synchronous": false}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("not in the answer's ReferencedSOPSequence", job["ErrorDetails"]!.GetValue<string>());
     }
@@ -521,7 +521,7 @@ public sealed class DicomWebClientTests(DicomWebClientFixture fx) : IClassFixtur
     [Fact]
     public async Task A_remote_that_never_answers_fails_the_job_after_its_timeout()
     {
-        var job = await JobAsync(await PostAsync("/dicom-web/servers/silent/retrieve", """{"Resources": [{"Study": "1.2.5"}]}"""), "Success", "Failure");
+        var job = await JobAsync(await PostAsync("/dicom-web/servers/silent/retrieve", """{"Resources": [{"Study": "1.2.5"}], "Asynchronous": true}"""), "Success", "Failure");
         Assert.Equal("Failure", job["State"]!.GetValue<string>());
         Assert.Contains("DICOMweb server silent gave no complete answer within 2 s", job["ErrorDetails"]!.GetValue<string>());
         var qido = await PostAsync("/dicom-web/servers/silent/qido", """{"Uri": "/studies"}""", HttpStatusCode.InternalServerError);

@@ -13,12 +13,13 @@ public sealed record DicomWebQueryRequest
 
 /// <summary>
 /// POST /dicom-web/servers/{name}/stow: {"Resources": [our public IDs], "Synchronous": false} (a bare ID or an array
-/// of them also reads). A job unless "Synchronous" is true; "Retries" and "RetryDelay" as for /modalities/{name}/store.
+/// of them also reads). Synchronous unless "Synchronous" is false, then a job, as Orthanc's plugin does; "Retries" and
+/// "RetryDelay" as for /modalities/{name}/store.
 /// </summary>
 public sealed record DicomWebStowRequest : IShorthandBody<DicomWebStowRequest>
 {
     public IReadOnlyList<string> Resources { get; init; } = [];
-    public bool Synchronous { get; init; }
+    public bool Synchronous { get; init; } = true;
     public int Priority { get; init; }
     public int Retries { get; init; }
     public int RetryDelay { get; init; } = 10;
@@ -27,11 +28,16 @@ public sealed record DicomWebStowRequest : IShorthandBody<DicomWebStowRequest>
         RequestBody.Strings(shorthand) is { } ids ? new JsonObject { [nameof(Resources)] = ids } : null;
 }
 
-/// <summary>POST /dicom-web/servers/{name}/retrieve: {"Resources": [{"Study": uid, "Series": uid, "Instance": uid}]}; a job unless "Synchronous".</summary>
+/// <summary>
+/// POST /dicom-web/servers/{name}/retrieve: {"Resources": [{"Study": uid, "Series": uid, "Instance": uid}]}; synchronous
+/// unless "Asynchronous" is true (Orthanc's name here) or "Synchronous" false, then a job.
+/// </summary>
 public sealed record DicomWebRetrieveRequest
 {
     public IReadOnlyList<DicomWebResource> Resources { get; init; } = [];
-    public bool Synchronous { get; init; }
+    public bool Asynchronous { get; init; }
+    public bool Synchronous { get; init; } = true;
+    public bool AsJob => Asynchronous || !Synchronous;
     public int Priority { get; init; }
     public int Retries { get; init; }
     public int RetryDelay { get; init; } = 10;
