@@ -27,7 +27,11 @@ public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
         var codec = Find(source.Syntax);
         try
         {
-            return codec.Decode(source.GetFrame(index), source.Info);
+            var frame = codec.Decode(source.GetFrame(index), source.Info);
+            if (source.HasSwappedWords)
+                for (var i = 0; i + 4 <= frame.Data.Length; i += 4)
+                    (frame.Data[i], frame.Data[i + 1], frame.Data[i + 2], frame.Data[i + 3]) = (frame.Data[i + 2], frame.Data[i + 3], frame.Data[i], frame.Data[i + 1]);
+            return frame;
         }
         catch (ImagingException) { throw; }
         catch (Exception ex) when (ex is InvalidDataException or IndexOutOfRangeException or ArgumentException or InvalidOperationException or NotSupportedException)

@@ -30,6 +30,12 @@ public sealed class FrameSource
     public PixelDataInfo Info { get; }
     public bool IsEncapsulated => _pixelData is DicomFragmentSequence;
 
+    /// <summary>
+    /// 32-bit samples of big-endian OW pixel data: the reader swapped them as 16-bit words (OW's unit), so each
+    /// sample's two halves are still in big-endian order (PS3.5 7.3 and A.3: a sample is a whole 32-bit value).
+    /// </summary>
+    internal bool HasSwappedWords => Syntax.IsBigEndian && Info.BitsAllocated == 32 && _pixelData is DicomElement { VR: var vr } && vr == DicomVR.OW;
+
     public int FrameCount => _pixelData switch
     {
         DicomFragmentSequence => EncapsulatedFrames().Count,

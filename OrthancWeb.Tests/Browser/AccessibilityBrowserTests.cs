@@ -20,6 +20,11 @@ public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : Chromi
         var ct = await Rest.UploadAsync(client, Rest.Sample("CT_small.dcm"));
         await Rest.UploadAsync(client, Rest.Sample("MR_small.dcm"));
         string Id(string key) => ct[key]!.GetValue<string>();
+        // DICOM-RT: a CT with its structure set and dose (the viewer's RT panel), and an RT Plan's summary.
+        var rt = Infrastructure.GeneratedRt.Make();
+        foreach (var instance in rt.All)
+            Assert.True((await client.PostAsync("/instances", new ByteArrayContent(instance.Bytes))).IsSuccessStatusCode);
+        var plan = (await Rest.UploadAsync(client, Rest.Sample("rtplan.dcm")))["ID"]!.GetValue<string>();
         return
         [
             ("", "[data-testid=recent-study]"),
@@ -30,6 +35,8 @@ public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : Chromi
             ($"ui/series/{Id("ParentSeries")}", "[data-testid=open-instance]"),
             ($"ui/instances/{Id("ID")}", "[data-testid=tag-tree]"),
             ($"ui/viewer/{Id("ParentSeries")}", "[data-testid=slice]"),
+            ($"ui/viewer/{rt.CtSeriesId}", "[data-testid=rt-panel]"),
+            ($"ui/instances/{plan}/rtplan", "[data-testid=beams]"),
             ("ui/upload", "[data-testid=upload-input][data-ready=true]"),
             ("ui/jobs", "[data-testid=jobs]"),
             ("ui/modalities", "h5, h6"),

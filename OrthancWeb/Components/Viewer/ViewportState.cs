@@ -32,6 +32,21 @@ public sealed class ViewportState(ViewerSeries series)
     public double PanY { get; set; }
 
     public ViewerSlice Slice => Series.Slices[Index];
+
+    /// <summary>The RT structures and dose drawn over this series (none until they are looked up).</summary>
+    public RtViewState Rt { get; set; } = new(RtOverlay.None);
+
+    /// <summary>
+    /// Half the distance along the normal from the slice shown to its nearest neighbour: a contour within it lies on
+    /// this slice (1 mm for a lone slice).
+    /// </summary>
+    public double HalfSliceGap()
+    {
+        if (Slice.Plane is not { } plane) return 1;
+        var gaps = new[] { Index - 1, Index + 1 }.Where(i => i >= 0 && i < Count).Select(i => Series.Slices[i].Plane)
+            .OfType<ImagePlane>().Select(p => Math.Abs(plane.DistanceTo(p.Origin))).Where(d => d > 1e-6).ToList();
+        return gaps.Count == 0 ? 1 : gaps.Min() / 2;
+    }
     public int Count => Series.Slices.Count;
 
     /// <summary>The user's measurements of this series by frame, as stored.</summary>
