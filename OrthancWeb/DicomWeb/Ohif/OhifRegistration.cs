@@ -53,7 +53,6 @@ public static partial class OhifRegistration
         types.Mappings[".wasm"] = "application/wasm";
         var appConfig = OhifAppConfig.Script(app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.Name);
 
-        app.MapGet(OhifViewer.BasePath, () => Results.Redirect(OhifViewer.BasePath + "/")).RequireAuthorization(Policies.View);
         group.MapMethods("/app-config.js", methods, (HttpContext context) =>
         {
             context.Response.Headers.CacheControl = "no-cache";
@@ -75,7 +74,7 @@ public static partial class OhifRegistration
                 // A missing file is a 404, not the page: a script that is not there must not be answered with HTML.
                 if (Path.HasExtension(path)) return Results.NotFound();
             }
-            // OHIF's own routes (/ohif/, /ohif/viewer?StudyInstanceUIDs=...) are its page, which routes in the browser.
+            // OHIF's own routes (/ohif, /ohif/, /ohif/viewer?StudyInstanceUIDs=...) are its page, which routes in the browser.
             context.Response.Headers.CacheControl = "no-store";
             var nonce = SecurityHeaders.Nonce(context) ?? "";
             return Results.Content(viewer.IndexTemplate.Replace(SecurityHeaderOptions.NoncePlaceholder, nonce, StringComparison.Ordinal), "text/html; charset=utf-8");
