@@ -33,4 +33,13 @@ public static class Transcoder
         }
         return DicomWriter.ToBytes(ds, to);
     }
+
+    /// <summary>A Part 10 file re-encoded in an uncompressed syntax, its meta group rebuilt for it (PS3.10 7.1).</summary>
+    public static DicomFile ToUncompressedFile(DicomFile file, TransferSyntax to, CodecRegistry? codecs = null)
+    {
+        var dataset = ToUncompressed(DicomWriter.ToBytes(file.Dataset, file.TransferSyntax), file.TransferSyntax, to, codecs);
+        var converted = new DicomFile(DicomReader.ReadDataset(dataset, to), to);
+        converted.UpdateFileMetaInfo();
+        return converted;
+    }
 }

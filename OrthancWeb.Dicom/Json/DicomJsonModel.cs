@@ -15,6 +15,12 @@ public sealed class DicomJsonModel
     /// <summary>Given the element (and its path of tags), a URI to publish instead of its bytes; null keeps them inline.</summary>
     public Func<IReadOnlyList<DicomTag>, DicomItem, string?>? BulkDataUri { get; init; }
 
+    /// <summary>
+    /// Like <see cref="BulkDataUri"/>, given the element's location instead: its tags (8 hex digits) and the indexes of
+    /// the items on its way, joined by '/' ("7FE00010", "00880200/0/7FE00010"), which names it in a data set uniquely.
+    /// </summary>
+    public Func<string, DicomItem, string?>? BulkDataLocation { get; init; }
+
     /// <summary>Resolves a BulkDataURI while reading; null leaves the element empty.</summary>
     public Func<string, byte[]?>? ResolveBulkData { get; init; }
 
@@ -26,14 +32,18 @@ public sealed class DicomJsonModel
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    public void Write(Utf8JsonWriter w, DicomDataset ds, IReadOnlyList<DicomTag> path)
+    public void Write(Utf8JsonWriter w, DicomDataset ds, IReadOnlyList<DicomTag> path) => Write(w, ds, path, "");
+
+    private void Write(Utf8JsonWriter w, DicomDataset ds, IReadOnlyList<DicomTag> path, string location)
     {
         w.WriteStartObject();
         foreach (var item in ds)
         {
             if (item.Tag.IsGroupLength) continue; // not part of the JSON model (F.2.1)
             var here = path.Append(item.Tag).ToArray();
-            w.WritePropertyName(item.Tag.ToJsonKey());
+            var key = item.Tag.ToJsonKey();
+            var at = location.Length == 0 ? key : location + "/" + key;
+            w.WritePropertyName(key);
             w.WriteStartObject();
             w.WriteString("vr", item.VR.Code);
             switch (item)
@@ -42,15 +52,15 @@ public sealed class DicomJsonModel
                     if (s.Items.Count > 0)
                     {
                         w.WriteStartArray("Value");
-                        foreach (var child in s.Items) Write(w, child, here);
+                        for (var i = 0; i < s.Items.Count; i++) Write(w, s.Items[i], here, at + "/" + i.ToString(CultureInfo.InvariantCulture));
                         w.WriteEndArray();
                     }
                     break;
                 case DicomFragmentSequence f:
-                    if (BulkDataUri?.Invoke(here, f) is { } fragUri) w.WriteString("BulkDataURI", fragUri);
+                    if (BulkUri(here, at, f) is { } fragUri) w.WriteString("BulkDataURI", fragUri);
                     break;
                 case DicomElement e:
-                    WriteValue(w, ds, e, here);
+                    WriteValue(w, ds, e, here, at);
                     break;
             }
             w.WriteEndObject();
@@ -58,17 +68,38 @@ public sealed class DicomJsonModel
         w.WriteEndObject();
     }
 
-    private void WriteValue(Utf8JsonWriter w, DicomDataset ds, DicomElement e, DicomTag[] path)
+    private string? BulkUri(DicomTag[] path, string location, DicomItem item) =>
+        BulkDataUri?.Invoke(path, item) ?? BulkDataLocation?.Invoke(location, item);
+
+    private void WriteValue(Utf8JsonWriter w, DicomDataset ds, DicomElement e, DicomTag[] path, string location)
     {
-        if (e.Length == 0) return;
         var vr = e.VR;
         if (vr.Kind == VRKind.Bytes)
         {
-            if (BulkDataUri?.Invoke(path, e) is { } uri) w.WriteString("BulkDataURI", uri);
-            else w.WriteString("InlineBinary", Convert.ToBase64String(e.Buffer.Memory.Span));
+            // The hook decides, even for an empty value: a header read without its pixel data still announces them.
+            if (BulkUri(path, location, e) is { } uri) w.WriteString("BulkDataURI", uri);
+            else if (e.Length > 0) w.WriteString("InlineBinary", Convert.ToBase64String(e.Buffer.Memory.Span));
             return;
         }
-        var values = ds.GetStrings(e.Tag);
+        if (e.Length == 0) return;
+        WriteValues(w, vr, ds.GetStrings(e.Tag));
+    }
+
+    /// <summary>
+    /// One attribute from text values (as the index keeps them): <c>"gggggggg": {"vr": …, "Value": […]}</c>, with
+    /// PN as component groups, IS/DS as numbers (F.2.3) and an attribute without a value as <c>{"vr": …}</c> (F.2.5).
+    /// </summary>
+    public static void WriteAttribute(Utf8JsonWriter w, DicomTag tag, DicomVR vr, IReadOnlyList<string> values)
+    {
+        w.WritePropertyName(tag.ToJsonKey());
+        w.WriteStartObject();
+        w.WriteString("vr", vr.Code);
+        if (values.Count > 0 && !(values.Count == 1 && values[0].Length == 0)) WriteValues(w, vr, values);
+        w.WriteEndObject();
+    }
+
+    private static void WriteValues(Utf8JsonWriter w, DicomVR vr, IReadOnlyList<string> values)
+    {
         w.WriteStartArray("Value");
         foreach (var v in values)
         {

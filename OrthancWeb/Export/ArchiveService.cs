@@ -111,9 +111,7 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
             return (stored, file, file.TransferSyntax);
         try
         {
-            var dataset = Transcoder.ToUncompressed(DicomWriter.ToBytes(file.Dataset, file.TransferSyntax), file.TransferSyntax, TransferSyntax.ExplicitVRLittleEndian);
-            var converted = new DicomFile(DicomReader.ReadDataset(dataset, TransferSyntax.ExplicitVRLittleEndian), TransferSyntax.ExplicitVRLittleEndian);
-            converted.UpdateFileMetaInfo();
+            var converted = Transcoder.ToUncompressedFile(file, TransferSyntax.ExplicitVRLittleEndian);
             return (converted.ToBytes(), converted, TransferSyntax.ExplicitVRLittleEndian);
         }
         catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or DicomReadException)

@@ -6,7 +6,8 @@ namespace OrthancWeb.Index;
 
 /// <summary>An instance waiting to be indexed, and its caller waiting for the answer.</summary>
 /// <param name="Checksum">The checksum of a file still being checksummed (and perhaps written), else null.</param>
-internal sealed record PendingInstance(DicomFile Header, InstanceIdentifiers Ids, StoredFile File, Task<string>? Checksum, InstanceArrival Arrival, TaskCompletionSource<StoreOutcome> Done);
+/// <param name="Json">The instance's <see cref="InstanceJson"/> row, built on the arriving request's thread, not the writer's.</param>
+internal sealed record PendingInstance(DicomFile Header, InstanceIdentifiers Ids, StoredFile File, Task<string>? Checksum, InstanceArrival Arrival, TaskCompletionSource<StoreOutcome> Done, byte[] Json);
 
 /// <summary>
 /// Group commit of arriving instances, in two stages. The index stage commits the instances that arrived together in
@@ -48,7 +49,8 @@ public sealed partial class CommitPipeline(
     /// </param>
     public Task<StoreOutcome> AddAsync(DicomFile header, InstanceIdentifiers ids, StoredFile file, InstanceArrival arrival, Task<string>? checksum)
     {
-        var pending = new PendingInstance(header, ids, file, checksum, arrival, new TaskCompletionSource<StoreOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new PendingInstance(header, ids, file, checksum, arrival, new TaskCompletionSource<StoreOutcome>(TaskCreationOptions.RunContinuationsAsynchronously),
+            InstanceMetadataJson.Encode(header));
         lock (_loopGate)
         {
             _writeLoop ??= Task.Run(WriteLoopAsync);

@@ -12,6 +12,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
     public DbSet<ChangeEntry> Changes => Set<ChangeEntry>();
     public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
     public DbSet<Measurement> Measurements => Set<Measurement>();
+    public DbSet<InstanceJson> InstanceJson => Set<InstanceJson>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -56,6 +57,11 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.Property(c => c.Seq).ValueGeneratedOnAdd();
         });
         modelBuilder.Entity<GlobalProperty>(e => e.HasKey(p => p.Name));
+        modelBuilder.Entity<InstanceJson>(e =>
+        {
+            e.HasKey(j => j.ResourceId);
+            e.HasOne<Resource>().WithOne().HasForeignKey<InstanceJson>(j => j.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
         modelBuilder.Entity<Measurement>(e =>
         {
             e.HasKey(m => m.Id);

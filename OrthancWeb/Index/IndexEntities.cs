@@ -89,3 +89,14 @@ public sealed class Measurement
     public string Points { get; set; } = "";
     public DateTime Created { get; set; }
 }
+
+/// <summary>
+/// An instance's attributes in the DICOM JSON model (PS3.18 F), deflated, as WADO-RS metadata and QIDO-RS serve them:
+/// built once at ingest from the header already parsed, so that a series' metadata is one indexed read, not a parse of
+/// every file. See <see cref="InstanceMetadataJson"/>.
+/// </summary>
+public sealed class InstanceJson
+{
+    public long ResourceId { get; set; }
+    public byte[] Data { get; set; } = [];
+}

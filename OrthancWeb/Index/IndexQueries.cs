@@ -25,7 +25,12 @@ public sealed record AttachmentInfo(string Uuid, long UncompressedSize, long Com
 /// <summary>One constraint of a find: tag and the value to match, as Orthanc's /tools/find and C-FIND take them.</summary>
 public sealed record FindConstraint(DicomTag Tag, string Value);
 
-public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstraint> Constraints, bool CaseSensitive = true, int? Limit = null, int Since = 0);
+/// <param name="PersonNamesIgnoreCase">
+/// Person names match case-insensitively whatever <paramref name="CaseSensitive"/> says, as PS3.4 C.2.2.2.1 allows for
+/// PN and Orthanc does by default (CaseSensitivePN false): C-FIND and QIDO-RS.
+/// </param>
+public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstraint> Constraints, bool CaseSensitive = true, int? Limit = null, int Since = 0,
+    bool PersonNamesIgnoreCase = false);
 
 public sealed record Statistics(long CountPatients, long CountStudies, long CountSeries, long CountInstances, long TotalDiskSize, long TotalUncompressedSize);
 
@@ -154,7 +159,8 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
             var value = c.Value;
             if (value.Length == 0 || value == "*") continue;
             var (tag, tagLevel) = Searchable(c.Tag);
-            var tags = Matching(db, tag, value, request.CaseSensitive, out var wildcard);
+            var caseSensitive = request.CaseSensitive && !(request.PersonNamesIgnoreCase && DicomDictionary.Find(tag)?.DefaultVR == DicomVR.PN);
+            var tags = Matching(db, tag, value, caseSensitive, out var wildcard);
             List<long> ids;
             if (wildcard is null)
                 ids = await tags.Select(t => t.ResourceId).ToListAsync(ct);

@@ -16,7 +16,7 @@ namespace OrthancWeb.Index;
 internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
 {
     private readonly IndexSchema _schema = new(db);
-    private DbCommand? _resource, _idByPublicId, _touch, _attachment, _change, _clearTags, _property;
+    private DbCommand? _resource, _idByPublicId, _touch, _attachment, _change, _clearTags, _property, _instanceJson;
     private readonly Dictionary<int, DbCommand> _tagsByCount = [], _metadataByCount = [];
 
     private DbCommand Prepare(string sql, params string[] parameters)
@@ -35,7 +35,7 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
     }
 
     private IEnumerable<DbCommand?> Commands =>
-        new[] { _resource, _idByPublicId, _touch, _attachment, _change, _clearTags, _property }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values);
+        new[] { _resource, _idByPublicId, _touch, _attachment, _change, _clearTags, _property, _instanceJson }.Concat(_tagsByCount.Values).Concat(_metadataByCount.Values);
 
     /// <summary>
     /// Points every prepared command at the context's current transaction: a writer kept for many batches keeps its
@@ -135,6 +135,13 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
         await _attachment.ExecuteNonQueryAsync(ct);
     }
 
+    public async Task InstanceJsonAsync(long resourceId, byte[] data, CancellationToken ct)
+    {
+        _instanceJson ??= Prepare(_schema.InsertInstanceJson, "@resourceId", "@data");
+        Set(_instanceJson, resourceId, data);
+        await _instanceJson.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Highest change sequence number inserted through this writer.</summary>
     public long MaxChangeSeq { get; private set; }
 
@@ -174,6 +181,7 @@ internal sealed class IndexSchema
     public string InsertMetadata { get; }
     public string InsertAttachment { get; }
     public string InsertChange { get; }
+    public string InsertInstanceJson { get; }
     public string UpsertProperty { get; }
 
     public IndexSchema(IndexDbContext db)
@@ -209,6 +217,8 @@ internal sealed class IndexSchema
             INSERT INTO {Table<ChangeEntry>()} ({Columns<ChangeEntry>(nameof(ChangeEntry.ChangeType), nameof(ChangeEntry.Level), nameof(ChangeEntry.PublicId), nameof(ChangeEntry.Date))})
             VALUES (@changeType, @level, @publicId, @date) RETURNING {Column<ChangeEntry>(nameof(ChangeEntry.Seq))}
             """;
+
+        InsertInstanceJson = $"INSERT INTO {Table<InstanceJson>()} ({Columns<InstanceJson>(nameof(InstanceJson.ResourceId), nameof(InstanceJson.Data))}) VALUES (@resourceId, @data)";
 
         var (name, value) = (Column<GlobalProperty>(nameof(GlobalProperty.Name)), Column<GlobalProperty>(nameof(GlobalProperty.Value)));
         UpsertProperty = $"INSERT INTO {Table<GlobalProperty>()} ({name}, {value}) VALUES (@name, @value) ON CONFLICT ({name}) DO UPDATE SET {value} = excluded.{value}";

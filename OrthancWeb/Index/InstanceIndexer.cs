@@ -158,6 +158,7 @@ public sealed class InstanceIndexer(
         metadata.Add(("LastUpdate", nowText));
         if (arrival.Metadata is { Count: > 0 } more) metadata.AddRange(more);
         await rows.MetadataAsync(instanceId, metadata, ct);
+        await rows.InstanceJsonAsync(instanceId, p.Json, ct);
         await rows.ChangeAsync("NewInstance", ResourceLevel.Instance, ids.InstancePublicId, now, ct);
         _attachments.Add((instanceId, p));
 

@@ -19,6 +19,12 @@ public sealed record IngestSource(IngestOrigin Origin, string? RemoteIp = null, 
 
     /// <summary>More instance metadata to record, e.g. ModifiedFrom / AnonymizedFrom.</summary>
     public IReadOnlyList<(string Name, string Value)> Metadata { get; init; } = [];
+
+    /// <summary>
+    /// A condition of the request itself on the parsed header, checked before anything is stored (STOW-RS to a study
+    /// refuses instances of another, PS3.18 10.5.1): a reason refuses the instance as <see cref="IngestStatus.Mismatch"/>.
+    /// </summary>
+    public Func<OrthancWeb.Dicom.Data.DicomDataset, string?>? Condition { get; init; }
 }
 
 public enum IngestStatus
@@ -29,6 +35,8 @@ public enum IngestStatus
     Invalid,
     /// <summary>Storage limits reached and nothing could be recycled (DIMSE 0xA700 Out of Resources).</summary>
     StorageFull,
+    /// <summary>A valid instance that the request's <see cref="IngestSource.Condition"/> refused; nothing stored.</summary>
+    Mismatch,
 }
 
 /// <summary>The answer of the one ingest path, shaped like Orthanc's POST /instances reply.</summary>
@@ -42,4 +50,5 @@ public sealed record IngestResult(
     string? SopInstanceUid = null,
     string? SopClassUid = null,
     string? DicomPatientId = null,
-    string? StudyInstanceUid = null);
+    string? StudyInstanceUid = null,
+    string? SeriesInstanceUid = null);

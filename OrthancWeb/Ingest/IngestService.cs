@@ -262,6 +262,9 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         if (ids.SopUid.Length == 0) missing.Add("SOPInstanceUID");
         if (missing.Count > 0)
             return new IngestResult(IngestStatus.Invalid, Reason: "Missing DICOM identifier(s): " + string.Join(", ", missing));
+        if (source.Condition?.Invoke(ds) is { } refused)
+            return new IngestResult(IngestStatus.Mismatch, Reason: refused, SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID),
+                StudyInstanceUid: ids.StudyUid);
 
         // The rename does not need the checksum, and the index needs it only for its last rows: see AddInstanceAsync.
         var stored = checksum is null
@@ -283,7 +286,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
                 _ => throw new System.Diagnostics.UnreachableException(),
             };
             return new IngestResult(status, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
-                outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID), ids.PatientId, ids.StudyUid);
+                outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID), ids.PatientId, ids.StudyUid, ids.SeriesUid);
         }
         catch
         {

@@ -130,18 +130,10 @@ public sealed class FindScp(IndexQueries queries, IAuditTrail audit) : ICFindPro
             if (MainDicomTags.LevelOf(item.Tag == DicomTags.ModalitiesInStudy ? DicomTags.Modality : item.Tag) is null) continue; // return key only
             constraints.Add(new FindConstraint(item.Tag, value));
         }
-        // Person names match case-insensitively, as Orthanc does by default (CaseSensitivePN false).
-        var pnOnly = constraints.Where(c => DicomDictionary.Find(c.Tag)?.DefaultVR == DicomVR.PN).ToList();
-        var others = constraints.Except(pnOnly).ToList();
         IReadOnlyList<string> ids;
         try
         {
-            ids = await queries.FindAsync(new FindRequest(level, others, CaseSensitive: true), ct);
-            if (pnOnly.Count > 0)
-            {
-                var byName = await queries.FindAsync(new FindRequest(level, pnOnly, CaseSensitive: false), ct);
-                ids = ids.Intersect(byName).ToList();
-            }
+            ids = await queries.FindAsync(new FindRequest(level, constraints, CaseSensitive: true, PersonNamesIgnoreCase: true), ct);
         }
         catch (FindException ex) { throw new DimseFailureException(DimseStatus.UnableToProcess, ex.Message); }
 

@@ -97,6 +97,20 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("GlobalProperties");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.InstanceJson", b =>
+                {
+                    b.Property<long>("ResourceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<byte[]>("Data")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.HasKey("ResourceId");
+
+                    b.ToTable("InstanceJson");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.MainDicomTag", b =>
                 {
                     b.Property<long>("ResourceId")
@@ -229,6 +243,15 @@ namespace OrthancWeb.Index.Migrations
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Attachments")
                         .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.InstanceJson", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithOne()
+                        .HasForeignKey("OrthancWeb.Index.InstanceJson", "ResourceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

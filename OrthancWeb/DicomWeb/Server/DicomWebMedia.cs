@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Net.Http.Headers;
+using OrthancWeb.Dicom.IO;
+
+namespace OrthancWeb.DicomWeb.Server;
+
+/// <summary>One acceptable media type of a request (PS3.18 8.7.1): a type, the type of a multipart's parts, a transfer syntax.</summary>
+public sealed record AcceptedMedia(string MediaType, string? PartType, string? TransferSyntax, double Quality)
+{
+    public bool IsMultipart => MediaType.Equals("multipart/related", StringComparison.OrdinalIgnoreCase);
+    public bool IsAny => MediaType is "*/*" or "multipart/*";
+}
+
+/// <summary>Content negotiation and multipart bodies as PS3.18 8.7 and RFC 2387 define them.</summary>
+public static class DicomWebMedia
+{
+    public const string DicomJson = "application/dicom+json";
+    public const string DicomXml = "application/dicom+xml";
+    public const string Dicom = "application/dicom";
+    public const string OctetStream = "application/octet-stream";
+
+    /// <summary>
+    /// The media types a request accepts, best first: the <c>accept</c> query parameter (8.3.3.1) wins over the Accept
+    /// header; none given means anything (<c>*/*</c>).
+    /// </summary>
+    public static IReadOnlyList<AcceptedMedia> Accepted(HttpRequest request)
+    {
+        var values = request.Query.TryGetValue("accept", out var q) && q.Count > 0 ? q.ToString() : request.Headers.Accept.ToString();
+        if (string.IsNullOrWhiteSpace(values)) return [new AcceptedMedia("*/*", null, null, 1)];
+        var result = new List<AcceptedMedia>();
+        if (!MediaTypeHeaderValue.TryParseList(values.Split(','), out var parsed)) return [new AcceptedMedia("*/*", null, null, 1)];
+        foreach (var m in parsed)
+        {
+            string? Param(string name) => m.Parameters.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value.ToString().Trim('"');
+            result.Add(new AcceptedMedia(m.MediaType.ToString().ToLowerInvariant(), Param("type")?.ToLowerInvariant(), Param("transfer-syntax"), m.Quality ?? 1));
+        }
+        return result.OrderByDescending(m => m.Quality).ToList();
+    }
+
+    /// <summary>This server's DICOMweb root as the client reached it ("https://host:port/dicom-web/"): BulkDataURIs and RetrieveURLs start with it.</summary>
+    public static string Root(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}/dicom-web/";
+
+    /// <summary>The media type of a frame or bulk data value in a syntax (PS3.18 Table 8.7.3-2 and 8.7.4-1): compressed frames have their own.</summary>
+    public static string FrameMediaType(TransferSyntax syntax) => syntax.Uid switch
+    {
+        "1.2.840.10008.1.2.4.50" or "1.2.840.10008.1.2.4.51" or "1.2.840.10008.1.2.4.57" or "1.2.840.10008.1.2.4.70" => "image/jpeg",
+        "1.2.840.10008.1.2.4.80" or "1.2.840.10008.1.2.4.81" => "image/jls",
+        "1.2.840.10008.1.2.4.90" or "1.2.840.10008.1.2.4.91" => "image/jp2",
+        "1.2.840.10008.1.2.4.92" or "1.2.840.10008.1.2.4.93" => "image/jpx",
+        "1.2.840.10008.1.2.5" => "image/x-dicom-rle",
+        "1.2.840.10008.1.2.4.100" or "1.2.840.10008.1.2.4.101" => "video/mpeg",
+        "1.2.840.10008.1.2.4.102" or "1.2.840.10008.1.2.4.103" => "video/mp4",
+        _ => OctetStream,
+    };
+}
+
+/// <summary>
+/// Writes a <c>multipart/related</c> body part by part straight to the response (RFC 2387; PS3.18 8.7.3.2): nothing
+/// is gathered in memory beyond the part being written.
+/// </summary>
+public sealed class MultipartRelatedWriter(Stream body, string boundary)
+{
+    private bool _first = true;
+
+    public static string NewBoundary() => Guid.NewGuid().ToString("N");
+
+    public static string ContentType(string partType, string boundary, string? transferSyntax = null) =>
+        $"multipart/related; type=\"{partType}\"; boundary={boundary}" + (transferSyntax is null ? "" : $"; transfer-syntax={transferSyntax}");
+
+    public async Task WritePartAsync(string contentType, Func<Stream, CancellationToken, Task> content, CancellationToken ct, string? location = null)
+    {
+        var head = new StringBuilder();
+        head.Append(_first ? "--" : "\r\n--").Append(boundary).Append("\r\nContent-Type: ").Append(contentType).Append("\r\n");
+        if (location is not null) head.Append("Content-Location: ").Append(location).Append("\r\n");
+        head.Append("\r\n");
+        _first = false;
+        await body.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), ct);
+        await content(body, ct);
+    }
+
+    public Task WritePartAsync(string contentType, ReadOnlyMemory<byte> content, CancellationToken ct, string? location = null) =>
+        WritePartAsync(contentType, (s, t) => s.WriteAsync(content, t).AsTask(), ct, location);
+
+    public async Task CompleteAsync(CancellationToken ct) =>
+        await body.WriteAsync(Encoding.ASCII.GetBytes((_first ? "--" : "\r\n--") + boundary + "--\r\n"), ct);
+}
+
+/// <summary>A DICOMweb request the server cannot answer as asked: its status and the reason (sent as a Warning and in the body).</summary>
+public sealed class DicomWebException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public static DicomWebException NotAcceptable(string what) => new(StatusCodes.Status406NotAcceptable, what);
+    public static DicomWebException NotFound(string what) => new(StatusCodes.Status404NotFound, what);
+    public static DicomWebException BadRequest(string what) => new(StatusCodes.Status400BadRequest, what);
+}
+
+internal static class Numbers
+{
+    public static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

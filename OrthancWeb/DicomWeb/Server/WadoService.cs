@@ -1,0 +1,300 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using OrthancWeb.Audit;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Dicom.IO;
+using OrthancWeb.Imaging;
+using OrthancWeb.Index;
+
+namespace OrthancWeb.DicomWeb.Server;
+
+/// <summary>The resource a WADO-RS path names (PS3.18 10.4.1): a study, a series of it, or an instance of that series.</summary>
+public sealed record WebTarget(string StudyUid, string? SeriesUid = null, string? InstanceUid = null)
+{
+    public ResourceLevel Level => InstanceUid is not null ? ResourceLevel.Instance : SeriesUid is not null ? ResourceLevel.Series : ResourceLevel.Study;
+}
+
+/// <summary>
+/// WADO-RS (PS3.18 10.4): instances in their stored or an uncompressed transfer syntax, metadata from the JSON rows
+/// kept at ingest, frames, bulk data, rendered images and thumbnails. Responses are streamed part by part.
+/// </summary>
+public sealed class WadoService(IndexQueries queries, InstanceFiles files, RenderingService rendering, IAuditTrail audit)
+{
+    /// <summary>The instances a target names, each access recorded once per study; 404 when there are none.</summary>
+    private async Task<IReadOnlyList<WebInstance>> InstancesAsync(WebTarget target, bool withJson, string action, string what, CancellationToken ct)
+    {
+        var ids = await queries.ResolveUidsAsync(target.StudyUid, target.SeriesUid, target.InstanceUid, ct);
+        var instances = await queries.WebInstancesAsync(target.Level, ids, withJson, ct);
+        if (instances.Count == 0) throw DicomWebException.NotFound($"No {target.Level.ToString().ToLowerInvariant()} {target.InstanceUid ?? target.SeriesUid ?? target.StudyUid} in this archive");
+        foreach (var study in instances.GroupBy(i => (i.PatientId, i.StudyUid)))
+            audit.Record(new AuditEvent(action, AuditOutcome.Success)
+            {
+                PatientId = study.Key.PatientId,
+                StudyInstanceUid = study.Key.StudyUid,
+                ResourceLevel = target.Level.ToString(),
+                Details = $"WADO-RS {what}: {study.Count()} instance(s)",
+            });
+        return instances;
+    }
+
+    // ---- instances ----
+
+    /// <summary>
+    /// The transfer syntax to send (null: as stored) from the acceptable media types. application/dicom without a
+    /// transfer-syntax parameter means Explicit VR Little Endian (PS3.18 8.7.3.5.2, Table 8.7.3-2).
+    /// </summary>
+    public static string? NegotiateInstanceSyntax(IReadOnlyList<AcceptedMedia> accepted)
+    {
+        foreach (var m in accepted)
+        {
+            if (m.IsAny) return TransferSyntax.ExplicitVRLittleEndian.Uid;
+            var type = m.IsMultipart ? m.PartType ?? DicomWebMedia.Dicom : m.MediaType;
+            if (type != DicomWebMedia.Dicom) continue;
+            return m.TransferSyntax is "*" ? null : m.TransferSyntax ?? TransferSyntax.ExplicitVRLittleEndian.Uid;
+        }
+        throw DicomWebException.NotAcceptable("Instances are sent as multipart/related; type=\"application/dicom\"");
+    }
+
+    public async Task RetrieveAsync(HttpContext http, WebTarget target, CancellationToken ct)
+    {
+        var syntax = NegotiateInstanceSyntax(DicomWebMedia.Accepted(http.Request));
+        var instances = await InstancesAsync(target, withJson: false, AuditActions.Download, "retrieve", ct);
+        var wanted = syntax is null ? null : TransferSyntax.Lookup(syntax);
+        // Refuse before the first byte: what cannot be sent as asked is a 406, not a broken multipart.
+        if (wanted is not null && !wanted.IsUncompressed && instances.Any(i => i.TransferSyntaxUid != wanted.Uid))
+            throw DicomWebException.NotAcceptable($"Instances stored in another syntax cannot be encoded in {wanted.Uid}: ask for transfer-syntax=* (as stored) or an uncompressed syntax");
+        if (wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
+            throw DicomWebException.NotAcceptable($"Transfer syntax {wanted.Uid} is not offered");
+
+        var boundary = MultipartRelatedWriter.NewBoundary();
+        http.Response.ContentType = MultipartRelatedWriter.ContentType(DicomWebMedia.Dicom, boundary);
+        var writer = new MultipartRelatedWriter(http.Response.Body, boundary);
+        foreach (var instance in instances)
+        {
+            if (wanted is null || instance.TransferSyntaxUid == wanted.Uid)
+            {
+                await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={instance.TransferSyntaxUid}", async (body, token) =>
+                {
+                    await using var stream = files.Open(instance.File);
+                    await stream.CopyToAsync(body, token);
+                }, ct);
+                continue;
+            }
+            var stored = files.Read(instance.File, includePixelData: true);
+            var converted = Transcoder.ToUncompressedFile(stored, wanted);
+            await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={wanted.Uid}", converted.ToBytes(), ct);
+        }
+        await writer.CompleteAsync(ct);
+    }
+
+    /// <summary>One instance as a single application/dicom body (WADO-URI), as stored or in the uncompressed syntax asked for.</summary>
+    public async Task InstanceFileAsync(HttpContext http, WebTarget target, CancellationToken ct)
+    {
+        var syntax = NegotiateInstanceSyntax(DicomWebMedia.Accepted(http.Request));
+        var instance = (await InstancesAsync(target, withJson: false, AuditActions.Download, "WADO-URI", ct))[0];
+        var wanted = syntax is null ? null : TransferSyntax.Lookup(syntax);
+        http.Response.ContentType = DicomWebMedia.Dicom;
+        if (wanted is null || wanted.Uid == instance.TransferSyntaxUid)
+        {
+            await using var stream = files.Open(instance.File);
+            await stream.CopyToAsync(http.Response.Body, ct);
+            return;
+        }
+        if (!wanted.IsUncompressed || wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
+            throw DicomWebException.NotAcceptable($"The instance is stored in {instance.TransferSyntaxUid} and cannot be encoded in {wanted.Uid}");
+        await http.Response.Body.WriteAsync(Transcoder.ToUncompressedFile(files.Read(instance.File, includePixelData: true), wanted).ToBytes(), ct);
+    }
+
+    // ---- metadata ----
+
+    public async Task MetadataAsync(HttpContext http, WebTarget target, CancellationToken ct)
+    {
+        var accepted = DicomWebMedia.Accepted(http.Request);
+        if (!accepted.Any(m => m.IsAny || m.MediaType is DicomWebMedia.DicomJson or "application/json"))
+            throw DicomWebException.NotAcceptable("Metadata are sent as application/dicom+json");
+        var instances = await InstancesAsync(target, withJson: true, AuditActions.View, "metadata", ct);
+        var root = Encoding.UTF8.GetBytes(DicomWebMedia.Root(http.Request));
+        http.Response.ContentType = DicomWebMedia.DicomJson;
+        var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        buffer.Write("["u8);
+        for (var i = 0; i < instances.Count; i++)
+        {
+            if (i > 0) buffer.Write(","u8);
+            // A row missing (an instance indexed before rows were kept) is built from the file's header.
+            var row = instances[i].Json ?? InstanceMetadataJson.Encode(files.Read(instances[i].File));
+            InstanceMetadataJson.WriteTo(buffer, row, root);
+            if (buffer.WrittenCount > 1 << 20)
+            {
+                await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+                buffer.ResetWrittenCount();
+            }
+        }
+        buffer.Write("]"u8);
+        await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+    }
+
+    // ---- frames ----
+
+    public static IReadOnlyList<int> ParseFrameList(string list)
+    {
+        var frames = new List<int>();
+        foreach (var part in list.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1)
+                throw DicomWebException.BadRequest($"'{part}' is not a frame number (frames are numbered from 1)");
+            frames.Add(n);
+        }
+        if (frames.Count is 0 or > 10000) throw DicomWebException.BadRequest("A frame list names 1 to 10,000 frames");
+        return frames;
+    }
+
+    public async Task FramesAsync(HttpContext http, WebTarget target, string frameList, CancellationToken ct)
+    {
+        var numbers = ParseFrameList(frameList);
+        var accepted = DicomWebMedia.Accepted(http.Request);
+        var loaded = await LoadAsync(target, "frames", ct);
+        var stored = loaded.Frames.Syntax;
+        var storedType = DicomWebMedia.FrameMediaType(stored);
+        // Which form to send: as stored (transfer-syntax=* or the stored compressed type), or uncompressed octets.
+        var asStored = false;
+        var found = false;
+        foreach (var m in accepted)
+        {
+            var type = m.IsMultipart ? m.PartType ?? DicomWebMedia.OctetStream : m.MediaType;
+            if (m.IsAny || type is "*/*") { asStored = false; found = true; break; }
+            if (type == DicomWebMedia.OctetStream)
+            {
+                asStored = m.TransferSyntax == "*" || m.TransferSyntax == stored.Uid && stored.IsUncompressed;
+                if (m.TransferSyntax is null or "*" || m.TransferSyntax == TransferSyntax.ExplicitVRLittleEndian.Uid || asStored) { found = true; break; }
+            }
+            else if (type == storedType && (m.TransferSyntax is null or "*" || m.TransferSyntax == stored.Uid)) { asStored = true; found = true; break; }
+        }
+        if (!found)
+            throw DicomWebException.NotAcceptable($"Frames are sent as application/octet-stream (uncompressed) or as stored ({storedType}; transfer-syntax={stored.Uid})");
+        foreach (var n in numbers)
+            if (n > loaded.Frames.FrameCount) throw DicomWebException.NotFound($"Frame {n} does not exist: the instance has {loaded.Frames.FrameCount}");
+
+        var boundary = MultipartRelatedWriter.NewBoundary();
+        var partType = asStored ? $"{storedType}; transfer-syntax={stored.Uid}" : $"{DicomWebMedia.OctetStream}; transfer-syntax={TransferSyntax.ExplicitVRLittleEndian.Uid}";
+        http.Response.ContentType = MultipartRelatedWriter.ContentType(asStored ? storedType : DicomWebMedia.OctetStream, boundary);
+        var writer = new MultipartRelatedWriter(http.Response.Body, boundary);
+        foreach (var n in numbers)
+        {
+            var bytes = asStored || stored == TransferSyntax.ExplicitVRLittleEndian || stored == TransferSyntax.ImplicitVRLittleEndian
+                ? loaded.Frames.GetFrame(n - 1)
+                : CodecRegistry.Default.DecodeFrame(loaded.Frames, n - 1).Data;
+            await writer.WritePartAsync(partType, bytes, ct);
+        }
+        await writer.CompleteAsync(ct);
+    }
+
+    private async Task<RenderingService.Loaded> LoadAsync(WebTarget target, string what, CancellationToken ct)
+    {
+        var instance = (await InstancesAsync(target, withJson: false, AuditActions.View, what, ct))[0];
+        try
+        {
+            return await rendering.LoadAsync(instance.PublicId, ct) ?? throw DicomWebException.NotFound("The instance was deleted meanwhile");
+        }
+        catch (DicomReadException ex) { throw new DicomWebException(500, "The stored file cannot be read: " + ex.Reason); }
+    }
+
+    // ---- bulk data ----
+
+    public async Task BulkDataAsync(HttpContext http, WebTarget target, string location, CancellationToken ct)
+    {
+        var loaded = await LoadAsync(target, "bulk data", ct);
+        DicomDataset current = loaded.File.Dataset;
+        DicomItem? item = null;
+        var parts = location.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!DicomTag.TryParse(parts[i], out var tag) || current[tag] is not { } found) throw DicomWebException.NotFound($"No bulk data at {location}");
+            item = found;
+            if (found is DicomSequence seq && i + 1 < parts.Length)
+            {
+                if (!int.TryParse(parts[++i], NumberStyles.None, CultureInfo.InvariantCulture, out var index) || index >= seq.Items.Count)
+                    throw DicomWebException.NotFound($"No bulk data at {location}");
+                current = seq.Items[index];
+                item = null;
+            }
+            else if (i + 1 < parts.Length) throw DicomWebException.NotFound($"No bulk data at {location}");
+        }
+        var boundary = MultipartRelatedWriter.NewBoundary();
+        http.Response.ContentType = MultipartRelatedWriter.ContentType(DicomWebMedia.OctetStream, boundary);
+        var writer = new MultipartRelatedWriter(http.Response.Body, boundary);
+        switch (item)
+        {
+            case DicomFragmentSequence when item.Tag == DicomTags.PixelData:
+                // Encapsulated pixel data: each frame as its own compressed part (8.7.4).
+                var type = DicomWebMedia.FrameMediaType(loaded.Frames.Syntax) + "; transfer-syntax=" + loaded.Frames.Syntax.Uid;
+                for (var f = 0; f < loaded.Frames.FrameCount; f++) await writer.WritePartAsync(type, loaded.Frames.GetFrame(f), ct);
+                break;
+            case DicomElement e when e.VR.Kind == VRKind.Bytes:
+                await writer.WritePartAsync(DicomWebMedia.OctetStream, e.Buffer.Memory, ct);
+                break;
+            default:
+                throw DicomWebException.NotFound($"No bulk data at {location}");
+        }
+        await writer.CompleteAsync(ct);
+    }
+
+    // ---- rendered and thumbnails ----
+
+    /// <summary>
+    /// A rendered frame (PS3.18 8.3.5, 10.4.1.1.3): JPEG unless PNG is preferred, with the window and viewport
+    /// parameters; a thumbnail is the same at a small viewport.
+    /// </summary>
+    public async Task RenderedAsync(HttpContext http, WebTarget target, int frame, bool thumbnail, CancellationToken ct)
+    {
+        var accepted = DicomWebMedia.Accepted(http.Request);
+        var png = false;
+        var found = false;
+        foreach (var m in accepted)
+        {
+            if (m.IsAny || m.MediaType is "image/*" or "image/jpeg") { found = true; break; }
+            if (m.MediaType == "image/png") { png = true; found = true; break; }
+        }
+        if (!found) throw DicomWebException.NotAcceptable("Rendered images are sent as image/jpeg or image/png");
+        if (target.Level != ResourceLevel.Instance)
+        {
+            // A study's or series' image is its middle instance's (the representative one of the viewer's previews).
+            var all = await InstancesAsync(target, withJson: false, AuditActions.View, "rendered", ct);
+            var middle = all.Where(i => i.SeriesUid == all[0].SeriesUid).ToList();
+            target = new WebTarget(middle[middle.Count / 2].StudyUid, middle[middle.Count / 2].SeriesUid, middle[middle.Count / 2].SopInstanceUid);
+        }
+        var loaded = await LoadAsync(target, thumbnail ? "thumbnail" : "rendered", ct);
+        if (frame < 1 || frame > loaded.Frames.FrameCount) throw DicomWebException.NotFound($"Frame {frame} does not exist: the instance has {loaded.Frames.FrameCount}");
+        var query = http.Request.Query;
+        double? center = null, width = null;
+        if (query["window"].ToString() is { Length: > 0 } window)
+        {
+            var w = window.Split(',');
+            if (w.Length < 2 || !double.TryParse(w[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var c) ||
+                !double.TryParse(w[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var ww) || ww <= 0)
+                throw DicomWebException.BadRequest("window is center,width[,function] with a positive width");
+            (center, width) = (c, ww);
+        }
+        int? vw = thumbnail ? 128 : null, vh = thumbnail ? 128 : null;
+        if (query["viewport"].ToString() is { Length: > 0 } viewport)
+        {
+            var v = viewport.Split(',');
+            if (!int.TryParse(v[0], out var x) || x < 1 || v.Length < 2 || !int.TryParse(v[1], out var y) || y < 1)
+                throw DicomWebException.BadRequest("viewport is vw,vh[,sx,sy,sw,sh] with positive sizes");
+            (vw, vh) = (x, y);
+            if (v.Length > 2) http.Response.Headers.Append("Warning", "299 OrthancWeb: \"viewport cropping (sx,sy,sw,sh) is not supported; the whole image was rendered\"");
+        }
+        var quality = int.TryParse(query["quality"], out var q) && q is >= 1 and <= 100 ? q : 90;
+        var options = new RenderOptions { WindowCenter = center, WindowWidth = width, Width = vw, Height = vh };
+        byte[] image;
+        try
+        {
+            image = png ? rendering.RenderPng(loaded, frame - 1, options) : rendering.RenderJpeg(loaded, frame - 1, options, quality);
+        }
+        catch (ImagingException ex) { throw new DicomWebException(ex.Message.StartsWith("no codec", StringComparison.Ordinal) ? 406 : 400, ex.Message); }
+        http.Response.ContentType = png ? "image/png" : "image/jpeg";
+        http.Response.Headers.CacheControl = "private, max-age=86400";
+        await http.Response.Body.WriteAsync(image, ct);
+    }
+}
