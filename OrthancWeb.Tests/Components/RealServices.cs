@@ -1,4 +1,5 @@
 using OrthancWeb.Audit;
+using OrthancWeb.DicomWeb.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,7 @@ public static class RealServices
             .AddDicomNetworking(configuration)
             .AddModification()
             .AddExport(configuration)
+            .AddDicomWebClient(configuration)
             .AddAutoRouting(configuration)
             .AddExplorer()
             .AddReading()

@@ -16,8 +16,11 @@ public sealed class OrthancPeer : IAsyncDisposable
     private readonly PeerProcess _process;
     private readonly string _folder;
 
-    private OrthancPeer(PeerProcess process, string folder, int httpPort, int dicomPort, string aet)
+    private readonly (string User, string Password)? _credentials;
+
+    private OrthancPeer(PeerProcess process, string folder, int httpPort, int dicomPort, string aet, (string User, string Password)? credentials = null)
     {
+        _credentials = credentials;
         _process = process;
         _folder = folder;
         HttpPort = httpPort;
@@ -35,7 +38,8 @@ public sealed class OrthancPeer : IAsyncDisposable
     /// Starts orthanc; <paramref name="extraJson"/> is spliced into its configuration's top level (for example
     /// <c>"DicomModalities": {...}</c> or <c>"DicomWeb": {...}</c>, which then replaces the default below).
     /// </summary>
-    public static async Task<OrthancPeer> StartAsync(bool dicomWeb = false, string extraJson = "", string aet = "ORTHANC")
+    /// <remarks><paramref name="credentials"/> turns HTTP Basic on for every request (its one user); this helper's own client uses them.</remarks>
+    public static async Task<OrthancPeer> StartAsync(bool dicomWeb = false, string extraJson = "", string aet = "ORTHANC", (string User, string Password)? credentials = null)
     {
         if (!File.Exists(Executable)) throw new InvalidOperationException("Debian's orthanc is required by this test: apt-get install -y orthanc");
         if (dicomWeb && !File.Exists(DicomWebPlugin)) throw new InvalidOperationException("orthanc's DICOMweb plugin is required by this test: apt-get install -y orthanc-dicomweb");
@@ -50,7 +54,7 @@ public sealed class OrthancPeer : IAsyncDisposable
             {
               "Name": "peer", "StorageDirectory": "{{folder}}/storage", "IndexDirectory": "{{folder}}/index",
               "HttpPort": {{http}}, "DicomPort": {{dicom}}, "DicomAet": "{{aet}}", "RemoteAccessAllowed": false,
-              "AuthenticationEnabled": false, "Plugins": [ {{plugins}} ], "HttpsVerifyPeers": false,
+              "AuthenticationEnabled": {{(credentials is null ? "false" : "true")}}, "RegisteredUsers": { {{(credentials is { } c ? $"\"{c.User}\": \"{c.Password}\"" : "")}} }, "Plugins": [ {{plugins}} ], "HttpsVerifyPeers": false,
               "StableAge": 1 {{dicomWebSection}} {{extra}}
             }
             """);
@@ -58,7 +62,7 @@ public sealed class OrthancPeer : IAsyncDisposable
         psi.ArgumentList.Add(config);
         // DCMTK and Orthanc read TCP_NODELAY from the environment; without it each DIMSE round trip waits ~40 ms.
         psi.Environment["TCP_NODELAY"] = "1";
-        var peer = new OrthancPeer(PeerProcess.Start(psi), folder, http, dicom, aet);
+        var peer = new OrthancPeer(PeerProcess.Start(psi), folder, http, dicom, aet, credentials);
         try
         {
             await peer.WaitUntilAnsweringAsync(TimeSpan.FromSeconds(60));
@@ -89,7 +93,14 @@ public sealed class OrthancPeer : IAsyncDisposable
         }
     }
 
-    public HttpClient CreateClient() => new() { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(5) };
+    public HttpClient CreateClient()
+    {
+        var client = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(5) };
+        if (_credentials is { } c)
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{c.User}:{c.Password}")));
+        return client;
+    }
 
     public async Task<JsonNode> GetJsonAsync(string url)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OrthancWeb.DicomWeb.Client;
 using OrthancWeb.Networking;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Index;
@@ -12,7 +13,7 @@ namespace OrthancWeb.Routing;
 /// one still form one anonymized study), then send to each destination. A retry resumes: it reuses the anonymized
 /// copy and skips destinations already served.
 /// </summary>
-public sealed class RouteJob(ModificationService modification, ModalityClient modalities, PseudonymKeys keys) : IJobHandler
+public sealed class RouteJob(ModificationService modification, ModalityClient modalities, DicomWebClient dicomWeb, PseudonymKeys keys) : IJobHandler
 {
     public const string JobType = "Route";
 
@@ -67,10 +68,26 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
                 failures.Add($"{name}: {ex.Message}");
             }
         }
+        // DICOMweb destinations are remembered as "dicomweb:{name}", apart from modalities of the same name.
+        foreach (var name in rule.ForwardToDicomWeb.Where(n => !forwarded.Contains(DicomWebKey(n))))
+        {
+            try
+            {
+                var sent = await dicomWeb.StowAsync(name, [target], null, ct);
+                if (sent.FailedInstancesCount > 0) throw new InvalidOperationException($"{sent.FailedInstancesCount} instance(s) refused: {string.Join("; ", sent.Failures.Take(3))}");
+                forwarded.Add(DicomWebKey(name));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failures.Add($"DICOMweb server {name}: {ex.Message}");
+            }
+        }
         result["Forwarded"] = new JsonArray(forwarded.Select(f => (JsonNode)f).ToArray());
         if (failures.Count > 0) throw new JobItemsFailedException("Could not forward to " + string.Join("; ", failures), result);
         return result;
     }
+
+    private static string DicomWebKey(string name) => "dicomweb:" + name;
 }
 
 /// <summary>What a Route job does (its Content): the rule as it was when it matched, and the resource it matched.</summary>

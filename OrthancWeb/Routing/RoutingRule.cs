@@ -39,6 +39,9 @@ public sealed class RoutingRule
     /// <summary>Modality names to send to (the anonymized copy when Anonymize is set).</summary>
     public List<string> ForwardTo { get; set; } = [];
 
+    /// <summary>DICOMweb server names to send to by STOW-RS (the anonymized copy when Anonymize is set).</summary>
+    public List<string> ForwardToDicomWeb { get; set; } = [];
+
     [Range(0, 1000)] public int Retries { get; set; } = 3;
     [Range(1, 86400)] public int RetryDelay { get; set; } = 30;
 
@@ -46,7 +49,7 @@ public sealed class RoutingRule
     public string? Problem()
     {
         if (string.IsNullOrWhiteSpace(Name)) return "a rule needs a name";
-        if (!Anonymize && ForwardTo.Count == 0) return $"rule {Name} neither anonymizes nor forwards";
+        if (!Anonymize && ForwardTo.Count == 0 && ForwardToDicomWeb.Count == 0) return $"rule {Name} neither anonymizes nor forwards";
         foreach (var key in Tags.Keys)
             if (!DicomTag.TryParse(key, out _)) return $"rule {Name}: unknown tag {key}";
         return null;

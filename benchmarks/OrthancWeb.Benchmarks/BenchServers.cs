@@ -81,7 +81,10 @@ static class BenchServers
         return LaunchAsync("OrthancWeb", psi, Path.Combine(dir, "data"), http, dicom, "OWEB", auth: true, https);
     }
 
-    public static Task<BenchServer> StartOrthancAsync(string dir)
+    public static Task<BenchServer> StartOrthancAsync(string dir) => StartOrthancAsync(dir, null);
+
+    /// <param name="dicomWeb">More of the DICOMweb plugin's options (", key: value" inside "DicomWeb": {...}), or null to run without it.</param>
+    public static Task<BenchServer> StartOrthancAsync(string dir, string? dicomWeb)
     {
         if (!File.Exists("/usr/sbin/Orthanc")) throw new FileNotFoundException("apt-get install -y orthanc (it is run by hand; never as a service)");
         Directory.CreateDirectory(dir);
@@ -91,7 +94,9 @@ static class BenchServers
             {
               "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
               "HttpPort": {{http}}, "DicomPort": {{dicom}}, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
-              "AuthenticationEnabled": false, "Plugins": [], "StorageCompression": false,
+              "AuthenticationEnabled": false, "StorageCompression": false,
+              "Plugins": [ {{(dicomWeb is null ? "" : "\"/usr/share/orthanc/plugins/libOrthancDicomWeb.so\"")}} ],
+              {{(dicomWeb is null ? "" : $"\"DicomWeb\": {{ \"Enable\": true, \"Root\": \"/dicom-web/\", \"EnableWado\": true, \"WadoRoot\": \"/wado\" {dicomWeb} }},")}}
               "DicomModalities": { "bench": [ "{{ScuAet}}", "127.0.0.1", 1 ] }
             }
             """);
@@ -161,7 +166,8 @@ static class BenchServers
         p.BeginErrorReadLine();
         var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{http}"), Timeout = TimeSpan.FromMinutes(5) };
         if (auth) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Password)));
-        for (var i = 0; i < 300; i++)
+        // A deadline, not an expectation: a start on a loaded 2-core box has taken over 30 s.
+        for (var i = 0; i < 1200; i++)
         {
             if (p.HasExited) throw new InvalidOperationException($"{name} exited at start-up");
             try

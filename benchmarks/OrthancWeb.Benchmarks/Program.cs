@@ -33,11 +33,14 @@ switch (command)
     case "grid":
         await GridBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "dicomweb":
+        await DicomWebBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     case "upload":
         await UploadBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb");
         return 2;
 }
 return 0;
@@ -74,6 +77,9 @@ static class HeaderParse
                 + (ds.GetString(DicomTags.SeriesInstanceUID)?.Length ?? 0) + (ds.GetString(DicomTags.SOPInstanceUID)?.Length ?? 0)
                 + (ds.GetString(DicomTags.PatientName)?.Length ?? 0) + (ds.GetString(DicomTags.StudyDate)?.Length ?? 0);
         });
+        // What ingest adds per instance for DICOMweb: the instance's JSON row (PS3.18 F), deflated.
+        Measure("from bytes, plus the DICOMweb JSON row built and deflated", files.Length, i =>
+            OrthancWeb.Index.InstanceMetadataJson.Encode(DicomFile.Open(inMemory[i % inMemory.Length].AsMemory(), options)).Length);
     }
 
     private static void Measure(string label, int fileCount, Func<int, int> parse)

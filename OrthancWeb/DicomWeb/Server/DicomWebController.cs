@@ -37,13 +37,16 @@ public sealed class DicomWebController(QidoService qido, WadoService wado, StowS
 
     private Task Search(ResourceLevel level, string? study, string? series, CancellationToken ct) => Run(async () =>
     {
-        var accepted = DicomWebMedia.Accepted(Request);
-        if (!accepted.Any(m => m.IsAny || m.MediaType is DicomWebMedia.DicomJson or "application/json"))
-            throw DicomWebException.NotAcceptable("QIDO-RS answers application/dicom+json (the XML form is not supported)");
+        var xml = DicomWebMedia.WantsXml(DicomWebMedia.Accepted(Request));
         var parameters = Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? ""))).ToList();
         var result = await qido.SearchAsync(new QidoRequest(level, study, series, parameters, DicomWebMedia.Root(Request)), ct);
         foreach (var warning in result.Warnings) Response.Headers.Append("Warning", warning);
         // An empty result is 200 with an empty array, as most clients (and orthanc) expect; 204 is allowed too (8.3.4).
+        if (xml)
+        {
+            await DicomWebMedia.WriteXmlAsync(Response, result.Json, ct);
+            return;
+        }
         Response.ContentType = DicomWebMedia.DicomJson;
         await Response.Body.WriteAsync(result.Json, ct);
     });

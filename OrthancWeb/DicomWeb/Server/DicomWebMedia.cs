@@ -38,6 +38,32 @@ public static class DicomWebMedia
         return result.OrderByDescending(m => m.Quality).ToList();
     }
 
+    /// <summary>
+    /// Whether data sets go as DICOM JSON (false) or as a multipart of PS3.19 XML documents (true, 8.7.5), by the
+    /// first acceptable of the two in the client's order; 406 when neither is acceptable.
+    /// </summary>
+    public static bool WantsXml(IReadOnlyList<AcceptedMedia> accepted)
+    {
+        foreach (var m in accepted)
+        {
+            if (m.IsAny || m.MediaType is DicomJson or "application/json") return false;
+            if (m.IsMultipart && m.PartType == DicomXml || m.MediaType == DicomXml) return true;
+        }
+        throw DicomWebException.NotAcceptable("Data sets are sent as application/dicom+json or multipart/related; type=\"application/dicom+xml\"");
+    }
+
+    /// <summary>A DICOM JSON array written as a multipart of PS3.19 XML documents, one part per data set.</summary>
+    public static async Task WriteXmlAsync(HttpResponse response, ReadOnlyMemory<byte> jsonArray, CancellationToken ct)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(jsonArray);
+        var boundary = MultipartRelatedWriter.NewBoundary();
+        response.ContentType = MultipartRelatedWriter.ContentType(DicomXml, boundary);
+        var writer = new MultipartRelatedWriter(response.Body, boundary);
+        foreach (var dataset in document.RootElement.EnumerateArray())
+            await writer.WritePartAsync(DicomXml, OrthancWeb.Dicom.Json.DicomXmlModel.FromJson(dataset), ct);
+        await writer.CompleteAsync(ct);
+    }
+
     /// <summary>This server's DICOMweb root as the client reached it ("https://host:port/dicom-web/"): BulkDataURIs and RetrieveURLs start with it.</summary>
     public static string Root(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}/dicom-web/";
 

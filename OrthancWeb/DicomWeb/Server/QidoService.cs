@@ -236,6 +236,9 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
             else if (tag == DicomTags.NumberOfSeriesRelatedInstances && level == ResourceLevel.Series) Text(tag, Numbers.Text(extras.Instances));
             else if (tag == DicomTags.SOPClassUID && extras.SopClassUid is { Length: > 0 } sopClass) Text(tag, sopClass);
         }
+        // A return key the match has no value for is sent empty (PS3.4 C.4.1.1.3.2, as a C-FIND answer would).
+        foreach (var tag in returned)
+            if (!attributes.ContainsKey(tag.Value) && MainDicomTags.LevelOf(tag) is { } holder && holder <= level) Text(tag, "");
 
         w.WriteStartObject();
         foreach (var write in attributes.Values) write();

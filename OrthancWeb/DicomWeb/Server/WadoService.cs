@@ -75,11 +75,10 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         {
             if (wanted is null || instance.TransferSyntaxUid == wanted.Uid)
             {
-                await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={instance.TransferSyntaxUid}", async (body, token) =>
-                {
-                    await using var stream = files.Open(instance.File);
-                    await stream.CopyToAsync(body, token);
-                }, ct);
+                // Opened before its part starts: a file missing from the storage area fails the request with a status
+                // while nothing has been sent yet, not in the middle of a multipart body.
+                await using var stream = files.Open(instance.File);
+                await writer.WritePartAsync($"{DicomWebMedia.Dicom}; transfer-syntax={instance.TransferSyntaxUid}", (body, token) => stream.CopyToAsync(body, token), ct);
                 continue;
             }
             var stored = files.Read(instance.File, includePixelData: true);
@@ -111,12 +110,10 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
 
     public async Task MetadataAsync(HttpContext http, WebTarget target, CancellationToken ct)
     {
-        var accepted = DicomWebMedia.Accepted(http.Request);
-        if (!accepted.Any(m => m.IsAny || m.MediaType is DicomWebMedia.DicomJson or "application/json"))
-            throw DicomWebException.NotAcceptable("Metadata are sent as application/dicom+json");
+        var xml = DicomWebMedia.WantsXml(DicomWebMedia.Accepted(http.Request));
         var instances = await InstancesAsync(target, withJson: true, AuditActions.View, "metadata", ct);
         var root = Encoding.UTF8.GetBytes(DicomWebMedia.Root(http.Request));
-        http.Response.ContentType = DicomWebMedia.DicomJson;
+        if (!xml) http.Response.ContentType = DicomWebMedia.DicomJson;
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         buffer.Write("["u8);
         for (var i = 0; i < instances.Count; i++)
@@ -125,14 +122,15 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
             // A row missing (an instance indexed before rows were kept) is built from the file's header.
             var row = instances[i].Json ?? InstanceMetadataJson.Encode(files.Read(instances[i].File));
             InstanceMetadataJson.WriteTo(buffer, row, root);
-            if (buffer.WrittenCount > 1 << 20)
+            if (!xml && buffer.WrittenCount > 1 << 20)
             {
                 await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
                 buffer.ResetWrittenCount();
             }
         }
         buffer.Write("]"u8);
-        await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+        if (xml) await DicomWebMedia.WriteXmlAsync(http.Response, buffer.WrittenMemory, ct);
+        else await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
     }
 
     // ---- frames ----

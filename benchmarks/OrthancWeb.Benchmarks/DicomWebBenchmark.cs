@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.IO;
+
+/// <summary>
+/// DICOMweb side by side with Debian's orthanc and its DICOMweb plugin (1.7), one run: series metadata of a
+/// 500-instance series (orthanc in its default configuration, which reads every file, and with SeriesMetadata set to
+/// MainDicomTags, its fastest), a QIDO-RS study search over 2,000 instances, a frame and a rendered frame.
+/// </summary>
+static class DicomWebBenchmark
+{
+    private const int Runs = 30;
+
+    public static async Task RunAsync(string? folder)
+    {
+        folder ??= HeaderParse.Generate("orthancweb-bench-2000", "20", "2", "2", "25");
+        var big = Environment.GetEnvironmentVariable("BENCH_SERIES500") ?? HeaderParse.Generate("orthancweb-bench-series500", "1", "1", "1", "500");
+        var files = Directory.GetFiles(folder, "*.dcm").Order().ToArray();
+        var series = Directory.GetFiles(big, "*.dcm").Order().ToArray();
+        Console.WriteLine($"dicomweb benchmark: QIDO over {files.Length} instances, metadata of a {series.Length}-instance series; medians of warm requests");
+        var work = BenchServers.NewWorkFolder("orthancweb-dicomweb-bench-");
+        try
+        {
+            var results = new List<(string Server, string What, double Ms)>();
+            await using (var ours = await BenchServers.StartOursAsync(Path.Combine(work, "ours")))
+                results.AddRange(await MeasureAsync(ours, files, series, "/dicom-web"));
+            var orthancDir = Path.Combine(work, "orthanc");
+            await using (var orthanc = await BenchServers.StartOrthancAsync(orthancDir, ""))
+                results.AddRange(await MeasureAsync(orthanc, files, series, "/dicom-web"));
+            // The same data, orthanc restarted with its fastest series metadata (main tags only, not the full attributes).
+            await using (var fast = await BenchServers.StartOrthancAsync(orthancDir, """, "SeriesMetadata": "MainDicomTags", "StudiesMetadata": "MainDicomTags" """))
+                results.AddRange((await MeasureAsync(fast, [], series, "/dicom-web", metadataOnly: true)).Select(r => (r.Server + " (SeriesMetadata: MainDicomTags)", r.What, r.Ms)));
+
+            Console.WriteLine();
+            foreach (var what in results.Select(r => r.What).Distinct())
+            {
+                var ours = results.First(r => r.Server == "OrthancWeb" && r.What == what).Ms;
+                foreach (var other in results.Where(r => r.Server != "OrthancWeb" && r.What == what))
+                    Console.WriteLine($"{what}: OrthancWeb {ours:N1} ms, {other.Server} {other.Ms:N1} ms, ratio {other.Ms / ours:N1}x");
+            }
+        }
+        finally { Directory.Delete(work, true); }
+    }
+
+    private static async Task<List<(string Server, string What, double Ms)>> MeasureAsync(BenchServer server, string[] files, string[] series, string root, bool metadataOnly = false)
+    {
+        var client = server.Http;
+        foreach (var f in files.Concat(series))
+        {
+            using var up = await client.PostAsync("/instances", new ByteArrayContent(await File.ReadAllBytesAsync(f)));
+            if (!up.IsSuccessStatusCode) throw new InvalidOperationException($"{server.Name}: upload {f}: {(int)up.StatusCode}");
+        }
+        var header = DicomFile.Open(series[0], new DicomReadOptions { StopBeforeTag = DicomTags.PixelData }).Dataset;
+        var (study, seriesUid, sop) = (header.GetString(DicomTags.StudyInstanceUID), header.GetString(DicomTags.SeriesInstanceUID), header.GetString(DicomTags.SOPInstanceUID));
+        var result = new List<(string, string, double)>();
+
+        async Task Median(string what, string url, string accept, int runs = Runs)
+        {
+            var times = new List<double>();
+            for (var i = 0; i < runs + 2; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.TryAddWithoutValidation("Accept", accept);
+                var clock = Stopwatch.StartNew();
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                var bytes = await response.Content.ReadAsByteArrayAsync();
+                clock.Stop();
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{server.Name} {url}: {(int)response.StatusCode}");
+                if (i >= 2) times.Add(clock.Elapsed.TotalMilliseconds); // the first two warm the caches and the JIT
+                if (i == 2) Console.WriteLine($"[{server.Name}] {what}: {bytes.Length / 1024} KB");
+            }
+            var median = BenchServers.Median(times);
+            Console.WriteLine($"[{server.Name}] {what}: median {median:N1} ms");
+            result.Add((server.Name, what, median));
+        }
+
+        await Median($"series metadata ({series.Length} instances)", $"{root}/studies/{study}/series/{seriesUid}/metadata", "application/dicom+json", 10);
+        if (metadataOnly) return result;
+        await Median("QIDO /studies (all)", $"{root}/studies", "application/dicom+json");
+        await Median("QIDO /studies?PatientName=wildcard", $"{root}/studies?PatientName=*1*&includefield=StudyDescription", "application/dicom+json");
+        await Median("QIDO /studies?StudyDate=range", $"{root}/studies?StudyDate=19000101-20991231", "application/dicom+json");
+        var instance = $"{root}/studies/{study}/series/{seriesUid}/instances/{sop}";
+        await Median("frame 1 (uncompressed, 512x512x16)", $"{instance}/frames/1", "multipart/related; type=\"application/octet-stream\"");
+        await Median("rendered frame (JPEG)", $"{instance}/frames/1/rendered", "image/jpeg");
+        return result;
+    }
+}
