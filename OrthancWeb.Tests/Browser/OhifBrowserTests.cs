@@ -215,11 +215,9 @@ public sealed class OhifBrowserTests(ITestOutputHelper output) : ChromiumServerT
         var page = await SignInAsync();
         await SkipToursAsync(page);
         await page.GotoAsync(Url(OhifViewer.StudyUrl(RtStudyUid)[1..]));
-        try
-        {
-            await page.WaitForFunctionAsync($"() => {{ const ink = ({CanvasInk})(); return ink && ink.lit > ink.pixels / 50; }}", null, new() { Timeout = 90_000 });
-        }
-        finally { await ShotAsync(page, "ohif-03a-rt-ct"); output.WriteLine(await page.InnerTextAsync("body")); }
+        // The planning CT first, drawn in the viewport.
+        try { await page.WaitForFunctionAsync($"() => {{ const ink = ({CanvasInk})(); return ink && ink.lit > ink.pixels / 50; }}", null, new() { Timeout = 90_000 }); }
+        finally { await ShotAsync(page, "ohif-03a-planning-ct"); }
         try
         {
             // The RTSTRUCT series into the viewport (its contours come from its WADO-RS metadata); OHIF asks before
