@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MudBlazor.Services;
+using OrthancWeb.DicomWeb.Ohif;
 using OrthancWeb.Explorer;
 using OrthancWeb.Export;
 using OrthancWeb.Hosting;
@@ -47,7 +48,8 @@ public static class RealServices
             .AddDicomWebClient(configuration)
             .AddAutoRouting(configuration)
             .AddExplorer()
-            .AddReading();
+            .AddReading()
+            .AddOhifViewer(configuration);
         if (dicom is not null) services.AddSingleton<IOptionsMonitor<DicomOptions>>(new StaticOptions<DicomOptions>(dicom));
     }
 

@@ -19,7 +19,7 @@ public sealed record StudySearch
 
 /// <summary>One row of the studies grid: the study's and its patient's main tags, and what is stored below the study.</summary>
 public sealed record StudyRow(string Id, string PatientName, string PatientId, string StudyDate, string Description, string AccessionNumber,
-    string Modalities, long Series, long Instances, long DiskSize, string PatientPublicId);
+    string Modalities, long Series, long Instances, long DiskSize, string PatientPublicId, string StudyInstanceUid = "");
 
 /// <summary>One row of the patients grid: main tags, what is stored below the patient, and its protection.</summary>
 public sealed record PatientRow(string Id, string PatientName, string PatientId, string BirthDate, string Sex, long Studies, long Instances, long DiskSize, bool IsProtected);
@@ -113,7 +113,7 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
         string V(IReadOnlyDictionary<DicomTag, string> tags, DicomTag tag) => tags.GetValueOrDefault(tag) ?? "";
         return new StudyRow(s.PublicId, V(s.PatientMainDicomTags, DicomTags.PatientName), V(s.PatientMainDicomTags, DicomTags.PatientID),
             V(s.MainDicomTags, DicomTags.StudyDate), V(s.MainDicomTags, DicomTags.StudyDescription), V(s.MainDicomTags, DicomTags.AccessionNumber),
-            string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize, s.PatientPublicId);
+            string.Join(", ", s.ModalitiesInStudy), s.CountSeries, s.CountInstances, s.DiskSize, s.PatientPublicId, V(s.MainDicomTags, DicomTags.StudyInstanceUID));
     }
 
     /// <summary>Patients matching a name (wildcards, case-insensitive, a prefix when typed without any) and an ID.</summary>
