@@ -28,6 +28,9 @@ public sealed class DicomFile
     /// </summary>
     public bool StoppedBeforeTag { get; internal set; }
 
+    /// <summary>The tag reading stopped at (the first at or past the stop tag: Pixel Data, or trailing padding, a signature...).</summary>
+    public DicomTag? StoppedAt { get; internal set; }
+
     public static DicomFile Open(string path, DicomReadOptions? options = null) => DicomReader.ReadFile(path, options);
 
     public static DicomFile Open(Stream stream, DicomReadOptions? options = null) => DicomReader.ReadFile(stream, options);

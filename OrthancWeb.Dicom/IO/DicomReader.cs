@@ -16,6 +16,7 @@ public sealed class DicomReader
 
     /// <summary>True when top-level reading ended at <see cref="DicomReadOptions.StopBeforeTag"/>, not at the end of data.</summary>
     private bool StoppedBeforeTag { get; set; }
+    private DicomTag? StoppedAt { get; set; }
 
     private DicomReader(ByteSource source, DicomReadOptions options)
     {
@@ -68,6 +69,7 @@ public sealed class DicomReader
         var reader = new DicomReader(body, options);
         reader.ReadDataset(file.Dataset, syntax, long.MaxValue, 0);
         file.StoppedBeforeTag = reader.StoppedBeforeTag;
+        file.StoppedAt = reader.StoppedAt;
         return file;
     }
 
@@ -198,6 +200,7 @@ public sealed class DicomReader
             if (depth == 0 && _options.StopBeforeTag is { } stop && tag >= stop)
             {
                 StoppedBeforeTag = true;
+                StoppedAt = tag;
                 return;
             }
 

@@ -138,7 +138,13 @@ public sealed class DicomJsonModel
     // ---- reading ----
 
     public DicomDataset Deserialize(string json) =>
-        Read(JsonNode.Parse(json) as JsonObject ?? throw new FormatException("DICOM JSON must be an object"), null);
+        Read(JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = MaximumJsonDepth }) as JsonObject ?? throw new FormatException("DICOM JSON must be an object"), null);
+
+    /// <summary>
+    /// JSON nesting allowed when reading: each sequence level is three JSON levels (attribute, Value array, item), and
+    /// the reader accepts 32 of them (DicomReadOptions.MaxDepth), more than System.Text.Json's default of 64 allows.
+    /// </summary>
+    public const int MaximumJsonDepth = 3 * 32 + 8;
 
     /// <summary>A PN value's component groups in their order in the DICOM value, named as in PS3.18 F.2.2.</summary>
     private static readonly string[] PersonNameGroups = ["Alphabetic", "Ideographic", "Phonetic"];

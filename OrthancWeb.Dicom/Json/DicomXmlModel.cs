@@ -54,11 +54,27 @@ public static class DicomXmlModel
                     if (vr == "SQ") WriteNumbered(w, "Item", number, () => WriteAttributes(w, value));
                     else if (vr == "PN") WriteNumbered(w, "PersonName", number, () => WritePersonName(w, value));
                     else if (value.ValueKind != JsonValueKind.Null)
-                        WriteNumbered(w, "Value", number, () => w.WriteString(value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()));
+                        WriteNumbered(w, "Value", number, () => w.WriteString(XmlText(value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : value.GetRawText())));
                 }
             }
             w.WriteEndElement();
         }
+    }
+
+    /// <summary>
+    /// Text as XML 1.0 can carry it: a control character it forbids (a form feed is legal in ST, LT and UT values) becomes
+    /// U+FFFD, rather than failing the whole document.
+    /// </summary>
+    private static string XmlText(string text)
+    {
+        if (text.All(XmlConvert.IsXmlChar)) return text;
+        var sb = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { sb.Append(text, i++, 2); continue; }
+            sb.Append(XmlConvert.IsXmlChar(text[i]) ? text[i] : '\uFFFD');
+        }
+        return sb.ToString();
     }
 
     private static void WriteNumbered(XmlWriter w, string element, int number, Action content)
@@ -78,7 +94,7 @@ public static class DicomXmlModel
             w.WriteStartElement(group);
             var components = value.Split('^');
             for (var i = 0; i < components.Length && i < NameComponents.Length; i++)
-                if (components[i].Length > 0) w.WriteElementString(NameComponents[i], components[i]);
+                if (components[i].Length > 0) w.WriteElementString(NameComponents[i], XmlText(components[i]));
             w.WriteEndElement();
         }
     }

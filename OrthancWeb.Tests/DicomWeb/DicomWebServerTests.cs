@@ -102,6 +102,10 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         Assert.Contains(fuzzy.Headers.GetValues("Warning"), w => w.StartsWith("299 ", StringComparison.Ordinal) && w.Contains("fuzzymatching"));
         var (xml, _) = await fx.GetAsync("/studies", "application/pdf");
         Assert.Equal(406, (int)xml.StatusCode);
+        // What the Warning echoes (a parameter, non-ASCII here) never turns the answer into a failure.
+        var (echoed, _) = await fx.GetAsync("/studies?includefield=P%C3%A4tient.Name", "application/dicom+json");
+        Assert.Equal(200, (int)echoed.StatusCode);
+        Assert.Contains(echoed.Headers.GetValues("Warning"), w => w.Contains("includefield P?tient.Name"));
     }
 
     [Fact]
@@ -231,6 +235,10 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         }
         finally { File.Delete(path); }
 
+        // An unquoted type, as some clients write it: read, not taken for "anything".
+        var (unquoted, unquotedBody) = await fx.GetAsync($"/studies/{mr.Study}", "multipart/related; type=application/dicom; transfer-syntax=*");
+        Assert.Contains("transfer-syntax=1.2.840.10008.1.2.5", Assert.Single(await DicomWebFixture.PartsAsync(unquoted, unquotedBody)).ContentType);
+
         var (refused, _) = await fx.GetAsync($"/studies/{mr.Study}", "multipart/related; type=\"application/dicom\"; transfer-syntax=1.2.840.10008.1.2.4.50");
         Assert.Equal(406, (int)refused.StatusCode);
         var (missing, _) = await fx.GetAsync("/studies/1.2.3.4.5.6.7", "multipart/related; type=\"application/dicom\"");
@@ -290,6 +298,18 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         Assert.Equal(406, (int)(await fx.GetAsync(instance + "/rendered", "application/pdf")).Response.StatusCode);
     }
 
+    /// <summary>The Transfer Syntax UID of a Part 10 file, as dcmdump reads its meta group.</summary>
+    private static string TransferSyntaxOf(byte[] file)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ow-dicomweb-{Guid.NewGuid():N}.dcm");
+        try
+        {
+            File.WriteAllBytes(path, file);
+            return System.Text.RegularExpressions.Regex.Match(Peers.Run("dcmdump", "-M", "-Un", "+P", "0002,0010", path).Stdout, @"\[([0-9.]+)\]").Groups[1].Value;
+        }
+        finally { File.Delete(path); }
+    }
+
     private static (int Width, int Height) PngSize(byte[] png) =>
         (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
 
@@ -347,6 +367,10 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         jsonParts.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom+json\"; boundary=x");
         Assert.Equal(415, (int)(await fx.Client.PostAsync(fx.Root + "/studies", jsonParts)).StatusCode);
 
+        // A part whose Content-Type does not parse is refused on its own; the answer still lists it.
+        var badType = await fx.StowAsync("/studies", [(GeneratedInstances.Series("STOW4", "1.2.826.0.1.3680043.10.1017.5", 1)[0].Bytes, "application/dicom; ===")]);
+        Assert.True((int)badType.Response.StatusCode is 200 or 409, badType.Body);
+
         var wrongBoundary = new ByteArrayContent(Encoding.ASCII.GetBytes("--other\r\nContent-Type: application/dicom\r\n\r\nxx\r\n--other--\r\n"));
         wrongBoundary.Headers.TryAddWithoutValidation("Content-Type", "multipart/related; type=\"application/dicom\"; boundary=expected");
         var wrong = await fx.Client.PostAsync(fx.Root + "/studies", wrongBoundary);
@@ -378,6 +402,12 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         var file = await fx.Client.GetAsync($"/wado?{query}&contentType=application/dicom");
         Assert.Equal("application/dicom", file.Content.Headers.ContentType?.MediaType);
         Assert.Equal(File.ReadAllBytes(DicomWebFixture.Sample("CT_small.dcm")), await file.Content.ReadAsByteArrayAsync());
+        // Explicit VR Little Endian unless another syntax is named (PS3.18 8.2.11); the stored RLE when named.
+        var mr = DicomWebFixture.Uids("MR_small_RLE.dcm");
+        var mrQuery = $"requestType=WADO&studyUID={mr.Study}&seriesUID={mr.Series}&objectUID={mr.Instance}&contentType=application/dicom";
+        var explicitLe = await fx.Client.GetByteArrayAsync($"/wado?{mrQuery}");
+        Assert.Equal("1.2.840.10008.1.2.1", TransferSyntaxOf(explicitLe));
+        Assert.Equal(File.ReadAllBytes(DicomWebFixture.Sample("MR_small_RLE.dcm")), await fx.Client.GetByteArrayAsync($"/wado?{mrQuery}&transferSyntax=1.2.840.10008.1.2.5"));
         var jpeg = await fx.Client.GetAsync($"/wado?{query}&rows=32");
         Assert.Equal("image/jpeg", jpeg.Content.Headers.ContentType?.MediaType);
         Assert.Equal((32, 32), JpegSize(await jpeg.Content.ReadAsByteArrayAsync()));
@@ -394,9 +424,11 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         await fx.JsonAsync($"/studies/{dose.Study}/series/{dose.Series}/metadata");
         await fx.JsonAsync($"/studies?StudyInstanceUID={dose.Study}");
         await Rest.GetJsonAsync(fx.Client, "/audit/verify"); // the trail is written in the background: this waits for what is queued
-        var trail = await Rest.GetJsonAsync(fx.Client, "/audit?action=View&limit=50");
-        Assert.Contains(trail.AsArray(), e => e!["StudyInstanceUID"]?.ToString() == dose.Study && e["Details"]?.ToString()?.Contains("WADO-RS metadata") == true);
-        var queries = await Rest.GetJsonAsync(fx.Client, "/audit?action=Query&limit=50");
-        Assert.Contains(queries.AsArray(), e => e!["Details"]?.ToString()?.StartsWith("QIDO-RS", StringComparison.Ordinal) == true);
+        // The series' metadata at series level (the metadata theory reads this study at instance level), and the search by its UID.
+        var trail = await Rest.GetJsonAsync(fx.Client, "/audit?action=View&limit=200");
+        Assert.Contains(trail.AsArray(), e => e!["StudyInstanceUID"]?.ToString() == dose.Study && e["ResourceLevel"]?.ToString() == "Series"
+            && e["Details"]?.ToString() == "WADO-RS metadata: 1 instance(s)" && e["PatientID"]?.ToString() is { Length: > 0 });
+        var queries = await Rest.GetJsonAsync(fx.Client, "/audit?action=Query&limit=200");
+        Assert.Contains(queries.AsArray(), e => e!["StudyInstanceUID"]?.ToString() == dose.Study && e["Details"]?.ToString() == "QIDO-RS Study: 1 match(es) for 1 key(s)");
     }
 }

@@ -33,7 +33,8 @@ public static class InstanceMetadataJson
                 item is DicomFragmentSequence || item.Tag == DicomTags.PixelData || item is DicomElement { Length: > InlineLimit } ? bulk + location : null,
         };
         // The header stops before the pixel data: announce them (their VR as stored, PS3.5 8.2) without reading them.
-        var announce = header.StoppedBeforeTag && !ds.Contains(DicomTags.PixelData);
+        // Only when it stopped at Pixel Data itself: trailing padding or a signature past 7FE0 is no image (an SR's, a KO's).
+        var announce = header.StoppedAt == DicomTags.PixelData && !ds.Contains(DicomTags.PixelData);
         if (announce)
             ds.AddBytes(DicomTags.PixelData, header.TransferSyntax.IsEncapsulated || ds.GetValueOrDefault<int>(DicomTags.BitsAllocated, 0, 8) <= 8 ? DicomVR.OB : DicomVR.OW, ReadOnlyMemory<byte>.Empty);
         try

@@ -141,7 +141,7 @@ public sealed class DicomWebController(QidoService qido, WadoService wado, StowS
         {
             Response.Clear();
             Response.StatusCode = ex.Status;
-            Response.Headers.Append("Warning", $"299 OrthancWeb: \"{ex.Message.Replace('"', '\'')}\"");
+            Response.Headers.Append("Warning", DicomWebMedia.Warning(ex.Message));
             Response.ContentType = "text/plain; charset=utf-8";
             await Response.WriteAsync(ex.Message + "\n");
         }

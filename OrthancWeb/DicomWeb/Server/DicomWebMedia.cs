@@ -27,15 +27,59 @@ public static class DicomWebMedia
     public static IReadOnlyList<AcceptedMedia> Accepted(HttpRequest request)
     {
         var values = request.Query.TryGetValue("accept", out var q) && q.Count > 0 ? q.ToString() : request.Headers.Accept.ToString();
+        return ParseAccept(values);
+    }
+
+    /// <summary>
+    /// Media ranges (RFC 9110 12.5.1), read leniently as DICOMweb clients write them: parameter values quoted or not
+    /// (<c>type=application/dicom</c>, which a strict parser refuses for its '/'), an entry that does not parse ignored
+    /// on its own (PS3.18 8.7.7), <c>q=0</c> meaning "not this". Best first, in the client's order among equals.
+    /// </summary>
+    public static IReadOnlyList<AcceptedMedia> ParseAccept(string values)
+    {
         if (string.IsNullOrWhiteSpace(values)) return [new AcceptedMedia("*/*", null, null, 1)];
         var result = new List<AcceptedMedia>();
-        if (!MediaTypeHeaderValue.TryParseList(values.Split(','), out var parsed)) return [new AcceptedMedia("*/*", null, null, 1)];
-        foreach (var m in parsed)
+        var valid = 0;
+        foreach (var entry in SplitOutsideQuotes(values, ','))
         {
-            string? Param(string name) => m.Parameters.FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase))?.Value.ToString().Trim('"');
-            result.Add(new AcceptedMedia(m.MediaType.ToString().ToLowerInvariant(), Param("type")?.ToLowerInvariant(), Param("transfer-syntax"), m.Quality ?? 1));
+            var parts = SplitOutsideQuotes(entry, ';');
+            var type = parts[0].Trim().ToLowerInvariant();
+            if (type.Length == 0 || type.Count(c => c == '/') != 1) continue;
+            string? partType = null, syntax = null;
+            double quality = 1;
+            var ok = true;
+            foreach (var parameter in parts.Skip(1))
+            {
+                var eq = parameter.IndexOf('=');
+                if (eq < 0) continue;
+                var name = parameter[..eq].Trim().ToLowerInvariant();
+                var value = parameter[(eq + 1)..].Trim().Trim('"');
+                switch (name)
+                {
+                    case "type": partType = value.ToLowerInvariant(); break;
+                    case "transfer-syntax": syntax = value; break;
+                    case "q": ok = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out quality) && quality is >= 0 and <= 1; break;
+                }
+            }
+            if (!ok) continue;
+            valid++;
+            if (quality > 0) result.Add(new AcceptedMedia(type, partType, syntax, quality));
         }
-        return result.OrderByDescending(m => m.Quality).ToList();
+        // Nothing readable at all: as if no Accept had been sent. Readable but all refused (q=0): nothing is acceptable.
+        return valid == 0 ? [new AcceptedMedia("*/*", null, null, 1)] : result.OrderByDescending(m => m.Quality).ToList();
+    }
+
+    private static List<string> SplitOutsideQuotes(string text, char separator)
+    {
+        var parts = new List<string>();
+        var (start, quoted) = (0, false);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '"') quoted = !quoted;
+            else if (text[i] == separator && !quoted) { parts.Add(text[start..i]); start = i + 1; }
+        }
+        parts.Add(text[start..]);
+        return parts;
     }
 
     /// <summary>
@@ -55,13 +99,29 @@ public static class DicomWebMedia
     /// <summary>A DICOM JSON array written as a multipart of PS3.19 XML documents, one part per data set.</summary>
     public static async Task WriteXmlAsync(HttpResponse response, ReadOnlyMemory<byte> jsonArray, CancellationToken ct)
     {
-        using var document = System.Text.Json.JsonDocument.Parse(jsonArray);
+        using var document = System.Text.Json.JsonDocument.Parse(jsonArray, new System.Text.Json.JsonDocumentOptions { MaxDepth = OrthancWeb.Dicom.Json.DicomJsonModel.MaximumJsonDepth + 1 });
         var boundary = MultipartRelatedWriter.NewBoundary();
         response.ContentType = MultipartRelatedWriter.ContentType(DicomXml, boundary);
         var writer = new MultipartRelatedWriter(response.Body, boundary);
         foreach (var dataset in document.RootElement.EnumerateArray())
             await writer.WritePartAsync(DicomXml, OrthancWeb.Dicom.Json.DicomXmlModel.FromJson(dataset), ct);
         await writer.CompleteAsync(ct);
+    }
+
+    /// <summary>
+    /// A Warning header value (RFC 9111 5.5: <c>299 agent "text"</c>) of printable ASCII only and of bounded length: its
+    /// text can echo a client's parameters or an uploaded file's values, and a control or non-ASCII character would
+    /// make the server fail the response instead of sending it.
+    /// </summary>
+    public static string Warning(string text)
+    {
+        var clean = new StringBuilder(Math.Min(text.Length, 300));
+        foreach (var c in text)
+        {
+            if (clean.Length >= 300) { clean.Append("..."); break; }
+            clean.Append(c is >= ' ' and <= '~' && c != '"' && c != '\\' ? c : c == '"' ? '\'' : '?');
+        }
+        return $"299 OrthancWeb: \"{clean}\"";
     }
 
     /// <summary>This server's DICOMweb root as the client reached it ("https://host:port/dicom-web/"): BulkDataURIs and RetrieveURLs start with it.</summary>

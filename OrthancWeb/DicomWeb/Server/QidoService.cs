@@ -24,6 +24,9 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
     /// <summary>Matches answered at most, whatever limit a client asks (8.3.4.4: the server may return fewer, with a Warning).</summary>
     public const int MaximumResults = 1000;
 
+    /// <summary>Candidates from the index that a filter beyond the main tags (SOP class, JSON rows) looks at, at most.</summary>
+    public const int MaximumScanned = 100_000;
+
     private static readonly DicomTag[] StudyDefaults =
     [
         DicomTags.StudyDate, DicomTags.StudyTime, DicomTags.AccessionNumber, DicomTags.InstanceAvailability, DicomTags.ModalitiesInStudy,
@@ -76,14 +79,14 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
                     continue;
                 case "fuzzymatching":
                     if (value.Equals("true", StringComparison.OrdinalIgnoreCase))
-                        warnings.Add("299 OrthancWeb: \"The fuzzymatching parameter is not supported. Only literal matching has been performed.\"");
+                        warnings.Add(DicomWebMedia.Warning("The fuzzymatching parameter is not supported. Only literal matching has been performed."));
                     continue;
                 case "includefield":
                     foreach (var field in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     {
                         if (field.Equals("all", StringComparison.OrdinalIgnoreCase)) includeAll = true;
                         else if (DicomTag.TryParse(field, out var t)) includes.Add(t);
-                        else if (field.Contains('.')) warnings.Add($"299 OrthancWeb: \"includefield {field}: sequence paths are not supported and were ignored\"");
+                        else if (field.Contains('.')) warnings.Add(DicomWebMedia.Warning($"includefield {field}: sequence paths are not supported and were ignored"));
                         else throw DicomWebException.BadRequest($"includefield {field} is neither a DICOM keyword nor a tag");
                     }
                     continue;
@@ -92,7 +95,7 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
             }
             if (key.Contains('.'))
             {
-                warnings.Add($"299 OrthancWeb: \"The following attributes were not matched: {key} (sequence matching is not supported)\"");
+                warnings.Add(DicomWebMedia.Warning($"The following attributes were not matched: {key} (sequence matching is not supported)"));
                 continue;
             }
             if (!DicomTag.TryParse(key, out var tag)) throw DicomWebException.BadRequest($"{key} is neither a query parameter of QIDO-RS nor a DICOM keyword or tag");
@@ -107,7 +110,7 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
             else if (level == ResourceLevel.Instance && match.Length > 0)
                 jsonFilters.Add((tag, match));
             else if (match.Length > 0)
-                warnings.Add($"299 OrthancWeb: \"The following attributes were not matched: {DicomDictionary.Find(tag)?.Keyword ?? tag.ToJsonKey()} (not kept in the index at {level} level)\"");
+                warnings.Add(DicomWebMedia.Warning($"The following attributes were not matched: {DicomDictionary.Find(tag)?.Keyword ?? tag.ToJsonKey()} (not kept in the index at {level} level)"));
         }
 
         var take = Math.Min(limit ?? MaximumResults, MaximumResults);
@@ -123,7 +126,12 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
             else
             {
                 // Filters beyond the main tags run over the candidates, then the page is cut from what matched.
-                var candidates = await queries.FindAsync(find, ct);
+                var candidates = await queries.FindAsync(find with { Limit = MaximumScanned + 1 }, ct);
+                if (candidates.Count > MaximumScanned)
+                {
+                    candidates = candidates.Take(MaximumScanned).ToList();
+                    warnings.Add(DicomWebMedia.Warning($"Only the first {MaximumScanned:N0} candidates were checked for the attributes the index does not hold: add a key such as StudyInstanceUID"));
+                }
                 var kept = new List<string>();
                 foreach (var page in candidates.Chunk(500))
                 {
@@ -154,13 +162,14 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
             ids = ids.Take(take).ToList();
         }
         if (more && (limit is null || limit > MaximumResults))
-            warnings.Add($"299 OrthancWeb: \"The number of results exceeded the maximum supported by the server ({MaximumResults}). Additional results can be requested.\"");
+            warnings.Add(DicomWebMedia.Warning($"The number of results exceeded the maximum supported by the server ({MaximumResults}). Additional results can be requested."));
 
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
             ResourceLevel = level.ToString(),
-            StudyInstanceUid = request.StudyUid,
-            PatientId = request.Parameters.Where(p => p.Key is "PatientID" or "00100020").Select(p => p.Value).FirstOrDefault(),
+            // The study and patient the query names, from the path or from its keys.
+            StudyInstanceUid = request.StudyUid ?? constraints.FirstOrDefault(c => c.Tag == DicomTags.StudyInstanceUID)?.Value,
+            PatientId = constraints.FirstOrDefault(c => c.Tag == DicomTags.PatientID)?.Value,
             Details = $"QIDO-RS {level}: {ids.Count} match(es) for {constraints.Count} key(s)",
         });
 
@@ -198,7 +207,7 @@ public sealed class QidoService(IndexQueries queries, IAuditTrail audit)
         void Text(DicomTag tag, string value) => attributes[tag.Value] = () =>
             DicomJsonModel.WriteAttribute(w, tag, DicomDictionary.Find(tag)?.DefaultVR ?? DicomVR.UN, value.Length == 0 ? [] : value.Split('\\'));
 
-        using var json = extras?.Json is { } row ? JsonDocument.Parse(Inflate(row)) : null;
+        using var json = extras?.Json is { } row ? JsonDocument.Parse(Inflate(row), new JsonDocumentOptions { MaxDepth = DicomJsonModel.MaximumJsonDepth }) : null;
         if (json is not null && (includeAll && level == ResourceLevel.Instance || returned.Count > 0))
         {
             foreach (var p in json.RootElement.EnumerateObject())

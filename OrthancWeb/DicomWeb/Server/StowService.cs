@@ -47,7 +47,9 @@ public sealed class StowService(IngestService ingest, UploadService uploads)
             while (await reader.ReadNextSectionAsync(ct) is { } section)
             {
                 part++;
-                var partType = section.ContentType is null ? DicomWebMedia.Dicom : MediaTypeHeaderValue.Parse(section.ContentType).MediaType.ToString();
+                // A part without a type is of the body's type (RFC 2387 3.1); one whose type does not parse is refused on its own.
+                var partType = section.ContentType is null ? DicomWebMedia.Dicom
+                    : MediaTypeHeaderValue.TryParse(section.ContentType, out var parsed) ? parsed.MediaType.ToString() : "an unreadable type";
                 IngestResult result;
                 if (!partType.Equals(DicomWebMedia.Dicom, StringComparison.OrdinalIgnoreCase))
                 {
@@ -121,7 +123,7 @@ public sealed class StowService(IngestService ingest, UploadService uploads)
             }
             w.WriteEndObject();
         }
-        var warnings = failed.Select(f => $"299 OrthancWeb: \"{(f.SopInstanceUid is { Length: > 0 } uid ? uid + ": " : "")}{f.Reason?.Replace('"', '\'')}\"").Take(20).ToList();
+        var warnings = failed.Select(f => DicomWebMedia.Warning($"{(f.SopInstanceUid is { Length: > 0 } uid ? uid + ": " : "")}{f.Reason}")).Take(20).ToList();
         // 200 all stored, 202 some not, 409 none (PS3.18 10.5.3).
         var status = failed.Count == 0 ? StatusCodes.Status200OK : stored.Count > 0 ? StatusCodes.Status202Accepted : StatusCodes.Status409Conflict;
         return new StowResult(status, buffer.ToArray(), warnings);

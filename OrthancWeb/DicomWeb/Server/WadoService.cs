@@ -65,6 +65,9 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         // Refuse before the first byte: what cannot be sent as asked is a 406, not a broken multipart.
         if (wanted is not null && !wanted.IsUncompressed && instances.Any(i => i.TransferSyntaxUid != wanted.Uid))
             throw DicomWebException.NotAcceptable($"Instances stored in another syntax cannot be encoded in {wanted.Uid}: ask for transfer-syntax=* (as stored) or an uncompressed syntax");
+        var undecodable = wanted is null ? null : instances.FirstOrDefault(i => i.TransferSyntaxUid != wanted.Uid && !CanDecode(i.TransferSyntaxUid));
+        if (undecodable is not null)
+            throw DicomWebException.NotAcceptable($"Instance {undecodable.SopInstanceUid} is stored in {undecodable.TransferSyntaxUid}, which this server cannot decode: ask for transfer-syntax=* (as stored)");
         if (wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
             throw DicomWebException.NotAcceptable($"Transfer syntax {wanted.Uid} is not offered");
 
@@ -104,6 +107,12 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         if (!wanted.IsUncompressed || wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
             throw DicomWebException.NotAcceptable($"The instance is stored in {instance.TransferSyntaxUid} and cannot be encoded in {wanted.Uid}");
         await http.Response.Body.WriteAsync(Transcoder.ToUncompressedFile(files.Read(instance.File, includePixelData: true), wanted).ToBytes(), ct);
+    }
+
+    private static bool CanDecode(string syntax)
+    {
+        try { CodecRegistry.Default.Find(TransferSyntax.Lookup(syntax)); return true; }
+        catch (ImagingException) { return false; }
     }
 
     // ---- metadata ----
@@ -281,7 +290,7 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
             if (!int.TryParse(v[0], out var x) || x < 1 || v.Length < 2 || !int.TryParse(v[1], out var y) || y < 1)
                 throw DicomWebException.BadRequest("viewport is vw,vh[,sx,sy,sw,sh] with positive sizes");
             (vw, vh) = (x, y);
-            if (v.Length > 2) http.Response.Headers.Append("Warning", "299 OrthancWeb: \"viewport cropping (sx,sy,sw,sh) is not supported; the whole image was rendered\"");
+            if (v.Length > 2) http.Response.Headers.Append("Warning", DicomWebMedia.Warning("viewport cropping (sx,sy,sw,sh) is not supported; the whole image was rendered"));
         }
         var quality = int.TryParse(query["quality"], out var q) && q is >= 1 and <= 100 ? q : 90;
         var options = new RenderOptions { WindowCenter = center, WindowWidth = width, Width = vw, Height = vh };

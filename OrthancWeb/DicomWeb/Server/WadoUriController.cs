@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.DicomWeb.Server;
@@ -31,8 +32,8 @@ public sealed class WadoUriController(WadoService wado) : ControllerBase
             if (type == DicomWebMedia.Dicom)
             {
                 var syntax = q["transferSyntax"].ToString();
-                // As stored unless a syntax is named (9.1.2.1.9 leaves the default to the server when none is).
-                Request.Headers.Accept = $"multipart/related; type=\"application/dicom\"; transfer-syntax={(syntax.Length > 0 ? syntax : "*")}";
+                // Explicit VR Little Endian unless a syntax is named (PS3.18 8.2.11), as WADO-RS does; "*" asks for it as stored.
+                Request.Headers.Accept = $"multipart/related; type=\"application/dicom\"; transfer-syntax={(syntax.Length > 0 ? syntax : TransferSyntax.ExplicitVRLittleEndian.Uid)}";
                 await wado.InstanceFileAsync(HttpContext, target, ct);
                 return;
             }
