@@ -197,9 +197,11 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         await writer.CompleteAsync(ct);
     }
 
-    private async Task<RenderingService.Loaded> LoadAsync(WebTarget target, string what, CancellationToken ct)
+    private async Task<RenderingService.Loaded> LoadAsync(WebTarget target, string what, CancellationToken ct) =>
+        await LoadAsync((await InstancesAsync(target, withJson: false, AuditActions.View, what, ct))[0], ct);
+
+    private async Task<RenderingService.Loaded> LoadAsync(WebInstance instance, CancellationToken ct)
     {
-        var instance = (await InstancesAsync(target, withJson: false, AuditActions.View, what, ct))[0];
         try
         {
             return await rendering.LoadAsync(instance.PublicId, ct) ?? throw DicomWebException.NotFound("The instance was deleted meanwhile");
@@ -264,14 +266,11 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
             if (m.MediaType == "image/png") { png = true; found = true; break; }
         }
         if (!found) throw DicomWebException.NotAcceptable("Rendered images are sent as image/jpeg or image/png");
-        if (target.Level != ResourceLevel.Instance)
-        {
-            // A study's or series' image is its middle instance's (the representative one of the viewer's previews).
-            var all = await InstancesAsync(target, withJson: false, AuditActions.View, "rendered", ct);
-            var middle = all.Where(i => i.SeriesUid == all[0].SeriesUid).ToList();
-            target = new WebTarget(middle[middle.Count / 2].StudyUid, middle[middle.Count / 2].SeriesUid, middle[middle.Count / 2].SopInstanceUid);
-        }
-        var loaded = await LoadAsync(target, thumbnail ? "thumbnail" : "rendered", ct);
+        // A study's or series' image is its first series' middle instance (the representative one of the viewer's
+        // previews): resolved, and recorded in the trail, once.
+        var all = await InstancesAsync(target, withJson: false, AuditActions.View, thumbnail ? "thumbnail" : "rendered", ct);
+        var series = all.Where(i => i.SeriesUid == all[0].SeriesUid).ToList();
+        var loaded = await LoadAsync(series[series.Count / 2], ct);
         if (frame < 1 || frame > loaded.Frames.FrameCount) throw DicomWebException.NotFound($"Frame {frame} does not exist: the instance has {loaded.Frames.FrameCount}");
         var query = http.Request.Query;
         double? center = null, width = null;
