@@ -1,8 +1,12 @@
+using System.Runtime.InteropServices;
 using OrthancWeb.Dicom.IO;
 
 namespace OrthancWeb.Dicom.Imaging;
 
-/// <summary>A decoded frame: samples interleaved (R,G,B,R,...) in little-endian units of <see cref="PixelDataInfo.BytesPerSample"/>.</summary>
+/// <summary>
+/// A decoded frame: samples interleaved (R,G,B,R,...) in little-endian units of <see cref="PixelDataInfo.BytesPerSample"/>.
+/// Read-only: an uncompressed frame may be the very array its pixel data was loaded into.
+/// </summary>
 public sealed record DecodedFrame(byte[] Data, PixelDataInfo Info, string Photometric);
 
 /// <summary>Decodes (and may encode) the frames of one family of transfer syntaxes.</summary>
@@ -29,8 +33,11 @@ public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
         {
             var frame = codec.Decode(source.GetFrame(index), source.Info);
             if (source.HasSwappedWords)
+            {
+                frame = frame with { Data = (byte[])frame.Data.Clone() };
                 for (var i = 0; i + 4 <= frame.Data.Length; i += 4)
                     (frame.Data[i], frame.Data[i + 1], frame.Data[i + 2], frame.Data[i + 3]) = (frame.Data[i + 2], frame.Data[i + 3], frame.Data[i], frame.Data[i + 1]);
+            }
             return frame;
         }
         catch (ImagingException) { throw; }
@@ -57,7 +64,11 @@ public sealed class NativeCodec : IFrameCodec
             for (var i = 0; i < count; i++) bytes[i] = (byte)((s[i >> 3] >> (i & 7)) & 1);
             return new DecodedFrame(bytes, info with { BitsAllocated = 8, BitsStored = 1, HighBit = 0 }, info.Photometric);
         }
-        var data = frame.ToArray();
+        // A frame that is a whole array (one frame, loaded for this call) is used as it is: copying 512 KB per
+        // rendered CT slice cost more than rendering it.
+        var data = MemoryMarshal.TryGetArray(frame, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : frame.ToArray();
         if (info.SamplesPerPixel > 1 && info.PlanarConfiguration == 1)
             data = Interleave(data, info);
         return new DecodedFrame(data, info with { PlanarConfiguration = 0 }, info.Photometric);

@@ -90,29 +90,23 @@ public static class Renderer
         if (info.BitsStored > 16 || info.BytesPerSample > 2 || info.IsFloat || ds.Contains(DicomTags.ModalityLUTSequence)
             || (o.WindowCenter is null && !ds.Contains(DicomTags.WindowWidth) && ds.Contains(DicomTags.VOILUTSequence)))
             return RenderGreyGeneral(frame, ds, o);
-        // Up to 16 bits stored: one lookup table from stored value to output byte (modality, VOI and
-        // MONOCHROME1 inversion folded in), then one table lookup per pixel.
+        // Up to 16 bits stored: one lookup table from stored value to output byte (modality, VOI and MONOCHROME1
+        // inversion folded in) over the range the frame uses, found by a first pass; then one lookup per pixel.
         var count = info.Rows * info.Columns;
         var data = frame.Data;
         var bits = info.BitsStored;
         var mask = (1 << bits) - 1;
         var shift = info.HighBit + 1 - bits;
-        var signed = info.IsSigned;
-        var signBit = 1 << (bits - 1);
+        var signBit = info.IsSigned ? 1 << (bits - 1) : 0; // (raw ^ signBit) - signBit extends the sign; 0 leaves raw alone
         var bps = info.BytesPerSample;
         var step = bps * info.SamplesPerPixel;
         if ((long)(count - 1) * step + bps > data.Length) throw new ImagingException("pixel data is shorter than Rows x Columns says");
-        var stored = new int[count];
         int min = int.MaxValue, max = int.MinValue;
         for (var i = 0; i < count; i++)
         {
-            var at = i * step;
-            var raw = bps == 1 ? data[at] : data[at] | data[at + 1] << 8;
-            raw = (raw >> shift) & mask;
-            var v = signed && (raw & signBit) != 0 ? raw - (mask + 1) : raw;
-            stored[i] = v;
-            if (v < min) min = v;
-            if (v > max) max = v;
+            var v = Stored(data, i * step, bps, shift, mask, signBit);
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
         }
         var slope = ds.GetValueOrDefault(DicomTags.RescaleSlope, 0, 1.0);
         if (slope == 0) slope = 1;
@@ -126,8 +120,15 @@ public static class Renderer
             lut[v - min] = invert ? (byte)(255 - b) : b;
         }
         var pixels = new byte[count];
-        for (var i = 0; i < count; i++) pixels[i] = lut[stored[i] - min];
+        for (var i = 0; i < count; i++) pixels[i] = lut[Stored(data, i * step, bps, shift, mask, signBit) - min];
         return new RenderedImage(info.Columns, info.Rows, 1, pixels);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Stored(byte[] data, int at, int bps, int shift, int mask, int signBit)
+    {
+        var raw = ((bps == 1 ? data[at] : data[at] | data[at + 1] << 8) >> shift) & mask;
+        return (raw ^ signBit) - signBit;
     }
 
     /// <summary>Explicit window, else the file's (chosen by index), else the full range of the values.</summary>

@@ -99,6 +99,17 @@ public sealed class RendererTests
     }
 
     [Fact]
+    public void Signed_stored_values_are_masked_and_sign_extended_from_bits_stored()
+    {
+        // 12 of 16 bits, two's complement (PS3.5 8.1.1); the top four bits are not part of the value and are set here
+        // to prove it. 0x0FFF is -1, 0x0800 is -2048, 0x07FF is 2047.
+        var ds = Grey(12, 0xF000, 0xFFFF, 0xF800, 0x07FF);
+        ds.Add(DicomTags.PixelRepresentation, (ushort)1);
+        // Window 0/4096: -2048 is at the bottom (0); 0 -> (0.5 / 4095 + 0.5) * 255 = 127.53 -> 128; -1 -> 127.47 -> 127; 2047 -> 255.
+        Assert.Equal([128, 127, 0, 255], Render(ds, new RenderOptions { WindowCenter = 0, WindowWidth = 4096 }).Select(p => (int)p).ToArray());
+    }
+
+    [Fact]
     public void Pixel_data_shorter_than_the_geometry_is_a_clear_error()
     {
         var ds = Grey(12, 1, 2, 3, 4);
