@@ -194,10 +194,28 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
             using var client = server.CreateRestClient();
             var series = GeneratedInstances.Series("NOFILES", "1.2.826.0.1.3680043.10.1017.1", 5);
             foreach (var i in series) Assert.True((await client.PostAsync("/instances", new ByteArrayContent(i.Bytes))).IsSuccessStatusCode);
+            var root = $"http://127.0.0.1:{server.HttpPort}/dicom-web";
+            var seriesMetadata = $"{root}/studies/{series[0].StudyUid}/series/{series[0].SeriesUid}/metadata";
+            var fromRows = await client.GetStringAsync(seriesMetadata);
+            // An index from before the rows were kept: the first request builds them from the files, and keeps them.
+            long Rows()
+            {
+                using var db = IndexFile.Open(server.DataDirectory);
+                using var command = db.CreateCommand();
+                command.CommandText = "SELECT COUNT(*) FROM \"InstanceJson\"";
+                return (long)command.ExecuteScalar()!;
+            }
+            using (var db = IndexFile.Open(server.DataDirectory))
+            using (var delete = db.CreateCommand())
+            {
+                delete.CommandText = "DELETE FROM \"InstanceJson\"";
+                Assert.Equal(5, delete.ExecuteNonQuery());
+            }
+            Assert.True(JsonNode.DeepEquals(JsonNode.Parse(fromRows), JsonNode.Parse(await client.GetStringAsync(seriesMetadata))), "metadata built from the files differs from the rows'");
+            Assert.Equal(5, Rows());
             // The stored files gone: what DICOMweb answers now can only come from the index.
             foreach (var f in Directory.EnumerateFiles(Path.Combine(server.DataDirectory, "storage"), "*", SearchOption.AllDirectories)) File.Delete(f);
-            var root = $"http://127.0.0.1:{server.HttpPort}/dicom-web";
-            var metadata = JsonNode.Parse(await client.GetStringAsync($"{root}/studies/{series[0].StudyUid}/series/{series[0].SeriesUid}/metadata"))!.AsArray();
+            var metadata = JsonNode.Parse(await client.GetStringAsync(seriesMetadata))!.AsArray();
             Assert.Equal(series.Select(i => i.SopUid).Order(), metadata.Select(m => Value(m, "00080018")!).Order());
             Assert.All(metadata, m => Assert.Equal("NOFILES", Value(m, "00100020")));
             var instances = JsonNode.Parse(await client.GetStringAsync($"{root}/studies/{series[0].StudyUid}/instances"))!.AsArray();

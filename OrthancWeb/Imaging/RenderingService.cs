@@ -12,7 +12,12 @@ public sealed class RenderingService(InstanceFiles files)
     public async Task<Loaded?> LoadAsync(string instanceId, CancellationToken ct)
     {
         var attachment = await files.FindAsync(instanceId, ct);
-        if (attachment is null) return null;
+        return attachment is null ? null : Load(attachment);
+    }
+
+    /// <summary>An instance whose file the caller has already looked up in the index.</summary>
+    public Loaded Load(AttachmentInfo attachment)
+    {
         var file = files.Read(attachment, includePixelData: true);
         return new Loaded(file, new FrameSource(file.Dataset, file.TransferSyntax));
     }

@@ -56,6 +56,22 @@ public sealed class IndexTransactions(IDbContextFactory<IndexDbContext> contexts
         }
     }
 
+    /// <summary>
+    /// Keeps the DICOM JSON rows built for instances indexed before the rows existed (the metadata path builds them
+    /// from the files on first use), so the next request reads the index only. Rows that appeared meanwhile and
+    /// instances deleted meanwhile are skipped.
+    /// </summary>
+    public Task AddInstanceJsonAsync(IReadOnlyList<(long RowId, byte[] Json)> rows, CancellationToken ct) =>
+        ReadWriteAsync(async (tx, token) =>
+        {
+            var ids = rows.Select(r => r.RowId).ToList();
+            var existing = await tx.Db.InstanceJson.Where(j => ids.Contains(j.ResourceId)).Select(j => j.ResourceId).ToListAsync(token);
+            var alive = await tx.Db.Resources.Where(r => ids.Contains(r.Id)).Select(r => r.Id).ToListAsync(token);
+            var wanted = alive.Except(existing).ToHashSet();
+            tx.Db.InstanceJson.AddRange(rows.Where(r => wanted.Remove(r.RowId)).Select(r => new InstanceJson { ResourceId = r.RowId, Data = r.Json }));
+            return 0;
+        }, ct);
+
     /// <summary>Runs <paramref name="work"/> as the writer on a context of its own, outside any transaction (a checkpoint cannot run in one).</summary>
     public async Task ExclusiveAsync(Func<IndexDbContext, CancellationToken, Task> work, CancellationToken ct)
     {

@@ -20,7 +20,7 @@ public sealed record WebTarget(string StudyUid, string? SeriesUid = null, string
 /// WADO-RS (PS3.18 10.4): instances in their stored or an uncompressed transfer syntax, metadata from the JSON rows
 /// kept at ingest, frames, bulk data, rendered images and thumbnails. Responses are streamed part by part.
 /// </summary>
-public sealed class WadoService(IndexQueries queries, InstanceFiles files, RenderingService rendering, IAuditTrail audit)
+public sealed class WadoService(IndexQueries queries, IndexTransactions transactions, InstanceFiles files, RenderingService rendering, IAuditTrail audit)
 {
     /// <summary>The instances a target names, each access recorded once per study; 404 when there are none.</summary>
     private async Task<IReadOnlyList<WebInstance>> InstancesAsync(WebTarget target, bool withJson, string action, string what, CancellationToken ct)
@@ -124,12 +124,14 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         var root = Encoding.UTF8.GetBytes(DicomWebMedia.Root(http.Request));
         if (!xml) http.Response.ContentType = DicomWebMedia.DicomJson;
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+        var built = new List<(long RowId, byte[] Json)>();
         buffer.Write("["u8);
         for (var i = 0; i < instances.Count; i++)
         {
             if (i > 0) buffer.Write(","u8);
-            // A row missing (an instance indexed before rows were kept) is built from the file's header.
-            var row = instances[i].Json ?? InstanceMetadataJson.Encode(files.Read(instances[i].File));
+            // A row missing (an instance indexed before rows were kept) is built from the file's header, and kept.
+            var row = instances[i].Json;
+            if (row is null) built.Add((instances[i].RowId, row = InstanceMetadataJson.Encode(files.Read(instances[i].File))));
             InstanceMetadataJson.WriteTo(buffer, row, root);
             if (!xml && buffer.WrittenCount > 1 << 20)
             {
@@ -140,6 +142,7 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         buffer.Write("]"u8);
         if (xml) await DicomWebMedia.WriteXmlAsync(http.Response, buffer.WrittenMemory, ct);
         else await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+        if (built.Count > 0) await transactions.AddInstanceJsonAsync(built, CancellationToken.None);
     }
 
     // ---- frames ----
@@ -198,13 +201,14 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
     }
 
     private async Task<RenderingService.Loaded> LoadAsync(WebTarget target, string what, CancellationToken ct) =>
-        await LoadAsync((await InstancesAsync(target, withJson: false, AuditActions.View, what, ct))[0], ct);
+        Load((await InstancesAsync(target, withJson: false, AuditActions.View, what, ct))[0]);
 
-    private async Task<RenderingService.Loaded> LoadAsync(WebInstance instance, CancellationToken ct)
+    /// <summary>The instance's file, found through the row the request already read (no second index lookup).</summary>
+    private RenderingService.Loaded Load(WebInstance instance)
     {
         try
         {
-            return await rendering.LoadAsync(instance.PublicId, ct) ?? throw DicomWebException.NotFound("The instance was deleted meanwhile");
+            return rendering.Load(instance.File);
         }
         catch (DicomReadException ex) { throw new DicomWebException(500, "The stored file cannot be read: " + ex.Reason); }
     }
@@ -270,7 +274,7 @@ public sealed class WadoService(IndexQueries queries, InstanceFiles files, Rende
         // previews): resolved, and recorded in the trail, once.
         var all = await InstancesAsync(target, withJson: false, AuditActions.View, thumbnail ? "thumbnail" : "rendered", ct);
         var series = all.Where(i => i.SeriesUid == all[0].SeriesUid).ToList();
-        var loaded = await LoadAsync(series[series.Count / 2], ct);
+        var loaded = Load(series[series.Count / 2]);
         if (frame < 1 || frame > loaded.Frames.FrameCount) throw DicomWebException.NotFound($"Frame {frame} does not exist: the instance has {loaded.Frames.FrameCount}");
         var query = http.Request.Query;
         double? center = null, width = null;
