@@ -30,4 +30,21 @@ public sealed class DicomWebMediaTests
         Assert.True(warning.Length < 340);
         Assert.All(warning, c => Assert.InRange(c, ' ', '~'));
     }
+
+    [Fact]
+    public void Each_instance_goes_in_the_first_acceptable_syntax_that_fits_it()
+    {
+        static OrthancWeb.Index.WebInstance Stored(string syntax) => new(1, "id", "p", "1.2", "1.2.3", "1.2.3.4", "1.2.840.10008.5.1.4.1.1.2", syntax, null!, null);
+        const string Jpeg = "1.2.840.10008.1.2.4.50", Rle = "1.2.840.10008.1.2.5", Explicit = "1.2.840.10008.1.2.1", Implicit = "1.2.840.10008.1.2";
+        var acceptable = WadoService.AcceptableInstanceSyntaxes(DicomWebMedia.ParseAccept(
+            $"multipart/related; type=\"application/dicom\"; transfer-syntax={Jpeg}, multipart/related; type=\"application/dicom\"; transfer-syntax={Implicit}; q=0.9"));
+        Assert.Null(WadoService.ChooseSyntax(acceptable, Stored(Jpeg))); // its own syntax comes first: as stored
+        Assert.Equal(Implicit, WadoService.ChooseSyntax(acceptable, Stored(Rle))!.Uid); // cannot become JPEG here: decoded instead
+        Assert.Equal(Implicit, WadoService.ChooseSyntax(acceptable, Stored(Explicit))!.Uid);
+        // A syntax no codec here reads can only go as stored.
+        var unknown = Assert.Throws<DicomWebException>(() => WadoService.ChooseSyntax(acceptable, Stored("1.2.840.10008.1.2.4.100")));
+        Assert.Equal(406, unknown.Status);
+        Assert.Null(WadoService.ChooseSyntax(WadoService.AcceptableInstanceSyntaxes(DicomWebMedia.ParseAccept("multipart/related; type=\"application/dicom\"; transfer-syntax=*")), Stored("1.2.840.10008.1.2.4.100")));
+        Assert.Equal(406, Assert.Throws<DicomWebException>(() => WadoService.AcceptableInstanceSyntaxes(DicomWebMedia.ParseAccept("application/dicom+json"))).Status);
+    }
 }

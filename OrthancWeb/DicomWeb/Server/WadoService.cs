@@ -42,41 +42,53 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
     // ---- instances ----
 
     /// <summary>
-    /// The transfer syntax to send (null: as stored) from the acceptable media types. application/dicom without a
-    /// transfer-syntax parameter means Explicit VR Little Endian (PS3.18 8.7.3.5.2, Table 8.7.3-2).
+    /// The transfer syntaxes acceptable for instances, in the client's order of preference; null stands for "as stored"
+    /// (transfer-syntax=*). application/dicom without a transfer-syntax parameter means Explicit VR Little Endian
+    /// (PS3.18 8.7.3.5.2, Table 8.7.3-2).
     /// </summary>
-    public static string? NegotiateInstanceSyntax(IReadOnlyList<AcceptedMedia> accepted)
+    public static IReadOnlyList<string?> AcceptableInstanceSyntaxes(IReadOnlyList<AcceptedMedia> accepted)
     {
+        var result = new List<string?>();
         foreach (var m in accepted)
         {
-            if (m.IsAny) return TransferSyntax.ExplicitVRLittleEndian.Uid;
+            if (m.IsAny) { result.Add(TransferSyntax.ExplicitVRLittleEndian.Uid); continue; }
             var type = m.IsMultipart ? m.PartType ?? DicomWebMedia.Dicom : m.MediaType;
-            if (type != DicomWebMedia.Dicom) continue;
-            return m.TransferSyntax is "*" ? null : m.TransferSyntax ?? TransferSyntax.ExplicitVRLittleEndian.Uid;
+            if (type == DicomWebMedia.Dicom) result.Add(m.TransferSyntax is "*" ? null : m.TransferSyntax ?? TransferSyntax.ExplicitVRLittleEndian.Uid);
         }
-        throw DicomWebException.NotAcceptable("Instances are sent as multipart/related; type=\"application/dicom\"");
+        return result.Count > 0 ? result : throw DicomWebException.NotAcceptable("Instances are sent as multipart/related; type=\"application/dicom\"");
+    }
+
+    /// <summary>
+    /// For one instance, the first acceptable syntax it can be sent in (PS3.18 8.7.3.5): as stored when "*" or its own
+    /// syntax comes first, else an uncompressed syntax it can be decoded to. Null: as stored. A 406 names the instance
+    /// when none fits, so that the request is refused before the first byte rather than cut in the middle of a multipart.
+    /// </summary>
+    public static TransferSyntax? ChooseSyntax(IReadOnlyList<string?> acceptable, WebInstance instance)
+    {
+        foreach (var uid in acceptable)
+        {
+            if (uid is null || uid == instance.TransferSyntaxUid) return null;
+            var syntax = TransferSyntax.Lookup(uid);
+            if (syntax.IsUncompressed && syntax != TransferSyntax.DeflatedExplicitVRLittleEndian && CanDecode(instance.TransferSyntaxUid)) return syntax;
+        }
+        throw DicomWebException.NotAcceptable(CanDecode(instance.TransferSyntaxUid)
+            ? $"Instance {instance.SopInstanceUid} is stored in {instance.TransferSyntaxUid} and can be sent as stored (transfer-syntax=*) or in an uncompressed syntax, not in {string.Join(", ", acceptable)}"
+            : $"Instance {instance.SopInstanceUid} is stored in {instance.TransferSyntaxUid}, which this server cannot decode: ask for transfer-syntax=* (as stored)");
     }
 
     public async Task RetrieveAsync(HttpContext http, WebTarget target, CancellationToken ct)
     {
-        var syntax = NegotiateInstanceSyntax(DicomWebMedia.Accepted(http.Request));
+        var acceptable = AcceptableInstanceSyntaxes(DicomWebMedia.Accepted(http.Request));
         var instances = await InstancesAsync(target, withJson: false, AuditActions.Download, "retrieve", ct);
-        var wanted = syntax is null ? null : TransferSyntax.Lookup(syntax);
-        // Refuse before the first byte: what cannot be sent as asked is a 406, not a broken multipart.
-        if (wanted is not null && !wanted.IsUncompressed && instances.Any(i => i.TransferSyntaxUid != wanted.Uid))
-            throw DicomWebException.NotAcceptable($"Instances stored in another syntax cannot be encoded in {wanted.Uid}: ask for transfer-syntax=* (as stored) or an uncompressed syntax");
-        var undecodable = wanted is null ? null : instances.FirstOrDefault(i => i.TransferSyntaxUid != wanted.Uid && !CanDecode(i.TransferSyntaxUid));
-        if (undecodable is not null)
-            throw DicomWebException.NotAcceptable($"Instance {undecodable.SopInstanceUid} is stored in {undecodable.TransferSyntaxUid}, which this server cannot decode: ask for transfer-syntax=* (as stored)");
-        if (wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
-            throw DicomWebException.NotAcceptable($"Transfer syntax {wanted.Uid} is not offered");
+        // Every instance's syntax chosen before the first byte: what cannot be sent as asked is a 406, not a broken multipart.
+        var plan = instances.Select(i => (Instance: i, Syntax: ChooseSyntax(acceptable, i))).ToList();
 
         var boundary = MultipartRelatedWriter.NewBoundary();
         http.Response.ContentType = MultipartRelatedWriter.ContentType(DicomWebMedia.Dicom, boundary);
         var writer = new MultipartRelatedWriter(http.Response.Body, boundary);
-        foreach (var instance in instances)
+        foreach (var (instance, wanted) in plan)
         {
-            if (wanted is null || instance.TransferSyntaxUid == wanted.Uid)
+            if (wanted is null)
             {
                 // Opened before its part starts: a file missing from the storage area fails the request with a status
                 // while nothing has been sent yet, not in the middle of a multipart body.
@@ -94,18 +106,16 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
     /// <summary>One instance as a single application/dicom body (WADO-URI), as stored or in the uncompressed syntax asked for.</summary>
     public async Task InstanceFileAsync(HttpContext http, WebTarget target, CancellationToken ct)
     {
-        var syntax = NegotiateInstanceSyntax(DicomWebMedia.Accepted(http.Request));
+        var acceptable = AcceptableInstanceSyntaxes(DicomWebMedia.Accepted(http.Request));
         var instance = (await InstancesAsync(target, withJson: false, AuditActions.Download, "WADO-URI", ct))[0];
-        var wanted = syntax is null ? null : TransferSyntax.Lookup(syntax);
+        var wanted = ChooseSyntax(acceptable, instance);
         http.Response.ContentType = DicomWebMedia.Dicom;
-        if (wanted is null || wanted.Uid == instance.TransferSyntaxUid)
+        if (wanted is null)
         {
             await using var stream = files.Open(instance.File);
             await stream.CopyToAsync(http.Response.Body, ct);
             return;
         }
-        if (!wanted.IsUncompressed || wanted == TransferSyntax.DeflatedExplicitVRLittleEndian)
-            throw DicomWebException.NotAcceptable($"The instance is stored in {instance.TransferSyntaxUid} and cannot be encoded in {wanted.Uid}");
         await http.Response.Body.WriteAsync(Transcoder.ToUncompressedFile(files.Read(instance.File, includePixelData: true), wanted).ToBytes(), ct);
     }
 
