@@ -23,7 +23,7 @@ public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
 
     public IFrameCodec Find(TransferSyntax syntax) =>
         codecs.FirstOrDefault(c => c.Supports(syntax))
-        ?? throw new ImagingException($"no codec is available for {syntax.Name} ({syntax.Uid})");
+        ?? throw new ImagingException($"no codec is available for {syntax.Name} ({syntax.Uid})", failure: ImagingFailure.NoCodec);
 
     public DecodedFrame DecodeFrame(FrameSource source, int index)
     {

@@ -46,7 +46,7 @@ public sealed class FrameSource
     public ReadOnlyMemory<byte> GetFrame(int index)
     {
         if (index < 0 || index >= FrameCount)
-            throw new ImagingException($"frame {index} does not exist (the instance has {FrameCount})");
+            throw new ImagingException($"frame {index} does not exist (the instance has {FrameCount})", failure: ImagingFailure.NoSuchFrame);
         if (_pixelData is DicomFragmentSequence)
             return EncapsulatedFrames()[index];
         var all = ((DicomElement)_pixelData).Buffer.Memory;

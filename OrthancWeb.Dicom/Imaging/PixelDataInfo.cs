@@ -57,5 +57,19 @@ public sealed record PixelDataInfo(
     }
 }
 
+/// <summary>Why pixel data could not be decoded or rendered: what the REST API and DICOMweb answer depends on it.</summary>
+public enum ImagingFailure
+{
+    /// <summary>The pixel data or the request is wrong (a 400).</summary>
+    Invalid,
+    /// <summary>No codec here reads the instance's transfer syntax (a 415, or DICOMweb's 406: only as stored).</summary>
+    NoCodec,
+    /// <summary>A frame number beyond the instance's frames (a 404).</summary>
+    NoSuchFrame,
+}
+
 /// <summary>Pixel data that cannot be decoded or rendered as asked; a 4xx with the reason, never a 500.</summary>
-public sealed class ImagingException(string message, Exception? inner = null) : DicomException(message, inner);
+public sealed class ImagingException(string message, Exception? inner = null, ImagingFailure failure = ImagingFailure.Invalid) : DicomException(message, inner)
+{
+    public ImagingFailure Failure { get; } = failure;
+}

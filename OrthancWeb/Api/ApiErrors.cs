@@ -82,6 +82,8 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         // A disk that filled up under any write of ours (RFC 4918 §11.5: 507 Insufficient Storage, Orthanc's FullStorage).
         IOException io when StorageArea.IsOutOfSpace(io) => new(507, OrthancErrorCode.FullStorage, "The disk holding the storage area is full"),
         DicomReadException read => new(400, OrthancErrorCode.BadFileFormat, "Invalid DICOM data: " + read.Reason),
+        ImagingException { Failure: ImagingFailure.NoSuchFrame } => new(404, OrthancErrorCode.ParameterOutOfRange, ex.Message),
+        ImagingException { Failure: ImagingFailure.NoCodec } => new(415, OrthancErrorCode.NotImplemented, ex.Message),
         ImagingException => new(400, OrthancErrorCode.IncompatibleImageFormat, ex.Message),
         _ => null,
     };

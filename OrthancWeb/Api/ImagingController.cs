@@ -74,9 +74,7 @@ public sealed class ImagingController(RenderingService rendering, IAuditTrail au
         if (loaded is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
         // An image is patient data read (PS3.15 A.5.3.2, DICOM Instances Accessed); a 304 above sent nothing.
         audit.Record(ResourceAudit.For(AuditActions.View, ResourceLevel.Instance, id, loaded.File.Dataset, details: Request.Path.Value));
-        try { return action(loaded); }
-        catch (ImagingException ex) when (ex.Message.Contains("does not exist")) { return ApiJson.Error(HttpContext, 404, ex.Message); }
-        catch (ImagingException ex) when (ex.Message.StartsWith("no codec", StringComparison.Ordinal)) { return ApiJson.Error(HttpContext, 415, ex.Message); }
-        catch (ImagingException ex) { return ApiJson.Error(HttpContext, 400, ex.Message); }
+        // What cannot be decoded or rendered is answered by ApiErrors (400, 404 for a missing frame, 415 without a codec).
+        return action(loaded);
     }
 }

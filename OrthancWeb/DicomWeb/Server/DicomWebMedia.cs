@@ -1,3 +1,4 @@
+using OrthancWeb.Dicom.Imaging;
 using System.Globalization;
 using System.Text;
 using Microsoft.Net.Http.Headers;
@@ -180,6 +181,14 @@ public sealed class DicomWebException(int status, string message) : Exception(me
     public static DicomWebException NotAcceptable(string what) => new(StatusCodes.Status406NotAcceptable, what);
     public static DicomWebException NotFound(string what) => new(StatusCodes.Status404NotFound, what);
     public static DicomWebException BadRequest(string what) => new(StatusCodes.Status400BadRequest, what);
+
+    /// <summary>Pixel data that cannot be decoded: only as stored (406), no such frame (404), or a bad request (400).</summary>
+    public static DicomWebException From(ImagingException ex) => new(ex.Failure switch
+    {
+        ImagingFailure.NoCodec => StatusCodes.Status406NotAcceptable,
+        ImagingFailure.NoSuchFrame => StatusCodes.Status404NotFound,
+        _ => StatusCodes.Status400BadRequest,
+    }, ex.Message);
 }
 
 internal static class Numbers

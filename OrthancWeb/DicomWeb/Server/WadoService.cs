@@ -312,7 +312,7 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
         {
             image = png ? rendering.RenderPng(loaded, frame - 1, options) : rendering.RenderJpeg(loaded, frame - 1, options, quality);
         }
-        catch (ImagingException ex) { throw new DicomWebException(ex.Message.StartsWith("no codec", StringComparison.Ordinal) ? 406 : 400, ex.Message); }
+        catch (ImagingException ex) { throw DicomWebException.From(ex); }
         http.Response.ContentType = png ? "image/png" : "image/jpeg";
         http.Response.Headers.CacheControl = "private, max-age=86400";
         await http.Response.Body.WriteAsync(image, ct);
