@@ -1,7 +1,7 @@
-using OrthancWeb.Dicom.Imaging;
 using System.Globalization;
 using System.Text;
 using Microsoft.Net.Http.Headers;
+using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
 
 namespace OrthancWeb.DicomWeb.Server;
