@@ -100,7 +100,7 @@ public static class DicomWebMedia
     /// <summary>A DICOM JSON array written as a multipart of PS3.19 XML documents, one part per data set.</summary>
     public static async Task WriteXmlAsync(HttpResponse response, ReadOnlyMemory<byte> jsonArray, CancellationToken ct)
     {
-        using var document = System.Text.Json.JsonDocument.Parse(jsonArray, new System.Text.Json.JsonDocumentOptions { MaxDepth = OrthancWeb.Dicom.Json.DicomJsonModel.MaximumJsonDepth + 1 });
+        using var document = System.Text.Json.JsonDocument.Parse(jsonArray, JsonLimits);
         var boundary = MultipartRelatedWriter.NewBoundary();
         response.ContentType = MultipartRelatedWriter.ContentType(DicomXml, boundary);
         var writer = new MultipartRelatedWriter(response.Body, boundary);
@@ -108,6 +108,15 @@ public static class DicomWebMedia
             await writer.WritePartAsync(DicomXml, OrthancWeb.Dicom.Json.DicomXmlModel.FromJson(dataset), ct);
         await writer.CompleteAsync(ct);
     }
+
+    /// <summary>One data set's DICOM JSON object as its PS3.19 Native DICOM Model document.</summary>
+    public static byte[] ToXml(ReadOnlyMemory<byte> jsonObject)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(jsonObject, JsonLimits);
+        return OrthancWeb.Dicom.Json.DicomXmlModel.FromJson(document.RootElement);
+    }
+
+    private static readonly System.Text.Json.JsonDocumentOptions JsonLimits = new() { MaxDepth = OrthancWeb.Dicom.Json.DicomJsonModel.MaximumJsonDepth + 1 };
 
     /// <summary>
     /// A Warning header value (RFC 9111 5.5: <c>299 agent "text"</c>) of printable ASCII only and of bounded length: its

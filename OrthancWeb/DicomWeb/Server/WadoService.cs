@@ -132,26 +132,38 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
         var xml = DicomWebMedia.WantsXml(DicomWebMedia.Accepted(http.Request));
         var instances = await InstancesAsync(target, withJson: true, AuditActions.View, "metadata", ct);
         var root = Encoding.UTF8.GetBytes(DicomWebMedia.Root(http.Request));
-        if (!xml) http.Response.ContentType = DicomWebMedia.DicomJson;
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         var built = new List<(long RowId, byte[] Json)>();
-        buffer.Write("["u8);
+        // JSON goes out as one array in chunks of about 1 MB; XML as one part per instance (PS3.18 8.7.3.3): either way
+        // the memory held is bounded whatever the size of the study.
+        var boundary = MultipartRelatedWriter.NewBoundary();
+        var parts = xml ? new MultipartRelatedWriter(http.Response.Body, boundary) : null;
+        http.Response.ContentType = xml ? MultipartRelatedWriter.ContentType(DicomWebMedia.DicomXml, boundary) : DicomWebMedia.DicomJson;
+        if (!xml) buffer.Write("["u8);
         for (var i = 0; i < instances.Count; i++)
         {
-            if (i > 0) buffer.Write(","u8);
+            if (i > 0 && !xml) buffer.Write(","u8);
             // A row missing (an instance indexed before rows were kept) is built from the file's header, and kept.
             var row = instances[i].Json;
             if (row is null) built.Add((instances[i].RowId, row = InstanceMetadataJson.Encode(files.Read(instances[i].File))));
             InstanceMetadataJson.WriteTo(buffer, row, root);
-            if (!xml && buffer.WrittenCount > 1 << 20)
+            if (parts is not null)
+            {
+                await parts.WritePartAsync(DicomWebMedia.DicomXml, DicomWebMedia.ToXml(buffer.WrittenMemory), ct);
+                buffer.ResetWrittenCount();
+            }
+            else if (buffer.WrittenCount > 1 << 20)
             {
                 await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
                 buffer.ResetWrittenCount();
             }
         }
-        buffer.Write("]"u8);
-        if (xml) await DicomWebMedia.WriteXmlAsync(http.Response, buffer.WrittenMemory, ct);
-        else await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+        if (parts is not null) await parts.CompleteAsync(ct);
+        else
+        {
+            buffer.Write("]"u8);
+            await http.Response.Body.WriteAsync(buffer.WrittenMemory, ct);
+        }
         if (built.Count > 0) await transactions.AddInstanceJsonAsync(built, CancellationToken.None);
     }
 
