@@ -22,14 +22,20 @@ static class DicomWebBenchmark
         try
         {
             var results = new List<(string Server, string What, double Ms)>();
-            await using (var ours = await BenchServers.StartOursAsync(Path.Combine(work, "ours")))
-                results.AddRange(await MeasureAsync(ours, files, series, "/dicom-web"));
             var orthancDir = Path.Combine(work, "orthanc");
+            // Both servers up at once and every measurement interleaved request by request (ours, orthanc, ours, ...):
+            // on a shared 2-core machine a burst of other work then lands on both sides alike.
+            await using (var ours = await BenchServers.StartOursAsync(Path.Combine(work, "ours")))
             await using (var orthanc = await BenchServers.StartOrthancAsync(orthancDir, ""))
-                results.AddRange(await MeasureAsync(orthanc, files, series, "/dicom-web"));
+            {
+                var targets = new List<Target>();
+                foreach (var server in new[] { ours, orthanc }) targets.Add(await UploadAsync(server, files, series, "/dicom-web"));
+                results.AddRange(await MeasureAsync(targets));
+            }
             // The same data, orthanc restarted with its fastest series metadata (main tags only, not the full attributes).
             await using (var fast = await BenchServers.StartOrthancAsync(orthancDir, """, "SeriesMetadata": "MainDicomTags", "StudiesMetadata": "MainDicomTags" """))
-                results.AddRange((await MeasureAsync(fast, [], series, "/dicom-web", metadataOnly: true)).Select(r => (r.Server + " (SeriesMetadata: MainDicomTags)", r.What, r.Ms)));
+                results.AddRange((await MeasureAsync([await UploadAsync(fast, [], series, "/dicom-web", upload: false)], metadataOnly: true))
+                    .Select(r => (r.Server + " (SeriesMetadata: MainDicomTags)", r.What, r.Ms)));
 
             Console.WriteLine();
             foreach (var what in results.Select(r => r.What).Distinct())
@@ -42,46 +48,57 @@ static class DicomWebBenchmark
         finally { Directory.Delete(work, true); }
     }
 
-    private static async Task<List<(string Server, string What, double Ms)>> MeasureAsync(BenchServer server, string[] files, string[] series, string root, bool metadataOnly = false)
+    /// <summary>A server loaded with the data, and the UIDs of the 500-instance series.</summary>
+    private sealed record Target(BenchServer Server, string Root, string Study, string Series, string Sop, int SeriesSize);
+
+    private static async Task<Target> UploadAsync(BenchServer server, string[] files, string[] series, string root, bool upload = true)
     {
-        var client = server.Http;
-        foreach (var f in files.Concat(series))
-        {
-            using var up = await client.PostAsync("/instances", new ByteArrayContent(await File.ReadAllBytesAsync(f)));
-            if (!up.IsSuccessStatusCode) throw new InvalidOperationException($"{server.Name}: upload {f}: {(int)up.StatusCode}");
-        }
+        if (upload)
+            foreach (var f in files.Concat(series))
+            {
+                using var up = await server.Http.PostAsync("/instances", new ByteArrayContent(await File.ReadAllBytesAsync(f)));
+                if (!up.IsSuccessStatusCode) throw new InvalidOperationException($"{server.Name}: upload {f}: {(int)up.StatusCode}");
+            }
         var header = DicomFile.Open(series[0], new DicomReadOptions { StopBeforeTag = DicomTags.PixelData }).Dataset;
-        var (study, seriesUid, sop) = (header.GetString(DicomTags.StudyInstanceUID), header.GetString(DicomTags.SeriesInstanceUID), header.GetString(DicomTags.SOPInstanceUID));
+        return new Target(server, root, header.GetString(DicomTags.StudyInstanceUID)!, header.GetString(DicomTags.SeriesInstanceUID)!, header.GetString(DicomTags.SOPInstanceUID)!, series.Length);
+    }
+
+    private static async Task<List<(string Server, string What, double Ms)>> MeasureAsync(List<Target> targets, bool metadataOnly = false)
+    {
         var result = new List<(string, string, double)>();
 
-        async Task Median(string what, string url, string accept, int runs = Runs)
+        async Task Median(string what, Func<Target, string> url, string accept, int runs = Runs)
         {
-            var times = new List<double>();
+            var times = targets.ToDictionary(t => t, _ => new List<double>());
             for (var i = 0; i < runs + 2; i++)
+                foreach (var t in targets)
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, url(t));
+                    request.Headers.TryAddWithoutValidation("Accept", accept);
+                    var clock = Stopwatch.StartNew();
+                    using var response = await t.Server.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                    var bytes = await response.Content.ReadAsByteArrayAsync();
+                    clock.Stop();
+                    if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{t.Server.Name} {url(t)}: {(int)response.StatusCode}");
+                    if (i >= 2) times[t].Add(clock.Elapsed.TotalMilliseconds); // the first two warm the caches and the JIT
+                    if (i == 2) Console.WriteLine($"[{t.Server.Name}] {what}: {bytes.Length / 1024} KB");
+                }
+            foreach (var t in targets)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                request.Headers.TryAddWithoutValidation("Accept", accept);
-                var clock = Stopwatch.StartNew();
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-                var bytes = await response.Content.ReadAsByteArrayAsync();
-                clock.Stop();
-                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{server.Name} {url}: {(int)response.StatusCode}");
-                if (i >= 2) times.Add(clock.Elapsed.TotalMilliseconds); // the first two warm the caches and the JIT
-                if (i == 2) Console.WriteLine($"[{server.Name}] {what}: {bytes.Length / 1024} KB");
+                var median = BenchServers.Median(times[t]);
+                Console.WriteLine($"[{t.Server.Name}] {what}: median {median:N1} ms");
+                result.Add((t.Server.Name, what, median));
             }
-            var median = BenchServers.Median(times);
-            Console.WriteLine($"[{server.Name}] {what}: median {median:N1} ms");
-            result.Add((server.Name, what, median));
         }
 
-        await Median($"series metadata ({series.Length} instances)", $"{root}/studies/{study}/series/{seriesUid}/metadata", "application/dicom+json", 10);
+        await Median($"series metadata ({targets[0].SeriesSize} instances)", t => $"{t.Root}/studies/{t.Study}/series/{t.Series}/metadata", "application/dicom+json", 10);
         if (metadataOnly) return result;
-        await Median("QIDO /studies (all)", $"{root}/studies", "application/dicom+json");
-        await Median("QIDO /studies?PatientName=wildcard", $"{root}/studies?PatientName=*1*&includefield=StudyDescription", "application/dicom+json");
-        await Median("QIDO /studies?StudyDate=range", $"{root}/studies?StudyDate=19000101-20991231", "application/dicom+json");
-        var instance = $"{root}/studies/{study}/series/{seriesUid}/instances/{sop}";
-        await Median("frame 1 (uncompressed, 512x512x16)", $"{instance}/frames/1", "multipart/related; type=\"application/octet-stream\"");
-        await Median("rendered frame (JPEG)", $"{instance}/frames/1/rendered", "image/jpeg");
+        await Median("QIDO /studies (all)", t => $"{t.Root}/studies", "application/dicom+json");
+        await Median("QIDO /studies?PatientName=wildcard", t => $"{t.Root}/studies?PatientName=*1*&includefield=StudyDescription", "application/dicom+json");
+        await Median("QIDO /studies?StudyDate=range", t => $"{t.Root}/studies?StudyDate=19000101-20991231", "application/dicom+json");
+        string Instance(Target t) => $"{t.Root}/studies/{t.Study}/series/{t.Series}/instances/{t.Sop}";
+        await Median("frame 1 (uncompressed, 512x512x16)", t => $"{Instance(t)}/frames/1", "multipart/related; type=\"application/octet-stream\"");
+        await Median("rendered frame (JPEG)", t => $"{Instance(t)}/frames/1/rendered", "image/jpeg");
         return result;
     }
 }
