@@ -84,7 +84,8 @@ static class BenchServers
     public static Task<BenchServer> StartOrthancAsync(string dir) => StartOrthancAsync(dir, null);
 
     /// <param name="dicomWeb">More of the DICOMweb plugin's options (", key: value" inside "DicomWeb": {...}), or null to run without it.</param>
-    public static Task<BenchServer> StartOrthancAsync(string dir, string? dicomWeb)
+    /// <param name="serveFolders">The ServeFolders plugin's section ({...}), or null to run without it.</param>
+    public static Task<BenchServer> StartOrthancAsync(string dir, string? dicomWeb, string? serveFolders = null)
     {
         if (!File.Exists("/usr/sbin/Orthanc")) throw new FileNotFoundException("apt-get install -y orthanc (it is run by hand; never as a service)");
         Directory.CreateDirectory(dir);
@@ -95,8 +96,9 @@ static class BenchServers
               "Name": "bench", "StorageDirectory": "{{dir}}/storage", "IndexDirectory": "{{dir}}/index",
               "HttpPort": {{http}}, "DicomPort": {{dicom}}, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
               "AuthenticationEnabled": false, "StorageCompression": false,
-              "Plugins": [ {{(dicomWeb is null ? "" : "\"/usr/share/orthanc/plugins/libOrthancDicomWeb.so\"")}} ],
+              "Plugins": [ {{(dicomWeb is null ? "" : "\"/usr/share/orthanc/plugins/libOrthancDicomWeb.so\"")}}{{(dicomWeb is null || serveFolders is null ? "" : ", ")}}{{(serveFolders is null ? "" : "\"/usr/share/orthanc/plugins/libServeFolders.so\"")}} ],
               {{(dicomWeb is null ? "" : $"\"DicomWeb\": {{ \"Enable\": true, \"Root\": \"/dicom-web/\", \"EnableWado\": true, \"WadoRoot\": \"/wado\" {dicomWeb} }},")}}
+              {{(serveFolders is null ? "" : $"\"ServeFolders\": {serveFolders},")}}
               "DicomModalities": { "bench": [ "{{ScuAet}}", "127.0.0.1", 1 ] }
             }
             """);
