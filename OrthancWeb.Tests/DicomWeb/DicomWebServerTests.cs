@@ -228,6 +228,33 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         finally { Directory.Delete(folder, true); }
     }
 
+    [Fact]
+    public async Task Metadata_and_searches_are_compressed_for_clients_that_accept_it()
+    {
+        var ct = DicomWebFixture.Uids("CT_small.dcm");
+        var url = $"{fx.Root}/studies/{ct.Study}/series/{ct.Series}/metadata";
+        var plain = await fx.Client.GetByteArrayAsync(url);
+        foreach (var (encoding, decompress) in new (string, Func<Stream, Stream>)[]
+                 {
+                     ("br", s => new System.IO.Compression.BrotliStream(s, System.IO.Compression.CompressionMode.Decompress)),
+                     ("gzip", s => new System.IO.Compression.GZipStream(s, System.IO.Compression.CompressionMode.Decompress)),
+                 })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", encoding);
+            using var response = await fx.Client.SendAsync(request);
+            Assert.Equal(encoding, Assert.Single(response.Content.Headers.ContentEncoding));
+            using var unpacked = new MemoryStream();
+            await using (var stream = decompress(await response.Content.ReadAsStreamAsync())) await stream.CopyToAsync(unpacked);
+            Assert.Equal(plain, unpacked.ToArray());
+        }
+        // Pixel data is not compressed again: frames go as they are.
+        using var frames = new HttpRequestMessage(HttpMethod.Get, $"{fx.Root}/studies/{ct.Study}/series/{ct.Series}/instances/{ct.Instance}/frames/1");
+        frames.Headers.TryAddWithoutValidation("Accept-Encoding", "br");
+        frames.Headers.TryAddWithoutValidation("Accept", "multipart/related; type=\"application/octet-stream\"");
+        Assert.Empty((await fx.Client.SendAsync(frames)).Content.Headers.ContentEncoding);
+    }
+
     // ---- WADO-RS instances, frames, bulk data, images ----
 
     [Fact]

@@ -189,6 +189,23 @@ public sealed class OhifHostingTests(OhifServerFixture fixture) : IClassFixture<
         var wasmResponse = await client.GetAsync("/ohif/" + Path.GetFileName(wasm));
         Assert.Equal("application/wasm", wasmResponse.Content.Headers.ContentType!.MediaType);
 
+        // A browser that accepts brotli gets the bundle compressed (once, then kept), under its own ETag.
+        using var brotli = new HttpRequestMessage(HttpMethod.Get, bundle);
+        brotli.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, deflate, br, zstd");
+        var compressed = await client.SendAsync(brotli);
+        Assert.Equal("br", Assert.Single(compressed.Content.Headers.ContentEncoding));
+        Assert.Contains("Accept-Encoding", compressed.Headers.Vary);
+        Assert.NotEqual(response.Headers.ETag!.Tag, compressed.Headers.ETag!.Tag);
+        var packed = await compressed.Content.ReadAsByteArrayAsync();
+        var original = System.Text.Encoding.UTF8.GetBytes(text);
+        var unpacked = new byte[original.Length];
+        Assert.True(System.IO.Compression.BrotliDecoder.TryDecompress(packed, unpacked, out var length) && length == original.Length);
+        Assert.Equal(original, unpacked);
+        Assert.True(packed.Length < original.Length / 3, $"{packed.Length} bytes compressed from {original.Length}");
+        using var refused = new HttpRequestMessage(HttpMethod.Get, bundle);
+        refused.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, br;q=0");
+        Assert.Empty((await client.SendAsync(refused)).Content.Headers.ContentEncoding);
+
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/ohif/no-such-chunk.bundle.js")).StatusCode);
         Assert.NotEqual(HttpStatusCode.OK, (await client.GetAsync("/ohif/..%2F..%2F..%2Fappsettings.json")).StatusCode);
         Assert.NotEqual(HttpStatusCode.OK, (await client.GetAsync("/ohif/%2e%2e/%2e%2e/%2e%2e/OrthancWeb.csproj")).StatusCode);

@@ -51,6 +51,7 @@ public static partial class OhifRegistration
         var types = new FileExtensionContentTypeProvider();
         types.Mappings[".jsonc"] = "application/json";
         types.Mappings[".wasm"] = "application/wasm";
+        var compressed = new OhifCompressedFiles();
         var appConfig = OhifAppConfig.Script(app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.Name);
 
         group.MapMethods("/app-config.js", methods, (HttpContext context) =>
@@ -68,8 +69,14 @@ public static partial class OhifRegistration
                 {
                     // Names with a content hash never change; the rest is checked again (ETag, Last-Modified) each time.
                     context.Response.Headers.CacheControl = HashedName().IsMatch(path) ? "private, max-age=31536000, immutable" : "private, no-cache";
-                    return Results.File(physical, type, lastModified: file.LastModified,
-                        entityTag: new EntityTagHeaderValue($"\"{file.Length:x}-{file.LastModified.ToUnixTimeSeconds():x}\""), enableRangeProcessing: true);
+                    var tag = $"{file.Length:x}-{file.LastModified.ToUnixTimeSeconds():x}";
+                    if (!OhifCompressedFiles.IsCompressible(path))
+                        return Results.File(physical, type, lastModified: file.LastModified, entityTag: new EntityTagHeaderValue($"\"{tag}\""), enableRangeProcessing: true);
+                    context.Response.Headers.Vary = HeaderNames.AcceptEncoding;
+                    if (!OhifCompressedFiles.AcceptsBrotli(context.Request))
+                        return Results.File(physical, type, lastModified: file.LastModified, entityTag: new EntityTagHeaderValue($"\"{tag}\""), enableRangeProcessing: true);
+                    context.Response.Headers.ContentEncoding = "br";
+                    return Results.Bytes(compressed.Get(physical), type, lastModified: file.LastModified, entityTag: new EntityTagHeaderValue($"\"{tag}-br\""));
                 }
                 // A missing file is a 404, not the page: a script that is not there must not be answered with HTML.
                 if (Path.HasExtension(path)) return Results.NotFound();
