@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using OrthancWeb.Dicom.Data;
 
 namespace OrthancWeb.Dicom.Imaging;
@@ -101,13 +103,23 @@ public static class Renderer
         var bps = info.BytesPerSample;
         var step = bps * info.SamplesPerPixel;
         if ((long)(count - 1) * step + bps > data.Length) throw new ImagingException("pixel data is shorter than Rows x Columns says");
+        // 16-bit grey, the usual CT and MR frame, is read as a span of words: no per-pixel width test or bounds check.
+        var words = bps == 2 && step == 2 && BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, ushort>(data.AsSpan(0, count * 2)) : default;
         int min = int.MaxValue, max = int.MinValue;
-        for (var i = 0; i < count; i++)
-        {
-            var v = Stored(data, i * step, bps, shift, mask, signBit);
-            min = Math.Min(min, v);
-            max = Math.Max(max, v);
-        }
+        if (!words.IsEmpty)
+            foreach (var w in words)
+            {
+                var v = (((w >> shift) & mask) ^ signBit) - signBit;
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
+        else
+            for (var i = 0; i < count; i++)
+            {
+                var v = Stored(data, i * step, bps, shift, mask, signBit);
+                min = Math.Min(min, v);
+                max = Math.Max(max, v);
+            }
         var slope = ds.GetValueOrDefault(DicomTags.RescaleSlope, 0, 1.0);
         if (slope == 0) slope = 1;
         var intercept = ds.GetValueOrDefault(DicomTags.RescaleIntercept, 0, 0.0);
@@ -120,11 +132,19 @@ public static class Renderer
             lut[v - min] = invert ? (byte)(255 - b) : b;
         }
         var pixels = new byte[count];
-        for (var i = 0; i < count; i++) pixels[i] = lut[Stored(data, i * step, bps, shift, mask, signBit) - min];
+        if (!words.IsEmpty)
+        {
+            // Every value is within [min, max], so the index is within the table.
+            ref var table = ref MemoryMarshal.GetArrayDataReference(lut);
+            for (var i = 0; i < words.Length; i++)
+                pixels[i] = Unsafe.Add(ref table, ((((words[i] >> shift) & mask) ^ signBit) - signBit) - min);
+        }
+        else
+            for (var i = 0; i < count; i++) pixels[i] = lut[Stored(data, i * step, bps, shift, mask, signBit) - min];
         return new RenderedImage(info.Columns, info.Rows, 1, pixels);
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Stored(byte[] data, int at, int bps, int shift, int mask, int signBit)
     {
         var raw = ((bps == 1 ? data[at] : data[at] | data[at + 1] << 8) >> shift) & mask;

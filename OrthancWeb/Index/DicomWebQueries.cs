@@ -23,14 +23,29 @@ public sealed partial class IndexQueries
     public async Task<IReadOnlyList<long>> ResolveUidsAsync(string studyUid, string? seriesUid, string? sopInstanceUid, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var studies = db.Resources.Where(r => r.Level == ResourceLevel.Study && r.Tags.Any(t => t.Tag == StudyUidTag && t.Value == studyUid));
-        if (seriesUid is null) return await studies.Select(r => r.Id).ToListAsync(ct);
-        var series = db.Resources.Where(r => r.Level == ResourceLevel.Series && r.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == seriesUid)
-            && studies.Any(s => s.Id == r.ParentId));
-        if (sopInstanceUid is null) return await series.Select(r => r.Id).ToListAsync(ct);
-        return await db.Resources.Where(r => r.Level == ResourceLevel.Instance && r.Tags.Any(t => t.Tag == SopUidTag && t.Value == sopInstanceUid)
-            && series.Any(s => s.Id == r.ParentId)).Select(r => r.Id).ToListAsync(ct);
+        var result = new List<long>(1);
+        // Compiled once: a frame or a rendered image asks this on every request, and building the query each time cost
+        // more than running it.
+        var ids = seriesUid is null ? StudyIds(db, studyUid)
+            : sopInstanceUid is null ? SeriesIds(db, studyUid, seriesUid)
+            : InstanceIds(db, studyUid, seriesUid, sopInstanceUid);
+        await foreach (var id in ids.WithCancellation(ct)) result.Add(id);
+        return result;
     }
+
+    private static readonly Func<IndexDbContext, string, IAsyncEnumerable<long>> StudyIds = EF.CompileAsyncQuery((IndexDbContext db, string study) =>
+        db.Resources.Where(r => r.Level == ResourceLevel.Study && r.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)).Select(r => r.Id));
+
+    private static readonly Func<IndexDbContext, string, string, IAsyncEnumerable<long>> SeriesIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series) =>
+        db.Resources.Where(r => r.Level == ResourceLevel.Series && r.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
+            && db.Resources.Any(s => s.Id == r.ParentId && s.Level == ResourceLevel.Study && s.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)))
+        .Select(r => r.Id));
+
+    private static readonly Func<IndexDbContext, string, string, string, IAsyncEnumerable<long>> InstanceIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series, string sop) =>
+        db.Resources.Where(r => r.Level == ResourceLevel.Instance && r.Tags.Any(t => t.Tag == SopUidTag && t.Value == sop)
+            && db.Resources.Any(se => se.Id == r.ParentId && se.Level == ResourceLevel.Series && se.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
+                && db.Resources.Any(st => st.Id == se.ParentId && st.Level == ResourceLevel.Study && st.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study))))
+        .Select(r => r.Id));
 
     /// <summary>
     /// The instances below resources of one level (row IDs from <see cref="ResolveUidsAsync"/>), in series then arrival
