@@ -22,6 +22,9 @@ public sealed record WorklistEntry(string Id, DicomDataset DataSet, DateTime? Pe
         ? d : DataSet.GetString(DicomTags.RequestedProcedureDescription)?.Trim() ?? "";
 }
 
+/// <summary>A patient of the archive, as the page offers it for a new item.</summary>
+public sealed record ArchivedPatient(string Name, string Id, string BirthDate, string Sex);
+
 /// <summary>Filters of the list: a scheduled date (YYYYMMDD), a modality, a station AE title; performed items or not.</summary>
 public sealed record WorklistFilter(string? Date = null, string? Modality = null, string? StationAet = null, bool IncludePerformed = true);
 
@@ -29,7 +32,7 @@ public sealed record WorklistFilter(string? Date = null, string? Modality = null
 /// The worklist items kept in the index: created, changed and deleted by the REST API and the page (Modify), read by
 /// them (View) and by the worklist SCP. Every access is in the audit trail, as for any patient data.
 /// </summary>
-public sealed partial class WorklistStore(IDbContextFactory<IndexDbContext> contexts, IOptionsMonitor<WorklistOptions> options, IAuditTrail audit,
+public sealed partial class WorklistStore(IDbContextFactory<IndexDbContext> contexts, IndexQueries queries, IOptionsMonitor<WorklistOptions> options, IAuditTrail audit,
     TimeProvider time, ILogger<WorklistStore> logger)
 {
     public async Task<IReadOnlyList<WorklistEntry>> ListAsync(WorklistFilter filter, CancellationToken ct)
@@ -153,6 +156,29 @@ public sealed partial class WorklistStore(IDbContextFactory<IndexDbContext> cont
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DicomReadException) { LogUnreadable(logger, path, ex.Message); }
             if (ds is not null) yield return ds;
         }
+    }
+
+    /// <summary>
+    /// Patients of the archive whose name or ID starts with the text (case-insensitive), for scheduling a procedure
+    /// for a patient already here: their name, ID, birth date and sex, at most 20.
+    /// </summary>
+    public async Task<IReadOnlyList<ArchivedPatient>> FindPatientsAsync(string text, CancellationToken ct)
+    {
+        Caller.Demand(Policies.View, "search patients");
+        text = text.Trim().Replace("*", "", StringComparison.Ordinal).Replace("?", "", StringComparison.Ordinal);
+        if (text.Length == 0) return [];
+        var found = new List<string>();
+        foreach (var tag in new[] { DicomTags.PatientName, DicomTags.PatientID })
+            found.AddRange(await queries.FindAsync(new FindRequest(ResourceLevel.Patient, [new FindConstraint(tag, text + "*")], CaseSensitive: false, Limit: 20), ct));
+        var ids = found.Distinct().Take(20).ToList();
+        var tags = await queries.TagsWithAncestorsAsync(ids, ct);
+        audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success) { ResourceLevel = "Patient", Details = $"worklist patient search: {ids.Count} match(es)" });
+        return ids.Where(tags.ContainsKey).Select(id =>
+        {
+            var t = tags[id];
+            return new ArchivedPatient(t.GetValueOrDefault(DicomTags.PatientName) ?? "", t.GetValueOrDefault(DicomTags.PatientID) ?? "",
+                t.GetValueOrDefault(DicomTags.PatientBirthDate) ?? "", t.GetValueOrDefault(DicomTags.PatientSex) ?? "");
+        }).OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }
 
     private static void Fill(WorklistItem row, DicomDataset ds, DateTime now)
