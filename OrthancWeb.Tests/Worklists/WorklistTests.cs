@@ -139,6 +139,8 @@ public sealed class WorklistTests(WorklistFixture fx) : IClassFixture<WorklistFi
         { "open date range", [Sps + "ScheduledProcedureStepStartDate=-20261201"], ["ACC4"] },
         { "station AE", [Sps + "ScheduledStationAETitle=CT1"], ["ACC1", "ACC5"] },
         { "modality and date", [Sps + "Modality=CT", Sps + "ScheduledProcedureStepStartDate=20261202"], ["ACC1", "ACC5"] },
+        { "date and time range", [Sps + "ScheduledProcedureStepStartDate=20261202", Sps + "ScheduledProcedureStepStartTime=070000-150000"], ["ACC1", "ACC2"] },
+        { "date-time range across days", [Sps + "ScheduledProcedureStepStartDate=20261202-20261203", Sps + "ScheduledProcedureStepStartTime=150000-100000"], ["ACC3", "ACC5"] },
         { "patient name wildcard", ["PatientName=DOE*", Sps + "Modality"], ["ACC1", "ACC3"] },
         { "patient ID", ["PatientID=P2", Sps + "Modality"], ["ACC2"] },
         { "accession number", ["AccessionNumber=ACC3", Sps + "Modality"], ["ACC3"] },
