@@ -15,6 +15,7 @@ using OrthancWeb.Reading;
 using OrthancWeb.Routing;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
+using OrthancWeb.Worklists;
 
 var configFile = ConfigurationLocator.Find(args, Environment.CurrentDirectory, AppContext.BaseDirectory,
     Environment.GetEnvironmentVariable("ORTHANCWEB_CONFIG"));
@@ -41,6 +42,7 @@ builder.Services
     .AddModification()
     .AddExport(configuration)
     .AddAutoRouting(configuration)
+    .AddWorklists(configuration)
     .AddExplorer()
     .AddReading()
     .AddDicomWeb(configuration)

@@ -17,6 +17,7 @@ using OrthancWeb.Networking;
 using OrthancWeb.Reading;
 using OrthancWeb.Routing;
 using OrthancWeb.Storage;
+using OrthancWeb.Worklists;
 
 namespace OrthancWeb.Tests.Components;
 
@@ -47,6 +48,7 @@ public static class RealServices
             .AddExport(configuration)
             .AddDicomWebClient(configuration)
             .AddAutoRouting(configuration)
+            .AddWorklists(configuration)
             .AddExplorer()
             .AddReading()
             .AddOhifViewer(configuration);

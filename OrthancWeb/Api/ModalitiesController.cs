@@ -37,7 +37,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     private static JsonObject Describe(ModalityOptions m) => new()
     {
         ["AET"] = m.AET, ["Host"] = m.Host, ["Port"] = m.Port, ["Manufacturer"] = m.Manufacturer,
-        ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
+        ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowFindWorklist"] = m.AllowFindWorklist, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
         ["UseDicomTls"] = m.UseDicomTls,
     };
 

@@ -13,6 +13,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
     public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
     public DbSet<Measurement> Measurements => Set<Measurement>();
     public DbSet<InstanceJson> InstanceJson => Set<InstanceJson>();
+    public DbSet<WorklistItem> WorklistItems => Set<WorklistItem>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -72,6 +73,16 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.Property(m => m.Points).HasMaxLength(512);
             // Gone with the instance: a deleted or recycled image takes its measurements with it.
             e.HasOne<Resource>().WithMany().HasForeignKey(m => m.InstanceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<WorklistItem>(e =>
+        {
+            e.HasKey(w => w.Id);
+            e.HasIndex(w => w.PublicId).IsUnique();
+            e.Property(w => w.PublicId).HasMaxLength(36);
+            // The page lists a day; an arriving series looks its study up by accession number and by UID.
+            e.HasIndex(w => new { w.ScheduledDate, w.ScheduledTime });
+            e.HasIndex(w => w.AccessionNumber);
+            e.HasIndex(w => w.StudyInstanceUid);
         });
     }
 }

@@ -100,3 +100,30 @@ public sealed class InstanceJson
     public long ResourceId { get; set; }
     public byte[] Data { get; set; } = [];
 }
+
+/// <summary>
+/// A Modality Worklist item (PS3.4 Annex K): the whole data set as DICOM JSON (PS3.18 F), with the keys a worklist query
+/// or the page filters on copied out of it (the first Scheduled Procedure Step's, K.6.1.2.2), so that neither parses
+/// every item to list a day's work. Not a resource: it belongs to no patient row, since the patient may not be here yet.
+/// </summary>
+public sealed class WorklistItem
+{
+    public long Id { get; set; }
+    /// <summary>A UUID, as the IDs of Orthanc's worklists plugin.</summary>
+    public string PublicId { get; set; } = "";
+    public string DataSet { get; set; } = "";
+    public string PatientId { get; set; } = "";
+    public string PatientName { get; set; } = "";
+    public string AccessionNumber { get; set; } = "";
+    public string StudyInstanceUid { get; set; } = "";
+    public string RequestedProcedureId { get; set; } = "";
+    public string Modality { get; set; } = "";
+    public string StationAet { get; set; } = "";
+    /// <summary>Scheduled Procedure Step Start Date and Time, as DICOM writes them (YYYYMMDD, HHMMSS).</summary>
+    public string ScheduledDate { get; set; } = "";
+    public string ScheduledTime { get; set; } = "";
+    /// <summary>When images of the procedure arrived (its accession number or study), null while it is scheduled.</summary>
+    public DateTime? Performed { get; set; }
+    public DateTime Created { get; set; }
+    public DateTime Updated { get; set; }
+}

@@ -109,6 +109,8 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
     public string Manufacturer { get; set; } = "Generic";
     public bool AllowEcho { get; set; } = true;
     public bool AllowFind { get; set; } = true;
+    /// <summary>Modality Worklist C-FIND (PS3.4 K); refused with a DIMSE failure status when false.</summary>
+    public bool AllowFindWorklist { get; set; } = true;
     public bool AllowMove { get; set; } = true;
     /// <summary>Off unless asked for: a C-GET sends data back on the caller's own association, to whoever holds the AE title.</summary>
     public bool AllowGet { get; set; }

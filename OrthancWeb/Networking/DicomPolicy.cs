@@ -105,6 +105,9 @@ public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityR
         }
         if (modality is null) return null; // query/retrieve only for known modalities
         if (SopClasses.IsFind(abstractSyntax)) return modality.AllowFind ? Uncompressed : null;
+        // Accepted whatever AllowFindWorklist says: a modality refused worklists gets a failure status for its query
+        // (and the refusal is in the audit trail), not a silent "abstract syntax not supported".
+        if (abstractSyntax == SopClasses.ModalityWorklistFind) return Uncompressed;
         if (SopClasses.IsMove(abstractSyntax)) return modality.AllowMove ? Uncompressed : null;
         if (SopClasses.IsGet(abstractSyntax)) return modality.AllowGet ? Uncompressed : null;
         return null;

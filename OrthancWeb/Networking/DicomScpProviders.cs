@@ -101,11 +101,24 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
 }
 
 /// <summary>
-/// C-FIND SCP (Patient Root and Study Root) answered from the index, with the matching rules of PS3.4 §C.2.2.2 as
-/// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags.
+/// Where a Modality Worklist C-FIND (PS3.4 Annex K) finds its answers: provided by the Worklists capability, which sits
+/// above networking; without one, worklist queries are refused.
 /// </summary>
-public sealed class FindScp(IndexQueries queries, IAuditTrail audit) : ICFindProvider
+public interface IWorklistSource
 {
+    /// <summary>The items that match the identifier (PS3.4 K.6.1.2), each with the requested keys only.</summary>
+    IAsyncEnumerable<DicomDataset> FindAsync(DimseContext context, DicomDataset identifier, CancellationToken ct);
+}
+
+/// <summary>
+/// C-FIND SCP (Patient Root and Study Root) answered from the index, with the matching rules of PS3.4 §C.2.2.2 as
+/// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags. Modality
+/// Worklist queries go to the <see cref="IWorklistSource"/>, for the modalities allowed them (AllowFindWorklist).
+/// </summary>
+public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy policy, IEnumerable<IWorklistSource> worklists) : ICFindProvider
+{
+    private readonly IWorklistSource? _worklists = worklists.FirstOrDefault();
+
     private static readonly DicomTag[] Computed =
     [
         DicomTags.NumberOfPatientRelatedStudies, DicomTags.NumberOfPatientRelatedSeries, DicomTags.NumberOfPatientRelatedInstances,
@@ -115,6 +128,11 @@ public sealed class FindScp(IndexQueries queries, IAuditTrail audit) : ICFindPro
 
     public async IAsyncEnumerable<DicomDataset> OnFindAsync(DimseContext context, string sopClassUid, DicomDataset identifier, [EnumeratorCancellation] CancellationToken ct)
     {
+        if (sopClassUid == SopClasses.ModalityWorklistFind)
+        {
+            await foreach (var item in FindWorklistAsync(context, identifier, ct)) yield return item;
+            yield break;
+        }
         var levelText = identifier.GetString(DicomTags.QueryRetrieveLevel) ?? "";
         if (!TryLevel(levelText, out var level))
             throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, $"QueryRetrieveLevel '{levelText}' is not PATIENT, STUDY, SERIES or IMAGE");
@@ -158,6 +176,17 @@ public sealed class FindScp(IndexQueries queries, IAuditTrail audit) : ICFindPro
                 yield return await AnswerAsync(id, level, identifier, values, charset, wantsComputed, ct);
             }
         }
+    }
+
+    private IAsyncEnumerable<DicomDataset> FindWorklistAsync(DimseContext context, DicomDataset identifier, CancellationToken ct)
+    {
+        // Refused: Not Authorized (PS3.7 C.5.2 general status), for a modality whose AllowFindWorklist is off.
+        string? refusal = policy.FindPeer(context.CallingAE, context.RemoteEndPoint?.Address) is { AllowFindWorklist: false }
+            ? $"{context.CallingAE} may not query worklists here"
+            : _worklists is null ? "no worklists are served here" : null;
+        if (refusal is null) return _worklists!.FindAsync(context, identifier, ct);
+        audit.Record(new AuditEvent(AuditActions.CFind, AuditOutcome.MinorFailure) { ResourceLevel = "Worklist", Details = refusal });
+        throw new DimseFailureException(DimseStatus.NotAuthorized, refusal);
     }
 
     internal static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

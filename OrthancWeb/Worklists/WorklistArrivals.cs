@@ -1,0 +1,65 @@
+using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Index;
+
+namespace OrthancWeb.Worklists;
+
+/// <summary>
+/// Follows the change log for new series, off the ingest path (the instance is stored and answered before this looks
+/// at it), and hands their studies' accession numbers and UIDs to <see cref="WorklistStore.OnArrivalAsync"/>. Its place
+/// in the log is kept in the database; with no item waiting it only keeps up with the log, reading no tags.
+/// </summary>
+public sealed partial class WorklistArrivals(
+    IndexQueries queries, WorklistStore store, IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<WorklistArrivals> logger) : BackgroundService
+{
+    /// <summary>How long it rests once it has caught up with the change log.</summary>
+    private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(500);
+
+    private readonly GlobalPropertyStore<long> _cursor = new(contexts, "Worklists:");
+    private const string CursorKey = "LastChange";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        long? cursor = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var done = true;
+            try
+            {
+                cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
+                // A new series is how a performed procedure shows (its first image); the study's tags carry the keys.
+                var series = changes.Where(c => c.ChangeType == "NewSeries").Select(c => c.PublicId).ToList();
+                if (series.Count > 0 && await store.AnyScheduledAsync(stoppingToken))
+                {
+                    var tags = await queries.TagsWithAncestorsAsync(series, stoppingToken);
+                    var accessions = tags.Values.Select(t => t.GetValueOrDefault(DicomTags.AccessionNumber)?.Trim()).OfType<string>().Where(a => a.Length > 0).ToHashSet();
+                    var studies = tags.Values.Select(t => t.GetValueOrDefault(DicomTags.StudyInstanceUID)?.Trim()).OfType<string>().Where(u => u.Length > 0).ToHashSet();
+                    var changed = await store.OnArrivalAsync(accessions, studies, stoppingToken);
+                    if (changed > 0) LogPerformed(logger, changed);
+                }
+                if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
+                done = complete;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception ex) { LogPaused(logger, ex.Message); }
+            if (done)
+            {
+                try { await Task.Delay(Rest, time, stoppingToken); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "{Count} worklist item(s) performed: their images arrived")]
+    private static partial void LogPerformed(ILogger logger, int count);
+
+    [LoggerMessage(LogLevel.Warning, "Worklist arrivals paused after an error, retrying shortly: {Reason}")]
+    private static partial void LogPaused(ILogger logger, string reason);
+
+    public override void Dispose()
+    {
+        _cursor.Dispose();
+        base.Dispose();
+    }
+}
