@@ -290,9 +290,9 @@ internal sealed class SubOperationSender : IAsyncDisposable
     {
         if (destination.UseTls && tls is null)
             throw new DicomConnectionException(destination.Host, destination.Port, new InvalidOperationException("the destination needs DICOM TLS and no certificate of ours is configured"));
-        // One context per (SOP class, stored syntax), each also offering the uncompressed syntaxes as a fallback.
+        // One context per (SOP class, stored syntax), each also offering the uncompressed and encodable lossless syntaxes as fallbacks.
         var contexts = operations.GroupBy(o => (o.SopClassUid, o.Syntax.Uid))
-            .Select(g => (g.Key.SopClassUid, (IReadOnlyList<string>)new[] { g.Key.Uid }.Concat(SopClasses.Uncompressed).Distinct().ToList()))
+            .Select(g => (g.Key.SopClassUid, DicomClient.StoreSyntaxes(g.Key.Uid, SopClasses.Uncompressed)))
             .Take(128).ToList();
         var client = await DicomClient.ConnectAsync(destination.Host, destination.Port, callingAe, destination.AET, contexts, options,
             tls: destination.UseTls ? tls : null, ct: ct);
