@@ -29,6 +29,9 @@ public sealed record EncodeOptions
 
     /// <summary>JPEG 2000 lossy target compression ratio (uncompressed size over compressed size).</summary>
     public float Jpeg2000Ratio { get; init; } = 10;
+
+    /// <summary>JPEG baseline quality, 1 to 100 (IJG scaling of the Annex K tables).</summary>
+    public int JpegQuality { get; init; } = 90;
 }
 
 /// <summary>Encodes decoded frames into one family of encapsulated transfer syntaxes.</summary>

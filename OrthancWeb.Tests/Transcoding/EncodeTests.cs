@@ -87,6 +87,30 @@ public sealed class EncodeTests : IDisposable
     }
 
     [Fact]
+    public void Jpeg_baseline_of_8_bit_rgb_reads_back_through_dcmdjpeg_within_the_bound_and_16_bit_is_refused()
+    {
+        var source = DicomFile.Open(Sample("SC_rgb_rle_2frame.dcm"));
+        var encoded = Transcoder.TranscodeFile(source, TransferSyntax.JPEGBaseline8Bit, options: new EncodeOptions { JpegQuality = 95 });
+        Assert.Equal("YBR_FULL", encoded.Dataset.GetString(DicomTags.PhotometricInterpretation));
+        Assert.Equal("ISO_10918_1", encoded.Dataset.GetString(DicomTags.LossyImageCompressionMethod));
+        var path = Path.Combine(_dir, "baseline.dcm");
+        File.WriteAllBytes(path, encoded.ToBytes());
+        var output = path + ".raw.dcm";
+        // DCMTK converts YBR_FULL back to RGB itself (its default, +cm? no: colour conversion is on unless told otherwise).
+        var run = Peers.Run("dcmdjpeg", path, output);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var expected = Frames(source);
+        var actual = Frames(DicomFile.Open(output));
+        // Stated bound at quality 95 on this flat-coloured test image: mean absolute error under 2 per sample.
+        var mean = expected.Zip(actual, (e, a) => e.Zip(a, (x, y) => Math.Abs(x - y)).Average()).Average();
+        Assert.True(mean < 2, $"mean absolute error {mean:0.00}");
+
+        var ct = DicomFile.Open(Sample("CT_small.dcm"));
+        var refused = Assert.Throws<ImagingException>(() => Transcoder.TranscodeFile(ct, TransferSyntax.JPEGBaseline8Bit));
+        Assert.Contains("8-bit", refused.Message);
+    }
+
+    [Fact]
     public void What_cannot_be_encoded_is_refused_with_the_reason()
     {
         var unknown = Assert.Throws<ImagingException>(() => Transcoder.ParseTarget("1.2.3.4"));

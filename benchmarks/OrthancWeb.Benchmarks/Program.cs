@@ -39,8 +39,11 @@ switch (command)
     case "upload":
         await UploadBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "transcode":
+        await TranscodeBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb, transcode");
         return 2;
 }
 return 0;
