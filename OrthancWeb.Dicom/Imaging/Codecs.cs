@@ -16,13 +16,56 @@ public interface IFrameCodec
     DecodedFrame Decode(ReadOnlyMemory<byte> frame, PixelDataInfo info);
 }
 
+/// <summary>An encoded frame and the photometric interpretation it now has (a codec's colour transform may change it).</summary>
+public sealed record EncodedFrame(byte[] Data, string Photometric);
+
+/// <summary>How hard a lossy encoder may compress; lossless syntaxes ignore it.</summary>
+public sealed record EncodeOptions
+{
+    public static EncodeOptions Default { get; } = new();
+
+    /// <summary>JPEG-LS near-lossless NEAR parameter: the largest error allowed on any sample (ISO 14495-1 §A.2.1).</summary>
+    public int NearLossless { get; init; } = 2;
+
+    /// <summary>JPEG 2000 lossy target compression ratio (uncompressed size over compressed size).</summary>
+    public float Jpeg2000Ratio { get; init; } = 10;
+
+    /// <summary>JPEG baseline quality, 1 to 100 (IJG scaling of the Annex K tables).</summary>
+    public int JpegQuality { get; init; } = 90;
+}
+
+/// <summary>Encodes decoded frames into one family of encapsulated transfer syntaxes.</summary>
+public interface IFrameEncoder
+{
+    bool CanEncode(TransferSyntax syntax);
+
+    /// <summary>
+    /// Encodes one interleaved frame (as <see cref="IFrameCodec.Decode"/> gives it); an <see cref="ImagingException"/>
+    /// when the syntax cannot hold such pixels (e.g. 16-bit into JPEG baseline).
+    /// </summary>
+    EncodedFrame Encode(DecodedFrame frame, TransferSyntax syntax, EncodeOptions options);
+}
+
 /// <summary>The one place that says which codec handles which transfer syntax.</summary>
 public sealed class CodecRegistry(IEnumerable<IFrameCodec> codecs)
 {
+    private readonly IReadOnlyList<IFrameCodec> _codecs = codecs.ToList();
+
+    /// <summary>The encoder for an encapsulated syntax, or a <see cref="ImagingFailure.NoCodec"/> failure.</summary>
+    public IFrameEncoder FindEncoder(TransferSyntax syntax) =>
+        _codecs.OfType<IFrameEncoder>().FirstOrDefault(c => c.CanEncode(syntax))
+        ?? throw new ImagingException($"no encoder is available for {syntax.Name} ({syntax.Uid})", failure: ImagingFailure.NoCodec);
+
+    /// <summary>Whether data sets can be written in <paramref name="syntax"/>: uncompressed, or an encoder for it.</summary>
+    public bool CanWrite(TransferSyntax syntax) => !syntax.IsEncapsulated || _codecs.OfType<IFrameEncoder>().Any(c => c.CanEncode(syntax));
+
+    /// <summary>Whether pixel data stored in <paramref name="syntax"/> can be decoded here.</summary>
+    public bool CanRead(TransferSyntax syntax) => _codecs.Any(c => c.Supports(syntax));
+
     public static CodecRegistry Default { get; } = new([new NativeCodec(), new RleCodec(), new JpegCodec(), new JpegLsCodec(), new Jpeg2000Codec()]);
 
     public IFrameCodec Find(TransferSyntax syntax) =>
-        codecs.FirstOrDefault(c => c.Supports(syntax))
+        _codecs.FirstOrDefault(c => c.Supports(syntax))
         ?? throw new ImagingException($"no codec is available for {syntax.Name} ({syntax.Uid})", failure: ImagingFailure.NoCodec);
 
     public DecodedFrame DecodeFrame(FrameSource source, int index)

@@ -9,7 +9,7 @@ namespace OrthancWeb.Dicom.Imaging;
 /// data set says YBR_FULL or YBR_FULL_422 (PS3.5 §8.2.1), or when a 3-component JFIF stream carries no Adobe RGB
 /// marker and the photometric interpretation says nothing else.
 /// </summary>
-public sealed class JpegCodec : IFrameCodec
+public sealed class JpegCodec : IFrameCodec, IFrameEncoder
 {
     private static readonly HashSet<string> Syntaxes =
     [
@@ -60,6 +60,29 @@ public sealed class JpegCodec : IFrameCodec
         }
         if (toRgb) photometric = "RGB";
         return new DecodedFrame(output, info with { PlanarConfiguration = 0, SamplesPerPixel = components }, photometric);
+    }
+
+    /// <summary>
+    /// Only JPEG baseline (.50) is encoded: the shared baseline encoder of the rendering path (8-bit, Huffman, 4:4:4).
+    /// JpegLibrary 0.4.32's encoder is baseline only too, so lossless process 14 (.57, .70) has no encoder here.
+    /// </summary>
+    public bool CanEncode(TransferSyntax syntax) => syntax.Uid == TransferSyntax.JPEGBaseline8Bit.Uid;
+
+    /// <summary>
+    /// 8-bit unsigned grey or RGB as baseline JPEG (PS3.5 §A.4.1, §8.2.1): colour is written as YCbCr without
+    /// subsampling, so the photometric interpretation becomes YBR_FULL.
+    /// </summary>
+    public EncodedFrame Encode(DecodedFrame frame, TransferSyntax syntax, EncodeOptions options)
+    {
+        var info = frame.Info;
+        if (info.BitsAllocated != 8 || info.IsSigned || info.IsFloat)
+            throw new ImagingException($"JPEG baseline holds 8-bit unsigned samples, not {info.BitsStored} bit{(info.IsSigned ? " signed" : "")} ones of {info.BitsAllocated} allocated");
+        var colour = info.SamplesPerPixel == 3 && frame.Photometric == "RGB";
+        if (!colour && !(info.SamplesPerPixel == 1 && info.IsMonochrome))
+            throw new ImagingException($"JPEG baseline is encoded here from MONOCHROME or RGB pixels, not {frame.Photometric}");
+        var pixels = Transcoder.MaskToBitsStored(frame.Data, info);
+        var jpeg = JpegOutputEncoder.Encode(new RenderedImage(info.Columns, info.Rows, info.SamplesPerPixel, pixels), options.JpegQuality);
+        return new EncodedFrame(jpeg, colour ? "YBR_FULL" : frame.Photometric);
     }
 
     private static byte Clamp8(double v) => (byte)Math.Clamp((int)Math.Round(v), 0, 255);

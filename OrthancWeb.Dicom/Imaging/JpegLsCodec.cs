@@ -7,7 +7,7 @@ namespace OrthancWeb.Dicom.Imaging;
 /// JPEG-LS lossless and near-lossless (PS3.5 §A.4.3) through Debian's libcharls2, called through its C API when the
 /// library is installed; a clear "codec not available" error when it is not.
 /// </summary>
-public sealed class JpegLsCodec : IFrameCodec
+public sealed class JpegLsCodec : IFrameCodec, IFrameEncoder
 {
     private const string Library = "libcharls.so.2";
 
@@ -47,6 +47,49 @@ public sealed class JpegLsCodec : IFrameCodec
         }
     }
 
+    public bool CanEncode(TransferSyntax syntax) => Supports(syntax);
+
+    /// <summary>
+    /// One frame as a JPEG-LS stream, samples interleaved (ILV=2) for colour and no colour transform, so the
+    /// photometric interpretation stays as it is (PS3.5 §A.4.3; §8.2.3). Samples are masked to Bits Stored: the
+    /// stream carries P = Bits Stored bits (ISO 14495-1 §C.2.2), signed values as their two's complement bits.
+    /// </summary>
+    public EncodedFrame Encode(DecodedFrame frame, TransferSyntax syntax, EncodeOptions options)
+    {
+        if (!IsAvailable) throw new ImagingException("no encoder is available for JPEG-LS: install libcharls2", failure: ImagingFailure.NoCodec);
+        var info = frame.Info;
+        if (info.IsFloat || info.BitsAllocated is not (8 or 16) || info.BitsStored < 2 || info.BitsStored > 16)
+            throw new ImagingException($"JPEG-LS holds 2 to 16 bits per sample, not {info.BitsStored} of {info.BitsAllocated} allocated{(info.IsFloat ? " floating point" : "")}");
+        var source = Transcoder.MaskToBitsStored(frame.Data, info);
+        var encoder = charls_jpegls_encoder_create();
+        if (encoder == IntPtr.Zero) throw new ImagingException("CharLS could not create an encoder");
+        var input = GCHandle.Alloc(source, GCHandleType.Pinned);
+        try
+        {
+            var fi = new FrameInfo { Width = (uint)info.Columns, Height = (uint)info.Rows, BitsPerSample = info.BitsStored, ComponentCount = info.SamplesPerPixel };
+            Check(charls_jpegls_encoder_set_frame_info(encoder, ref fi), "set frame info");
+            if (info.SamplesPerPixel > 1) Check(charls_jpegls_encoder_set_interleave_mode(encoder, 2), "set interleave mode");
+            if (syntax.Uid == TransferSyntax.JPEGLSNearLossless.Uid)
+                Check(charls_jpegls_encoder_set_near_lossless(encoder, Math.Clamp(options.NearLossless, 0, 255)), "set near-lossless");
+            Check(charls_jpegls_encoder_get_estimated_destination_size(encoder, out var estimate), "estimate size");
+            var output = new byte[(int)estimate];
+            var outHandle = GCHandle.Alloc(output, GCHandleType.Pinned);
+            try
+            {
+                Check(charls_jpegls_encoder_set_destination_buffer(encoder, outHandle.AddrOfPinnedObject(), estimate), "set destination");
+                Check(charls_jpegls_encoder_encode_from_buffer(encoder, input.AddrOfPinnedObject(), (nuint)source.Length, 0), "encode");
+                Check(charls_jpegls_encoder_get_bytes_written(encoder, out var written), "bytes written");
+                return new EncodedFrame(output.AsSpan(0, (int)written).ToArray(), frame.Photometric);
+            }
+            finally { outHandle.Free(); }
+        }
+        finally
+        {
+            input.Free();
+            charls_jpegls_encoder_destroy(encoder);
+        }
+    }
+
     private static byte[] FromLineInterleaved(byte[] data, PixelDataInfo info)
     {
         var bps = info.BytesPerSample;
@@ -74,6 +117,15 @@ public sealed class JpegLsCodec : IFrameCodec
         public int ComponentCount;
     }
 
+    [DllImport(Library)] private static extern IntPtr charls_jpegls_encoder_create();
+    [DllImport(Library)] private static extern void charls_jpegls_encoder_destroy(IntPtr encoder);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_set_frame_info(IntPtr encoder, ref FrameInfo frameInfo);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_set_near_lossless(IntPtr encoder, int nearLossless);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_set_interleave_mode(IntPtr encoder, int interleaveMode);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_get_estimated_destination_size(IntPtr encoder, out nuint size);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_set_destination_buffer(IntPtr encoder, IntPtr destination, nuint size);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_encode_from_buffer(IntPtr encoder, IntPtr source, nuint size, uint stride);
+    [DllImport(Library)] private static extern int charls_jpegls_encoder_get_bytes_written(IntPtr encoder, out nuint written);
     [DllImport(Library)] private static extern IntPtr charls_jpegls_decoder_create();
     [DllImport(Library)] private static extern void charls_jpegls_decoder_destroy(IntPtr decoder);
     [DllImport(Library)] private static extern int charls_jpegls_decoder_set_source_buffer(IntPtr decoder, IntPtr source, nuint size);

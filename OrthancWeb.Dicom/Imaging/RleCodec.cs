@@ -7,7 +7,7 @@ namespace OrthancWeb.Dicom.Imaging;
 /// RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, one PackBits-style segment per byte of each
 /// sample, most significant byte first.
 /// </summary>
-public sealed class RleCodec : IFrameCodec
+public sealed class RleCodec : IFrameCodec, IFrameEncoder
 {
     public bool Supports(TransferSyntax syntax) => syntax.Uid == TransferSyntax.RLELossless.Uid;
 
@@ -62,6 +62,17 @@ public sealed class RleCodec : IFrameCodec
             }
         }
         if (o < output.Length) throw new ImagingException($"RLE segment decodes to {o} bytes, {output.Length} expected");
+    }
+
+    public bool CanEncode(TransferSyntax syntax) => Supports(syntax);
+
+    /// <summary>RLE keeps the photometric interpretation (PS3.5 §G.2: one segment per byte of each sample, at most 15).</summary>
+    public EncodedFrame Encode(DecodedFrame frame, TransferSyntax syntax, EncodeOptions options)
+    {
+        var info = frame.Info;
+        if (info.BitsAllocated is not (8 or 16 or 32) || info.BytesPerSample * info.SamplesPerPixel > 15)
+            throw new ImagingException($"RLE Lossless cannot hold {info.SamplesPerPixel} sample(s) of {info.BitsAllocated} bits");
+        return new EncodedFrame(Encode(frame.Data, info), frame.Photometric);
     }
 
     /// <summary>Encodes a native (little-endian, interleaved) frame as one RLE frame.</summary>

@@ -26,6 +26,7 @@ public static class Peers
         "dciodvfy" or "dcdirdmp" => "dicom3tools",
         "chromium" => "chromium",
         "Orthanc" => "orthanc",
+        "opj_decompress" => "libopenjp2-tools",
         _ => "dcmtk",
     };
 

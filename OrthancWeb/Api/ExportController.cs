@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Audit;
 using OrthancWeb.Dicom;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Export;
 using OrthancWeb.Jobs;
 using OrthancWeb.Security;
@@ -17,7 +18,26 @@ namespace OrthancWeb.Api;
 public sealed class ExportController(ArchiveService archives, JobEngine jobs, ArchiveJob archiveJobs, IAuditTrail audit) : ControllerBase
 {
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{kind:regex(^(archive|media)$)}")]
-    public async Task Download(string collection, string id, string kind, [FromQuery] string? filename, CancellationToken ct)
+    public async Task Download(string collection, string id, string kind, [FromQuery] string? filename, [FromQuery] string? transcode, CancellationToken ct)
+    {
+        await DownloadAsync(id, kind, filename, new ArchiveRequest { Transcode = transcode }.TranscodeTarget(), ct);
+    }
+
+    /// <summary>Orthanc's POST form of the same download: {"Transcode": "uid"} (Orthanc 1.9), or as a job with "Asynchronous".</summary>
+    [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/{kind:regex(^(archive|media)$)}")]
+    public async Task DownloadWithOptions(string collection, string id, string kind, [FromBody] ArchiveRequest request, CancellationToken ct)
+    {
+        var transcode = request.TranscodeTarget();
+        if (request.Asynchronous)
+        {
+            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content([id], kind == "media", transcode?.Uid), request.Priority, User.Identity?.Name);
+            await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
+            return;
+        }
+        await DownloadAsync(id, kind, null, transcode, ct);
+    }
+
+    private async Task DownloadAsync(string id, string kind, string? filename, TransferSyntax? transcode, CancellationToken ct)
     {
         var media = kind == "media";
         var plan = await archives.PlanAsync([id], media, ct);
@@ -26,7 +46,7 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
             await ApiJson.Error(HttpContext, 404, $"Unknown resource: {id}").ExecuteResultAsync(ControllerContext);
             return;
         }
-        await StreamAsync(plan, media, filename ?? id + ".zip", ct);
+        await StreamAsync(plan, media, filename ?? id + ".zip", ct, transcode);
     }
 
     /// <summary>Several resources in one ZIP: {"Resources": [...]} or a JSON array; "Asynchronous": true makes it a job.</summary>
@@ -35,10 +55,11 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
     {
         var media = kind == "create-media";
         var ids = request.Resources;
+        var transcode = request.TranscodeTarget();
         if (ids.Count == 0) throw new DicomValidationException("\"Resources\" must list the resources to export");
         if (request.Asynchronous)
         {
-            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media), request.Priority, User.Identity?.Name);
+            var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media, transcode?.Uid), request.Priority, User.Identity?.Name);
             await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
             return;
         }
@@ -48,7 +69,7 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
             await ApiJson.Error(HttpContext, 404, "Unknown resource in \"Resources\"").ExecuteResultAsync(ControllerContext);
             return;
         }
-        await StreamAsync(plan, media, "archive.zip", ct);
+        await StreamAsync(plan, media, "archive.zip", ct, transcode);
     }
 
     /// <summary>The archive a job built: its owner's (or an administrator's) to download, until it expires.</summary>
@@ -67,14 +88,14 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
         return PhysicalFile(archiveJobs.OutputPath(id), "application/zip", id + ".zip");
     }
 
-    private async Task StreamAsync(ArchivePlan plan, bool media, string filename, CancellationToken ct)
+    private async Task StreamAsync(ArchivePlan plan, bool media, string filename, CancellationToken ct, TransferSyntax? transcode = null)
     {
         Response.ContentType = "application/zip";
         Response.Headers.ContentDisposition = new System.Net.Mime.ContentDisposition { FileName = filename, DispositionType = "attachment" }.ToString();
         HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         // A DICOMDIR file-set is an export to media (PS3.15 A.5.3.6); a ZIP a download.
         var action = media ? AuditActions.Export : AuditActions.Download;
-        try { await archives.WriteAsync(Response.Body, plan, media, progress: null, ct); }
+        try { await archives.WriteAsync(Response.Body, plan, media, progress: null, ct, transcode); }
         catch (Exception ex)
         {
             Record(action, plan, AuditOutcome.SeriousFailure, "interrupted: " + ex.Message, null);

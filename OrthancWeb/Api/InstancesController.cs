@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Json;
 using OrthancWeb.Explorer;
 using OrthancWeb.Index;
@@ -75,11 +77,19 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     private void RecordRead(string action, string id, DicomDataset? dataset, string what) =>
         audit.Record(ResourceAudit.For(action, ResourceLevel.Instance, id, dataset, details: what));
 
+    /// <summary>The stored file, or with ?transcode=UID the file re-encoded in that transfer syntax (Orthanc 1.12.2's option).</summary>
     [HttpGet("{id}/file")]
-    public async Task<IActionResult> File(string id, CancellationToken ct)
+    public async Task<IActionResult> File(string id, [FromQuery] string? transcode, CancellationToken ct)
     {
+        var target = transcode is null ? null : Transcoder.ParseTarget(transcode);
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
+        if (target is not null)
+        {
+            var stored = DicomFile.Open((await files.ReadAllAsync(file, ct)).AsMemory());
+            RecordRead(AuditActions.Download, id, stored.Dataset, $"file, transcoded to {target.Uid}");
+            return File(Transcoder.TranscodeFile(stored, target).ToBytes(), "application/dicom", id + ".dcm");
+        }
         // The header (stops before the pixel data; the page cache then serves the download) names the patient.
         RecordRead(AuditActions.Download, id, files.Read(file).Dataset, "file");
         return File(files.Open(file), "application/dicom", id + ".dcm");

@@ -23,9 +23,10 @@ public sealed class ModificationController(ModificationService modification, Job
     {
         var level = ResourceLevelExtensions.Parse(collection);
         var options = request.ToOptions();
+        var transcode = request.TranscodeTarget();
         if (level == ResourceLevel.Instance)
-            return Instance(id, await modification.AnonymizeInstanceAsync(id, options, ct));
-        return await RunAsync(level, id, request, (progress, token) => modification.AnonymizeAsync(level, id, options, request.KeepSource, progress, token), ct);
+            return Instance(id, await modification.AnonymizeInstanceAsync(id, options, ct, transcode));
+        return await RunAsync(level, id, request, (progress, token) => modification.AnonymizeAsync(level, id, options, request.KeepSource, progress, token, transcode: transcode), ct);
     }
 
     [HttpPost("{collection:regex(^(patients|studies|series|instances)$)}/{id}/modify")]
@@ -33,9 +34,10 @@ public sealed class ModificationController(ModificationService modification, Job
     {
         var level = ResourceLevelExtensions.Parse(collection);
         var options = request.ToOptions(level);
+        var transcode = request.TranscodeTarget();
         if (level == ResourceLevel.Instance)
-            return Instance(id, await modification.ModifyInstanceAsync(id, options, ct));
-        return await RunAsync(level, id, request, (progress, token) => modification.ModifyAsync(level, id, options, request.KeepSource, progress, token), ct);
+            return Instance(id, await modification.ModifyInstanceAsync(id, options, ct, transcode));
+        return await RunAsync(level, id, request, (progress, token) => modification.ModifyAsync(level, id, options, request.KeepSource, progress, token, transcode: transcode), ct);
     }
 
     private IActionResult Instance(string id, byte[]? bytes) =>

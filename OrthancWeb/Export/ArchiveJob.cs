@@ -22,11 +22,12 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths, IOption
     /// <summary>An archive only reads what a viewer may already download.</summary>
     public string Policy => Policies.View;
 
-    public static JsonObject Content(IEnumerable<string> resources, bool media) => Job.ContentOf(new ArchiveParameters
+    public static JsonObject Content(IEnumerable<string> resources, bool media, string? transcode = null) => Job.ContentOf(new ArchiveParameters
     {
         Description = media ? "DICOMDIR media" : "ZIP archive",
         IsMedia = media,
         ParentResources = resources.ToList(),
+        Transcode = transcode,
     });
 
     public string OutputPath(string jobId) => Path.Combine(paths.Root, "jobs", jobId + ".zip");
@@ -45,7 +46,8 @@ public sealed class ArchiveJob(ArchiveService archives, DataPaths paths, IOption
         var path = OutputPath(job.Id);
         var temp = path + ".part";
         await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            await archives.WriteAsync(file, plan, media, progress, ct);
+            await archives.WriteAsync(file, plan, media, progress, ct,
+                parameters.Transcode is { } uid ? Dicom.Imaging.Transcoder.ParseTarget(uid) : null);
         File.Move(temp, path, overwrite: true);
         // One entry per study (PS3.15 A.5.3: each patient's data is its own participant), on behalf of the job's owner.
         using (AuditActor.Enter(new AuditActor(job.User, null, AuditSources.Server)))
@@ -71,6 +73,8 @@ public sealed record ArchiveParameters
     /// <summary>A DICOMDIR file-set rather than a plain ZIP.</summary>
     public bool IsMedia { get; init; }
     public required IReadOnlyList<string> ParentResources { get; init; }
+    /// <summary>The transfer syntax every file is written in (Orthanc's "Transcode"); null keeps each as stored.</summary>
+    public string? Transcode { get; init; }
 }
 
 /// <summary>POST /tools/create-archive and /create-media: {"Resources": [...], "Asynchronous": true}, or a JSON array of IDs.</summary>
@@ -80,6 +84,22 @@ public sealed record ArchiveRequest : IShorthandBody<ArchiveRequest>
     /// <summary>Build it as a job, downloaded from GET /jobs/{id}/archive when done.</summary>
     public bool Asynchronous { get; init; }
     public int Priority { get; init; }
+    /// <summary>A transfer syntax UID every file is written in (Orthanc 1.9's "Transcode").</summary>
+    public string? Transcode { get; init; }
+
+    /// <summary>The syntax <see cref="Transcode"/> names, or a 400 naming what is wrong with it.</summary>
+    public Dicom.IO.TransferSyntax? TranscodeTarget()
+    {
+        if (Transcode is null) return null;
+        try
+        {
+            return Dicom.Imaging.Transcoder.ParseTarget(Transcode);
+        }
+        catch (Dicom.Imaging.ImagingException ex)
+        {
+            throw new Dicom.DicomValidationException($"Transcode: {ex.Message}", ex);
+        }
+    }
 
     public static JsonObject? Expand(JsonNode shorthand) =>
         shorthand is JsonArray ids ? new JsonObject { [nameof(Resources)] = ids.DeepClone() } : null;

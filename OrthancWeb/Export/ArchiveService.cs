@@ -69,7 +69,9 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
     }
 
     /// <summary>Writes the ZIP to <paramref name="output"/> (which need not be seekable: an HTTP response, say).</summary>
-    public async Task WriteAsync(Stream output, ArchivePlan plan, bool media, IProgress<double>? progress, CancellationToken ct)
+    /// <param name="transcode">The syntax every file is written in (Orthanc's "Transcode"); null: as stored for a ZIP,
+    /// Explicit VR Little Endian for media.</param>
+    public async Task WriteAsync(Stream output, ArchivePlan plan, bool media, IProgress<double>? progress, CancellationToken ct, TransferSyntax? transcode = null)
     {
         var level = options.CurrentValue.ArchiveCompression ? CompressionLevel.Fastest : CompressionLevel.NoCompression;
         await using var zip = await StreamingZip.CreateAsync(output, level, ct);
@@ -79,7 +81,12 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
         foreach (var entry in plan.Entries)
         {
             ct.ThrowIfCancellationRequested();
-            if (directory is null)
+            if (directory is null && transcode is not null)
+            {
+                var converted = Transcoder.TranscodeFile(DicomFile.Open((await files.ReadAllAsync(entry.File, ct)).AsMemory()), transcode).ToBytes();
+                await zip.AddAsync(entry.Path, (target, token) => target.WriteAsync(converted, token).AsTask(), ct);
+            }
+            else if (directory is null)
                 await zip.AddAsync(entry.Path, async (target, token) =>
                 {
                     await using var source = files.Open(entry.File);
@@ -88,7 +95,7 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
                 }, ct);
             else
             {
-                var (bytes, header, syntax) = await MediaFileAsync(entry, ct);
+                var (bytes, header, syntax) = await MediaFileAsync(entry, transcode ?? TransferSyntax.ExplicitVRLittleEndian, ct);
                 await zip.AddAsync(entry.Path, (target, token) => target.WriteAsync(bytes, token).AsTask(), ct);
                 directory.Add(header.Dataset, entry.Path.Split('/'), syntax.Uid);
             }
@@ -102,19 +109,22 @@ public sealed partial class ArchiveService(IndexQueries queries, InstanceFiles f
         }
     }
 
-    /// <summary>The file as the General Purpose profile wants it: Explicit VR Little Endian, decoded when the stored file is not.</summary>
-    private async Task<(ReadOnlyMemory<byte> Bytes, DicomFile Header, TransferSyntax Syntax)> MediaFileAsync(ArchiveEntry entry, CancellationToken ct)
+    /// <summary>
+    /// The file as the General Purpose profile wants it (Explicit VR Little Endian, decoded when the stored file is
+    /// not), or in the syntax the request asked for.
+    /// </summary>
+    private async Task<(ReadOnlyMemory<byte> Bytes, DicomFile Header, TransferSyntax Syntax)> MediaFileAsync(ArchiveEntry entry, TransferSyntax wanted, CancellationToken ct)
     {
         var stored = await files.ReadAllAsync(entry.File, ct);
         var file = DicomFile.Open(stored.AsMemory());
-        if (file.TransferSyntax == TransferSyntax.ExplicitVRLittleEndian)
+        if (file.TransferSyntax == wanted)
             return (stored, file, file.TransferSyntax);
         try
         {
-            var converted = Transcoder.ToUncompressedFile(file, TransferSyntax.ExplicitVRLittleEndian);
-            return (converted.ToBytes(), converted, TransferSyntax.ExplicitVRLittleEndian);
+            var converted = Transcoder.TranscodeFile(file, wanted);
+            return (converted.ToBytes(), converted, wanted);
         }
-        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or DicomReadException)
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or DicomReadException or ImagingException)
         {
             // Better a file-set with one file in its own syntax (recorded as such in the DICOMDIR) than no file-set.
             LogKeptInSyntax(logger, entry.InstanceId, file.TransferSyntax.Uid, ex.Message);

@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 
 namespace OrthancWeb.Modification;
@@ -18,6 +20,24 @@ public abstract record ResourceChangeRequest
     /// <summary>Run as a job, answered with its ID.</summary>
     public bool Asynchronous { get; init; }
     public int Priority { get; init; }
+    /// <summary>
+    /// A transfer syntax UID the new instances are written in (Orthanc 1.9's "Transcode"); null keeps each one's own.
+    /// </summary>
+    public string? Transcode { get; init; }
+
+    /// <summary>The syntax <see cref="Transcode"/> names, or a 400 naming what is wrong with it.</summary>
+    public TransferSyntax? TranscodeTarget()
+    {
+        if (Transcode is null) return null;
+        try
+        {
+            return Transcoder.ParseTarget(Transcode);
+        }
+        catch (ImagingException ex)
+        {
+            throw new DicomValidationException($"Transcode: {ex.Message}", ex);
+        }
+    }
 
     protected Dictionary<DicomTag, string> ReplaceTags() => Replace.ToDictionary(r => Tag(r.Key, nameof(Replace)), r => r.Value);
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
@@ -21,42 +22,45 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
     IAuditTrail? audit = null)
 {
     /// <summary>One anonymized instance as a file, not stored (Orthanc's POST /instances/{id}/anonymize).</summary>
-    public async Task<byte[]?> AnonymizeInstanceAsync(string instanceId, AnonymizationOptions options, CancellationToken ct)
+    public async Task<byte[]?> AnonymizeInstanceAsync(string instanceId, AnonymizationOptions options, CancellationToken ct, TransferSyntax? transcode = null)
     {
         var source = await ReadAsync(instanceId, ct);
         if (source is null) return null;
         RecordInstance(AuditActions.Anonymize, instanceId, source);
-        return new Anonymizer(options).Anonymize(source).ToBytes();
+        return Transcode(new Anonymizer(options).Anonymize(source), transcode).ToBytes();
     }
 
     /// <summary>One modified instance as a file, not stored (Orthanc's POST /instances/{id}/modify).</summary>
-    public async Task<byte[]?> ModifyInstanceAsync(string instanceId, ModificationOptions options, CancellationToken ct)
+    public async Task<byte[]?> ModifyInstanceAsync(string instanceId, ModificationOptions options, CancellationToken ct, TransferSyntax? transcode = null)
     {
         var source = await ReadAsync(instanceId, ct);
         if (source is null) return null;
         RecordInstance(AuditActions.Modify, instanceId, source);
-        return new DicomModifier(options).Modify(source).ToBytes();
+        return Transcode(new DicomModifier(options).Modify(source), transcode).ToBytes();
     }
+
+    /// <summary>The transformed file in the asked transfer syntax (after the change, so what is encoded is what is kept).</summary>
+    private static DicomFile Transcode(DicomFile file, TransferSyntax? to) => to is null ? file : Transcoder.TranscodeFile(file, to);
 
     /// <param name="uids">A keyed map makes separate operations agree (automatic routing, instance by instance).</param>
     public Task<ModifiedResource?> AnonymizeAsync(ResourceLevel level, string id, AnonymizationOptions options, bool keepSource,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null, TransferSyntax? transcode = null)
     {
         Caller.Demand(Policies.Modify, "anonymize");
         var anonymizer = new Anonymizer(options, uids);
         return AuditedAsync(AuditActions.Anonymize, level, id, keepSource,
-            first => TransformAsync(level, id, anonymizer.Anonymize, "AnonymizedFrom", overwrite: false, keepSource, progress, ct, first));
+            first => TransformAsync(level, id, f => Transcode(anonymizer.Anonymize(f), transcode), "AnonymizedFrom", overwrite: false, keepSource, progress, ct, first));
     }
 
     public Task<ModifiedResource?> ModifyAsync(ResourceLevel level, string id, ModificationOptions options, bool keepSource,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null)
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct, UidMap? uids = null, TransferSyntax? transcode = null)
     {
         Caller.Demand(Policies.Modify, "modify");
         var modifier = new DicomModifier(options, uids);
         // Keeping the SOP Instance UID replaces the stored instance: that is modification in place.
         var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);
         return AuditedAsync(AuditActions.Modify, level, id, keepSource,
-            first => TransformAsync(level, id, modifier.Modify, "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct, first));
+            first => TransformAsync(level, id, f => Transcode(modifier.Modify(f), transcode), "ModifiedFrom", overwrite: inPlace, keepSource, progress, ct, first));
     }
 
     private void RecordInstance(string action, string instanceId, DicomFile source) =>

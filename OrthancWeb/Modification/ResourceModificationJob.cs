@@ -35,12 +35,12 @@ public sealed class ResourceModificationJob(ModificationService modification, Ps
         if (parameters.IsAnonymization)
         {
             var request = parameters.Request.Deserialize<AnonymizationRequest>(RequestJson.Options)!;
-            result = await modification.AnonymizeAsync(level, id, request.ToOptions(), request.KeepSource, steps, ct, uids);
+            result = await modification.AnonymizeAsync(level, id, request.ToOptions(), request.KeepSource, steps, ct, uids, request.TranscodeTarget());
         }
         else
         {
             var request = parameters.Request.Deserialize<ModificationRequest>(RequestJson.Options)!;
-            result = await modification.ModifyAsync(level, id, request.ToOptions(level), request.KeepSource, steps, ct, uids);
+            result = await modification.ModifyAsync(level, id, request.ToOptions(level), request.KeepSource, steps, ct, uids, request.TranscodeTarget());
         }
         if (result is null) throw new InvalidOperationException($"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         return ModificationResults.ToJson(result);

@@ -58,7 +58,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         if (instances.Count == 0) return new StoreToModalityResult(0, 0, []);
         var contexts = instances.Select(i => (Sop: i.Info.Metadata.GetValueOrDefault("SopClassUid") ?? "", Ts: i.Info.Metadata.GetValueOrDefault("TransferSyntax") ?? ""))
             .Distinct()
-            .Select(c => (c.Sop, (IReadOnlyList<string>)new[] { c.Ts }.Concat(SopClasses.Uncompressed).Where(t => t.Length > 0).Distinct().ToList()))
+            .Select(c => (c.Sop, DicomClient.StoreSyntaxes(c.Ts, SopClasses.Uncompressed)))
             .Take(128).ToList();
         await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, contexts, Scu, tls: tls.For(m), ct: ct);
         var failed = new List<string>();

@@ -42,8 +42,11 @@ switch (command)
     case "ohif":
         await OhifBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "transcode":
+        await TranscodeBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb, ohif");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb, ohif, transcode");
         return 2;
 }
 return 0;

@@ -142,7 +142,8 @@ public sealed class DicomClient : IAsyncDisposable
 
     /// <summary>
     /// Sends one instance. The data set is sent in a syntax the peer accepted for its SOP class: the stored one if
-    /// possible, else re-encoded to an accepted uncompressed syntax (compressed data cannot be re-encoded here).
+    /// possible, else re-encoded to an accepted uncompressed syntax, else to an accepted compressed one this toolkit
+    /// encodes (as Orthanc does for a peer that takes, say, only JPEG-LS).
     /// </summary>
     public Task<DimseMessage> StoreAsync(string sopClass, string sopInstance, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet,
         string? moveOriginatorAet = null, ushort moveOriginatorId = 0, CancellationToken ct = default) => NamedAsync(() =>
@@ -153,23 +154,48 @@ public sealed class DicomClient : IAsyncDisposable
         return _channel.RequestAsync(rq, ct);
     });
 
+    /// <summary>
+    /// The transfer syntaxes to propose for storing an instance kept in <paramref name="stored"/>: that one, the
+    /// uncompressed ones, then the lossless compressed ones this toolkit can encode it into (never a lossy one: a
+    /// peer's preference must not silently degrade an image). The peer picks one per context (PS3.8 §9.3.3.2).
+    /// </summary>
+    public static IReadOnlyList<string> StoreSyntaxes(string stored, IEnumerable<string> uncompressed)
+    {
+        var syntaxes = new List<string>();
+        if (stored.Length > 0) syntaxes.Add(stored);
+        syntaxes.AddRange(uncompressed);
+        var codecs = Imaging.CodecRegistry.Default;
+        if (stored.Length == 0 || codecs.CanRead(TransferSyntax.Lookup(stored)))
+            foreach (var ts in new[] { TransferSyntax.JPEGLSLossless, TransferSyntax.JPEG2000Lossless, TransferSyntax.RLELossless })
+                if (codecs.CanWrite(ts) && IsEncoderInstalled(ts)) syntaxes.Add(ts.Uid);
+        return syntaxes.Distinct().ToList();
+    }
+
+    private static bool IsEncoderInstalled(TransferSyntax ts) => ts.Uid switch
+    {
+        "1.2.840.10008.1.2.4.80" => Imaging.JpegLsCodec.IsAvailable,
+        "1.2.840.10008.1.2.4.90" => Imaging.Jpeg2000Codec.IsAvailable,
+        _ => true,
+    };
+
     /// <summary>Picks the presentation context for a C-STORE and converts the data set when it must.</summary>
     internal static (PresentationContext Context, ReadOnlyMemory<byte> Data) Prepare(DicomAssociation association, string sopClass, TransferSyntax syntax, ReadOnlyMemory<byte> dataSet)
     {
         var candidates = association.AcceptedContexts.Where(c => c.AbstractSyntax == sopClass).ToList();
         if (candidates.FirstOrDefault(c => c.AcceptedTransferSyntax == syntax.Uid) is { } same)
             return (same, dataSet);
+        var codecs = Imaging.CodecRegistry.Default;
         var target = candidates.FirstOrDefault(c => TransferSyntax.Lookup(c.AcceptedTransferSyntax!).IsUncompressed)
+            ?? candidates.FirstOrDefault(c => codecs.CanWrite(TransferSyntax.Lookup(c.AcceptedTransferSyntax!)))
             ?? throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer accepted no presentation context for {sopClass}");
         var targetSyntax = TransferSyntax.Lookup(target.AcceptedTransferSyntax!);
         try
         {
-            // Compressed instances are decompressed for a peer that only takes uncompressed data.
-            return (target, Imaging.Transcoder.ToUncompressed(dataSet, syntax, targetSyntax));
+            return (target, Imaging.Transcoder.Transcode(dataSet, syntax, targetSyntax));
         }
         catch (Imaging.ImagingException ex)
         {
-            throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer does not accept {syntax.Name} for {sopClass}, and decompressing failed: {ex.Message}");
+            throw new DimseFailureException(DimseStatus.SopClassNotSupported, $"the peer does not accept {syntax.Name} for {sopClass}, and transcoding to {targetSyntax.Name} failed: {ex.Message}");
         }
     }
 
@@ -264,9 +290,9 @@ internal sealed class SubOperationSender : IAsyncDisposable
     {
         if (destination.UseTls && tls is null)
             throw new DicomConnectionException(destination.Host, destination.Port, new InvalidOperationException("the destination needs DICOM TLS and no certificate of ours is configured"));
-        // One context per (SOP class, stored syntax), each also offering the uncompressed syntaxes as a fallback.
+        // One context per (SOP class, stored syntax), each also offering the uncompressed and encodable lossless syntaxes as fallbacks.
         var contexts = operations.GroupBy(o => (o.SopClassUid, o.Syntax.Uid))
-            .Select(g => (g.Key.SopClassUid, (IReadOnlyList<string>)new[] { g.Key.Uid }.Concat(SopClasses.Uncompressed).Distinct().ToList()))
+            .Select(g => (g.Key.SopClassUid, DicomClient.StoreSyntaxes(g.Key.Uid, SopClasses.Uncompressed)))
             .Take(128).ToList();
         var client = await DicomClient.ConnectAsync(destination.Host, destination.Port, callingAe, destination.AET, contexts, options,
             tls: destination.UseTls ? tls : null, ct: ct);
