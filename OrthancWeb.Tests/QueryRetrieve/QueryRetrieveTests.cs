@@ -218,6 +218,47 @@ public sealed class QueryRetrieveTests(DcmqrscpArchive archive) : IClassFixture<
         Assert.Equal(["content", "retrieve", "query-studies", "query-series", "query-instances"], Ids(await GetJsonAsync(Rest, $"/queries/{ids[^1]}/answers/0")));
     }
 
+    [Fact]
+    public async Task The_page_searches_expands_retrieves_a_series_and_opens_the_study()
+    {
+        var ct = StudyUid("CT_small.dcm");
+        await ForgetAsync(ct);
+        await using var chromium = await Browser.Chromium.LaunchAsync();
+        var page = await chromium.SignInAsync(archive.Server, "admin", ServerProcess.AdminPassword);
+        try
+        {
+            await page.ClickAsync("[data-testid=nav-query-retrieve]");
+            await page.WaitForSelectorAsync("[data-testid=qr-search]");
+            await page.FillAsync("input[data-testid=qr-patient-id]", "1CT1");
+            await page.PressAsync("input[data-testid=qr-patient-id]", "Tab"); // the field's change reaches the circuit
+            await page.ClickAsync("[data-testid=qr-search]");
+            await page.WaitForSelectorAsync("[data-testid=qr-study]:has-text('CompressedSamples^CT1')");
+            Assert.Equal(1, await page.Locator("[data-testid=qr-study]").CountAsync());
+
+            // The results stay when the user goes elsewhere and comes back (the circuit's session keeps them).
+            await page.ClickAsync("[data-testid=nav-jobs]");
+            await page.WaitForSelectorAsync("[data-testid=jobs]");
+            await page.ClickAsync("[data-testid=nav-query-retrieve]");
+            await page.WaitForSelectorAsync("[data-testid=qr-study]:has-text('CompressedSamples^CT1')");
+
+            await page.ClickAsync("[data-testid=qr-study-expand]");
+            await page.WaitForSelectorAsync("[data-testid=qr-series]:has-text('CT')");
+            await page.Locator("[data-testid=qr-series-select] input, input[data-testid=qr-series-select]").ClickAsync(new() { Force = true });
+            await page.ClickAsync("[data-testid=qr-retrieve]:not([disabled])");
+            await page.WaitForSelectorAsync("[data-testid=qr-job-state]:has-text('Success')", new() { Timeout = 60_000 });
+            await Browser.Chromium.ShotAsync(page, "query-retrieve");
+            await page.ClickAsync("[data-testid=qr-open-study]");
+            await page.WaitForURLAsync("**/ui/studies/**");
+            await page.WaitForSelectorAsync("text=CompressedSamples^CT1");
+            Assert.Single(await LocalStudiesAsync(ct));
+        }
+        catch
+        {
+            await Browser.Chromium.ShotAsync(page, "query-retrieve-failed");
+            throw;
+        }
+    }
+
     private static StringContent Json(object body) =>
         new(System.Text.Json.JsonSerializer.Serialize(body, OrthancJsonOptions), System.Text.Encoding.UTF8, "application/json");
 }
