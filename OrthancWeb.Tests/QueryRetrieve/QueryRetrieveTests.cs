@@ -97,6 +97,16 @@ public sealed class QueryRetrieveTests(DcmqrscpArchive archive) : IClassFixture<
             Assert.True((await Rest.DeleteAsync($"/studies/{id}")).IsSuccessStatusCode);
     }
 
+    private async Task ViewAuditedAsync(string queryId)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!(await GetJsonAsync(Rest, "/audit?action=View&limit=1000")).AsArray().Any(e => e!["ResourceID"]?.GetValue<string>() == queryId))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"no View of query {queryId} in the audit trail");
+            await Task.Delay(50);
+        }
+    }
+
     private async Task<string> TextAsync(string url)
     {
         var response = await Rest.GetAsync(url);
@@ -127,6 +137,7 @@ public sealed class QueryRetrieveTests(DcmqrscpArchive archive) : IClassFixture<
         Assert.Equal(["content", "retrieve", "query-series", "query-instances"], Ids(await GetJsonAsync(Rest, $"/queries/{id}/answers/0")));
         var full = await GetJsonAsync(Rest, $"/queries/{id}/answers/0/content");
         Assert.Equal(ct, full["0020,000d"]!["Value"]!.GetValue<string>());
+        await ViewAuditedAsync(id); // answers are patient data: reading them is in the trail
         Assert.Equal("STUDY", (await GetJsonAsync(Rest, $"/queries/{id}/answers?expand&simplify"))[0]!["QueryRetrieveLevel"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.NotFound, (await Rest.GetAsync($"/queries/{id}/answers/1/content")).StatusCode);
         // A study cannot be refined to studies (Orthanc: 404).

@@ -26,6 +26,9 @@ public sealed class QueriesController(QueryRetrieveService qr) : ControllerBase
 
     private ModalityQuery Query(string id) => qr.Get(id) ?? throw new UnknownQueryException(id);
 
+    /// <summary>A query whose answers or keys are shown: the access goes to the audit trail.</summary>
+    private ModalityQuery Read(string id) => qr.Read(id) ?? throw new UnknownQueryException(id);
+
     private static DicomDataset Answer(ModalityQuery q, int index) =>
         index >= 0 && index < q.Answers.Count ? q.Answers[index] : throw new UnknownQueryException($"{q.Id}/answers/{index}");
 
@@ -48,7 +51,7 @@ public sealed class QueriesController(QueryRetrieveService qr) : ControllerBase
     [HttpGet("{id}/answers")]
     public IActionResult Answers(string id)
     {
-        var q = Query(id);
+        var q = Request.Query.ContainsKey("expand") ? Read(id) : Query(id);
         return Request.Query.ContainsKey("expand")
             ? Ok(new JsonArray([.. q.Answers.Select(a => (JsonNode)Shape(a))]))
             : Ok(Strings(Enumerable.Range(0, q.Answers.Count).Select(i => i.ToString(CultureInfo.InvariantCulture))));
@@ -73,7 +76,7 @@ public sealed class QueriesController(QueryRetrieveService qr) : ControllerBase
     };
 
     [HttpGet("{id}/answers/{index:int}/content")]
-    public IActionResult Content(string id, int index) => Ok(Shape(Answer(Query(id), index)));
+    public IActionResult Content(string id, int index) => Ok(Shape(Answer(Read(id), index)));
 
     /// <summary>C-FIND below one answer: {"Query": {...}} answers a new query's {"ID", "Path"}.</summary>
     [HttpPost("{id}/answers/{index:int}/query-studies")]
@@ -123,5 +126,5 @@ public sealed class QueriesController(QueryRetrieveService qr) : ControllerBase
 
     /// <summary>What was asked (without the return keys added for the peer), as Orthanc.</summary>
     [HttpGet("{id}/query")]
-    public IActionResult QueryOf(string id) => Ok(Shape(Query(id).Query));
+    public IActionResult QueryOf(string id) => Ok(Shape(Read(id).Query));
 }

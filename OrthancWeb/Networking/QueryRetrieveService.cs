@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Audit;
 using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Network.Dimse;
@@ -33,7 +34,7 @@ public sealed record RetrieveStarted(Job? Job, JsonObject? Result);
 /// and the Query/Retrieve page: C-FIND results kept (at most QueryRetrieveSize, least recently used dropped, as
 /// Orthanc), queries refined from an answer to the level below, and retrieves by C-MOVE or C-GET, as jobs or in line.
 /// </summary>
-public sealed class QueryRetrieveService(ModalityClient client, JobEngine jobs, IOptionsMonitor<DicomOptions> options)
+public sealed class QueryRetrieveService(ModalityClient client, JobEngine jobs, IOptionsMonitor<DicomOptions> options, IAuditTrail audit)
 {
     private readonly QueryResults _queries = new(() => options.CurrentValue.QueryRetrieveSize);
 
@@ -83,6 +84,21 @@ public sealed class QueryRetrieveService(ModalityClient client, JobEngine jobs, 
     {
         Caller.Demand(Policies.Modify, "read query results");
         return _queries.Get(id);
+    }
+
+    /// <summary>A query whose answers (patient data from the modality) are read: recorded as a view of it in the audit trail.</summary>
+    public ModalityQuery? Read(string id)
+    {
+        if (Get(id) is not { } q) return null;
+        audit.Record(new AuditEvent(AuditActions.View, AuditOutcome.Success)
+        {
+            ResourceLevel = "Query",
+            ResourceId = q.Id,
+            PatientId = FindScp.NonEmpty(q.Query.GetString(DicomTags.PatientID)),
+            StudyInstanceUid = FindScp.NonEmpty(q.Query.GetString(DicomTags.StudyInstanceUID)),
+            Details = $"{q.Answers.Count} answer(s) of a {q.Level} C-FIND at {q.Modality}",
+        });
+        return q;
     }
 
     public IReadOnlyCollection<string> Ids
