@@ -114,18 +114,21 @@ public sealed class NetworkingServicesTests
     {
         await using var host = await RealServiceHost.StartAsync("ow-roles-", Options());
         var client = host.Get<ModalityClient>();
+        var qr = host.Get<QueryRetrieveService>();
         var m = client.Find("faraway")!;
         using (Caller.Enter(User(Roles.Viewer)))
         {
             await Assert.ThrowsAsync<AccessDeniedException>(() => client.EchoAsync(m, CancellationToken.None));
-            await Assert.ThrowsAsync<AccessDeniedException>(() => client.QueryAsync("faraway", m, ResourceLevel.Study, new DicomDataset(), CancellationToken.None));
-            Assert.Throws<AccessDeniedException>(() => client.GetQuery("x"));
+            await Assert.ThrowsAsync<AccessDeniedException>(() => qr.QueryAsync("faraway", ResourceLevel.Study, new DicomDataset(), CancellationToken.None));
+            Assert.Throws<AccessDeniedException>(() => qr.Get("x"));
         }
-        foreach (var action in new[] { "Echo", "Query", "Queries", "Answers", "Answer", "Retrieve", "Move", "Store" })
+        foreach (var action in new[] { "Echo", "Query", "Move", "Get", "Store" })
         {
             var method = typeof(ModalitiesController).GetMethod(action)!;
             Assert.Contains(method.GetCustomAttributes<AuthorizeAttribute>(), a => a.Policy == Policies.Modify);
         }
+        // Every /queries route: the controller as a whole.
+        Assert.Contains(typeof(QueriesController).GetCustomAttributes<AuthorizeAttribute>(), a => a.Policy == Policies.Modify);
     }
 
     /// <summary>What the trail is asked to record, and the ambient actor at that moment (the trail's store is another part's).</summary>

@@ -1,22 +1,18 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Jobs;
 using OrthancWeb.Networking;
 using OrthancWeb.Dicom;
-using OrthancWeb.Dicom.Data;
-using OrthancWeb.Dicom.Json;
 using OrthancWeb.Dicom.Network.Dimse;
-using OrthancWeb.Dicom.Network.Services;
-using OrthancWeb.Index;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
 
 /// <summary>
-/// /modalities and /queries: the DICOM SCU services in Orthanc's shapes. Failures to reach a modality are answered
+/// /modalities: the DICOM SCU services in Orthanc's shapes. Failures to reach a modality are answered
 /// by <see cref="ApiErrorFilter"/> (Orthanc's 500 network error), an unknown modality by a 404.
 /// </summary>
 [ApiController]
@@ -39,6 +35,8 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         ["AET"] = m.AET, ["Host"] = m.Host, ["Port"] = m.Port, ["Manufacturer"] = m.Manufacturer,
         ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowFindWorklist"] = m.AllowFindWorklist, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
         ["UseDicomTls"] = m.UseDicomTls,
+        ["LocalAet"] = m.LocalAet ?? "", ["Timeout"] = m.Timeout, ["RetrieveMethod"] = m.RetrieveMethod, ["AllowTranscoding"] = m.AllowTranscoding,
+        ["PreferredTransferSyntax"] = m.PreferredTransferSyntax ?? "",
     };
 
     /// <summary>
@@ -106,102 +104,28 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>
     [HttpPost("modalities/{name}/query")]
     [Authorize(Policy = Policies.Modify)]
-    public async Task<IActionResult> Query(string name, [FromBody] ModalityQueryRequest request, CancellationToken ct)
+    public async Task<IActionResult> Query(string name, [FromBody] ModalityQueryRequest request, [FromServices] QueryRetrieveService qr, CancellationToken ct)
     {
-        var m = Modality(name);
-        var query = new DicomDataset();
-        foreach (var (key, value) in request.Query)
-            query.Add(DicomTag.TryParse(key, out var tag) ? tag : throw new DicomValidationException($"Unknown tag {key} in field: Query"), value);
-        // Return keys a script expects even when it did not ask for them (Orthanc adds the level's identifiers).
-        foreach (var tag in new[] { DicomTags.PatientID, DicomTags.PatientName, DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID, DicomTags.AccessionNumber, DicomTags.StudyDate, DicomTags.Modality })
-        {
-            var tagLevel = MainDicomTags.LevelOf(tag) ?? ResourceLevel.Patient;
-            if (tagLevel <= request.Level && !query.Contains(tag)) query.Add(tag, "");
-        }
-        var q = await modalities.QueryAsync(name, m, request.Level, query, ct);
+        var q = await qr.QueryAsync(name, request.Level, QueryRetrieveService.Identifier(request.Query), ct);
         return Ok(new JsonObject { ["ID"] = q.Id, ["Path"] = "/queries/" + q.Id });
     }
 
-    /// <summary>The query results (Modify, as the queries that made them): at most QueryRetrieveSize, least recently used dropped first.</summary>
-    [HttpGet("queries")]
-    [Authorize(Policy = Policies.Modify)]
-    public IActionResult Queries() => Ok(new JsonArray(modalities.QueryIds.Select(i => (JsonNode)i).ToArray()));
-
-    [HttpGet("queries/{id}/answers")]
-    [Authorize(Policy = Policies.Modify)]
-    public IActionResult Answers(string id)
-    {
-        if (modalities.GetQuery(id) is not { } q) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
-        if (Request.Query.ContainsKey("expand"))
-            return Ok(new JsonArray(q.Answers.Select(a => (JsonNode)(Request.Query.ContainsKey("simplify") ? new OrthancJson().ToSimplified(a) : new OrthancJson().ToFull(a))).ToArray()));
-        return Ok(new JsonArray(Enumerable.Range(0, q.Answers.Count).Select(i => (JsonNode)i.ToString(CultureInfo.InvariantCulture)).ToArray()));
-    }
-
-    [HttpGet("queries/{id}/answers/{index:int}/content")]
-    [Authorize(Policy = Policies.Modify)]
-    public IActionResult Answer(string id, int index)
-    {
-        if (modalities.GetQuery(id) is not { } q || index < 0 || index >= q.Answers.Count) return ApiJson.Error(HttpContext, 404, "Unknown query answer");
-        return Ok(Request.Query.ContainsKey("simplify") ? new OrthancJson().ToSimplified(q.Answers[index]) : new OrthancJson().ToFull(q.Answers[index]));
-    }
-
-    /// <summary>C-MOVE every answer of a query to a target AE: {"TargetAet": ...} or the AE title alone; ours when empty.</summary>
-    [HttpPost("queries/{id}/retrieve")]
-    [Authorize(Policy = Policies.Modify)]
-    public async Task<IActionResult> Retrieve(string id, [FromBody] QueryRetrieveRequest request, CancellationToken ct)
-    {
-        if (modalities.GetQuery(id) is not { } q || modalities.Find(q.Modality) is not { } m) return ApiJson.Error(HttpContext, 404, $"Unknown query: {id}");
-        var identifiers = q.Answers.Select(a => Identifier(a, q.Level)).ToList();
-        return await MoveAsync(q.Modality, m, q.Level, identifiers, request.TargetAet, request.Asynchronous, ct);
-    }
-
-    /// <summary>{"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}</summary>
+    /// <summary>C-MOVE: {"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}.</summary>
     [HttpPost("modalities/{name}/move")]
     [Authorize(Policy = Policies.Modify)]
-    public async Task<IActionResult> Move(string name, [FromBody] ModalityMoveRequest request, CancellationToken ct)
-    {
-        var m = Modality(name);
-        var identifiers = new List<DicomDataset>();
-        foreach (var r in request.Resources)
-        {
-            var ds = new DicomDataset();
-            foreach (var (key, value) in r)
-                if (DicomTag.TryParse(key, out var tag)) ds.Add(tag, value);
-            identifiers.Add(ds);
-        }
-        return await MoveAsync(name, m, request.Level, identifiers, request.TargetAet, request.Asynchronous, ct);
-    }
+    public Task<IActionResult> Move(string name, [FromBody] ModalityMoveRequest request, [FromServices] QueryRetrieveService qr, CancellationToken ct) =>
+        RetrieveAsync(name, request, RetrieveMethods.Move, qr, ct);
 
-    private async Task<IActionResult> MoveAsync(string name, ModalityOptions m, ResourceLevel level, List<DicomDataset> identifiers, string? target, bool asynchronous, CancellationToken ct)
-    {
-        if (identifiers.Count == 0) throw new DicomValidationException("Nothing to retrieve");
-        if (asynchronous)
-        {
-            var job = HttpContext.RequestServices.GetRequiredService<JobEngine>().Submit(ModalityMoveJob.JobType,
-                ModalityMoveJob.Content(name, level, identifiers, target), user: User.Identity?.Name);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
-        }
-        var last = await modalities.MoveAsync(m, level, identifiers, target, ct);
-        if (DimseStatus.IsFailure(last.Status))
-            throw new DimseFailureException(last.Status, $"C-MOVE failed with status 0x{last.Status:X4}: {last.Command.GetString(DicomTags.ErrorComment)}") { CalledAE = m.AET };
-        return Ok(new JsonObject
-        {
-            ["Description"] = "REST API",
-            ["RemoteAet"] = m.AET,
-            ["Status"] = $"0x{last.Status:X4}",
-            ["CompletedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfCompletedSuboperations, 0, 0),
-            ["FailedSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfFailedSuboperations, 0, 0),
-            ["WarningSubOperations"] = last.Command.GetValueOrDefault<int>(DicomTags.NumberOfWarningSuboperations, 0, 0),
-        });
-    }
+    /// <summary>C-GET (Orthanc 1.12.6's route, absent from 1.10): {"Level": "Study", "Resources": [...]}; the resources come back here.</summary>
+    [HttpPost("modalities/{name}/get")]
+    [Authorize(Policy = Policies.Modify)]
+    public Task<IActionResult> Get(string name, [FromBody] ModalityMoveRequest request, [FromServices] QueryRetrieveService qr, CancellationToken ct) =>
+        RetrieveAsync(name, request, RetrieveMethods.Get, qr, ct);
 
-    /// <summary>The unique keys of an answer down to its level: what a C-MOVE needs (PS3.4 §C.4.2.2.1).</summary>
-    private static DicomDataset Identifier(DicomDataset answer, ResourceLevel level)
+    private async Task<IActionResult> RetrieveAsync(string name, ModalityMoveRequest request, string method, QueryRetrieveService qr, CancellationToken ct)
     {
-        var ds = new DicomDataset();
-        var keys = new[] { DicomTags.PatientID, DicomTags.StudyInstanceUID, DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID };
-        for (var i = 0; i <= (int)level; i++)
-            if (answer.GetString(keys[i]) is { Length: > 0 } v) ds.Add(keys[i], v);
-        return ds;
+        var identifiers = request.Resources.Select(r => QueryRetrieveService.Identifier(r, "Resources")).ToList();
+        var how = new RetrieveOptions { TargetAet = request.TargetAet, RetrieveMethod = method, Asynchronous = request.AsJob, Priority = request.Priority };
+        return QueriesController.Started(await qr.RetrieveAsync(name, request.Level, identifiers, how, User.Identity?.Name, ct));
     }
 }

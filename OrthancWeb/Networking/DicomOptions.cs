@@ -86,8 +86,32 @@ public sealed class DicomOptions : IValidatableObject
     [Range(1, 100000)]
     public int QueryRetrieveSize { get; set; } = 100;
 
+    // --- Query/Retrieve as an SCU (issue 18) ---
+
+    /// <summary>
+    /// How /queries/.../retrieve brings resources back from a modality whose RetrieveMethod is SystemDefault: C-MOVE or
+    /// C-GET (Orthanc 1.12.6's name and default, C-MOVE).
+    /// </summary>
+    public string DicomDefaultRetrieveMethod { get; set; } = RetrieveMethods.Move;
+
+    /// <summary>
+    /// Answers kept of one C-FIND: past it the query is cancelled (C-CANCEL, PS3.7 §9.1.2.1) and marked truncated, so
+    /// one "*" against a large archive cannot fill the memory. Ours; Orthanc keeps them all.
+    /// </summary>
+    [Range(1, 1000000)]
+    public int QueryRetrieveMaximumAnswers { get; set; } = 1000;
+
+    // --- end of Query/Retrieve ---
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (!RetrieveMethods.IsMethod(DicomDefaultRetrieveMethod))
+            yield return new ValidationResult($"DicomDefaultRetrieveMethod must be {RetrieveMethods.Move} or {RetrieveMethods.Get}, not '{DicomDefaultRetrieveMethod}'",
+                [nameof(DicomDefaultRetrieveMethod)]);
+        // Entries are validated here, at start-up, with the same rules as a PUT /modalities/{name}.
+        foreach (var (name, modality) in DicomModalities)
+            foreach (var error in modality.Check())
+                yield return new ValidationResult($"DicomModalities:{name}: {error}", [nameof(DicomModalities)]);
         if (DicomReservedAssociationsForModalities >= DicomMaximumAssociations)
             yield return new ValidationResult("DicomReservedAssociationsForModalities must be less than DicomMaximumAssociations",
                 [nameof(DicomReservedAssociationsForModalities)]);
@@ -101,7 +125,7 @@ public sealed class DicomOptions : IValidatableObject
 }
 
 /// <summary>One remote DICOM node (Orthanc's DicomModalities entry in its object form; ["AET", "host", port] also reads).</summary>
-public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
+public sealed class ModalityOptions : IShorthandBody<ModalityOptions>, IValidatableObject
 {
     [Required] public string AET { get; set; } = "";
     [Required] public string Host { get; set; } = "127.0.0.1";
@@ -118,7 +142,69 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>
     /// <summary>Reach this modality over DICOM TLS (our certificate, its certificate checked against DicomTlsTrustedCertificates).</summary>
     public bool UseDicomTls { get; set; }
 
+    // --- Query/Retrieve settings of one modality (issue 18), Orthanc's names ---
+
+    /// <summary>Our calling AE title towards this modality; DicomAet when empty (Orthanc 1.9's LocalAet).</summary>
+    public string? LocalAet { get; set; }
+
+    /// <summary>Seconds to connect, negotiate and wait for each answer of this modality; DicomScuTimeout when 0 (Orthanc's Timeout).</summary>
+    [Range(0, 86400)]
+    public int Timeout { get; set; }
+
+    /// <summary>C-MOVE, C-GET, or SystemDefault (DicomDefaultRetrieveMethod): how /queries/.../retrieve and the Query/Retrieve page bring resources back.</summary>
+    public string RetrieveMethod { get; set; } = RetrieveMethods.SystemDefault;
+
+    /// <summary>
+    /// Whether an instance may be sent to this modality in another transfer syntax than the stored one (decompressed);
+    /// false sends it as stored or not at all (Orthanc 1.7's AllowTranscoding).
+    /// </summary>
+    public bool AllowTranscoding { get; set; } = true;
+
+    /// <summary>
+    /// Transfer syntax UID proposed first to this modality: for the instances a C-GET brings back, and for C-STORE
+    /// when the stored syntax is not accepted. Empty: the stored syntax, then Explicit VR Little Endian.
+    /// </summary>
+    public string? PreferredTransferSyntax { get; set; }
+
+    /// <summary>Why this entry is invalid (empty when it is valid): at start-up and on PUT /modalities/{name}, one rule set.</summary>
+    public IEnumerable<string> Check()
+    {
+        var errors = new List<ValidationResult>();
+        Validator.TryValidateObject(this, new ValidationContext(this), errors, validateAllProperties: true);
+        foreach (var e in errors) yield return e.ErrorMessage ?? "invalid";
+    }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (AET.Trim().Length is 0 or > 16 || AET.Any(c => c is < ' ' or > '~' or '\\'))
+            yield return new ValidationResult($"AET '{AET}' must be 1 to 16 printable ASCII characters (PS3.5 §6.2, AE)", [nameof(AET)]);
+        if (LocalAet is { Length: > 0 } local && (local.Trim().Length is 0 or > 16 || local.Any(c => c is < ' ' or > '~' or '\\')))
+            yield return new ValidationResult($"LocalAet '{local}' must be 1 to 16 printable ASCII characters (PS3.5 §6.2, AE)", [nameof(LocalAet)]);
+        if (!RetrieveMethods.IsSetting(RetrieveMethod))
+            yield return new ValidationResult($"RetrieveMethod must be {RetrieveMethods.Move}, {RetrieveMethods.Get} or {RetrieveMethods.SystemDefault}, not '{RetrieveMethod}'",
+                [nameof(RetrieveMethod)]);
+        if (PreferredTransferSyntax is { Length: > 0 } ts && !OrthancWeb.Dicom.Data.DicomUids.All.Any(u => u.IsTransferSyntax && u.Uid == ts))
+            yield return new ValidationResult($"PreferredTransferSyntax '{ts}' is not a transfer syntax UID", [nameof(PreferredTransferSyntax)]);
+    }
+
+    // --- end of Query/Retrieve settings ---
+
     public static JsonObject? Expand(JsonNode shorthand) => shorthand is JsonArray { Count: >= 3 } a
         ? new JsonObject { [nameof(AET)] = a[0]?.DeepClone(), [nameof(Host)] = a[1]?.DeepClone(), [nameof(Port)] = a[2]?.DeepClone() }
         : null;
+}
+
+/// <summary>The retrieve methods of Orthanc's RetrieveMethod and DicomDefaultRetrieveMethod.</summary>
+public static class RetrieveMethods
+{
+    public const string Move = "C-MOVE";
+    public const string Get = "C-GET";
+    public const string SystemDefault = "SystemDefault";
+
+    public static bool IsMethod(string? value) => string.Equals(value, Move, StringComparison.OrdinalIgnoreCase) || string.Equals(value, Get, StringComparison.OrdinalIgnoreCase);
+    public static bool IsSetting(string? value) => IsMethod(value) || string.Equals(value, SystemDefault, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>C-GET or C-MOVE for a modality: its own setting, else the server's default.</summary>
+    public static bool UsesGet(ModalityOptions m, DicomOptions o) =>
+        string.Equals(IsMethod(m.RetrieveMethod) ? m.RetrieveMethod : o.DicomDefaultRetrieveMethod, Get, StringComparison.OrdinalIgnoreCase);
 }

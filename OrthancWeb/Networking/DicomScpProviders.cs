@@ -28,7 +28,9 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
 
     /// <summary>The incoming file of a C-STORE's data set, its meta group written first; null for any other request.</summary>
     public IDataSetSink? Open(DicomAssociation association, DimseMessage request) =>
-        request.CommandField == CommandField.CStoreRequest ? ingest.OpenSpool(MetaHeader(request, association.CallingAE)) : null;
+        request.CommandField == CommandField.CStoreRequest
+            ? ingest.OpenSpool(MetaHeader(request, association.IsRequestor ? association.CalledAE : association.CallingAE)) // a C-GET's stores come from the called AE
+            : null;
 
     /// <summary>Part 10 meta group (PS3.10 §7.1) from the command and the presentation context; the data set is not touched.</summary>
     private static byte[] MetaHeader(DimseMessage request, string callingAe)
@@ -54,11 +56,27 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
             return (DimseStatus.NotAuthorized, $"{context.CallingAE} may not store here");
         }
         var source = new IngestSource(IngestOrigin.DicomProtocol, context.RemoteHost, context.CallingAE, context.CalledAE);
+        return await IngestAsync(request, spooled, source, ct);
+    }
+
+    /// <summary>
+    /// A C-STORE sub-operation of a C-GET we asked for (PS3.4 C.4.3.3): on our own association, from the modality we
+    /// retrieve from, through the same ingest path and audit records as any C-STORE.
+    /// </summary>
+    public async Task<ushort> OnRetrievedAsync(DimseMessage request, string remoteAet, string? remoteHost, string localAet, CancellationToken ct)
+    {
+        using var spooled = request.SpooledData;
+        var (status, _) = await IngestAsync(request, spooled, new IngestSource(IngestOrigin.DicomProtocol, remoteHost, remoteAet, localAet), ct);
+        return status;
+    }
+
+    private async Task<(ushort Status, string? Comment)> IngestAsync(DimseMessage request, IDataSetSink? spooled, IngestSource source, CancellationToken ct)
+    {
         IngestResult result;
         if (spooled is IngestSpool spool)
             result = await ingest.StoreSpooledAsync(spool, source, ct);
         else if (request.Data is { } data)
-            result = await ingest.StoreAsync(MetaHeader(request, context.CallingAE), data, source, ct);
+            result = await ingest.StoreAsync(MetaHeader(request, source.RemoteAet ?? ""), data, source, ct);
         else
             return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
         switch (result.Status)
@@ -71,11 +89,11 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
                 return (DimseStatus.Success, null);
             case IngestStatus.StorageFull:
                 // Out of Resources (PS3.4 Table B.2-1): the storage is full, by its limits or its disk.
-                LogRefused(logger, context.CallingAE, result.Reason);
+                LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.SeriousFailure, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
             default:
-                LogRefused(logger, context.CallingAE, result.Reason);
+                LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.MinorFailure, result.Reason);
                 return (DimseStatus.CannotUnderstand, Cause(result.Reason));
         }

@@ -1,11 +1,15 @@
 using Microsoft.Extensions.Options;
 using OrthancWeb.Audit;
 using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Network.Association;
+using OrthancWeb.Dicom.Network.Pdu;
 using OrthancWeb.Dicom.Network.Dimse;
 using OrthancWeb.Dicom.Network.Services;
 using OrthancWeb.Index;
+using OrthancWeb.Jobs;
 using OrthancWeb.Security;
 
 namespace OrthancWeb.Networking;
@@ -13,35 +17,58 @@ namespace OrthancWeb.Networking;
 /// <summary>The result of sending resources to a modality (Orthanc's /modalities/{id}/store answer).</summary>
 public sealed record StoreToModalityResult(int InstancesCount, int FailedInstancesCount, IReadOnlyList<string> FailedInstances);
 
-/// <summary>A C-FIND run against a modality, kept so its answers can be read and retrieved (Orthanc's /queries).</summary>
-public sealed record ModalityQuery(string Id, string Modality, ResourceLevel Level, DicomDataset Query, IReadOnlyList<DicomDataset> Answers);
+/// <summary>The answers of one C-FIND; <paramref name="Truncated"/> when QueryRetrieveMaximumAnswers cut it short.</summary>
+public sealed record FindResult(IReadOnlyList<DicomDataset> Answers, bool Truncated);
 
 /// <summary>
-/// SCU services on the configured modalities, shared by the REST API and the UI: echo, store, find, move.
+/// SCU services on the configured modalities, shared by the REST API, the UI and the jobs: echo, store, find, move,
+/// get. Each association uses the modality's own settings: LocalAet, Timeout, AllowTranscoding, PreferredTransferSyntax.
 /// </summary>
 public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files,
-    DicomTls tls, IAuditTrail audit, ILogger<ModalityClient> logger)
+    DicomTls tls, StoreScp storeScp, IAuditTrail audit, ILogger<ModalityClient> logger)
 {
-    private readonly QueryResults _queries = new(() => options.CurrentValue.QueryRetrieveSize);
-
     public IReadOnlyDictionary<string, ModalityOptions> Modalities => registry.All.ToDictionary(m => m.Name, m => m.Options, StringComparer.OrdinalIgnoreCase);
 
     public ModalityOptions? Find(string name) => registry.Find(name);
 
-    private string LocalAet => options.CurrentValue.DicomAet;
+    /// <summary>Our calling AE title towards a modality: its LocalAet, else DicomAet.</summary>
+    public string LocalAetFor(ModalityOptions m) => string.IsNullOrWhiteSpace(m.LocalAet) ? options.CurrentValue.DicomAet : m.LocalAet.Trim();
 
-    /// <summary>How long a peer may take to connect and to answer the association request (DicomScuTimeout).</summary>
-    private AssociationOptions Scu => new() { ArtimTimeout = TimeSpan.FromSeconds(options.CurrentValue.DicomScuTimeout) };
+    /// <summary>
+    /// How long a peer may take to connect, to answer the association request and then each message: the modality's
+    /// Timeout, else DicomScuTimeout for the connection and the default idle limit for long operations.
+    /// </summary>
+    private AssociationOptions Scu(ModalityOptions m, IDataSetSpool? spool = null)
+    {
+        var connect = TimeSpan.FromSeconds(m.Timeout > 0 ? m.Timeout : options.CurrentValue.DicomScuTimeout);
+        var o = new AssociationOptions { ArtimTimeout = connect, Spool = spool };
+        return m.Timeout > 0 ? o with { IdleTimeout = connect } : o;
+    }
+
+    private static string LevelText(ResourceLevel level) => level == ResourceLevel.Instance ? "IMAGE" : level.ToString().ToUpperInvariant();
 
     /// <summary>C-ECHO; a failure to reach the peer throws a <see cref="Dicom.Network.DicomNetworkException"/>.</summary>
     public async Task<ushort> EchoAsync(ModalityOptions m, CancellationToken ct)
     {
         // Probing the network from the server is not for every viewer (issue 15): the Modify role, as send and retrieve.
         Caller.Demand(Policies.Modify, "echo modalities");
-        var timeout = Scu with { IdleTimeout = Scu.ArtimTimeout };
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(SopClasses.Verification, SopClasses.Uncompressed)], timeout,
+        var timeout = Scu(m) with { IdleTimeout = Scu(m).ArtimTimeout };
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET, [(SopClasses.Verification, SopClasses.Uncompressed)], timeout,
             tls: tls.For(m), ct: ct);
         return await client.EchoAsync(ct);
+    }
+
+    /// <summary>
+    /// The transfer syntaxes proposed for a C-STORE of instances stored in <paramref name="stored"/>: that one first,
+    /// then (AllowTranscoding) the modality's preferred syntax and the uncompressed ones we can decompress to.
+    /// </summary>
+    private static IReadOnlyList<string> StoreSyntaxes(ModalityOptions m, string stored)
+    {
+        if (!m.AllowTranscoding) return stored.Length > 0 ? [stored] : SopClasses.Uncompressed;
+        // The stored syntax, then the modality's preferred one when we can write it, then the uncompressed syntaxes and
+        // the lossless ones we encode (never a lossy one unasked: a peer's choice must not degrade an image).
+        var preferred = m.PreferredTransferSyntax is { Length: > 0 } p && (TransferSyntax.Lookup(p).IsUncompressed || CodecRegistry.Default.CanWrite(TransferSyntax.Lookup(p))) ? p : "";
+        return new[] { stored, preferred }.Concat(DicomClient.StoreSyntaxes(stored, SopClasses.Uncompressed)).Where(t => t.Length > 0).Distinct().ToList();
     }
 
     /// <summary>Sends every instance under the given resources in one association.</summary>
@@ -58,9 +85,9 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         if (instances.Count == 0) return new StoreToModalityResult(0, 0, []);
         var contexts = instances.Select(i => (Sop: i.Info.Metadata.GetValueOrDefault("SopClassUid") ?? "", Ts: i.Info.Metadata.GetValueOrDefault("TransferSyntax") ?? ""))
             .Distinct()
-            .Select(c => (c.Sop, DicomClient.StoreSyntaxes(c.Ts, SopClasses.Uncompressed)))
+            .Select(c => (c.Sop, StoreSyntaxes(m, c.Ts)))
             .Take(128).ToList();
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, contexts, Scu, tls: tls.For(m), ct: ct);
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET, contexts, Scu(m), tls: tls.For(m), ct: ct);
         var failed = new List<string>();
         foreach (var (info, file) in instances)
         {
@@ -92,94 +119,134 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
     [LoggerMessage(LogLevel.Warning, "Could not send {Instance} to {AET}: {Reason}")]
     private static partial void LogNotSent(ILogger logger, string instance, string aet, string reason);
 
-    public async Task<ModalityQuery> QueryAsync(string modalityName, ModalityOptions m, ResourceLevel level, DicomDataset query, CancellationToken ct)
+    /// <summary>
+    /// C-FIND at a level (Patient Root for patients, Study Root below, as Orthanc): at most QueryRetrieveMaximumAnswers
+    /// answers, the rest cancelled (C-CANCEL, PS3.7 §9.1.2.1). The identifier is completed with its Query/Retrieve Level.
+    /// </summary>
+    public async Task<FindResult> FindAsync(ModalityOptions m, ResourceLevel level, DicomDataset query, CancellationToken ct)
     {
         Caller.Demand(Policies.Modify, "query modalities");
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootFind : SopClasses.StudyRootFind;
-        query.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, level == ResourceLevel.Instance ? "IMAGE" : level.ToString().ToUpperInvariant());
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], Scu, tls: tls.For(m), ct: ct);
+        query.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, LevelText(level));
+        var limit = options.CurrentValue.QueryRetrieveMaximumAnswers;
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET, [(sopClass, SopClasses.Uncompressed)], Scu(m), tls: tls.For(m), ct: ct);
         var answers = new List<DicomDataset>();
-        await foreach (var answer in client.FindAsync(sopClass, query, ct)) answers.Add(answer);
-        var result = new ModalityQuery(Guid.NewGuid().ToString(), modalityName, level, query, answers);
-        _queries.Add(result);
+        using var enough = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var truncated = false;
+        try
+        {
+            await foreach (var answer in client.FindAsync(sopClass, query, enough.Token))
+            {
+                if (answers.Count == limit)
+                {
+                    truncated = true;
+                    await enough.CancelAsync(); // C-CANCEL; the peer's remaining answers are not kept
+                    break;
+                }
+                answers.Add(answer);
+            }
+        }
+        catch (OperationCanceledException) when (truncated && !ct.IsCancellationRequested) { }
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
             PatientId = FindScp.NonEmpty(query.GetString(DicomTags.PatientID)),
             StudyInstanceUid = FindScp.NonEmpty(query.GetString(DicomTags.StudyInstanceUID)),
             ResourceLevel = level.ToString(),
-            Details = $"C-FIND at {m.AET}: {answers.Count} answer(s)",
+            Details = $"C-FIND at {m.AET}: {answers.Count} answer(s){(truncated ? " (truncated)" : "")}",
         });
-        return result;
+        return new FindResult(answers, truncated);
     }
 
-    public ModalityQuery? GetQuery(string id)
+    /// <summary>C-MOVE of the given identifiers from a modality to a target AE (ours by default): the last final response.</summary>
+    public Task<DimseMessage> MoveAsync(ModalityOptions m, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet,
+        IProgress<RetrieveProgress>? progress = null, CancellationToken ct = default) =>
+        RetrieveAsync(m, level, identifiers.ToList(), RetrieveMethods.Move, targetAet, progress, ct);
+
+    /// <summary>C-GET of the given identifiers: the modality sends them back on our association, into the one ingest path.</summary>
+    public Task<DimseMessage> GetAsync(ModalityOptions m, ResourceLevel level, IEnumerable<DicomDataset> identifiers,
+        IProgress<RetrieveProgress>? progress = null, CancellationToken ct = default) =>
+        RetrieveAsync(m, level, identifiers.ToList(), RetrieveMethods.Get, null, progress, ct);
+
+    /// <summary>The storage SOP classes a C-GET proposes (126: with the C-GET's own, the 127 contexts DicomClient proposes at most): the common ones first.</summary>
+    private static readonly IReadOnlyList<string> GetStorageClasses = new[]
     {
-        Caller.Demand(Policies.Modify, "read query results");
-        return _queries.Get(id);
-    }
+        "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1",
+        "1.2.840.10008.5.1.4.1.1.1.2", "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.12.1",
+        "1.2.840.10008.5.1.4.1.1.20", "1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.4.1",
+        "1.2.840.10008.5.1.4.1.1.481.1", "1.2.840.10008.5.1.4.1.1.481.2", "1.2.840.10008.5.1.4.1.1.481.3", "1.2.840.10008.5.1.4.1.1.481.5",
+        "1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.104.1",
+        "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.1.2.1", "1.2.840.10008.5.1.4.1.1.13.1.3", "1.2.840.10008.5.1.4.1.1.3.1",
+    }.Concat(SopClasses.Storage).Distinct().Take(126).ToList();
 
-    public IReadOnlyCollection<string> QueryIds => _queries.Ids;
+    /// <summary>
+    /// The syntaxes proposed for the instances a C-GET brings back: the modality's preferred one first, then every
+    /// syntax we store as received (it then sends each instance as it holds it, when it can).
+    /// </summary>
+    private static List<string> GetSyntaxes(ModalityOptions m) =>
+        new[] { m.PreferredTransferSyntax ?? "" }.Concat(SopClasses.Uncompressed)
+            .Concat([TransferSyntax.JPEGLosslessSV1.Uid, TransferSyntax.JPEGLossless.Uid, TransferSyntax.JPEGBaseline8Bit.Uid, TransferSyntax.JPEGExtended12Bit.Uid,
+                TransferSyntax.JPEGLSLossless.Uid, TransferSyntax.JPEGLSNearLossless.Uid, TransferSyntax.JPEG2000Lossless.Uid, TransferSyntax.JPEG2000.Uid,
+                TransferSyntax.RLELossless.Uid, TransferSyntax.DeflatedExplicitVRLittleEndian.Uid])
+            .Where(t => t.Length > 0).Distinct().ToList();
 
-    /// <summary>C-MOVE of the given identifiers from a modality to a target AE (ours by default).</summary>
-    public async Task<DimseMessage> MoveAsync(ModalityOptions m, ResourceLevel level, IEnumerable<DicomDataset> identifiers, string? targetAet, CancellationToken ct)
+    private async Task<DimseMessage> RetrieveAsync(ModalityOptions m, ResourceLevel level, List<DicomDataset> identifiers, string method, string? targetAet,
+        IProgress<RetrieveProgress>? progress, CancellationToken ct)
     {
         Caller.Demand(Policies.Modify, "retrieve from modalities");
-        var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootMove : SopClasses.StudyRootMove;
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAet, m.AET, [(sopClass, SopClasses.Uncompressed)], Scu, tls: tls.For(m), ct: ct);
+        if (identifiers.Count == 0) throw new DicomValidationException("Nothing to retrieve");
+        var get = method == RetrieveMethods.Get;
+        var root = level == ResourceLevel.Patient;
+        var sopClass = get ? (root ? SopClasses.PatientRootGet : SopClasses.StudyRootGet) : (root ? SopClasses.PatientRootMove : SopClasses.StudyRootMove);
+        var local = LocalAetFor(m);
+        var target = targetAet is { Length: > 0 } t ? t : local;
+        var contexts = new List<(string, IReadOnlyList<string>)> { (sopClass, SopClasses.Uncompressed) };
+        IEnumerable<RoleSelection>? roles = null;
+        if (get)
+        {
+            // We take the SCP role of each storage SOP class so the modality may send C-STOREs back (PS3.4 C.4.3, PS3.7 D.3.3.4).
+            IReadOnlyList<string> syntaxes = GetSyntaxes(m);
+            contexts.AddRange(GetStorageClasses.Select(c => (c, syntaxes)));
+            roles = GetStorageClasses.Select(c => new RoleSelection(c, ScuRole: false, ScpRole: true));
+        }
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, local, m.AET, contexts, Scu(m, get ? storeScp : null), roles, tls: tls.For(m), ct: ct);
         DimseMessage? last = null;
+        var done = 0;
         foreach (var id in identifiers)
         {
-            id.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, level == ResourceLevel.Instance ? "IMAGE" : level.ToString().ToUpperInvariant());
-            last = await client.MoveAsync(sopClass, targetAet ?? LocalAet, id, ct);
+            id.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, LevelText(level));
+            var index = done;
+            var pending = progress is null ? null : new ImmediateProgress<DimseMessage>(rsp => progress.Report(RetrieveProgress.From(index, identifiers.Count, rsp)));
+            last = get
+                ? await client.GetAsync(sopClass, id, rq => storeScp.OnRetrievedAsync(rq, m.AET, m.Host, local, ct), pending, ct)
+                : await client.MoveAsync(sopClass, target, id, pending, ct);
             audit.Record(new AuditEvent(AuditActions.Retrieve, DimseStatus.IsFailure(last.Status) ? AuditOutcome.MinorFailure : AuditOutcome.Success)
             {
                 PatientId = FindScp.NonEmpty(id.GetString(DicomTags.PatientID)),
                 StudyInstanceUid = FindScp.NonEmpty(id.GetString(DicomTags.StudyInstanceUID)),
                 ResourceLevel = level.ToString(),
-                Details = $"C-MOVE from {m.AET} to {targetAet ?? LocalAet}: status 0x{last.Status:X4}",
+                Details = get ? $"C-GET from {m.AET}: status 0x{last.Status:X4}" : $"C-MOVE from {m.AET} to {target}: status 0x{last.Status:X4}",
             });
+            done++;
+            progress?.Report(new RetrieveProgress(done, identifiers.Count, 0, 0));
             if (DimseStatus.IsFailure(last.Status)) break;
         }
-        return last ?? throw new ArgumentException("nothing to move");
+        return last!;
     }
 }
 
 /// <summary>
-/// The C-FIND results /queries serves, at most QueryRetrieveSize of them: adding one past the limit drops the least
-/// recently used (created or read), as Orthanc does. They would otherwise stay in memory until the server stops.
+/// How far a retrieve is: identifiers done of all, and within the current one its sub-operations done of all
+/// (remaining + completed + failed + warning of the pending responses, PS3.4 C.4.2.1.4 and C.4.3.1.4).
 /// </summary>
-internal sealed class QueryResults(Func<int> capacity)
+public readonly record struct RetrieveProgress(int Done, int Total, int SubOperationsDone, int SubOperations)
 {
-    private readonly Lock _gate = new();
-    private readonly Dictionary<string, LinkedListNode<ModalityQuery>> _byId = new(StringComparer.Ordinal);
-    private readonly LinkedList<ModalityQuery> _recency = new(); // most recently used first
+    public double Percent => Total == 0 ? 100
+        : 100.0 * (Done + (SubOperations > 0 ? (double)SubOperationsDone / SubOperations : 0)) / Total;
 
-    public void Add(ModalityQuery query)
+    internal static RetrieveProgress From(int done, int total, DimseMessage pending)
     {
-        lock (_gate)
-        {
-            _byId[query.Id] = _recency.AddFirst(query);
-            while (_byId.Count > Math.Max(1, capacity()) && _recency.Last is { } oldest)
-            {
-                _recency.RemoveLast();
-                _byId.Remove(oldest.Value.Id);
-            }
-        }
-    }
-
-    public ModalityQuery? Get(string id)
-    {
-        lock (_gate)
-        {
-            if (!_byId.TryGetValue(id, out var node)) return null;
-            _recency.Remove(node);
-            _recency.AddFirst(node);
-            return node.Value;
-        }
-    }
-
-    public IReadOnlyCollection<string> Ids
-    {
-        get { lock (_gate) return _recency.Select(q => q.Id).ToList(); }
+        int Count(DicomTag tag) => pending.Command.GetValueOrDefault<int>(tag, 0, 0);
+        var finished = Count(DicomTags.NumberOfCompletedSuboperations) + Count(DicomTags.NumberOfFailedSuboperations) + Count(DicomTags.NumberOfWarningSuboperations);
+        return new RetrieveProgress(done, total, finished, finished + Count(DicomTags.NumberOfRemainingSuboperations));
     }
 }

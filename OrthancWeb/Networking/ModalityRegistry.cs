@@ -56,9 +56,9 @@ public sealed class ModalityRegistry(IOptionsMonitor<DicomOptions> options, IDbC
         Caller.Demand(Policies.Administer, "change modalities");
         if (string.IsNullOrWhiteSpace(name) || name.Length > 64) throw new DicomValidationException("A modality needs a name of 1 to 64 characters");
         if (IsConfigured(name)) throw new DicomValidationException($"Modality {name} is defined in appsettings.json: edit it there");
-        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(m, new(m), errors, validateAllProperties: true) || m.AET.Length > 16)
-            throw new DicomValidationException("Invalid modality: " + (errors.Count > 0 ? string.Join("; ", errors.Select(e => e.ErrorMessage)) : "the AET has at most 16 characters"));
+        // The rules appsettings.json's entries are held to at start-up (ModalityOptions.Check).
+        if (m.Check().ToList() is { Count: > 0 } errors)
+            throw new DicomValidationException("Invalid modality: " + string.Join("; ", errors));
         return _stored.SaveAsync(name, m, ct);
     }
 

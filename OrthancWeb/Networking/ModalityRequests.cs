@@ -32,7 +32,10 @@ public sealed record ModalityQueryRequest
     public Dictionary<string, string> Query { get; init; } = [];
 }
 
-/// <summary>POST /modalities/{name}/move: {"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}.</summary>
+/// <summary>
+/// POST /modalities/{name}/move and /get: {"Level": "Study", "Resources": [{"StudyInstanceUID": "..."}], "TargetAet": "..."}
+/// (TargetAet for C-MOVE only). Within the request unless "Asynchronous": true or "Synchronous": false (a job).
+/// </summary>
 public sealed record ModalityMoveRequest
 {
     public required ResourceLevel Level { get; init; }
@@ -41,13 +44,32 @@ public sealed record ModalityMoveRequest
     /// <summary>The AE to send to; ours when absent.</summary>
     public string? TargetAet { get; init; }
     public bool Asynchronous { get; init; }
+    public bool Synchronous { get; init; } = true;
+    public int Priority { get; init; }
+
+    public bool AsJob => Asynchronous || !Synchronous;
 }
 
-/// <summary>POST /queries/{id}/retrieve: {"TargetAet": "...", "Asynchronous": true}, or the target AE title alone.</summary>
+/// <summary>POST /queries/{id}/answers/{n}/query-series (and -studies, -instances): {"Query": {"SeriesDescription": "*"}}.</summary>
+public sealed record QueryChildrenRequest
+{
+    public Dictionary<string, string> Query { get; init; } = [];
+}
+
+/// <summary>
+/// POST /queries/{id}/retrieve and /answers/{n}/retrieve: {"TargetAet": "...", "Synchronous": false, "RetrieveMethod": "C-GET"},
+/// or the target AE title alone (Orthanc 1.10's shapes; RetrieveMethod is Orthanc 1.12.6's).
+/// </summary>
 public sealed record QueryRetrieveRequest : IShorthandBody<QueryRetrieveRequest>
 {
     public string? TargetAet { get; init; }
     public bool Asynchronous { get; init; }
+    public bool Synchronous { get; init; } = true;
+    public int Priority { get; init; }
+    /// <summary>C-MOVE or C-GET; the modality's RetrieveMethod when absent.</summary>
+    public string? RetrieveMethod { get; init; }
+
+    public bool AsJob => Asynchronous || !Synchronous;
 
     public static JsonObject? Expand(JsonNode shorthand) =>
         shorthand is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.String ? new JsonObject { [nameof(TargetAet)] = v.GetValue<string>() } : null;

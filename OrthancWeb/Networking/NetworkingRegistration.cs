@@ -21,6 +21,9 @@ public static class NetworkingRegistration
         services.AddSingleton<ModalityClient>();
         services.AddSingleton<IJobHandler, ModalityStoreJob>();
         services.AddSingleton<IJobHandler, ModalityMoveJob>();
+        services.AddSingleton<IJobHandler, ModalityGetJob>();
+        services.AddSingleton<QueryRetrieveService>();
+        services.AddScoped<QueryRetrieveSession>();
         services.AddSingleton<DicomHost>();
         services.AddHostedService(sp => sp.GetRequiredService<DicomHost>());
         return services;

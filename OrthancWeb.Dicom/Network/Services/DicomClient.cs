@@ -223,23 +223,33 @@ public sealed class DicomClient : IAsyncDisposable
     }
 
     /// <summary>C-MOVE to a destination AE; returns the final response (status and sub-operation counters).</summary>
-    public Task<DimseMessage> MoveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct = default) =>
-        NamedAsync(() => RetrieveAsync(sopClass, destinationAet, identifier, ct));
+    /// <remarks><paramref name="pending"/> sees each pending response, with its sub-operation counters (PS3.4 C.4.2.1.4).</remarks>
+    public Task<DimseMessage> MoveAsync(string sopClass, string destinationAet, DicomDataset identifier,
+        IProgress<DimseMessage>? pending = null, CancellationToken ct = default) =>
+        NamedAsync(() => RetrieveAsync(sopClass, destinationAet, identifier, pending, ct));
 
-    private async Task<DimseMessage> RetrieveAsync(string sopClass, string destinationAet, DicomDataset identifier, CancellationToken ct)
+    private async Task<DimseMessage> RetrieveAsync(string sopClass, string destinationAet, DicomDataset identifier, IProgress<DimseMessage>? pending, CancellationToken ct)
     {
         var context = ContextFor(sopClass);
         var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
         var rq = DimseMessage.QueryRequest(CommandField.CMoveRequest, _channel.NextMessageId(), sopClass, DicomWriter.ToBytes(identifier, ts), destinationAet);
         rq.PresentationContextId = context.Id;
         DimseMessage? last = null;
-        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct)) last = rsp;
+        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct))
+        {
+            last = rsp;
+            if (DimseStatus.IsPending(rsp.Status)) pending?.Report(rsp);
+        }
         return last!;
     }
 
-    /// <summary>C-GET: the instances come back as C-STOREs on this association and go to <paramref name="onStore"/>.</summary>
+    /// <summary>
+    /// C-GET: the instances come back as C-STOREs on this association (PS3.4 C.4.3) and go to <paramref name="onStore"/>;
+    /// the association must have been negotiated with the SCP role for their storage SOP classes (PS3.7 D.3.3.4).
+    /// <paramref name="pending"/> sees each pending response.
+    /// </summary>
     public async Task<DimseMessage> GetAsync(string sopClass, DicomDataset identifier,
-        Func<DimseMessage, Task<ushort>> onStore, CancellationToken ct = default)
+        Func<DimseMessage, Task<ushort>> onStore, IProgress<DimseMessage>? pending = null, CancellationToken ct = default)
     {
         var context = ContextFor(sopClass);
         var ts = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
@@ -255,7 +265,11 @@ public sealed class DicomClient : IAsyncDisposable
             }
         }, stop.Token);
         DimseMessage? last = null;
-        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct)) last = rsp;
+        await foreach (var rsp in _channel.RequestStreamAsync(rq, ct))
+        {
+            last = rsp;
+            if (DimseStatus.IsPending(rsp.Status)) pending?.Report(rsp);
+        }
         stop.Cancel();
         try { await stores; } catch (OperationCanceledException) { }
         return last!;
