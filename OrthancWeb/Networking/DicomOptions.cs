@@ -155,14 +155,15 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>, IValidata
     public string RetrieveMethod { get; set; } = RetrieveMethods.SystemDefault;
 
     /// <summary>
-    /// Whether an instance may be sent to this modality in another transfer syntax than the stored one (decompressed);
-    /// false sends it as stored or not at all (Orthanc 1.7's AllowTranscoding).
+    /// Whether an instance may be sent to this modality in another transfer syntax than the stored one (decompressed, or
+    /// encoded losslessly); false sends it as stored or not at all (Orthanc 1.7's AllowTranscoding).
     /// </summary>
     public bool AllowTranscoding { get; set; } = true;
 
     /// <summary>
     /// Transfer syntax UID proposed first to this modality: for the instances a C-GET brings back, and for C-STORE
-    /// when the stored syntax is not accepted. Empty: the stored syntax, then Explicit VR Little Endian.
+    /// when the stored syntax is not accepted (any syntax we decode to or encode). Empty: the stored syntax, then the
+    /// uncompressed ones, then the lossless ones we encode.
     /// </summary>
     public string? PreferredTransferSyntax { get; set; }
 

@@ -167,7 +167,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         IProgress<RetrieveProgress>? progress = null, CancellationToken ct = default) =>
         RetrieveAsync(m, level, identifiers.ToList(), RetrieveMethods.Get, null, progress, ct);
 
-    /// <summary>The storage SOP classes a C-GET proposes (126: with the C-GET's own, the 127 contexts DicomClient proposes at most): the common ones first.</summary>
+    /// <summary>The storage SOP classes a C-GET proposes (127: with the C-GET's own, the 128 contexts an association may have, PS3.8 §9.3.2.2): the common ones first.</summary>
     private static readonly IReadOnlyList<string> GetStorageClasses = new[]
     {
         "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1",
@@ -176,7 +176,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         "1.2.840.10008.5.1.4.1.1.481.1", "1.2.840.10008.5.1.4.1.1.481.2", "1.2.840.10008.5.1.4.1.1.481.3", "1.2.840.10008.5.1.4.1.1.481.5",
         "1.2.840.10008.5.1.4.1.1.88.11", "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.104.1",
         "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.1.2.1", "1.2.840.10008.5.1.4.1.1.13.1.3", "1.2.840.10008.5.1.4.1.1.3.1",
-    }.Concat(SopClasses.Storage).Distinct().Take(126).ToList();
+    }.Concat(SopClasses.Storage).Distinct().Take(127).ToList();
 
     /// <summary>
     /// The syntaxes proposed for the instances a C-GET brings back: the modality's preferred one first, then every

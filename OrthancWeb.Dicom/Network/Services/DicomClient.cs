@@ -75,12 +75,13 @@ public sealed class DicomClient : IAsyncDisposable
                 }
             }
             var request = new AssociationParameters { CallingAE = callingAe, CalledAE = calledAe, UserIdentity = identity };
-            byte id = 1;
+            // Presentation context IDs are odd, 1 to 255 (PS3.8 §9.3.2.2): 128 contexts at most.
+            var id = 1;
             foreach (var (abstractSyntax, syntaxes) in contexts)
             {
-                if (id > 253) throw new ArgumentException("at most 128 presentation contexts can be proposed");
-                request.PresentationContexts.Add(new PresentationContext(id, abstractSyntax, syntaxes));
-                id += 2; // presentation context IDs are odd (PS3.8 §9.3.2.2)
+                if (id > 255) throw new ArgumentException("at most 128 presentation contexts can be proposed");
+                request.PresentationContexts.Add(new PresentationContext((byte)id, abstractSyntax, syntaxes));
+                id += 2;
             }
             if (roles is not null) request.RoleSelections.AddRange(roles);
             var association = await DicomAssociation.RequestAsync(stream, request, options, ct);
