@@ -57,6 +57,9 @@ public sealed class FileRangeBuffer(string path, long offset, long length, int s
     public long Offset { get; } = offset;
     public override long Length => length;
 
+    /// <summary>Whether the bytes in the file are the value's as they are (little endian), so that a range of them can be copied unread.</summary>
+    public bool IsVerbatim => swapUnit <= 1;
+
     public override ReadOnlyMemory<byte> Memory
     {
         get

@@ -70,6 +70,19 @@ public sealed class FrameSource
         return all.Slice((int)offset, (int)length);
     }
 
+    /// <summary>
+    /// Where frame <paramref name="index"/> of native pixel data lies in its file, when its bytes there are the frame as
+    /// is (not loaded, not swapped, whole bytes): a server can then copy the range to a client without loading it.
+    /// </summary>
+    public bool TryGetFrameRange(int index, out string path, out long offset, out long length)
+    {
+        (path, offset, length) = ("", 0, 0);
+        if (index < 0 || index >= FrameCount || Info.BitsAllocated == 1 || HasSwappedWords
+            || _pixelData is not DicomElement { Buffer: FileRangeBuffer { IsVerbatim: true } range }) return false;
+        (path, offset, length) = (range.Path, range.Offset + index * Info.FrameLength, Info.FrameLength);
+        return offset - range.Offset + length <= range.Length;
+    }
+
     private List<ReadOnlyMemory<byte>> EncapsulatedFrames()
     {
         if (_encapsulatedFrames is not null) return _encapsulatedFrames;
