@@ -24,26 +24,7 @@ public sealed class DcmqrscpTests : IAsyncLifetime
     {
         _folder = Directory.CreateTempSubdirectory("ow-qr-").FullName;
         var dicomPort = ServerProcess.FreePort();
-        _qrPort = ServerProcess.FreePort();
-        var db = Path.Combine(_folder, "qrdb");
-        Directory.CreateDirectory(db);
-        var config = Path.Combine(_folder, "dcmqrscp.cfg");
-        File.WriteAllText(config, $"""
-            NetworkTCPPort  = {_qrPort}
-            MaxPDUSize      = 16384
-            MaxAssociations = 16
-            HostTable BEGIN
-            oweb = ({OurAet}, 127.0.0.1, {dicomPort})
-            HostTable END
-            VendorTable BEGIN
-            VendorTable END
-            AETable BEGIN
-            {QrAet} {db} RW (200, 1024mb) ANY
-            AETable END
-            """);
-        var psi = new ProcessStartInfo(Peers.Tool("dcmqrscp"), ["-c", config, "--disable-host-lookup"]);
-        psi.Environment["TCP_NODELAY"] = "1";
-        _qr = PeerProcess.Start(psi);
+        (_qr, _qrPort) = Dcmqrscp.Start(_folder, QrAet, OurAet, dicomPort);
         _server = await ServerProcess.StartAsync(_folder, $$"""
             , "DicomPort": {{dicomPort}}, "DicomAet": "{{OurAet}}",
             "DicomModalities": { "qr": { "AET": "{{QrAet}}", "Host": "127.0.0.1", "Port": {{_qrPort}} } }

@@ -32,27 +32,7 @@ public sealed class DcmqrscpArchive : IAsyncLifetime
     {
         _folder = Directory.CreateTempSubdirectory("ow-qr-").FullName;
         DicomPort = ServerProcess.FreePort();
-        QrPort = ServerProcess.FreePort();
-        var db = Path.Combine(_folder, "qrdb");
-        Directory.CreateDirectory(db);
-        var config = Path.Combine(_folder, "dcmqrscp.cfg");
-        // C-MOVE destinations must be in dcmqrscp's HostTable; C-GET answers on the caller's own association.
-        File.WriteAllText(config, $"""
-            NetworkTCPPort  = {QrPort}
-            MaxPDUSize      = 16384
-            MaxAssociations = 16
-            HostTable BEGIN
-            oweb = ({OurAet}, 127.0.0.1, {DicomPort})
-            HostTable END
-            VendorTable BEGIN
-            VendorTable END
-            AETable BEGIN
-            {QrAet} {db} RW (200, 1024mb) ANY
-            AETable END
-            """);
-        var psi = new ProcessStartInfo(Peers.Tool("dcmqrscp"), ["-c", config, "--disable-host-lookup"]);
-        psi.Environment["TCP_NODELAY"] = "1";
-        _qr = PeerProcess.Start(psi);
+        (_qr, QrPort) = Dcmqrscp.Start(_folder, QrAet, OurAet, DicomPort);
         var serverStart = ServerProcess.StartAsync(_folder, $$"""
             , "DicomPort": {{DicomPort}}, "DicomAet": "{{OurAet}}", "QueryRetrieveSize": {{QueryRetrieveSize}}, "QueryRetrieveMaximumAnswers": {{MaximumAnswers}},
             "DicomModalities": { "qr": { "AET": "{{QrAet}}", "Host": "127.0.0.1", "Port": {{QrPort}} } }
