@@ -215,35 +215,17 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
         var native = stored == TransferSyntax.ExplicitVRLittleEndian || stored == TransferSyntax.ImplicitVRLittleEndian;
         foreach (var n in numbers)
         {
-            // An uncompressed frame still in its file goes from the file to the client through a small buffer: a CT
+            // An uncompressed frame still in its file goes from the file to the client as the server sends files: a CT
             // slice is 512 KB that need not be loaded into memory first.
             if ((asStored || native) && loaded.Frames.TryGetFrameRange(n - 1, out var path, out var offset, out var length))
             {
-                await writer.WritePartAsync(partType, (body, token) => CopyRangeAsync(path, offset, length, body, token), ct);
+                await writer.WritePartAsync(partType, (_, token) => http.Response.SendFileAsync(path, offset, length, token), ct);
                 continue;
             }
             var bytes = asStored || native ? loaded.Frames.GetFrame(n - 1) : CodecRegistry.Default.DecodeFrame(loaded.Frames, n - 1).Data;
             await writer.WritePartAsync(partType, bytes, ct);
         }
         await writer.CompleteAsync(ct);
-    }
-
-    private static async Task CopyRangeAsync(string path, long offset, long length, Stream body, CancellationToken ct)
-    {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.Asynchronous);
-        file.Position = offset;
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            for (var left = length; left > 0;)
-            {
-                var n = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), ct);
-                if (n == 0) throw new IOException($"{path} ends before its pixel data does");
-                await body.WriteAsync(buffer.AsMemory(0, n), ct);
-                left -= n;
-            }
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     private async Task<RenderingService.Loaded> LoadAsync(WebTarget target, string what, CancellationToken ct) =>
