@@ -315,6 +315,10 @@ public sealed class DicomWebServerTests(DicomWebFixture fx) : IClassFixture<Dico
         Assert.Equal(DicomWebFixture.Pydicom("frame", DicomWebFixture.Sample("rtdose.dcm"), "15"), DicomWebFixture.Sha256(parts[0].Body));
         Assert.Equal(DicomWebFixture.Pydicom("frame", DicomWebFixture.Sample("rtdose.dcm"), "1"), DicomWebFixture.Sha256(parts[1].Body));
 
+        // Frames answers declare their length up front (a decoded frame, a stored one, several uncompressed ones), so
+        // they are not chunked; the length is right, or HttpClient would have failed to read the body.
+        foreach (var response in new[] { octets, stored, frames }) Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+
         Assert.Equal(404, (int)(await fx.GetAsync(doseUrl + "/16")).Response.StatusCode);
         Assert.Equal(400, (int)(await fx.GetAsync(doseUrl + "/x")).Response.StatusCode);
         Assert.Equal(406, (int)(await fx.GetAsync(url, "multipart/related; type=\"image/jpeg\"")).Response.StatusCode);

@@ -166,13 +166,31 @@ public sealed class MultipartRelatedWriter(Stream body, string boundary)
 
     public async Task WritePartAsync(string contentType, Func<Stream, CancellationToken, Task> content, CancellationToken ct, string? location = null)
     {
+        var head = PartHead(contentType, location, _first);
+        _first = false;
+        await body.WriteAsync(head, ct);
+        await content(body, ct);
+    }
+
+    private byte[] PartHead(string contentType, string? location, bool first)
+    {
         var head = new StringBuilder();
-        head.Append(_first ? "--" : "\r\n--").Append(boundary).Append("\r\nContent-Type: ").Append(contentType).Append("\r\n");
+        head.Append(first ? "--" : "\r\n--").Append(boundary).Append("\r\nContent-Type: ").Append(contentType).Append("\r\n");
         if (location is not null) head.Append("Content-Location: ").Append(location).Append("\r\n");
         head.Append("\r\n");
-        _first = false;
-        await body.WriteAsync(Encoding.ASCII.GetBytes(head.ToString()), ct);
-        await content(body, ct);
+        return Encoding.ASCII.GetBytes(head.ToString());
+    }
+
+    /// <summary>
+    /// The body's exact length when every part has the same content type and no location, as a frames answer has: sent
+    /// as Content-Length, it spares the client de-chunking a large body (Orthanc sends one too).
+    /// </summary>
+    public long LengthOf(string contentType, IEnumerable<long> partLengths)
+    {
+        long total = 0;
+        var count = 0;
+        foreach (var length in partLengths) total += length + PartHead(contentType, null, count++ == 0).Length;
+        return total + Encoding.ASCII.GetByteCount((count == 0 ? "--" : "\r\n--") + boundary + "--\r\n");
     }
 
     public Task WritePartAsync(string contentType, ReadOnlyMemory<byte> content, CancellationToken ct, string? location = null) =>

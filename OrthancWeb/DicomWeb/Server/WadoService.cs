@@ -25,8 +25,9 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
     /// <summary>The instances a target names, each access recorded once per study; 404 when there are none.</summary>
     private async Task<IReadOnlyList<WebInstance>> InstancesAsync(WebTarget target, bool withJson, string action, string what, CancellationToken ct)
     {
-        var ids = await queries.ResolveUidsAsync(target.StudyUid, target.SeriesUid, target.InstanceUid, ct);
-        var instances = await queries.WebInstancesAsync(target.Level, ids, withJson, ct);
+        var instances = target.InstanceUid is not null && target.SeriesUid is not null && !withJson
+            ? await queries.WebInstanceByUidsAsync(target.StudyUid, target.SeriesUid, target.InstanceUid, ct)
+            : await queries.WebInstancesAsync(target.Level, await queries.ResolveUidsAsync(target.StudyUid, target.SeriesUid, target.InstanceUid, ct), withJson, ct);
         if (instances.Count == 0) throw DicomWebException.NotFound($"No {target.Level.ToString().ToLowerInvariant()} {target.InstanceUid ?? target.SeriesUid ?? target.StudyUid} in this archive");
         foreach (var study in instances.GroupBy(i => (i.PatientId, i.StudyUid)))
             audit.Record(new AuditEvent(action, AuditOutcome.Success)
@@ -213,18 +214,26 @@ public sealed class WadoService(IndexQueries queries, IndexTransactions transact
         http.Response.ContentType = MultipartRelatedWriter.ContentType(asStored ? storedType : DicomWebMedia.OctetStream, boundary);
         var writer = new MultipartRelatedWriter(http.Response.Body, boundary);
         var native = stored == TransferSyntax.ExplicitVRLittleEndian || stored == TransferSyntax.ImplicitVRLittleEndian;
-        foreach (var n in numbers)
+        // An uncompressed frame still in its file goes from the file to the client as the server sends files: a CT
+        // slice is 512 KB that need not be loaded into memory first. Unless several frames must be decoded, the body's
+        // length is known before its first byte.
+        ReadOnlyMemory<byte> Frame(int n) => asStored || native ? loaded.Frames.GetFrame(n - 1) : CodecRegistry.Default.DecodeFrame(loaded.Frames, n - 1).Data;
+        if (asStored || native || numbers.Count == 1)
         {
-            // An uncompressed frame still in its file goes from the file to the client as the server sends files: a CT
-            // slice is 512 KB that need not be loaded into memory first.
-            if ((asStored || native) && loaded.Frames.TryGetFrameRange(n - 1, out var path, out var offset, out var length))
-            {
-                await writer.WritePartAsync(partType, (_, token) => http.Response.SendFileAsync(path, offset, length, token), ct);
-                continue;
-            }
-            var bytes = asStored || native ? loaded.Frames.GetFrame(n - 1) : CodecRegistry.Default.DecodeFrame(loaded.Frames, n - 1).Data;
-            await writer.WritePartAsync(partType, bytes, ct);
+            var parts = new List<(long Length, Func<Stream, CancellationToken, Task> Write)>(numbers.Count);
+            foreach (var n in numbers)
+                if ((asStored || native) && loaded.Frames.TryGetFrameRange(n - 1, out var path, out var offset, out var length))
+                    parts.Add((length, (_, token) => http.Response.SendFileAsync(path, offset, length, token)));
+                else
+                {
+                    var bytes = Frame(n);
+                    parts.Add((bytes.Length, (body, token) => body.WriteAsync(bytes, token).AsTask()));
+                }
+            http.Response.ContentLength = writer.LengthOf(partType, parts.Select(p => p.Length));
+            foreach (var part in parts) await writer.WritePartAsync(partType, part.Write, ct);
         }
+        else
+            foreach (var n in numbers) await writer.WritePartAsync(partType, Frame(n), ct);
         await writer.CompleteAsync(ct);
     }
 
