@@ -33,19 +33,29 @@ public sealed partial class IndexQueries
         return result;
     }
 
+    // Each starts from the (Tag, Value) index on the UID asked for, then checks the parents by their primary keys: a
+    // query that started from Resources and asked "has a tag equal to ..." of each row read every instance.
     private static readonly Func<IndexDbContext, string, IAsyncEnumerable<long>> StudyIds = EF.CompileAsyncQuery((IndexDbContext db, string study) =>
-        db.Resources.Where(r => r.Level == ResourceLevel.Study && r.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)).Select(r => r.Id));
+        from t in db.MainDicomTags
+        where t.Tag == StudyUidTag && t.Value == study
+        join r in db.Resources on t.ResourceId equals r.Id
+        where r.Level == ResourceLevel.Study
+        select r.Id);
 
     private static readonly Func<IndexDbContext, string, string, IAsyncEnumerable<long>> SeriesIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series) =>
-        db.Resources.Where(r => r.Level == ResourceLevel.Series && r.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
-            && db.Resources.Any(s => s.Id == r.ParentId && s.Level == ResourceLevel.Study && s.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)))
-        .Select(r => r.Id));
+        from t in db.MainDicomTags
+        where t.Tag == SeriesUidTag && t.Value == series
+        join r in db.Resources on t.ResourceId equals r.Id
+        where r.Level == ResourceLevel.Series && r.Parent!.Tags.Any(p => p.Tag == StudyUidTag && p.Value == study)
+        select r.Id);
 
     private static readonly Func<IndexDbContext, string, string, string, IAsyncEnumerable<long>> InstanceIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series, string sop) =>
-        db.Resources.Where(r => r.Level == ResourceLevel.Instance && r.Tags.Any(t => t.Tag == SopUidTag && t.Value == sop)
-            && db.Resources.Any(se => se.Id == r.ParentId && se.Level == ResourceLevel.Series && se.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
-                && db.Resources.Any(st => st.Id == se.ParentId && st.Level == ResourceLevel.Study && st.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study))))
-        .Select(r => r.Id));
+        from t in db.MainDicomTags
+        where t.Tag == SopUidTag && t.Value == sop
+        join r in db.Resources on t.ResourceId equals r.Id
+        where r.Level == ResourceLevel.Instance && r.Parent!.Tags.Any(p => p.Tag == SeriesUidTag && p.Value == series)
+            && r.Parent.Parent!.Tags.Any(p => p.Tag == StudyUidTag && p.Value == study)
+        select r.Id);
 
     /// <summary>
     /// An instance named by its three UIDs, resolved and read in one compiled statement: the path of every frame and
@@ -62,10 +72,12 @@ public sealed partial class IndexQueries
 
     private static readonly Func<IndexDbContext, string, string, string, IAsyncEnumerable<WebInstance>> InstanceByUids = EF.CompileAsyncQuery(
         (IndexDbContext db, string study, string series, string sop) =>
-            from r in db.Resources
-            where r.Level == ResourceLevel.Instance && r.Tags.Any(t => t.Tag == SopUidTag && t.Value == sop)
-                && r.Parent!.Level == ResourceLevel.Series && r.Parent.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
-                && r.Parent.Parent!.Level == ResourceLevel.Study && r.Parent.Parent!.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)
+            from u in db.MainDicomTags
+            where u.Tag == SopUidTag && u.Value == sop
+            join r in db.Resources on u.ResourceId equals r.Id
+            where r.Level == ResourceLevel.Instance
+                && r.Parent!.Tags.Any(t => t.Tag == SeriesUidTag && t.Value == series)
+                && r.Parent.Parent!.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)
             from a in r.Attachments
             where a.ContentType == Attachment.DicomContentType
             orderby r.Id
