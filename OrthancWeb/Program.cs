@@ -56,6 +56,7 @@ using (var scope = app.Services.CreateScope())
     await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
 await app.Services.GetRequiredService<IndexStartup>().RunAsync();
 
+app.UseOrthancRequestShape();
 app.UseSecurityHeaders();
 app.UseHttpsForBrowsers();
 app.UseRestApiErrors();

@@ -14,6 +14,19 @@ public sealed class DicomCharacterSet
 
     public static readonly DicomCharacterSet Default = new([""]);
 
+    private static volatile DicomCharacterSet _fallback = Default;
+
+    /// <summary>
+    /// What a data set without Specific Character Set (0008,0005) is read with: the default repertoire (kept lenient as
+    /// Latin-1) unless the server says otherwise, as Orthanc's DefaultEncoding does for the files of a site whose
+    /// modalities send, say, Cyrillic without declaring it. Process-wide, as Orthanc's is.
+    /// </summary>
+    public static DicomCharacterSet Fallback
+    {
+        get => _fallback;
+        set => _fallback = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
     public DicomCharacterSet(IReadOnlyList<string> terms)
     {
         Terms = terms.Select(t => t.Trim()).ToArray();

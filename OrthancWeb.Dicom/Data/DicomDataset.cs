@@ -150,7 +150,7 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
             if (_characterSet is not null) return _characterSet;
             if (this[DicomTags.SpecificCharacterSet] is DicomElement e)
                 return _characterSet = DicomCharacterSet.FromValue(Encoding.ASCII.GetString(e.Buffer.Memory.Span));
-            return Parent?.CharacterSet ?? DicomCharacterSet.Default;
+            return Parent?.CharacterSet ?? DicomCharacterSet.Fallback;
         }
     }
 

@@ -7,6 +7,7 @@ using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Hosting;
 using OrthancWeb.Index;
+using OrthancWeb.Networking;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
 
@@ -16,7 +17,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store) : ControllerBase
+public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
 {
     /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
@@ -99,6 +100,21 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
         });
     }
 
+    /// <summary>The encoding of files that declare none (text/plain, Orthanc's names).</summary>
+    [HttpGet("tools/default-encoding")]
+    public IActionResult DefaultEncoding() => Content(OrthancEncodings.Current, "text/plain");
+
+    /// <summary>Changes it until the server stops, as Orthanc does (the configuration file keeps its own).</summary>
+    [HttpPut("tools/default-encoding")]
+    [Authorize(Policy = Policies.Administer)]
+    public async Task<IActionResult> SetDefaultEncoding(CancellationToken ct)
+    {
+        using var reader = new StreamReader(Request.Body);
+        var name = (await reader.ReadToEndAsync(ct)).Trim();
+        return OrthancEncodings.TryApply(name) ? Content("", "text/plain")
+            : ApiJson.Error(HttpContext, 400, $"Unknown encoding '{name}': one of {string.Join(", ", OrthancEncodings.Names)}");
+    }
+
     [HttpGet("system")]
     public IActionResult SystemInfo()
     {
@@ -106,9 +122,16 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
         return Ok(new JsonObject
         {
             ["Name"] = server.Value.Name,
-            ["Version"] = "orthancweb-" + (typeof(ToolsController).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"),
-            ["ApiVersion"] = 18,
-            ["DatabaseVersion"] = 6,
+            // Scripts compare Version and ApiVersion to decide which routes to use: the Orthanc release whose REST API
+            // ours answers like (Debian's, which the differential tests compare us with); our own name and version
+            // are in fields of their own.
+            ["Version"] = OrthancCompatibility.Version,
+            ["ApiVersion"] = OrthancCompatibility.ApiVersion,
+            ["DatabaseVersion"] = OrthancCompatibility.DatabaseVersion,
+            ["Product"] = "OrthancWeb",
+            ["ProductVersion"] = typeof(ToolsController).Assembly.GetName().Version?.ToString(3) ?? "1.0.0",
+            ["DicomAet"] = dicom.CurrentValue.DicomAet,
+            ["DicomPort"] = dicom.CurrentValue.DicomPort,
             ["HttpPort"] = server.Value.HttpPort,
             ["HttpsPort"] = server.Value.HttpsPort,
             ["IsHttpServerSecure"] = Request.IsHttps,

@@ -18,6 +18,8 @@ public static class HostingRegistration
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
+        // An unknown name stops the start with ValidateOnStart's message; a known one is in force before the first file is read.
+        OrthancEncodings.TryApply(server.DefaultEncoding);
         var configFolder = configFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(configFile)!;
         var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder)) { ConfigurationFolder = configFolder };
         // Before the first file of the data folder is created: the certificate's key, the databases, the images.

@@ -7,6 +7,13 @@ public sealed class ServerOptions
 {
     public const string Section = "OrthancWeb";
 
+    /// <summary>
+    /// The encoding of DICOM files that declare none (Orthanc's DefaultEncoding and its names: Latin1, Utf8, Cyrillic...).
+    /// REST /tools/default-encoding changes it until the server stops.
+    /// </summary>
+    [OrthancEncoding]
+    public string DefaultEncoding { get; set; } = "Latin1";
+
     /// <summary>Shown in the UI title bar and in REST /system.</summary>
     [Required]
     public string Name { get; set; } = "OrthancWeb";

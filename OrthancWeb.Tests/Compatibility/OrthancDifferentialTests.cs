@@ -1,0 +1,116 @@
+using System.Text.Json.Nodes;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+
+namespace OrthancWeb.Tests.Compatibility;
+
+/// <summary>Requests a script written for Orthanc sends, answered by both servers alike.</summary>
+public sealed class OrthancDifferentialTests(OrthancDifferentialFixture fx) : IClassFixture<OrthancDifferentialFixture>
+{
+    /// <summary>What must differ between two servers: times, our data folder's sizes, each server's own ports and name.</summary>
+    private static readonly HashSet<string> Volatile =
+        ["LastUpdate", "Date", "HttpPort", "DicomPort", "Name", "DicomAet", "IsHttpServerSecure", "PluginsEnabled", "TotalDiskSize", "TotalDiskSizeMB",
+         "TotalUncompressedSize", "TotalUncompressedSizeMB", "CheckRevisions", "FileSize", "FileUuid", "Uuid",
+         // Each server's StableAge (orthanc's peer 1 s, ours the default).
+         "IsStable"];
+
+    public static TheoryData<string, string> SameAnswers => new()
+    {
+        { "GET", "/patients" },
+        { "GET", "//patients" },
+        { "GET", "/patients/" },
+        { "GET", "//studies//" },
+        { "GET", "/series?expand" },
+        { "GET", "/system" },
+        { "GET", "/statistics" },
+        { "GET", "/tools/default-encoding" },
+        { "GET", "/patients/nonexistent" },
+        { "GET", "/nonexistent-route" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SameAnswers))]
+    public async Task Ours_answers_as_orthanc_does(string method, string path)
+    {
+        var (ours, orthanc) = await fx.SendBothAsync(new HttpMethod(method), path);
+        Assert.True(orthanc.Status == ours.Status, $"{method} {path}: orthanc {orthanc.Status}, ours {ours.Status}: {ours.Body}");
+        if (orthanc.Status / 100 != 2) return;
+        if (!orthanc.Body.TrimStart().StartsWith('[') && !orthanc.Body.TrimStart().StartsWith('{'))
+        {
+            Assert.Equal(orthanc.Body.Trim(), ours.Body.Trim());
+            return;
+        }
+        var differences = JsonDifference.Between(orthanc.Json, ours.Json, Volatile);
+        Assert.True(differences.Count == 0, $"{method} {path}:\n" + string.Join("\n", differences));
+    }
+
+    [Fact]
+    public async Task A_post_with_a_method_override_is_the_put_or_delete_it_names()
+    {
+        // Deleting something that does not exist, through the override: both answer as to a DELETE.
+        var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Post, "/instances/0000-not-there", headers: new() { ["X-HTTP-Method-Override"] = "DELETE" });
+        Assert.Equal(orthanc.Status, ours.Status);
+        Assert.Equal(404, ours.Status);
+        // Protecting a patient through the override is a PUT: both then read it back protected, and unprotected after.
+        foreach (var flag in new[] { "1", "0" })
+            foreach (var client in new[] { fx.OursClient, fx.OrthancClient })
+            {
+                var patient = (await Rest.GetJsonAsync(client, "/patients")).AsArray()[0]!.GetValue<string>();
+                using var put = new HttpRequestMessage(HttpMethod.Post, $"/patients/{patient}/protected") { Content = new StringContent(flag) };
+                put.Headers.Add("X-HTTP-Method-Override", "put");
+                Assert.True((await client.SendAsync(put)).IsSuccessStatusCode);
+                Assert.Equal(flag, (await client.GetStringAsync($"/patients/{patient}/protected")).Trim());
+            }
+    }
+
+    [Fact]
+    public async Task The_default_encoding_reads_files_that_declare_none_and_can_be_changed_over_rest()
+    {
+        // A file with a Cyrillic patient name in ISO 8859-5 and no Specific Character Set, as some modalities send.
+        var path = Path.Combine(Path.GetTempPath(), $"ow-encoding-{Guid.NewGuid():N}.dcm");
+        var made = Peers.Run(Peers.DebianPython, "-c", $$"""
+            import pydicom, pydicom.data
+            ds = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+            if "SpecificCharacterSet" in ds: del ds.SpecificCharacterSet
+            ds.PatientName = None
+            ds.add_new(0x00100010, "PN", "Иванов^Иван".encode("iso8859_5"))
+            ds.PatientID = "ENCODING-1"
+            ds.StudyInstanceUID = pydicom.uid.generate_uid(); ds.SeriesInstanceUID = pydicom.uid.generate_uid()
+            ds.SOPInstanceUID = pydicom.uid.generate_uid(); ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.save_as("{{path}}")
+            """);
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        try
+        {
+            var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Put, "/tools/default-encoding", "Cyrillic");
+            Assert.Equal((orthanc.Status, 200), (ours.Status, 200));
+            Assert.Equal("Cyrillic", (await fx.SendBothAsync(HttpMethod.Get, "/tools/default-encoding")).Ours.Body.Trim());
+            var bytes = await File.ReadAllBytesAsync(path);
+            var names = new List<string>();
+            foreach (var client in new[] { fx.OursClient, fx.OrthancClient })
+            {
+                var up = JsonNode.Parse(await (await client.PostAsync("/instances", new ByteArrayContent(bytes))).Content.ReadAsStringAsync())!;
+                var patient = await Rest.GetJsonAsync(client, $"/patients/{up["ParentPatient"]!.GetValue<string>()}");
+                names.Add(patient["MainDicomTags"]!["PatientName"]!.GetValue<string>());
+                (await client.DeleteAsync($"/patients/{up["ParentPatient"]!.GetValue<string>()}")).EnsureSuccessStatusCode();
+            }
+            Assert.Equal(["Иванов^Иван", "Иванов^Иван"], names);
+            Assert.Equal(400, (await fx.SendBothAsync(HttpMethod.Put, "/tools/default-encoding", "Klingon")).Ours.Status);
+        }
+        finally
+        {
+            await fx.SendBothAsync(HttpMethod.Put, "/tools/default-encoding", "Latin1");
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task System_reports_a_version_scripts_can_compare_and_our_own_product()
+    {
+        var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, "/system");
+        var version = Version.Parse(ours.Json!["Version"]!.GetValue<string>());
+        Assert.Equal(Version.Parse(orthanc.Json!["Version"]!.GetValue<string>()), version);
+        Assert.Equal("OrthancWeb", ours.Json["Product"]!.GetValue<string>());
+        Assert.Matches(@"^\d+\.\d+\.\d+$", ours.Json["ProductVersion"]!.GetValue<string>());
+    }
+}
