@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
@@ -26,7 +27,33 @@ public sealed class OrthancDifferentialTests(OrthancDifferentialFixture fx) : IC
         { "GET", "/tools/default-encoding" },
         { "GET", "/patients/nonexistent" },
         { "GET", "/nonexistent-route" },
+        { "GET", "/tools/metrics" },
+        { "GET", "/studies?expand&since=0&limit=2" },
     };
+
+    [Fact]
+    public async Task Tools_lists_its_routes_and_answers_the_time_and_new_uids()
+    {
+        var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, "/tools");
+        var names = ours.Json!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        // Every tool we list is one Orthanc has, and answers something other than 404 here.
+        Assert.Subset(orthanc.Json!.AsArray().Select(n => n!.GetValue<string>()).ToHashSet(), names.ToHashSet());
+        Assert.Subset(names.ToHashSet(), new HashSet<string> { "create-archive", "create-media", "default-encoding", "find", "generate-uid", "lookup", "metrics", "now", "now-local" });
+        Assert.DoesNotContain(names, n => n.Contains('{', StringComparison.Ordinal) || n.Contains('/', StringComparison.Ordinal));
+
+        var now = DateTime.ParseExact((await fx.SendBothAsync(HttpMethod.Get, "/tools/now")).Ours.Body, "yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture);
+        Assert.InRange(now, DateTime.UtcNow.AddMinutes(-1), DateTime.UtcNow.AddMinutes(1));
+        var uids = new HashSet<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var uid = (await fx.SendBothAsync(HttpMethod.Get, "/tools/generate-uid?level=study")).Ours.Body;
+            Assert.Matches(@"^[0-9]+(\.[0-9]+)+$", uid);
+            Assert.InRange(uid.Length, 10, 64); // PS3.5 9.1: at most 64 characters
+            uids.Add(uid);
+        }
+        Assert.Equal(3, uids.Count);
+        Assert.Equal(400, (await fx.SendBothAsync(HttpMethod.Get, "/tools/generate-uid?level=galaxy")).Ours.Status);
+    }
 
     [Theory]
     [MemberData(nameof(SameAnswers))]

@@ -100,6 +100,48 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
         });
     }
 
+    /// <summary>The tools this server has: the names under /tools, read from its own routes so the list cannot drift.</summary>
+    [HttpGet("tools")]
+    public IActionResult ToolNames([FromServices] EndpointDataSource endpoints) => Ok(new JsonArray(endpoints.Endpoints
+        .OfType<RouteEndpoint>()
+        .Select(e => e.RoutePattern.RawText?.TrimStart('/') ?? "")
+        .Where(t => t.StartsWith("tools/", StringComparison.Ordinal) && t.Length > "tools/".Length)
+        .SelectMany(t => t["tools/".Length..] is var name && name.Contains("regex(", StringComparison.Ordinal)
+            ? ToolAlternatives(name) : [name])
+        .Where(n => !n.Contains('{', StringComparison.Ordinal) && !n.Contains('/', StringComparison.Ordinal))
+        .Distinct().Order(StringComparer.Ordinal).Select(n => (JsonNode)n).ToArray()));
+
+    /// <summary>"{kind:regex(^(a|b)$)}" stands for the tools a and b.</summary>
+    private static string[] ToolAlternatives(string segment)
+    {
+        var open = segment.IndexOf("^(", StringComparison.Ordinal);
+        var close = segment.IndexOf(")$", StringComparison.Ordinal);
+        return open < 0 || close < open ? [] : segment[(open + 2)..close].Split('|');
+    }
+
+    /// <summary>The server's time, UTC, in DICOM's compact form (Orthanc's /tools/now).</summary>
+    [HttpGet("tools/now")]
+    public IActionResult Now([FromServices] TimeProvider time) => Content(time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture), "text/plain");
+
+    /// <summary>The same in the server's time zone.</summary>
+    [HttpGet("tools/now-local")]
+    public IActionResult NowLocal([FromServices] TimeProvider time) => Content(time.GetLocalNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture), "text/plain");
+
+    /// <summary>A new UID for a resource of the level asked (patient, study, series or instance).</summary>
+    [HttpGet("tools/generate-uid")]
+    public IActionResult GenerateUid([FromQuery] string? level) =>
+        level is not null && ResourceLevelExtensions.TryParse(level, out _)
+            ? Content(OrthancWeb.Dicom.Anonymization.UidMap.NewUid(), "text/plain")
+            : ApiJson.Error(HttpContext, 400, "generate-uid needs ?level=patient, study, series or instance");
+
+    /// <summary>Metrics are always collected here (Orthanc answers "1" when MetricsEnabled).</summary>
+    [HttpGet("tools/metrics")]
+    public IActionResult MetricsEnabled() => Content("1", "text/plain");
+
+    /// <summary>No Orthanc plugins run in this server: its capabilities are built in.</summary>
+    [HttpGet("plugins")]
+    public IActionResult Plugins() => Ok(new JsonArray());
+
     /// <summary>The encoding of files that declare none (text/plain, Orthanc's names).</summary>
     [HttpGet("tools/default-encoding")]
     public IActionResult DefaultEncoding() => Content(OrthancEncodings.Current, "text/plain");
