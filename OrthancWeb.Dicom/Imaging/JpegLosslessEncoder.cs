@@ -30,64 +30,67 @@ public static class JpegLosslessEncoder
 
         // Pass 1: the differences and the frequency of each magnitude category SSSS (T.81 Table H.2).
         var differences = new int[samples.Length];
-        var frequencies = new long[17];
-        var mask = (1 << precision) - 1;
+        Span<long> frequencies = stackalloc long[17];
         var stride = width * components;
         for (var y = 0; y < height; y++)
         {
             var line = y * stride;
-            for (var x = 0; x < width; x++)
-                for (var c = 0; c < components; c++)
-                {
-                    var at = line + x * components + c;
-                    var px = Predict(samples, at, x, y, components, stride, predictor, precision);
-                    // H.1.2.2: the difference is taken modulo 2^16 and read in -32767..32768.
-                    var diff = (samples[at] & mask) - px & 0xFFFF;
-                    if (diff > 32768) diff -= 65536;
-                    differences[at] = diff;
-                    frequencies[Category(diff)]++;
-                }
+            for (var i = line; i < line + stride; i++)
+            {
+                int px;
+                if (i - line < components)
+                    px = y == 0 ? 1 << (precision - 1) : samples[i - stride]; // a line's first pixel: Rb (the scan's first: 2^(P-1))
+                else if (y == 0 || predictor == 1)
+                    px = samples[i - components];                             // Ra (all the first line uses, H.1.2.1)
+                else
+                    px = Predict(samples[i - components], samples[i - stride], samples[i - stride - components], predictor);
+                // H.1.2.2: the difference is taken modulo 2^16 and read in -32767..32768.
+                var diff = (samples[i] - px) & 0xFFFF;
+                if (diff > 32768) diff -= 65536;
+                differences[i] = diff;
+                frequencies[Category(diff)]++;
+            }
         }
 
         var table = HuffmanTable.Optimal(frequencies);
-        var output = new MemoryStream(samples.Length * 2 + 1024);
-        WriteMarker(output, 0xD8); // SOI
+        var output = new ByteBuffer(samples.Length + 1024);
+        output.Add(0xFF, 0xD8); // SOI
         WriteHuffmanTable(output, table);
         WriteFrameHeader(output, width, height, components, precision);
         WriteScanHeader(output, components, predictor);
 
-        // Pass 2: the entropy-coded segment (F.1.2.3 byte stuffing, H.1.2.2 additional bits).
-        var bits = new BitWriter(output);
+        // Pass 2: the entropy-coded segment: each difference's code, then its additional bits (H.1.2.2): SSSS 16 (a
+        // difference of 32768) has none, a negative one is sent as diff - 1 in SSSS bits. Bytes 0xFF are stuffed (F.1.2.3).
+        ulong bits = 0;
+        var count = 0;
         foreach (var diff in differences)
         {
             var ssss = Category(diff);
-            bits.Write(table.Codes[ssss], table.Sizes[ssss]);
-            // SSSS 16 (a difference of 32768) has no additional bits; negative ones are sent as diff - 1 in SSSS bits.
-            if (ssss is > 0 and < 16) bits.Write((uint)(diff < 0 ? diff - 1 : diff) & ((1u << ssss) - 1), ssss);
+            var extra = ssss is > 0 and < 16 ? ((uint)(diff < 0 ? diff - 1 : diff) & ((1u << ssss) - 1)) : 0u;
+            var extraLength = ssss < 16 ? ssss : 0;
+            bits = (bits << (table.Sizes[ssss] + extraLength)) | ((ulong)table.Codes[ssss] << extraLength) | extra;
+            count += table.Sizes[ssss] + extraLength;
+            while (count >= 8)
+            {
+                count -= 8;
+                output.AddStuffed((byte)(bits >> count));
+            }
         }
-        bits.Flush();
-        WriteMarker(output, 0xD9); // EOI
+        if (count > 0) output.AddStuffed((byte)((bits << (8 - count)) | ((1u << (8 - count)) - 1))); // padded with 1 bits (F.1.2.3)
+        output.Add(0xFF, 0xD9); // EOI
         return output.ToArray();
     }
 
-    /// <summary>The prediction of sample <paramref name="at"/> (T.81 H.1.2.1 and Table H.1).</summary>
-    private static int Predict(int[] s, int at, int x, int y, int components, int stride, int predictor, int precision)
+    /// <summary>Selection values 2 to 7 away from the first line and column (T.81 Table H.1).</summary>
+    private static int Predict(int ra, int rb, int rc, int predictor) => predictor switch
     {
-        if (x == 0 && y == 0) return 1 << (precision - 1); // the first sample of the scan (point transform 0)
-        if (y == 0) return s[at - components];              // first line: Ra
-        if (x == 0) return s[at - stride];                  // first sample of a line: Rb
-        int ra = s[at - components], rb = s[at - stride], rc = s[at - stride - components];
-        return predictor switch
-        {
-            1 => ra,
-            2 => rb,
-            3 => rc,
-            4 => ra + rb - rc,
-            5 => ra + ((rb - rc) >> 1),
-            6 => rb + ((ra - rc) >> 1),
-            _ => (ra + rb) >> 1,
-        };
-    }
+        2 => rb,
+        3 => rc,
+        4 => ra + rb - rc,
+        5 => ra + ((rb - rc) >> 1),
+        6 => rb + ((ra - rc) >> 1),
+        _ => (ra + rb) >> 1,
+    };
 
     /// <summary>SSSS: the number of bits of the difference's magnitude, 0 to 16 (T.81 Table H.2).</summary>
     private static int Category(int diff) => diff == 0 ? 0 : 32 - System.Numerics.BitOperations.LeadingZeroCount((uint)Math.Abs(diff));
@@ -107,85 +110,72 @@ public static class JpegLosslessEncoder
         return samples;
     }
 
-    private static void WriteMarker(Stream s, byte marker)
+    /// <summary>A growing byte array: the stream is built in one buffer, without a Stream call per byte.</summary>
+    private sealed class ByteBuffer(int capacity)
     {
-        s.WriteByte(0xFF);
-        s.WriteByte(marker);
-    }
+        private byte[] _bytes = new byte[Math.Max(capacity, 64)];
+        private int _length;
 
-    private static void WriteUInt16(Stream s, int value)
-    {
-        s.WriteByte((byte)(value >> 8));
-        s.WriteByte((byte)value);
+        public void Add(byte b)
+        {
+            if (_length == _bytes.Length) Array.Resize(ref _bytes, _bytes.Length * 2);
+            _bytes[_length++] = b;
+        }
+
+        public void Add(byte a, byte b)
+        {
+            Add(a);
+            Add(b);
+        }
+
+        public void AddUInt16(int value) => Add((byte)(value >> 8), (byte)value);
+
+        /// <summary>A byte of entropy-coded data: 0xFF is followed by a stuffed 0x00 (F.1.2.3).</summary>
+        public void AddStuffed(byte b)
+        {
+            Add(b);
+            if (b == 0xFF) Add(0);
+        }
+
+        public byte[] ToArray() => _bytes.AsSpan(0, _length).ToArray();
     }
 
     /// <summary>DHT (B.2.4.2): one table, class 0 (the DC class, which lossless coding uses), destination 0.</summary>
-    private static void WriteHuffmanTable(Stream s, HuffmanTable table)
+    private static void WriteHuffmanTable(ByteBuffer s, HuffmanTable table)
     {
-        WriteMarker(s, 0xC4);
-        WriteUInt16(s, 2 + 1 + 16 + table.Values.Length);
-        s.WriteByte(0x00);
-        for (var length = 1; length <= 16; length++) s.WriteByte((byte)table.Bits[length]);
-        s.Write(table.Values);
+        s.Add(0xFF, 0xC4);
+        s.AddUInt16(2 + 1 + 16 + table.Values.Length);
+        s.Add(0x00);
+        for (var length = 1; length <= 16; length++) s.Add((byte)table.Bits[length]);
+        foreach (var v in table.Values) s.Add(v);
     }
 
     /// <summary>SOF3 (B.2.2): lossless, Huffman; each component sampled 1x1, no quantisation table.</summary>
-    private static void WriteFrameHeader(Stream s, int width, int height, int components, int precision)
+    private static void WriteFrameHeader(ByteBuffer s, int width, int height, int components, int precision)
     {
-        WriteMarker(s, 0xC3);
-        WriteUInt16(s, 8 + 3 * components);
-        s.WriteByte((byte)precision);
-        WriteUInt16(s, height);
-        WriteUInt16(s, width);
-        s.WriteByte((byte)components);
+        s.Add(0xFF, 0xC3);
+        s.AddUInt16(8 + 3 * components);
+        s.Add((byte)precision);
+        s.AddUInt16(height);
+        s.AddUInt16(width);
+        s.Add((byte)components);
         for (var c = 0; c < components; c++)
         {
-            s.WriteByte((byte)(c + 1));
-            s.WriteByte(0x11);
-            s.WriteByte(0);
+            s.Add((byte)(c + 1));
+            s.Add(0x11);
+            s.Add(0);
         }
     }
 
     /// <summary>SOS (B.2.3): every component with table 0; Ss is the predictor, Se 0, Ah 0 and Al (point transform) 0 (H.2.2).</summary>
-    private static void WriteScanHeader(Stream s, int components, int predictor)
+    private static void WriteScanHeader(ByteBuffer s, int components, int predictor)
     {
-        WriteMarker(s, 0xDA);
-        WriteUInt16(s, 6 + 2 * components);
-        s.WriteByte((byte)components);
-        for (var c = 0; c < components; c++)
-        {
-            s.WriteByte((byte)(c + 1));
-            s.WriteByte(0x00);
-        }
-        s.WriteByte((byte)predictor);
-        s.WriteByte(0);
-        s.WriteByte(0);
-    }
-
-    /// <summary>Bits written most significant first; a 0xFF byte is followed by a stuffed 0x00 (F.1.2.3).</summary>
-    private sealed class BitWriter(Stream output)
-    {
-        private ulong _buffer;
-        private int _count;
-
-        public void Write(uint value, int length)
-        {
-            _buffer = (_buffer << length) | (value & ((1u << length) - 1));
-            _count += length;
-            while (_count >= 8)
-            {
-                _count -= 8;
-                var b = (byte)(_buffer >> _count);
-                output.WriteByte(b);
-                if (b == 0xFF) output.WriteByte(0);
-            }
-        }
-
-        /// <summary>The last byte padded with 1 bits (F.1.2.3).</summary>
-        public void Flush()
-        {
-            if (_count > 0) Write((1u << (8 - _count)) - 1, 8 - _count);
-        }
+        s.Add(0xFF, 0xDA);
+        s.AddUInt16(6 + 2 * components);
+        s.Add((byte)components);
+        for (var c = 0; c < components; c++) s.Add((byte)(c + 1), 0x00);
+        s.Add((byte)predictor);
+        s.Add(0, 0);
     }
 
     /// <summary>A Huffman table for the categories 0 to 16: BITS, HUFFVAL, and the code of each category (Annex C).</summary>
@@ -200,11 +190,11 @@ public static class JpegLosslessEncoder
         /// The optimal table for these frequencies, limited to 16-bit codes and with no code of all 1 bits (T.81 Annex
         /// K.2, Figures K.1 to K.4: a reserved symbol of frequency 1 takes the all-ones code and is then removed).
         /// </summary>
-        public static HuffmanTable Optimal(long[] frequencies)
+        public static HuffmanTable Optimal(ReadOnlySpan<long> frequencies)
         {
             const int reserved = 17;
             var freq = new long[18];
-            Array.Copy(frequencies, freq, 17);
+            frequencies.CopyTo(freq);
             freq[reserved] = 1;
             var codeSize = new int[18];
             var others = Enumerable.Repeat(-1, 18).ToArray();
