@@ -63,7 +63,14 @@ public sealed partial class IngestTranscoder(StorageArea storage, IOptionsMonito
         {
             waitForFile?.Invoke();
             var received = DicomFile.Open(incoming.Path, readOptions with { LazyThreshold = long.MaxValue });
-            bytes = Transcoder.TranscodeFile(received, target).ToBytes();
+            var transcoded = Transcoder.TranscodeFile(received, target);
+            // Only (7FE0,0010) is encoded: float pixel data, or none, would only be relabelled (PS3.5 §A.4).
+            if (target.IsEncapsulated && transcoded.Dataset[DicomTags.PixelData] is not DicomFragmentSequence)
+            {
+                LeftAsReceived(sop, header.TransferSyntax, target, "it has no integer Pixel Data (7FE0,0010) to encode");
+                return null;
+            }
+            bytes = transcoded.ToBytes();
             converted = DicomFile.Open(bytes.AsMemory(), readOptions with { StopBeforeTag = DicomTags.PixelData });
         }
         catch (Exception ex) when (ex is DicomException or InvalidDataException or ArgumentException or InvalidOperationException
@@ -112,7 +119,13 @@ internal sealed class IngestTranscodingValidation : IValidateOptions<StorageOpti
         if (string.IsNullOrWhiteSpace(options.IngestTranscoding)) return ValidateOptionsResult.Success;
         try
         {
-            Transcoder.ParseTarget(options.IngestTranscoding);
+            var target = Transcoder.ParseTarget(options.IngestTranscoding);
+            // An encoder may be registered and still unable to run (JPEG-LS without libcharls2): one tiny frame tells.
+            if (target.IsEncapsulated)
+            {
+                var info = new PixelDataInfo(2, 2, 1, 8, 8, 7, false, 0, "MONOCHROME2", 1);
+                CodecRegistry.Default.FindEncoder(target).Encode(new DecodedFrame([0, 64, 128, 255], info, "MONOCHROME2"), target, EncodeOptions.Default);
+            }
             return ValidateOptionsResult.Success;
         }
         catch (ImagingException ex)
