@@ -52,7 +52,9 @@ public sealed class JpegCodec : IFrameCodec, IFrameEncoder
             }
             for (var c = 0; c < components; c++)
             {
-                var v = Math.Clamp(writer.Planes[c][p], 0, max);
+                // Lossless samples are P-bit unsigned values, which JpegLibrary's 16-bit blocks hold as shorts (65535
+                // comes as -1); lossy ones may overshoot the range after the IDCT and are clamped.
+                var v = lossless ? writer.Planes[c][p] & max : Math.Clamp(writer.Planes[c][p], 0, max);
                 var at = (p * components + c) * bps;
                 output[at] = (byte)v;
                 if (bps > 1) output[at + 1] = (byte)(v >> 8);
@@ -63,17 +65,22 @@ public sealed class JpegCodec : IFrameCodec, IFrameEncoder
     }
 
     /// <summary>
-    /// Only JPEG baseline (.50) is encoded: the shared baseline encoder of the rendering path (8-bit, Huffman, 4:4:4).
-    /// JpegLibrary 0.4.32's encoder is baseline only too, so lossless process 14 (.57, .70) has no encoder here.
+    /// JPEG baseline (.50) through the shared baseline encoder of the rendering path (8-bit, Huffman, 4:4:4), and
+    /// lossless process 14 (.70 with selection value 1, .57 with predictor 1 too) through our own
+    /// <see cref="JpegLosslessEncoder"/>: JpegLibrary 0.4.32's encoder is baseline only.
     /// </summary>
-    public bool CanEncode(TransferSyntax syntax) => syntax.Uid == TransferSyntax.JPEGBaseline8Bit.Uid;
+    public bool CanEncode(TransferSyntax syntax) =>
+        syntax.Uid is "1.2.840.10008.1.2.4.50" or JpegLosslessEncoder.SelectionValue1Uid or JpegLosslessEncoder.AnyPredictorUid;
 
     /// <summary>
-    /// 8-bit unsigned grey or RGB as baseline JPEG (PS3.5 §A.4.1, §8.2.1): colour is written as YCbCr without
+    /// Lossless: the samples as they are, photometric interpretation kept (PS3.5 §8.2.1: no colour transform).
+    /// Baseline: 8-bit unsigned grey or RGB (PS3.5 §A.4.1, §8.2.1); colour is written as YCbCr without
     /// subsampling, so the photometric interpretation becomes YBR_FULL.
     /// </summary>
     public EncodedFrame Encode(DecodedFrame frame, TransferSyntax syntax, EncodeOptions options)
     {
+        if (syntax.Uid is JpegLosslessEncoder.SelectionValue1Uid or JpegLosslessEncoder.AnyPredictorUid)
+            return new EncodedFrame(JpegLosslessEncoder.Encode(frame, predictor: 1), frame.Photometric);
         var info = frame.Info;
         if (info.BitsAllocated != 8 || info.IsSigned || info.IsFloat)
             throw new ImagingException($"JPEG baseline holds 8-bit unsigned samples, not {info.BitsStored} bit{(info.IsSigned ? " signed" : "")} ones of {info.BitsAllocated} allocated");

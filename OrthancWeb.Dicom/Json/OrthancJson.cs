@@ -6,7 +6,7 @@ namespace OrthancWeb.Dicom.Json;
 /// <summary>
 /// Orthanc's two REST shapes of a data set, so scripts written for Orthanc read our output unchanged:
 /// "tags" (<c>{"0010,0010": {"Name": "PatientName", "Type": "String", "Value": "DOE^JOHN"}}</c>) and
-/// "simplified-tags" (<c>{"PatientName": "DOE^JOHN"}</c>).
+/// "simplified-tags" (<c>{"PatientName": "DOE^JOHN"}</c>), and the "Short" form keyed by tag.
 /// </summary>
 public sealed class OrthancJson
 {
@@ -54,6 +54,17 @@ public sealed class OrthancJson
                 ? new JsonArray(s.Items.Select(i => (JsonNode)ToSimplified(i)).ToArray())
                 : Scalar(ds, item).Value;
         }
+        return result;
+    }
+
+    /// <summary>Orthanc's "Short" shape: <c>{"0010,0010": "DOE^JOHN"}</c>, sequences as arrays of such objects.</summary>
+    public JsonObject ToShort(DicomDataset ds)
+    {
+        var result = new JsonObject();
+        foreach (var item in Items(ds))
+            result[item.Tag.ToOrthancKey()] = item is DicomSequence s
+                ? new JsonArray(s.Items.Select(i => (JsonNode)ToShort(i)).ToArray())
+                : Scalar(ds, item).Value;
         return result;
     }
 

@@ -149,7 +149,7 @@ public sealed class EncodeTests : IDisposable
     }
 
     /// <summary>Every sample of every frame, masked to Bits Stored and sign-extended as Pixel Representation says.</summary>
-    private static List<long[]> Frames(DicomFile file)
+    internal static List<long[]> Frames(DicomFile file)
     {
         var source = new FrameSource(file.Dataset, file.TransferSyntax);
         var frames = new List<long[]>();
@@ -171,7 +171,7 @@ public sealed class EncodeTests : IDisposable
         return frames;
     }
 
-    private static (long Max, int Differing) AssertSamePixels(List<long[]> expected, List<long[]> actual, int tolerance)
+    internal static (long Max, int Differing) AssertSamePixels(List<long[]> expected, List<long[]> actual, int tolerance)
     {
         Assert.Equal(expected.Count, actual.Count);
         long max = 0;

@@ -269,4 +269,79 @@ public sealed class WorklistTests(WorklistFixture fx) : IClassFixture<WorklistFi
         // Performed: no longer offered to the modalities.
         Assert.Empty(Find("WLSCU", WorklistFixture.Aet, fx.Port, "AccessionNumber=ACC-ARRIVE", Sps + "Modality").Answers);
     }
+
+    [Fact]
+    public async Task An_image_joining_a_series_that_began_before_its_item_was_scheduled_marks_the_item_performed()
+    {
+        // Image A of a series arrives while nothing waits for it.
+        const string study = "1.2.826.0.1.3680043.10.3.1", series = study + ".1";
+        await UploadWithAccessionAsync(GeneratedInstances.Ct("P9", study, series, series + ".1", 1, pixelBytes: 1024), "ACC-LATE");
+        // A sentinel item and its image, sent after A: once it is performed, the arrivals have gone past A's changes.
+        var sentinel = await CreateAsync(WorklistFixture.Item("SENTINEL^S", "P10", "ACC-SENTINEL", "RP10", "CT", "CT9", "20261202", "1200"));
+        await UploadWithAccessionAsync(GeneratedInstances.Ct("P10", "1.2.826.0.1.3680043.10.3.2", "1.2.826.0.1.3680043.10.3.2.1", "1.2.826.0.1.3680043.10.3.2.1.1", 1, pixelBytes: 1024), "ACC-SENTINEL");
+        await PerformedAsync(sentinel);
+
+        // The item is scheduled late, then image B joins the existing series: no new series, yet the item is performed.
+        var late = await CreateAsync(WorklistFixture.Item("LATE^LARRY", "P9", "ACC-LATE", "RP9", "CT", "CT9", "20261202", "1300"));
+        Assert.Null((await GetJsonAsync(fx.Rest, "/worklists/" + late))["Performed"]);
+        await UploadWithAccessionAsync(GeneratedInstances.Ct("P9", study, series, series + ".2", 2, pixelBytes: 1024), "ACC-LATE");
+        await PerformedAsync(late);
+    }
+
+    private async Task<string> CreateAsync(string json) =>
+        (await WorklistFixture.PostAsync(fx.Rest, "/worklists/create", json)).Body!["ID"]!.GetValue<string>();
+
+    private async Task UploadWithAccessionAsync(GeneratedInstance image, string accession)
+    {
+        var file = DicomFile.Open(image.Bytes);
+        file.Dataset.Add(DicomTags.AccessionNumber, accession);
+        var upload = await fx.Rest.PostAsync("/instances", new ByteArrayContent(file.ToBytes()));
+        Assert.True(upload.IsSuccessStatusCode, await upload.Content.ReadAsStringAsync());
+    }
+
+    private async Task PerformedAsync(string id)
+    {
+        var deadline = Stopwatch.StartNew();
+        while ((await GetJsonAsync(fx.Rest, "/worklists/" + id))["Performed"] is null)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"item {id} was not marked performed");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Our worklist C-FIND SCU against wlmscpfs, through Orthanc's REST route and both of its body shapes.</summary>
+    [Fact]
+    public async Task Find_worklist_queries_wlmscpfs_and_answers_the_matching_items_in_orthancs_shapes()
+    {
+        var put = await WorklistFixture.PostAsync(fx.Rest, "/modalities/wlmscp",
+            $$"""{ "AET": "{{WorklistFixture.WlmAet}}", "Host": "127.0.0.1", "Port": {{fx.WlmPort}} }""", HttpMethod.Put);
+        Assert.True(put.Status == HttpStatusCode.OK, put.Text);
+
+        // The query as the body (Orthanc up to 1.9.4): keywords, a sequence of one item, empty values as return keys.
+        var human = await WorklistFixture.PostAsync(fx.Rest, "/modalities/wlmscp/find-worklist", """
+            { "PatientName": "DOE*", "AccessionNumber": "",
+              "ScheduledProcedureStepSequence": [ { "Modality": "CT", "ScheduledProcedureStepStartDate": "" } ] }
+            """);
+        Assert.True(human.Status == HttpStatusCode.OK, human.Text);
+        var items = human.Body!.AsArray().Select(n => n!.AsObject()).OrderBy(n => n["AccessionNumber"]!.GetValue<string>()).ToList();
+        Assert.Equal(["ACC1", "ACC3"], items.Select(i => i["AccessionNumber"]!.GetValue<string>()));
+        Assert.Equal("DOE^JOHN", items[0]["PatientName"]!.GetValue<string>());
+        var step = items[1]["ScheduledProcedureStepSequence"]!.AsArray().Single()!;
+        Assert.Equal("CT", step["Modality"]!.GetValue<string>());
+        Assert.Equal("20261203", step["ScheduledProcedureStepStartDate"]!.GetValue<string>());
+
+        // {"Query": ..., "Short": true} (Orthanc 1.9.5): the answers keyed by tag.
+        var shortForm = await WorklistFixture.PostAsync(fx.Rest, "/modalities/wlmscp/find-worklist",
+            """{ "Query": { "AccessionNumber": "ACC2", "PatientID": "" }, "Short": true }""");
+        Assert.True(shortForm.Status == HttpStatusCode.OK, shortForm.Text);
+        var only = Assert.Single(shortForm.Body!.AsArray())!;
+        Assert.Equal("P2", only["0010,0020"]!.GetValue<string>());
+        Assert.Equal("ACC2", only["0008,0050"]!.GetValue<string>());
+
+        // An unknown modality is a 404, a tag that does not exist a 400 with the reason.
+        Assert.Equal(HttpStatusCode.NotFound, (await WorklistFixture.PostAsync(fx.Rest, "/modalities/nosuch/find-worklist", "{}")).Status);
+        var bad = await WorklistFixture.PostAsync(fx.Rest, "/modalities/wlmscp/find-worklist", """{ "NoSuchKeyword": "" }""");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Contains("NoSuchKeyword", bad.Text);
+    }
 }

@@ -10,6 +10,8 @@ public static class IngestRegistration
             .Configure<IServiceProvider>((o, sp) => sp.GetService<IConfiguration>()?.GetSection(Hosting.ServerOptions.Section).Bind(o))
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ArrivalMonitor>();
+        services.AddSingleton<IngestTranscoder>();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<Storage.StorageOptions>, IngestTranscodingValidation>();
         services.AddSingleton<IngestService>();
         services.AddSingleton<UploadService>();
         return services;

@@ -14,7 +14,8 @@ namespace OrthancWeb.Ingest;
 /// checksumming, parse the header, validate the identifiers, move the file into the storage area, then commit the index.
 /// The caller is answered only after both are durable.
 /// </summary>
-public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ArrivalMonitor? arrivals = null) : IDisposable
+public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ArrivalMonitor? arrivals = null,
+    IngestTranscoder? transcoder = null) : IDisposable
 {
     private readonly HashingThread _hasher = new();
 
@@ -266,10 +267,33 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             return new IngestResult(IngestStatus.Mismatch, Reason: refused, SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID),
                 StudyInstanceUid: ids.StudyUid);
 
+        // IngestTranscoding: the instance goes on as a new file in the configured syntax (or as received, with a warning).
+        TranscodedIncoming? transcoded = null;
+        if (transcoder?.TargetFor(header) is { } target)
+        {
+            var compress = checksum is null;
+            transcoded = await Task.Run(() => transcoder.Transcode(incoming, size, header, target, waitForFile, ReadOptions, compress), ct);
+            if (transcoded is not null)
+            {
+                (incoming, size, header) = (transcoded.Incoming, transcoded.Size, transcoded.Header);
+                ds = header.Dataset;
+                checksum = compress ? null : Task.FromResult(transcoded.Checksum!);
+            }
+        }
+
         // The rename does not need the checksum, and the index needs it only for its last rows: see AddInstanceAsync.
-        var stored = checksum is null
-            ? await Task.Run(() => storage.Commit(incoming, size, checksum: "", compress: true), ct)
-            : storage.Commit(incoming, size, checksum.IsCompletedSuccessfully ? checksum.Result : "", compress: false);
+        StoredFile stored;
+        try
+        {
+            stored = checksum is null
+                ? await Task.Run(() => storage.Commit(incoming, size, checksum: "", compress: true), ct)
+                : storage.Commit(incoming, size, checksum.IsCompletedSuccessfully ? checksum.Result : "", compress: false);
+        }
+        finally
+        {
+            // The transcoded file is ours to remove when it did not make it into place (the received one is the caller's).
+            if (transcoded is not null && File.Exists(transcoded.Incoming.Path)) File.Delete(transcoded.Incoming.Path);
+        }
         try
         {
             var arrival = new InstanceArrival(source.Origin.ToString(), source.RemoteIp, source.RemoteAet, source.CalledAet, source.Metadata, source.Overwrite);

@@ -128,25 +128,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         Caller.Demand(Policies.Modify, "query modalities");
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootFind : SopClasses.StudyRootFind;
         query.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, LevelText(level));
-        var limit = options.CurrentValue.QueryRetrieveMaximumAnswers;
-        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET, [(sopClass, SopClasses.Uncompressed)], Scu(m), tls: tls.For(m), ct: ct);
-        var answers = new List<DicomDataset>();
-        using var enough = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var truncated = false;
-        try
-        {
-            await foreach (var answer in client.FindAsync(sopClass, query, enough.Token))
-            {
-                if (answers.Count == limit)
-                {
-                    truncated = true;
-                    await enough.CancelAsync(); // C-CANCEL; the peer's remaining answers are not kept
-                    break;
-                }
-                answers.Add(answer);
-            }
-        }
-        catch (OperationCanceledException) when (truncated && !ct.IsCancellationRequested) { }
+        var (answers, truncated) = await FindAnswersAsync(m, sopClass, query, ct);
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
             PatientId = FindScp.NonEmpty(query.GetString(DicomTags.PatientID)),

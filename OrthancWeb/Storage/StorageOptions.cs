@@ -39,6 +39,27 @@ public sealed class StorageOptions
     [Range(0, 100_000)]
     public int MaximumInflationRatio { get; set; } = 200;
 
+    /// <summary>
+    /// A transfer syntax UID every arriving instance (C-STORE, REST, browser upload, STOW-RS) is stored in when it can be
+    /// transcoded to it; otherwise it is stored as received and a warning is logged (Orthanc's IngestTranscoding).
+    /// Empty: stored as received. Checked at start-up: the syntax must be one this server can write.
+    /// </summary>
+    public string IngestTranscoding { get; set; } = "";
+
+    /// <summary>Whether instances received uncompressed (implicit or explicit VR, little or big endian) are transcoded.</summary>
+    public bool IngestTranscodingOfUncompressed { get; set; } = true;
+
+    /// <summary>Whether instances received compressed (encapsulated, or deflated) are transcoded.</summary>
+    public bool IngestTranscodingOfCompressed { get; set; } = true;
+
+    /// <summary>
+    /// Megabytes: an instance larger than this as received, or whose pixel data would decode to more, is stored as
+    /// received rather than transcoded at ingest. Transcoding holds the instance and its new encoding in memory, and a
+    /// hostile header (65535 x 65535, thousands of frames) must not make it allocate gigabytes.
+    /// </summary>
+    [Range(1, 64 * 1024)]
+    public long IngestTranscodingMaximumSize { get; set; } = 256;
+
     /// <summary>A second copy of a SOP instance replaces the first instead of being reported AlreadyStored.</summary>
     public bool OverwriteInstances { get; set; }
 

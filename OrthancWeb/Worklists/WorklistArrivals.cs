@@ -5,7 +5,7 @@ using OrthancWeb.Index;
 namespace OrthancWeb.Worklists;
 
 /// <summary>
-/// Follows the change log for new series, off the ingest path (the instance is stored and answered before this looks
+/// Follows the change log for new instances, off the ingest path (the instance is stored and answered before this looks
 /// at it), and hands their studies' accession numbers and UIDs to <see cref="WorklistStore.OnArrivalAsync"/>. Its place
 /// in the log is kept in the database; with no item waiting it only keeps up with the log, reading no tags.
 /// </summary>
@@ -28,11 +28,12 @@ public sealed partial class WorklistArrivals(
             {
                 cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
                 var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
-                // A new series is how a performed procedure shows (its first image); the study's tags carry the keys.
-                var series = changes.Where(c => c.ChangeType == "NewSeries").Select(c => c.PublicId).ToList();
-                if (series.Count > 0 && await store.AnyScheduledAsync(stoppingToken))
+                // Every new image counts, not only a series' first: images may join a series that began before its item
+                // was scheduled (a late RIS entry, a procedure resumed). The study's tags carry the keys.
+                var arrived = changes.Where(c => c.ChangeType == "NewInstance").Select(c => c.PublicId).ToList();
+                if (arrived.Count > 0 && await store.AnyScheduledAsync(stoppingToken))
                 {
-                    var tags = await queries.TagsWithAncestorsAsync(series, stoppingToken);
+                    var tags = await queries.TagsWithAncestorsAsync(arrived, stoppingToken);
                     var accessions = tags.Values.Select(t => t.GetValueOrDefault(DicomTags.AccessionNumber)?.Trim()).OfType<string>().Where(a => a.Length > 0).ToHashSet();
                     var studies = tags.Values.Select(t => t.GetValueOrDefault(DicomTags.StudyInstanceUID)?.Trim()).OfType<string>().Where(u => u.Length > 0).ToHashSet();
                     var changed = await store.OnArrivalAsync(accessions, studies, stoppingToken);

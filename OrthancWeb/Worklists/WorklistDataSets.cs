@@ -35,6 +35,12 @@ public static class WorklistDataSets
         return Validate(FromOrthanc(o));
     }
 
+    /// <summary>
+    /// A worklist query in Orthanc's shape (keywords or "gggg,eeee" to strings, an empty one a return key; sequences as
+    /// arrays of objects): as an item is read, without an item's checks.
+    /// </summary>
+    public static DicomDataset QueryFromJson(JsonObject query) => FromOrthanc(query);
+
     public static string ToDicomJson(DicomDataset ds) => Model.Serialize(ds);
 
     public static DicomDataset FromDicomJson(string json) => Model.Deserialize(json);
