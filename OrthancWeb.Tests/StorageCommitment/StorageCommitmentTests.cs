@@ -147,9 +147,9 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         var job = await JobsTests.WaitForStateAsync(Rest, submitted["ID"]!.GetValue<string>(), "Success", "Failure");
         var content = job["Content"]!;
         Assert.True(job["State"]!.GetValue<string>() == "Success", job.ToJsonString());
-        Assert.True(content["StorageCommitment"]!["Status"]!.GetValue<string>() == "Success", content.ToJsonString());
-        Assert.Equal(1, content["StorageCommitment"]!["CommittedInstancesCount"]!.GetValue<int>());
-        Assert.Equal(0, content["StorageCommitment"]!["FailedInstancesCount"]!.GetValue<int>());
+        Assert.True(content["StorageCommitmentReport"]!["Status"]!.GetValue<string>() == "Success", content.ToJsonString());
+        Assert.Equal(1, content["StorageCommitmentReport"]!["CommittedInstancesCount"]!.GetValue<int>());
+        Assert.Equal(0, content["StorageCommitmentReport"]!["FailedInstancesCount"]!.GetValue<int>());
         var transaction = content["StorageCommitmentTransactionUID"]!.GetValue<string>();
         // Orthanc reports on an association it opens to our listener (its N-ACTION association is ours, kept open in vain).
         Assert.Contains(await AuditDetailsAsync("StorageCommitmentReport", transaction), d => d.Contains("from ORTHANC on a new association", StringComparison.Ordinal));
@@ -198,7 +198,7 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         Assert.Contains("ORTHANC", details);
         var content = job["Content"]!;
         Assert.Equal(0, content["FailedInstancesCount"]!.GetValue<int>()); // the C-STOREs themselves went through
-        Assert.Equal("Failure", content["StorageCommitment"]!["Status"]!.GetValue<string>());
+        Assert.Equal("Failure", content["StorageCommitmentReport"]!["Status"]!.GetValue<string>());
         // The transaction stays pending: a late report would still be taken.
         var transaction = content["StorageCommitmentTransactionUID"]!.GetValue<string>();
         Assert.Equal("Pending", (await GetJsonAsync(Rest, $"/storage-commitment/{transaction}"))["Status"]!.GetValue<string>());

@@ -37,7 +37,8 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
         if (result.Commitment is { } commitment)
         {
             json["StorageCommitmentTransactionUID"] = commitment.Transaction.Uid; // Orthanc's name
-            json["StorageCommitment"] = CommitmentJson(commitment);
+            // Apart from the "StorageCommitment" switch of the content, which the job's JSON shows beside it.
+            json["StorageCommitmentReport"] = CommitmentJson(commitment);
         }
         progress.Report(100.0 * (result.InstancesCount - result.FailedInstancesCount) / Math.Max(1, result.InstancesCount));
         if (result.FailedInstancesCount > 0)

@@ -58,12 +58,20 @@ public sealed partial class StorageCommitmentScp(DicomPolicy policy, IndexQuerie
                 how = "on the requester's association";
                 status = await StorageCommitmentService.SendReportAsync(context.Channel, report, presentationContextId, ct);
             }
-            else
+            else if (policy.FindPeer(context.CallingAE, context.RemoteEndPoint?.Address) is { } m)
             {
-                var m = policy.FindPeer(context.CallingAE, context.RemoteEndPoint?.Address)
-                    ?? throw new DicomConnectionException(context.CallingAE, 0, new InvalidOperationException("the requester is no longer a known modality"));
                 how = $"on a new association to {m.Host}:{m.Port}";
                 status = await ReportOnNewAssociationAsync(m, report, ct);
+            }
+            else
+            {
+                // Removed from the modalities since it asked: nowhere to open an association to.
+                audit.Record(new AuditEvent(AuditActions.StorageCommitmentReport, AuditOutcome.SeriousFailure)
+                {
+                    ResourceLevel = "Transaction", ResourceId = request.TransactionUid,
+                    Details = $"report to {context.CallingAE} not delivered: it released its association and is no longer a known modality",
+                });
+                return;
             }
         }
         catch (DicomNetworkException ex)
