@@ -28,11 +28,13 @@ public sealed class StorageCommitmentPeers : IAsyncLifetime
     public ServerProcess Server { get; private set; } = null!;
     public HttpClient Rest { get; private set; } = null!;
     public HttpClient OrthancRest { get; private set; } = null!;
+    public int OurDicomPort { get; private set; }
 
     public async Task InitializeAsync()
     {
         _folder = Directory.CreateTempSubdirectory("ow-stgcmt-").FullName;
         var (ourPort, deadPort) = (ServerProcess.FreePort(), ServerProcess.FreePort());
+        OurDicomPort = ourPort;
         Orthanc = await OrthancPeer.StartAsync(extraJson: $$"""
             "DicomModalities": {
               "us": { "AET": "{{OurAet}}", "Host": "127.0.0.1", "Port": {{ourPort}} },
@@ -202,6 +204,33 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         // The transaction stays pending: a late report would still be taken.
         var transaction = content["StorageCommitmentTransactionUID"]!.GetValue<string>();
         Assert.Equal("Pending", (await GetJsonAsync(Rest, $"/storage-commitment/{transaction}"))["Status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_modality_not_allowed_storage_commitment_cannot_ask_for_it()
+    {
+        // Our modality ORTHANCNOSC (allowed everything but storage commitment) is orthanc calling with that AE title.
+        var put = await Rest.PutAsync("/modalities/orthanc-nosc", new StringContent(
+            $$"""{"AET": "ORTHANCNOSC", "Host": "127.0.0.1", "Port": {{peers.Orthanc.DicomPort}}, "AllowStorageCommitment": false}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        Assert.False((await GetJsonAsync(Rest, "/modalities/orthanc-nosc/configuration"))["AllowStorageCommitment"]!.GetValue<bool>());
+        put = await Orthanc.PutAsync("/modalities/us-nosc", new StringContent(
+            $$"""{"AET": "{{StorageCommitmentPeers.OurAet}}", "Host": "127.0.0.1", "Port": {{peers.OurDicomPort}}, "LocalAet": "ORTHANCNOSC"}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var (mrClass, mrInstance) = Uids("MR_small.dcm");
+        // Refused at negotiation (no Storage Commitment presentation context for it): orthanc cannot send its N-ACTION.
+        var asked = await Orthanc.PostAsync("/modalities/us-nosc/storage-commitment", new StringContent(
+            $$"""{"DicomInstances": [ ["{{mrClass}}", "{{mrInstance}}"] ]}""", Encoding.UTF8, "application/json"));
+        var text = await asked.Content.ReadAsStringAsync();
+        Assert.False(asked.IsSuccessStatusCode, text);
+        Assert.Contains("No acceptable presentation context", text, StringComparison.Ordinal);
+
+        // The same peer once allowed: the request goes through and is reported on.
+        put = await Rest.PutAsync("/modalities/orthanc-nosc", new StringContent(
+            $$"""{"AET": "ORTHANCNOSC", "Host": "127.0.0.1", "Port": {{peers.Orthanc.DicomPort}}, "AllowStorageCommitment": true}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var allowed = await PostAsync(Orthanc, "/modalities/us-nosc/storage-commitment", $$"""{"DicomInstances": [ ["{{mrClass}}", "1.2.826.0.1.3680043.2.1125.999.3"] ]}""");
+        Assert.Equal(274, (await ReportAsync(Orthanc, allowed["ID"]!.GetValue<string>()))["Failures"]![0]!["FailureReason"]!.GetValue<int>());
     }
 
     [Fact]
