@@ -4,6 +4,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
+using OrthancWeb.Dicom.Network.Dimse;
+using OrthancWeb.Dicom.Network.Services;
+using Commitment = OrthancWeb.Dicom.Network.Services.StorageCommitment;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 using OrthancWeb.Tests.Workflows;
@@ -231,6 +234,47 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
         var allowed = await PostAsync(Orthanc, "/modalities/us-nosc/storage-commitment", $$"""{"DicomInstances": [ ["{{mrClass}}", "1.2.826.0.1.3680043.2.1125.999.3"] ]}""");
         Assert.Equal(274, (await ReportAsync(Orthanc, allowed["ID"]!.GetValue<string>()))["Failures"]![0]!["FailureReason"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Our_SCP_answers_the_DIMSE_N_messages_as_PS3_7_says_and_reports_on_a_kept_association()
+    {
+        // The toolkit's client against our server, calling as orthanc (a modality allowed storage commitment).
+        await using var client = await DicomClient.ConnectAsync("127.0.0.1", peers.OurDicomPort, "ORTHANC", StorageCommitmentPeers.OurAet,
+            [(SopClasses.StorageCommitmentPushModel, SopClasses.Uncompressed)]);
+        var context = client.Association.FindContext(SopClasses.StorageCommitmentPushModel)!;
+        var syntax = TransferSyntax.Lookup(context.AcceptedTransferSyntax!);
+        var unknown = new SopReference("1.2.840.10008.5.1.4.1.1.7", "1.2.826.0.1.3680043.2.1125.999.4");
+        async Task<DimseMessage> ActionAsync(string instance, ushort actionType, DicomDataset data)
+        {
+            var rq = DimseMessage.ActionRequest(client.Channel.NextMessageId(), SopClasses.StorageCommitmentPushModel, instance, actionType, DicomWriter.ToBytes(data, syntax));
+            rq.PresentationContextId = context.Id;
+            return await client.Channel.RequestAsync(rq);
+        }
+        var request = new StorageCommitmentRequest(Commitment.NewTransactionUid(), [unknown]);
+        Assert.Equal(DimseStatus.NoSuchActionType, (await ActionAsync(SopClasses.StorageCommitmentPushModelInstance, 2, request.ToDataset())).Status);
+        Assert.Equal(DimseStatus.NoSuchObjectInstance, (await ActionAsync("1.2.3.4", 1, request.ToDataset())).Status);
+        Assert.Equal(DimseStatus.MissingAttribute, (await ActionAsync(SopClasses.StorageCommitmentPushModelInstance, 1,
+            new DicomDataset().Add(DicomTags.TransactionUID, DicomVR.UI, request.TransactionUid))).Status);
+        // A report for a transaction that is not ours: Invalid argument value (PS3.7 C.4.17).
+        Assert.Equal(DimseStatus.InvalidArgumentValue, await client.ReportStorageCommitmentAsync(new StorageCommitmentReport(request.TransactionUid, [unknown], [])));
+
+        // A valid request: the response names the well-known instance and the action; the report follows on this association.
+        var received = new TaskCompletionSource<StorageCommitmentReport>();
+        using var stop = new CancellationTokenSource();
+        var listening = Commitment.ReceiveReportsAsync(client.Channel, r => { received.TrySetResult(r); return Task.FromResult(DimseStatus.Success); }, stop.Token);
+        var rsp = await ActionAsync(SopClasses.StorageCommitmentPushModelInstance, 1, request.ToDataset());
+        Assert.Equal(DimseStatus.Success, rsp.Status);
+        Assert.Equal(SopClasses.StorageCommitmentPushModelInstance, rsp.AffectedSopInstanceUid);
+        Assert.Equal(SopClasses.StorageCommitmentPushModel, rsp.AffectedSopClassUid);
+        Assert.Equal(1, rsp.ActionTypeId);
+        var report = await received.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await stop.CancelAsync();
+        await listening;
+        Assert.Equal(request.TransactionUid, report.TransactionUid);
+        Assert.Equal(Commitment.EventFailuresExist, report.EventTypeId);
+        Assert.Empty(report.Committed);
+        Assert.Equal((unknown.SopInstanceUid, Commitment.NoSuchObjectInstance), (report.Failed[0].SopInstanceUid, report.Failed[0].Reason));
     }
 
     [Fact]

@@ -162,11 +162,13 @@ public static class StorageCommitment
                     catch (DimseFailureException ex) { (status, comment) = (ex.Status, ex.ErrorComment); }
                     catch (DicomReadException ex) { (status, comment) = (DimseStatus.CannotUnderstand, ex.Reason); }
                 }
-                await channel.SendAsync(DimseMessage.ResponseTo(rq, status, errorComment: comment), ct);
+                // Answered whatever happens to ct meanwhile: the SCP waits for its N-EVENT-REPORT-RSP (PS3.7 10.1.1).
+                await channel.SendAsync(DimseMessage.ResponseTo(rq, status, errorComment: comment), CancellationToken.None);
             }
         }
         catch (DicomNetworkException) { } // the association ended; a report may still come on a new one
         catch (System.Threading.Channels.ChannelClosedException) { }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
     }
 
     /// <summary>The report of an N-EVENT-REPORT-RQ, its SOP class, instance and event type checked (PS3.4 J.3.3).</summary>
