@@ -50,7 +50,10 @@ public sealed class StorageCommitmentPeers : IAsyncLifetime
               "orthanc": { "AET": "ORTHANC", "Host": "127.0.0.1", "Port": {{Orthanc.DicomPort}} },
               "orthanc-silent": { "AET": "ORTHANC", "Host": "127.0.0.1", "Port": {{Orthanc.DicomPort}}, "LocalAet": "{{SilentAet}}", "Timeout": {{SilentTimeout}} },
               "self": { "AET": "{{OurAet}}", "Host": "127.0.0.1", "Port": {{ourPort}} }
-            }
+            },
+            "Routing": [
+              { "Name": "commit", "Trigger": "Instance", "Modality": "RTSTRUCT", "ForwardTo": [ "orthanc-silent" ], "StorageCommitment": true, "Retries": 0 }
+            ]
             """);
         Rest = Server.CreateRestClient();
         OrthancRest = Orthanc.CreateClient();
@@ -207,6 +210,25 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         // The transaction stays pending: a late report would still be taken.
         var transaction = content["StorageCommitmentTransactionUID"]!.GetValue<string>();
         Assert.Equal("Pending", (await GetJsonAsync(Rest, $"/storage-commitment/{transaction}"))["Status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_routing_rule_with_storage_commitment_fails_its_route_when_no_report_comes()
+    {
+        // The rule "commit" of the configuration: RTSTRUCTs go to the modality whose report never comes.
+        await UploadAsync(Rest, Sample("rtstruct.dcm"));
+        var deadline = Stopwatch.StartNew();
+        JsonNode? route;
+        while ((route = (await GetJsonAsync(Rest, "/jobs?expand")).AsArray()
+                   .FirstOrDefault(j => j!["Type"]!.GetValue<string>() == "Route" && j["State"]!.GetValue<string>() == "Failure")) is null)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), "no failed route job");
+            await Task.Delay(100);
+        }
+        // The instance went; the rule's commitment is what failed, and the job says so.
+        Assert.True(route["Content"]!["Rule"]!["StorageCommitment"]!.GetValue<bool>());
+        Assert.Contains("storage commitment not obtained", route["ErrorDetails"]!.GetValue<string>());
+        Assert.Contains("no storage commitment report (N-EVENT-REPORT) within 2 s", route["ErrorDetails"]!.GetValue<string>());
     }
 
     [Fact]
