@@ -164,6 +164,9 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         var ours = await GetJsonAsync(Rest, $"/storage-commitment/{transaction}");
         Assert.Equal("Success", ours["Status"]!.GetValue<string>());
         Assert.Equal(ctInstance, ours["Success"]![0]!["SOPInstanceUID"]!.GetValue<string>());
+        // Committed by the archive: our copy may go (Orthanc's /remove), and it does.
+        Assert.True((await Rest.PostAsync($"/storage-commitment/{transaction}/remove", new StringContent(""))).IsSuccessStatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Rest.GetAsync($"/instances/{uploaded["ID"]!.GetValue<string>()}")).StatusCode);
 
         // Orthanc's REST shape of ours: an instance orthanc does not hold comes back failed, with its reason.
         var asked = await PostAsync(Rest, "/modalities/orthanc/storage-commitment",
@@ -174,6 +177,8 @@ public sealed class StorageCommitmentTests(StorageCommitmentPeers peers) : IClas
         Assert.Equal("ORTHANC", failed["RemoteAET"]!.GetValue<string>());
         Assert.Equal(274, failed["Failures"]![0]!["FailureReason"]!.GetValue<int>());
         Assert.Equal("1.2.826.0.1.3680043.2.1125.999.2", failed["Failures"]![0]!["SOPInstanceUID"]!.GetValue<string>());
+        // A report with failures removes nothing.
+        Assert.Equal(HttpStatusCode.BadRequest, (await Rest.PostAsync($"/storage-commitment/{asked["ID"]!.GetValue<string>()}/remove", new StringContent(""))).StatusCode);
     }
 
     [Fact]

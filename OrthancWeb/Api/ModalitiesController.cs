@@ -141,6 +141,25 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     public IActionResult StorageCommitmentReport(string id, [FromServices] StorageCommitmentReports reports) =>
         Ok((reports.Get(id) ?? throw new KeyNotFoundException($"Unknown storage commitment transaction: {id}")).ToJson());
 
+    /// <summary>
+    /// Orthanc's POST /storage-commitment/{id}/remove: once the modality committed to every instance (Status Success),
+    /// our copies are deleted (the point of asking, PS3.4 J.3: the modality keeps responsibility for them).
+    /// </summary>
+    [HttpPost("storage-commitment/{id}/remove")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> RemoveCommitted(string id, [FromServices] StorageCommitmentReports reports,
+        [FromServices] Index.IndexQueries queries, [FromServices] Index.IndexWriter writer, CancellationToken ct)
+    {
+        var tx = reports.Get(id) ?? throw new KeyNotFoundException($"Unknown storage commitment transaction: {id}");
+        if (tx.Status != StorageCommitmentStatus.Success)
+            throw new DicomValidationException($"Storage commitment {id} is {tx.Status}: instances are removed only once every one is committed");
+        foreach (var committed in tx.Report!.Committed)
+            foreach (var instance in await queries.FindAsync(new Index.FindRequest(Index.ResourceLevel.Instance,
+                [new Index.FindConstraint(Dicom.Data.DicomTags.SOPInstanceUID, committed.SopInstanceUid)]), ct))
+                await writer.DeleteAsync(instance, Index.ResourceLevel.Instance, ct);
+        return Ok(new JsonObject());
+    }
+
     /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>
     [HttpPost("modalities/{name}/query")]
     [Authorize(Policy = Policies.Modify)]
