@@ -30,6 +30,8 @@ public enum DicomTimeout
     Artim,
     /// <summary>Waiting for the next PDU of an established association (a DIMSE response, the rest of a message).</summary>
     Dimse,
+    /// <summary>Waiting for a storage commitment report (N-EVENT-REPORT, PS3.4 J.3.3) after its request was accepted.</summary>
+    Report,
 }
 
 /// <summary>The peer did not answer in time; the connection is closed (an established association is aborted first).</summary>
@@ -38,6 +40,7 @@ public sealed class DicomTimeoutException(DicomTimeout kind, TimeSpan after)
     {
         DicomTimeout.Connect => FormattableString.Invariant($"no TCP connection after {after.TotalSeconds:0.#} s"),
         DicomTimeout.Artim => FormattableString.Invariant($"no answer to the association request after {after.TotalSeconds:0.#} s"),
+        DicomTimeout.Report => FormattableString.Invariant($"no storage commitment report (N-EVENT-REPORT) within {after.TotalSeconds:0.#} s of the request"),
         _ => FormattableString.Invariant($"no message from the peer for {after.TotalSeconds:0.#} s"),
     })
 {

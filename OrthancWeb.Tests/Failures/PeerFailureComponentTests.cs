@@ -128,6 +128,32 @@ public sealed class PeerFailureComponentTests : BunitContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_with_storage_commitment_to_a_peer_without_it_fails_the_job_and_says_why()
+    {
+        // DCMTK's storescp stores, but has no Storage Commitment Push Model: the C-STOREs go, the commitment cannot be asked.
+        var stored = await StoreAsync("CT_small.dcm");
+        var dialogs = OpenSendDialog(stored.StudyId!);
+        Choose(dialogs, "working");
+        dialogs.WaitForAssertion(() => dialogs.Find("[data-testid=send-storage-commitment] input, input[data-testid=send-storage-commitment]"), TimeSpan.FromSeconds(5));
+        dialogs.Find("[data-testid=send-storage-commitment] input, input[data-testid=send-storage-commitment]").Change(true);
+        dialogs.Find("[data-testid=send-submit]").Click();
+
+        var engine = Services.GetRequiredService<JobEngine>();
+        var job = engine.List().Single(j => j.Type == ModalityStoreJob.JobType);
+        Assert.True(job.ContentAs<ModalityStoreParameters>().StorageCommitment);
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (job.State is not (JobState.Retry or JobState.Failure))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(20), $"job still {job.State}");
+            await Task.Delay(50);
+        }
+        Assert.Contains("does not accept storage commitment requests", job.ErrorDetails);
+        Assert.Equal(0, job.Result!["FailedInstancesCount"]!.GetValue<int>());
+        Assert.Equal("Failure", job.Result!["StorageCommitmentReport"]!["Status"]!.GetValue<string>());
+        engine.Cancel(job.Id);
+    }
+
+    [Fact]
     public void A_failure_nobody_caught_is_shown_in_the_layout_and_the_page_starts_again()
     {
         SetRendererInfo(new RendererInfo("Server", isInteractive: true));

@@ -34,7 +34,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
     {
         ["AET"] = m.AET, ["Host"] = m.Host, ["Port"] = m.Port, ["Manufacturer"] = m.Manufacturer,
         ["AllowEcho"] = m.AllowEcho, ["AllowFind"] = m.AllowFind, ["AllowFindWorklist"] = m.AllowFindWorklist, ["AllowGet"] = m.AllowGet, ["AllowMove"] = m.AllowMove, ["AllowStore"] = m.AllowStore,
-        ["UseDicomTls"] = m.UseDicomTls,
+        ["AllowStorageCommitment"] = m.AllowStorageCommitment, ["UseDicomTls"] = m.UseDicomTls,
         ["LocalAet"] = m.LocalAet ?? "", ["Timeout"] = m.Timeout, ["RetrieveMethod"] = m.RetrieveMethod, ["AllowTranscoding"] = m.AllowTranscoding,
         ["PreferredTransferSyntax"] = m.PreferredTransferSyntax ?? "",
     };
@@ -85,12 +85,12 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
         if (request.Asynchronous)
         {
             // As a job, with retries when the destination is down: "Retries" attempts, "RetryDelay" seconds apart.
-            var job = jobs.Submit(ModalityStoreJob.JobType, ModalityStoreJob.Content(name, request.Resources), request.Priority, User.Identity?.Name,
+            var job = jobs.Submit(ModalityStoreJob.JobType, ModalityStoreJob.Content(name, request.Resources, request.StorageCommitment), request.Priority, User.Identity?.Name,
                 maxRetries: request.Retries, retryDelaySeconds: request.RetryDelay);
             return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
         }
-        var result = await modalities.StoreAsync(m, request.Resources, ct);
-        return Ok(new JsonObject
+        var result = await modalities.StoreAsync(m, request.Resources, ct, request.StorageCommitment ? StorageCommitmentMode.Request : StorageCommitmentMode.None);
+        var answer = new JsonObject
         {
             ["Description"] = "REST API",
             ["LocalAet"] = dicom.CurrentValue.DicomAet,
@@ -98,7 +98,66 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
             ["ParentResources"] = new JsonArray(request.Resources.Select(i => (JsonNode)i).ToArray()),
             ["InstancesCount"] = result.InstancesCount,
             ["FailedInstancesCount"] = result.FailedInstancesCount,
-        });
+        };
+        if (result.Commitment is { } commitment)
+        {
+            // As Orthanc: the transaction to follow at /storage-commitment/{id}; a refused request is the request's failure.
+            if (commitment.Error is { } error) throw new DimseFailureException(DimseStatus.ProcessingFailure, "Storage commitment not obtained: " + error) { CalledAE = m.AET };
+            answer["StorageCommitmentTransactionUID"] = commitment.Transaction.Uid;
+        }
+        return Ok(answer);
+    }
+
+    /// <summary>
+    /// Storage commitment SCU (Orthanc 1.6): {"DicomInstances": [...], "Resources": [...]} asks the modality to commit
+    /// to those instances and answers {"ID", "Path"} of the transaction, whose report GET /storage-commitment/{id} shows.
+    /// </summary>
+    [HttpPost("modalities/{name}/storage-commitment")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> StorageCommitment(string name, [FromBody] StorageCommitmentRequestBody request, CancellationToken ct)
+    {
+        var m = Modality(name);
+        var references = new List<SopReference>();
+        foreach (var node in request.DicomInstances)
+        {
+            // {"SOPClassUID": ..., "SOPInstanceUID": ...} or Orthanc's shorthand ["class", "instance"].
+            var (sopClass, sopInstance) = node switch
+            {
+                JsonObject o => (o["SOPClassUID"]?.GetValue<string>(), o["SOPInstanceUID"]?.GetValue<string>()),
+                JsonArray { Count: 2 } a => (a[0]?.GetValue<string>(), a[1]?.GetValue<string>()),
+                _ => (null, null),
+            };
+            if (string.IsNullOrWhiteSpace(sopClass) || string.IsNullOrWhiteSpace(sopInstance))
+                throw new DicomValidationException("Each of \"DicomInstances\" must be {\"SOPClassUID\": ..., \"SOPInstanceUID\": ...} or [class, instance]");
+            references.Add(new SopReference(sopClass.Trim(), sopInstance.Trim()));
+        }
+        references.AddRange(await modalities.ReferencesAsync(request.Resources, ct));
+        var tx = await modalities.RequestStorageCommitmentAsync(m, references, ct);
+        return Ok(new JsonObject { ["ID"] = tx.Uid, ["Path"] = "/storage-commitment/" + tx.Uid });
+    }
+
+    /// <summary>A storage commitment transaction of ours: {"RemoteAET", "Status": Pending|Success|Failure, "Success", "Failures"} (Orthanc's shape).</summary>
+    [HttpGet("storage-commitment/{id}")]
+    public IActionResult StorageCommitmentReport(string id, [FromServices] StorageCommitmentReports reports) =>
+        Ok((reports.Get(id) ?? throw new KeyNotFoundException($"Unknown storage commitment transaction: {id}")).ToJson());
+
+    /// <summary>
+    /// Orthanc's POST /storage-commitment/{id}/remove: once the modality committed to every instance (Status Success),
+    /// our copies are deleted (the point of asking, PS3.4 J.3: the modality keeps responsibility for them).
+    /// </summary>
+    [HttpPost("storage-commitment/{id}/remove")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> RemoveCommitted(string id, [FromServices] StorageCommitmentReports reports,
+        [FromServices] Index.IndexQueries queries, [FromServices] Index.IndexWriter writer, CancellationToken ct)
+    {
+        var tx = reports.Get(id) ?? throw new KeyNotFoundException($"Unknown storage commitment transaction: {id}");
+        if (tx.Status != StorageCommitmentStatus.Success)
+            throw new DicomValidationException($"Storage commitment {id} is {tx.Status}: instances are removed only once every one is committed");
+        foreach (var committed in tx.Report!.Committed)
+            foreach (var instance in await queries.FindAsync(new Index.FindRequest(Index.ResourceLevel.Instance,
+                [new Index.FindConstraint(Dicom.Data.DicomTags.SOPInstanceUID, committed.SopInstanceUid)]), ct))
+                await writer.DeleteAsync(instance, Index.ResourceLevel.Instance, ct);
+        return Ok(new JsonObject());
     }
 
     /// <summary>C-FIND: {"Level": "Study", "Query": {"PatientName": "DOE*"}} answers {"ID": ..., "Path": "/queries/..."}.</summary>

@@ -68,6 +68,10 @@ public static class AuditActions
     public const string CGet = "C-GET";
     public const string SecurityAlert = "SecurityAlert";
     public const string JobCanceled = "JobCanceled";
+    /// <summary>A storage commitment request (N-ACTION, PS3.4 J.3.2), asked of us or by us.</summary>
+    public const string StorageCommitment = "StorageCommitment";
+    /// <summary>A storage commitment report (N-EVENT-REPORT, PS3.4 J.3.3), sent by us or received.</summary>
+    public const string StorageCommitmentReport = "StorageCommitmentReport";
 
     /// <summary>Events that could not be queued (the writer fell behind): how many and since when, recorded in their place.</summary>
     public const string AuditGap = "AuditGap";

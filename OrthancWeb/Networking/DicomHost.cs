@@ -7,7 +7,7 @@ namespace OrthancWeb.Networking;
 /// <summary>The DICOM listener as a hosted service of the app.</summary>
 public sealed class DicomHost(
     IOptions<DicomOptions> options, DicomPolicy policy, EchoScp echo, StoreScp store, FindScp find, RetrieveScp retrieve,
-    DicomTls tls, DicomAudit audit, TimeProvider time, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    StorageCommitmentScp commitment, StorageCommitmentReports commitmentReports, DicomTls tls, DicomAudit audit, TimeProvider time, ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private DicomServer? _server;
 
@@ -38,7 +38,8 @@ public sealed class DicomHost(
                 ClientTls = tls.ClientOptions(),
                 TimeProvider = time,
             },
-            policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"), audit);
+            policy, echo, store, find, retrieve, retrieve, loggers.CreateLogger("OrthancWeb.Dicom.Server"), audit,
+            commitment, commitmentReports);
         try { _server.Start(); }
         catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
         {

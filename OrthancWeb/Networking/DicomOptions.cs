@@ -103,6 +103,29 @@ public sealed class DicomOptions : IValidatableObject
 
     // --- end of Query/Retrieve ---
 
+    // --- Storage commitment (PS3.4 Annex J) ---
+
+    /// <summary>
+    /// Seconds a store job that asked for storage commitment waits for the report (N-EVENT-REPORT) of a modality whose
+    /// Timeout is 0; past it the job fails. Ours: Orthanc does not wait, its report arrives whenever it does.
+    /// </summary>
+    [Range(1, 86400)]
+    public int DicomStorageCommitmentTimeout { get; set; } = 60;
+
+    /// <summary>
+    /// Milliseconds we wait, once a commitment request is answered, for the requester to release its association: if
+    /// it does (Orthanc does at once), the report goes on a new association we open to it; if it keeps the association
+    /// open, the report goes on that association (PS3.4 J.3.3 allows both).
+    /// </summary>
+    [Range(0, 60000)]
+    public int DicomStorageCommitmentReleaseWindow { get; set; } = 500;
+
+    /// <summary>Storage commitment transactions of ours kept for GET /storage-commitment/{id}, the least recently used dropped first (Orthanc's name and default).</summary>
+    [Range(1, 100000)]
+    public int StorageCommitmentReportsSize { get; set; } = 100;
+
+    // --- end of storage commitment ---
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!RetrieveMethods.IsMethod(DicomDefaultRetrieveMethod))
@@ -139,6 +162,8 @@ public sealed class ModalityOptions : IShorthandBody<ModalityOptions>, IValidata
     /// <summary>Off unless asked for: a C-GET sends data back on the caller's own association, to whoever holds the AE title.</summary>
     public bool AllowGet { get; set; }
     public bool AllowStore { get; set; } = true;
+    /// <summary>Whether this modality may ask us to commit to instances (Storage Commitment N-ACTION, PS3.4 J.3.2); Orthanc's name and default.</summary>
+    public bool AllowStorageCommitment { get; set; } = true;
     /// <summary>Reach this modality over DICOM TLS (our certificate, its certificate checked against DicomTlsTrustedCertificates).</summary>
     public bool UseDicomTls { get; set; }
 

@@ -110,6 +110,10 @@ public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityR
         if (abstractSyntax == SopClasses.ModalityWorklistFind) return Uncompressed;
         if (SopClasses.IsMove(abstractSyntax)) return modality.AllowMove ? Uncompressed : null;
         if (SopClasses.IsGet(abstractSyntax)) return modality.AllowGet ? Uncompressed : null;
+        // Storage commitment: requests from a modality allowed them (AllowStorageCommitment), and the reports of the
+        // commitments we asked for, which come on an association where the peer takes the SCP role (PS3.4 J.3.3.1).
+        if (abstractSyntax == SopClasses.StorageCommitmentPushModel)
+            return modality.AllowStorageCommitment || request.RoleSelections.Any(r => r.SopClassUid == abstractSyntax && r.ScpRole) ? Uncompressed : null;
         return null;
     }
 }

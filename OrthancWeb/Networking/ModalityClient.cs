@@ -15,7 +15,30 @@ using OrthancWeb.Security;
 namespace OrthancWeb.Networking;
 
 /// <summary>The result of sending resources to a modality (Orthanc's /modalities/{id}/store answer).</summary>
-public sealed record StoreToModalityResult(int InstancesCount, int FailedInstancesCount, IReadOnlyList<string> FailedInstances);
+public sealed record StoreToModalityResult(int InstancesCount, int FailedInstancesCount, IReadOnlyList<string> FailedInstances)
+{
+    /// <summary>The storage commitment asked for the instances sent, when asked; null otherwise.</summary>
+    public StorageCommitmentOutcome? Commitment { get; init; }
+}
+
+/// <summary>
+/// What came of a storage commitment asked after a send: its transaction, and the report or why there is none (the
+/// peer refused the request, or did not report in time).
+/// </summary>
+public sealed record StorageCommitmentOutcome(StorageCommitmentTransaction Transaction, string? Error)
+{
+    public StorageCommitmentReport? Report => Transaction.Report;
+}
+
+/// <summary>Whether a send asks the modality to commit to what it received (PS3.4 J.3), and whether it waits for the report.</summary>
+public enum StorageCommitmentMode
+{
+    None,
+    /// <summary>Request only; the report is kept when it comes (Orthanc's /modalities/{id}/store with "StorageCommitment").</summary>
+    Request,
+    /// <summary>Request, then wait for the report within the modality's Timeout or DicomStorageCommitmentTimeout (store jobs).</summary>
+    RequestAndWait,
+}
 
 /// <summary>The answers of one C-FIND; <paramref name="Truncated"/> when QueryRetrieveMaximumAnswers cut it short.</summary>
 public sealed record FindResult(IReadOnlyList<DicomDataset> Answers, bool Truncated);
@@ -25,7 +48,7 @@ public sealed record FindResult(IReadOnlyList<DicomDataset> Answers, bool Trunca
 /// get. Each association uses the modality's own settings: LocalAet, Timeout, AllowTranscoding, PreferredTransferSyntax.
 /// </summary>
 public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files,
-    DicomTls tls, StoreScp storeScp, IAuditTrail audit, ILogger<ModalityClient> logger)
+    DicomTls tls, StoreScp storeScp, StorageCommitmentReports commitments, IAuditTrail audit, ILogger<ModalityClient> logger)
 {
     public IReadOnlyDictionary<string, ModalityOptions> Modalities => registry.All.ToDictionary(m => m.Name, m => m.Options, StringComparer.OrdinalIgnoreCase);
 
@@ -71,8 +94,13 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         return new[] { stored, preferred }.Concat(DicomClient.StoreSyntaxes(stored, SopClasses.Uncompressed)).Where(t => t.Length > 0).Distinct().ToList();
     }
 
-    /// <summary>Sends every instance under the given resources in one association.</summary>
-    public async Task<StoreToModalityResult> StoreAsync(ModalityOptions m, IEnumerable<string> resourceIds, CancellationToken ct)
+    /// <summary>
+    /// Sends every instance under the given resources in one association; with <paramref name="commitment"/>, then asks
+    /// the modality on that association to commit to those it accepted (N-ACTION, PS3.4 J.3.2), and waits for the
+    /// report when asked to.
+    /// </summary>
+    public async Task<StoreToModalityResult> StoreAsync(ModalityOptions m, IEnumerable<string> resourceIds, CancellationToken ct,
+        StorageCommitmentMode commitment = StorageCommitmentMode.None)
     {
         Caller.Demand(Policies.Modify, "send to modalities");
         var instances = new List<(ResourceInfo Info, AttachmentInfo File)>();
@@ -86,9 +114,11 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         var contexts = instances.Select(i => (Sop: i.Info.Metadata.GetValueOrDefault("SopClassUid") ?? "", Ts: i.Info.Metadata.GetValueOrDefault("TransferSyntax") ?? ""))
             .Distinct()
             .Select(c => (c.Sop, StoreSyntaxes(m, c.Ts)))
-            .Take(128).ToList();
+            .Take(commitment == StorageCommitmentMode.None ? 128 : 127).ToList();
+        if (commitment != StorageCommitmentMode.None) contexts.Add((SopClasses.StorageCommitmentPushModel, SopClasses.Uncompressed));
         await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET, contexts, Scu(m), tls: tls.For(m), ct: ct);
         var failed = new List<string>();
+        var sent = new List<SopReference>();
         foreach (var (info, file) in instances)
         {
             try
@@ -98,6 +128,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
                 var rsp = await client.StoreAsync(info.Metadata.GetValueOrDefault("SopClassUid") ?? "", info.MainDicomTags.GetValueOrDefault(DicomTags.SOPInstanceUID) ?? "",
                     dicom.TransferSyntax, bytes, ct: ct);
                 if (DimseStatus.IsFailure(rsp.Status)) failed.Add(info.PublicId);
+                else sent.Add(new SopReference(info.Metadata.GetValueOrDefault("SopClassUid") ?? "", info.MainDicomTags.GetValueOrDefault(DicomTags.SOPInstanceUID) ?? ""));
             }
             catch (DimseFailureException ex)
             {
@@ -111,10 +142,66 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
             ResourceId = resourceIdsText(),
             Details = $"{instances.Count - failed.Count} of {instances.Count} instance(s) to {m.AET} at {m.Host}:{m.Port}",
         });
-        return new StoreToModalityResult(instances.Count, failed.Count, failed);
+        var outcome = commitment == StorageCommitmentMode.None || sent.Count == 0 ? null : await CommitAsync(client, m, sent, commitment, ct);
+        return new StoreToModalityResult(instances.Count, failed.Count, failed) { Commitment = outcome };
 
         string resourceIdsText() => string.Join(',', instances.Select(i => i.Info.PublicId).Take(20));
     }
+
+    /// <summary>The storage commitment of a send, on its association; a refusal or a timeout is its outcome's error, not an exception.</summary>
+    private async Task<StorageCommitmentOutcome> CommitAsync(DicomClient client, ModalityOptions m, IReadOnlyList<SopReference> sent, StorageCommitmentMode mode, CancellationToken ct)
+    {
+        var tx = commitments.Begin(m.AET, sent);
+        try
+        {
+            if (client.Association.FindContext(SopClasses.StorageCommitmentPushModel) is null)
+                throw new DimseFailureException(DimseStatus.SopClassNotSupported, "the modality does not accept storage commitment requests (Storage Commitment Push Model not accepted)")
+                    { CalledAE = m.AET };
+            await commitments.RequestAsync(client, tx, ct);
+            if (mode == StorageCommitmentMode.RequestAndWait) await commitments.WaitAsync(client, tx, CommitmentTimeout(m), ct);
+            return new StorageCommitmentOutcome(tx, null);
+        }
+        catch (Dicom.Network.DicomNetworkException ex)
+        {
+            LogNotCommitted(logger, m.AET, tx.Uid, ex.Message);
+            return new StorageCommitmentOutcome(tx, ex.Message);
+        }
+    }
+
+    /// <summary>How long a store job waits for a storage commitment report: the modality's Timeout, else DicomStorageCommitmentTimeout.</summary>
+    public TimeSpan CommitmentTimeout(ModalityOptions m) => TimeSpan.FromSeconds(m.Timeout > 0 ? m.Timeout : options.CurrentValue.DicomStorageCommitmentTimeout);
+
+    /// <summary>
+    /// Asks a modality to commit to instances (Orthanc's POST /modalities/{id}/storage-commitment): the request on an
+    /// association of its own, released once answered (as Orthanc); the report is kept when it comes on a new association.
+    /// </summary>
+    public async Task<StorageCommitmentTransaction> RequestStorageCommitmentAsync(ModalityOptions m, IReadOnlyList<SopReference> references, CancellationToken ct)
+    {
+        Caller.Demand(Policies.Modify, "ask modalities for storage commitment");
+        if (references.Count == 0) throw new DicomValidationException("No instance to ask storage commitment for");
+        await using var client = await DicomClient.ConnectAsync(m.Host, m.Port, LocalAetFor(m), m.AET,
+            [(SopClasses.StorageCommitmentPushModel, SopClasses.Uncompressed)], Scu(m), tls: tls.For(m), ct: ct);
+        var tx = commitments.Begin(m.AET, references);
+        await commitments.RequestAsync(client, tx, ct);
+        return tx;
+    }
+
+    /// <summary>The SOP class and instance UIDs of every instance under the given resources (Orthanc's "Resources" of a storage commitment request).</summary>
+    public async Task<IReadOnlyList<SopReference>> ReferencesAsync(IEnumerable<string> resourceIds, CancellationToken ct)
+    {
+        var list = new List<SopReference>();
+        foreach (var id in resourceIds)
+        {
+            var r = await queries.GetAsync(id, null, ct) ?? throw new KeyNotFoundException($"Unknown resource: {id}");
+            foreach (var instanceId in await queries.RelativesAsync(id, r.Level, ResourceLevel.Instance, ct) ?? [])
+                if (await queries.GetAsync(instanceId, ResourceLevel.Instance, ct) is { } info)
+                    list.Add(new SopReference(info.Metadata.GetValueOrDefault("SopClassUid") ?? "", info.MainDicomTags.GetValueOrDefault(DicomTags.SOPInstanceUID) ?? ""));
+        }
+        return list;
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Storage commitment {Transaction} by {AET} not obtained: {Reason}")]
+    private static partial void LogNotCommitted(ILogger logger, string aet, string transaction, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Could not send {Instance} to {AET}: {Reason}")]
     private static partial void LogNotSent(ILogger logger, string instance, string aet, string reason);

@@ -19,9 +19,24 @@ public sealed record ModalityStoreRequest : IShorthandBody<ModalityStoreRequest>
     public int Retries { get; init; }
     /// <summary>Seconds between attempts (jobs only).</summary>
     public int RetryDelay { get; init; } = 10;
+    /// <summary>
+    /// Then ask the modality to commit to the instances it received (Storage Commitment, PS3.4 J.3): a job waits for
+    /// the report; within the request (as Orthanc) the answer names the transaction, GET /storage-commitment/{id}.
+    /// </summary>
+    public bool StorageCommitment { get; init; }
 
     public static JsonObject? Expand(JsonNode shorthand) =>
         RequestBody.Strings(shorthand) is { } ids ? new JsonObject { [nameof(Resources)] = ids } : null;
+}
+
+/// <summary>
+/// POST /modalities/{name}/storage-commitment (Orthanc 1.6): {"DicomInstances": [{"SOPClassUID", "SOPInstanceUID"}
+/// or ["class", "instance"], ...]} and/or {"Resources": [public IDs]}.
+/// </summary>
+public sealed record StorageCommitmentRequestBody
+{
+    public IReadOnlyList<JsonNode> DicomInstances { get; init; } = [];
+    public IReadOnlyList<string> Resources { get; init; } = [];
 }
 
 /// <summary>POST /modalities/{name}/query: {"Level": "Study", "Query": {"PatientName": "DOE*"}}.</summary>

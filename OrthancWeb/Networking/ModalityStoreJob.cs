@@ -13,8 +13,8 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
 
     public string Type => JobType;
 
-    public static JsonObject Content(string modality, IEnumerable<string> resources) =>
-        Job.ContentOf(new ModalityStoreParameters { RemoteModality = modality, ParentResources = resources.ToList() });
+    public static JsonObject Content(string modality, IEnumerable<string> resources, bool storageCommitment = false) =>
+        Job.ContentOf(new ModalityStoreParameters { RemoteModality = modality, ParentResources = resources.ToList(), StorageCommitment = storageCommitment });
 
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
@@ -26,7 +26,7 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
             ? failedBefore.Select(n => n!.GetValue<string>()).ToList()
             : all;
         var sentBefore = job.Result?["InstancesCount"]?.GetValue<int>() - job.Result?["FailedInstancesCount"]?.GetValue<int>() ?? 0;
-        var result = await modalities.StoreAsync(m, todo, ct);
+        var result = await modalities.StoreAsync(m, todo, ct, parameters.StorageCommitment ? StorageCommitmentMode.RequestAndWait : StorageCommitmentMode.None);
         var json = new JsonObject
         {
             ["RemoteAet"] = m.AET,
@@ -34,10 +34,38 @@ public sealed class ModalityStoreJob(ModalityClient modalities) : IJobHandler
             ["FailedInstancesCount"] = result.FailedInstancesCount,
             ["FailedInstances"] = new JsonArray(result.FailedInstances.Select(i => (JsonNode)i).ToArray()),
         };
+        if (result.Commitment is { } commitment)
+        {
+            json["StorageCommitmentTransactionUID"] = commitment.Transaction.Uid; // Orthanc's name
+            // Apart from the "StorageCommitment" switch of the content, which the job's JSON shows beside it.
+            json["StorageCommitmentReport"] = CommitmentJson(commitment);
+        }
         progress.Report(100.0 * (result.InstancesCount - result.FailedInstancesCount) / Math.Max(1, result.InstancesCount));
         if (result.FailedInstancesCount > 0)
             throw new JobItemsFailedException($"{result.FailedInstancesCount} of {result.InstancesCount} instances were refused by {m.AET}", json);
+        if (result.Commitment is { Error: { } error })
+            throw new JobItemsFailedException($"Storage commitment by {m.AET} not obtained: {error}", json);
+        if (result.Commitment?.Report is { Failed.Count: > 0 } report)
+            throw new JobItemsFailedException($"{report.Failed.Count} of {report.Failed.Count + report.Committed.Count} instances were not committed by {m.AET}", json);
         return json;
+    }
+
+    /// <summary>The commitment in the job's content: its status, how many instances were committed, and each failure with its reason (PS3.3 C.14.1.1).</summary>
+    public static JsonObject CommitmentJson(StorageCommitmentOutcome outcome)
+    {
+        var report = outcome.Report;
+        return new JsonObject
+        {
+            ["TransactionUID"] = outcome.Transaction.Uid,
+            ["Status"] = outcome.Error is not null ? "Failure" : outcome.Transaction.Status.ToString(),
+            ["CommittedInstancesCount"] = report?.Committed.Count ?? 0,
+            ["FailedInstancesCount"] = report?.Failed.Count ?? 0,
+            ["Failures"] = new JsonArray((report?.Failed ?? []).Select(f => (JsonNode)new JsonObject
+            {
+                ["SOPInstanceUID"] = f.SopInstanceUid, ["SOPClassUID"] = f.SopClassUid, ["FailureReason"] = f.Reason, ["Description"] = f.Description,
+            }).ToArray()),
+            ["Error"] = outcome.Error,
+        };
     }
 }
 
@@ -47,4 +75,6 @@ public sealed record ModalityStoreParameters
     public string Description { get; init; } = "Send to modality";
     public required string RemoteModality { get; init; }
     public required IReadOnlyList<string> ParentResources { get; init; }
+    /// <summary>Ask the modality to commit to the instances sent, and wait for its report (Orthanc's "StorageCommitment").</summary>
+    public bool StorageCommitment { get; init; }
 }

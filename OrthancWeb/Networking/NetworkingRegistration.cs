@@ -5,7 +5,7 @@ namespace OrthancWeb.Networking;
 
 public static class NetworkingRegistration
 {
-    /// <summary>The DICOM listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET), the modalities and the SCU services.</summary>
+    /// <summary>The DICOM listener (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET, storage commitment), the modalities and the SCU services.</summary>
     public static IServiceCollection AddDicomNetworking(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<DicomOptions>().Bind(configuration.GetSection(ServerOptions.Section))
@@ -18,6 +18,8 @@ public static class NetworkingRegistration
         services.AddSingleton<StoreScp>();
         services.AddSingleton<FindScp>();
         services.AddSingleton<RetrieveScp>();
+        services.AddSingleton<StorageCommitmentScp>();
+        services.AddSingleton<StorageCommitmentReports>();
         services.AddSingleton<ModalityClient>();
         services.AddSingleton<IJobHandler, ModalityStoreJob>();
         services.AddSingleton<IJobHandler, ModalityMoveJob>();

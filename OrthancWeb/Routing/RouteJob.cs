@@ -59,8 +59,12 @@ public sealed class RouteJob(ModificationService modification, ModalityClient mo
             try
             {
                 var m = modalities.Find(name) ?? throw new InvalidOperationException($"unknown modality {name}");
-                var sent = await modalities.StoreAsync(m, [target], ct);
+                var sent = await modalities.StoreAsync(m, [target], ct, rule.StorageCommitment ? StorageCommitmentMode.RequestAndWait : StorageCommitmentMode.None);
                 if (sent.FailedInstancesCount > 0) throw new InvalidOperationException($"{sent.FailedInstancesCount} instance(s) refused");
+                if (sent.Commitment is { Error: { } notCommitted }) throw new InvalidOperationException("storage commitment not obtained: " + notCommitted);
+                if (sent.Commitment?.Report is { Failed.Count: > 0 } report)
+                    throw new InvalidOperationException($"{report.Failed.Count} instance(s) not committed: " +
+                        string.Join("; ", report.Failed.Take(3).Select(f => $"{f.SopInstanceUid} ({f.Description})")));
                 forwarded.Add(name);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

@@ -39,6 +39,12 @@ public sealed class RoutingRule
     /// <summary>Modality names to send to (the anonymized copy when Anonymize is set).</summary>
     public List<string> ForwardTo { get; set; } = [];
 
+    /// <summary>
+    /// After each send to a modality, ask it to commit to the instances (Storage Commitment, PS3.4 J.3) and wait for its
+    /// report: the route fails (and is retried) when the report is missing or names an instance not committed.
+    /// </summary>
+    public bool StorageCommitment { get; set; }
+
     /// <summary>DICOMweb server names to send to by STOW-RS (the anonymized copy when Anonymize is set).</summary>
     public List<string> ForwardToDicomWeb { get; set; } = [];
 

@@ -17,6 +17,10 @@ public enum CommandField : ushort
     CEchoRequest = 0x0030,
     CEchoResponse = 0x8030,
     CCancelRequest = 0x0FFF,
+    NEventReportRequest = 0x0100,
+    NEventReportResponse = 0x8100,
+    NActionRequest = 0x0130,
+    NActionResponse = 0x8130,
 }
 
 /// <summary>Status codes used by the C-services (PS3.7 Annex C, PS3.4 Annexes B and C).</summary>
@@ -40,6 +44,14 @@ public static class DimseStatus
     public const ushort DuplicateSopInstance = 0x0111;
     public const ushort UnrecognizedOperation = 0x0211;
     public const ushort NotAuthorized = 0x0124;
+    // DIMSE-N statuses (PS3.7 §10.1.1.1.8, Annex C).
+    public const ushort NoSuchObjectInstance = 0x0112;
+    public const ushort NoSuchEventType = 0x0113;
+    public const ushort InvalidArgumentValue = 0x0115;
+    public const ushort NoSuchSopClass = 0x0118;
+    public const ushort ClassInstanceConflict = 0x0119;
+    public const ushort MissingAttribute = 0x0120;
+    public const ushort NoSuchActionType = 0x0123;
 
     public static bool IsPending(ushort s) => s is Pending or PendingWarning;
     public static bool IsSuccess(ushort s) => s == Success;
@@ -80,6 +92,12 @@ public sealed class DimseMessage
     public ushort Status => Command.GetValueOrDefault<ushort>(DicomTags.Status, 0, 0);
     public string AffectedSopClassUid => Command.GetString(DicomTags.AffectedSOPClassUID) ?? Command.GetString(DicomTags.RequestedSOPClassUID) ?? "";
     public string AffectedSopInstanceUid => Command.GetString(DicomTags.AffectedSOPInstanceUID) ?? "";
+    /// <summary>The SOP instance a DIMSE-N request acts on: Requested (N-ACTION) or Affected (N-EVENT-REPORT) SOP Instance UID.</summary>
+    public string SopInstanceUid => Command.GetString(DicomTags.RequestedSOPInstanceUID) ?? AffectedSopInstanceUid;
+    /// <summary>Action Type ID (0000,1008) of an N-ACTION.</summary>
+    public ushort ActionTypeId => Command.GetValueOrDefault<ushort>(DicomTags.ActionTypeID, 0, 0);
+    /// <summary>Event Type ID (0000,1002) of an N-EVENT-REPORT.</summary>
+    public ushort EventTypeId => Command.GetValueOrDefault<ushort>(DicomTags.EventTypeID, 0, 0);
     public bool HasDataSet => Command.GetValueOrDefault<ushort>(DicomTags.CommandDataSetType, 0, 0x0101) != 0x0101;
     public bool IsRequest => ((ushort)CommandField & 0x8000) == 0;
 
@@ -132,6 +150,22 @@ public sealed class DimseMessage
         return new DimseMessage(c, data: identifier);
     }
 
+    /// <summary>N-ACTION-RQ (PS3.7 §10.1.4.1): an action on a SOP instance, with its Action Information.</summary>
+    public static DimseMessage ActionRequest(ushort messageId, string sopClass, string sopInstance, ushort actionTypeId, ReadOnlyMemory<byte>? actionInformation) =>
+        new(NewCommand(CommandField.NActionRequest)
+            .Add(DicomTags.MessageID, DicomVR.US, messageId)
+            .Add(DicomTags.RequestedSOPClassUID, DicomVR.UI, sopClass)
+            .Add(DicomTags.RequestedSOPInstanceUID, DicomVR.UI, sopInstance)
+            .Add(DicomTags.ActionTypeID, DicomVR.US, actionTypeId), data: actionInformation);
+
+    /// <summary>N-EVENT-REPORT-RQ (PS3.7 §10.1.1.1): an event on a SOP instance, with its Event Information.</summary>
+    public static DimseMessage EventReportRequest(ushort messageId, string sopClass, string sopInstance, ushort eventTypeId, ReadOnlyMemory<byte>? eventInformation) =>
+        new(NewCommand(CommandField.NEventReportRequest)
+            .Add(DicomTags.MessageID, DicomVR.US, messageId)
+            .Add(DicomTags.AffectedSOPClassUID, DicomVR.UI, sopClass)
+            .Add(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, sopInstance)
+            .Add(DicomTags.EventTypeID, DicomVR.US, eventTypeId), data: eventInformation);
+
     public static DimseMessage CancelRequest(ushort messageIdBeingCancelled) => new(NewCommand(CommandField.CCancelRequest)
         .Add(DicomTags.MessageIDBeingRespondedTo, DicomVR.US, messageIdBeingCancelled));
 
@@ -144,6 +178,12 @@ public sealed class DimseMessage
             .Add(DicomTags.Status, DicomVR.US, status);
         if (request.AffectedSopClassUid.Length > 0) c.Add(DicomTags.AffectedSOPClassUID, DicomVR.UI, request.AffectedSopClassUid);
         if (request.CommandField == CommandField.CStoreRequest) c.Add(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, request.AffectedSopInstanceUid);
+        // DIMSE-N responses name the instance and echo the action or event type (PS3.7 Tables 10.1-1 and 10.1-4);
+        // DCMTK-based peers such as Orthanc reject a response without the Affected SOP Instance UID.
+        if (request.CommandField is CommandField.NActionRequest or CommandField.NEventReportRequest && request.SopInstanceUid.Length > 0)
+            c.Add(DicomTags.AffectedSOPInstanceUID, DicomVR.UI, request.SopInstanceUid);
+        if (request.CommandField == CommandField.NActionRequest) c.Add(DicomTags.ActionTypeID, DicomVR.US, request.ActionTypeId);
+        if (request.CommandField == CommandField.NEventReportRequest) c.Add(DicomTags.EventTypeID, DicomVR.US, request.EventTypeId);
         if (errorComment is not null) c.Add(DicomTags.ErrorComment, DicomVR.LO, errorComment.Length > 64 ? errorComment[..64] : errorComment);
         return new DimseMessage(c, request.PresentationContextId, data);
     }

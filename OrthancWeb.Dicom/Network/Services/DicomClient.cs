@@ -276,6 +276,25 @@ public sealed class DicomClient : IAsyncDisposable
         return last!;
     }
 
+    /// <summary>
+    /// Request Storage Commitment (N-ACTION, PS3.4 J.3.2) on this association, which must have the Storage Commitment
+    /// Push Model context accepted. A failure status throws; the report comes later (<see cref="StorageCommitment"/>).
+    /// </summary>
+    public Task<ushort> RequestStorageCommitmentAsync(StorageCommitmentRequest request, CancellationToken ct = default) => NamedAsync(async () =>
+    {
+        var context = ContextFor(SopClasses.StorageCommitmentPushModel);
+        var rq = StorageCommitment.ActionRequest(_channel.NextMessageId(), request, context.Id, TransferSyntax.Lookup(context.AcceptedTransferSyntax!));
+        var rsp = await _channel.RequestAsync(rq, ct);
+        if (!DimseStatus.IsSuccess(rsp.Status))
+            throw new DimseFailureException(rsp.Status, rsp.Command.GetString(DicomTags.ErrorComment) ?? $"N-ACTION failed with status 0x{rsp.Status:X4}")
+                { CalledAE = Association.CalledAE };
+        return rsp.Status;
+    });
+
+    /// <summary>Sends a storage commitment report (N-EVENT-REPORT, PS3.4 J.3.3) and returns the peer's status.</summary>
+    public Task<ushort> ReportStorageCommitmentAsync(StorageCommitmentReport report, CancellationToken ct = default) =>
+        NamedAsync(() => StorageCommitment.SendReportAsync(_channel, report, null, ct));
+
     public Task ReleaseAsync(CancellationToken ct = default) => _channel.ReleaseAsync(ct);
 
     public async ValueTask DisposeAsync()

@@ -56,7 +56,9 @@ public sealed partial class DicomServer(
     ICMoveProvider? move = null,
     ICGetProvider? get = null,
     ILogger? logger = null,
-    IAssociationObserver? observer = null) : IAsyncDisposable
+    IAssociationObserver? observer = null,
+    IStorageCommitmentProvider? commitment = null,
+    IStorageCommitmentReportProvider? commitmentReports = null) : IAsyncDisposable
 {
     private readonly ILogger _log = logger ?? NullLogger.Instance;
     private readonly Slots _slots = new(options);
@@ -322,6 +324,13 @@ public sealed partial class DicomServer(
                 case CommandField.CGetRequest when get is not null:
                     await RetrieveAsync(context, request, isMove: false);
                     break;
+                case CommandField.NActionRequest when commitment is not null:
+                    await StorageCommitmentAsync(context, request);
+                    break;
+                case CommandField.NEventReportRequest when commitmentReports is not null:
+                    var reportStatus = await commitmentReports.OnReportAsync(context, StorageCommitment.ReadReport(request), _stop.Token);
+                    await channel.SendAsync(DimseMessage.ResponseTo(request, reportStatus));
+                    break;
                 default:
                     await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.UnrecognizedOperation, errorComment: $"{request.CommandField} is not supported"));
                     break;
@@ -335,6 +344,26 @@ public sealed partial class DicomServer(
         {
             await channel.SendAsync(DimseMessage.ResponseTo(request, DimseStatus.CannotUnderstand, errorComment: "Cannot understand: " + ex.Reason));
         }
+    }
+
+    /// <summary>
+    /// N-ACTION of the Storage Commitment Push Model (PS3.4 J.3.2): checked, answered, then handed on for the report,
+    /// which the provider sends once the requester has its N-ACTION-RSP (PS3.4 J.3.3).
+    /// </summary>
+    private async Task StorageCommitmentAsync(DimseContext context, DimseMessage request)
+    {
+        if (request.AffectedSopClassUid != SopClasses.StorageCommitmentPushModel)
+            throw new DimseFailureException(DimseStatus.NoSuchSopClass, $"N-ACTION is served for Storage Commitment only, not {request.AffectedSopClassUid}");
+        if (request.SopInstanceUid != SopClasses.StorageCommitmentPushModelInstance)
+            throw new DimseFailureException(DimseStatus.NoSuchObjectInstance, $"the Storage Commitment SOP instance is {SopClasses.StorageCommitmentPushModelInstance}");
+        if (request.ActionTypeId != StorageCommitment.RequestStorageCommitmentAction)
+            throw new DimseFailureException(DimseStatus.NoSuchActionType, $"Action Type ID {request.ActionTypeId} is not Request Storage Commitment (1)");
+        var data = request.DecodeData() ?? throw new DimseFailureException(DimseStatus.MissingAttribute, "N-ACTION without Action Information");
+        var parsed = StorageCommitmentRequest.FromDataset(data);
+        var status = await commitment!.OnRequestAsync(context, parsed, _stop.Token);
+        await context.Channel.SendAsync(DimseMessage.ResponseTo(request, status));
+        if (DimseStatus.IsSuccess(status))
+            await commitment.OnRequestAnsweredAsync(context, parsed, request.PresentationContextId, _stop.Token);
     }
 
     private async Task FindAsync(DimseContext context, DimseMessage request)

@@ -109,6 +109,30 @@ public interface ICGetProvider
     Task OnRetrieveCompletedAsync(DimseContext context, RetrieveOutcome outcome) => Task.CompletedTask;
 }
 
+/// <summary>
+/// Storage Commitment Push Model SCP (PS3.4 J.3.2): the N-ACTION that asks us to commit to instances. The framework
+/// answers the N-ACTION with the status of <see cref="OnRequestAsync"/>, then calls <see cref="OnRequestAnsweredAsync"/>,
+/// which sends the report (N-EVENT-REPORT, PS3.4 J.3.3) on this association or on a new one.
+/// </summary>
+public interface IStorageCommitmentProvider
+{
+    /// <summary>Whether the request is taken (Success), or a failure status for the N-ACTION-RSP (PS3.4 J.3.2.1.1).</summary>
+    Task<ushort> OnRequestAsync(DimseContext context, StorageCommitmentRequest request, CancellationToken ct);
+
+    /// <summary>Called once the N-ACTION-RSP of an accepted request is sent: checks the instances and reports.</summary>
+    Task OnRequestAnsweredAsync(DimseContext context, StorageCommitmentRequest request, byte presentationContextId, CancellationToken ct);
+}
+
+/// <summary>
+/// Storage Commitment Push Model SCU receiving a report (PS3.4 J.3.3): an N-EVENT-REPORT from the SCP we asked, on the
+/// association of our N-ACTION or on a new one the SCP opened to us (taking the SCP role, PS3.4 J.3.3.1, PS3.7 D.3.3.4).
+/// </summary>
+public interface IStorageCommitmentReportProvider
+{
+    /// <summary>The status of the N-EVENT-REPORT-RSP: Success once the report is taken.</summary>
+    Task<ushort> OnReportAsync(DimseContext context, StorageCommitmentReport report, CancellationToken ct);
+}
+
 /// <summary>Well-known abstract syntaxes of the query/retrieve and verification services (PS3.4 Annexes A and C).</summary>
 public static class SopClasses
 {
@@ -120,6 +144,9 @@ public static class SopClasses
     public const string StudyRootMove = "1.2.840.10008.5.1.4.1.2.2.2";
     public const string StudyRootGet = "1.2.840.10008.5.1.4.1.2.2.3";
     public const string ModalityWorklistFind = "1.2.840.10008.5.1.4.31";
+    /// <summary>Storage Commitment Push Model SOP Class and its well-known SOP Instance (PS3.4 J.3, PS3.6 Annex A).</summary>
+    public const string StorageCommitmentPushModel = "1.2.840.10008.1.20.1";
+    public const string StorageCommitmentPushModelInstance = "1.2.840.10008.1.20.1.1";
 
     public static bool IsFind(string uid) => uid is PatientRootFind or StudyRootFind;
     public static bool IsMove(string uid) => uid is PatientRootMove or StudyRootMove;
