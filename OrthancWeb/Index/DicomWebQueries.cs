@@ -67,6 +67,7 @@ public sealed partial class IndexQueries
         await using var db = await contexts.CreateDbContextAsync(ct);
         var result = new List<WebInstance>(1);
         await foreach (var i in InstanceByUids(db, studyUid, seriesUid, sopInstanceUid).WithCancellation(ct)) result.Add(i);
+        if (result.Count > 1) result.Sort((a, b) => a.RowId.CompareTo(b.RowId));
         return result;
     }
 
@@ -80,7 +81,7 @@ public sealed partial class IndexQueries
                 && r.Parent.Parent!.Tags.Any(t => t.Tag == StudyUidTag && t.Value == study)
             from a in r.Attachments
             where a.ContentType == Attachment.DicomContentType
-            orderby r.Id
+            // No ORDER BY: SQLite would then walk the instances in Id order to spare a sort, and read them all.
             select new WebInstance(r.Id, r.PublicId,
                 r.Parent!.Parent!.Parent!.Tags.Where(t => t.Tag == PatientIdTag).Select(t => t.Value).FirstOrDefault() ?? "",
                 study, series, sop,
