@@ -1,3 +1,4 @@
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.Imaging;
 using OrthancWeb.Dicom.IO;
@@ -50,6 +51,51 @@ public sealed class EncodeTests : IDisposable
         File.WriteAllBytes(path, encoded.ToBytes());
         var decoded = DecodeIndependently(path, uid);
         AssertSamePixels(Frames(source), Frames(decoded), tolerance: 0);
+    }
+
+    /// <summary>
+    /// Every pydicom sample with pixel data we decode, to each lossless syntax DCMTK decodes: the round trip is exact,
+    /// or the encoder refuses it with its reason (float, 1-bit, 32-bit samples a codec cannot hold...). Never a wrong
+    /// pixel, never another exception.
+    /// </summary>
+    [Theory]
+    [InlineData("1.2.840.10008.1.2.4.80", 35)]
+    [InlineData("1.2.840.10008.1.2.5", 35)]
+    [InlineData("1.2.840.10008.1.2.4.70", 35)]
+    public void Every_sample_round_trips_exactly_or_is_refused_with_its_reason(string uid, int atLeast)
+    {
+        var target = Transcoder.ParseTarget(uid);
+        var exact = new List<string>();
+        var refused = new List<string>();
+        foreach (var path in Peers.PydicomFiles())
+        {
+            DicomFile source;
+            List<long[]> pixels;
+            try
+            {
+                source = DicomFile.Open(path);
+                if (source.Dataset[DicomTags.PixelData] is null || source.TransferSyntax.Equals(target)) continue;
+                pixels = Frames(source);
+            }
+            catch (Exception ex) when (ex is DicomException or ImagingException or InvalidDataException or NotSupportedException)
+            {
+                continue; // not ours to encode: a file we do not decode (the decoding tests cover those)
+            }
+            DicomFile encoded;
+            try { encoded = Transcoder.TranscodeFile(source, target); }
+            catch (ImagingException ex)
+            {
+                Assert.False(string.IsNullOrWhiteSpace(ex.Message));
+                refused.Add($"{Path.GetFileName(path)}: {ex.Message}");
+                continue;
+            }
+            var output = Path.Combine(_dir, $"{Path.GetFileName(path)}.{uid}.dcm");
+            File.WriteAllBytes(output, encoded.ToBytes());
+            var decoded = DecodeIndependently(output, uid);
+            AssertSamePixels(pixels, Frames(decoded), tolerance: 0);
+            exact.Add(Path.GetFileName(path));
+        }
+        Assert.True(exact.Count >= atLeast, $"{exact.Count} exact round trips to {uid}; refused:\n{string.Join("\n", refused)}");
     }
 
     [Fact]
@@ -131,6 +177,7 @@ public sealed class EncodeTests : IDisposable
         {
             "1.2.840.10008.1.2.4.80" or "1.2.840.10008.1.2.4.81" => "dcmdjpls",
             "1.2.840.10008.1.2.5" => "dcmdrle",
+            "1.2.840.10008.1.2.4.70" or "1.2.840.10008.1.2.4.57" => "dcmdjpeg",
             _ => null,
         };
         if (tool is null)
