@@ -71,6 +71,26 @@ public sealed class OrthancDifferentialTests(OrthancDifferentialFixture fx) : IC
         Assert.True(differences.Count == 0, $"{method} {path}:\n" + string.Join("\n", differences));
     }
 
+    /// <summary>Public IDs hash the DICOM identifiers, so both servers name the same resource alike.</summary>
+    [Theory]
+    [InlineData("instances-tags")]
+    [InlineData("instances-tags?simplify")]
+    [InlineData("instances-tags?short")]
+    [InlineData("shared-tags")]
+    [InlineData("shared-tags?simplify")]
+    public async Task Tags_of_every_instance_and_the_shared_ones_as_orthanc_answers_them(string route)
+    {
+        foreach (var level in new[] { "patients", "studies", "series" })
+            foreach (var id in (await Rest.GetJsonAsync(fx.OrthancClient, "/" + level)).AsArray().Select(n => n!.GetValue<string>()))
+            {
+                var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, $"/{level}/{id}/{route}");
+                Assert.True(orthanc.Status == ours.Status, $"/{level}/{id}/{route}: orthanc {orthanc.Status}, ours {ours.Status}");
+                var differences = JsonDifference.Between(orthanc.Json, ours.Json, Volatile);
+                Assert.True(differences.Count == 0, $"/{level}/{id}/{route}:\n" + string.Join("\n", differences.Take(20)));
+            }
+        Assert.Equal(404, (await fx.SendBothAsync(HttpMethod.Get, "/studies/not-a-study/" + route)).Ours.Status);
+    }
+
     [Fact]
     public async Task A_post_with_a_method_override_is_the_put_or_delete_it_names()
     {

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrthancWeb.Audit;
+using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Json;
+using OrthancWeb.Explorer;
+using OrthancWeb.Index;
+using OrthancWeb.Security;
+
+namespace OrthancWeb.Api;
+
+/// <summary>
+/// The tags of every instance below a patient, study or series (instances-tags) and the tags they all share with one
+/// value (shared-tags), in Orthanc's full, simplified (?simplify) or short (?short) shapes. Read from the stored files,
+/// one header at a time: memory stays that of one instance whatever the count.
+/// </summary>
+[ApiController]
+[Authorize(Policy = Policies.View)]
+[Route("")]
+public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles files, IAuditTrail audit) : ControllerBase
+{
+    private const string Levels = "{collection:regex(^(patients|studies|series)$)}";
+
+    [HttpGet(Levels + "/{id}/instances-tags")]
+    public async Task<IActionResult> InstancesTags(string collection, string id, CancellationToken ct)
+    {
+        var instances = await InstancesAsync(collection, id, "instances-tags", ct);
+        if (instances is null) return UnknownResource(collection, id);
+        Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(Response.Body);
+        json.WriteStartObject();
+        foreach (var (instance, file) in instances)
+        {
+            json.WritePropertyName(instance);
+            Shape(files.Read(file).Dataset).WriteTo(json);
+            await json.FlushAsync(ct);
+        }
+        json.WriteEndObject();
+        return new EmptyResult();
+    }
+
+    [HttpGet(Levels + "/{id}/shared-tags")]
+    public async Task<IActionResult> SharedTags(string collection, string id, CancellationToken ct)
+    {
+        var instances = await InstancesAsync(collection, id, "shared-tags", ct);
+        if (instances is null) return UnknownResource(collection, id);
+        // The first instance's elements, minus every one another instance lacks or holds with other bytes; sequences
+        // and binary values are left out, as Orthanc compares only the values it summarizes.
+        DicomDataset? shared = null;
+        foreach (var (_, file) in instances)
+        {
+            var ds = files.Read(file).Dataset;
+            if (shared is null)
+            {
+                shared = new DicomDataset(ds.OfType<DicomElement>().Where(IsSummarized));
+                continue;
+            }
+            shared.RemoveAll(item => ds[item.Tag] is not DicomElement other || !other.Buffer.Memory.Span.SequenceEqual(((DicomElement)item).Buffer.Memory.Span));
+        }
+        Response.ContentType = "application/json";
+        await using var json = new Utf8JsonWriter(Response.Body);
+        Shape(shared ?? []).WriteTo(json);
+        return new EmptyResult();
+    }
+
+    private ObjectResult UnknownResource(string collection, string id) =>
+        ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
+
+    private static bool IsSummarized(DicomElement e) => e.Tag != DicomTags.PixelData && e.VR.Code is not ("OB" or "OW" or "OF" or "OD" or "OL" or "OV" or "UN");
+
+    private JsonObject Shape(DicomDataset ds)
+    {
+        var shape = new OrthancJson();
+        return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(ds) : Request.Query.ContainsKey("short") ? shape.ToShort(ds) : shape.ToFull(ds);
+    }
+
+    /// <summary>The instances' files, the read audited once; null for an unknown resource.</summary>
+    private async Task<IReadOnlyList<(string InstanceId, AttachmentInfo File)>?> InstancesAsync(string collection, string id, string what, CancellationToken ct)
+    {
+        var resource = await queries.GetAsync(id, ResourceLevelExtensions.Parse(collection), ct);
+        if (resource is null) return null;
+        var instances = await queries.InstanceFilesAsync(id, ct);
+        audit.Record(ResourceAudit.For(AuditActions.View, resource, details: $"{what}: {instances.Count} instance(s)"));
+        return instances;
+    }
+}
