@@ -80,6 +80,13 @@ public sealed class Anonymizer
         _ => ProfileAction.Remove,
     };
 
+    /// <summary>Acquisition Context Sequence: type 2 in the waveform IODs (PS3.3 C.7.6.14), so emptied, not removed.</summary>
+    private static readonly HashSet<uint> TypeTwoSequences = [0x00400555];
+
+    /// <summary>X/Z exactly: X/Z/D rows (Referenced Performed Procedure Step Sequence) are type 2 in some IODs (SR).</summary>
+    private static bool MayRemove(DicomTag tag) =>
+        (ExactRules.TryGetValue(tag.Value, out var rule) ? rule : Array.Find(WildcardRules, r => r.Matches(tag)))?.Action == "X/Z";
+
     /// <summary>A de-identified copy of the file; the source is not changed.</summary>
     public DicomFile Anonymize(DicomFile source)
     {
@@ -135,7 +142,11 @@ public sealed class Anonymizer
                     ds.Remove(tag);
                     break;
                 case ProfileAction.ZeroLength:
-                    if (item is DicomSequence) ds.AddOrUpdate(new DicomSequence(tag));
+                    // A sequence the profile lets go (X/Z) goes: it is type 3 in the IODs that hold it (Referenced
+                    // Study Sequence in the General Study module), where a present sequence without items is an
+                    // error. Only a sequence some IOD makes type 2 is kept empty.
+                    if (item is DicomSequence && MayRemove(tag) && !TypeTwoSequences.Contains(tag.Value)) ds.Remove(tag);
+                    else if (item is DicomSequence) ds.AddOrUpdate(new DicomSequence(tag));
                     else ds.AddOrUpdate(new DicomElement(tag, item.VR, DicomBuffer.Empty));
                     break;
                 case ProfileAction.Dummy:

@@ -28,9 +28,31 @@ public static partial class DicomDictionary
 
     public static IReadOnlyList<DicomDictionaryEntry> Entries => PublicEntries;
 
+    /// <summary>
+    /// Entries an administrator declared (Orthanc's "Dictionary" option): they come before the built-in ones, for
+    /// public tags (a VR for a tag the standard does not list yet) and private ones alike. Set once at start-up.
+    /// </summary>
+    private static volatile FrozenDictionary<string, DicomDictionaryEntry> s_user = FrozenDictionary<string, DicomDictionaryEntry>.Empty;
+
+    /// <summary>Declares entries of the site's own; replaces earlier declarations. Private entries need their creator.</summary>
+    public static void Declare(IEnumerable<DicomUserEntry> entries)
+    {
+        var result = new Dictionary<string, DicomDictionaryEntry>(StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            if (e.Tag.IsPrivate && string.IsNullOrWhiteSpace(e.PrivateCreator))
+                throw new ArgumentException($"The private tag {e.Tag} needs its private creator", nameof(entries));
+            var key = e.Tag.IsPrivate ? PrivateKey(e.PrivateCreator!.Trim(), e.Tag.Group, (byte)e.Tag.Element) : $"{e.Tag.Value:x8}";
+            result[key] = new DicomDictionaryEntry(e.Tag.Value, 0xFFFFFFFF, e.VR.Code, e.VM, e.Keyword, e.Keyword, false) { PrivateCreator = e.PrivateCreator };
+        }
+        s_user = result.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
     /// <summary>The public entry for a tag, handling repeating groups (50xx, 60xx, 7Fxx) and group lengths.</summary>
     public static DicomDictionaryEntry? Find(DicomTag tag)
     {
+        if (s_user.Count > 0 && !tag.IsPrivate && s_user.TryGetValue($"{tag.Value:x8}", out var declared))
+            return declared;
         if (Index.ByTag.TryGetValue(tag.Value, out var entry))
             return entry;
         if (tag.IsPrivate)
@@ -47,6 +69,8 @@ public static partial class DicomDictionary
     public static DicomDictionaryEntry? FindPrivate(string creator, DicomTag tag)
     {
         var key = PrivateKey(creator.Trim(), tag.Group, (byte)tag.Element);
+        if (s_user.Count > 0 && s_user.TryGetValue(key, out var declared))
+            return declared;
         if (Private.Value.TryGetValue(key, out var e))
             return e;
         // Rows for repeating private groups are stored with their "xx" spelled out.

@@ -39,3 +39,6 @@ public sealed class DicomDictionaryEntry
 
     public override string ToString() => $"{Tag} {Keyword} {string.Join('/', VRs)} {VM}";
 }
+
+/// <summary>An entry a site declares for its own tags (Orthanc's "Dictionary": VR, name, VM, private creator).</summary>
+public sealed record DicomUserEntry(DicomTag Tag, DicomVR VR, string Keyword, string VM = "1", string? PrivateCreator = null);

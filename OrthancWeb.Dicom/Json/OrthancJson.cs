@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OrthancWeb.Dicom.IO;
 using OrthancWeb.Dicom.Data;
 
 namespace OrthancWeb.Dicom.Json;
@@ -16,10 +17,26 @@ public sealed class OrthancJson
     /// <summary>Binary values as "Binary" data URIs instead of "Null".</summary>
     public bool IncludeBinary { get; init; }
 
-    /// <summary>Pixel data is left out unless asked for, as Orthanc does.</summary>
+    /// <summary>Pixel data's value is left out unless asked for (with binary values): Orthanc shows it as "Null".</summary>
     public bool IncludePixelData { get; init; }
 
     public bool IncludePrivateTags { get; init; } = true;
+
+    /// <summary>
+    /// The shapes of a file read up to its pixel data: the pixel data is there, and shown as Orthanc shows it, even
+    /// when the read stopped before it.
+    /// </summary>
+    public JsonObject ToFull(DicomFile file) => WithPixelData(ToFull(file.Dataset), file, new JsonObject { ["Name"] = "PixelData", ["Type"] = "Null", ["Value"] = null });
+
+    public JsonObject ToSimplified(DicomFile file) => WithPixelData(ToSimplified(file.Dataset), file, null, "PixelData");
+
+    public JsonObject ToShort(DicomFile file) => WithPixelData(ToShort(file.Dataset), file, null);
+
+    private static JsonObject WithPixelData(JsonObject shape, DicomFile file, JsonNode? placeholder, string? key = null)
+    {
+        if (file.StoppedAt == DicomTags.PixelData) shape[key ?? DicomTags.PixelData.ToOrthancKey()] = placeholder;
+        return shape;
+    }
 
     public JsonObject ToFull(DicomDataset ds)
     {
@@ -27,6 +44,7 @@ public sealed class OrthancJson
         foreach (var item in Items(ds))
         {
             var entry = new JsonObject { ["Name"] = NameOf(ds, item.Tag) };
+            if (ds.GetPrivateCreator(item.Tag) is { } creator) entry["PrivateCreator"] = creator;
             switch (item)
             {
                 case DicomSequence s:
@@ -49,7 +67,10 @@ public sealed class OrthancJson
         var result = new JsonObject();
         foreach (var item in Items(ds))
         {
-            var key = DicomDictionary.Find(item.Tag) is { Keyword.Length: > 0 } e && !item.Tag.IsPrivate ? e.Keyword : item.Tag.ToOrthancKey();
+            // Keyed by name as Orthanc keys them, private ones too ("PrivateCreator" and "Unknown" repeat: the last
+            // wins, as in Orthanc); a tag no dictionary names keeps its number.
+            var name = NameOf(ds, item.Tag);
+            var key = name == Unknown ? item.Tag.ToOrthancKey() : name;
             result[key] = item is DicomSequence s
                 ? new JsonArray(s.Items.Select(i => (JsonNode)ToSimplified(i)).ToArray())
                 : Scalar(ds, item).Value;
@@ -68,29 +89,63 @@ public sealed class OrthancJson
         return result;
     }
 
+    // Group lengths stay when the file has them, as Orthanc shows them (DCMTK keeps what it read).
     private IEnumerable<DicomItem> Items(DicomDataset ds) => ds.Where(i =>
-        !i.Tag.IsGroupLength &&
-        (IncludePixelData || i.Tag != DicomTags.PixelData) &&
         (IncludePrivateTags || !i.Tag.IsPrivate));
 
     private (string Type, JsonNode? Value) Scalar(DicomDataset ds, DicomItem item)
     {
         if (item is DicomFragmentSequence || item.VR.Kind == VRKind.Bytes)
         {
-            if (!IncludeBinary || item is not DicomElement b) return ("Null", null);
+            if (!IncludeBinary || item is not DicomElement b || (b.Tag == DicomTags.PixelData && !IncludePixelData)) return ("Null", null);
             return ("Binary", "data:application/octet-stream;base64," + Convert.ToBase64String(b.Buffer.Memory.Span));
         }
-        // An empty element is "Null" in Orthanc (DCMTK hands it no string), not an empty "String".
-        var text = ds.GetString(item.Tag);
-        if (string.IsNullOrEmpty(text)) return ("Null", null);
+        // An element present with no value is an empty "String" in Orthanc: a script tells it apart from an absent one.
+        var text = item is DicomElement { Length: > 0 } element ? OrthancText(ds, element) : "";
         if (MaximumStringLength > 0 && text.Length > MaximumStringLength) return ("TooLong", null);
         return ("String", text);
+    }
+
+    /// <summary>
+    /// Values as Orthanc writes them, so that a script's comparisons hold: binary floats with 17 significant digits
+    /// (a float widened to a double, as C++'s lexical cast prints it) and an attribute tag as "gggg,eeee" (its first).
+    /// </summary>
+    private static string OrthancText(DicomDataset ds, DicomElement element)
+    {
+        if (element.VR == DicomVR.FL || element.VR == DicomVR.FD)
+            return string.Join('\\', ds.GetValues<double>(element.Tag).Select(v => v.ToString("G17", System.Globalization.CultureInfo.InvariantCulture)));
+        if (element.VR == DicomVR.AT)
+            return ds.GetValues<DicomTag>(element.Tag) is [var first, ..] ? first.ToOrthancKey() : "";
+        return ds.GetString(element.Tag) ?? "";
     }
 
     private static string NameOf(DicomDataset ds, DicomTag tag)
     {
         if (tag.IsPrivateCreator) return "PrivateCreator";
-        if (tag.IsPrivate) return "Unknown Tag & Data";
-        return DicomDictionary.Find(tag) is { Keyword.Length: > 0 } e ? e.Keyword : "Unknown Tag & Data";
+        if (tag.IsPrivate) return ds.FindEntry(tag) is { } p ? PrivateName(p) : Unknown;
+        // Orthanc names a retired attribute with a prefix that warns of it (not group lengths, retired as a class).
+        return DicomDictionary.Find(tag) is { Keyword.Length: > 0 } e ? (e.IsRetired && !tag.IsGroupLength ? "RETIRED_" + e.Keyword : e.Keyword) : Unknown;
+    }
+
+    private const string Unknown = "Unknown Tag & Data";
+    private const string UnknownPrivate = "Unknown";
+
+    /// <summary>
+    /// A private element's name as a keyword: a declared one as given, a built-in one ("Full fidelity") spelled as
+    /// Orthanc spells its own ("FullFidelity"). Names the built-in dictionary calls "Unknown" stay unknown.
+    /// </summary>
+    private static string PrivateName(DicomDictionaryEntry entry)
+    {
+        if (entry.Keyword.Length > 0) return entry.Keyword;
+        if (entry.Name.Length == 0 || entry.Name.StartsWith("Unknown", StringComparison.OrdinalIgnoreCase)) return UnknownPrivate;
+        var name = new System.Text.StringBuilder(entry.Name.Length);
+        var upper = true;
+        foreach (var c in entry.Name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c)) { upper = true; continue; }
+            name.Append(upper ? char.ToUpperInvariant(c) : c);
+            upper = false;
+        }
+        return name.Length > 0 ? name.ToString() : UnknownPrivate;
     }
 }

@@ -49,6 +49,34 @@ public sealed partial class AnonymizerTests
         finally { dir.Delete(true); }
     }
 
+    [Fact]
+    public void A_sequence_the_profile_lets_go_is_removed_not_left_empty()
+    {
+        // An MR image as modalities send it: its Referenced Study Sequence (X/Z in PS3.15 Table E.1-1, type 3 in the
+        // General Study module) points at the order. Emptied, it would be a type 3 sequence without items, which
+        // dciodvfy reports; Orthanc removes it, and so must we.
+        var dir = Directory.CreateTempSubdirectory("anon-refstudy-");
+        try
+        {
+            var original = Path.Combine(dir.FullName, "mr.dcm");
+            var made = Peers.Run(Peers.DebianPython, "-c", $$"""
+                import pydicom, pydicom.data
+                from pydicom.dataset import Dataset
+                ds = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm"))
+                ref = Dataset(); ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"; ref.ReferencedSOPInstanceUID = "1.2.3.4.5"
+                ds.ReferencedStudySequence = [ref]
+                ds.save_as("{{original}}")
+                """);
+            Assert.True(made.ExitCode == 0, made.Stderr);
+            var output = Path.Combine(dir.FullName, "anonymized.dcm");
+            new Anonymizer(new AnonymizationOptions()).Anonymize(DicomFile.Open(original)).Save(output);
+            Assert.False(DicomFile.Open(output).Dataset.Contains(DicomTags.ReferencedStudySequence));
+            var added = IodErrors(output).Except(IodErrors(original)).ToList();
+            Assert.True(added.Count == 0, string.Join("\n", added));
+        }
+        finally { dir.Delete(true); }
+    }
+
     [Theory]
     [MemberData(nameof(Files))]
     public void Modified_file_has_no_IOD_error_the_original_did_not_have(string name)

@@ -52,6 +52,9 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     {
         IngestStatus.Success or IngestStatus.AlreadyStored => Ok(ApiJson.Ingest(result)),
         IngestStatus.StorageFull => ApiJson.Error(HttpContext, 507, result.Reason ?? "Storage full"),
+        // Orthanc's code for a body it cannot parse (it answers a file without its UIDs 404 "Inexistent tag": we keep
+        // 400, the fault is the request's).
+        IngestStatus.Invalid => ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.BadFileFormat, result.Reason ?? "Invalid DICOM file")),
         _ => ApiJson.Error(HttpContext, 400, result.Reason ?? "Invalid DICOM file"),
     };
 
@@ -100,10 +103,10 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     {
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
-        var ds = files.Read(file).Dataset;
-        RecordRead(AuditActions.View, id, ds, "tags");
+        var read = files.Read(file);
+        RecordRead(AuditActions.View, id, read.Dataset, "tags");
         var json = new OrthancJson();
-        return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(ds) : json.ToFull(ds));
+        return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(read) : Request.Query.ContainsKey("short") ? json.ToShort(read) : json.ToFull(read));
     }
 
     [HttpGet("{id}/simplified-tags")]
@@ -111,9 +114,9 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     {
         var file = await files.FindAsync(id, ct);
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
-        var ds = files.Read(file).Dataset;
-        RecordRead(AuditActions.View, id, ds, "simplified tags");
-        return Ok(new OrthancJson().ToSimplified(ds));
+        var read = files.Read(file);
+        RecordRead(AuditActions.View, id, read.Dataset, "simplified tags");
+        return Ok(new OrthancJson().ToSimplified(read));
     }
 
     [HttpGet("{id}/header")]

@@ -34,7 +34,7 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
         foreach (var (instance, file) in instances)
         {
             json.WritePropertyName(instance);
-            Shape(files.Read(file).Dataset).WriteTo(json);
+            Shape(files.Read(file)).WriteTo(json);
             await json.FlushAsync(ct);
         }
         json.WriteEndObject();
@@ -69,6 +69,12 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
         ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
 
     private static bool IsSummarized(DicomElement e) => e.Tag != DicomTags.PixelData && e.VR.Code is not ("OB" or "OW" or "OF" or "OD" or "OL" or "OV" or "UN");
+
+    private JsonObject Shape(OrthancWeb.Dicom.IO.DicomFile file)
+    {
+        var shape = new OrthancJson();
+        return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(file) : Request.Query.ContainsKey("short") ? shape.ToShort(file) : shape.ToFull(file);
+    }
 
     private JsonObject Shape(DicomDataset ds)
     {

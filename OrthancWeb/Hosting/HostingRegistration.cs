@@ -20,6 +20,7 @@ public static class HostingRegistration
         var server = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         // An unknown name stops the start with ValidateOnStart's message; a known one is in force before the first file is read.
         OrthancEncodings.TryApply(server.DefaultEncoding);
+        DeclaredTags.Apply(server.Dictionary);
         var configFolder = configFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(configFile)!;
         var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder)) { ConfigurationFolder = configFolder };
         // Before the first file of the data folder is created: the certificate's key, the databases, the images.

@@ -14,6 +14,10 @@ public sealed class ServerOptions
     [OrthancEncoding]
     public string DefaultEncoding { get; set; } = "Latin1";
 
+    /// <summary>Tags the site declares, in Orthanc's shape: <c>"0009,1001": ["DS", "FullFidelity", 1, 1, "GEMS_IDEN_01"]</c>.</summary>
+    [DeclaredTags]
+    public Dictionary<string, string[]> Dictionary { get; set; } = [];
+
     /// <summary>Shown in the UI title bar and in REST /system.</summary>
     [Required]
     public string Name { get; set; } = "OrthancWeb";

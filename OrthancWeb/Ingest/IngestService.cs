@@ -255,9 +255,9 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             ds.GetString(DicomTags.StudyInstanceUID) ?? "",
             ds.GetString(DicomTags.SeriesInstanceUID) ?? "",
             ds.GetString(DicomTags.SOPInstanceUID) ?? "");
-        // PatientID may be empty (type 2) but must be present; the three UIDs are type 1 (PS3.3 C.7).
+        // The three UIDs are type 1 (PS3.3 C.7) and name the instance. PatientID is type 2, and many files from the
+        // field lack it: such an instance goes under the empty patient ID, as Orthanc stores it, rather than being lost.
         var missing = new List<string>();
-        if (!ds.Contains(DicomTags.PatientID)) missing.Add("PatientID");
         if (ids.StudyUid.Length == 0) missing.Add("StudyInstanceUID");
         if (ids.SeriesUid.Length == 0) missing.Add("SeriesInstanceUID");
         if (ids.SopUid.Length == 0) missing.Add("SOPInstanceUID");

@@ -1,0 +1,145 @@
+using System.Text.Json.Nodes;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+
+namespace OrthancWeb.Tests.Compatibility;
+
+/// <summary>
+/// Every one of pydicom's real sample files sent to our server and to Debian's orthanc: the same files accepted under
+/// the same IDs, and the same tags read back, in the full and the simplified shape.
+/// </summary>
+public sealed class SampleFilesFixture : IAsyncLifetime
+{
+    private string _folder = "";
+    public ServerProcess Ours { get; private set; } = null!;
+    public OrthancPeer Orthanc { get; private set; } = null!;
+    public HttpClient OursClient { get; private set; } = null!;
+    public HttpClient OrthancClient { get; private set; } = null!;
+
+    /// <summary>Per file: the status and instance ID each server answered to its upload.</summary>
+    public Dictionary<string, (int Status, string? Id, int OrthancStatus, string? OrthancId)> Uploads { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        _folder = Directory.CreateTempSubdirectory("ow-samples-").FullName;
+        var ours = ServerProcess.StartAsync(_folder);
+        var orthanc = OrthancPeer.StartAsync();
+        (Ours, Orthanc) = (await ours, await orthanc);
+        OursClient = Ours.CreateRestClient();
+        OrthancClient = Orthanc.CreateClient();
+        foreach (var path in Directory.GetFiles(Peers.PydicomDir("test_files"), "*.dcm").Order(StringComparer.Ordinal))
+        {
+            var bytes = await File.ReadAllBytesAsync(path);
+            var (status, id) = await UploadAsync(OursClient, bytes);
+            var (orthancStatus, orthancId) = await UploadAsync(OrthancClient, bytes);
+            Uploads[Path.GetFileName(path)] = (status, id, orthancStatus, orthancId);
+        }
+    }
+
+    private static async Task<(int, string?)> UploadAsync(HttpClient client, byte[] bytes)
+    {
+        using var response = await client.PostAsync("/instances", new ByteArrayContent(bytes));
+        var body = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, response.IsSuccessStatusCode ? JsonNode.Parse(body)!["ID"]!.GetValue<string>() : null);
+    }
+
+    public async Task DisposeAsync()
+    {
+        OursClient.Dispose();
+        OrthancClient.Dispose();
+        await Ours.DisposeAsync();
+        await Orthanc.DisposeAsync();
+        Directory.Delete(_folder, true);
+    }
+}
+
+public sealed class SampleFileTagsTests(SampleFilesFixture fx) : IClassFixture<SampleFilesFixture>
+{
+    /// <summary>
+    /// Files where Orthanc's answer differs from ours for a reason README's compatibility section gives:
+    /// J2K_pixelrep_mismatch declares ISO 2022 IR 13, where Orthanc turns the value delimiter into a yen sign;
+    /// rtdose_rle* hold every element as UN, where Orthanc keeps the values' padding (and so hashes other IDs);
+    /// MR_truncated repeats MR_small's UIDs, so ours finds it already stored where orthanc reads it to the end.
+    /// </summary>
+    private static readonly HashSet<string> Documented = ["J2K_pixelrep_mismatch.dcm", "rtdose_rle.dcm", "rtdose_rle_1frame.dcm", "MR_truncated.dcm"];
+
+    private IEnumerable<(string File, string Ours, string Orthanc)> BothStored() =>
+        fx.Uploads.Where(u => !Documented.Contains(u.Key) && u.Value.Id is not null && u.Value.OrthancId is not null)
+            .Select(u => (u.Key, u.Value.Id!, u.Value.OrthancId!));
+
+    [Fact]
+    public void The_files_orthanc_accepts_are_accepted_under_the_same_ids()
+    {
+        var accepted = fx.Uploads.Where(u => !Documented.Contains(u.Key) && u.Value.OrthancStatus == 200).ToList();
+        Assert.True(accepted.Count >= 50, $"only {accepted.Count} sample files accepted by orthanc");
+        var refused = accepted.Where(u => u.Value.Status != 200).Select(u => $"{u.Key}: ours {u.Value.Status}").ToList();
+        Assert.True(refused.Count == 0, "refused by us, accepted by orthanc:\n" + string.Join("\n", refused));
+        var otherIds = accepted.Where(u => u.Value.Id != u.Value.OrthancId).Select(u => $"{u.Key}: {u.Value.Id} vs {u.Value.OrthancId}").ToList();
+        Assert.True(otherIds.Count == 0, string.Join("\n", otherIds));
+        // Among them, files without a PatientID (four of pydicom's): stored under the empty patient ID, as Orthanc does.
+        Assert.Contains("ExplVR_BigEndNoMeta.dcm", accepted.Select(u => u.Key));
+    }
+
+    [Fact]
+    public async Task A_file_without_patient_id_is_under_the_empty_patient_id()
+    {
+        var id = fx.Uploads["ExplVR_BigEndNoMeta.dcm"].Id;
+        Assert.NotNull(id);
+        var patient = await Rest.GetJsonAsync(fx.OursClient, $"/instances/{id}/patient");
+        Assert.Equal("", patient["MainDicomTags"]!["PatientID"]!.GetValue<string>());
+        Assert.Equal(fx.Uploads["ExplVR_BigEndNoMeta.dcm"].OrthancId, id);
+    }
+
+    [Theory]
+    [InlineData("tags")]
+    [InlineData("simplified-tags")]
+    [InlineData("tags?short")]
+    public async Task Every_sample_reads_back_with_the_tags_orthanc_shows(string route)
+    {
+        var failures = new List<string>();
+        var compared = 0;
+        foreach (var (file, ours, orthanc) in BothStored())
+        {
+            var mine = PublicOnly(await Rest.GetJsonAsync(fx.OursClient, $"/instances/{ours}/{route}"), route);
+            var theirs = PublicOnly(await Rest.GetJsonAsync(fx.OrthancClient, $"/instances/{orthanc}/{route}"), route);
+            var differences = JsonDifference.Between(theirs, mine, new HashSet<string>());
+            // Ours may have more fields (JsonDifference allows that); for tags, not more elements.
+            var extra = mine is JsonObject m && theirs is JsonObject t ? m.Select(p => p.Key).Except(t.Select(p => p.Key)).ToList() : [];
+            if (differences.Count > 0 || extra.Count > 0)
+                failures.Add($"{file}: " + string.Join("; ", differences.Concat(extra.Select(e => "extra " + e)).Take(6)));
+            compared++;
+        }
+        Assert.True(compared >= 45, $"only {compared} files compared");
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>
+    /// The answer without what depends on the private dictionary (Orthanc names private tags from DCMTK's, we from
+    /// GDCM's; the simplified shape keys them by those names): private elements keep their place, value and creator.
+    /// Renamed public attributes whose dictionary versions disagree are listed in README too.
+    /// </summary>
+    private static JsonNode PublicOnly(JsonNode node, string route)
+    {
+        if (node is not JsonObject o) return node;
+        var result = new JsonObject();
+        foreach (var (key, value) in o)
+        {
+            var privateTag = key.Length == 9 && key[4] == ',' && int.TryParse(key[..4], System.Globalization.NumberStyles.HexNumber, null, out var group) && (group & 1) == 1;
+            if (route == "simplified-tags" && !IsPublicKeyword(key)) continue;
+            if (key is "OtherPatientIDs" or "RETIRED_OtherPatientIDs") continue;
+            var copy = value?.DeepClone();
+            if (copy is JsonObject element)
+            {
+                if (privateTag || element["Name"]?.GetValue<string>() is "OtherPatientIDs" or "RETIRED_OtherPatientIDs") element.Remove("Name");
+                if (element["Value"] is JsonArray items) element["Value"] = new JsonArray(items.Select(i => i is null ? null : PublicOnly(i, route)).ToArray());
+            }
+            else if (copy is JsonArray array) copy = new JsonArray(array.Select(i => i is null ? null : PublicOnly(i, route)).ToArray());
+            result[key] = copy;
+        }
+        return result;
+    }
+
+    /// <summary>A key of the simplified shape that names a public attribute (private ones carry dictionary names).</summary>
+    private static bool IsPublicKeyword(string key) =>
+        OrthancWeb.Dicom.Data.DicomDictionary.TryGetByKeyword(key.StartsWith("RETIRED_", StringComparison.Ordinal) ? key[8..] : key, out _) || key.Length == 9 && key[4] == ',' && (Convert.ToInt32(key[..4], 16) & 1) == 0;
+}
