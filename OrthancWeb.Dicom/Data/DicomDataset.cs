@@ -157,7 +157,20 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     // ---- reading values ----
 
     /// <summary>The whole value as text: strings decoded and stripped of padding, numbers formatted, values joined by '\'.</summary>
-    public string? GetString(DicomTag tag) => this[tag] is DicomElement e ? DicomValues.ToText(e, CharacterSet) : null;
+    public string? GetString(DicomTag tag) => Readable(tag) is { } e ? DicomValues.ToText(e, CharacterSet) : null;
+
+    /// <summary>
+    /// The element to read values from. A UN element whose tag the dictionary knows is read with the dictionary's VR:
+    /// its value is that VR's implicit little endian encoding (PS3.5 §6.2.2), so a date or UID that went through a
+    /// system which did not know it reads as the date or UID it is (the element itself, and the file, stay UN).
+    /// </summary>
+    private DicomElement? Readable(DicomTag tag)
+    {
+        if (this[tag] is not DicomElement e) return null;
+        if (e.VR != DicomVR.UN) return e;
+        var known = IO.DicomReader.ImplicitVR(this, tag);
+        return known == DicomVR.UN || known == DicomVR.SQ ? e : new DicomElement(tag, known, e.Buffer);
+    }
 
     public string? GetString(string keyword) => GetString(DicomTag.Parse(keyword));
 
@@ -166,11 +179,11 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     /// <summary>Every value of a multi-valued element (backslash-separated text or binary numbers).</summary>
     public string[] GetStrings(DicomTag tag)
     {
-        if (this[tag] is not DicomElement e) return [];
+        if (Readable(tag) is not { } e) return [];
         return DicomValues.ToStrings(e, CharacterSet);
     }
 
-    public int GetValueCount(DicomTag tag) => this[tag] switch
+    public int GetValueCount(DicomTag tag) => ((DicomItem?)Readable(tag) ?? this[tag]) switch
     {
         DicomElement e when e.Length == 0 => 0,
         DicomElement e when e.VR.Kind is VRKind.Binary or VRKind.AttributeTag => (int)(e.Length / (e.VR.Kind == VRKind.AttributeTag ? 4 : e.VR.UnitSize)),
@@ -194,7 +207,7 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     public bool TryGetValue<T>(DicomTag tag, int index, out T value)
     {
         value = default!;
-        if (this[tag] is not DicomElement e || e.Length == 0) return false;
+        if (Readable(tag) is not { Length: > 0 } e) return false;
         return DicomValues.TryConvert(e, index, CharacterSet, out value);
     }
 

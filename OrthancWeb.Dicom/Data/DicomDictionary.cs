@@ -103,7 +103,9 @@ public static partial class DicomDictionary
             var group = f[1].Contains('x') ? f[1] : f[1];
             var groupValue = Convert.ToUInt16(group.Replace('x', '0'), 16);
             var element = Convert.ToByte(f[2].Replace('x', '0'), 16);
-            var entry = new DicomDictionaryEntry(((uint)groupValue << 16) | element, 0xFFFFFFFF, vr, f[4], f[5], "", false) { PrivateCreator = f[0] };
+            // The keyword (DCMTK's, the one Orthanc shows) when known: it names the tag in Orthanc's JSON shapes.
+            var keyword = f.Length > 6 ? f[6] : "";
+            var entry = new DicomDictionaryEntry(((uint)groupValue << 16) | element, 0xFFFFFFFF, vr, f[4], f[5], keyword, false) { PrivateCreator = f[0] };
             result.TryAdd($"{f[0]}\t{group}\t{f[2]}", entry);
         }
         return result.ToFrozenDictionary(StringComparer.Ordinal);

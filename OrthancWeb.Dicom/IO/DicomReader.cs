@@ -232,26 +232,13 @@ public sealed class DicomReader
         if (vr.HasLongLength)
         {
             _source.Skip(2); // reserved (PS3.5 §7.1.2)
-            var length = _source.ReadUInt32(ts.IsBigEndian);
-            return (vr == DicomVR.UN && length != 0xFFFFFFFF && !ts.IsBigEndian ? KnownVR(ds, tag) : vr, length);
+            return (vr, _source.ReadUInt32(ts.IsBigEndian));
         }
         return (vr, _source.ReadUInt16(ts.IsBigEndian));
     }
 
-    /// <summary>
-    /// A UN element whose tag the dictionary knows is read with the dictionary's VR: its value is the implicit VR
-    /// little endian encoding of that VR (PS3.5 §6.2.2), so a date or a UID that went through a system which did
-    /// not know it reads as the date or UID it is, as DCMTK reads it. Sequences stay UN (their items would need
-    /// parsing again); so does anything the dictionary does not know.
-    /// </summary>
-    private static DicomVR KnownVR(DicomDataset ds, DicomTag tag)
-    {
-        var known = ImplicitVR(ds, tag);
-        return known == DicomVR.SQ ? DicomVR.UN : known;
-    }
-
     /// <summary>VR of an implicit-VR element from the dictionary (PS3.5 §7.1.3, Annex A.1 for the ambiguous ones).</summary>
-    private static DicomVR ImplicitVR(DicomDataset ds, DicomTag tag)
+    internal static DicomVR ImplicitVR(DicomDataset ds, DicomTag tag)
     {
         if (tag.IsPrivateCreator) return DicomVR.LO;
         if (tag.IsGroupLength) return DicomVR.UL;

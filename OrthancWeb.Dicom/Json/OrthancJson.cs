@@ -67,10 +67,9 @@ public sealed class OrthancJson
         var result = new JsonObject();
         foreach (var item in Items(ds))
         {
-            // Keyed by name as Orthanc keys them, private ones too ("PrivateCreator" and "Unknown" repeat: the last
-            // wins, as in Orthanc); a tag no dictionary names keeps its number.
-            var name = NameOf(ds, item.Tag);
-            var key = name == Unknown ? item.Tag.ToOrthancKey() : name;
+            // Keyed by name as Orthanc keys them, private and unknown ones too: "PrivateCreator", "Unknown" and
+            // "Unknown Tag & Data" repeat and the last one wins, as in Orthanc (the full shape keeps them all).
+            var key = NameOf(ds, item.Tag);
             result[key] = item is DicomSequence s
                 ? new JsonArray(s.Items.Select(i => (JsonNode)ToSimplified(i)).ToArray())
                 : Scalar(ds, item).Value;
@@ -95,7 +94,10 @@ public sealed class OrthancJson
 
     private (string Type, JsonNode? Value) Scalar(DicomDataset ds, DicomItem item)
     {
-        if (item is DicomFragmentSequence || item.VR.Kind == VRKind.Bytes)
+        // A UN element the dictionary knows shows its value, as the data set reads it (see DicomDataset.GetString).
+        var vr = item.VR == DicomVR.UN && item is DicomElement ? IO.DicomReader.ImplicitVR(ds, item.Tag) : item.VR;
+        if (vr == DicomVR.SQ) vr = DicomVR.UN;
+        if (item is DicomFragmentSequence || vr.Kind == VRKind.Bytes)
         {
             if (!IncludeBinary || item is not DicomElement b || (b.Tag == DicomTags.PixelData && !IncludePixelData)) return ("Null", null);
             return ("Binary", "data:application/octet-stream;base64," + Convert.ToBase64String(b.Buffer.Memory.Span));
@@ -112,9 +114,10 @@ public sealed class OrthancJson
     /// </summary>
     private static string OrthancText(DicomDataset ds, DicomElement element)
     {
-        if (element.VR == DicomVR.FL || element.VR == DicomVR.FD)
+        var vr = element.VR == DicomVR.UN ? IO.DicomReader.ImplicitVR(ds, element.Tag) : element.VR;
+        if (vr == DicomVR.FL || vr == DicomVR.FD)
             return string.Join('\\', ds.GetValues<double>(element.Tag).Select(v => v.ToString("G17", System.Globalization.CultureInfo.InvariantCulture)));
-        if (element.VR == DicomVR.AT)
+        if (vr == DicomVR.AT)
             return ds.GetValues<DicomTag>(element.Tag) is [var first, ..] ? first.ToOrthancKey() : "";
         return ds.GetString(element.Tag) ?? "";
     }
@@ -128,24 +131,10 @@ public sealed class OrthancJson
     }
 
     private const string Unknown = "Unknown Tag & Data";
-    private const string UnknownPrivate = "Unknown";
 
     /// <summary>
-    /// A private element's name as a keyword: a declared one as given, a built-in one ("Full fidelity") spelled as
-    /// Orthanc spells its own ("FullFidelity"). Names the built-in dictionary calls "Unknown" stay unknown.
+    /// A private element's name: a declared one as given, a built-in one by DCMTK's keyword (the names Orthanc shows,
+    /// "Unknown" included). A tag only GDCM's dictionary names is unknown to Orthanc, and shown so.
     /// </summary>
-    private static string PrivateName(DicomDictionaryEntry entry)
-    {
-        if (entry.Keyword.Length > 0) return entry.Keyword;
-        if (entry.Name.Length == 0 || entry.Name.StartsWith("Unknown", StringComparison.OrdinalIgnoreCase)) return UnknownPrivate;
-        var name = new System.Text.StringBuilder(entry.Name.Length);
-        var upper = true;
-        foreach (var c in entry.Name)
-        {
-            if (!char.IsAsciiLetterOrDigit(c)) { upper = true; continue; }
-            name.Append(upper ? char.ToUpperInvariant(c) : c);
-            upper = false;
-        }
-        return name.Length > 0 ? name.ToString() : UnknownPrivate;
-    }
+    private static string PrivateName(DicomDictionaryEntry entry) => entry.Keyword.Length > 0 ? entry.Keyword : Unknown;
 }

@@ -111,7 +111,10 @@ public sealed class JsonTests
         Assert.Equal("Sequence", seq["Type"]!.GetValue<string>());
         Assert.Equal(2, seq["Value"]!.AsArray().Count);
         Assert.Equal("1", seq["Value"]![0]!["300a,0012"]!["Value"]!.GetValue<string>());
-        Assert.Equal("Null", full["0010,0030"]!["Type"]!.GetValue<string>());
+        // Present without a value: an empty string, as Orthanc shows it (an absent element is not there at all).
+        Assert.Equal("String", full["0010,0030"]!["Type"]!.GetValue<string>());
+        Assert.Equal("", full["0010,0030"]!["Value"]!.GetValue<string>());
+        Assert.Null(full["0010,1010"]); // PatientAge is not in the file
 
         var simple = new OrthancJson().ToSimplified(ds);
         Assert.Equal("Last^First^mid^pre", simple["PatientName"]!.GetValue<string>());
@@ -119,7 +122,9 @@ public sealed class JsonTests
 
         var ct = DicomFile.Open(Path.Combine(Peers.PydicomDir("test_files"), "CT_small.dcm")).Dataset;
         var ctFull = new OrthancJson { MaximumStringLength = 8 }.ToFull(ct);
-        Assert.Null(ctFull["7fe0,0010"]); // pixel data left out, as Orthanc does
+        // Pixel data is there, its value left out, as Orthanc shows it.
+        Assert.Equal("Null", ctFull["7fe0,0010"]!["Type"]!.GetValue<string>());
+        Assert.Null(ctFull["7fe0,0010"]!["Value"]);
         Assert.Equal("TooLong", ctFull["0008,0018"]!["Type"]!.GetValue<string>());
         Assert.Equal("128", new OrthancJson().ToFull(ct)["0028,0010"]!["Value"]!.GetValue<string>());
     }
