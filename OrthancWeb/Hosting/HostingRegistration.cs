@@ -13,6 +13,8 @@ public static class HostingRegistration
             builder.Configuration.AddJsonFile(configFile, optional: false, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddCommandLine(ConfigurationLocator.StripConfigArgument(args));
+        // Last, above the rest: what REST changes until the server stops (the log level).
+        builder.Configuration.AddInMemoryCollection();
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
 
         builder.Services.AddOptions<ServerOptions>().Bind(builder.Configuration.GetSection(ServerOptions.Section))
@@ -29,6 +31,7 @@ public static class HostingRegistration
         paths.CreateAll();
         builder.Services.AddSingleton(paths);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new RuntimeLogLevel(builder.Configuration));
         return paths;
     }
 }

@@ -20,6 +20,15 @@ public sealed class DicomOptions : IValidatableObject
 
     /// <summary>Unknown calling AEs may still C-ECHO / C-STORE; query and retrieve always need a known modality.</summary>
     public bool DicomAlwaysAllowEcho { get; set; } = true;
+
+    /// <summary>
+    /// The transfer syntaxes accepted for storage, as UIDs or patterns ("1.2.840.10008.1.2.4.*"): Orthanc's option.
+    /// All by default. REST /tools/accepted-transfer-syntaxes changes them until the server stops.
+    /// </summary>
+    public List<string> AcceptedTransferSyntaxes { get; set; } = ["*"];
+
+    /// <summary>Stores instances of SOP classes the dictionary does not know (a vendor's private ones); off, as in Orthanc.</summary>
+    public bool UnknownSopClassAccepted { get; set; }
     public bool DicomAlwaysAllowStore { get; set; } = true;
 
     [Range(1, 1000)]
@@ -128,6 +137,9 @@ public sealed class DicomOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (var pattern in AcceptedTransferSyntaxes)
+            if (DicomAcceptance.Matching([pattern]).Count == 0)
+                yield return new ValidationResult($"AcceptedTransferSyntaxes: '{pattern}' matches no transfer syntax", [nameof(AcceptedTransferSyntaxes)]);
         if (!RetrieveMethods.IsMethod(DicomDefaultRetrieveMethod))
             yield return new ValidationResult($"DicomDefaultRetrieveMethod must be {RetrieveMethods.Move} or {RetrieveMethods.Get}, not '{DicomDefaultRetrieveMethod}'",
                 [nameof(DicomDefaultRetrieveMethod)]);

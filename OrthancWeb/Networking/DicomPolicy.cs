@@ -18,12 +18,8 @@ namespace OrthancWeb.Networking;
 /// AE title from an address other than its modality's Host is an unknown peer, which gets what unknown AEs get
 /// (echo and store per DicomAlwaysAllow*, never find, move or get).
 /// </remarks>
-public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, TimeProvider time) : IAssociationPolicy
+public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, DicomAcceptance acceptance, TimeProvider time) : IAssociationPolicy
 {
-    /// <summary>Every transfer syntax we can store as received (all of PS3.5 that the dictionary knows).</summary>
-    private static readonly HashSet<string> StorableSyntaxes =
-        DicomUids.All.Where(u => u.IsTransferSyntax).Select(u => u.Uid).ToHashSet(StringComparer.Ordinal);
-
     private static readonly HashSet<string> StorageClasses = SopClasses.Storage.ToHashSet(StringComparer.Ordinal);
     private static readonly HashSet<string> Uncompressed = SopClasses.Uncompressed.ToHashSet(StringComparer.Ordinal);
 
@@ -97,11 +93,12 @@ public sealed class DicomPolicy(IOptionsMonitor<DicomOptions> options, ModalityR
         var modality = FindPeer(request);
         if (abstractSyntax == SopClasses.Verification)
             return modality?.AllowEcho ?? o.DicomAlwaysAllowEcho ? Uncompressed : null;
-        if (StorageClasses.Contains(abstractSyntax))
+        // A SOP class the dictionary does not know at all is taken as storage when UnknownSopClassAccepted (Orthanc's).
+        if (StorageClasses.Contains(abstractSyntax) || (acceptance.UnknownSopClassAccepted && DicomUids.Find(abstractSyntax) is null))
         {
             // Storage is accepted from the SCU (C-STORE) and, for C-GET, towards it; both need the permission.
             var allowed = modality is not null ? modality.AllowStore || modality.AllowGet : o.DicomAlwaysAllowStore;
-            return allowed ? StorableSyntaxes : null;
+            return allowed ? acceptance.Accepted : null;
         }
         if (modality is null) return null; // query/retrieve only for known modalities
         if (SopClasses.IsFind(abstractSyntax)) return modality.AllowFind ? Uncompressed : null;

@@ -11,6 +11,7 @@ public static class NetworkingRegistration
         services.AddOptions<DicomOptions>().Bind(configuration.GetSection(ServerOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<ModalityRegistry>();
+        services.AddSingleton<DicomAcceptance>();
         services.AddSingleton<DicomPolicy>();
         services.AddSingleton<DicomTls>();
         services.AddSingleton<DicomAudit>();
