@@ -127,6 +127,40 @@ public sealed class PeersTests(PeersFixture fx) : IClassFixture<PeersFixture>
     }
 
     [Fact]
+    public async Task Store_straight_transcode_and_permissive_work_as_in_orthanc()
+    {
+        // store-straight: a file not stored by the sender; the answer is the receiver's own.
+        var toOrthanc = GeneratedInstances.Ct("PEERS-4", "1.2.826.0.1.3680043.10.1419.74.1", "1.2.826.0.1.3680043.10.1419.74.2", "1.2.826.0.1.3680043.10.1419.74.3", 1);
+        var toUs = GeneratedInstances.Ct("PEERS-5", "1.2.826.0.1.3680043.10.1419.75.1", "1.2.826.0.1.3680043.10.1419.75.2", "1.2.826.0.1.3680043.10.1419.75.3", 1);
+        var ours = await PostBytesAsync(fx.OursClient, "/peers/other/store-straight", toOrthanc.Bytes);
+        var theirs = await PostBytesAsync(fx.OrthancClient, "/peers/other/store-straight", toUs.Bytes);
+        AssertSame(theirs, ours, new HashSet<string> { "ID", "ParentPatient", "ParentStudy", "ParentSeries", "Path" });
+        Assert.Equal("Success", ours["Status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await fx.OursClient.GetAsync("/instances/" + ours["ID"])).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fx.OrthancClient.GetAsync("/instances/" + ours["ID"])).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await fx.OursClient.GetAsync("/instances/" + theirs["ID"])).StatusCode);
+
+        // Transcode: the peer receives the instance in the syntax asked for (here Implicit VR Little Endian).
+        var transcoded = GeneratedInstances.Ct("PEERS-6", "1.2.826.0.1.3680043.10.1419.76.1", "1.2.826.0.1.3680043.10.1419.76.2", "1.2.826.0.1.3680043.10.1419.76.3", 1);
+        var id = (await UploadAsync(fx.OursClient, transcoded.Bytes))["ID"]!.GetValue<string>();
+        var answer = await PeersFixture.PostJsonAsync(fx.OursClient, "/peers/other/store", $$"""{ "Resources": ["{{id}}"], "Transcode": "1.2.840.10008.1.2" }""");
+        Assert.Equal("1.2.840.10008.1.2", answer["Transcode"]!.GetValue<string>());
+        Assert.Equal("1.2.840.10008.1.2", await fx.OrthancClient.GetStringAsync($"/instances/{id}/metadata/TransferSyntax"));
+
+        // Permissive: a peer that cannot be reached fails the instances, not the request.
+        var permissive = await PeersFixture.PostJsonAsync(fx.OursClient, "/peers/dead/store", $$"""{ "Resources": ["{{id}}"], "Permissive": true }""");
+        Assert.Equal((1, 1), (permissive["InstancesCount"]!.GetValue<int>(), permissive["FailedInstancesCount"]!.GetValue<int>()));
+    }
+
+    private static async Task<JsonNode> PostBytesAsync(HttpClient client, string path, byte[] bytes)
+    {
+        using var response = await client.PostAsync(path, new ByteArrayContent(bytes));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    [Fact]
     public async Task A_study_sent_as_a_job_arrives_whole_and_the_job_reads_as_orthancs()
     {
         const string root = "1.2.826.0.1.3680043.10.1419.73";
