@@ -13,6 +13,7 @@ namespace OrthancWeb.Tests.OrthancPeers;
 /// Orthanc reaches us over HTTP and over HTTPS (HttpsVerifyPeers false, as our certificate is self-issued); we reach it
 /// over HTTP, and ourselves over HTTPS with our certificate's CA as HttpsCACertificates.
 /// </summary>
+/// <remarks>A collection fixture: /tools/create-dicom's differential tests use the same pair of servers.</remarks>
 public sealed class PeersFixture : IAsyncLifetime
 {
     public static readonly string[] Samples = ["CT_small.dcm"];
@@ -115,4 +116,10 @@ public sealed class PeersFixture : IAsyncLifetime
         await Orthanc.DisposeAsync();
         Directory.Delete(_folder, true);
     }
+}
+
+[CollectionDefinition(Name)]
+public sealed class OursAndOrthancServers : ICollectionFixture<PeersFixture>
+{
+    public const string Name = "Ours and orthanc, each the other's peer";
 }

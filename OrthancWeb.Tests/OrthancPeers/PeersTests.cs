@@ -15,12 +15,13 @@ namespace OrthancWeb.Tests.OrthancPeers;
 /// /peers against Debian's orthanc 1.10.1 both ways: the same requests to both servers answer alike (lists,
 /// configurations, errors, the store's answer and job), and instances really cross in each direction.
 /// </summary>
-public sealed class PeersTests(PeersFixture fx) : IClassFixture<PeersFixture>
+[Collection(OursAndOrthancServers.Name)]
+public sealed class PeersTests(PeersFixture fx)
 {
     /// <summary>Where each server's peers point, and as whom: necessarily different.</summary>
     private static readonly HashSet<string> PeerAddress = ["Url", "Username"];
 
-    private static void AssertSame(JsonNode? orthanc, JsonNode? ours, ISet<string>? ignored = null)
+    internal static void AssertSame(JsonNode? orthanc, JsonNode? ours, ISet<string>? ignored = null)
     {
         // "Message" holds the reason here (as every error of ours; Orthanc 1.10 repeats OrthancError there).
         var differences = JsonDifference.Between(orthanc, ours, new HashSet<string>(ignored ?? new HashSet<string>()) { "Message" });
