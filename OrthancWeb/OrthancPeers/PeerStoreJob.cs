@@ -29,8 +29,7 @@ public sealed class PeerStoreJob(OrthancPeerClient client, PeerRegistry registry
     public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
     {
         var p = job.ContentAs<PeerStoreParameters>();
-        // The peer as it is now (a PUT since the job was submitted applies to its next attempt).
-        job.Content["Peer"] = registry.Get(p.PeerName).ForJob();
+        registry.Get(p.PeerName); // deleted since the job was submitted: a 404's reason in the job's error
         var instances = await client.InstancesAsync(p.ParentResources, ct);
         var result = await client.StoreAsync(p.PeerName, instances, new PeerSendOptions(p.Compress, p.Transcode, p.Permissive), progress, ct);
         return Result(result);
