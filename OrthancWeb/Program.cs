@@ -11,6 +11,7 @@ using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;
 using OrthancWeb.Modification;
 using OrthancWeb.Networking;
+using OrthancWeb.OrthancPeers;
 using OrthancWeb.Reading;
 using OrthancWeb.Routing;
 using OrthancWeb.Security;
@@ -46,6 +47,7 @@ builder.Services
     .AddExplorer()
     .AddReading()
     .AddDicomWeb(configuration)
+    .AddOrthancPeers(configuration)
     .AddRestApi()
     .AddExplorerUi();
 

@@ -19,7 +19,7 @@ public sealed class LayeringTests
         ["Index"],
         ["Requests"],
         ["Ingest", "Imaging", "Jobs", "Explorer"],
-        ["Networking", "Modification", "Export", "Reading", "DicomWeb"],
+        ["Networking", "Modification", "Export", "Reading", "DicomWeb", "OrthancPeers"],
         ["Routing", "Worklists"],
         ["Api", "Components"],
     ];

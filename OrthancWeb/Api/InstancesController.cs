@@ -34,11 +34,18 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     public async Task<IActionResult> Upload(CancellationToken ct)
     {
         var source = new IngestSource(IngestOrigin.RestApi, HttpContext.Connection.RemoteIpAddress?.ToString());
+        // Orthanc peers sending with "Compress": true gzip the body (Content-Encoding: gzip).
+        var encoding = Request.Headers.ContentEncoding.ToString().Trim();
+        var input = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase) ? uploads.InflateGzip(Request.Body)
+            : encoding.Length == 0 || encoding.Equals("identity", StringComparison.OrdinalIgnoreCase) ? Request.Body
+            : null;
+        if (input is null) return ApiJson.Error(HttpContext, 415, $"Content-Encoding {encoding} is not supported: gzip or none");
+        await using var inflated = input == Request.Body ? null : input;
         var head = new byte[4];
         var got = 0;
-        while (got < 4 && await Request.Body.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
+        while (got < 4 && await input.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
         if (got == 0) return ApiJson.Error(HttpContext, 400, "Empty body: expected a DICOM file or a ZIP of DICOM files");
-        var body = new PrefixStream(head.AsMemory(0, got), Request.Body);
+        var body = new PrefixStream(head.AsMemory(0, got), input);
 
         if (UploadService.IsZip(head.AsSpan(0, got)))
             return await UploadZipAsync(body, source, ct);

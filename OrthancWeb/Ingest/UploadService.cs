@@ -204,6 +204,13 @@ public sealed class UploadService(IngestService ingest, StorageArea storage, IOp
             throw new ZipLimitException($"ZIP refused: its {zipLength} bytes inflate to {total / MB} MB, more than {limits.ZipMaximumRatio} times (ZipMaximumRatio)");
     }
 
+    /// <summary>
+    /// A request body sent with Content-Encoding: gzip (RFC 9110 §8.4; Orthanc peers with "Compress": true), inflated
+    /// as it is read and refused past ZipMaximumEntrySize, as one ZIP entry would be.
+    /// </summary>
+    public Stream InflateGzip(Stream body) =>
+        new BoundedStream(new GZipStream(body, CompressionMode.Decompress), options.CurrentValue.ZipMaximumEntrySize * MB, "gzip-encoded body");
+
     /// <summary>An entry's inflated bytes, refused past the size its central directory declared.</summary>
     private sealed class BoundedStream(Stream inner, long declared, string name) : Stream
     {
