@@ -12,9 +12,9 @@ namespace OrthancWeb.Networking;
 /// </summary>
 public sealed class DicomAcceptance
 {
-    /// <summary>Every transfer syntax the dictionary knows (PS3.6 Table A-1), in its order.</summary>
+    /// <summary>Every transfer syntax the dictionary knows (PS3.6 Table A-1, retired ones too, as Orthanc lists them).</summary>
     public static IReadOnlyList<string> KnownSyntaxes { get; } =
-        DicomUids.All.Where(u => u.IsTransferSyntax && !u.IsRetired).Select(u => u.Uid).ToArray();
+        DicomUids.All.Where(u => u.IsTransferSyntax).Select(u => u.Uid).ToArray();
 
     private volatile HashSet<string> _accepted;
     private volatile bool _unknownSopClassAccepted;
