@@ -13,6 +13,7 @@ using OrthancWeb.Modification;
 using OrthancWeb.Networking;
 using OrthancWeb.Reading;
 using OrthancWeb.Routing;
+using OrthancWeb.Scripting;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
 using OrthancWeb.Worklists;
@@ -43,6 +44,7 @@ builder.Services
     .AddExport(configuration)
     .AddAutoRouting(configuration)
     .AddWorklists(configuration)
+    .AddLuaScripting(configuration)
     .AddExplorer()
     .AddReading()
     .AddDicomWeb(configuration)
@@ -62,6 +64,7 @@ app.UseHttpsForBrowsers();
 app.UseRestApiErrors();
 app.UseAuthentication();
 app.UseCaller();
+app.UseLuaScripting();
 app.UseSameOriginWrites();
 app.UsePasswordChangeRequirement();
 app.UseAuthorization();

@@ -92,6 +92,12 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
                 LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.SeriousFailure, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
+            case IngestStatus.FilteredOut:
+                // Orthanc 1.10 answers Success to an instance its ReceivedInstanceFilter discards (nothing is stored);
+                // a filter may choose a failure status of its own instead (ReceivedCStoreInstanceFilter, later Orthanc).
+                LogRefused(logger, source.RemoteAet ?? "", "discarded by the received-instance filter");
+                Refused(AuditOutcome.MinorFailure, "discarded by the received-instance filter");
+                return (result.CStoreStatus ?? DimseStatus.Success, result.CStoreStatus is null ? null : "Refused by a Lua filter");
             default:
                 LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.MinorFailure, result.Reason);
