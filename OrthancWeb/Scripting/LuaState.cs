@@ -210,7 +210,9 @@ public sealed class LuaState : IDisposable
                 var isArray = entries.All(e => e.Key is long) && entries.Select(e => (long)e.Key).Order().SequenceEqual(Enumerable.Range(1, entries.Count).Select(i => (long)i));
                 if (isArray) return new JsonArray(entries.OrderBy(e => (long)e.Key).Select(e => e.Value).ToArray());
                 var o = new JsonObject();
-                foreach (var (key, value) in entries) o[Convert.ToString(key, CultureInfo.InvariantCulture)!] = value;
+                // Keys in order, as Orthanc's JSON writer has them (DumpJson({b=1, a=2}) is {"a":2,"b":1}).
+                foreach (var (key, value) in entries.OrderBy(e => Convert.ToString(e.Key, CultureInfo.InvariantCulture), StringComparer.Ordinal))
+                    o[Convert.ToString(key, CultureInfo.InvariantCulture)!] = value;
                 return o;
             default: return JsonValue.Create(_lua.ToString(index, true));
         }
