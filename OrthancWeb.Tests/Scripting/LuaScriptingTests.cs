@@ -34,7 +34,8 @@ public sealed class LuaFixture : IAsyncLifetime
         var orthanc = OrthancPeer.StartAsync(extraJson: "\"ExecuteLuaEnabled\": true");
         var server = ServerProcess.StartAsync(_folder, $$"""
             , "DicomPort": {{DicomPort}}, "DicomAet": "OWEB", "ExecuteLuaEnabled": true, "LuaScripts": [ "filter.lua" ],
-            "DicomModalities": { "sample": { "AET": "SAMPLE", "Host": "127.0.0.1", "Port": {{samplePort}} } }
+            "DicomModalities": { "sample": { "AET": "SAMPLE", "Host": "127.0.0.1", "Port": {{samplePort}} },
+                                 "self": { "AET": "OWEB", "Host": "127.0.0.1", "Port": {{DicomPort}} } }
             """);
         var storescp = _peers.StartAsync("SAMPLE", samplePort, SampleFolder);
         (Server, Orthanc) = (await server, await orthanc);
@@ -132,7 +133,7 @@ public sealed class LuaScriptingTests(LuaFixture fx) : IClassFixture<LuaFixture>
             // ReceivedCStoreInstanceFilter's own status: the sender sees the failure.
             var fromRefused = await StorescuSender.SendAsync("REFUSED", "OWEB", fx.DicomPort, [refused.Path]);
             Assert.Empty(fromRefused.Acknowledged);
-            Assert.Contains("Out of Resources", fromRefused.Output, StringComparison.OrdinalIgnoreCase);
+            Assert.Matches("(?i)Received Store Response \\(.*(OutOfResources|Out of Resources|a700)", fromRefused.Output);
             Assert.Equal(HttpStatusCode.NotFound, (await fx.Rest.GetAsync("/instances/" + refused.Instance.Id)).StatusCode);
 
             // REST uploads are not DICOM: the same file is stored.
@@ -184,6 +185,33 @@ public sealed class LuaScriptingTests(LuaFixture fx) : IClassFixture<LuaFixture>
             Assert.Equal("Anonymized by Lua", tags["PatientName"]!.GetValue<string>());
         }
         finally { await InstallAsync("OnStoredInstance = nil"); }
+    }
+
+    [Fact]
+    public async Task Find_filters_rewrite_outgoing_and_incoming_queries()
+    {
+        var instance = GeneratedInstances.Ct("LUAFIND", "1.2.826.0.1.3680043.10.1007.1", "1.2.826.0.1.3680043.10.1007.2", "1.2.826.0.1.3680043.10.1007.3", 1);
+        (await fx.Rest.PostAsync("/instances", new ByteArrayContent(instance.Bytes))).EnsureSuccessStatusCode();
+        await InstallAsync("""
+            function OutgoingFindRequestFilter(query, modality)
+               if query['PatientID'] == 'OUTALIAS' and modality['AET'] == 'OWEB' then query['PatientID'] = 'INALIAS' end
+               return query
+            end
+            function IncomingFindRequestFilter(query, origin)
+               if query['PatientID'] == 'INALIAS' and origin['RemoteAet'] == 'OWEB' then query['PatientID'] = 'LUAFIND' end
+               return query
+            end
+            """);
+        try
+        {
+            // Our C-FIND SCU to our own C-FIND SCP: OUTALIAS becomes INALIAS on the way out, LUAFIND on the way in.
+            using var query = await fx.Rest.PostAsync("/modalities/self/query", new StringContent("""{ "Level": "Study", "Query": { "PatientID": "OUTALIAS" } }"""));
+            var queryId = JsonNode.Parse(await query.Content.ReadAsStringAsync())!["ID"]!.GetValue<string>();
+            var answers = JsonNode.Parse(await fx.Rest.GetStringAsync($"/queries/{queryId}/answers?expand"))!.AsArray();
+            var answer = Assert.Single(answers);
+            Assert.Contains("\"LUAFIND\"", answer!.ToJsonString(), StringComparison.Ordinal);
+        }
+        finally { await InstallAsync("OutgoingFindRequestFilter = nil IncomingFindRequestFilter = nil"); }
     }
 
     private async Task InstallAsync(string script)

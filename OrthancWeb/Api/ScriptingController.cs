@@ -25,7 +25,9 @@ public sealed class ScriptingController(LuaEngine lua, IOptions<LuaOptions> opti
         if (!options.Value.ExecuteLuaEnabled)
         {
             audit.Record(new AuditEvent(AuditActions.ExecuteScript, AuditOutcome.MinorFailure) { Details = "refused: ExecuteLuaEnabled is false" });
-            return StatusCode(StatusCodes.Status403Forbidden);
+            // Empty, as Orthanc's (not the framework's problem details).
+            Response.StatusCode = StatusCodes.Status403Forbidden;
+            return new EmptyResult();
         }
         using var reader = new StreamReader(Request.Body, Encoding.UTF8);
         var script = await reader.ReadToEndAsync(ct);

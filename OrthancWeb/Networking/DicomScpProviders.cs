@@ -139,9 +139,10 @@ public interface IWorklistSource
 /// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags. Modality
 /// Worklist queries go to the <see cref="IWorklistSource"/>, for the modalities allowed them (AllowFindWorklist).
 /// </summary>
-public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy policy, IEnumerable<IWorklistSource> worklists) : ICFindProvider
+public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy policy, IEnumerable<IWorklistSource> worklists, IEnumerable<IFindRequestFilter> filters) : ICFindProvider
 {
     private readonly IWorklistSource? _worklists = worklists.FirstOrDefault();
+    private readonly IFindRequestFilter? _filter = filters.FirstOrDefault();
 
     private static readonly DicomTag[] Computed =
     [
@@ -157,6 +158,8 @@ public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy
             await foreach (var item in FindWorklistAsync(context, identifier, ct)) yield return item;
             yield break;
         }
+        if (_filter is not null && await _filter.FilterIncomingAsync(identifier, context.CallingAE, context.RemoteHost, context.CalledAE, ct) is { } filtered)
+            identifier = filtered;
         var levelText = identifier.GetString(DicomTags.QueryRetrieveLevel) ?? "";
         if (!TryLevel(levelText, out var level))
             throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, $"QueryRetrieveLevel '{levelText}' is not PATIENT, STUDY, SERIES or IMAGE");

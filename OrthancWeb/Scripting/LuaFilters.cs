@@ -84,3 +84,42 @@ public sealed class LuaHttpRequestFilter(RequestDelegate next, LuaEngine lua)
         context.Response.StatusCode = StatusCodes.Status403Forbidden;
     }
 }
+
+/// <summary>
+/// IncomingFindRequestFilter(query, origin) and OutgoingFindRequestFilter(query, modality): the C-FIND identifier as
+/// Orthanc's simplified JSON (keywords), returned rewritten; what the script returns replaces the identifier (a table
+/// of keyword or "gggg,eeee" to string), nil leaves it. A filter that fails fails the C-FIND, as in Orthanc.
+/// </summary>
+public sealed class LuaFindRequestFilter(LuaEngine lua) : Networking.IFindRequestFilter
+{
+    public async Task<DicomDataset?> FilterIncomingAsync(DicomDataset identifier, string remoteAet, string? remoteIp, string calledAet, CancellationToken ct)
+    {
+        if (!lua.Defines("IncomingFindRequestFilter")) return null;
+        var origin = new JsonObject { ["RequestOrigin"] = "DicomProtocol", ["RemoteAet"] = remoteAet, ["CalledAet"] = calledAet, ["RemoteIp"] = remoteIp ?? "" };
+        return Identifier(await lua.EvaluateAsync("IncomingFindRequestFilter", [new OrthancJson().ToSimplified(identifier), origin], ct), identifier);
+    }
+
+    public async Task<DicomDataset?> FilterOutgoingAsync(DicomDataset identifier, Networking.ModalityOptions modality, CancellationToken ct)
+    {
+        if (!lua.Defines("OutgoingFindRequestFilter")) return null;
+        var parameters = new JsonObject { ["AET"] = modality.AET, ["Host"] = modality.Host, ["Port"] = modality.Port, ["Manufacturer"] = modality.Manufacturer };
+        return Identifier(await lua.EvaluateAsync("OutgoingFindRequestFilter", [new OrthancJson().ToSimplified(identifier), parameters], ct), identifier);
+    }
+
+    /// <summary>The script's table as an identifier; each value keeps the VR the original had for its tag, else the dictionary's.</summary>
+    private static DicomDataset? Identifier(JsonNode? result, DicomDataset original)
+    {
+        if (result is not JsonObject fields) return null;
+        var ds = new DicomDataset();
+        foreach (var (key, value) in fields)
+        {
+            if (!DicomTag.TryParse(key, out var tag))
+                throw new Dicom.DicomValidationException($"The Lua find filter returned an unknown tag: {key}");
+            if (value is JsonArray) continue; // sequences are not rewritten here
+            var text = value is JsonValue v && v.TryGetValue<string>(out var s) ? s : value?.ToJsonString() ?? "";
+            if (original.TryGet(tag, out var item)) ds.Add(tag, item.VR, text);
+            else ds.Add(tag, text);
+        }
+        return ds;
+    }
+}

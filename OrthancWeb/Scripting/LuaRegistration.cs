@@ -16,6 +16,7 @@ public static class LuaRegistration
         services.AddTransient<IStartupFilter, InProcessRestApiStartup>();
         services.AddSingleton<LuaEngine>();
         services.AddSingleton<IReceivedInstanceFilter, LuaReceivedInstanceFilter>();
+        services.AddSingleton<Networking.IFindRequestFilter, LuaFindRequestFilter>();
         services.AddSingleton<IJobHandler, LuaOperationsJob>();
         services.AddHostedService<LuaEventsService>();
         return services;
