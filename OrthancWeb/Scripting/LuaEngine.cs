@@ -30,7 +30,6 @@ public sealed partial class LuaEngine : IDisposable
         "OnDeletedPatient", "OnDeletedStudy", "OnDeletedSeries", "OnDeletedInstance",
         "ReceivedInstanceFilter", "ReceivedCStoreInstanceFilter", "IncomingHttpRequestFilter",
         "OnJobSubmitted", "OnJobSuccess", "OnJobFailure", "IncomingFindRequestFilter", "OutgoingFindRequestFilter",
-        "IncomingWorklistRequestFilter",
     ];
 
     private readonly LuaState _state = new();
