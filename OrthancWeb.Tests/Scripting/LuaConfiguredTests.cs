@@ -19,9 +19,10 @@ public sealed class LuaConfiguredFixture : IAsyncLifetime
         Directory.CreateDirectory(Path.Combine(_folder, "scripts"));
         await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "failing-and-slow.lua"), LuaScripts.FailingAndSlow);
         await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "no-delete.lua"), LuaScripts.NoHttpDelete);
+        await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "startup.lua"), LuaScripts.Startup);
         DicomPort = ServerProcess.FreePort();
         Server = await ServerProcess.StartAsync(_folder, $$"""
-            , "DicomPort": {{DicomPort}}, "DicomAet": "OWEB", "LuaScripts": [ "scripts/failing-and-slow.lua", "scripts/no-delete.lua" ]
+            , "DicomPort": {{DicomPort}}, "DicomAet": "OWEB", "LuaScripts": [ "scripts/failing-and-slow.lua", "scripts/no-delete.lua", "scripts/startup.lua" ]
             """);
         Rest = Server.CreateRestClient();
     }
@@ -72,6 +73,18 @@ public sealed class LuaConfiguredTests(LuaConfiguredFixture fx) : IClassFixture<
             Assert.Contains("this script fails on purpose", fx.Server.Log, StringComparison.Ordinal);
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public async Task Initialize_runs_once_the_rest_api_answers()
+    {
+        // Its RestApiGet is not an HTTP request: the DELETE-refusing filter does not see it either way.
+        var clock = Stopwatch.StartNew();
+        while (!fx.Server.Log.Contains("Lua initialized against API version 16", StringComparison.Ordinal))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "Initialize never printed:\n" + fx.Server.Log);
+            await Task.Delay(100);
+        }
     }
 
     [Fact]

@@ -158,10 +158,11 @@ public sealed class LuaScriptingTests(LuaFixture fx) : IClassFixture<LuaFixture>
             await Until(() => Directory.Exists(fx.SampleFolder) && Directory.EnumerateFiles(fx.SampleFolder).Any(f => f.EndsWith(routed.SopUid, StringComparison.Ordinal)), "the routed instance at the modality");
             await Until(async () => (await fx.Rest.GetAsync("/instances/" + routed.Id)).StatusCode == HttpStatusCode.NotFound, "the routed instance deleted here");
             await Until(() => fx.Server.Log.Contains("Lua job succeeded: ", StringComparison.Ordinal), "OnJobSuccess");
+            await Until(() => fx.Server.Log.Contains("Lua saw the deletion of " + routed.Id, StringComparison.Ordinal), "OnDeletedInstance");
             Assert.Equal(HttpStatusCode.OK, (await fx.Rest.GetAsync("/instances/" + kept.Id)).StatusCode);
             Assert.DoesNotContain(Directory.EnumerateFiles(fx.SampleFolder), f => f.EndsWith(kept.SopUid, StringComparison.Ordinal));
         }
-        finally { await InstallAsync("OnStoredInstance = nil OnJobSuccess = nil"); }
+        finally { await InstallAsync("OnStoredInstance = nil OnJobSuccess = nil OnDeletedInstance = nil"); }
     }
 
     [Fact]

@@ -41,6 +41,10 @@ public static class LuaScripts
         function OnJobSuccess(jobId)
            print('Lua job succeeded: ' .. jobId)
         end
+
+        function OnDeletedInstance(instanceId)
+           print('Lua saw the deletion of ' .. instanceId)
+        end
         """;
 
     /// <summary>Anonymize on arrival: the anonymized copy replaces the original; the copy (origin Lua) is left alone.</summary>
@@ -70,6 +74,14 @@ public static class LuaScripts
               while os.time() - start < 3 do end
               print('Lua finished slowly with ' .. instanceId)
            end
+        end
+        """;
+
+    /// <summary>Initialize, once the server answers: the REST API is there to call.</summary>
+    public const string Startup = """
+        function Initialize()
+           local system = ParseJson(RestApiGet('/system'))
+           print('Lua initialized against API version ' .. system['ApiVersion'])
         end
         """;
 

@@ -32,13 +32,17 @@ public sealed partial class LuaEventsService(
     private const string CursorKey = "LastChange";
     private readonly Channel<(string Callback, string JobId)> _jobEvents = Channel.CreateUnbounded<(string, string)>();
 
-    public override Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Where the change log was when the server started (or where it was left), taken before anything arrives.</summary>
+    private long _startPosition;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // The configured scripts run before the server answers anything: one that fails stops the start.
         lua.LoadScripts();
+        _startPosition = _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(cancellationToken))?.Seq ?? 0;
         jobs.JobSubmitted += OnJobSubmitted;
         jobs.JobFinished += OnJobFinished;
-        return base.StartAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
     }
 
     private void OnJobSubmitted(Job job)
@@ -89,8 +93,8 @@ public sealed partial class LuaEventsService(
 
     private async Task FollowChangesAsync(CancellationToken stoppingToken)
     {
-        long? cursor = null;
-        var forgotten = false;
+        long cursor = _startPosition;
+        var saved = true;
         while (!stoppingToken.IsCancellationRequested)
         {
             var done = true;
@@ -98,16 +102,18 @@ public sealed partial class LuaEventsService(
             {
                 if (!lua.DefinesAny(ChangeCallbacks))
                 {
-                    // No callback to call: forget the place (once), so that one defined later (execute-script) starts
-                    // from its own arrival rather than replaying the past. Ingest pays nothing meanwhile.
-                    if (!forgotten) await _cursor.DeleteAsync(CursorKey, stoppingToken);
-                    (cursor, forgotten) = (null, true);
+                    // No callback to call: keep up with the log in memory (one small query per rest), so that a callback
+                    // defined later (execute-script) is called for what arrives from then on, and forget the saved place
+                    // (once), so that a restart without such a callback replays nothing. Ingest pays nothing meanwhile.
+                    if (saved) { await _cursor.DeleteAsync(CursorKey, stoppingToken); saved = false; }
+                    // Read before the second look: a callback defined in between keeps the older place, so nothing it
+                    // should see is skipped.
+                    var position = (await queries.LastChangeAsync(stoppingToken))?.Seq ?? cursor;
+                    if (!lua.DefinesAny(ChangeCallbacks)) cursor = position;
                 }
                 else
                 {
-                    forgotten = false;
-                    cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
-                    var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 100, stoppingToken);
+                    var (changes, last, complete) = await queries.ChangesAsync(cursor, 100, stoppingToken);
                     foreach (var change in changes)
                     {
                         await HandleAsync(change, stoppingToken);
@@ -115,7 +121,8 @@ public sealed partial class LuaEventsService(
                         cursor = change.Seq;
                         await _cursor.SaveAsync(CursorKey, change.Seq, stoppingToken);
                     }
-                    if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
+                    if (last != cursor || !saved) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
+                    saved = true;
                     done = complete;
                 }
             }
