@@ -14,6 +14,7 @@ using OrthancWeb.Networking;
 using OrthancWeb.OrthancPeers;
 using OrthancWeb.Reading;
 using OrthancWeb.Routing;
+using OrthancWeb.Scripting;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
 using OrthancWeb.Worklists;
@@ -44,6 +45,7 @@ builder.Services
     .AddExport(configuration)
     .AddAutoRouting(configuration)
     .AddWorklists(configuration)
+    .AddLuaScripting(configuration)
     .AddExplorer()
     .AddReading()
     .AddDicomWeb(configuration)
@@ -64,6 +66,7 @@ app.UseHttpsForBrowsers();
 app.UseRestApiErrors();
 app.UseAuthentication();
 app.UseCaller();
+app.UseLuaScripting();
 app.UseSameOriginWrites();
 app.UsePasswordChangeRequirement();
 app.UseAuthorization();

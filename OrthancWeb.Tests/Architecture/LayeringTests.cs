@@ -20,7 +20,7 @@ public sealed class LayeringTests
         ["Requests"],
         ["Ingest", "Imaging", "Jobs", "Explorer"],
         ["Networking", "Modification", "Export", "Reading", "DicomWeb", "OrthancPeers"],
-        ["Routing", "Worklists"],
+        ["Routing", "Worklists", "Scripting"],
         ["Api", "Components"],
     ];
 

@@ -28,6 +28,7 @@ public enum OrthancErrorCode
     CorruptedFile = 20,
     IncompatibleImageFormat = 23,
     Unauthorized = 29,
+    CannotExecuteLua = 2031,
 }
 
 /// <summary>One failure as a REST client sees it: HTTP status, Orthanc's error code, and the reason in words.</summary>
@@ -48,6 +49,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         OrthancErrorCode.CorruptedFile => "Corrupted file (e.g. inconsistent MD5 hash)",
         OrthancErrorCode.IncompatibleImageFormat => "Incompatible format of the images",
         OrthancErrorCode.Unauthorized => "Bad credentials were provided to an HTTP request",
+        OrthancErrorCode.CannotExecuteLua => "Cannot execute a Lua command",
         _ => "Internal error",
     };
 
@@ -79,6 +81,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         KeyNotFoundException => new(404, OrthancErrorCode.UnknownResource, ex.Message),
         DicomNetworkException => new(500, OrthancErrorCode.NetworkProtocol, ex.Message),
         StoredFileDamagedException => new(500, OrthancErrorCode.CorruptedFile, ex.Message),
+        Scripting.LuaScriptException => new(500, OrthancErrorCode.CannotExecuteLua, ex.Message),
         // A disk that filled up under any write of ours (RFC 4918 §11.5: 507 Insufficient Storage, Orthanc's FullStorage).
         IOException io when StorageArea.IsOutOfSpace(io) => new(507, OrthancErrorCode.FullStorage, "The disk holding the storage area is full"),
         DicomReadException read => new(400, OrthancErrorCode.BadFileFormat, "Invalid DICOM data: " + read.Reason),

@@ -63,7 +63,7 @@ public static class ApiJson
     public static JsonObject Ingest(IngestResult r)
     {
         var o = new JsonObject { ["Status"] = r.Status.ToString() };
-        if (r.InstanceId is not null && r.Status is IngestStatus.Success or IngestStatus.AlreadyStored)
+        if (r.InstanceId is not null && r.Status is IngestStatus.Success or IngestStatus.AlreadyStored or IngestStatus.FilteredOut)
         {
             o["ID"] = r.InstanceId;
             o["Path"] = "/instances/" + r.InstanceId;

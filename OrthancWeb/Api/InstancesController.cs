@@ -33,7 +33,9 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     [RequestFormLimits(MultipartBodyLengthLimit = long.MaxValue)]
     public async Task<IActionResult> Upload(CancellationToken ct)
     {
-        var source = new IngestSource(IngestOrigin.RestApi, HttpContext.Connection.RemoteIpAddress?.ToString());
+        // A Lua script's RestApiPost('/instances', ...) is recorded with Origin "Lua" (its scripts test it to avoid loops).
+        var origin = HttpContext.Features.Get<RequestOriginFeature>()?.Origin ?? IngestOrigin.RestApi;
+        var source = new IngestSource(origin, HttpContext.Connection.RemoteIpAddress?.ToString()) { Username = User.Identity?.Name };
         // Orthanc peers sending with "Compress": true gzip the body (Content-Encoding: gzip).
         var encoding = Request.Headers.ContentEncoding.ToString().Trim();
         var input = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase) ? uploads.InflateGzip(Request.Body)
@@ -57,7 +59,8 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
 
     private ObjectResult Answer(IngestResult result) => result.Status switch
     {
-        IngestStatus.Success or IngestStatus.AlreadyStored => Ok(ApiJson.Ingest(result)),
+        // A filtered-out instance is a 200 with Status "FilteredOut" in Orthanc 1.10, not an error.
+        IngestStatus.Success or IngestStatus.AlreadyStored or IngestStatus.FilteredOut => Ok(ApiJson.Ingest(result)),
         IngestStatus.StorageFull => ApiJson.Error(HttpContext, 507, result.Reason ?? "Storage full"),
         // Orthanc's code for a body it cannot parse (it answers a file without its UIDs 404 "Inexistent tag": we keep
         // 400, the fault is the request's).

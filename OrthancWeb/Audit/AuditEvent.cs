@@ -68,6 +68,8 @@ public static class AuditActions
     public const string CGet = "C-GET";
     public const string SecurityAlert = "SecurityAlert";
     public const string JobCanceled = "JobCanceled";
+    /// <summary>Lua code run through POST /tools/execute-script.</summary>
+    public const string ExecuteScript = "ExecuteScript";
     /// <summary>A storage commitment request (N-ACTION, PS3.4 J.3.2), asked of us or by us.</summary>
     public const string StorageCommitment = "StorageCommitment";
     /// <summary>A storage commitment report (N-EVENT-REPORT, PS3.4 J.3.3), sent by us or received.</summary>

@@ -15,7 +15,7 @@ namespace OrthancWeb.Ingest;
 /// The caller is answered only after both are durable.
 /// </summary>
 public sealed class IngestService(StorageArea storage, IndexWriter writer, IOptionsMonitor<StorageOptions> options, ArrivalMonitor? arrivals = null,
-    IngestTranscoder? transcoder = null) : IDisposable
+    IngestTranscoder? transcoder = null, IReceivedInstanceFilter? filter = null) : IDisposable
 {
     private readonly HashingThread _hasher = new();
 
@@ -266,6 +266,15 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         if (source.Condition?.Invoke(ds) is { } refused)
             return new IngestResult(IngestStatus.Mismatch, Reason: refused, SopInstanceUid: ids.SopUid, SopClassUid: ds.GetString(DicomTags.SOPClassUID),
                 StudyInstanceUid: ids.StudyUid);
+        if (filter is { IsActive: true })
+        {
+            // Orthanc's ReceivedInstanceFilter: a refused instance is never stored, and its file goes with the spool.
+            var verdict = await filter.FilterAsync(ds, source, header.TransferSyntax.Uid, header.StoppedBeforeTag, ct);
+            if (!verdict.Accepted)
+                return new IngestResult(IngestStatus.FilteredOut, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
+                    null, ids.SopUid, ds.GetString(DicomTags.SOPClassUID), ids.PatientId, ids.StudyUid, ids.SeriesUid)
+                { CStoreStatus = verdict.CStoreStatus };
+        }
 
         // IngestTranscoding: the instance goes on as a new file in the configured syntax (or as received, with a warning).
         TranscodedIncoming? transcoded = null;

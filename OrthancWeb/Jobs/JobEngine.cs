@@ -116,11 +116,27 @@ public sealed partial class JobEngine : BackgroundService
         Save(job);
         TrimHistory();
         _wake.Release();
+        Raise(JobSubmitted, job);
         return job;
     }
 
     /// <summary>Any job, for the server's own work (handlers, clean-ups); users go through <see cref="Get(string, ClaimsPrincipal?)"/>.</summary>
     public Job? Get(string id) => _jobs.GetValueOrDefault(id);
+
+    /// <summary>A job was submitted (Lua's OnJobSubmitted). Handlers must be quick and must not throw: they run on the submitter's path.</summary>
+    public event Action<Job>? JobSubmitted;
+
+    /// <summary>A job ended, in Success or Failure (Lua's OnJobSuccess, OnJobFailure); same rules as <see cref="JobSubmitted"/>.</summary>
+    public event Action<Job>? JobFinished;
+
+    private void Raise(Action<Job>? handlers, Job job)
+    {
+        try { handlers?.Invoke(job); }
+        catch (Exception ex) { LogObserverFailed(_logger, job.Id, ex.Message); }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "A job observer failed on job {Id}: {Reason}")]
+    private static partial void LogObserverFailed(ILogger logger, string id, string reason);
 
     /// <summary>A job if <paramref name="viewer"/> may see it (else null, as if it did not exist).</summary>
     public Job? Get(string id, ClaimsPrincipal? viewer) => Get(id) is { } job && IsVisibleTo(job, viewer) ? job : null;
@@ -337,7 +353,11 @@ public sealed partial class JobEngine : BackgroundService
             _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
             job.EffectiveRuntime += _time.GetElapsedTime(started).TotalSeconds;
             Save(job);
-            if (job.IsFinished) TrimHistory();
+            if (job.IsFinished)
+            {
+                TrimHistory();
+                Raise(JobFinished, job);
+            }
         }
     }
 

@@ -92,6 +92,12 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
                 LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.SeriousFailure, result.Reason);
                 return (DimseStatus.OutOfResources, result.Reason);
+            case IngestStatus.FilteredOut:
+                // Orthanc 1.10 answers Success to an instance its ReceivedInstanceFilter discards (nothing is stored);
+                // a filter may choose a failure status of its own instead (ReceivedCStoreInstanceFilter, later Orthanc).
+                LogRefused(logger, source.RemoteAet ?? "", "discarded by the received-instance filter");
+                Refused(AuditOutcome.MinorFailure, "discarded by the received-instance filter");
+                return (result.CStoreStatus ?? DimseStatus.Success, result.CStoreStatus is null ? null : "Refused by a Lua filter");
             default:
                 LogRefused(logger, source.RemoteAet ?? "", result.Reason);
                 Refused(AuditOutcome.MinorFailure, result.Reason);
@@ -133,9 +139,10 @@ public interface IWorklistSource
 /// <see cref="IndexQueries.FindAsync"/> implements them, and the return keys filled from the main tags. Modality
 /// Worklist queries go to the <see cref="IWorklistSource"/>, for the modalities allowed them (AllowFindWorklist).
 /// </summary>
-public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy policy, IEnumerable<IWorklistSource> worklists) : ICFindProvider
+public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy policy, IEnumerable<IWorklistSource> worklists, IEnumerable<IFindRequestFilter> filters) : ICFindProvider
 {
     private readonly IWorklistSource? _worklists = worklists.FirstOrDefault();
+    private readonly IFindRequestFilter? _filter = filters.FirstOrDefault();
 
     private static readonly DicomTag[] Computed =
     [
@@ -151,6 +158,8 @@ public sealed class FindScp(IndexQueries queries, IAuditTrail audit, DicomPolicy
             await foreach (var item in FindWorklistAsync(context, identifier, ct)) yield return item;
             yield break;
         }
+        if (_filter is not null && await _filter.FilterIncomingAsync(identifier, context.CallingAE, context.RemoteHost, context.CalledAE, ct) is { } filtered)
+            identifier = filtered;
         var levelText = identifier.GetString(DicomTags.QueryRetrieveLevel) ?? "";
         if (!TryLevel(levelText, out var level))
             throw new DimseFailureException(DimseStatus.IdentifierDoesNotMatchSopClass, $"QueryRetrieveLevel '{levelText}' is not PATIENT, STUDY, SERIES or IMAGE");

@@ -48,8 +48,11 @@ public sealed record FindResult(IReadOnlyList<DicomDataset> Answers, bool Trunca
 /// get. Each association uses the modality's own settings: LocalAet, Timeout, AllowTranscoding, PreferredTransferSyntax.
 /// </summary>
 public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options, ModalityRegistry registry, IndexQueries queries, InstanceFiles files,
-    DicomTls tls, StoreScp storeScp, StorageCommitmentReports commitments, IAuditTrail audit, ILogger<ModalityClient> logger)
+    DicomTls tls, StoreScp storeScp, StorageCommitmentReports commitments, IAuditTrail audit, ILogger<ModalityClient> logger,
+    IEnumerable<IFindRequestFilter>? findFilters = null)
 {
+    private readonly IFindRequestFilter? _findFilter = findFilters?.FirstOrDefault();
+
     public IReadOnlyDictionary<string, ModalityOptions> Modalities => registry.All.ToDictionary(m => m.Name, m => m.Options, StringComparer.OrdinalIgnoreCase);
 
     public ModalityOptions? Find(string name) => registry.Find(name);
@@ -215,6 +218,7 @@ public sealed partial class ModalityClient(IOptionsMonitor<DicomOptions> options
         Caller.Demand(Policies.Modify, "query modalities");
         var sopClass = level == ResourceLevel.Patient ? SopClasses.PatientRootFind : SopClasses.StudyRootFind;
         query.Add(DicomTags.QueryRetrieveLevel, DicomVR.CS, LevelText(level));
+        if (_findFilter is not null && await _findFilter.FilterOutgoingAsync(query, m, ct) is { } filtered) query = filtered;
         var (answers, truncated) = await FindAnswersAsync(m, sopClass, query, ct);
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
