@@ -33,7 +33,11 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     [RequestFormLimits(MultipartBodyLengthLimit = long.MaxValue)]
     public async Task<IActionResult> Upload(CancellationToken ct)
     {
-        var source = new IngestSource(IngestOrigin.RestApi, HttpContext.Connection.RemoteIpAddress?.ToString());
+        // HttpUsername as Orthanc records it: the authenticated user, empty without one.
+        var source = new IngestSource(IngestOrigin.RestApi, HttpContext.Connection.RemoteIpAddress?.ToString())
+        {
+            Metadata = [("HttpUsername", User.Identity?.IsAuthenticated == true ? User.Identity.Name ?? "" : "")],
+        };
         var head = new byte[4];
         var got = 0;
         while (got < 4 && await Request.Body.ReadAsync(head.AsMemory(got), ct) is var n and > 0) got += n;
@@ -158,10 +162,6 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         }
         return Ok(new JsonArray(current.Select(x => (JsonNode)$"{x.Tag.Group:x4}-{x.Tag.Element:x4}").ToArray()));
     }
-
-    [HttpGet("{id}/attachments")]
-    public async Task<IActionResult> Attachments(string id, CancellationToken ct) =>
-        await files.FindAsync(id, ct) is null ? ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}") : Ok(new JsonArray("dicom"));
 
     [HttpGet("{id}/attachments/dicom/{field}")]
     public async Task<IActionResult> Attachment(string id, string field, CancellationToken ct)

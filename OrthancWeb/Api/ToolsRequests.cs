@@ -13,4 +13,7 @@ public sealed record ToolsFindRequest
     public int? Limit { get; init; }
     public int Since { get; init; }
     public bool CaseSensitive { get; init; } = true;
+    /// <summary>Orthanc 1.12: only resources with these labels, as <see cref="LabelsConstraint"/> says (All, Any or None).</summary>
+    public List<string> Labels { get; init; } = [];
+    public string LabelsConstraint { get; init; } = "All";
 }

@@ -39,6 +39,9 @@ namespace OrthancWeb.Index.Migrations
                     b.Property<int>("CompressionType")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("Revision")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("UncompressedMd5")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -221,6 +224,22 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("Resources");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.ResourceLabel", b =>
+                {
+                    b.Property<long>("ResourceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Label")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ResourceId", "Label");
+
+                    b.HasIndex("Label", "ResourceId");
+
+                    b.ToTable("Labels");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.ResourceMetadata", b =>
                 {
                     b.Property<long>("ResourceId")
@@ -228,6 +247,9 @@ namespace OrthancWeb.Index.Migrations
 
                     b.Property<string>("Name")
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("Revision")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Value")
                         .IsRequired()
@@ -358,6 +380,15 @@ namespace OrthancWeb.Index.Migrations
                     b.Navigation("Parent");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.ResourceLabel", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany("Labels")
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.ResourceMetadata", b =>
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
@@ -372,6 +403,8 @@ namespace OrthancWeb.Index.Migrations
                     b.Navigation("Attachments");
 
                     b.Navigation("Children");
+
+                    b.Navigation("Labels");
 
                     b.Navigation("Metadata");
 
