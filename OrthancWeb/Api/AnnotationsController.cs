@@ -214,13 +214,13 @@ public sealed class AnnotationsController(MetadataService metadata, AttachmentSe
         return Answer(outcome, level, id, key.DisplayName, () => Content("", "text/plain"));
     }
 
-    [HttpPost("attachments/{name}/{action:regex(^(compress|uncompress)$)}")]
+    [HttpPost("attachments/{name}/{operation:regex(^(compress|uncompress)$)}")]
     [Authorize(Policy = Policies.Modify)]
-    public async Task<IActionResult> Compress(string collection, string id, string name, string action, CancellationToken ct)
+    public async Task<IActionResult> Compress(string collection, string id, string name, string operation, CancellationToken ct)
     {
         var level = ResourceLevelExtensions.Parse(collection);
         if (catalog.ContentType(name) is not { } key) return InexistentItem($"Unknown attachment: {name}");
-        var outcome = await attachments.SetCompressionAsync(id, level, key, action == "compress", ct);
+        var outcome = await attachments.SetCompressionAsync(id, level, key, operation == "compress", ct);
         // Orthanc answers {} without an ETag here.
         return Answer(outcome with { Revision = null }, level, id, key.DisplayName, () => Ok(new JsonObject()));
     }

@@ -177,10 +177,22 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
             "compressed-md5" => await Md5Async(file, compressed: true, ct),
             "is-compressed" => Content(file.Compressed ? "1" : "0", "text/plain"),
             "uuid" => Content(file.Uuid, "text/plain"),
+            "info" => await InfoAsync(file, ct),
             "data" => File(files.Open(file), "application/dicom"),
             "compressed-data" => File(storage.OpenRead(file.Uuid, false), "application/octet-stream"),
             _ => ApiJson.Error(HttpContext, 404, $"Unknown attachment field {field}"),
         };
+    }
+
+    /// <summary>Orthanc's attachment info of the DICOM file (content type 1).</summary>
+    private async Task<IActionResult> InfoAsync(AttachmentInfo file, CancellationToken ct)
+    {
+        var (md5, compressedMd5) = await files.Md5Async(file, ct); // a damaged file: StoredFileDamagedException, a 500
+        return Ok(new JsonObject
+        {
+            ["CompressedMD5"] = compressedMd5, ["CompressedSize"] = file.CompressedSize, ["ContentType"] = Index.Attachment.DicomContentType,
+            ["UncompressedMD5"] = md5, ["UncompressedSize"] = file.UncompressedSize, ["Uuid"] = file.Uuid,
+        });
     }
 
     private async Task<IActionResult> Md5Async(AttachmentInfo file, bool compressed, CancellationToken ct)
