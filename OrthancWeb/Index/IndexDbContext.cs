@@ -45,6 +45,8 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
         modelBuilder.Entity<ResourceMetadata>(e =>
         {
             e.HasKey(m => new { m.ResourceId, m.Name });
+            // A default in the schema: the ingest path's own INSERTs (IndexRowWriter) name no revision.
+            e.Property(m => m.Revision).HasDefaultValue(0L);
             e.HasOne<Resource>().WithMany(r => r.Metadata).HasForeignKey(m => m.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
         modelBuilder.Entity<ResourceLabel>(e =>
@@ -58,6 +60,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
         modelBuilder.Entity<Attachment>(e =>
         {
             e.HasKey(a => new { a.ResourceId, a.ContentType });
+            e.Property(a => a.Revision).HasDefaultValue(0L);
             e.HasIndex(a => a.Uuid).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Attachments).HasForeignKey(a => a.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });

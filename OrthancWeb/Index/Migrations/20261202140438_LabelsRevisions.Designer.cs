@@ -43,7 +43,9 @@ namespace OrthancWeb.Index.Migrations
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("Revision")
-                        .HasColumnType("INTEGER");
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
 
                     b.Property<string>("UncompressedMd5")
                         .IsRequired()
@@ -252,7 +254,9 @@ namespace OrthancWeb.Index.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<long>("Revision")
-                        .HasColumnType("INTEGER");
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
 
                     b.Property<string>("Value")
                         .IsRequired()
