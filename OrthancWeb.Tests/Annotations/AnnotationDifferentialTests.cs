@@ -158,6 +158,18 @@ public sealed class AnnotationDifferentialTests(AnnotationDifferentialFixture fx
         Assert.Equal(JsonNode.Parse(orthanc.Body)!.ToJsonString(), JsonNode.Parse(ours.Body)!.ToJsonString());
     }
 
+    [Theory]
+    [InlineData("Study", "Full")]
+    [InlineData("Study", "Short")]
+    [InlineData("Series", "Full")]
+    [InlineData("Patient", "Short")]
+    public async Task Find_expands_tags_in_orthancs_full_and_short_forms(string level, string form)
+    {
+        var (ours, orthanc) = await BothAsync(HttpMethod.Post, "/tools/find", $$"""{"Level": "{{level}}", "Query": {}, "Expand": true, "{{form}}": true}""");
+        var differences = JsonDifference.Between(JsonNode.Parse(orthanc.Body), JsonNode.Parse(ours.Body), new HashSet<string> { "LastUpdate", "IsStable" });
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+    }
+
     // ---- Ours alone: labels are Orthanc 1.12's (1.10.1 has none), tested as the Orthanc Book describes them ----
 
     private async Task<(HttpStatusCode Status, string Body)> OursAsync(HttpMethod method, string path, string? body = null)

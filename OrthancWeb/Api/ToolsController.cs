@@ -35,7 +35,7 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var list = new JsonArray();
         foreach (var id in ids)
-            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r, request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify));
         return Ok(list);
     }
 
