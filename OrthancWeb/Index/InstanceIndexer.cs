@@ -156,6 +156,10 @@ public sealed class InstanceIndexer(
         if (arrival.RemoteAet is not null || arrival.Origin == "RestApi") metadata.Add(("RemoteAET", arrival.RemoteAet ?? ""));
         if (arrival.CalledAet is not null) metadata.Add(("CalledAET", arrival.CalledAet));
         metadata.Add(("TransferSyntax", header.TransferSyntax.Uid));
+        // Where Pixel Data begins in the stored file, known from the header read that stopped there (Orthanc 1.9.1+);
+        // not for a deflated file (the offset is in the inflated data) nor a transcoded one (its header is not read back).
+        if (header.StoppedAt == DicomTags.PixelData && header.StoppedAtOffset is { } pixelDataOffset && !header.TransferSyntax.IsDeflated)
+            metadata.Add(("PixelDataOffset", pixelDataOffset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
         metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         // No LastUpdate on an instance, as Orthanc: its parents' is their Resource.LastUpdate (see Annotations.MetadataService).
