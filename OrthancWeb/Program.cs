@@ -1,3 +1,4 @@
+using OrthancWeb.Annotations;
 using OrthancWeb.Api;
 using OrthancWeb.Audit;
 using OrthancWeb.Components;
@@ -37,6 +38,7 @@ builder.Services
     .AddSecurity(configuration, paths)
     .AddStorage(configuration)
     .AddIndex(configuration, paths)
+    .AddAnnotations(configuration)
     .AddIngest()
     .AddImaging()
     .AddJobs(configuration)

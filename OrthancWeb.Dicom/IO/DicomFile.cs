@@ -31,6 +31,12 @@ public sealed class DicomFile
     /// <summary>The tag reading stopped at (the first at or past the stop tag: Pixel Data, or trailing padding, a signature...).</summary>
     public DicomTag? StoppedAt { get; internal set; }
 
+    /// <summary>
+    /// Where the element reading stopped at begins, in bytes from the start of the input (Orthanc's PixelDataOffset
+    /// when it is Pixel Data); meaningless for a deflated data set, whose offsets are in the inflated stream.
+    /// </summary>
+    public long? StoppedAtOffset { get; internal set; }
+
     public static DicomFile Open(string path, DicomReadOptions? options = null) => DicomReader.ReadFile(path, options);
 
     public static DicomFile Open(Stream stream, DicomReadOptions? options = null) => DicomReader.ReadFile(stream, options);

@@ -17,6 +17,7 @@ public sealed class DicomReader
     /// <summary>True when top-level reading ended at <see cref="DicomReadOptions.StopBeforeTag"/>, not at the end of data.</summary>
     private bool StoppedBeforeTag { get; set; }
     private DicomTag? StoppedAt { get; set; }
+    private long? StoppedAtOffset { get; set; }
 
     private DicomReader(ByteSource source, DicomReadOptions options)
     {
@@ -70,6 +71,7 @@ public sealed class DicomReader
         reader.ReadDataset(file.Dataset, syntax, long.MaxValue, 0);
         file.StoppedBeforeTag = reader.StoppedBeforeTag;
         file.StoppedAt = reader.StoppedAt;
+        file.StoppedAtOffset = reader.StoppedAtOffset;
         return file;
     }
 
@@ -201,6 +203,7 @@ public sealed class DicomReader
             {
                 StoppedBeforeTag = true;
                 StoppedAt = tag;
+                StoppedAtOffset = _source.Position;
                 return;
             }
 

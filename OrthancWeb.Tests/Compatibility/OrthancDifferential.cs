@@ -8,8 +8,11 @@ namespace OrthancWeb.Tests.Compatibility;
 /// Our server and Debian's orthanc side by side, loaded with the same files: the same request goes to both and the
 /// answers are compared (status, then JSON), so that a script written for Orthanc finds what it expects.
 /// </summary>
-public sealed class OrthancDifferentialFixture : IAsyncLifetime
+public class OrthancDifferentialFixture : IAsyncLifetime
 {
+    /// <summary>More configuration for each server: ours (inside "OrthancWeb", after a comma) and orthanc's (top level).</summary>
+    protected virtual (string Ours, string Orthanc) ExtraConfiguration => ("", "");
+
     public static readonly string[] Samples = ["CT_small.dcm", "MR_small.dcm", "rtdose.dcm"];
 
     private string _folder = "";
@@ -21,8 +24,9 @@ public sealed class OrthancDifferentialFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _folder = Directory.CreateTempSubdirectory("ow-differential-").FullName;
-        var ours = ServerProcess.StartAsync(_folder);
-        var orthanc = OrthancPeer.StartAsync();
+        var (oursJson, orthancJson) = ExtraConfiguration;
+        var ours = ServerProcess.StartAsync(_folder, oursJson.Length > 0 ? ", " + oursJson : "");
+        var orthanc = OrthancPeer.StartAsync(extraJson: orthancJson);
         (Ours, Orthanc) = (await ours, await orthanc);
         OursClient = Ours.CreateRestClient();
         OrthancClient = Orthanc.CreateClient();

@@ -144,7 +144,7 @@ public sealed class ComponentTests : BunitContext, IAsyncLifetime
         }, TimeSpan.FromSeconds(10));
         // The row carries the study's modality, counts and disk size, computed from the index.
         var cells = page.Find("[data-testid=studies-grid] tbody tr").QuerySelectorAll("td").Select(c => c.TextContent.Trim()).ToList();
-        Assert.Equal(["MR", "1", "1", OrthancWeb.Explorer.ByteSize.Format(new FileInfo(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")).Length), "Open in OHIF"], cells.Skip(6));
+        Assert.Equal(["MR", "1", "1", OrthancWeb.Explorer.ByteSize.Format(new FileInfo(Path.Combine(Peers.PydicomDir("test_files"), "MR_small.dcm")).Length), "Open in OHIF"], cells.Skip(7));
         // And OHIF on that study, by its Study Instance UID (the build fetched OHIF, so the column is there).
         Assert.Equal("/ohif/viewer?StudyInstanceUIDs=1.3.6.1.4.1.5962.1.2.4.20040826185059.5457",
             page.Find("[data-testid=studies-grid] tbody tr [data-testid=study-ohif]").GetAttribute("href"));

@@ -1,3 +1,4 @@
+using OrthancWeb.Annotations;
 using OrthancWeb.Audit;
 using OrthancWeb.DicomWeb.Client;
 using Microsoft.Extensions.Configuration;
@@ -40,6 +41,7 @@ public static class RealServices
             .AddAudit()
             .AddStorage(configuration)
             .AddIndex(configuration, paths)
+            .AddAnnotations(configuration)
             .AddIngest()
             .AddImaging()
             .AddJobs(configuration)

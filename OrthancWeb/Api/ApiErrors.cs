@@ -29,6 +29,7 @@ public enum OrthancErrorCode
     IncompatibleImageFormat = 23,
     Unauthorized = 29,
     CannotExecuteLua = 2031,
+    Revision = 43,
 }
 
 /// <summary>One failure as a REST client sees it: HTTP status, Orthanc's error code, and the reason in words.</summary>
@@ -50,6 +51,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         OrthancErrorCode.IncompatibleImageFormat => "Incompatible format of the images",
         OrthancErrorCode.Unauthorized => "Bad credentials were provided to an HTTP request",
         OrthancErrorCode.CannotExecuteLua => "Cannot execute a Lua command",
+        OrthancErrorCode.Revision => "A bad revision number was provided, which might indicate conflict between multiple writers",
         _ => "Internal error",
     };
 
@@ -75,6 +77,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
     {
         JsonException json => new(400, OrthancErrorCode.BadFileFormat, RequestBodyError.Describe(json)),
         DicomValidationException => new(400, OrthancErrorCode.BadRequest, ex.Message),
+        Annotations.InvalidLabelException => new(400, OrthancErrorCode.ParameterOutOfRange, ex.Message),
         // Orthanc 1.10 has no code of its own for a forbidden action: its authentication code, with the reason.
         AccessDeniedException => new(403, OrthancErrorCode.Unauthorized, ex.Message),
         UnknownModalityException => new(404, OrthancErrorCode.InexistentItem, ex.Message),

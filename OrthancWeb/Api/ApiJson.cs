@@ -10,16 +10,26 @@ namespace OrthancWeb.Api;
 /// <summary>Orthanc's JSON shapes for resources, errors and upload answers.</summary>
 public static class ApiJson
 {
-    public static JsonObject Tags(IReadOnlyDictionary<DicomTag, string> tags)
+    /// <summary>Main tags keyed by keyword (Orthanc's default), by "gggg,eeee" (Short), or by "gggg,eeee" with name, type and value (Full).</summary>
+    public static JsonObject Tags(IReadOnlyDictionary<DicomTag, string> tags, TagFormat format = TagFormat.Simplify)
     {
         var o = new JsonObject();
         foreach (var (tag, value) in tags.OrderBy(t => t.Key))
-            o[DicomDictionary.Find(tag)?.Keyword is { Length: > 0 } k ? k : tag.ToOrthancKey()] = value;
+        {
+            var keyword = DicomDictionary.Find(tag)?.Keyword;
+            switch (format)
+            {
+                case TagFormat.TagNumbers: o[tag.ToOrthancKey()] = value; break;
+                case TagFormat.Full: o[tag.ToOrthancKey()] = new JsonObject { ["Name"] = keyword ?? "Unknown Tag & Data", ["Type"] = "String", ["Value"] = value }; break;
+                default: o[keyword is { Length: > 0 } k ? k : tag.ToOrthancKey()] = value; break;
+            }
+        }
         return o;
     }
 
-    public static JsonObject Resource(ResourceInfo r)
+    public static JsonObject Resource(ResourceInfo r, TagFormat format = TagFormat.Simplify)
     {
+        JsonObject Tags(IReadOnlyDictionary<DicomTag, string> tags) => ApiJson.Tags(tags, format);
         var o = new JsonObject
         {
             ["ID"] = r.PublicId,
@@ -100,3 +110,6 @@ public static class ApiJson
 
     private static string ReasonPhrase(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 }
+
+/// <summary>How main tags are keyed in an answer: Orthanc's "simplify" (keywords, the default), "short" or "full".</summary>
+public enum TagFormat { Simplify, TagNumbers, Full }

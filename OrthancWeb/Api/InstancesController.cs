@@ -33,9 +33,14 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
     [RequestFormLimits(MultipartBodyLengthLimit = long.MaxValue)]
     public async Task<IActionResult> Upload(CancellationToken ct)
     {
-        // A Lua script's RestApiPost('/instances', ...) is recorded with Origin "Lua" (its scripts test it to avoid loops).
+        // A Lua script's RestApiPost('/instances', ...) is recorded with Origin "Lua" (its scripts test it to avoid loops);
+        // HttpUsername as Orthanc records it: the authenticated user, empty without one.
         var origin = HttpContext.Features.Get<RequestOriginFeature>()?.Origin ?? IngestOrigin.RestApi;
-        var source = new IngestSource(origin, HttpContext.Connection.RemoteIpAddress?.ToString()) { Username = User.Identity?.Name };
+        var source = new IngestSource(origin, HttpContext.Connection.RemoteIpAddress?.ToString())
+        {
+            Username = User.Identity?.Name,
+            Metadata = [("HttpUsername", User.Identity?.IsAuthenticated == true ? User.Identity.Name ?? "" : "")],
+        };
         // Orthanc peers sending with "Compress": true gzip the body (Content-Encoding: gzip).
         var encoding = Request.Headers.ContentEncoding.ToString().Trim();
         var input = encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase) ? uploads.InflateGzip(Request.Body)
@@ -172,10 +177,6 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         return Ok(new JsonArray(current.Select(x => (JsonNode)$"{x.Tag.Group:x4}-{x.Tag.Element:x4}").ToArray()));
     }
 
-    [HttpGet("{id}/attachments")]
-    public async Task<IActionResult> Attachments(string id, CancellationToken ct) =>
-        await files.FindAsync(id, ct) is null ? ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}") : Ok(new JsonArray("dicom"));
-
     [HttpGet("{id}/attachments/dicom/{field}")]
     public async Task<IActionResult> Attachment(string id, string field, CancellationToken ct)
     {
@@ -190,10 +191,22 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
             "compressed-md5" => await Md5Async(file, compressed: true, ct),
             "is-compressed" => Content(file.Compressed ? "1" : "0", "text/plain"),
             "uuid" => Content(file.Uuid, "text/plain"),
+            "info" => await InfoAsync(file, ct),
             "data" => File(files.Open(file), "application/dicom"),
             "compressed-data" => File(storage.OpenRead(file.Uuid, false), "application/octet-stream"),
             _ => ApiJson.Error(HttpContext, 404, $"Unknown attachment field {field}"),
         };
+    }
+
+    /// <summary>Orthanc's attachment info of the DICOM file (content type 1).</summary>
+    private async Task<IActionResult> InfoAsync(AttachmentInfo file, CancellationToken ct)
+    {
+        var (md5, compressedMd5) = await files.Md5Async(file, ct); // a damaged file: StoredFileDamagedException, a 500
+        return Ok(new JsonObject
+        {
+            ["CompressedMD5"] = compressedMd5, ["CompressedSize"] = file.CompressedSize, ["ContentType"] = Index.Attachment.DicomContentType,
+            ["UncompressedMD5"] = md5, ["UncompressedSize"] = file.UncompressedSize, ["Uuid"] = file.Uuid,
+        });
     }
 
     private async Task<IActionResult> Md5Async(AttachmentInfo file, bool compressed, CancellationToken ct)

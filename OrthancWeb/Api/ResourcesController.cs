@@ -123,28 +123,4 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
     [Authorize(Policy = Policies.Modify)]
     public async Task<IActionResult> DeleteProtected(string id, CancellationToken ct) =>
         await writer.SetProtectedAsync(id, false, ct) ? Content("", "text/plain") : ApiJson.Error(HttpContext, 404, $"Unknown patient: {id}");
-
-    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata")]
-    public async Task<IActionResult> Metadata(string collection, string id, CancellationToken ct)
-    {
-        var level = ResourceLevelExtensions.Parse(collection);
-        var r = await queries.GetAsync(id, level, ct);
-        if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
-        if (Request.Query.ContainsKey("expand"))
-        {
-            var o = new JsonObject();
-            foreach (var (k, v) in r.Metadata.OrderBy(m => m.Key)) o[k] = v;
-            return Ok(o);
-        }
-        return Ok(new JsonArray(r.Metadata.Keys.Order().Select(k => (JsonNode)k).ToArray()));
-    }
-
-    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/metadata/{name}")]
-    public async Task<IActionResult> MetadataItem(string collection, string id, string name, CancellationToken ct)
-    {
-        var level = ResourceLevelExtensions.Parse(collection);
-        var r = await queries.GetAsync(id, level, ct);
-        if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
-        return r.Metadata.TryGetValue(name, out var v) ? Content(v, "text/plain") : ApiJson.Error(HttpContext, 404, $"No metadata {name}");
-    }
 }

@@ -25,12 +25,17 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
     {
         var constraints = request.Query.Select(q => new FindConstraint(
             DicomTag.TryParse(q.Key, out var tag) ? tag : throw new DicomValidationException($"Unknown tag in query: {q.Key}"), q.Value)).ToList();
-        var ids = await queries.FindAsync(new FindRequest(request.Level, constraints, request.CaseSensitive, request.Limit, request.Since), ct);
+        if (request.Labels.FirstOrDefault(l => !Annotations.LabelName.IsValid(l)) is { } invalid)
+            throw new Annotations.InvalidLabelException(invalid);
+        if (!Enum.TryParse<LabelsConstraint>(request.LabelsConstraint, ignoreCase: false, out var labelsConstraint) || !Enum.IsDefined(labelsConstraint))
+            return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange, $"LabelsConstraint must be All, Any or None, not {request.LabelsConstraint}"));
+        var ids = await queries.FindAsync(new FindRequest(request.Level, constraints, request.CaseSensitive, request.Limit, request.Since,
+            Labels: request.Labels, LabelsConstraint: labelsConstraint), ct);
         if (!request.Expand)
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var list = new JsonArray();
         foreach (var id in ids)
-            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r, request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify));
         return Ok(list);
     }
 
@@ -158,7 +163,7 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
     }
 
     [HttpGet("system")]
-    public IActionResult SystemInfo()
+    public IActionResult SystemInfo([FromServices] Annotations.AnnotationCatalog annotations)
     {
         var o = store.CurrentValue;
         return Ok(new JsonObject
@@ -184,7 +189,7 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             ["PluginsEnabled"] = false,
             ["DatabaseBackendPlugin"] = null,
             ["StorageAreaPlugin"] = null,
-            ["CheckRevisions"] = false,
+            ["CheckRevisions"] = annotations.CheckRevisions,
         });
     }
 }

@@ -13,4 +13,11 @@ public sealed record ToolsFindRequest
     public int? Limit { get; init; }
     public int Since { get; init; }
     public bool CaseSensitive { get; init; } = true;
+    /// <summary>Expanded answers with main tags keyed "gggg,eeee" (Short) or with name, type and value (Full), as Orthanc 1.10.</summary>
+    public bool Full { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("Short")]
+    public bool ShortForm { get; init; }
+    /// <summary>Orthanc 1.12: only resources with these labels, as <see cref="LabelsConstraint"/> says (All, Any or None).</summary>
+    public List<string> Labels { get; init; } = [];
+    public string LabelsConstraint { get; init; } = "All";
 }

@@ -15,6 +15,8 @@ public sealed record StudySearch
     public DateOnly? To { get; init; }
     public string Modality { get; init; } = "";
     public string Description { get; init; } = "";
+    /// <summary>Only studies with this label (empty: any).</summary>
+    public string Label { get; init; } = "";
 }
 
 /// <summary>One row of the studies grid: the study's and its patient's main tags, and what is stored below the study.</summary>
@@ -100,7 +102,8 @@ public sealed class ExplorerService(IndexQueries queries, IAuditTrail? audit = n
             _ => DicomTags.StudyDate,
         };
         // Newest first until a column is chosen.
-        var page = await queries.StudiesPageAsync(new PageRequest(constraints, sort, descending || sortBy is null, skip, take), ct);
+        var page = await queries.StudiesPageAsync(new PageRequest(constraints, sort, descending || sortBy is null, skip, take,
+            string.IsNullOrWhiteSpace(search.Label) ? null : search.Label.Trim()), ct);
         return (page.Total, page.Items.Select(ToRow).ToList());
     }
 

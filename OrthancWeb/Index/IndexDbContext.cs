@@ -9,6 +9,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
     public DbSet<MainDicomTag> MainDicomTags => Set<MainDicomTag>();
     public DbSet<ResourceMetadata> Metadata => Set<ResourceMetadata>();
     public DbSet<Attachment> Attachments => Set<Attachment>();
+    public DbSet<ResourceLabel> Labels => Set<ResourceLabel>();
     public DbSet<ChangeEntry> Changes => Set<ChangeEntry>();
     public DbSet<GlobalProperty> GlobalProperties => Set<GlobalProperty>();
     public DbSet<Measurement> Measurements => Set<Measurement>();
@@ -44,11 +45,22 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
         modelBuilder.Entity<ResourceMetadata>(e =>
         {
             e.HasKey(m => new { m.ResourceId, m.Name });
+            // A default in the schema: the ingest path's own INSERTs (IndexRowWriter) name no revision.
+            e.Property(m => m.Revision).HasDefaultValue(0L);
             e.HasOne<Resource>().WithMany(r => r.Metadata).HasForeignKey(m => m.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<ResourceLabel>(e =>
+        {
+            e.HasKey(l => new { l.ResourceId, l.Label });
+            // /tools/labels and a find by label walk the labels, not the resources.
+            e.HasIndex(l => new { l.Label, l.ResourceId });
+            e.Property(l => l.Label).HasMaxLength(Annotations.LabelName.MaximumLength);
+            e.HasOne<Resource>().WithMany(r => r.Labels).HasForeignKey(l => l.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
         modelBuilder.Entity<Attachment>(e =>
         {
             e.HasKey(a => new { a.ResourceId, a.ContentType });
+            e.Property(a => a.Revision).HasDefaultValue(0L);
             e.HasIndex(a => a.Uuid).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Attachments).HasForeignKey(a => a.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -18,6 +18,7 @@ public sealed class Resource
     public List<MainDicomTag> Tags { get; set; } = [];
     public List<ResourceMetadata> Metadata { get; set; } = [];
     public List<Attachment> Attachments { get; set; } = [];
+    public List<ResourceLabel> Labels { get; set; } = [];
 }
 
 /// <summary>One main DICOM tag value of a resource; indexed on (Tag, Value) and (Tag, ValueUpper, ResourceId) for finds and sorted grids.</summary>
@@ -36,6 +37,15 @@ public sealed class ResourceMetadata
     public long ResourceId { get; set; }
     public string Name { get; set; } = "";
     public string Value { get; set; } = "";
+    /// <summary>Bumped by each change through the REST API or the UI: Orthanc's revision, the first half of the ETag.</summary>
+    public long Revision { get; set; }
+}
+
+/// <summary>A label on a resource (Orthanc 1.12's labels): letters, digits, '_' and '-'; see <see cref="Annotations.LabelName"/>.</summary>
+public sealed class ResourceLabel
+{
+    public long ResourceId { get; set; }
+    public string Label { get; set; } = "";
 }
 
 /// <summary>A file in the storage area attached to a resource (content type 1 is the DICOM file).</summary>
@@ -53,6 +63,8 @@ public sealed class Attachment
     public string CompressedMd5 { get; set; } = "";
     /// <summary>0 none, 1 zlib (Orthanc's CompressionType).</summary>
     public int CompressionType { get; set; }
+    /// <summary>Orthanc's revision of the attachment, bumped by each replacement, compression or uncompression.</summary>
+    public long Revision { get; set; }
 
     public const int DicomContentType = 1;
 }

@@ -29,8 +29,12 @@ public sealed record FindConstraint(DicomTag Tag, string Value);
 /// Person names match case-insensitively whatever <paramref name="CaseSensitive"/> says, as PS3.4 C.2.2.2.1 allows for
 /// PN and Orthanc does by default (CaseSensitivePN false): C-FIND and QIDO-RS.
 /// </param>
+/// <param name="Labels">Orthanc 1.12's labels of /tools/find, matched as <paramref name="LabelsConstraint"/> says.</param>
 public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstraint> Constraints, bool CaseSensitive = true, int? Limit = null, int Since = 0,
-    bool PersonNamesIgnoreCase = false);
+    bool PersonNamesIgnoreCase = false, IReadOnlyList<string>? Labels = null, LabelsConstraint LabelsConstraint = LabelsConstraint.All);
+
+/// <summary>How the labels of a find match (Orthanc 1.12's LabelsConstraint): the resource has all of them, any, or none.</summary>
+public enum LabelsConstraint { All, Any, None }
 
 public sealed record Statistics(long CountPatients, long CountStudies, long CountSeries, long CountInstances, long TotalDiskSize, long TotalUncompressedSize);
 
@@ -42,6 +46,11 @@ public sealed record ChangeInfo(long Seq, string ChangeType, ResourceLevel Level
 /// <summary>Read side of the index, shared by the REST API and the UI.</summary>
 public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> contexts)
 {
+    private long _labelsVersion;
+
+    /// <summary>Labels changed: the explorer's cached counts of lists filtered by a label are stale (labels are not in /changes).</summary>
+    public void LabelsChanged() => Interlocked.Increment(ref _labelsVersion);
+
     public async Task<IReadOnlyList<string>> ListAsync(ResourceLevel level, int since, int? limit, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
@@ -187,6 +196,17 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         {
             var list = result.ToList();
             q = q.Where(r => list.Contains(r.Id));
+        }
+        if (request.Labels is { Count: > 0 } labels)
+        {
+            var wanted = labels.Distinct().ToList();
+            q = request.LabelsConstraint switch
+            {
+                // Labels are unique per resource (the key), so counting the wanted ones it has tells all from some.
+                LabelsConstraint.All => q.Where(r => r.Labels.Count(l => wanted.Contains(l.Label)) == wanted.Count),
+                LabelsConstraint.Any => q.Where(r => r.Labels.Any(l => wanted.Contains(l.Label))),
+                _ => q.Where(r => !r.Labels.Any(l => wanted.Contains(l.Label))),
+            };
         }
         var paged = q.OrderBy(r => r.Id).Skip(request.Since);
         if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);

@@ -135,7 +135,9 @@ public sealed class InstanceIndexer(
         var now = time.GetUtcNow().UtcDateTime;
         var patientId = await ParentAsync(rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, refreshParents, ct);
         var studyId = await ParentAsync(rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, refreshParents, ct);
-        var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct);
+        // Orthanc records on a series the RemoteAET of the instance that created it.
+        var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct,
+            arrival.RemoteAet is not null || arrival.Origin == "RestApi" ? [("RemoteAET", arrival.RemoteAet ?? "")] : null);
         if (!hierarchy.TryGetSeriesCount(seriesId, out var count))
             count = await ChildCount(transaction.Db, seriesId, ct);
         var indexInSeries = count + 1;
@@ -150,12 +152,17 @@ public sealed class InstanceIndexer(
             ("Origin", arrival.Origin),
         };
         if (arrival.RemoteIp is not null) metadata.Add(("RemoteIP", arrival.RemoteIp));
-        if (arrival.RemoteAet is not null) metadata.Add(("RemoteAET", arrival.RemoteAet));
+        // Orthanc 1.10.1 records an empty RemoteAET for an instance that came by HTTP.
+        if (arrival.RemoteAet is not null || arrival.Origin == "RestApi") metadata.Add(("RemoteAET", arrival.RemoteAet ?? ""));
         if (arrival.CalledAet is not null) metadata.Add(("CalledAET", arrival.CalledAet));
         metadata.Add(("TransferSyntax", header.TransferSyntax.Uid));
+        // Where Pixel Data begins in the stored file, known from the header read that stopped there (Orthanc 1.9.1+);
+        // not for a deflated file (the offset is in the inflated data) nor a transcoded one (its header is not read back).
+        if (header.StoppedAt == DicomTags.PixelData && header.StoppedAtOffset is { } pixelDataOffset && !header.TransferSyntax.IsDeflated)
+            metadata.Add(("PixelDataOffset", pixelDataOffset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
         metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        metadata.Add(("LastUpdate", nowText));
+        // No LastUpdate on an instance, as Orthanc: its parents' is their Resource.LastUpdate (see Annotations.MetadataService).
         if (arrival.Metadata is { Count: > 0 } more) metadata.AddRange(more);
         await rows.MetadataAsync(instanceId, metadata, ct);
         await rows.InstanceJsonAsync(instanceId, p.Json, ct);
@@ -189,7 +196,7 @@ public sealed class InstanceIndexer(
 
     /// <summary>The ID of a patient, study or series, created (with its main tags and a New* change) when new.</summary>
     private async Task<long> ParentAsync(IndexRowWriter rows, ResourceLevel level, string publicId, long? parentId,
-        DicomDataset ds, DateTime now, bool refresh, CancellationToken ct)
+        DicomDataset ds, DateTime now, bool refresh, CancellationToken ct, IReadOnlyList<(string Name, string Value)>? newMetadata = null)
     {
         if (!hierarchy.TryGetParent(publicId, out var id))
         {
@@ -199,6 +206,7 @@ public sealed class InstanceIndexer(
                 id = await rows.ResourceAsync(level, publicId, parentId, now, isStable: false, ct);
                 await TagsAsync(rows, id, level, ds, ct);
                 await rows.ChangeAsync("New" + level, level, publicId, now, ct);
+                if (newMetadata is { Count: > 0 }) await rows.MetadataAsync(id, newMetadata, ct);
                 refresh = false;
             }
             hierarchy.AddParent(publicId, id);

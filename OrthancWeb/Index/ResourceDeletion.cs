@@ -28,6 +28,12 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
             var remaining = await db.Resources.CountAsync(x => x.ParentId == pid && x.Id != r.Id, ct);
             var parent = await db.Resources.FirstAsync(x => x.Id == pid, ct);
             if (remaining > 0) return parent;
+            var own = await db.Attachments.Where(a => a.ResourceId == pid).Select(a => new { a.Uuid, a.CompressedSize }).ToListAsync(ct);
+            if (own.Count > 0)
+            {
+                usage.Removed(own.Sum(a => a.CompressedSize), 0);
+                transaction.Release(own.Select(a => a.Uuid));
+            }
             db.Resources.Remove(parent);
             db.Changes.Add(Deleted(parent));
             usage.Removed(0, parent.Level == ResourceLevel.Patient ? 1 : 0);
@@ -63,8 +69,10 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
     {
         var db = transaction.Db;
         hierarchy.Forget();
-        var instanceIds = r.Level == ResourceLevel.Instance ? [r.Id] : await DescendantInstanceIdsAsync(db, r.Id, ct);
-        var attachments = await db.Attachments.Where(a => instanceIds.Contains(a.ResourceId)).Select(a => new { a.Uuid, a.CompressedSize }).ToListAsync(ct);
+        // Patients, studies and series may carry attachments of their own (user-defined content types) too.
+        var above = new List<long>();
+        var instanceIds = r.Level == ResourceLevel.Instance ? [r.Id] : await DescendantInstanceIdsAsync(db, r.Id, ct, above);
+        var attachments = await db.Attachments.Where(a => instanceIds.Contains(a.ResourceId) || above.Contains(a.ResourceId)).Select(a => new { a.Uuid, a.CompressedSize }).ToListAsync(ct);
         usage.Removed(attachments.Sum(a => a.CompressedSize), r.Level == ResourceLevel.Patient ? 1 : 0);
         // Cascades remove children, tags, metadata and attachments; instances are removed explicitly for providers
         // whose cascades EF does not see loaded.
@@ -79,7 +87,7 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
     }
 
     /// <summary>The PatientID and StudyInstanceUID above (or of) a resource, from the index's main tags.</summary>
-    private static async Task<(string? PatientId, string? StudyUid)> IdentifiersAsync(IndexDbContext db, Resource r, CancellationToken ct)
+    internal static async Task<(string? PatientId, string? StudyUid)> IdentifiersAsync(IndexDbContext db, Resource r, CancellationToken ct)
     {
         var chain = new List<long> { r.Id };
         for (var parent = r.ParentId; parent is { } p && chain.Count < 4; parent = await db.Resources.Where(x => x.Id == p).Select(x => x.ParentId).FirstOrDefaultAsync(ct))
@@ -94,12 +102,14 @@ public sealed class ResourceDeletion(HierarchyCache hierarchy, StorageUsage usag
         new() { ChangeType = "Deleted", Level = r.Level, PublicId = r.PublicId, Date = time.GetUtcNow().UtcDateTime };
 
     /// <summary>The row IDs of the instances under a resource, level by level.</summary>
-    internal static async Task<List<long>> DescendantInstanceIdsAsync(IndexDbContext db, long resourceId, CancellationToken ct)
+    /// <param name="above">When given, receives the IDs of the resource and its descendants above the instances.</param>
+    internal static async Task<List<long>> DescendantInstanceIdsAsync(IndexDbContext db, long resourceId, CancellationToken ct, List<long>? above = null)
     {
         var level = await db.Resources.Where(r => r.Id == resourceId).Select(r => r.Level).FirstAsync(ct);
         var current = new List<long> { resourceId };
         for (var l = level; l < ResourceLevel.Instance; l++)
         {
+            above?.AddRange(current);
             var parents = current;
             current = await db.Resources.Where(r => r.ParentId != null && parents.Contains(r.ParentId.Value)).Select(r => r.Id).ToListAsync(ct);
         }

@@ -14,7 +14,8 @@ public sealed record ResourcePage<T>(int Total, IReadOnlyList<T> Items);
 /// compared regardless of case. A resource without that tag sorts as an empty value (first ascending, last descending),
 /// and ties go by row, so that descending is exactly ascending reversed and no row shows on two pages.
 /// </summary>
-public sealed record PageRequest(IReadOnlyList<FindConstraint> Constraints, DicomTag SortBy, bool Descending, int Skip, int Take);
+/// <param name="Label">Only resources with this label (the explorer's label filter).</param>
+public sealed record PageRequest(IReadOnlyList<FindConstraint> Constraints, DicomTag SortBy, bool Descending, int Skip, int Take, string? Label = null);
 
 /// <summary>A patient with what is stored below it.</summary>
 public sealed record PatientSummary(string PublicId, IReadOnlyDictionary<DicomTag, string> MainDicomTags, bool IsProtected, long CountStudies, long CountInstances, long DiskSize);
@@ -234,10 +235,12 @@ public sealed partial class IndexQueries
     {
         var holderLevel = SortHolder(request.SortBy, level);
         var filters = request.Constraints.Select(c => MatchingIds(db, c, level)).OfType<IQueryable<long>>().ToList();
+        if (request.Label is { } label) filters.Add(db.Labels.Where(l => l.Label == label).Select(l => l.ResourceId));
         var matching = db.Resources.Where(r => r.Level == level);
         foreach (var f in filters) matching = matching.Where(r => f.Contains(r.Id));
         var counts = await ListCountsAsync(db, ct);
         var listKey = string.Concat(request.Constraints.Select(c => $"\u001f{c.Tag.Value:X8}={c.Value}").Prepend(level.ToString()));
+        if (request.Label is not null) listKey += $"\u001dlabel={request.Label}\u001d{Interlocked.Read(ref _labelsVersion)}";
         var total = await counts.GetOrCountAsync(listKey, () => matching.CountAsync(ct));
         if (total == 0 || request.Take <= 0 || request.Skip >= total) return (total, []);
 

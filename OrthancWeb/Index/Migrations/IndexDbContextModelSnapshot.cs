@@ -39,6 +39,11 @@ namespace OrthancWeb.Index.Migrations
                     b.Property<int>("CompressionType")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("Revision")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
+
                     b.Property<string>("UncompressedMd5")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -221,6 +226,22 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("Resources");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.ResourceLabel", b =>
+                {
+                    b.Property<long>("ResourceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Label")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ResourceId", "Label");
+
+                    b.HasIndex("Label", "ResourceId");
+
+                    b.ToTable("Labels");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.ResourceMetadata", b =>
                 {
                     b.Property<long>("ResourceId")
@@ -228,6 +249,11 @@ namespace OrthancWeb.Index.Migrations
 
                     b.Property<string>("Name")
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("Revision")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(0L);
 
                     b.Property<string>("Value")
                         .IsRequired()
@@ -358,6 +384,15 @@ namespace OrthancWeb.Index.Migrations
                     b.Navigation("Parent");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.ResourceLabel", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany("Labels")
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.ResourceMetadata", b =>
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
@@ -372,6 +407,8 @@ namespace OrthancWeb.Index.Migrations
                     b.Navigation("Attachments");
 
                     b.Navigation("Children");
+
+                    b.Navigation("Labels");
 
                     b.Navigation("Metadata");
 
