@@ -21,7 +21,7 @@ public sealed class DicomAcceptance
 
     public DicomAcceptance(IOptions<DicomOptions> options)
     {
-        _accepted = Matching(options.Value.AcceptedTransferSyntaxes);
+        _accepted = Matching(options.Value.AcceptedTransferSyntaxes is { Count: > 0 } configured ? configured : ["*"]);
         _unknownSopClassAccepted = options.Value.UnknownSopClassAccepted;
     }
 

@@ -23,9 +23,10 @@ public sealed class DicomOptions : IValidatableObject
 
     /// <summary>
     /// The transfer syntaxes accepted for storage, as UIDs or patterns ("1.2.840.10008.1.2.4.*"): Orthanc's option.
-    /// All by default. REST /tools/accepted-transfer-syntaxes changes them until the server stops.
+    /// All when empty (the default: a default list would be added to, not replaced, by the configuration binder).
+    /// REST /tools/accepted-transfer-syntaxes changes them until the server stops.
     /// </summary>
-    public List<string> AcceptedTransferSyntaxes { get; set; } = ["*"];
+    public List<string> AcceptedTransferSyntaxes { get; set; } = [];
 
     /// <summary>Stores instances of SOP classes the dictionary does not know (a vendor's private ones); off, as in Orthanc.</summary>
     public bool UnknownSopClassAccepted { get; set; }
