@@ -18,7 +18,7 @@ public sealed class LayeringTests
         ["Storage", "Security"],
         ["Index"],
         ["Requests"],
-        ["Ingest", "Imaging", "Jobs", "Explorer"],
+        ["Ingest", "Imaging", "Jobs", "Explorer", "Annotations"],
         ["Networking", "Modification", "Export", "Reading", "DicomWeb", "OrthancPeers"],
         ["Routing", "Worklists", "Scripting"],
         ["Api", "Components"],

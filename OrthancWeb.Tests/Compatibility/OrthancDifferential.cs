@@ -30,6 +30,12 @@ public class OrthancDifferentialFixture : IAsyncLifetime
         (Ours, Orthanc) = (await ours, await orthanc);
         OursClient = Ours.CreateRestClient();
         OrthancClient = Orthanc.CreateClient();
+        await LoadAsync();
+    }
+
+    /// <summary>The files both servers get before the first test: <see cref="Samples"/> unless a fixture wants others.</summary>
+    protected virtual async Task LoadAsync()
+    {
         foreach (var sample in Samples)
         {
             var bytes = await File.ReadAllBytesAsync(Rest.Sample(sample));

@@ -8,25 +8,13 @@ namespace OrthancWeb.Tests.Compatibility;
 /// Every one of pydicom's real sample files sent to our server and to Debian's orthanc: the same files accepted under
 /// the same IDs, and the same tags read back, in the full and the simplified shape.
 /// </summary>
-public sealed class SampleFilesFixture : IAsyncLifetime
+public sealed class SampleFilesFixture : OrthancDifferentialFixture
 {
-    private string _folder = "";
-    public ServerProcess Ours { get; private set; } = null!;
-    public OrthancPeer Orthanc { get; private set; } = null!;
-    public HttpClient OursClient { get; private set; } = null!;
-    public HttpClient OrthancClient { get; private set; } = null!;
-
     /// <summary>Per file: the status and instance ID each server answered to its upload.</summary>
     public Dictionary<string, (int Status, string? Id, int OrthancStatus, string? OrthancId)> Uploads { get; } = [];
 
-    public async Task InitializeAsync()
+    protected override async Task LoadAsync()
     {
-        _folder = Directory.CreateTempSubdirectory("ow-samples-").FullName;
-        var ours = ServerProcess.StartAsync(_folder);
-        var orthanc = OrthancPeer.StartAsync();
-        (Ours, Orthanc) = (await ours, await orthanc);
-        OursClient = Ours.CreateRestClient();
-        OrthancClient = Orthanc.CreateClient();
         foreach (var path in Directory.GetFiles(Peers.PydicomDir("test_files"), "*.dcm").Order(StringComparer.Ordinal))
         {
             var bytes = await File.ReadAllBytesAsync(path);
@@ -41,15 +29,6 @@ public sealed class SampleFilesFixture : IAsyncLifetime
         using var response = await client.PostAsync("/instances", new ByteArrayContent(bytes));
         var body = await response.Content.ReadAsStringAsync();
         return ((int)response.StatusCode, response.IsSuccessStatusCode ? JsonNode.Parse(body)!["ID"]!.GetValue<string>() : null);
-    }
-
-    public async Task DisposeAsync()
-    {
-        OursClient.Dispose();
-        OrthancClient.Dispose();
-        await Ours.DisposeAsync();
-        await Orthanc.DisposeAsync();
-        Directory.Delete(_folder, true);
     }
 }
 
