@@ -167,9 +167,16 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
     private DicomElement? Readable(DicomTag tag)
     {
         if (this[tag] is not DicomElement e) return null;
-        if (e.VR != DicomVR.UN) return e;
-        var known = IO.DicomReader.ImplicitVR(this, tag);
-        return known == DicomVR.UN || known == DicomVR.SQ ? e : new DicomElement(tag, known, e.Buffer);
+        var vr = ValueVR(e);
+        return vr == e.VR ? e : new DicomElement(tag, vr, e.Buffer);
+    }
+
+    /// <summary>The VR an element's value is read with: its own, or for a UN element the dictionary's (not SQ).</summary>
+    internal DicomVR ValueVR(DicomItem item)
+    {
+        if (item.VR != DicomVR.UN || item is not DicomElement) return item.VR;
+        var known = IO.DicomReader.ImplicitVR(this, item.Tag);
+        return known == DicomVR.SQ ? DicomVR.UN : known;
     }
 
     public string? GetString(string keyword) => GetString(DicomTag.Parse(keyword));

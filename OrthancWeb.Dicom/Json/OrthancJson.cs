@@ -95,8 +95,7 @@ public sealed class OrthancJson
     private (string Type, JsonNode? Value) Scalar(DicomDataset ds, DicomItem item)
     {
         // A UN element the dictionary knows shows its value, as the data set reads it (see DicomDataset.GetString).
-        var vr = item.VR == DicomVR.UN && item is DicomElement ? IO.DicomReader.ImplicitVR(ds, item.Tag) : item.VR;
-        if (vr == DicomVR.SQ) vr = DicomVR.UN;
+        var vr = ds.ValueVR(item);
         if (item is DicomFragmentSequence || vr.Kind == VRKind.Bytes)
         {
             if (!IncludeBinary || item is not DicomElement b || (b.Tag == DicomTags.PixelData && !IncludePixelData)) return ("Null", null);
@@ -114,7 +113,7 @@ public sealed class OrthancJson
     /// </summary>
     private static string OrthancText(DicomDataset ds, DicomElement element)
     {
-        var vr = element.VR == DicomVR.UN ? IO.DicomReader.ImplicitVR(ds, element.Tag) : element.VR;
+        var vr = ds.ValueVR(element);
         if (vr == DicomVR.FL || vr == DicomVR.FD)
             return string.Join('\\', ds.GetValues<double>(element.Tag).Select(v => v.ToString("G17", System.Globalization.CultureInfo.InvariantCulture)));
         if (vr == DicomVR.AT)
