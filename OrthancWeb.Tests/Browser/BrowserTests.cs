@@ -108,7 +108,7 @@ public sealed class BrowserTests(ITestOutputHelper output) : ChromiumServerTest(
         page.WaitForFunctionAsync("p => new RegExp(p).test(location.pathname + location.search)", pathAndQueryPattern, new() { Timeout = 15_000 });
 
     /// <summary>A 512x512 16-bit CT slice: a body-like disc of soft tissue with a denser ring and noise, rescaled to HU.</summary>
-    private static byte[] Ct512(string patientId, int index)
+    internal static byte[] Ct512(string patientId, int index)
     {
         var ds = StoreBehaviourTests.CtSlice(patientId, index);
         ds.Add(DicomTags.ImagePositionPatient, "-250", "-250", (index * 5).ToString(CultureInfo.InvariantCulture));
@@ -191,7 +191,8 @@ public sealed class BrowserTests(ITestOutputHelper output) : ChromiumServerTest(
         await page.WaitForSelectorAsync("[data-testid=tag-tree] >> text=CompressedSamples^CT1");
         await Shot(page, "05-tags");
 
-        // Viewer on the 5-slice series: three slice changes with the keyboard, each timed.
+        // Viewer on the 5-slice series: three slice changes with the keyboard (their speed is measured alone, on a
+        // quiet machine, by SliceChangeTimingBrowserTests).
         await page.ClickAsync("[data-testid=nav-studies]");
         await page.FillAsync(Field("search-id"), "VIEWER-1");
         await page.ClickAsync("[data-testid=search-button]");
@@ -209,21 +210,13 @@ public sealed class BrowserTests(ITestOutputHelper output) : ChromiumServerTest(
         await page.ClickAsync("[data-testid=open-viewer]");
         await page.WaitForSelectorAsync("[data-testid=slice]");
         await page.FocusAsync("[data-testid=viewer]");
-        var changes = new List<long>();
         for (var k = 1; k <= 3; k++)
         {
-            // A reader looks at a slice for a moment before moving on: by then its neighbours have loaded.
-            await page.WaitForFunctionAsync("() => window.owViewer && owViewer.cache.size > 0 && [...owViewer.cache.values()].every(i => i.complete)", null, new() { Timeout = 15_000 });
-            var clock = Stopwatch.StartNew();
             await page.Keyboard.PressAsync("ArrowDown");
             await page.WaitForSelectorAsync($"[data-testid=slice][data-index='{k}']");
-            await page.WaitForFunctionAsync("() => { const i = document.querySelector('[data-testid=slice]'); return i.complete && i.naturalWidth > 0; }");
-            changes.Add(clock.ElapsedMilliseconds);
-            output.WriteLine($"slice {k} of a 512x512 CT: shown after {clock.ElapsedMilliseconds} ms");
         }
+        await page.WaitForFunctionAsync("() => { const i = document.querySelector('[data-testid=slice]'); return i.complete && i.naturalWidth > 0; }");
         Assert.Equal(512, await page.EvalOnSelectorAsync<int>("[data-testid=slice]", "i => i.naturalWidth")); // sent at its own size
-        // Issue 6: the next slice within 100 ms (the median of three, so one hiccup of a loaded CI machine does not decide).
-        Assert.True(changes.Order().ElementAt(1) < 100, $"slice changes took {string.Join(", ", changes)} ms");
         Assert.Contains("Slice 4 / 5", await page.InnerTextAsync("[data-testid=slice-number]"));
         await Shot(page, "06-viewer");
 
