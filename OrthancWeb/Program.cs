@@ -11,6 +11,7 @@ using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 using OrthancWeb.Jobs;
 using OrthancWeb.Modification;
+using OrthancWeb.Monitoring;
 using OrthancWeb.Networking;
 using OrthancWeb.OrthancPeers;
 using OrthancWeb.Reading;
@@ -52,6 +53,7 @@ builder.Services
     .AddReading()
     .AddDicomWeb(configuration)
     .AddOrthancPeers(configuration)
+    .AddMonitoring(configuration)
     .AddRestApi()
     .AddExplorerUi();
 
@@ -77,6 +79,7 @@ app.UseAntiforgery();
 app.MapStaticAssets().AllowAnonymous();
 app.MapAccountEndpoints();
 app.MapRestApi();
+app.MapMonitoring();
 app.MapDicomWeb();
 app.MapExplorerUi();
 

@@ -20,7 +20,7 @@ public sealed class LayeringTests
         ["Requests"],
         ["Ingest", "Imaging", "Jobs", "Explorer", "Annotations"],
         ["Networking", "Modification", "Export", "Reading", "DicomWeb", "OrthancPeers"],
-        ["Routing", "Worklists", "Scripting"],
+        ["Routing", "Worklists", "Scripting", "Monitoring"],
         ["Api", "Components"],
     ];
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.Json.Nodes;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
@@ -159,5 +160,61 @@ public sealed class OrthancDifferentialTests(OrthancDifferentialFixture fx) : IC
         Assert.Equal(Version.Parse(orthanc.Json!["Version"]!.GetValue<string>()), version);
         Assert.Equal("OrthancWeb", ours.Json["Product"]!.GetValue<string>());
         Assert.Matches(@"^\d+\.\d+\.\d+$", ours.Json["ProductVersion"]!.GetValue<string>());
+    }
+
+    /// <summary>A Prometheus scrape as lines "name value [timestamp]", keyed by name (our labelled series apart).</summary>
+    private static Dictionary<string, double> Scrape(string body) => body.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        .Where(l => !l.StartsWith('#') && !l.Contains('{', StringComparison.Ordinal))
+        .Select(l => l.Split(' '))
+        .ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
+
+    [Fact]
+    public async Task Prometheus_metrics_carry_orthancs_names_and_values_and_can_be_switched_off()
+    {
+        try
+        {
+            var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, "/tools/metrics-prometheus");
+            Assert.Equal((200, 200), (ours.Status, orthanc.Status));
+            var (o, u) = (Scrape(orthanc.Body), Scrape(ours.Body));
+            // Every figure orthanc publishes under its name, except the DICOM cache (a store of parsed files we do not keep).
+            Assert.Equal([], o.Keys.Where(k => !k.StartsWith("orthanc_dicom_cache_", StringComparison.Ordinal)).Except(u.Keys).Order());
+            foreach (var name in new[] { "orthanc_count_patients", "orthanc_count_studies", "orthanc_count_series", "orthanc_count_instances", "orthanc_uncompressed_size_mb" })
+                Assert.True(o[name] == u[name], $"{name}: orthanc {o[name]}, ours {u[name]}");
+            // Lines as orthanc writes them: name, value, time in milliseconds.
+            var line = ours.Body.Split('\n').First(l => l.StartsWith("orthanc_count_instances ", StringComparison.Ordinal)).Split(' ');
+            Assert.InRange(DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(line[2], CultureInfo.InvariantCulture)), DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
+            // Ours after them, in the exposition format: what the fixture stored went through the ingest meter.
+            Assert.Contains("# TYPE orthancweb_ingest_instances_total counter", ours.Body, StringComparison.Ordinal);
+            Assert.Matches(@"orthancweb_ingest_instances_total\{origin=""RestApi"",outcome=""Success""\} [1-9]", ours.Body);
+            Assert.Matches(@"orthancweb_ingest_duration_milliseconds_count\{origin=""RestApi""\} [1-9]", ours.Body);
+            Assert.Contains("# TYPE http_server_request_duration_seconds histogram", ours.Body, StringComparison.Ordinal);
+
+            (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Put, "/tools/metrics", "maybe");
+            Assert.Equal((400, 400), (ours.Status, orthanc.Status));
+            Assert.Equal(orthanc.Json!["OrthancStatus"]!.GetValue<int>(), ours.Json!["OrthancStatus"]!.GetValue<int>());
+            (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Put, "/tools/metrics", "false");
+            Assert.Equal((200, 200), (ours.Status, orthanc.Status));
+            Assert.Equal("0", (await fx.SendBothAsync(HttpMethod.Get, "/tools/metrics")).Ours.Body);
+            (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, "/tools/metrics-prometheus");
+            Assert.Equal((orthanc.Status, orthanc.Body), (ours.Status, ours.Body));
+        }
+        finally
+        {
+            await fx.SendBothAsync(HttpMethod.Put, "/tools/metrics", "1");
+        }
+    }
+
+    [Fact]
+    public async Task Health_answers_without_a_login_and_says_the_index_and_storage_are_ready()
+    {
+        using var anonymous = new HttpClient { BaseAddress = fx.OursClient.BaseAddress };
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
+        using var ready = await anonymous.GetAsync("/health/ready");
+        var body = JsonNode.Parse(await ready.Content.ReadAsStringAsync())!;
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("Healthy", body["Checks"]!["index"]!["Status"]!.GetValue<string>());
+        Assert.Equal("Healthy", body["Checks"]!["storage"]!["Status"]!.GetValue<string>());
+        // Nothing else is open without a login.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/tools/metrics-prometheus")).StatusCode);
     }
 }

@@ -73,6 +73,22 @@ public sealed class DiskFullTests
             await AssertNothingPartialAsync(server, client);
         });
 
+    [Fact]
+    public Task A_disk_that_cannot_keep_the_free_space_floor_makes_the_server_unready() =>
+        WithSmallStorage(floorMb: 64, async (server, port) =>
+        {
+            // 20 MB of disk, 64 MB to be kept free: alive, but every store would be refused, so not ready.
+            using var anonymous = new HttpClient { BaseAddress = server.CreateRestClient().BaseAddress };
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/health/live")).StatusCode);
+            using var ready = await anonymous.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var body = JsonNode.Parse(await ready.Content.ReadAsStringAsync())!;
+            Assert.Equal("Unhealthy", body["Checks"]!["storage"]!["Status"]!.GetValue<string>());
+            Assert.Contains("MinimumFreeDiskSpace", body["Checks"]!["storage"]!["Description"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal("Healthy", body["Checks"]!["index"]!["Status"]!.GetValue<string>());
+            Assert.Equal(DimseStatus.OutOfResources, await CStoreAsync(port, "UNREADY", 100 * 1024));
+        });
+
     private static async Task<DicomClient> Connect(int port) =>
         await DicomClient.ConnectAsync("127.0.0.1", port, "FILLER", "ORTHANCWEB", [(CtImageStorage, [TransferSyntax.ExplicitVRLittleEndian.Uid])]);
 

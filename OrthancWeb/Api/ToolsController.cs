@@ -139,10 +139,6 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             ? Content(OrthancWeb.Dicom.Anonymization.UidMap.NewUid(), "text/plain")
             : ApiJson.Error(HttpContext, 400, "generate-uid needs ?level=patient, study, series or instance");
 
-    /// <summary>Metrics are always collected here (Orthanc answers "1" when MetricsEnabled).</summary>
-    [HttpGet("tools/metrics")]
-    public IActionResult MetricsEnabled() => Content("1", "text/plain");
-
     /// <summary>No Orthanc plugins run in this server: its capabilities are built in.</summary>
     [HttpGet("plugins")]
     public IActionResult Plugins() => Ok(new JsonArray());

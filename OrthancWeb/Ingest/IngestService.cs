@@ -71,6 +71,15 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// <summary>Stores what a spool received (it is disposed here, whatever the outcome).</summary>
     public async Task<IngestResult> StoreSpooledAsync(IngestSpool spool, IngestSource source, CancellationToken cancellationToken = default)
     {
+        var started = IngestMetrics.Start();
+        var size = spool.Size;
+        var result = await StoreSpooledCoreAsync(spool, source, cancellationToken);
+        IngestMetrics.Record(source, result.Status, size, started);
+        return result;
+    }
+
+    private async Task<IngestResult> StoreSpooledCoreAsync(IngestSpool spool, IngestSource source, CancellationToken cancellationToken)
+    {
         using (spool)
         {
             try
@@ -133,17 +142,24 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
     /// </summary>
     public async Task<IngestResult> StoreAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, IngestSource source, CancellationToken cancellationToken = default)
     {
+        var started = IngestMetrics.Start();
         var size = (long)first.Length + second.Length;
-        if (LacksRoom(size) is { } noRoom) return new IngestResult(IngestStatus.StorageFull, Reason: noRoom);
-        try
+        IngestResult result;
+        if (LacksRoom(size) is { } noRoom) result = new IngestResult(IngestStatus.StorageFull, Reason: noRoom);
+        else
         {
-            return await StoreInMemoryAsync(first, second, size, source, cancellationToken);
+            try
+            {
+                result = await StoreInMemoryAsync(first, second, size, source, cancellationToken);
+            }
+            catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
+            {
+                // Whatever was written is gone with the incoming file: nothing stored, nothing acknowledged.
+                result = new IngestResult(IngestStatus.StorageFull, Reason: DiskFullReason);
+            }
         }
-        catch (IOException ex) when (StorageArea.IsOutOfSpace(ex))
-        {
-            // Whatever was written is gone with the incoming file: nothing stored, nothing acknowledged.
-            return new IngestResult(IngestStatus.StorageFull, Reason: DiskFullReason);
-        }
+        IngestMetrics.Record(source, result.Status, size, started);
+        return result;
     }
 
     private async Task<IngestResult> StoreInMemoryAsync(ReadOnlyMemory<byte> first, ReadOnlyMemory<byte> second, long size, IngestSource source, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using OrthancWeb.Hosting;
@@ -174,6 +175,14 @@ public sealed class StorageArea : IDisposable
     /// </summary>
     public StoredFile Commit(IncomingFile incoming, long size, string checksum, bool compress)
     {
+        var started = Stopwatch.GetTimestamp();
+        var stored = CommitFile(incoming, size, checksum, compress);
+        StorageMetrics.Record("create", started);
+        return stored;
+    }
+
+    private StoredFile CommitFile(IncomingFile incoming, long size, string checksum, bool compress)
+    {
         var (tempPath, uuid) = (incoming.Path, incoming.Uuid);
         var final = PathOf(uuid);
         if (!compress)
@@ -226,7 +235,9 @@ public sealed class StorageArea : IDisposable
     /// <summary>The file's bytes as they were received, decompressing when needed.</summary>
     public Stream OpenRead(string uuid, bool compressed)
     {
+        var started = Stopwatch.GetTimestamp();
         var file = new FileStream(PathOf(uuid), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+        StorageMetrics.Record("read", started); // the open: the caller streams the rest at its own pace
         if (!compressed) return file;
         Span<byte> header = stackalloc byte[8];
         file.ReadExactly(header);
@@ -235,7 +246,13 @@ public sealed class StorageArea : IDisposable
 
     public byte[] ReadAll(string uuid, bool compressed)
     {
-        if (!compressed) return File.ReadAllBytes(PathOf(uuid));
+        var started = Stopwatch.GetTimestamp();
+        if (!compressed)
+        {
+            var bytes = File.ReadAllBytes(PathOf(uuid));
+            StorageMetrics.Record("read", started);
+            return bytes;
+        }
         using var s = OpenRead(uuid, true);
         using var ms = new MemoryStream();
         s.CopyTo(ms);
@@ -246,8 +263,10 @@ public sealed class StorageArea : IDisposable
 
     public void Delete(string uuid)
     {
+        var started = Stopwatch.GetTimestamp();
         try { File.Delete(PathOf(uuid)); }
         catch (DirectoryNotFoundException) { }
+        StorageMetrics.Record("remove", started);
     }
 
     /// <summary>The suffix of a file still being received (see CreateIncoming); never one the index points to.</summary>

@@ -118,11 +118,13 @@ public sealed partial class DicomServer(
         {
             // Refused before a byte is read: a flood of connections costs us a socket each, briefly.
             observer?.OnRefused(endpoint, null, full);
+            DicomServerMetrics.Refused();
             LogRefused(_log, remote, full);
             client.Dispose();
             return;
         }
         var pending = true;
+        var accepted = false;
         Slots.Kind slot = Slots.Kind.None;
         string? refused = null;
         AssociationParameters? request = null;
@@ -180,6 +182,8 @@ public sealed partial class DicomServer(
                 refused ??= "application context not supported";
                 return;
             }
+            DicomServerMetrics.Accepted();
+            accepted = true;
             await using var channel = new DimseChannel(association);
             var context = new DimseContext(association, channel) { IsTls = options.Tls is not null };
             LogAssociation(_log, association.CallingAE, remote, association.CalledAE);
@@ -206,8 +210,10 @@ public sealed partial class DicomServer(
         {
             if (pending) _slots.LeavePending(address);
             _slots.Release(address, slot);
+            if (accepted) DicomServerMetrics.Ended();
             if (refused is not null)
             {
+                DicomServerMetrics.Refused();
                 observer?.OnRefused(endpoint, request, refused);
                 LogRefused(_log, remote, refused);
             }
