@@ -1,5 +1,7 @@
 using OrthancWeb.Audit;
+using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Anonymization;
+using OrthancWeb.Dicom.Data;
 using OrthancWeb.Dicom.IO;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
@@ -26,8 +28,23 @@ public sealed class BulkModification(IndexQueries queries, ModificationService m
         return instances.Distinct(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>The request's options, checked (a 400 with the reason) before a job is submitted.</summary>
-    public static ModificationOptions OptionsOf(BulkModificationRequest request) => request.ToOptions(request.ModificationLevel());
+    /// <summary>
+    /// The request's options, checked (a 400 with the reason) before a job is submitted. Whatever the level, changing an
+    /// identifier in bulk needs "Force" (orthanc 1.10.1 asks it even for PatientID at patient level, where /modify does not).
+    /// </summary>
+    public static ModificationOptions OptionsOf(BulkModificationRequest request)
+    {
+        var options = request.ToOptions(request.ModificationLevel());
+        if (!request.Force)
+            foreach (var tag in options.Replace.Keys.Where(Identifiers.Contains))
+                throw new DicomValidationException(
+                    $"Marking tag \"{DicomDictionary.Find(tag)?.Keyword}\" as to be replaced requires the \"Force\" option to be set to true");
+        return options;
+    }
+
+    private static readonly HashSet<DicomTag> Identifiers =
+        [DicomTags.PatientID, DicomTags.StudyInstanceUID,
+         DicomTags.SeriesInstanceUID, DicomTags.SOPInstanceUID];
 
     public async Task<BulkModificationResult> ModifyAsync(BulkModificationRequest request, UidMap uids, IProgress<(int Done, int Total)>? progress, CancellationToken ct)
     {
@@ -36,7 +53,7 @@ public sealed class BulkModification(IndexQueries queries, ModificationService m
         var modifier = new DicomModifier(options, uids);
         var transcode = request.TranscodeTarget();
         // Keeping the SOP Instance UID replaces the stored instance: modification in place.
-        var inPlace = options.Keep.Contains(OrthancWeb.Dicom.Data.DicomTags.SOPInstanceUID);
+        var inPlace = options.Keep.Contains(DicomTags.SOPInstanceUID);
         return await RunAsync(request, f => Transcoded(modifier.Modify(f), transcode), new CopyProvenance("modification", "ModifiedFrom"), inPlace, isAnonymization: false, progress, ct);
     }
 
