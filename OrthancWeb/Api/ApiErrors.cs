@@ -78,6 +78,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         JsonException json => new(400, OrthancErrorCode.BadFileFormat, RequestBodyError.Describe(json)),
         DicomValidationException => new(400, OrthancErrorCode.BadRequest, ex.Message),
         Annotations.InvalidLabelException => new(400, OrthancErrorCode.ParameterOutOfRange, ex.Message),
+        ParameterOutOfRangeException => new(400, OrthancErrorCode.ParameterOutOfRange, ex.Message),
         // Orthanc 1.10 has no code of its own for a forbidden action: its authentication code, with the reason.
         AccessDeniedException => new(403, OrthancErrorCode.Unauthorized, ex.Message),
         UnknownModalityException => new(404, OrthancErrorCode.InexistentItem, ex.Message),

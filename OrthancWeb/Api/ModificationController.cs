@@ -47,7 +47,7 @@ public sealed class ModificationController(ModificationService modification, Job
     private async Task<IActionResult> RunAsync(ResourceLevel level, string id, ResourceChangeRequest request,
         Func<IProgress<(int Done, int Total)>, CancellationToken, Task<ModifiedResource?>> work, CancellationToken ct)
     {
-        if (request.Asynchronous)
+        if (request.RunsAsJob)
         {
             var job = jobs.Submit(ResourceModificationJob.JobType, ResourceModificationJob.Content(level, id, request), request.Priority, User.Identity?.Name);
             return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });

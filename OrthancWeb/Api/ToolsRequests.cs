@@ -1,4 +1,5 @@
 using OrthancWeb.Index;
+using OrthancWeb.Modification;
 
 namespace OrthancWeb.Api;
 
@@ -20,4 +21,24 @@ public sealed record ToolsFindRequest
     /// <summary>Orthanc 1.12: only resources with these labels, as <see cref="LabelsConstraint"/> says (All, Any or None).</summary>
     public List<string> Labels { get; init; } = [];
     public string LabelsConstraint { get; init; } = "All";
+}
+
+/// <summary>POST /tools/bulk-delete.</summary>
+public sealed record BulkDeleteRequest : IBulkRequest
+{
+    public IReadOnlyList<string>? Resources { get; init; }
+}
+
+/// <summary>
+/// POST /tools/bulk-content: the resources as GET /{level}/{id} shows them, or, with a Level, the resources of that level
+/// above or below them; with their metadata unless "Metadata" is false.
+/// </summary>
+public sealed record BulkContentRequest : IBulkRequest
+{
+    public IReadOnlyList<string>? Resources { get; init; }
+    public string? Level { get; init; }
+    public bool Metadata { get; init; } = true;
+    public bool Full { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("Short")]
+    public bool ShortForm { get; init; }
 }

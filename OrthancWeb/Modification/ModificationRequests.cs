@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using OrthancWeb.Dicom;
 using OrthancWeb.Dicom.Anonymization;
 using OrthancWeb.Dicom.Data;
@@ -8,8 +9,26 @@ using OrthancWeb.Index;
 
 namespace OrthancWeb.Modification;
 
+/// <summary>
+/// What every request that may run as a job takes, in Orthanc's names: "Synchronous" (Orthanc 1.4) or its opposite
+/// "Asynchronous", the job's priority, and "Permissive" (go on past an instance that fails, counting it).
+/// </summary>
+public abstract record JobRequest
+{
+    /// <summary>Run as a job, answered with its ID.</summary>
+    public bool Asynchronous { get; init; }
+    /// <summary>When given, wins over <see cref="Asynchronous"/>: false runs as a job.</summary>
+    public bool? Synchronous { get; init; }
+    public int Priority { get; init; }
+    public bool Permissive { get; init; }
+
+    /// <summary>Synchronously unless asked otherwise, as Orthanc.</summary>
+    [JsonIgnore]
+    public bool RunsAsJob => Synchronous is { } synchronous ? !synchronous : Asynchronous;
+}
+
 /// <summary>What /anonymize and /modify share, in Orthanc's names. Tags are keywords or "gggg,eeee".</summary>
-public abstract record ResourceChangeRequest
+public abstract record ResourceChangeRequest : JobRequest
 {
     /// <summary>Tag to new value.</summary>
     public Dictionary<string, string> Replace { get; init; } = [];
@@ -17,9 +36,6 @@ public abstract record ResourceChangeRequest
     public IReadOnlyList<string> Remove { get; init; } = [];
     /// <summary>False deletes the original once the new resource is stored.</summary>
     public bool KeepSource { get; init; } = true;
-    /// <summary>Run as a job, answered with its ID.</summary>
-    public bool Asynchronous { get; init; }
-    public int Priority { get; init; }
     /// <summary>
     /// A transfer syntax UID the new instances are written in (Orthanc 1.9's "Transcode"); null keeps each one's own.
     /// </summary>
@@ -43,12 +59,12 @@ public abstract record ResourceChangeRequest
 
     protected static HashSet<DicomTag> Tags(IEnumerable<string> keys, string field) => keys.Select(k => Tag(k, field)).ToHashSet();
 
-    private static DicomTag Tag(string key, string field) =>
+    internal static DicomTag Tag(string key, string field) =>
         DicomTag.TryParse(key, out var tag) ? tag : throw new DicomValidationException($"Unknown DICOM tag \"{key}\" in field: {field}");
 }
 
 /// <summary>POST /{level}/{id}/anonymize: PS3.15 Basic Profile, with Orthanc's options and the profile's retain options.</summary>
-public sealed record AnonymizationRequest : ResourceChangeRequest
+public record AnonymizationRequest : ResourceChangeRequest
 {
     public bool KeepPrivateTags { get; init; }
     public bool RetainLongFullDates { get; init; }
@@ -75,7 +91,7 @@ public sealed record AnonymizationRequest : ResourceChangeRequest
 }
 
 /// <summary>POST /{level}/{id}/modify: changing or keeping an identifier needs "Force"; keeping every UID modifies in place.</summary>
-public sealed record ModificationRequest : ResourceChangeRequest
+public record ModificationRequest : ResourceChangeRequest
 {
     public bool RemovePrivateTags { get; init; }
     public bool Force { get; init; }

@@ -10,6 +10,9 @@ using OrthancWeb.Security;
 
 namespace OrthancWeb.Modification;
 
+/// <summary>What a copy is made by (for messages) and the metadata naming its original on each new instance, if any.</summary>
+public sealed record CopyProvenance(string Operation, string? Metadata = null);
+
 /// <summary>Orthanc's answer to /modify and /anonymize on a patient, study or series: the new resource.</summary>
 public sealed record ModifiedResource(string Id, string Path, string PatientId, string Type);
 
@@ -100,7 +103,8 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
     /// <summary>The patient and study of a transformation's original.</summary>
     private sealed record OriginalIdentity(string? PatientId, string? StudyInstanceUid);
 
-    private async Task<DicomFile?> ReadAsync(string instanceId, CancellationToken ct)
+    /// <summary>A stored instance as a file; null if there is no such instance.</summary>
+    public async Task<DicomFile?> ReadAsync(string instanceId, CancellationToken ct)
     {
         var att = await files.FindAsync(instanceId, ct);
         return att is null ? null : DicomFile.Open((await files.ReadAllAsync(att, ct)).AsMemory());
@@ -111,23 +115,8 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
     {
         // Null: no such resource at this level.
         if (await queries.RelativesAsync(id, level, ResourceLevel.Instance, ct) is not { } instances) return null;
-        var results = new IngestResult[instances.Count];
-        var done = 0;
-        // A few instances in flight at once: the index commits them as one group and one flush.
-        await Parallel.ForEachAsync(Enumerable.Range(0, instances.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (i, token) =>
-        {
-            var original = await ReadAsync(instances[i], token) ?? throw new InvalidOperationException($"Instance {instances[i]} disappeared during the operation");
-            // Who the original belonged to, taken before the transformation changes it.
-            if (firstOriginal is not null && firstOriginal.Value is null)
-                Interlocked.CompareExchange(ref firstOriginal.Value, new OriginalIdentity(original.Dataset.GetString(DicomTags.PatientID), original.Dataset.GetString(DicomTags.StudyInstanceUID)), null);
-            var bytes = transform(original).ToBytes();
-            var source = new IngestSource(IngestOrigin.RestApi) { Overwrite = overwrite, Metadata = [(fromMetadata, instances[i])] };
-            var result = await ingest.StoreAsync(bytes, source, token);
-            if (result.Status is not (IngestStatus.Success or IngestStatus.AlreadyStored))
-                throw new InvalidOperationException($"Instance {instances[i]} could not be stored after {fromMetadata[..^4].ToLowerInvariant()}: {result.Reason}");
-            results[i] = result;
-            progress?.Report((Interlocked.Increment(ref done), instances.Count));
-        });
+        var stored = await StoreAllAsync(instances, transform, new CopyProvenance(fromMetadata[..^4].ToLowerInvariant(), fromMetadata), overwrite, permissive: false, progress, ct, firstOriginal);
+        var results = stored.Select(r => r!).ToArray();
         if (results.Length == 0) throw new InvalidOperationException($"The {level.ToString().ToLowerInvariant()} has no instance");
         var first = results[0];
         var newId = level switch
@@ -144,6 +133,51 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
         }
         return new ModifiedResource(newId, $"/{level.ToCollection()}/{newId}", first.PatientId!, level.ToString());
     }
+
+    /// <summary>
+    /// Reads each instance, transforms it and stores the copy through the one ingest path: merge, split and the bulk
+    /// operations, which take instances from several resources. The results follow <paramref name="instances"/>; with
+    /// <paramref name="permissive"/> (Orthanc's "Permissive") an instance that fails is null and the others go on.
+    /// </summary>
+    public Task<IngestResult?[]> StoreTransformedAsync(IReadOnlyList<string> instances, Func<DicomFile, DicomFile> transform, CopyProvenance provenance,
+        bool overwrite, bool permissive, IProgress<(int Done, int Total)>? progress, CancellationToken ct) =>
+        StoreAllAsync(instances, transform, provenance, overwrite, permissive, progress, ct);
+
+    private async Task<IngestResult?[]> StoreAllAsync(IReadOnlyList<string> instances, Func<DicomFile, DicomFile> transform, CopyProvenance provenance,
+        bool overwrite, bool permissive, IProgress<(int Done, int Total)>? progress, CancellationToken ct, StrongBox<OriginalIdentity?>? firstOriginal = null)
+    {
+        var results = new IngestResult?[instances.Count];
+        var done = 0;
+        // A few instances in flight at once: the index commits them as one group and one flush.
+        await Parallel.ForEachAsync(Enumerable.Range(0, instances.Count), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (i, token) =>
+        {
+            try
+            {
+                var original = await ReadAsync(instances[i], token) ?? throw new InvalidOperationException($"Instance {instances[i]} disappeared during the operation");
+                // Who the original belonged to, taken before the transformation changes it.
+                if (firstOriginal is not null && firstOriginal.Value is null)
+                    Interlocked.CompareExchange(ref firstOriginal.Value, new OriginalIdentity(original.Dataset.GetString(DicomTags.PatientID), original.Dataset.GetString(DicomTags.StudyInstanceUID)), null);
+                var bytes = transform(original).ToBytes();
+                var source = new IngestSource(IngestOrigin.RestApi)
+                {
+                    Overwrite = overwrite, Metadata = provenance.Metadata is { } name ? [(name, instances[i])] : [],
+                };
+                var result = await ingest.StoreAsync(bytes, source, token);
+                if (result.Status is not (IngestStatus.Success or IngestStatus.AlreadyStored))
+                    throw new InvalidOperationException($"Instance {instances[i]} could not be stored after {provenance.Operation}: {result.Reason}");
+                results[i] = result;
+            }
+            catch (Exception ex) when (permissive && ex is not OperationCanceledException)
+            {
+                LogSkipped(logger, instances[i], provenance.Operation, ex.Message);
+            }
+            progress?.Report((Interlocked.Increment(ref done), instances.Count));
+        });
+        return results;
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Instance {Id} skipped by a permissive {Operation}: {Reason}")]
+    private static partial void LogSkipped(ILogger logger, string id, string operation, string reason);
 
     [LoggerMessage(LogLevel.Information, "Deleting {Level} {Id}, replaced by {NewId}")]
     private static partial void LogReplaced(ILogger logger, ResourceLevel level, string id, string newId);
