@@ -31,6 +31,14 @@ public sealed class InstanceIndexer(
     private readonly HashSet<long> _touched = [];
     private readonly List<(long InstanceId, PendingInstance Instance)> _attachments = [];
 
+    private static long? IndexInSeriesOf(DicomDataset ds)
+    {
+        foreach (var tag in new[] { DicomTags.InstanceNumber, DicomTags.ImageIndex })
+            if (long.TryParse(ds.GetString(tag)?.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n))
+                return n;
+        return null;
+    }
+
     private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
         EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
 
@@ -161,7 +169,10 @@ public sealed class InstanceIndexer(
         if (header.StoppedAt == DicomTags.PixelData && header.StoppedAtOffset is { } pixelDataOffset && !header.TransferSyntax.IsDeflated)
             metadata.Add(("PixelDataOffset", pixelDataOffset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         metadata.Add(("SopClassUid", ds.GetString(DicomTags.SOPClassUID) ?? ""));
-        metadata.Add(("IndexInSeries", indexInSeries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // Orthanc's IndexInSeries is the instance's own number (Instance Number, else Image Index, PS3.3 C.7.6.1 and
+        // C.8.4.8), not its rank of arrival: absent when the file carries neither.
+        if (IndexInSeriesOf(ds) is { } index)
+            metadata.Add(("IndexInSeries", index.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         // No LastUpdate on an instance, as Orthanc: its parents' is their Resource.LastUpdate (see Annotations.MetadataService).
         if (arrival.Metadata is { Count: > 0 } more) metadata.AddRange(more);
         await rows.MetadataAsync(instanceId, metadata, ct);
