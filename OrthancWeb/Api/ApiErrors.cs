@@ -22,6 +22,7 @@ public enum OrthancErrorCode
     InexistentItem = 7,
     BadRequest = 8,
     NetworkProtocol = 9,
+    CannotWriteFile = 14,
     BadFileFormat = 15,
     UnknownResource = 17,
     FullStorage = 19,
@@ -44,6 +45,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         OrthancErrorCode.InexistentItem => "Accessing an inexistent item",
         OrthancErrorCode.BadRequest => "Bad request",
         OrthancErrorCode.NetworkProtocol => "Error in the network protocol",
+        OrthancErrorCode.CannotWriteFile => "Cannot write to file",
         OrthancErrorCode.BadFileFormat => "Bad file format",
         OrthancErrorCode.UnknownResource => "Unknown resource",
         OrthancErrorCode.FullStorage => "The file storage is full",
@@ -85,6 +87,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         DicomNetworkException => new(500, OrthancErrorCode.NetworkProtocol, ex.Message),
         StoredFileDamagedException => new(500, OrthancErrorCode.CorruptedFile, ex.Message),
         Scripting.LuaScriptException => new(500, OrthancErrorCode.CannotExecuteLua, ex.Message),
+        Export.FileExportException => new(500, OrthancErrorCode.CannotWriteFile, ex.Message),
         // A disk that filled up under any write of ours (RFC 4918 §11.5: 507 Insufficient Storage, Orthanc's FullStorage).
         IOException io when StorageArea.IsOutOfSpace(io) => new(507, OrthancErrorCode.FullStorage, "The disk holding the storage area is full"),
         DicomReadException read => new(400, OrthancErrorCode.BadFileFormat, "Invalid DICOM data: " + read.Reason),

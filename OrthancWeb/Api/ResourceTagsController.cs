@@ -14,7 +14,8 @@ namespace OrthancWeb.Api;
 /// <summary>
 /// The tags of every instance below a patient, study or series (instances-tags) and the tags they all share with one
 /// value (shared-tags), in Orthanc's full, simplified (?simplify) or short (?short) shapes. Read from the stored files,
-/// one header at a time: memory stays that of one instance whatever the count.
+/// one header at a time: memory stays that of one instance whatever the count. And the attributes of a level's module
+/// (module, module-patient), read from one of its instances.
 /// </summary>
 [ApiController]
 [Authorize(Policy = Policies.View)]
@@ -63,6 +64,30 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
         await using var json = new Utf8JsonWriter(Response.Body);
         Shape(shared ?? []).WriteTo(json);
         return new EmptyResult();
+    }
+
+    /// <summary>
+    /// The attributes of the resource's own module (<see cref="LevelModules"/>) as one of its instances holds them; those
+    /// the file lacks are absent, those it holds empty are empty strings (as orthanc answers).
+    /// </summary>
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/module")]
+    public Task<IActionResult> Module(string collection, string id, CancellationToken ct) =>
+        ModuleAsync(collection, id, ResourceLevelExtensions.Parse(collection), ct);
+
+    /// <summary>
+    /// A study's patient module, read from the study's own files (a patient's studies may disagree). Orthanc 1.10.1 has
+    /// this route for studies only: on a series or an instance it is an unknown route there, and here (404).
+    /// </summary>
+    [HttpGet("{collection:regex(^studies$)}/{id}/module-patient")]
+    public Task<IActionResult> ModulePatient(string collection, string id, CancellationToken ct) =>
+        ModuleAsync(collection, id, ResourceLevel.Patient, ct);
+
+    private async Task<IActionResult> ModuleAsync(string collection, string id, ResourceLevel module, CancellationToken ct)
+    {
+        var instances = await InstancesAsync(collection, id, $"{module.ToString().ToLowerInvariant()} module", ct);
+        if (instances is null || instances.Count == 0) return UnknownResource(collection, id);
+        var tags = LevelModules.For(module);
+        return Ok(Shape(files.Read(instances[0].File).Dataset.Extract(tags.Contains)));
     }
 
     private ObjectResult UnknownResource(string collection, string id) =>
