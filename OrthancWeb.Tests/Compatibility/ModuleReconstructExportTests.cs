@@ -63,9 +63,21 @@ public sealed class ModuleReconstructExportFixture : OrthancDifferentialFixture,
             ds.StudyInstanceUID = '1.2.826.0.1.3680043.8.498.11'; ds.SeriesInstanceUID = '1.2.826.0.1.3680043.8.498.12'
             ds.SOPInstanceUID = '1.2.826.0.1.3680043.8.498.13'; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
             ds.save_as("{{CyrillicFile}}")
+
+            # Two series for ordered-slices: three parallel slices out of order (a volume), three without a position
+            # whose instance numbers disagree with their arrival order (a sequence).
+            for i, (series, z, number) in enumerate([(42, 10.0, 3), (42, -5.0, 1), (42, 2.5, 2), (43, None, 5), (43, None, 2), (43, None, 9)]):
+                ds = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+                ds.PatientID = "SLICES"; ds.StudyInstanceUID = '1.2.826.0.1.3680043.8.498.41'
+                ds.SeriesInstanceUID = '1.2.826.0.1.3680043.8.498.%d' % series
+                ds.SOPInstanceUID = '1.2.826.0.1.3680043.8.498.44.%d' % i; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]; ds.InstanceNumber = number
+                if z is None: del ds.ImagePositionPatient
+                else: ds.ImagePositionPatient = [0, 0, z]
+                ds.save_as("{{Folder}}/slice%d.dcm" % i)
             """);
         if (made.ExitCode != 0) throw new InvalidOperationException(made.Stderr);
-        foreach (var file in new[] { EveryAttributeFile, CyrillicFile })
+        foreach (var file in new[] { EveryAttributeFile, CyrillicFile }.Concat(Enumerable.Range(0, 6).Select(i => Path.Combine(Folder, $"slice{i}.dcm"))))
         {
             var bytes = await File.ReadAllBytesAsync(file);
             foreach (var client in new[] { OursClient, OrthancClient })
@@ -146,6 +158,23 @@ public sealed class ModuleReconstructExportTests(ModuleReconstructExportFixture 
         foreach (var identifier in new[] { "EVERY-ATTRIBUTE", "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2", "1.2.826.0.1.3680043.8.498.3" })
             counts.Add((await Rest.GetJsonAsync(fx.OursClient, await ModuleReconstructExportFixture.LookupAsync(fx.OursClient, identifier) + "/module")).AsObject().Count);
         Assert.Equal([24, 17, 26, 21], counts);
+    }
+
+    [Fact]
+    public async Task Ordered_slices_lists_a_volume_by_position_and_a_sequence_by_instance_number()
+    {
+        var types = new List<string>();
+        foreach (var series in await IdsAsync("series"))
+        {
+            await AssertSameAsync(HttpMethod.Get, $"/series/{series}/ordered-slices");
+            // The order is the point (the comparison above takes lists of strings as sets).
+            var (ours, orthanc) = await fx.SendBothAsync(HttpMethod.Get, $"/series/{series}/ordered-slices");
+            foreach (var key in new[] { "Dicom", "Slices", "SlicesShort" })
+                Assert.Equal(orthanc.Json![key]!.ToJsonString(), ours.Json![key]!.ToJsonString());
+            types.Add(ours.Json!["Type"]!.GetValue<string>());
+        }
+        Assert.Contains("Volume", types);
+        await AssertSameAsync(HttpMethod.Get, "/series/not-a-series/ordered-slices");
     }
 
     [Fact]
