@@ -75,9 +75,19 @@ public sealed class ModuleReconstructExportFixture : OrthancDifferentialFixture,
                 if z is None: del ds.ImagePositionPatient
                 else: ds.ImagePositionPatient = [0, 0, z]
                 ds.save_as("{{Folder}}/slice%d.dcm" % i)
+
+            # One patient, two studies, values that differ from file to file and a long comment: which instance a
+            # module is read from shows, and ignore-length has something to show whole.
+            for i, (birth, study) in enumerate([('19700101', 51), ('19800101', 52), ('19900101', 51)]):
+                ds = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+                ds.PatientID = 'PICK'; ds.PatientBirthDate = birth; ds.PatientComments = 'x' * 300
+                ds.StudyInstanceUID = '1.2.826.0.1.3680043.8.498.%d' % study; ds.SeriesInstanceUID = '1.2.826.0.1.3680043.8.498.6%d' % i
+                ds.SOPInstanceUID = '1.2.826.0.1.3680043.8.498.7%d' % i; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                ds.save_as("{{Folder}}/pick%d.dcm" % i)
             """);
         if (made.ExitCode != 0) throw new InvalidOperationException(made.Stderr);
-        foreach (var file in new[] { EveryAttributeFile, CyrillicFile }.Concat(Enumerable.Range(0, 6).Select(i => Path.Combine(Folder, $"slice{i}.dcm"))))
+        foreach (var file in new[] { EveryAttributeFile, CyrillicFile }.Concat(Enumerable.Range(0, 6).Select(i => Path.Combine(Folder, $"slice{i}.dcm")))
+                     .Concat(Enumerable.Range(0, 3).Select(i => Path.Combine(Folder, $"pick{i}.dcm"))))
         {
             var bytes = await File.ReadAllBytesAsync(file);
             foreach (var client in new[] { OursClient, OrthancClient })
@@ -140,7 +150,7 @@ public sealed class ModuleReconstructExportTests(ModuleReconstructExportFixture 
     {
         foreach (var collection in new[] { "patients", "studies", "series", "instances" })
             foreach (var id in await IdsAsync(collection))
-                foreach (var shape in new[] { "", "?simplify", "?short" })
+                foreach (var shape in new[] { "", "?simplify", "?short", "?simplify&ignore-length=PatientComments,StudyDescription", "?ignore-length=0010-4000", "?ignore-length=Bogus" })
                 {
                     await AssertSameAsync(HttpMethod.Get, $"/{collection}/{id}/module{shape}", module: true);
                     if (collection == "studies") await AssertSameAsync(HttpMethod.Get, $"/{collection}/{id}/module-patient{shape}", module: true);

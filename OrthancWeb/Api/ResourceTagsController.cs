@@ -84,11 +84,35 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
 
     private async Task<IActionResult> ModuleAsync(string collection, string id, ResourceLevel module, CancellationToken ct)
     {
-        var instances = await InstancesAsync(collection, id, $"{module.ToString().ToLowerInvariant()} module", ct);
-        if (instances is null || instances.Count == 0) return UnknownResource(collection, id);
+        if (ReadIgnoreLength() is { } badTag) return badTag;
+        var level = ResourceLevelExtensions.Parse(collection);
+        var resource = await queries.GetAsync(id, level, ct);
+        if (resource is null || await queries.NewestDescendantInstanceAsync(id, level, ct) is not { } instance
+            || await files.FindAsync(instance, ct) is not { } file) return UnknownResource(collection, id);
+        audit.Record(ResourceAudit.For(AuditActions.View, resource, details: $"{module.ToString().ToLowerInvariant()} module"));
         var tags = LevelModules.For(module);
-        return Ok(Shape(files.Read(instances[0].File).Dataset.Extract(tags.Contains)));
+        return Ok(Shape(files.Read(file).Dataset.Extract(tags.Contains)));
     }
+
+    /// <summary>
+    /// ?ignore-length=PatientComments,0010-4000: tags whose long values are shown whole, by keyword or number (a
+    /// comma separates tags, so not "gggg,eeee"). A tag it cannot name is orthanc's 500 "Unknown DICOM tag" (code 27).
+    /// </summary>
+    private ObjectResult? ReadIgnoreLength()
+    {
+        if (!Request.Query.TryGetValue("ignore-length", out var values)) return null;
+        var tags = new HashSet<DicomTag>();
+        foreach (var name in values.ToString().Split(','))
+        {
+            if (!DicomTag.TryParse(name, out var tag))
+                return ApiJson.Error(HttpContext, new ApiError(500, OrthancErrorCode.UnknownDicomTag, $"ignore-length: \"{name}\" names no DICOM tag"));
+            tags.Add(tag);
+        }
+        _longValuesShown = tags;
+        return null;
+    }
+
+    private IReadOnlySet<DicomTag> _longValuesShown = new HashSet<DicomTag>();
 
     private ObjectResult UnknownResource(string collection, string id) =>
         ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
@@ -97,13 +121,13 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
 
     private JsonObject Shape(OrthancWeb.Dicom.IO.DicomFile file)
     {
-        var shape = new OrthancJson();
+        var shape = new OrthancJson { LongValuesShown = _longValuesShown };
         return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(file) : Request.Query.ContainsKey("short") ? shape.ToShort(file) : shape.ToFull(file);
     }
 
     private JsonObject Shape(DicomDataset ds)
     {
-        var shape = new OrthancJson();
+        var shape = new OrthancJson { LongValuesShown = _longValuesShown };
         return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(ds) : Request.Query.ContainsKey("short") ? shape.ToShort(ds) : shape.ToFull(ds);
     }
 
