@@ -15,7 +15,7 @@ namespace OrthancWeb.Api;
 /// The tags of every instance below a patient, study or series (instances-tags) and the tags they all share with one
 /// value (shared-tags), in Orthanc's full, simplified (?simplify) or short (?short) shapes. Read from the stored files,
 /// one header at a time: memory stays that of one instance whatever the count. And the attributes of a level's module
-/// (module, module-patient), read from one of its instances.
+/// (module, module-patient), read from the instance orthanc would read them from.
 /// </summary>
 [ApiController]
 [Authorize(Policy = Policies.View)]
