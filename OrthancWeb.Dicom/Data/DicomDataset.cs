@@ -121,6 +121,19 @@ public sealed class DicomDataset : IEnumerable<DicomItem>
         return copy;
     }
 
+    /// <summary>
+    /// The items whose tags <paramref name="keep"/> selects (sequences shared, not copied), read with the character set
+    /// in force here even when Specific Character Set itself is not kept: an extract of a file (one module's attributes)
+    /// decodes its text as the file does (PS3.5 §6.1.2.5.3).
+    /// </summary>
+    public DicomDataset Extract(Predicate<DicomTag> keep)
+    {
+        var extract = new DicomDataset { _characterSet = CharacterSet };
+        foreach (var item in _items)
+            if (keep(item.Tag)) extract._items.Add(item);
+        return extract;
+    }
+
     private static DicomSequence CloneSequence(DicomSequence s, DicomDataset parent)
     {
         var c = new DicomSequence(s.Tag) { UndefinedLength = s.UndefinedLength };

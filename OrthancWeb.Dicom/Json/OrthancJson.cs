@@ -22,6 +22,9 @@ public sealed class OrthancJson
 
     public bool IncludePrivateTags { get; init; } = true;
 
+    /// <summary>Tags whose values are shown whole however long (Orthanc's "ignore-length" option).</summary>
+    public IReadOnlySet<DicomTag> LongValuesShown { get; init; } = new HashSet<DicomTag>();
+
     /// <summary>
     /// The shapes of a file read up to its pixel data: the pixel data is there, and shown as Orthanc shows it, even
     /// when the read stopped before it.
@@ -103,7 +106,7 @@ public sealed class OrthancJson
         }
         // An element present with no value is an empty "String" in Orthanc: a script tells it apart from an absent one.
         var text = item is DicomElement { Length: > 0 } element ? OrthancText(ds, element) : "";
-        if (MaximumStringLength > 0 && text.Length > MaximumStringLength) return ("TooLong", null);
+        if (MaximumStringLength > 0 && text.Length > MaximumStringLength && !LongValuesShown.Contains(item.Tag)) return ("TooLong", null);
         return ("String", text);
     }
 

@@ -30,6 +30,9 @@ public sealed class OrthancDifferentialTests(OrthancDifferentialFixture fx) : IC
         { "GET", "/nonexistent-route" },
         { "GET", "/tools/metrics" },
         { "GET", "/studies?expand&since=0&limit=2" },
+        // RestApiWriteToFileSystemEnabled is off by default: 403 (empty) before the instance is even looked up.
+        { "POST", "/instances/any-instance/export" },
+        { "GET", "/exports" },
     };
 
     [Fact]

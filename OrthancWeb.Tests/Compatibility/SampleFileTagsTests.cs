@@ -98,7 +98,7 @@ public sealed class SampleFileTagsTests(SampleFilesFixture fx) : IClassFixture<S
     /// The answer without Other Patient IDs' name: retired in the DICOM dictionary both DCMTK and we follow, but not in
     /// the older one Orthanc 1.10.1 embeds (README lists it).
     /// </summary>
-    private static JsonNode Normalized(JsonNode node)
+    internal static JsonNode Normalized(JsonNode node)
     {
         if (node is not JsonObject o) return node;
         var result = new JsonObject();

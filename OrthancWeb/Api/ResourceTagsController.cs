@@ -14,7 +14,8 @@ namespace OrthancWeb.Api;
 /// <summary>
 /// The tags of every instance below a patient, study or series (instances-tags) and the tags they all share with one
 /// value (shared-tags), in Orthanc's full, simplified (?simplify) or short (?short) shapes. Read from the stored files,
-/// one header at a time: memory stays that of one instance whatever the count.
+/// one header at a time: memory stays that of one instance whatever the count. And the attributes of a level's module
+/// (module, module-patient), read from the instance orthanc would read them from.
 /// </summary>
 [ApiController]
 [Authorize(Policy = Policies.View)]
@@ -65,6 +66,54 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
         return new EmptyResult();
     }
 
+    /// <summary>
+    /// The attributes of the resource's own module (<see cref="LevelModules"/>) as one of its instances holds them; those
+    /// the file lacks are absent, those it holds empty are empty strings (as orthanc answers).
+    /// </summary>
+    [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}/{id}/module")]
+    public Task<IActionResult> Module(string collection, string id, CancellationToken ct) =>
+        ModuleAsync(collection, id, ResourceLevelExtensions.Parse(collection), ct);
+
+    /// <summary>
+    /// A study's patient module, read from the study's own files (a patient's studies may disagree). Orthanc 1.10.1 has
+    /// this route for studies only: on a series or an instance it is an unknown route there, and here (404).
+    /// </summary>
+    [HttpGet("{collection:regex(^studies$)}/{id}/module-patient")]
+    public Task<IActionResult> ModulePatient(string collection, string id, CancellationToken ct) =>
+        ModuleAsync(collection, id, ResourceLevel.Patient, ct);
+
+    private async Task<IActionResult> ModuleAsync(string collection, string id, ResourceLevel module, CancellationToken ct)
+    {
+        if (ReadIgnoreLength() is { } badTag) return badTag;
+        var level = ResourceLevelExtensions.Parse(collection);
+        var resource = await queries.GetAsync(id, level, ct);
+        if (resource is null || await queries.NewestDescendantInstanceAsync(id, level, ct) is not { } instance
+            || await files.FindAsync(instance, ct) is not { } file) return UnknownResource(collection, id);
+        audit.Record(ResourceAudit.For(AuditActions.View, resource, details: $"{module.ToString().ToLowerInvariant()} module"));
+        var tags = LevelModules.For(module);
+        return Ok(Shape(files.Read(file).Dataset.Extract(tags.Contains)));
+    }
+
+    /// <summary>
+    /// ?ignore-length=PatientComments,0010-4000: tags whose long values are shown whole, by keyword or number (a
+    /// comma separates tags, so not "gggg,eeee"). A tag it cannot name is orthanc's 500 "Unknown DICOM tag" (code 27).
+    /// </summary>
+    private ObjectResult? ReadIgnoreLength()
+    {
+        if (!Request.Query.TryGetValue("ignore-length", out var values)) return null;
+        var tags = new HashSet<DicomTag>();
+        foreach (var name in values.ToString().Split(','))
+        {
+            if (!DicomTag.TryParse(name, out var tag))
+                return ApiJson.Error(HttpContext, new ApiError(500, OrthancErrorCode.UnknownDicomTag, $"ignore-length: \"{name}\" names no DICOM tag"));
+            tags.Add(tag);
+        }
+        _longValuesShown = tags;
+        return null;
+    }
+
+    private IReadOnlySet<DicomTag> _longValuesShown = new HashSet<DicomTag>();
+
     private ObjectResult UnknownResource(string collection, string id) =>
         ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
 
@@ -72,13 +121,13 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
 
     private JsonObject Shape(OrthancWeb.Dicom.IO.DicomFile file)
     {
-        var shape = new OrthancJson();
+        var shape = new OrthancJson { LongValuesShown = _longValuesShown };
         return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(file) : Request.Query.ContainsKey("short") ? shape.ToShort(file) : shape.ToFull(file);
     }
 
     private JsonObject Shape(DicomDataset ds)
     {
-        var shape = new OrthancJson();
+        var shape = new OrthancJson { LongValuesShown = _longValuesShown };
         return Request.Query.ContainsKey("simplify") ? shape.ToSimplified(ds) : Request.Query.ContainsKey("short") ? shape.ToShort(ds) : shape.ToFull(ds);
     }
 

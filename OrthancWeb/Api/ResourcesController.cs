@@ -101,6 +101,31 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         return Ok(body);
     }
 
+    /// <summary>
+    /// Orthanc's deprecated ordered-slices (still in 1.10.1): the series' instances in slice order (<see cref="SliceOrdering"/>),
+    /// each frame's URI, and [instance, first frame, frame count] triples.
+    /// </summary>
+    [HttpGet("series/{id}/ordered-slices")]
+    public async Task<IActionResult> OrderedSlices(string id, CancellationToken ct)
+    {
+        var ids = await queries.RelativesAsync(id, ResourceLevel.Series, ResourceLevel.Instance, ct);
+        if (ids is null) return ApiJson.Error(HttpContext, 404, $"Unknown series: {id}");
+        var sources = new List<SliceSource>(ids.Count);
+        foreach (var instance in ids)
+            if (await queries.GetAsync(instance, ResourceLevel.Instance, ct) is { } r)
+                sources.Add(new SliceSource(r.PublicId, r.MainDicomTags,
+                    r.Metadata.TryGetValue("IndexInSeries", out var index) && int.TryParse(index, CultureInfo.InvariantCulture, out var i) ? i : int.MaxValue));
+        var ordered = SliceOrdering.Order(sources);
+        var (dicom, slices, slicesShort) = (new JsonArray(), new JsonArray(), new JsonArray());
+        foreach (var (instance, frames) in ordered.Instances)
+        {
+            dicom.Add($"/instances/{instance}/file");
+            for (var frame = 0; frame < frames; frame++) slices.Add($"/instances/{instance}/frames/{frame}");
+            slicesShort.Add(new JsonArray(instance, 0, frames));
+        }
+        return Ok(new JsonObject { ["Dicom"] = dicom, ["Slices"] = slices, ["SlicesShort"] = slicesShort, ["Type"] = ordered.IsVolume ? "Volume" : "Sequence" });
+    }
+
     [HttpGet("patients/{id}/protected")]
     public async Task<IActionResult> GetProtected(string id, CancellationToken ct)
     {

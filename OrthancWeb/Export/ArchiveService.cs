@@ -196,4 +196,11 @@ public sealed class ExportOptions
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(0, 525_600)]
     public int JobArchiveLifetime { get; set; } = 60;
+
+    /// <summary>
+    /// Whether POST /instances/{id}/export may write a stored file to a path of the server's file system that the
+    /// request names (Orthanc's RestApiWriteToFileSystemEnabled, off by default as there: otherwise a 403 with an
+    /// empty body). Only administrators may, and never into the data directory.
+    /// </summary>
+    public bool RestApiWriteToFileSystemEnabled { get; set; }
 }

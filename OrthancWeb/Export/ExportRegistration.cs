@@ -12,6 +12,8 @@ public static class ExportRegistration
         services.AddSingleton<ArchiveService>();
         services.AddSingleton<ArchiveJob>();
         services.AddSingleton<IJobHandler>(sp => sp.GetRequiredService<ArchiveJob>());
+        services.AddSingleton<InstanceFileExport>();
+        services.AddHostedService<FileSystemExportNotice>();
         services.AddSingleton<ArchiveExpiry>();
         services.AddHostedService(sp => sp.GetRequiredService<ArchiveExpiry>());
         return services;

@@ -135,6 +135,20 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         return await db.Resources.Where(r => ids.Contains(r.Id)).OrderBy(r => r.Id).Select(r => r.PublicId).ToListAsync(ct);
     }
 
+    /// <summary>
+    /// The instance a resource's module is read from, as orthanc 1.10.1 picks it (seen from the binary): the most
+    /// recently created child at each level down, so the newest series of the newest study, and its newest instance.
+    /// Null for an unknown resource.
+    /// </summary>
+    public async Task<string?> NewestDescendantInstanceAsync(string publicId, ResourceLevel level, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var id = await db.Resources.Where(r => r.PublicId == publicId && r.Level == level).Select(r => (long?)r.Id).FirstOrDefaultAsync(ct);
+        for (var l = level; id is { } parent && l < ResourceLevel.Instance; l++)
+            id = await db.Resources.Where(r => r.ParentId == parent).MaxAsync(r => (long?)r.Id, ct);
+        return id is { } found ? await db.Resources.Where(r => r.Id == found).Select(r => r.PublicId).FirstAsync(ct) : null;
+    }
+
     /// <summary>The instance files under a resource, for archives and sends.</summary>
     public async Task<IReadOnlyList<(string InstanceId, AttachmentInfo File)>> InstanceFilesAsync(string publicId, CancellationToken ct)
     {

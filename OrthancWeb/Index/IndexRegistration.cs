@@ -36,6 +36,7 @@ public static class IndexRegistration
         services.AddSingleton<IndexWriter>();
         services.AddSingleton<IndexQueries>();
         services.AddSingleton<InstanceFiles>();
+        services.AddSingleton<IndexReconstruction>();
         services.AddSingleton<MeasurementStore>();
         services.AddSingleton<IndexStartup>();
         services.AddHostedService<StabilityMonitor>();

@@ -86,6 +86,19 @@ internal sealed class IndexRowWriter(IndexDbContext db) : IDisposable
         await _clearTags.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// The main tags a level keeps (<see cref="MainDicomTags"/>), as the data set holds them: what an arriving instance
+    /// writes for itself and its new parents, and what a reconstruction writes again from the stored file.
+    /// </summary>
+    public Task MainTagsAsync(long resourceId, ResourceLevel level, OrthancWeb.Dicom.Data.DicomDataset ds, CancellationToken ct)
+    {
+        var tags = new List<(int, string)>(16);
+        foreach (var tag in MainDicomTags.For(level))
+            if (ds.GetString(tag) is { } value)
+                tags.Add(((int)tag.Value, value));
+        return TagsAsync(resourceId, tags, ct);
+    }
+
     /// <summary>All main tags of a resource in one multi-row INSERT (a statement per row costs more than the row).</summary>
     public async Task TagsAsync(long resourceId, IReadOnlyList<(int Tag, string Value)> tags, CancellationToken ct)
     {

@@ -231,12 +231,6 @@ public sealed class InstanceIndexer(
         return id;
     }
 
-    private static async Task TagsAsync(IndexRowWriter rows, long resourceId, ResourceLevel level, DicomDataset ds, CancellationToken ct)
-    {
-        var tags = new List<(int, string)>(16);
-        foreach (var tag in MainDicomTags.For(level))
-            if (ds.GetString(tag) is { } value)
-                tags.Add(((int)tag.Value, value));
-        await rows.TagsAsync(resourceId, tags, ct);
-    }
+    private static Task TagsAsync(IndexRowWriter rows, long resourceId, ResourceLevel level, DicomDataset ds, CancellationToken ct) =>
+        rows.MainTagsAsync(resourceId, level, ds, ct);
 }
