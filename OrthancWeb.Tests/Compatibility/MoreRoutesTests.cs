@@ -169,4 +169,34 @@ public sealed class MoreRoutesTests(MoreRoutesFixture fx) : IClassFixture<MoreRo
         }
         Assert.Equal(types[1], types[0]);
     }
+
+    [Fact]
+    public async Task An_archive_jobs_output_is_downloaded_as_from_orthanc()
+    {
+        var study = Rest.Ids(await Rest.GetJsonAsync(fx.OrthancClient, "/studies"))[0];
+        var entries = new List<string>[2];
+        foreach (var (client, i) in new[] { (fx.OursClient, 0), (fx.OrthancClient, 1) })
+        {
+            var job = (await Rest.PostJsonAsync(client, $"/studies/{study}/archive", new { Asynchronous = true }))["ID"]!.GetValue<string>();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            string state;
+            while ((state = (await Rest.GetJsonAsync(client, $"/jobs/{job}"))["State"]!.GetValue<string>()) is not ("Success" or "Failure") && DateTime.UtcNow < deadline)
+                await Task.Delay(50);
+            Assert.Equal("Success", state);
+            using var response = await client.GetAsync($"/jobs/{job}/archive");
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("application/zip", response.Content.Headers.ContentType?.MediaType);
+            using var zip = new System.IO.Compression.ZipArchive(await response.Content.ReadAsStreamAsync());
+            // The same files (by size; study and series folders are named our way, see ArchiveService.FolderNames); the patient folder as orthanc's.
+            entries[i] = zip.Entries.Select(e => $"{e.FullName.Split('/')[0]} {e.Length}").Order(StringComparer.Ordinal).ToList();
+            // An output the job does not have, and a job that does not exist: 404, "inexistent item", on both.
+            foreach (var path in new[] { $"/jobs/{job}/nope", "/jobs/nope/archive" })
+            {
+                using var missing = await client.GetAsync(path);
+                Assert.Equal(System.Net.HttpStatusCode.NotFound, missing.StatusCode);
+                Assert.Equal(7, JsonNode.Parse(await missing.Content.ReadAsStringAsync())!["OrthancStatus"]!.GetValue<int>());
+            }
+        }
+        Assert.Equal(entries[1], entries[0]);
+    }
 }
