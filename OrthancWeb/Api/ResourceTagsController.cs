@@ -127,8 +127,10 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
     private ObjectResult UnknownResource(string collection, string id) =>
         ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
 
-    private static bool IsTooLong(DicomDataset ds, DicomElement e) =>
-        e.Length > new OrthancJson().MaximumStringLength && (ds.GetString(e.Tag)?.Length ?? 0) > new OrthancJson().MaximumStringLength;
+    /// <summary>Orthanc's limit on the characters of a value it shows (longer ones are "TooLong").</summary>
+    private static readonly int ShownLength = new OrthancJson().MaximumStringLength;
+
+    private static bool IsTooLong(DicomDataset ds, DicomElement e) => e.Length > ShownLength && (ds.GetString(e.Tag)?.Length ?? 0) > ShownLength;
 
     private static bool IsSummarized(DicomElement e) => e.Tag != DicomTags.PixelData && e.VR.Code is not ("OB" or "OW" or "OF" or "OD" or "OL" or "OV" or "UN");
 
