@@ -76,7 +76,9 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
     [HttpGet("jobs/{id}/archive")]
     public async Task<IActionResult> JobArchive(string id, CancellationToken ct)
     {
-        if (jobs.Get(id, User) is not { Type: ArchiveJob.JobType } job) return ApiJson.Error(HttpContext, 404, $"Unknown archive job: {id}");
+        // An unknown job and a job without an archive are one answer in orthanc 1.10.1: 404, "inexistent item" (code 7).
+        if (jobs.Get(id, User) is not { Type: ArchiveJob.JobType } job)
+            return ApiJson.Error(HttpContext, new ApiError(404, OrthancErrorCode.InexistentItem, "Job has no such output: archive"));
         if (job.State == JobState.Success && archiveJobs.IsExpired(job))
             return ApiJson.Error(HttpContext, 410, $"The archive of job {id} has expired (JobArchiveLifetime)");
         if (job.State != JobState.Success || !System.IO.File.Exists(archiveJobs.OutputPath(id)))

@@ -32,6 +32,44 @@ public sealed class ImagingController(RenderingService rendering, IAuditTrail au
     [HttpGet("frames/{frame:int}/{kind:regex(^(preview|rendered|image-uint8|image-uint16|image-int16|raw)$)}")]
     public Task<IActionResult> Frame(string id, int frame, string kind, CancellationToken ct) => Image(id, frame, kind, ct);
 
+    /// <summary>Every frame as one NumPy array (see <see cref="NumpyArrays"/>).</summary>
+    [HttpGet("numpy")]
+    public Task<IActionResult> Numpy(string id, CancellationToken ct) => NumpyAsync(id, null, ct);
+
+    /// <summary>One frame as a NumPy array; a frame that is not a number, or beyond the last, is orthanc's 400 (code 3).</summary>
+    [HttpGet("frames/{frame}/numpy")]
+    public Task<IActionResult> FrameNumpy(string id, string frame, CancellationToken ct) =>
+        uint.TryParse(frame, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= int.MaxValue
+            ? NumpyAsync(id, (int)n, ct)
+            : Task.FromResult<IActionResult>(ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange, "Expected an unsigned integer for the \"frame\" argument")));
+
+    private async Task<IActionResult> NumpyAsync(string id, int? frame, CancellationToken ct)
+    {
+        if (QueryFlag("compress", false) is not { } compress) return BooleanExpected("compress");
+        if (QueryFlag("rescale", true) is not { } rescale) return BooleanExpected("rescale");
+        return await WithInstance(id, loaded =>
+        {
+            // Beyond the last frame, orthanc 1.10.1 answers 400 with "Parameter out of range" for native pixel data
+            // and "Bad file format" for encapsulated pixel data (its decoder finds no such fragment).
+            if (frame >= loaded.Frames.FrameCount)
+                return ApiJson.Error(HttpContext, new ApiError(400, loaded.Frames.IsEncapsulated ? OrthancErrorCode.BadFileFormat : OrthancErrorCode.ParameterOutOfRange,
+                    $"frame {frame} does not exist (the instance has {loaded.Frames.FrameCount})"));
+            var frames = frame is { } one ? [one] : Enumerable.Range(0, loaded.Frames.FrameCount).ToList();
+            var array = NumpyArrays.Encode(loaded, frames, frameAxis: frame is null, rescale, compress);
+            return array is null
+                ? ApiJson.Error(HttpContext, new ApiError(500, OrthancErrorCode.NotImplemented, $"no NumPy array for {loaded.Frames.Info.Photometric} with {loaded.Frames.Info.BitsAllocated}-bit samples"))
+                : File(array, "application/octet-stream");
+        }, ct);
+    }
+
+    /// <summary>A GET flag as Orthanc reads it: absent is the default, present without a value is true, else 0/1/true/false.</summary>
+    private bool? QueryFlag(string name, bool absent) =>
+        !Request.Query.TryGetValue(name, out var value) ? absent
+        : value.ToString() switch { "" or "1" or "true" => true, "0" or "false" => false, _ => null };
+
+    private ObjectResult BooleanExpected(string name) =>
+        ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange, $"Expected a Boolean for GET argument \"{name}\", found: {Request.Query[name]}"));
+
     private async Task<IActionResult> Image(string id, int frame, string kind, CancellationToken ct)
     {
         // Stored instances never change in place (a new copy gets a new attachment), so a frame's image is cacheable.

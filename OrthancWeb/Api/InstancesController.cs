@@ -120,7 +120,8 @@ public sealed class InstancesController(IngestService ingest, UploadService uplo
         if (file is null) return ApiJson.Error(HttpContext, 404, $"Unknown instance: {id}");
         var read = files.Read(file);
         RecordRead(AuditActions.View, id, read.Dataset, "tags");
-        var json = new OrthancJson();
+        if (ResourceTagsController.ParseIgnoreLength(HttpContext, out var shown) is { } badTag) return badTag;
+        var json = new OrthancJson { LongValuesShown = shown };
         return Ok(Request.Query.ContainsKey("simplify") ? json.ToSimplified(read) : Request.Query.ContainsKey("short") ? json.ToShort(read) : json.ToFull(read));
     }
 

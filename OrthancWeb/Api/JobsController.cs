@@ -22,6 +22,14 @@ public sealed class JobsController(JobEngine jobs) : ControllerBase
     public IActionResult Get(string id) =>
         jobs.Get(id, User) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
 
+    /// <summary>
+    /// A job's output by name (Orthanc's /jobs/{id}/{key}): our jobs have one, the archive of an archive or media job
+    /// (ExportController's jobs/{id}/archive, the more specific route); any other name is orthanc's 404, code 7.
+    /// </summary>
+    [HttpGet("{id}/{output}")]
+    public IActionResult Output(string id, string output) =>
+        ApiJson.Error(HttpContext, new ApiError(404, OrthancErrorCode.InexistentItem, $"Job has no such output: {output}"));
+
     [HttpPost("{id}/{operation:regex(^(cancel|pause|resume|resubmit)$)}")]
     [Authorize(Policy = Policies.Modify)]
     public IActionResult Act(string id, string operation)

@@ -27,6 +27,7 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
     [HttpGet(Levels + "/{id}/instances-tags")]
     public async Task<IActionResult> InstancesTags(string collection, string id, CancellationToken ct)
     {
+        if (ReadIgnoreLength() is { } badTag) return badTag;
         var instances = await InstancesAsync(collection, id, "instances-tags", ct);
         if (instances is null) return UnknownResource(collection, id);
         Response.ContentType = "application/json";
@@ -48,14 +49,15 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
         var instances = await InstancesAsync(collection, id, "shared-tags", ct);
         if (instances is null) return UnknownResource(collection, id);
         // The first instance's elements, minus every one another instance lacks or holds with other bytes; sequences
-        // and binary values are left out, as Orthanc compares only the values it summarizes.
+        // and binary values are left out, as Orthanc compares only the values it summarizes. A value too long to show
+        // (over 256 characters) is left out too, and ?ignore-length does not bring it back: orthanc 1.10.1 does so.
         DicomDataset? shared = null;
         foreach (var (_, file) in instances)
         {
             var ds = files.Read(file).Dataset;
             if (shared is null)
             {
-                shared = new DicomDataset(ds.OfType<DicomElement>().Where(IsSummarized));
+                shared = new DicomDataset(ds.OfType<DicomElement>().Where(e => IsSummarized(e) && !IsTooLong(ds, e)));
                 continue;
             }
             shared.RemoveAll(item => ds[item.Tag] is not DicomElement other || !other.Buffer.Memory.Span.SequenceEqual(((DicomElement)item).Buffer.Memory.Span));
@@ -100,15 +102,23 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
     /// </summary>
     private ObjectResult? ReadIgnoreLength()
     {
-        if (!Request.Query.TryGetValue("ignore-length", out var values)) return null;
+        if (ParseIgnoreLength(HttpContext, out var tags) is { } bad) return bad;
+        _longValuesShown = tags;
+        return null;
+    }
+
+    /// <summary>The tags ?ignore-length names, or orthanc's error for one it cannot name (shared with /instances/{id}/tags).</summary>
+    internal static ObjectResult? ParseIgnoreLength(HttpContext http, out IReadOnlySet<DicomTag> shown)
+    {
         var tags = new HashSet<DicomTag>();
+        shown = tags;
+        if (!http.Request.Query.TryGetValue("ignore-length", out var values)) return null;
         foreach (var name in values.ToString().Split(','))
         {
             if (!DicomTag.TryParse(name, out var tag))
-                return ApiJson.Error(HttpContext, new ApiError(500, OrthancErrorCode.UnknownDicomTag, $"ignore-length: \"{name}\" names no DICOM tag"));
+                return ApiJson.Error(http, new ApiError(500, OrthancErrorCode.UnknownDicomTag, $"ignore-length: \"{name}\" names no DICOM tag"));
             tags.Add(tag);
         }
-        _longValuesShown = tags;
         return null;
     }
 
@@ -116,6 +126,11 @@ public sealed class ResourceTagsController(IndexQueries queries, InstanceFiles f
 
     private ObjectResult UnknownResource(string collection, string id) =>
         ApiJson.Error(HttpContext, 404, $"Unknown {ResourceLevelExtensions.Parse(collection).ToString().ToLowerInvariant()}: {id}");
+
+    /// <summary>Orthanc's limit on the characters of a value it shows (longer ones are "TooLong").</summary>
+    private static readonly int ShownLength = new OrthancJson().MaximumStringLength;
+
+    private static bool IsTooLong(DicomDataset ds, DicomElement e) => e.Length > ShownLength && (ds.GetString(e.Tag)?.Length ?? 0) > ShownLength;
 
     private static bool IsSummarized(DicomElement e) => e.Tag != DicomTags.PixelData && e.VR.Code is not ("OB" or "OW" or "OF" or "OD" or "OL" or "OV" or "UN");
 

@@ -17,7 +17,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
+public sealed class ToolsController(IndexQueries queries, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
 {
     /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
@@ -73,7 +73,7 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             {
                 ["Changes"] = last is null ? new JsonArray() : new JsonArray(Change(last)),
                 ["Done"] = true,
-                ["Last"] = last?.Seq ?? 0,
+                ["Last"] = last?.Seq ?? await queries.LastSeqAsync(ct),
             });
         }
         limit = Math.Clamp(limit, 1, 10_000);
@@ -84,6 +84,15 @@ public sealed class ToolsController(IndexQueries queries, IOptions<ServerOptions
             ["Done"] = done,
             ["Last"] = lastSeq,
         });
+    }
+
+    /// <summary>Orthanc empties its change log; ours keeps what an internal follower has not yet read (see <see cref="ChangeLogClearing"/>).</summary>
+    [HttpDelete("changes")]
+    [Authorize(Policy = Policies.Modify)]
+    public async Task<IActionResult> ClearChanges(CancellationToken ct)
+    {
+        await changeLog.ClearAsync(ct);
+        return Content("", "text/plain");
     }
 
     [HttpGet("statistics")]

@@ -367,8 +367,21 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
             .Select(c => new ChangeInfo(c.Seq, c.ChangeType, c.Level, c.PublicId, c.Date)).ToListAsync(ct);
         var done = rows.Count <= limit;
         if (!done) rows.RemoveAt(rows.Count - 1);
-        var last = rows.Count > 0 ? rows[^1].Seq : await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
+        var last = rows.Count > 0 ? rows[^1].Seq : await LastSeqAsync(db, ct);
         return (rows, last, done);
+    }
+
+    /// <summary>The highest change number given so far, kept when DELETE /changes emptied the log (as Orthanc's "Last").</summary>
+    public async Task<long> LastSeqAsync(CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await LastSeqAsync(db, ct);
+    }
+
+    private static async Task<long> LastSeqAsync(IndexDbContext db, CancellationToken ct)
+    {
+        var cleared = await db.GlobalProperties.Where(p => p.Name == ChangeLogClearing.ClearedProperty).Select(p => p.Value).FirstOrDefaultAsync(ct);
+        return Math.Max(await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0, ChangeLogClearing.Parse(cleared));
     }
 
     public async Task<ChangeInfo?> LastChangeAsync(CancellationToken ct)

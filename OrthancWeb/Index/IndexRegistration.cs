@@ -35,6 +35,7 @@ public static class IndexRegistration
         services.AddSingleton<StorageReconciliation>();
         services.AddSingleton<IndexWriter>();
         services.AddSingleton<IndexQueries>();
+        services.AddSingleton<ChangeLogClearing>();
         services.AddSingleton<InstanceFiles>();
         services.AddSingleton<IndexReconstruction>();
         services.AddSingleton<MeasurementStore>();

@@ -14,7 +14,9 @@ public static class RoutingRegistration
             .ValidateOnStart();
         services.AddSingleton<RoutingRegistry>();
         services.AddSingleton<IJobHandler, RouteJob>();
-        services.AddHostedService<RoutingService>();
+        services.AddSingleton<RoutingService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RoutingService>());
+        services.AddSingleton<Index.IChangeLogFollower>(sp => sp.GetRequiredService<RoutingService>());
         return services;
     }
 }

@@ -14,8 +14,15 @@ namespace OrthancWeb.Routing;
 /// </summary>
 public sealed partial class RoutingService(
     IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
-    IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService
+    IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService, IChangeLogFollower
 {
+    /// <summary>Its place while rules exist (the saved one until the loop has read it): DELETE /changes keeps what follows.</summary>
+    public long? Position => rules.All.Count == 0 ? null
+        : Interlocked.Read(ref _position) is var p and >= 0 ? p
+        : _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : null;
+
+    private long _position = -1;
+
     /// <summary>How long it rests once it has caught up with the change log.</summary>
     private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(500);
 
@@ -37,11 +44,13 @@ public sealed partial class RoutingService(
                     // its own arrival rather than replaying the past. Ingest pays nothing meanwhile.
                     if (!forgotten) await _cursor.DeleteAsync(CursorKey, stoppingToken);
                     (cursor, forgotten) = (null, true);
+                    Interlocked.Exchange(ref _position, -1);
                 }
                 else
                 {
                     forgotten = false;
                     cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                    Interlocked.Exchange(ref _position, cursor.Value);
                     var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
                     foreach (var change in changes)
                     {
@@ -53,6 +62,7 @@ public sealed partial class RoutingService(
                         }
                     }
                     if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
+                    Interlocked.Exchange(ref _position, cursor.Value);
                     done = complete;
                 }
             }

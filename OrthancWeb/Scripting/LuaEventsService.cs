@@ -17,8 +17,17 @@ namespace OrthancWeb.Scripting;
 /// </summary>
 public sealed partial class LuaEventsService(
     LuaEngine lua, IndexQueries queries, InstanceFiles files, JobEngine jobs, IDbContextFactory<IndexDbContext> contexts,
-    IHostApplicationLifetime lifetime, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService
+    IHostApplicationLifetime lifetime, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService, IChangeLogFollower
 {
+    /// <summary>
+    /// Its place, followed in memory even without a callback (one may be defined at any time, and is then called from
+    /// there): DELETE /changes keeps what follows it. Before the start, the place saved by the last run.
+    /// </summary>
+    public long? Position => Interlocked.Read(ref _position) is var p and >= 0 ? p
+        : _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : null;
+
+    private long _position = -1;
+
     /// <summary>How long it rests once it has caught up with the change log.</summary>
     private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(200);
 
@@ -97,6 +106,7 @@ public sealed partial class LuaEventsService(
         var saved = true;
         while (!stoppingToken.IsCancellationRequested)
         {
+            Interlocked.Exchange(ref _position, cursor);
             var done = true;
             try
             {
@@ -120,6 +130,7 @@ public sealed partial class LuaEventsService(
                         // Saved after each change: a slow script must not make a restart replay a whole page.
                         cursor = change.Seq;
                         await _cursor.SaveAsync(CursorKey, change.Seq, stoppingToken);
+                        Interlocked.Exchange(ref _position, cursor);
                     }
                     if (last != cursor || !saved) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
                     saved = true;

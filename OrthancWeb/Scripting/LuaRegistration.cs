@@ -18,7 +18,9 @@ public static class LuaRegistration
         services.AddSingleton<IReceivedInstanceFilter, LuaReceivedInstanceFilter>();
         services.AddSingleton<Networking.IFindRequestFilter, LuaFindRequestFilter>();
         services.AddSingleton<IJobHandler, LuaOperationsJob>();
-        services.AddHostedService<LuaEventsService>();
+        services.AddSingleton<LuaEventsService>();
+        services.AddHostedService(sp => sp.GetRequiredService<LuaEventsService>());
+        services.AddSingleton<Index.IChangeLogFollower>(sp => sp.GetRequiredService<LuaEventsService>());
         return services;
     }
 

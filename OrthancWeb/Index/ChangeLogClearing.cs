@@ -1,0 +1,46 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// Something inside the server that reads the change log in order (auto-routing, Lua callbacks): its place in the
+/// log, or null while it follows nothing (then it has nothing to lose).
+/// </summary>
+public interface IChangeLogFollower
+{
+    long? Position { get; }
+}
+
+/// <summary>
+/// DELETE /changes: Orthanc empties its change log (the numbering goes on; "Last" keeps the highest number). Ours is
+/// also read by the server itself, so only what every reader has passed is deleted: the changes past an internal
+/// follower's place (a routing rule or a Lua callback not yet run) and the NewInstance changes past the durability
+/// watermark (their files are checked after a power cut, see <see cref="StorageReconciliation"/>) stay, and
+/// disappear at a later DELETE. With every follower caught up, the log is as empty as Orthanc's.
+/// </summary>
+public sealed class ChangeLogClearing(IDbContextFactory<IndexDbContext> contexts, DurabilityWatermark durable, IEnumerable<IChangeLogFollower> followers)
+{
+    /// <summary>The global property that keeps the highest number deleted, so that "Last" never goes back.</summary>
+    internal const string ClearedProperty = "ChangesClearedUpTo";
+
+    public async Task ClearAsync(CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var last = await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
+        var floor = followers.Select(f => f.Position).OfType<long>().Aggregate(last, Math.Min);
+        var durableUpTo = durable.Value;
+        var deletedUpTo = await db.Changes.Where(c => c.Seq <= floor && (c.Seq <= durableUpTo || c.ChangeType != "NewInstance"))
+            .MaxAsync(c => (long?)c.Seq, ct);
+        if (deletedUpTo is not { } upTo) return;
+        await db.Changes.Where(c => c.Seq <= floor && (c.Seq <= durableUpTo || c.ChangeType != "NewInstance")).ExecuteDeleteAsync(ct);
+        var property = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == ClearedProperty, ct);
+        if (property is null) db.GlobalProperties.Add(property = new GlobalProperty { Name = ClearedProperty });
+        property.Value = Math.Max(upTo, Parse(property.Value)).ToString(CultureInfo.InvariantCulture);
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+    }
+
+    internal static long Parse(string? value) => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var seq) ? seq : 0;
+}
