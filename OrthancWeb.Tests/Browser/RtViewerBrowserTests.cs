@@ -82,7 +82,14 @@ public sealed class RtViewerBrowserTests() : ChromiumServerTest("ow-ui-rt-")
         await page.Mouse.DownAsync();
         await page.Mouse.MoveAsync(cx + 40, cy + 30, new() { Steps = 4 });
         await page.Mouse.UpAsync();
-        await page.WaitForFunctionAsync("() => !document.querySelector('.viewer .frame').style.transform.includes('translate(0px, 0px)')");
+        // Each of the four mouse moves is its own round trip and render: wait for the last one's, not the first that
+        // moved the frame (once the wait ended on the third move's 30 px). A pan that never gets there times out.
+        await page.WaitForFunctionAsync("""
+            x0 => {
+              const el = document.querySelector('polygon[data-testid=rt-contour]'), b = el.getBBox(), m = el.getScreenCTM();
+              return b.x * m.a + m.e - x0 >= 35;
+            }
+            """, zoomed[0], new() { Timeout = 15_000 });
         var panned = await OnScreenAsync(page, "polygon[data-testid=rt-contour]");
         Assert.InRange(panned[0] - zoomed[0], 35, 45);
         Assert.InRange(panned[1] - zoomed[1], 25, 35);

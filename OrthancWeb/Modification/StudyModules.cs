@@ -10,30 +10,8 @@ namespace OrthancWeb.Modification;
 /// </summary>
 public static class StudyModules
 {
-    /// <summary>PS3.3 (2011) Table C.7-1, Patient Module Attributes.</summary>
-    public static readonly IReadOnlyList<DicomTag> Patient =
-    [
-        DicomTags.PatientName, DicomTags.PatientID, DicomTags.IssuerOfPatientID, DicomTags.IssuerOfPatientIDQualifiersSequence,
-        DicomTags.PatientBirthDate, DicomTags.PatientSex, DicomTags.ReferencedPatientSequence, DicomTags.PatientBirthTime,
-        DicomTags.OtherPatientIDs, DicomTags.OtherPatientIDsSequence, DicomTags.OtherPatientNames, DicomTags.EthnicGroup,
-        DicomTags.PatientComments, DicomTags.PatientSpeciesDescription, DicomTags.PatientSpeciesCodeSequence,
-        DicomTags.PatientBreedDescription, DicomTags.PatientBreedCodeSequence, DicomTags.BreedRegistrationSequence,
-        DicomTags.ResponsiblePerson, DicomTags.ResponsiblePersonRole, DicomTags.ResponsibleOrganization,
-        DicomTags.PatientIdentityRemoved, DicomTags.DeidentificationMethod, DicomTags.DeidentificationMethodCodeSequence,
-    ];
-
-    /// <summary>PS3.3 (2011) Table C.7-3, General Study Module Attributes.</summary>
-    public static readonly IReadOnlyList<DicomTag> GeneralStudy =
-    [
-        DicomTags.StudyInstanceUID, DicomTags.StudyDate, DicomTags.StudyTime, DicomTags.ReferringPhysicianName,
-        DicomTags.ReferringPhysicianIdentificationSequence, DicomTags.StudyID, DicomTags.AccessionNumber,
-        DicomTags.IssuerOfAccessionNumberSequence, DicomTags.StudyDescription, DicomTags.PhysiciansOfRecord,
-        DicomTags.PhysiciansOfRecordIdentificationSequence, DicomTags.NameOfPhysiciansReadingStudy,
-        DicomTags.PhysiciansReadingStudyIdentificationSequence, DicomTags.RequestingServiceCodeSequence,
-        DicomTags.ReferencedStudySequence, DicomTags.ProcedureCodeSequence, DicomTags.ReasonForPerformedProcedureCodeSequence,
-    ];
-
-    public static readonly IReadOnlySet<DicomTag> All = Patient.Concat(GeneralStudy).ToHashSet();
+    /// <summary>The two modules' attributes, as /{level}/{id}/module lists them at patient and study level.</summary>
+    public static readonly IReadOnlySet<DicomTag> All = Index.LevelModules.Patient.Concat(Index.LevelModules.Study).ToHashSet();
 
     /// <summary>
     /// What a split may change: the modules but the Study Instance UID, which the split itself gives the new study.
