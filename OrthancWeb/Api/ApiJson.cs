@@ -10,6 +10,9 @@ namespace OrthancWeb.Api;
 /// <summary>Orthanc's JSON shapes for resources, errors and upload answers.</summary>
 public static class ApiJson
 {
+    /// <summary>Orthanc's answer to work submitted as a job: its ID and where to follow it.</summary>
+    public static JsonObject JobSubmitted(Jobs.Job job) => new() { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" };
+
     /// <summary>Main tags keyed by keyword (Orthanc's default), by "gggg,eeee" (Short), or by "gggg,eeee" with name, type and value (Full).</summary>
     public static JsonObject Tags(IReadOnlyDictionary<DicomTag, string> tags, TagFormat format = TagFormat.Simplify)
     {

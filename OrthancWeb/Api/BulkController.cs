@@ -90,5 +90,5 @@ public sealed class BulkController(IndexQueries queries, IndexWriter writer, Met
         return Submitted(jobs.Submit(ResourceModificationJob.JobType, ResourceModificationJob.BulkContent(request, request.ResourceIds(), ResourceLevel.Patient), request.Priority, User.Identity?.Name));
     }
 
-    private OkObjectResult Submitted(Job job) => Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+    private OkObjectResult Submitted(Job job) => Ok(ApiJson.JobSubmitted(job));
 }

@@ -90,7 +90,7 @@ public sealed class DicomWebServersController(DicomWebServerRegistry registry, D
         {
             var job = jobs.Submit(DicomWebStowJob.JobType, DicomWebStowJob.Content(name, request.Resources), request.Priority, User.Identity?.Name,
                 maxRetries: request.Retries, retryDelaySeconds: request.RetryDelay);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+            return Ok(ApiJson.JobSubmitted(job));
         }
         var result = await client.StowAsync(name, request.Resources, null, ct);
         return Ok(new JsonObject
@@ -114,7 +114,7 @@ public sealed class DicomWebServersController(DicomWebServerRegistry registry, D
         {
             var job = jobs.Submit(DicomWebRetrieveJob.JobType, DicomWebRetrieveJob.Content(name, request.Resources), request.Priority, User.Identity?.Name,
                 maxRetries: request.Retries, retryDelaySeconds: request.RetryDelay);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+            return Ok(ApiJson.JobSubmitted(job));
         }
         var answer = new JsonArray();
         foreach (var r in request.Resources)

@@ -31,7 +31,7 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
         if (request.Asynchronous)
         {
             var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content([id], kind == "media", transcode?.Uid), request.Priority, User.Identity?.Name);
-            await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
+            await new OkObjectResult(ApiJson.JobSubmitted(job)).ExecuteResultAsync(ControllerContext);
             return;
         }
         await DownloadAsync(id, kind, null, transcode, ct);
@@ -60,7 +60,7 @@ public sealed class ExportController(ArchiveService archives, JobEngine jobs, Ar
         if (request.Asynchronous)
         {
             var job = jobs.Submit(ArchiveJob.JobType, ArchiveJob.Content(ids, media, transcode?.Uid), request.Priority, User.Identity?.Name);
-            await new OkObjectResult(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" }).ExecuteResultAsync(ControllerContext);
+            await new OkObjectResult(ApiJson.JobSubmitted(job)).ExecuteResultAsync(ControllerContext);
             return;
         }
         var plan = await archives.PlanAsync(ids, media, ct);

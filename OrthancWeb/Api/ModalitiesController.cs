@@ -87,7 +87,7 @@ public sealed class ModalitiesController(ModalityClient modalities) : Controller
             // As a job, with retries when the destination is down: "Retries" attempts, "RetryDelay" seconds apart.
             var job = jobs.Submit(ModalityStoreJob.JobType, ModalityStoreJob.Content(name, request.Resources, request.StorageCommitment), request.Priority, User.Identity?.Name,
                 maxRetries: request.Retries, retryDelaySeconds: request.RetryDelay);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+            return Ok(ApiJson.JobSubmitted(job));
         }
         var result = await modalities.StoreAsync(m, request.Resources, ct, request.StorageCommitment ? StorageCommitmentMode.Request : StorageCommitmentMode.None);
         var answer = new JsonObject

@@ -50,7 +50,7 @@ public sealed class ModificationController(ModificationService modification, Job
         if (request.RunsAsJob)
         {
             var job = jobs.Submit(ResourceModificationJob.JobType, ResourceModificationJob.Content(level, id, request), request.Priority, User.Identity?.Name);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+            return Ok(ApiJson.JobSubmitted(job));
         }
         try
         {

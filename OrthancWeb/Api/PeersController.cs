@@ -80,7 +80,7 @@ public sealed class PeersController(PeerRegistry registry, OrthancPeerClient cli
         if (request.AsJob)
         {
             var job = jobs.Submit(PeerStoreJob.JobType, content, request.Priority, User.Identity?.Name);
-            return Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+            return Ok(ApiJson.JobSubmitted(job));
         }
         var result = await client.StoreAsync(name, instances, how, null, ct);
         foreach (var (k, v) in PeerStoreJob.Result(result)) content[k] = v?.DeepClone();

@@ -115,7 +115,7 @@ public sealed class QueriesController(QueryRetrieveService qr) : ControllerBase
 
     /// <summary>Orthanc's answer to a job it ran: {"ID", "Path"} when submitted, the job's content when run within the request.</summary>
     internal static IActionResult Started(RetrieveStarted started) =>
-        new OkObjectResult(started.Job is { } job ? new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" } : started.Result);
+        new OkObjectResult(started.Job is { } job ? ApiJson.JobSubmitted(job) : started.Result);
 
     /// <summary>Plain text, as Orthanc: "Study", "Series", ...</summary>
     [HttpGet("{id}/level")]

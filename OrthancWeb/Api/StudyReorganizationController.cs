@@ -34,5 +34,5 @@ public sealed class StudyReorganizationController(StudyReorganization studies, J
         return Submitted(jobs.Submit(SplitStudyJob.JobType, SplitStudyJob.Content(id, request), request.Priority, User.Identity?.Name));
     }
 
-    private OkObjectResult Submitted(Job job) => Ok(new JsonObject { ["ID"] = job.Id, ["Path"] = $"/jobs/{job.Id}" });
+    private OkObjectResult Submitted(Job job) => Ok(ApiJson.JobSubmitted(job));
 }

@@ -21,8 +21,8 @@ public sealed class ServerMetrics(MetricsCollector collector, IndexQueries index
 
     public async Task<string> ScrapeAsync(CancellationToken ct)
     {
-        var text = new StringBuilder();
         if (!Enabled) return "";
+        var text = new StringBuilder();
         var stats = await index.StatisticsAsync(ct);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         var states = jobs.List().GroupBy(j => j.State).ToDictionary(g => g.Key, g => g.Count());
