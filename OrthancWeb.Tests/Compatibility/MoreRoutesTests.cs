@@ -53,7 +53,7 @@ public sealed class MoreRoutesTests(MoreRoutesFixture fx) : IClassFixture<MoreRo
     private static readonly HashSet<string> Volatile = ["LastUpdate", "IsStable", "FileSize", "FileUuid"];
 
     /// <summary>Same status; for errors the same OrthancStatus; for JSON every field of orthanc's with its value.</summary>
-    private async Task<Answer> AssertSameAsync(HttpMethod method, string path)
+    private async Task<Answer> AssertSameAsync(HttpMethod method, string path, params string[] alsoVolatile)
     {
         var (ours, orthanc) = await fx.SendBothAsync(method, path);
         Assert.True(orthanc.Status == ours.Status, $"{method} {path}: orthanc {orthanc.Status}, ours {ours.Status}: {ours.Body}");
@@ -63,7 +63,7 @@ public sealed class MoreRoutesTests(MoreRoutesFixture fx) : IClassFixture<MoreRo
             Assert.Equal("", ours.Body);
         else
         {
-            var differences = JsonDifference.Between(orthanc.Json, ours.Json, Volatile);
+            var differences = JsonDifference.Between(orthanc.Json, ours.Json, alsoVolatile.Length == 0 ? Volatile : [.. Volatile.Concat(alsoVolatile)]);
             Assert.True(differences.Count == 0, $"{method} {path}:\n" + string.Join("\n", differences.Take(20)));
         }
         return ours;
@@ -154,7 +154,8 @@ public sealed class MoreRoutesTests(MoreRoutesFixture fx) : IClassFixture<MoreRo
         Assert.Empty(ours["Changes"]!.AsArray());
         Assert.True(ours["Done"]!.GetValue<bool>());
         Assert.True(ours["Last"]!.GetValue<long>() >= lastBefore, "Last went back after DELETE /changes");
-        await AssertSameAsync(HttpMethod.Get, "/changes?last");
+        // The numbers themselves differ: orthanc's Stable* changes come when its StableAge passes, at its own pace.
+        await AssertSameAsync(HttpMethod.Get, "/changes?last", "Last");
 
         // The numbering goes on: the next changes follow the deleted ones, on both servers, and are the same.
         var bytes = await File.ReadAllBytesAsync(fx.Later);
