@@ -5,11 +5,13 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Explorer;
 using OrthancWeb.Index;
+using OrthancWeb.Storage;
+using OrthancWeb.Tests.Infrastructure;
 
 namespace OrthancWeb.Tests.Explorer;
 
 /// <summary>
-/// A real SQLite index in a temp folder, at the current migration, with rows written straight into it (as the grid
+/// A real index (SQLite in a temp folder, or a database of its own on the run's PostgreSQL), at the current migration, with rows written straight into it (as the grid
 /// benchmark does) and every SQL command the queries send counted.
 /// </summary>
 internal sealed class GridIndex : IAsyncDisposable
@@ -23,19 +25,22 @@ internal sealed class GridIndex : IAsyncDisposable
     public IndexQueries Queries { get; }
     public ExplorerService Explorer { get; }
 
-    private GridIndex()
+    private readonly string? _database;
+
+    private GridIndex(string provider, string? database)
     {
-        var options = new DbContextOptionsBuilder<IndexDbContext>()
-            .UseSqlite($"Data Source={Path.Combine(_folder, "index.db")};Foreign Keys=True")
-            .AddInterceptors(Commands).Options;
-        _contexts = new PooledDbContextFactory<IndexDbContext>(options);
+        _database = database;
+        var options = new DbContextOptionsBuilder<IndexDbContext>();
+        IndexDatabase.Configure(options, new StorageOptions { IndexProvider = provider, IndexConnectionString = database ?? "" }, Path.Combine(_folder, "index.db"));
+        _contexts = new PooledDbContextFactory<IndexDbContext>(options.AddInterceptors(Commands).Options);
         Queries = new IndexQueries(_contexts);
         Explorer = new ExplorerService(Queries);
     }
 
-    public static async Task<GridIndex> CreateAsync()
+    public static async Task<GridIndex> CreateAsync(string provider = IndexDatabase.Sqlite)
     {
-        var index = new GridIndex();
+        var database = provider == IndexDatabase.PostgreSql ? await (await PostgresServer.Shared).CreateDatabaseAsync() : null;
+        var index = new GridIndex(provider, database);
         await using var db = await index._contexts.CreateDbContextAsync();
         await db.Database.MigrateAsync();
         return index;
@@ -82,11 +87,11 @@ internal sealed class GridIndex : IAsyncDisposable
         _pending.Clear();
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_database is not null) await (await PostgresServer.Shared).DropDatabaseAsync(_database);
         try { Directory.Delete(_folder, true); } catch (IOException) { }
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Counts the SQL commands sent to the database, to show a page costs the same whatever the index holds.</summary>

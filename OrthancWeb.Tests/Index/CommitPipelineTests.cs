@@ -5,10 +5,10 @@ namespace OrthancWeb.Tests.Index;
 /// <summary>Group commit and the durability stage, on a real SQLite index.</summary>
 public sealed class CommitPipelineTests
 {
-    [Fact]
-    public async Task A_stored_instance_is_answered_only_after_the_flush_that_makes_it_durable()
+    [Theory, IndexProviders]
+    public async Task A_stored_instance_is_answered_only_after_the_flush_that_makes_it_durable(string provider)
     {
-        await using var index = await IndexHarness.StartAsync();
+        await using var index = await IndexHarness.StartAsync(provider);
         var pipeline = index.Get<CommitPipeline>();
         await pipeline.HoldFlushesAsync();
         var (outcome, file, ids) = index.Store(IndexHarness.Instance("HELD"));
@@ -25,10 +25,10 @@ public sealed class CommitPipelineTests
         Assert.True(index.Get<DurabilityWatermark>().Value >= seq);
     }
 
-    [Fact]
-    public async Task Concurrent_callers_each_get_the_outcome_of_their_own_instance()
+    [Theory, IndexProviders]
+    public async Task Concurrent_callers_each_get_the_outcome_of_their_own_instance(string provider)
     {
-        await using var index = await IndexHarness.StartAsync();
+        await using var index = await IndexHarness.StartAsync(provider);
         var writer = index.Get<IndexTransactions>();
         var instances = Enumerable.Range(0, 6).SelectMany(p => Enumerable.Range(1, 4).Select(i => IndexHarness.Instance($"CONCURRENT-{p}", i))).ToArray();
 
@@ -54,10 +54,10 @@ public sealed class CommitPipelineTests
         Assert.Equal(12, index.PublicIds(ResourceLevel.Patient).Count);
     }
 
-    [Fact]
-    public async Task One_bad_instance_in_a_batch_does_not_fail_the_others()
+    [Theory, IndexProviders]
+    public async Task One_bad_instance_in_a_batch_does_not_fail_the_others(string provider)
     {
-        await using var index = await IndexHarness.StartAsync();
+        await using var index = await IndexHarness.StartAsync(provider);
         var writer = index.Get<IndexTransactions>();
         await writer.EnterAsync(CancellationToken.None);
         var good = Enumerable.Range(1, 5).Select(i => index.Store(IndexHarness.Instance("BATCH", i))).ToList();

@@ -9,12 +9,13 @@ using OrthancWeb.Dicom.IO;
 using OrthancWeb.Hosting;
 using OrthancWeb.Index;
 using OrthancWeb.Storage;
+using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 
 namespace OrthancWeb.Tests.Index;
 
 /// <summary>
-/// A real SQLite index and storage area in a temp folder, registered by the server's own AddStorage and AddIndex,
+/// A real index (SQLite in a temp folder, or a database of its own on the run's PostgreSQL) and storage area, registered by the server's own AddStorage and AddIndex,
 /// brought up by its start-up check, with a fake clock. Instances are stored the way the ingest path hands them to the
 /// index: a file written into the storage area, its header parsed, its identifiers hashed.
 /// </summary>
@@ -42,12 +43,25 @@ internal sealed class IndexHarness : IAsyncDisposable
     }
 
     /// <param name="settings">OrthancWeb settings by name, e.g. ("MaximumPatientCount", "2").</param>
-    public static async Task<IndexHarness> StartAsync(params (string Name, string Value)[] settings)
+    public static Task<IndexHarness> StartAsync(params (string Name, string Value)[] settings) => StartAsync(IndexDatabase.Sqlite, settings);
+
+    /// <param name="provider">Sqlite (a file in the temp folder) or PostgreSQL (a new database on the run's server).</param>
+    /// <param name="settings">OrthancWeb settings by name, e.g. ("MaximumPatientCount", "2").</param>
+    public static async Task<IndexHarness> StartAsync(string provider, params (string Name, string Value)[] settings)
     {
-        var harness = new IndexHarness(Directory.CreateTempSubdirectory("ow-index-").FullName, settings.ToDictionary(s => s.Name, s => (string?)s.Value));
+        var all = settings.ToDictionary(s => s.Name, s => (string?)s.Value);
+        all["IndexProvider"] = provider;
+        string? database = null;
+        if (provider == IndexDatabase.PostgreSql)
+            all["IndexConnectionString"] = database = await (await PostgresServer.Shared).CreateDatabaseAsync();
+        var harness = new IndexHarness(Directory.CreateTempSubdirectory("ow-index-").FullName, all) { _database = database };
         await harness.Get<IndexStartup>().RunAsync();
         return harness;
     }
+
+    private string? _database;
+
+    public bool IsPostgreSql => _database is not null;
 
     public T Get<T>() where T : notnull => _services.GetRequiredService<T>();
 
@@ -137,6 +151,8 @@ internal sealed class IndexHarness : IAsyncDisposable
     {
         await _services.DisposeAsync();
         SqliteConnection.ClearAllPools();
-        Directory.Delete(Folder, recursive: true);
+        if (_database is not null) await (await PostgresServer.Shared).DropDatabaseAsync(_database);
+        // Cleanup only: a file the storage area was still removing may race the delete (as in RealServiceHost).
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
     }
 }

@@ -8,10 +8,10 @@ namespace OrthancWeb.Tests.Index;
 /// <summary>Stability marking, the idle checkpoint and the MD5 back-fill, with a fake clock instead of waiting.</summary>
 public sealed class IndexMaintenanceTests
 {
-    [Fact]
-    public async Task Series_study_and_patient_become_stable_once_StableAge_has_passed_without_news()
+    [Theory, IndexProviders]
+    public async Task Series_study_and_patient_become_stable_once_StableAge_has_passed_without_news(string provider)
     {
-        await using var index = await IndexHarness.StartAsync(("StableAge", "60"));
+        await using var index = await IndexHarness.StartAsync(provider, ("StableAge", "60"));
         var maintenance = index.Get<IndexMaintenance>();
         await index.StoreSuccessfullyAsync("STABLE", 1);
         index.Clock.Advance(TimeSpan.FromSeconds(30));
@@ -28,10 +28,10 @@ public sealed class IndexMaintenanceTests
         Assert.Equal(0, await maintenance.MarkStableAsync(CancellationToken.None)); // once only
     }
 
-    [Fact]
-    public async Task The_stability_monitor_runs_on_the_injected_clock()
+    [Theory, IndexProviders]
+    public async Task The_stability_monitor_runs_on_the_injected_clock(string provider)
     {
-        await using var index = await IndexHarness.StartAsync(("StableAge", "60"));
+        await using var index = await IndexHarness.StartAsync(provider, ("StableAge", "60"));
         await index.StoreSuccessfullyAsync("MONITORED");
         var monitor = index.Get<IEnumerable<IHostedService>>().OfType<StabilityMonitor>().Single();
         await monitor.StartAsync(CancellationToken.None);
@@ -47,7 +47,7 @@ public sealed class IndexMaintenanceTests
         finally { await monitor.StopAsync(CancellationToken.None); }
     }
 
-    [Fact]
+    [Fact] // SQLite's own write-ahead log; PostgreSQL checkpoints itself.
     public async Task The_write_ahead_log_is_checkpointed_once_ingest_has_been_idle_for_two_seconds()
     {
         await using var index = await IndexHarness.StartAsync();
@@ -65,10 +65,10 @@ public sealed class IndexMaintenanceTests
         Assert.Equal(0, new FileInfo(wal).Length);
     }
 
-    [Fact]
-    public async Task Md5s_are_computed_on_first_request_from_an_intact_file_and_kept()
+    [Theory, IndexProviders]
+    public async Task Md5s_are_computed_on_first_request_from_an_intact_file_and_kept(string provider)
     {
-        await using var index = await IndexHarness.StartAsync();
+        await using var index = await IndexHarness.StartAsync(provider);
         var files = index.Get<InstanceFiles>();
         var bytes = IndexHarness.Instance("MD5", 1);
         var (outcome, _, ids) = index.Store(bytes);

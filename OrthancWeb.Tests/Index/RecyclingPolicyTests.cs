@@ -7,10 +7,10 @@ public sealed class RecyclingPolicyTests
 {
     private const int Slice = 300 * 1024;
 
-    [Fact]
-    public async Task The_least_recently_updated_unprotected_patient_goes_first_and_never_the_incoming_one()
+    [Theory, IndexProviders]
+    public async Task The_least_recently_updated_unprotected_patient_goes_first_and_never_the_incoming_one(string provider)
     {
-        await using var index = await IndexHarness.StartAsync(("MaximumStorageSize", "1"));
+        await using var index = await IndexHarness.StartAsync(provider, ("MaximumStorageSize", "1"));
         var patient = (string id) => OrthancWeb.Index.PublicIds.Patient(id);
         var files = new Dictionary<string, string>();
         // One slice a minute, so that the patients' last updates are in this order.
@@ -37,10 +37,10 @@ public sealed class RecyclingPolicyTests
         Assert.Equal(["C1", "D1"], files.Where(f => index.Storage.Exists(f.Value)).Select(f => f.Key).Order());
     }
 
-    [Fact]
-    public async Task Protected_patients_are_never_recycled_and_the_refused_instance_leaves_no_trace()
+    [Theory, IndexProviders]
+    public async Task Protected_patients_are_never_recycled_and_the_refused_instance_leaves_no_trace(string provider)
     {
-        await using var index = await IndexHarness.StartAsync(("MaximumPatientCount", "2"));
+        await using var index = await IndexHarness.StartAsync(provider, ("MaximumPatientCount", "2"));
         var writer = index.Get<IndexWriter>();
         foreach (var p in new[] { "A", "B" })
         {
@@ -60,10 +60,10 @@ public sealed class RecyclingPolicyTests
         Assert.Equal(index.CountUsage(), usage);
     }
 
-    [Fact]
-    public async Task A_refused_replacement_in_a_batch_is_undone_while_the_rest_of_the_batch_is_stored()
+    [Theory, IndexProviders]
+    public async Task A_refused_replacement_in_a_batch_is_undone_while_the_rest_of_the_batch_is_stored(string provider)
     {
-        await using var index = await IndexHarness.StartAsync(("MaximumStorageSize", "1"));
+        await using var index = await IndexHarness.StartAsync(provider, ("MaximumStorageSize", "1"));
         var writer = index.Get<IndexWriter>();
         var (first, file, ids) = index.Store(IndexHarness.Instance("A", 1, 400 * 1024));
         Assert.Equal(StoreStatus.Success, (await first).Status);

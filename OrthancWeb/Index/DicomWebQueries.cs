@@ -26,36 +26,36 @@ public sealed partial class IndexQueries
         var result = new List<long>(1);
         // Compiled once: a frame or a rendered image asks this on every request, and building the query each time cost
         // more than running it.
-        var ids = seriesUid is null ? StudyIds(db, studyUid)
-            : sopInstanceUid is null ? SeriesIds(db, studyUid, seriesUid)
-            : InstanceIds(db, studyUid, seriesUid, sopInstanceUid);
+        var ids = seriesUid is null ? StudyIds.For(db)(db, studyUid)
+            : sopInstanceUid is null ? SeriesIds.For(db)(db, studyUid, seriesUid)
+            : InstanceIds.For(db)(db, studyUid, seriesUid, sopInstanceUid);
         await foreach (var id in ids.WithCancellation(ct)) result.Add(id);
         return result;
     }
 
     // Each starts from the (Tag, Value) index on the UID asked for, then checks the parents by their primary keys: a
     // query that started from Resources and asked "has a tag equal to ..." of each row read every instance.
-    private static readonly Func<IndexDbContext, string, IAsyncEnumerable<long>> StudyIds = EF.CompileAsyncQuery((IndexDbContext db, string study) =>
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, IAsyncEnumerable<long>>> StudyIds = new(() => EF.CompileAsyncQuery((IndexDbContext db, string study) =>
         from t in db.MainDicomTags
         where t.Tag == StudyUidTag && t.Value == study
         join r in db.Resources on t.ResourceId equals r.Id
         where r.Level == ResourceLevel.Study
-        select r.Id);
+        select r.Id));
 
-    private static readonly Func<IndexDbContext, string, string, IAsyncEnumerable<long>> SeriesIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series) =>
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, string, IAsyncEnumerable<long>>> SeriesIds = new(() => EF.CompileAsyncQuery((IndexDbContext db, string study, string series) =>
         from t in db.MainDicomTags
         where t.Tag == SeriesUidTag && t.Value == series
         join r in db.Resources on t.ResourceId equals r.Id
         where r.Level == ResourceLevel.Series && r.Parent!.Tags.Any(p => p.Tag == StudyUidTag && p.Value == study)
-        select r.Id);
+        select r.Id));
 
-    private static readonly Func<IndexDbContext, string, string, string, IAsyncEnumerable<long>> InstanceIds = EF.CompileAsyncQuery((IndexDbContext db, string study, string series, string sop) =>
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, string, string, IAsyncEnumerable<long>>> InstanceIds = new(() => EF.CompileAsyncQuery((IndexDbContext db, string study, string series, string sop) =>
         from t in db.MainDicomTags
         where t.Tag == SopUidTag && t.Value == sop
         join r in db.Resources on t.ResourceId equals r.Id
         where r.Level == ResourceLevel.Instance && r.Parent!.Tags.Any(p => p.Tag == SeriesUidTag && p.Value == series)
             && r.Parent.Parent!.Tags.Any(p => p.Tag == StudyUidTag && p.Value == study)
-        select r.Id);
+        select r.Id));
 
     /// <summary>
     /// An instance named by its three UIDs, resolved and read in one compiled statement: the path of every frame and
@@ -66,12 +66,12 @@ public sealed partial class IndexQueries
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var result = new List<WebInstance>(1);
-        await foreach (var i in InstanceByUids(db, studyUid, seriesUid, sopInstanceUid).WithCancellation(ct)) result.Add(i);
+        await foreach (var i in InstanceByUids.For(db)(db, studyUid, seriesUid, sopInstanceUid).WithCancellation(ct)) result.Add(i);
         if (result.Count > 1) result.Sort((a, b) => a.RowId.CompareTo(b.RowId));
         return result;
     }
 
-    private static readonly Func<IndexDbContext, string, string, string, IAsyncEnumerable<WebInstance>> InstanceByUids = EF.CompileAsyncQuery(
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, string, string, IAsyncEnumerable<WebInstance>>> InstanceByUids = new(() => EF.CompileAsyncQuery(
         (IndexDbContext db, string study, string series, string sop) =>
             from u in db.MainDicomTags
             where u.Tag == SopUidTag && u.Value == sop
@@ -88,7 +88,7 @@ public sealed partial class IndexQueries
                 r.Metadata.Where(m => m.Name == "SopClassUid").Select(m => m.Value).FirstOrDefault() ?? "",
                 r.Metadata.Where(m => m.Name == "TransferSyntax").Select(m => m.Value).FirstOrDefault() ?? "",
                 new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1),
-                null));
+                null)));
 
     /// <summary>
     /// The instances below resources of one level (row IDs from <see cref="ResolveUidsAsync"/>), in series then arrival

@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace OrthancWeb.Index;
 
-/// <summary>The DICOM index. Provider-neutral: no raw SQL here, so PostgreSQL can follow SQLite.</summary>
+/// <summary>The DICOM index, one model for SQLite and PostgreSQL (see <see cref="IndexDatabase"/>).</summary>
 public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : DbContext(options)
 {
     public DbSet<Resource> Resources => Set<Resource>();
@@ -96,5 +96,24 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             e.HasIndex(w => w.AccessionNumber);
             e.HasIndex(w => w.StudyInstanceUid);
         });
+        if (Database.IsPostgreSql()) ForPostgreSql(modelBuilder);
+    }
+
+    /// <summary>
+    /// What makes PostgreSQL answer as SQLite does. Text compares and sorts byte by byte (collation "C", SQLite's
+    /// BINARY): the grids' order and the range matches of <see cref="IndexQueries"/> do not depend on the server's
+    /// locale, and a LIKE 'ABC%' can walk a plain b-tree index. A time read back from SQLite carries no kind and is
+    /// UTC by convention; PostgreSQL's timestamptz wants it said.
+    /// </summary>
+    private static void ForPostgreSql(ModelBuilder modelBuilder)
+    {
+        var utc = new Microsoft.EntityFrameworkCore.Storage.ValueConversion.ValueConverter<DateTime, DateTime>(
+            v => v.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(v, DateTimeKind.Utc) : v.ToUniversalTime(), v => v);
+        foreach (var property in modelBuilder.Model.GetEntityTypes().SelectMany(e => e.GetProperties()))
+        {
+            if (property.ClrType == typeof(string)) property.SetCollation("C");
+            else if (property.ClrType == typeof(DateTime)) property.SetValueConverter(utc);
+            else if (property.ClrType == typeof(DateTime?)) property.SetValueConverter(utc);
+        }
     }
 }

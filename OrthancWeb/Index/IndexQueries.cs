@@ -63,49 +63,49 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
 
     // GetAsync serves every resource route and every expanded find: its five queries are compiled once (EF's LINQ
     // translation cost more than SQLite's own work on these one-row lookups). Level -1 means any level.
-    private static readonly Func<IndexDbContext, string, int, CancellationToken, Task<ResourceHeader?>> HeaderQuery =
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, int, CancellationToken, Task<ResourceHeader?>>> HeaderQuery = new(() =>
         EF.CompileAsyncQuery((IndexDbContext db, string publicId, int level, CancellationToken ct) => db.Resources.AsNoTracking()
             .Where(x => x.PublicId == publicId && (level < 0 || (int)x.Level == level))
             .Select(x => new ResourceHeader(x.Id, x.Level, x.PublicId, x.Parent != null ? x.Parent.PublicId : null, x.ParentId, x.IsStable, x.LastUpdate, x.IsProtected))
-            .FirstOrDefault());
+            .FirstOrDefault()));
 
-    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<MainDicomTag>> TagsQuery =
-        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.MainDicomTags.AsNoTracking().Where(t => t.ResourceId == id));
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, IAsyncEnumerable<MainDicomTag>>> TagsQuery = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.MainDicomTags.AsNoTracking().Where(t => t.ResourceId == id)));
 
-    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<string>> ChildrenQuery =
-        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Resources.Where(c => c.ParentId == id).OrderBy(c => c.Id).Select(c => c.PublicId));
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, IAsyncEnumerable<string>>> ChildrenQuery = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Resources.Where(c => c.ParentId == id).OrderBy(c => c.Id).Select(c => c.PublicId)));
 
-    private static readonly Func<IndexDbContext, long, IAsyncEnumerable<ResourceMetadata>> MetadataQuery =
-        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Metadata.AsNoTracking().Where(m => m.ResourceId == id));
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, IAsyncEnumerable<ResourceMetadata>>> MetadataQuery = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Metadata.AsNoTracking().Where(m => m.ResourceId == id)));
 
-    private static readonly Func<IndexDbContext, long, CancellationToken, Task<AttachmentInfo?>> FileQuery =
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, CancellationToken, Task<AttachmentInfo?>>> FileQuery = new(() =>
         EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Attachments
             .Where(a => a.ResourceId == id && a.ContentType == Attachment.DicomContentType)
             .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
-            .FirstOrDefault());
+            .FirstOrDefault()));
 
     public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var r = await HeaderQuery(db, publicId, level is { } l ? (int)l : -1, ct);
+        var r = await HeaderQuery.For(db)(db, publicId, level is { } l ? (int)l : -1, ct);
         if (r is null) return null;
         var tags = await TagsOf(db, r.Id, ct);
         var children = new List<string>();
         if (r.Level != ResourceLevel.Instance)
-            await foreach (var c in ChildrenQuery(db, r.Id).WithCancellation(ct)) children.Add(c);
+            await foreach (var c in ChildrenQuery.For(db)(db, r.Id).WithCancellation(ct)) children.Add(c);
         IReadOnlyDictionary<DicomTag, string>? patientTags = null;
         if (r.Level == ResourceLevel.Study && r.ParentId is { } pid)
             patientTags = await TagsOf(db, pid, ct);
-        var file = r.Level == ResourceLevel.Instance ? await FileQuery(db, r.Id, ct) : null;
+        var file = r.Level == ResourceLevel.Instance ? await FileQuery.For(db)(db, r.Id, ct) : null;
         var metadata = new Dictionary<string, string>();
-        await foreach (var m in MetadataQuery(db, r.Id).WithCancellation(ct)) metadata[m.Name] = m.Value;
+        await foreach (var m in MetadataQuery.For(db)(db, r.Id).WithCancellation(ct)) metadata[m.Name] = m.Value;
         return new ResourceInfo(r.Level, r.PublicId, r.ParentPublicId, children, tags, patientTags, r.IsStable, r.LastUpdate, r.IsProtected, file, metadata);
     }
 
     private static async Task<IReadOnlyDictionary<DicomTag, string>> TagsOf(IndexDbContext db, long id, CancellationToken ct)
     {
         var tags = new Dictionary<DicomTag, string>();
-        await foreach (var t in TagsQuery(db, id).WithCancellation(ct)) tags[new DicomTag((uint)t.Tag)] = t.Value;
+        await foreach (var t in TagsQuery.For(db)(db, id).WithCancellation(ct)) tags[new DicomTag((uint)t.Tag)] = t.Value;
         return tags;
     }
 
@@ -335,18 +335,18 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         return result;
     }
 
-    private static readonly Func<IndexDbContext, string, CancellationToken, Task<AttachmentInfo?>> AttachmentOfInstance =
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, CancellationToken, Task<AttachmentInfo?>>> AttachmentOfInstance = new(() =>
         EF.CompileAsyncQuery((IndexDbContext db, string publicId, CancellationToken ct) =>
             db.Resources.Where(r => r.PublicId == publicId && r.Level == ResourceLevel.Instance)
                 .Join(db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType), r => r.Id, a => a.ResourceId,
                     (r, a) => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
-                .FirstOrDefault());
+                .FirstOrDefault()));
 
     /// <summary>The DICOM file of an instance in one query: the hot path of every image and file request.</summary>
     public async Task<AttachmentInfo?> AttachmentAsync(string instancePublicId, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await AttachmentOfInstance(db, instancePublicId, ct);
+        return await AttachmentOfInstance.For(db)(db, instancePublicId, ct);
     }
 
     /// <summary>/tools/lookup: which resources carry this DICOM identifier (PatientID, Study/Series/SOP Instance UID).</summary>

@@ -7,22 +7,13 @@ namespace OrthancWeb.Index;
 public static class IndexRegistration
 {
     /// <summary>
-    /// The DICOM index (EF Core on SQLite): its single writer and the parts that hold its rules, its queries, the
+    /// The DICOM index (EF Core on SQLite or PostgreSQL, see <see cref="IndexDatabase"/>): its single writer and the parts that hold its rules, its queries, the
     /// start-up check and stability marking. Needs a <see cref="TimeProvider"/>.
     /// </summary>
     public static IServiceCollection AddIndex(this IServiceCollection services, IConfiguration configuration, DataPaths paths)
     {
         var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        services.AddPooledDbContextFactory<IndexDbContext>(o =>
-        {
-            if (store.IndexProvider != "Sqlite")
-                throw new InvalidOperationException($"Index provider '{store.IndexProvider}' is not available in this build; use Sqlite");
-            // A list in a query (ids.Contains(...)) goes as one JSON parameter: EF Core 10 otherwise makes one SQL parameter per
-            // item, and SQLite refuses more than 32,766 (a find matching 100,000 studies failed).
-            o.UseSqlite($"Data Source={paths.IndexDatabaseFile};Default Timeout=60;Foreign Keys=True",
-                sqlite => sqlite.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
-            if (StorageArea.CanSyncFileSystem) o.AddInterceptors(new SqliteSynchronousInterceptor());
-        });
+        services.AddPooledDbContextFactory<IndexDbContext>(o => IndexDatabase.Configure(o, store, paths.IndexDatabaseFile));
         services.AddSingleton<HierarchyCache>();
         services.AddSingleton<StorageUsage>();
         services.AddSingleton<DurabilityWatermark>();

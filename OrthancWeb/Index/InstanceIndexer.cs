@@ -39,11 +39,11 @@ public sealed class InstanceIndexer(
         return null;
     }
 
-    private static readonly Func<IndexDbContext, string, CancellationToken, Task<Resource?>> ResourceByPublicIdNoTracking =
-        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id));
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, CancellationToken, Task<Resource?>>> ResourceByPublicIdNoTracking = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, string id, CancellationToken ct) => db.Resources.AsNoTracking().FirstOrDefault(r => r.PublicId == id)));
 
-    private static readonly Func<IndexDbContext, long, CancellationToken, Task<int>> ChildCount =
-        EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Resources.Count(r => r.ParentId == id));
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, CancellationToken, Task<int>>> ChildCount = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id, CancellationToken ct) => db.Resources.Count(r => r.ParentId == id)));
 
     public void Dispose() => DropContext();
 
@@ -126,7 +126,7 @@ public sealed class InstanceIndexer(
         var ds = header.Dataset;
 
         // Rows inserted earlier in this batch are visible here: the inserts run in the batch's transaction.
-        var existing = await rows.IdAsync(ids.InstancePublicId, ct) == 0 ? null : await ResourceByPublicIdNoTracking(transaction.Db, ids.InstancePublicId, ct);
+        var existing = await rows.IdAsync(ids.InstancePublicId, ct) == 0 ? null : await ResourceByPublicIdNoTracking.For(transaction.Db)(transaction.Db, ids.InstancePublicId, ct);
         // A replacing instance brings the current values of its parents' main tags too (modification in place).
         var refreshParents = existing is not null;
         if (existing is not null)
@@ -147,7 +147,7 @@ public sealed class InstanceIndexer(
         var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct,
             arrival.RemoteAet is not null || arrival.Origin == "RestApi" ? [("RemoteAET", arrival.RemoteAet ?? "")] : null);
         if (!hierarchy.TryGetSeriesCount(seriesId, out var count))
-            count = await ChildCount(transaction.Db, seriesId, ct);
+            count = await ChildCount.For(transaction.Db)(transaction.Db, seriesId, ct);
         var indexInSeries = count + 1;
         hierarchy.SetSeriesCount(seriesId, indexInSeries);
 

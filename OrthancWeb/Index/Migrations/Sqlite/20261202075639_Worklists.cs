@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class Worklists : Migration

@@ -8,7 +8,7 @@ using OrthancWeb.Index;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     [DbContext(typeof(IndexDbContext))]
     [Migration("20261202040833_InstanceJson")]

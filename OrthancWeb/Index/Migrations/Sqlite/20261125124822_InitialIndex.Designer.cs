@@ -8,11 +8,11 @@ using OrthancWeb.Index;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     [DbContext(typeof(IndexDbContext))]
-    [Migration("20261202075639_Worklists")]
-    partial class Worklists
+    [Migration("20261125124822_InitialIndex")]
+    partial class InitialIndex
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -27,10 +27,6 @@ namespace OrthancWeb.Index.Migrations
 
                     b.Property<int>("ContentType")
                         .HasColumnType("INTEGER");
-
-                    b.Property<string>("Checksum")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
 
                     b.Property<string>("CompressedMd5")
                         .IsRequired()
@@ -100,20 +96,6 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("GlobalProperties");
                 });
 
-            modelBuilder.Entity("OrthancWeb.Index.InstanceJson", b =>
-                {
-                    b.Property<long>("ResourceId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<byte[]>("Data")
-                        .IsRequired()
-                        .HasColumnType("BLOB");
-
-                    b.HasKey("ResourceId");
-
-                    b.ToTable("InstanceJson");
-                });
-
             modelBuilder.Entity("OrthancWeb.Index.MainDicomTag", b =>
                 {
                     b.Property<long>("ResourceId")
@@ -134,49 +116,9 @@ namespace OrthancWeb.Index.Migrations
 
                     b.HasIndex("Tag", "Value");
 
-                    b.HasIndex("Tag", "ValueUpper", "ResourceId")
-                        .IsUnique();
+                    b.HasIndex("Tag", "ValueUpper");
 
                     b.ToTable("MainDicomTags");
-                });
-
-            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("Created")
-                        .HasColumnType("TEXT");
-
-                    b.Property<int>("Frame")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<long>("InstanceId")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Points")
-                        .IsRequired()
-                        .HasMaxLength(512)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("UserId")
-                        .IsRequired()
-                        .HasMaxLength(256)
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("UserId");
-
-                    b.HasIndex("InstanceId", "UserId", "Frame");
-
-                    b.ToTable("Measurements");
                 });
 
             modelBuilder.Entity("OrthancWeb.Index.Resource", b =>
@@ -216,9 +158,6 @@ namespace OrthancWeb.Index.Migrations
 
                     b.HasIndex("Level", "Id");
 
-                    b.HasIndex("Level", "ParentId")
-                        .HasFilter("\"Level\" = 1");
-
                     b.HasIndex("Level", "IsProtected", "LastUpdate");
 
                     b.ToTable("Resources");
@@ -241,80 +180,6 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("Metadata");
                 });
 
-            modelBuilder.Entity("OrthancWeb.Index.WorklistItem", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("INTEGER");
-
-                    b.Property<string>("AccessionNumber")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("Created")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("DataSet")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Modality")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("PatientId")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("PatientName")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime?>("Performed")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("PublicId")
-                        .IsRequired()
-                        .HasMaxLength(36)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("RequestedProcedureId")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ScheduledDate")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("ScheduledTime")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("StationAet")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("StudyInstanceUid")
-                        .IsRequired()
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("Updated")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("AccessionNumber");
-
-                    b.HasIndex("PublicId")
-                        .IsUnique();
-
-                    b.HasIndex("StudyInstanceUid");
-
-                    b.HasIndex("ScheduledDate", "ScheduledTime");
-
-                    b.ToTable("WorklistItems");
-                });
-
             modelBuilder.Entity("OrthancWeb.Index.Attachment", b =>
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
@@ -324,29 +189,11 @@ namespace OrthancWeb.Index.Migrations
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("OrthancWeb.Index.InstanceJson", b =>
-                {
-                    b.HasOne("OrthancWeb.Index.Resource", null)
-                        .WithOne()
-                        .HasForeignKey("OrthancWeb.Index.InstanceJson", "ResourceId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("OrthancWeb.Index.MainDicomTag", b =>
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Tags")
                         .HasForeignKey("ResourceId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
-                {
-                    b.HasOne("OrthancWeb.Index.Resource", null)
-                        .WithMany()
-                        .HasForeignKey("InstanceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

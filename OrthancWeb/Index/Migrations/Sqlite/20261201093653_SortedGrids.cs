@@ -2,7 +2,7 @@
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class SortedGrids : Migration

@@ -8,11 +8,11 @@ using OrthancWeb.Index;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     [DbContext(typeof(IndexDbContext))]
-    [Migration("20261125124822_InitialIndex")]
-    partial class InitialIndex
+    [Migration("20261126010125_AttachmentChecksum")]
+    partial class AttachmentChecksum
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -27,6 +27,10 @@ namespace OrthancWeb.Index.Migrations
 
                     b.Property<int>("ContentType")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("Checksum")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("CompressedMd5")
                         .IsRequired()

@@ -8,11 +8,11 @@ using OrthancWeb.Index;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     [DbContext(typeof(IndexDbContext))]
-    [Migration("20261126010125_AttachmentChecksum")]
-    partial class AttachmentChecksum
+    [Migration("20261201225222_Measurements")]
+    partial class Measurements
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -120,9 +120,49 @@ namespace OrthancWeb.Index.Migrations
 
                     b.HasIndex("Tag", "Value");
 
-                    b.HasIndex("Tag", "ValueUpper");
+                    b.HasIndex("Tag", "ValueUpper", "ResourceId")
+                        .IsUnique();
 
                     b.ToTable("MainDicomTags");
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("Created")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Frame")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("InstanceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Points")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("UserId")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId");
+
+                    b.HasIndex("InstanceId", "UserId", "Frame");
+
+                    b.ToTable("Measurements");
                 });
 
             modelBuilder.Entity("OrthancWeb.Index.Resource", b =>
@@ -162,6 +202,9 @@ namespace OrthancWeb.Index.Migrations
 
                     b.HasIndex("Level", "Id");
 
+                    b.HasIndex("Level", "ParentId")
+                        .HasFilter("\"Level\" = 1");
+
                     b.HasIndex("Level", "IsProtected", "LastUpdate");
 
                     b.ToTable("Resources");
@@ -198,6 +241,15 @@ namespace OrthancWeb.Index.Migrations
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Tags")
                         .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.Measurement", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany()
+                        .HasForeignKey("InstanceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

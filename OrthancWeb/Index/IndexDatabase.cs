@@ -1,0 +1,46 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// The two index providers and how a context is pointed at one: SQLite in the data folder (the embedded default) or a
+/// PostgreSQL server named by a connection string. One model, one migration history per provider
+/// (<c>Index/Migrations/Sqlite</c>, <c>Index/Migrations/PostgreSql</c>), chosen by <see cref="ProviderMigrationsAssembly"/>.
+/// </summary>
+public static class IndexDatabase
+{
+    public const string Sqlite = "Sqlite";
+    public const string PostgreSql = "PostgreSQL";
+
+    /// <summary>Configures <paramref name="options"/> for the provider the settings name.</summary>
+    /// <param name="sqliteFile">The SQLite database file (used only by the SQLite provider).</param>
+    public static void Configure(DbContextOptionsBuilder options, StorageOptions store, string sqliteFile)
+    {
+        switch (store.IndexProvider)
+        {
+            case Sqlite:
+                // A list in a query (ids.Contains(...)) goes as one JSON parameter: EF Core 10 otherwise makes one SQL
+                // parameter per item, and SQLite refuses more than 32,766 (a find matching 100,000 studies failed).
+                options.UseSqlite($"Data Source={sqliteFile};Default Timeout=60;Foreign Keys=True",
+                    sqlite => sqlite.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
+                if (StorageArea.CanSyncFileSystem) options.AddInterceptors(new SqliteSynchronousInterceptor());
+                break;
+            case PostgreSql:
+                if (string.IsNullOrWhiteSpace(store.IndexConnectionString))
+                    throw new InvalidOperationException("IndexProvider is PostgreSQL but IndexConnectionString is empty");
+                // A list goes as one array parameter (= ANY(@ids)), however long.
+                options.UseNpgsql(store.IndexConnectionString,
+                    npgsql => npgsql.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown index provider '{store.IndexProvider}': use {Sqlite} or {PostgreSql}");
+        }
+        options.ReplaceService<IMigrationsAssembly, ProviderMigrationsAssembly>();
+    }
+
+    /// <summary>Whether a context runs on PostgreSQL (its SQL differs from SQLite's in a few places).</summary>
+    public static bool IsPostgreSql(this Microsoft.EntityFrameworkCore.Infrastructure.DatabaseFacade database) =>
+        database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL";
+}
