@@ -186,6 +186,8 @@ public sealed class MatlabJobsRequestedTagsTests(MatlabJobsRequestedTagsFixture 
         var ct = series.Single(s => s!["ID"]!.GetValue<string>() == parent)!;
         Assert.Equal(simplified["Rows"]!.GetValue<string>(), ct["RequestedTags"]!["Rows"]!.GetValue<string>());
         Assert.Equal("1", ct["RequestedTags"]!["NumberOfSeriesRelatedInstances"]!.GetValue<string>());
+        var children = (await Rest.GetJsonAsync(fx.OursClient, $"/studies/{study}/series?requestedTags=SeriesDescription;ImageType")).AsArray();
+        Assert.Equal(simplified["ImageType"]!.GetValue<string>(), Assert.Single(children)!["RequestedTags"]!["ImageType"]!.GetValue<string>());
 
         // A name that is no tag is a 400, as an unknown tag in Query.
         using var bad = await fx.OursClient.PostAsync("/tools/find", Body(new { Level = "Study", Expand = true, Query = new { }, RequestedTags = new[] { "NoSuchTag" } }));

@@ -69,7 +69,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         var singular = target < level; // parents are a single object in Orthanc (/instances/{id}/study)
         var list = new JsonArray();
         foreach (var rid in ids)
-            if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(await WithRequestedTagsAsync(r, ct));
         audit.Record(new AuditEvent(AuditActions.View, AuditOutcome.Success)
         {
             ResourceLevel = level.ToString(), ResourceId = id, Details = string.Create(CultureInfo.InvariantCulture, $"its {relation}: {list.Count}"),
