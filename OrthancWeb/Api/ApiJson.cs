@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc;
 using OrthancWeb.Dicom.Data;
+using OrthancWeb.Dicom.Json;
 using OrthancWeb.Index;
 using OrthancWeb.Ingest;
 
@@ -69,6 +70,22 @@ public static class ApiJson
                 o["FileUuid"] = r.File?.Uuid;
                 o["IndexInSeries"] = r.Metadata.TryGetValue("IndexInSeries", out var idx) && int.TryParse(idx, CultureInfo.InvariantCulture, out var i) ? i : null;
                 break;
+        }
+        return o;
+    }
+
+    /// <summary>
+    /// Orthanc 1.11's "RequestedTags" object, in the shape of the answer's main tags (keywords, "gggg,eeee", or full
+    /// entries): what the index holds, then what the file gave, each tag once.
+    /// </summary>
+    public static JsonObject RequestedTags(RequestedValues values, TagFormat format)
+    {
+        var o = Tags(values.Main, format);
+        if (values.FromFile is { } ds)
+        {
+            var json = new OrthancJson();
+            var shape = format switch { TagFormat.Full => json.ToFull(ds), TagFormat.TagNumbers => json.ToShort(ds), _ => json.ToSimplified(ds) };
+            foreach (var (key, value) in shape) o[key] = value?.DeepClone();
         }
         return o;
     }

@@ -49,11 +49,7 @@ public sealed class ImagingController(RenderingService rendering, IAuditTrail au
         if (QueryFlag("rescale", true) is not { } rescale) return BooleanExpected("rescale");
         return await WithInstance(id, loaded =>
         {
-            // Beyond the last frame, orthanc 1.10.1 answers 400 with "Parameter out of range" for native pixel data
-            // and "Bad file format" for encapsulated pixel data (its decoder finds no such fragment).
-            if (frame >= loaded.Frames.FrameCount)
-                return ApiJson.Error(HttpContext, new ApiError(400, loaded.Frames.IsEncapsulated ? OrthancErrorCode.BadFileFormat : OrthancErrorCode.ParameterOutOfRange,
-                    $"frame {frame} does not exist (the instance has {loaded.Frames.FrameCount})"));
+            if (frame >= loaded.Frames.FrameCount) return FrameBeyondLast(loaded, frame.Value);
             var frames = frame is { } one ? [one] : Enumerable.Range(0, loaded.Frames.FrameCount).ToList();
             var array = NumpyArrays.Encode(loaded, frames, frameAxis: frame is null, rescale, compress);
             return array is null
@@ -61,6 +57,31 @@ public sealed class ImagingController(RenderingService rendering, IAuditTrail au
                 : File(array, "application/octet-stream");
         }, ct);
     }
+
+    /// <summary>The first frame as a MATLAB/Octave expression (see <see cref="MatlabText"/>): orthanc answers frame 0 of a multi-frame instance.</summary>
+    [HttpGet("matlab")]
+    public Task<IActionResult> Matlab(string id, CancellationToken ct) => MatlabAsync(id, 0, ct);
+
+    /// <summary>One frame as a MATLAB/Octave expression; a frame that is not a number matches no route (orthanc's 404).</summary>
+    [HttpGet("frames/{frame:int:min(0)}/matlab")]
+    public Task<IActionResult> FrameMatlab(string id, int frame, CancellationToken ct) => MatlabAsync(id, frame, ct);
+
+    private Task<IActionResult> MatlabAsync(string id, int frame, CancellationToken ct) => WithInstance(id, loaded =>
+    {
+        var unsupported = ApiJson.Error(HttpContext, new ApiError(500, OrthancErrorCode.NotImplemented,
+            $"no MATLAB export for {loaded.Frames.Info.Photometric} with {loaded.Frames.Info.BitsAllocated}-bit samples"));
+        if (!MatlabText.Supports(loaded.Frames)) return unsupported;
+        if (frame >= loaded.Frames.FrameCount) return FrameBeyondLast(loaded, frame);
+        return MatlabText.Encode(loaded, frame) is { } text ? Content(text, "text/plain") : unsupported;
+    }, ct);
+
+    /// <summary>
+    /// Beyond the last frame, orthanc 1.10.1 answers 400 with "Parameter out of range" for native pixel data and
+    /// "Bad file format" for encapsulated pixel data (its decoder finds no such fragment).
+    /// </summary>
+    private ObjectResult FrameBeyondLast(RenderingService.Loaded loaded, int frame) =>
+        ApiJson.Error(HttpContext, new ApiError(400, loaded.Frames.IsEncapsulated ? OrthancErrorCode.BadFileFormat : OrthancErrorCode.ParameterOutOfRange,
+            $"frame {frame} does not exist (the instance has {loaded.Frames.FrameCount})"));
 
     /// <summary>A GET flag as Orthanc reads it: absent is the default, present without a value is true, else 0/1/true/false.</summary>
     private bool? QueryFlag(string name, bool absent) =>

@@ -23,6 +23,17 @@ public sealed class JobsController(JobEngine jobs) : ControllerBase
         jobs.Get(id, User) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
 
     /// <summary>
+    /// Orthanc 1.12: a completed job leaves the history (200, an empty text body); an unknown job, someone else's, or
+    /// one still pending or running (to be canceled first) is orthanc's 404, code 7 "Inexistent item".
+    /// </summary>
+    [HttpDelete("{id}")]
+    [Authorize(Policy = Policies.Modify)]
+    public IActionResult Delete(string id) =>
+        jobs.Get(id, User) is not null && jobs.Delete(id)
+            ? Content("", "text/plain")
+            : ApiJson.Error(HttpContext, new ApiError(404, OrthancErrorCode.InexistentItem, $"No job found with this id, or the job is not completed: {id}"));
+
+    /// <summary>
     /// A job's output by name (Orthanc's /jobs/{id}/{key}): our jobs have one, the archive of an archive or media job
     /// (ExportController's jobs/{id}/archive, the more specific route); any other name is orthanc's 404, code 7.
     /// </summary>

@@ -13,7 +13,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ResourcesController(IndexQueries queries, IndexWriter writer, IAuditTrail audit) : ControllerBase
+public sealed class ResourcesController(IndexQueries queries, IndexWriter writer, RequestedTagsReader requestedTags, IAuditTrail audit) : ControllerBase
 {
     /// <summary>List the public IDs of a level, or with ?expand the resources themselves; ?since and ?limit page.</summary>
     [HttpGet("{collection:regex(^(patients|studies|series|instances)$)}")]
@@ -25,7 +25,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var list = new JsonArray();
         foreach (var id in ids)
-            if (await queries.GetAsync(id, level, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(id, level, ct) is { } r) list.Add(await WithRequestedTagsAsync(r, ct));
         // Expanded, a list carries the patients' names and IDs: recorded as a query (the IDs alone are not patient data).
         audit.Record(new AuditEvent(AuditActions.Query, AuditOutcome.Success)
         {
@@ -42,7 +42,20 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         if (r is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
         // The study's tags name its patient; a series or instance is named by its own ID (no extra query on this path).
         audit.Record(ResourceAudit.For(AuditActions.View, r));
-        return Ok(ApiJson.Resource(r));
+        return Ok(await WithRequestedTagsAsync(r, ct));
+    }
+
+    /// <summary>
+    /// A resource as Orthanc shows it, with Orthanc 1.11's "RequestedTags" when the query string asks for tags
+    /// (?requestedTags=, or ?requested-tags= as Orthanc 1.12.5 also spells it: keywords or "gggg,eeee" separated by ';').
+    /// </summary>
+    private async Task<JsonObject> WithRequestedTagsAsync(ResourceInfo r, CancellationToken ct)
+    {
+        var resource = ApiJson.Resource(r);
+        var requested = RequestedTagsReader.Parse(Request.Query["requestedTags"].Concat(Request.Query["requested-tags"]).OfType<string>());
+        if (requested.Count > 0)
+            resource["RequestedTags"] = ApiJson.RequestedTags(await requestedTags.ReadAsync(r.PublicId, r.Level, requested, ct), TagFormat.Simplify);
+        return resource;
     }
 
     /// <summary>/studies/{id}/instances, /instances/{id}/patient, ...: resources of another level related to this one.</summary>
@@ -56,7 +69,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         var singular = target < level; // parents are a single object in Orthanc (/instances/{id}/study)
         var list = new JsonArray();
         foreach (var rid in ids)
-            if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(ApiJson.Resource(r));
+            if (await queries.GetAsync(rid, target, ct) is { } r) list.Add(await WithRequestedTagsAsync(r, ct));
         audit.Record(new AuditEvent(AuditActions.View, AuditOutcome.Success)
         {
             ResourceLevel = level.ToString(), ResourceId = id, Details = string.Create(CultureInfo.InvariantCulture, $"its {relation}: {list.Count}"),

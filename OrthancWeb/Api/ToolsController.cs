@@ -17,7 +17,7 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ToolsController(IndexQueries queries, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
+public sealed class ToolsController(IndexQueries queries, RequestedTagsReader requestedTags, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
 {
     /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
@@ -33,9 +33,17 @@ public sealed class ToolsController(IndexQueries queries, ChangeLogClearing chan
             Labels: request.Labels, LabelsConstraint: labelsConstraint), ct);
         if (!request.Expand)
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
+        var format = request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify;
+        var requested = RequestedTagsReader.Parse(request.RequestedTags);
         var list = new JsonArray();
         foreach (var id in ids)
-            if (await queries.GetAsync(id, request.Level, ct) is { } r) list.Add(ApiJson.Resource(r, request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify));
+        {
+            if (await queries.GetAsync(id, request.Level, ct) is not { } r) continue;
+            var resource = ApiJson.Resource(r, format);
+            if (requested.Count > 0)
+                resource["RequestedTags"] = ApiJson.RequestedTags(await requestedTags.ReadAsync(id, request.Level, requested, ct), format);
+            list.Add(resource);
+        }
         return Ok(list);
     }
 

@@ -21,6 +21,8 @@ public sealed record ToolsFindRequest
     /// <summary>Orthanc 1.12: only resources with these labels, as <see cref="LabelsConstraint"/> says (All, Any or None).</summary>
     public List<string> Labels { get; init; } = [];
     public string LabelsConstraint { get; init; } = "All";
+    /// <summary>Orthanc 1.11: with Expand, each answer carries "RequestedTags", these tags' values (see <see cref="RequestedTagsReader"/>).</summary>
+    public List<string> RequestedTags { get; init; } = [];
 }
 
 /// <summary>POST /tools/bulk-delete.</summary>

@@ -28,6 +28,7 @@ public static class IndexRegistration
         services.AddSingleton<IndexQueries>();
         services.AddSingleton<ChangeLogClearing>();
         services.AddSingleton<InstanceFiles>();
+        services.AddSingleton<RequestedTagsReader>();
         services.AddSingleton<IndexReconstruction>();
         services.AddSingleton<MeasurementStore>();
         services.AddSingleton<IndexStartup>();

@@ -84,6 +84,8 @@ public sealed partial class JobEngine : BackgroundService
         // taken last is also the one written last.
         lock (_saveGate)
         {
+            // A job deleted from the history while its last state was being saved stays deleted.
+            if (!_jobs.ContainsKey(job.Id)) return;
             string text;
             lock (_gate) text = JsonSerializer.Serialize(job, Json);
             var path = Path.Combine(_folder, job.Id + ".json");
@@ -220,6 +222,27 @@ public sealed partial class JobEngine : BackgroundService
         }
         Save(job);
         _wake.Release();
+        return true;
+    }
+
+    /// <summary>
+    /// Orthanc 1.12's DELETE /jobs/{id} (Orthanc Book, REST API "Delete a job from history"): only a completed job
+    /// (Success or Failure, a canceled job included) leaves the history, with what it produced; a job that has not
+    /// run or not finished must be canceled first. False for an unknown or unfinished job.
+    /// </summary>
+    public bool Delete(string id)
+    {
+        if (Get(id) is not { } job) return false;
+        DemandControl(job);
+        lock (_gate)
+        {
+            // Under the gate: a worker cannot take the job, nor Resubmit revive it, between the check and the removal.
+            if (!job.IsFinished || !_jobs.TryRemove(id, out _)) return false;
+        }
+        // The saved job and its outputs (an archive is "{id}.zip"); a save still in flight has finished under _saveGate.
+        lock (_saveGate)
+            foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+        _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"} deleted from the history" });
         return true;
     }
 
