@@ -174,6 +174,16 @@ public sealed class PostgreSqlServerTests(TwoProvidersFixture fx) : IClassFixtur
         await AssertSameAsync(HttpMethod.Delete, $"/patients/{patients[^1]}");
         var before = await AssertSameAsync(HttpMethod.Get, "/statistics");
 
+        // A second server on the same database refuses to start while the first runs (several are not safe yet).
+        var folder = Directory.CreateTempSubdirectory("ow-second-").FullName;
+        try
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(folder, fx.PostgreSqlSettings.Replace(
+                $"\"DicomPort\": {fx.PostgreSqlDicomPort}", $"\"DicomPort\": {ServerProcess.FreePort()}", StringComparison.Ordinal)));
+            Assert.Contains("Another OrthancWeb server already uses the index database", refused.Message);
+        }
+        finally { Directory.Delete(folder, true); }
+
         await fx.RestartPostgreSqlAsync();
         var after = await Rest.GetJsonAsync(fx.PostgreSqlClient, "/statistics");
         Assert.Empty(JsonDifference.Between(before, after, new HashSet<string>()));

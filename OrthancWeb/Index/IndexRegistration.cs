@@ -14,6 +14,7 @@ public static class IndexRegistration
     {
         var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         services.AddPooledDbContextFactory<IndexDbContext>(o => IndexDatabase.Configure(o, store, paths.IndexDatabaseFile));
+        services.AddSingleton(sp => new IndexOwnership(store, sp.GetRequiredService<ILogger<IndexOwnership>>()));
         services.AddSingleton<HierarchyCache>();
         services.AddSingleton<StorageUsage>();
         services.AddSingleton<DurabilityWatermark>();

@@ -3,10 +3,11 @@ using Microsoft.EntityFrameworkCore;
 namespace OrthancWeb.Index;
 
 /// <summary>Brings the index to the current schema (EF Core migrations) and reconciles it with the storage area.</summary>
-public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> contexts, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
+public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> contexts, IndexOwnership ownership, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
 {
     public async Task RunAsync(CancellationToken ct = default)
     {
+        await ownership.AcquireAsync(ct);
         await using (var db = await contexts.CreateDbContextAsync(ct))
         {
             await db.Database.MigrateAsync(ct);
