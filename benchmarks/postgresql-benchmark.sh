@@ -101,7 +101,7 @@ mkdir "$pg_dir" && chown postgres "$pg_dir"
 pg_port=$(free_port)
 runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres -A trust -E UTF8 >/dev/null
 runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 60 start \
-  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" >/dev/null
+  -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c track_wal_io_timing=on" >/dev/null
 pg_started=1
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d "${2:-postgres}" -c "$1"; }
 sql "CREATE EXTENSION pg_stat_statements"
@@ -187,7 +187,7 @@ run() {
   fi
   start "$kind" "$dir" "$db"
   [ ${#warmup[@]} -gt 0 ] && send "$dir/warmup.log" "${warmup[@]}"
-  [ -n "$db" ] && sql "SELECT pg_stat_statements_reset()" >/dev/null
+  [ -n "$db" ] && sql "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
   echo "[$label, $senders sender(s)] load: $(uptime | sed 's/.*load/load/')"
   cpu0=$(cpu_of "$server_pid") pg0=$(pg_cpu)
   t0=$(date +%s%N)
@@ -208,7 +208,10 @@ run() {
     echo "FAILED: [$label, $senders sender(s)] /statistics says CountInstances=$got, expected $expected ($count + ${#warmup[@]} warm-up)" >&2
     exit 1
   fi
+  stop
   if [ -n "$db" ]; then
+    # After the server has stopped: its backends have then reported their statistics (WAL figures are flushed late).
+    sleep 1
     size=$(sql "SELECT pg_database_size('$db') / 1048576.0" | awk '{ printf "%.1f", $1 }')
     # The statements that cost most during the timed ingest (time inside PostgreSQL, all calls of one statement).
     sql "SELECT round(total_exec_time::numeric, 0) || ' ms ' || calls || ' calls ' || round((total_exec_time / calls)::numeric, 3) || ' ms/call: ' ||
@@ -217,8 +220,13 @@ run() {
          ORDER BY total_exec_time DESC LIMIT 6" >"$work/top-$db"
     sql "SELECT sum(calls) || ' statements (' || round(sum(calls) / $count.0, 1) || ' per instance), ' || round(sum(total_exec_time)::numeric, 0) || ' ms inside PostgreSQL'
          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')" >"$work/total-$db"
+    # Transactions and WAL flushes: a commit waits for its WAL flush (synchronous_commit on), inside the writer's turn.
+    sql "SELECT coalesce(sum(calls) FILTER (WHERE query ILIKE 'commit%'), 0) || ' COMMITs (' ||
+           round($count / greatest(coalesce(sum(calls) FILTER (WHERE query ILIKE 'commit%'), 0), 1)::numeric, 1) || ' instances per COMMIT)'
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')" >>"$work/total-$db"
+    sql "SELECT wal_sync || ' WAL flushes taking ' || round(wal_sync_time::numeric) || ' ms, ' || pg_size_pretty(wal_bytes) || ' of WAL (' ||
+           pg_size_pretty((wal_bytes / $count)::bigint) || ' per instance)' FROM pg_stat_wal" >>"$work/total-$db"
   fi
-  stop
   awk -v l="$label" -v s="$senders" -v ns=$((t1 - t0)) -v n="$count" -v b="$bytes" -v c0="$cpu0" -v c1="$cpu1" -v p0="$pg0" -v p1="$pg1" -v sz="$size" \
     'BEGIN { t = ns / 1e9; printf "%s|%s|%.0f|%.1f|%.0f|%s|%s|%.1f\n", l, s, n / t, b / 1048576 / t, (c1 - c0) * 1e6 / n,
              (sz == "-" ? "-" : sprintf("%.0f", (p1 - p0) * 1e6 / n)), sz, t }' >>"$work/results"
@@ -245,6 +253,7 @@ echo "(PG db size: pg_database_size after ${expected} instances, warm-up include
 for f in "$work"/top-*; do
   db=${f##*/top-}
   echo
-  echo "PostgreSQL, database $db, timed ingest: $(cat "$work/total-$db"); costliest statements:"
+  echo "PostgreSQL, database $db, timed ingest: $(paste -sd';' "$work/total-$db" | sed 's/;/; /g')"
+  echo "  costliest statements (time inside PostgreSQL):"
   sed 's/^/  /' "$f"
 done
