@@ -14,6 +14,7 @@
 #   BENCH_PAUSE=15     seconds of rest after `sync` before each server starts (orthanc leaves its files dirty in the cache)
 #   BENCH_REVERSE=1    runs the configurations in the reverse order (a second run then hands the drift to the others)
 #   BENCH_SENDERS="1 2"  which sender counts to run
+#   BENCH_ONLY='OrthancWeb.*'  an extended regex on the configurations' names (OrthancWeb|orthanc SQLite|PostgreSQL)
 #   ORTHANC_PG_CONNECTIONS=5  the plugin's IndexConnectionsCount (its default, 1, serialises every index access)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,6 +110,8 @@ postmaster=$(head -1 "$pg_dir/data/postmaster.pid")
 
 # CPU seconds (user + system) of a process and of its children that have exited and been waited for.
 cpu_of() { sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13 + $14 + $15) / hz }'; }
+# The system (kernel) part of that alone.
+sys_of() { sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($13 + $15) / hz }'; }
 # PostgreSQL's CPU so far: the postmaster with its reaped children, and the live backends.
 pg_cpu() {
   local total
@@ -189,7 +192,7 @@ run() {
   [ ${#warmup[@]} -gt 0 ] && send "$dir/warmup.log" "${warmup[@]}"
   [ -n "$db" ] && sql "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
   echo "[$label, $senders sender(s)] load: $(uptime | sed 's/.*load/load/')"
-  cpu0=$(cpu_of "$server_pid") pg0=$(pg_cpu)
+  cpu0=$(cpu_of "$server_pid") sys0=$(sys_of "$server_pid") pg0=$(pg_cpu)
   t0=$(date +%s%N)
   if [ "$senders" = 1 ]; then
     send "$dir/send-0.log" "${files[@]}"
@@ -202,7 +205,7 @@ run() {
     for p in "${pids[@]}"; do wait "$p" || { echo "[$label] a sender failed" >&2; exit 1; }; done
   fi
   t1=$(date +%s%N)
-  cpu1=$(cpu_of "$server_pid") pg1=$(pg_cpu)
+  cpu1=$(cpu_of "$server_pid") sys1=$(sys_of "$server_pid") pg1=$(pg_cpu)
   got=$(instances)
   if [ "$got" != "$expected" ]; then
     echo "FAILED: [$label, $senders sender(s)] /statistics says CountInstances=$got, expected $expected ($count + ${#warmup[@]} warm-up)" >&2
@@ -227,16 +230,20 @@ run() {
     sql "SELECT wal_sync || ' WAL flushes taking ' || round(wal_sync_time::numeric) || ' ms, ' || pg_size_pretty(wal_bytes) || ' of WAL (' ||
            pg_size_pretty((wal_bytes / $count)::bigint) || ' per instance)' FROM pg_stat_wal" >>"$work/total-$db"
   fi
-  awk -v l="$label" -v s="$senders" -v ns=$((t1 - t0)) -v n="$count" -v b="$bytes" -v c0="$cpu0" -v c1="$cpu1" -v p0="$pg0" -v p1="$pg1" -v sz="$size" \
-    'BEGIN { t = ns / 1e9; printf "%s|%s|%.0f|%.1f|%.0f|%s|%s|%.1f\n", l, s, n / t, b / 1048576 / t, (c1 - c0) * 1e6 / n,
-             (sz == "-" ? "-" : sprintf("%.0f", (p1 - p0) * 1e6 / n)), sz, t }' >>"$work/results"
+  awk -v l="$label" -v s="$senders" -v ns=$((t1 - t0)) -v n="$count" -v b="$bytes" -v c0="$cpu0" -v c1="$cpu1" -v s0="$sys0" -v s1="$sys1" -v p0="$pg0" -v p1="$pg1" -v sz="$size" \
+    'BEGIN { t = ns / 1e9; printf "%s|%s|%.0f|%.1f|%.0f|%s|%s|%.1f|%.0f\n", l, s, n / t, b / 1048576 / t, (c1 - c0) * 1e6 / n,
+             (sz == "-" ? "-" : sprintf("%.0f", (p1 - p0) * 1e6 / n)), sz, t, (s1 - s0) * 1e6 / n }' >>"$work/results"
   tail -1 "$work/results" | awk -F'|' '{ printf "[%s, %s sender(s)] %s instances/s, %s MB/s in %s s; %s instances checked\n", $1, $2, $3, $4, $8, '"$expected"' }'
 }
 
 configs=("OrthancWeb SQLite|ours|sqlite" "OrthancWeb PostgreSQL|ours|pg" "orthanc SQLite|orthanc|sqlite" "orthanc PostgreSQL|orthanc|pg")
 [ "${BENCH_REVERSE:-}" = 1 ] && configs=("${configs[3]}" "${configs[2]}" "${configs[1]}" "${configs[0]}")
+if [ -n "${BENCH_ONLY:-}" ]; then
+  mapfile -t configs < <(printf '%s\n' "${configs[@]}" | grep -E "^(${BENCH_ONLY})\|")
+  [ ${#configs[@]} -gt 0 ] || { echo "BENCH_ONLY=$BENCH_ONLY matches none of the configurations" >&2; exit 2; }
+fi
 echo "PostgreSQL benchmark: $count files ($((bytes / 1048576)) MB) from $folder with storescu (TCP_NODELAY=1), after ${#warmup[@]} warm-up files;"
-echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $NF }') on port $pg_port (default settings, fsync on); orthanc $(/usr/sbin/Orthanc --version | awk 'NR == 1 { print $NF }'), PostgreSQL plugin IndexConnectionsCount=$orthanc_pg_connections"
+echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{ print $3 }') on port $pg_port (default settings, fsync on); orthanc $(/usr/sbin/Orthanc --version | awk 'NR == 1 { print $NF }'), PostgreSQL plugin IndexConnectionsCount=$orthanc_pg_connections"
 echo "load before: $(uptime)"
 for senders in $senders_list; do
   for c in "${configs[@]}"; do
@@ -247,8 +254,8 @@ done
 echo "load after:  $(uptime)"
 
 echo
-printf '%-22s %7s %12s %7s %18s %16s %14s\n' "" senders instances/s MB/s "server CPU/inst" "PG CPU/inst" "PG db size MB"
-for c in "${configs[@]}"; do grep -F "${c%%|*}|" "$work/results"; done | awk -F'|' '{ printf "%-22s %7s %12s %7s %15s µs %13s%s %14s\n", $1, $2, $3, $4, $5, $6, ($6 == "-" ? "   " : " µs"), $7 }'
+printf '%-22s %7s %12s %7s %26s %13s %14s\n' "" senders instances/s MB/s "server CPU/inst (kernel)" "PG CPU/inst" "PG db size MB"
+for c in "${configs[@]}"; do grep -F "${c%%|*}|" "$work/results"; done | awk -F'|' '{ printf "%-22s %7s %12s %7s %15s µs (%5s) %10s%s %14s\n", $1, $2, $3, $4, $5, $9, $6, ($6 == "-" ? "   " : " µs"), $7 }'
 echo "(PG db size: pg_database_size after ${expected} instances, warm-up included; PG CPU: the postmaster and its backends)"
 for f in "$work"/top-*; do
   db=${f##*/top-}
