@@ -15,7 +15,8 @@
 #   BENCH_REVERSE=1    runs the configurations in the reverse order (a second run then hands the drift to the others)
 #   BENCH_SENDERS="1 2"  which sender counts to run
 #   BENCH_ONLY='OrthancWeb.*'  an extended regex on the configurations' names (OrthancWeb|orthanc SQLite|PostgreSQL)
-#   ORTHANC_PG_CONNECTIONS=5  the plugin's IndexConnectionsCount (its default, 1, serialises every index access)
+#   ORTHANC_PG_CONNECTIONS=5  the plugin's IndexConnectionsCount (its own default is 1)
+#   BENCH_NO_BUILD=1   skips `dotnet build -c Release OrthancWeb` when the Release build is there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
