@@ -28,8 +28,7 @@ public static class IndexDatabase
                 if (StorageArea.CanSyncFileSystem) options.AddInterceptors(new SqliteSynchronousInterceptor());
                 break;
             case PostgreSql:
-                if (string.IsNullOrWhiteSpace(store.IndexConnectionString))
-                    throw new InvalidOperationException("IndexProvider is PostgreSQL but IndexConnectionString is empty");
+                Validate(store);
                 // A list goes as one array parameter (= ANY(@ids)), however long.
                 options.UseNpgsql(store.IndexConnectionString,
                     npgsql => npgsql.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
@@ -38,6 +37,13 @@ public static class IndexDatabase
                 throw new InvalidOperationException($"Unknown index provider '{store.IndexProvider}': use {Sqlite} or {PostgreSql}");
         }
         options.ReplaceService<IMigrationsAssembly, ProviderMigrationsAssembly>();
+    }
+
+    /// <summary>Refuses, at start-up, settings that name PostgreSQL without saying where it is.</summary>
+    public static void Validate(StorageOptions store)
+    {
+        if (store.IndexProvider == PostgreSql && string.IsNullOrWhiteSpace(store.IndexConnectionString))
+            throw new InvalidOperationException("IndexProvider is PostgreSQL but IndexConnectionString is empty: set OrthancWeb:IndexConnectionString (or OrthancWeb__IndexConnectionString)");
     }
 
     /// <summary>Whether a context runs on PostgreSQL (its SQL differs from SQLite's in a few places).</summary>

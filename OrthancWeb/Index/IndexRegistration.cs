@@ -13,6 +13,7 @@ public static class IndexRegistration
     public static IServiceCollection AddIndex(this IServiceCollection services, IConfiguration configuration, DataPaths paths)
     {
         var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        IndexDatabase.Validate(store);
         services.AddPooledDbContextFactory<IndexDbContext>(o => IndexDatabase.Configure(o, store, paths.IndexDatabaseFile));
         services.AddSingleton(sp => new IndexOwnership(store, sp.GetRequiredService<ILogger<IndexOwnership>>()));
         services.AddSingleton<HierarchyCache>();
