@@ -123,8 +123,10 @@ window.owUpload = (() => {
         const batch = outcomes.splice(0, reportBatch);
         const finished = queue.length === 0 && running === 0 && outcomes.length === 0;
         try {
+          // Done counts only files whose outcomes the page has: with more than one report's worth pending, the page
+          // said "200 / 200 files: 100 stored" until the second report came.
           await page.invokeMethodAsync('OnUploadReport', {
-            files: counts.files + counts.entries, bytes: counts.bytes, doneFiles: counts.doneFiles + counts.entries, doneBytes: counts.doneBytes,
+            files: counts.files + counts.entries, bytes: counts.bytes, doneFiles: counts.doneFiles + counts.entries - outcomes.length, doneBytes: counts.doneBytes,
             failedFiles: failed.length, finished, outcomes: batch,
           });
         } catch (e) {
