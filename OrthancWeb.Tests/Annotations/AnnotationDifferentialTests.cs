@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using OrthancWeb.Tests.Compatibility;
+using OrthancWeb.Tests.Server;
 
 namespace OrthancWeb.Tests.Annotations;
 
@@ -50,6 +51,26 @@ public sealed class AnnotationDifferentialTests(AnnotationDifferentialFixture fx
 
     private sealed record Reply(int Status, string Body, string? ETag, int? OrthancStatus);
 
+    /// <summary>Where each server's change log is now.</summary>
+    private async Task<(long Ours, long Orthanc)> ChangeLogEndAsync() =>
+        ((await Rest.GetJsonAsync(fx.OursClient, "/changes?last"))["Last"]!.GetValue<long>(),
+         (await Rest.GetJsonAsync(fx.OrthancClient, "/changes?last"))["Last"]!.GetValue<long>());
+
+    /// <summary>
+    /// The Updated* changes each server logged since then must be the same, in the same order (orthanc's Stable*
+    /// changes come at its own pace and are left out).
+    /// </summary>
+    private async Task AssertSameUpdatesSinceAsync((long Ours, long Orthanc) since)
+    {
+        async Task<List<string>> Updates(HttpClient client, long from) =>
+            (await Rest.GetJsonAsync(client, $"/changes?since={from}&limit=1000"))["Changes"]!.AsArray()
+                .Where(c => c!["ChangeType"]!.GetValue<string>().StartsWith("Updated", StringComparison.Ordinal))
+                .Select(c => $"{c!["ChangeType"]} {c["ResourceType"]} {c["ID"]}").ToList();
+        var orthanc = await Updates(fx.OrthancClient, since.Orthanc);
+        Assert.NotEmpty(orthanc);
+        Assert.Equal(orthanc, await Updates(fx.OursClient, since.Ours));
+    }
+
     [Fact]
     public async Task System_metadata_of_each_level_are_orthancs()
     {
@@ -75,6 +96,7 @@ public sealed class AnnotationDifferentialTests(AnnotationDifferentialFixture fx
     public async Task User_metadata_is_written_with_revisions_as_orthanc_writes_it()
     {
         var item = $"/studies/{CtStudy}/metadata/Sample";
+        var changes = await ChangeLogEndAsync();
         var (ours, orthanc) = await BothAsync(HttpMethod.Put, item, "foo");
         Assert.Equal($"\"0-{Md5("foo")}\"", ours.ETag);
         Assert.Equal(orthanc.ETag, ours.ETag);
@@ -109,12 +131,15 @@ public sealed class AnnotationDifferentialTests(AnnotationDifferentialFixture fx
         await BothAsync(HttpMethod.Delete, item, ifMatch: oursEtag, ifMatchOrthanc: orthancEtag);
         await BothAsync(HttpMethod.Get, item);
         await BothAsync(HttpMethod.Delete, $"/studies/{CtStudy}/metadata/Origin", ifMatch: "\"0-x\"");
+        // Each write and the deletion logged UpdatedMetadata; refused requests logged nothing.
+        await AssertSameUpdatesSinceAsync(changes);
     }
 
     [Fact]
     public async Task Attachments_are_stored_compressed_verified_and_deleted_as_orthanc_does()
     {
         var root = $"/series/{CtSeries}/attachments";
+        var changes = await ChangeLogEndAsync();
         await BothAsync(HttpMethod.Get, root);
         var (ours, orthanc) = await BothAsync(HttpMethod.Put, root + "/sample", "hello attachment");
         Assert.Equal($"\"0-{Md5("hello attachment")}\"", ours.ETag);
@@ -156,6 +181,10 @@ public sealed class AnnotationDifferentialTests(AnnotationDifferentialFixture fx
         await BothAsync(HttpMethod.Get, root + "/sample");
         (ours, orthanc) = await BothAsync(HttpMethod.Get, root);
         Assert.Equal(JsonNode.Parse(orthanc.Body)!.ToJsonString(), JsonNode.Parse(ours.Body)!.ToJsonString());
+        // Stored, (un)compressed, deleted: UpdatedAttachment each time; compressing orthanc's own DICOM file logs nothing.
+        await BothAsync(HttpMethod.Post, $"/instances/{CtInstance}/attachments/dicom/compress", "");
+        await BothAsync(HttpMethod.Post, $"/instances/{CtInstance}/attachments/dicom/uncompress", "");
+        await AssertSameUpdatesSinceAsync(changes);
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json.Nodes;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
 
@@ -13,6 +14,20 @@ public sealed class LuaConfiguredFixture : IAsyncLifetime
     public HttpClient Rest { get; private set; } = null!;
     public int DicomPort { get; private set; }
 
+    /// <summary>Where the CallSystem script copies the files it is given.</summary>
+    public string Copies => Path.Combine(_folder, "copies");
+
+    /// <summary>Waits for a line of the server's log (the scripts print what they were called with).</summary>
+    public async Task LoggedAsync(string text, TimeSpan? within = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Server.Log.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(clock.Elapsed < (within ?? TimeSpan.FromSeconds(30)), $"never logged '{text}':\n" + Server.Log);
+            await Task.Delay(100);
+        }
+    }
+
     public async Task InitializeAsync()
     {
         _folder = Directory.CreateTempSubdirectory("ow-lua-configured-").FullName;
@@ -20,9 +35,12 @@ public sealed class LuaConfiguredFixture : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "failing-and-slow.lua"), LuaScripts.FailingAndSlow);
         await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "no-delete.lua"), LuaScripts.NoHttpDelete);
         await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "startup.lua"), LuaScripts.Startup);
+        Directory.CreateDirectory(Copies);
+        await File.WriteAllTextAsync(Path.Combine(_folder, "scripts", "updated.lua"), LuaScripts.UpdatedHeartBeatAndSystem.Replace("{folder}", Copies, StringComparison.Ordinal));
         DicomPort = ServerProcess.FreePort();
         Server = await ServerProcess.StartAsync(_folder, $$"""
-            , "DicomPort": {{DicomPort}}, "DicomAet": "OWEB", "LuaScripts": [ "scripts/failing-and-slow.lua", "scripts/no-delete.lua", "scripts/startup.lua" ]
+            , "DicomPort": {{DicomPort}}, "DicomAet": "OWEB", "LuaHeartBeatPeriod": 1,
+            "LuaScripts": [ "scripts/failing-and-slow.lua", "scripts/no-delete.lua", "scripts/startup.lua", "scripts/updated.lua" ]
             """);
         Rest = Server.CreateRestClient();
     }
@@ -95,6 +113,44 @@ public sealed class LuaConfiguredTests(LuaConfiguredFixture fx) : IClassFixture<
         using var delete = await fx.Rest.DeleteAsync("/instances/" + instance.Id);
         Assert.Equal(HttpStatusCode.Forbidden, delete.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await fx.Rest.GetAsync("/instances/" + instance.Id)).StatusCode);
+    }
+
+    // Callbacks and functions beyond the basics: OnUpdated*, OnHeartBeat, CallSystem.
+    [Fact]
+    public async Task OnUpdated_is_called_for_user_metadata_and_attachments_as_orthanc_calls_it()
+    {
+        var instance = GeneratedInstances.Ct("LUAUPDATED", "1.2.826.0.1.3680043.10.1105.1", "1.2.826.0.1.3680043.10.1105.2", "1.2.826.0.1.3680043.10.1105.3", 1);
+        var stored = JsonNode.Parse(await (await fx.Rest.PostAsync("/instances", new ByteArrayContent(instance.Bytes))).EnsureSuccessStatusCode().Content.ReadAsStringAsync())!;
+        (await fx.Rest.PutAsync($"/instances/{instance.Id}/metadata/1024", new StringContent("reviewed"))).EnsureSuccessStatusCode();
+        await fx.LoggedAsync("Lua updated instance " + instance.Id);
+        (await fx.Rest.PutAsync($"/series/{stored["ParentSeries"]}/attachments/1025", new StringContent("report"))).EnsureSuccessStatusCode();
+        await fx.LoggedAsync("Lua updated series " + stored["ParentSeries"]);
+    }
+
+    [Fact]
+    public async Task OnHeartBeat_is_called_every_period()
+    {
+        // LuaHeartBeatPeriod is 1 s: a few beats within a generous bound, and they go on.
+        await fx.LoggedAsync("Lua heart beat 2");
+        await fx.LoggedAsync("Lua heart beat 3");
+    }
+
+    [Fact]
+    public async Task CallSystem_runs_the_command_on_a_copy_of_the_instance_file()
+    {
+        var instance = GeneratedInstances.Ct("LUASYSTEM", "1.2.826.0.1.3680043.10.1106.1", "1.2.826.0.1.3680043.10.1106.2", "1.2.826.0.1.3680043.10.1106.3", 1);
+        (await fx.Rest.PostAsync("/instances", new ByteArrayContent(instance.Bytes))).EnsureSuccessStatusCode();
+        var copy = Path.Combine(fx.Copies, instance.Id + ".dcm");
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(copy) || new FileInfo(copy).Length == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "CallSystem never copied the file:\n" + fx.Server.Log);
+            await Task.Delay(100);
+        }
+        var stored = await fx.Rest.GetByteArrayAsync($"/instances/{instance.Id}/file");
+        // cp may still be writing when the file appears: wait for the whole of it.
+        while ((await File.ReadAllBytesAsync(copy)).Length < stored.Length && clock.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
+        Assert.Equal(stored, await File.ReadAllBytesAsync(copy));
     }
 }
 

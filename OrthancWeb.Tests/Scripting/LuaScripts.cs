@@ -77,6 +77,32 @@ public static class LuaScripts
         end
         """;
 
+    /// <summary>
+    /// OnUpdated* (a user metadata or attachment written), OnHeartBeat, and CallSystem from OnStoredInstance (the
+    /// callback Orthanc 1.10 allows operations in), chained to the OnStoredInstance loaded before it. The copy folder
+    /// replaces {folder}.
+    /// </summary>
+    public const string UpdatedHeartBeatAndSystem = """
+        function OnUpdatedInstance(instanceId) print('Lua updated instance ' .. instanceId) end
+        function OnUpdatedSeries(seriesId) print('Lua updated series ' .. seriesId) end
+
+        local beats = 0
+        function OnHeartBeat()
+           beats = beats + 1
+           print('Lua heart beat ' .. beats)
+        end
+
+        local before = OnStoredInstance
+        function OnStoredInstance(instanceId, tags, metadata, origin)
+           if tags['PatientID'] == 'LUASYSTEM' then
+              -- The file's path comes after the arguments: it is $0 of the shell's script.
+              CallSystem(instanceId, '/bin/sh', { '-c', 'cp "$0" "{folder}/' .. instanceId .. '.dcm"' })
+           else
+              before(instanceId, tags, metadata, origin)
+           end
+        end
+        """;
+
     /// <summary>Initialize, once the server answers: the REST API is there to call.</summary>
     public const string Startup = """
         function Initialize()

@@ -24,7 +24,8 @@ public sealed record AttachmentRecord(int ContentType, string Uuid, long Uncompr
 /// by the index's single writer, and a replaced or deleted file goes once the commit no longer points at it.
 /// </summary>
 public sealed class AttachmentService(IDbContextFactory<IndexDbContext> contexts, IndexTransactions transactions, StorageArea storage,
-    StorageUsage usage, InstanceFiles files, AnnotationCatalog catalog, IOptionsMonitor<StorageOptions> storageOptions, IAuditTrail audit)
+    StorageUsage usage, InstanceFiles files, AnnotationCatalog catalog, IOptionsMonitor<StorageOptions> storageOptions, IAuditTrail audit,
+    TimeProvider time)
 {
     private static AttachmentRecord Record(Attachment a) =>
         new(a.ContentType, a.Uuid, a.UncompressedSize, a.CompressedSize, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1, a.Revision, a.Checksum);
@@ -133,6 +134,10 @@ public sealed class AttachmentService(IDbContextFactory<IndexDbContext> contexts
                     if (ifMatch is { } expected && !expected.Matches(row.Revision, row.UncompressedMd5)) return new AnnotationWrite(AnnotationWriteStatus.RevisionMismatch);
                 }
                 who = await ResourceDeletion.IdentifiersAsync(db, r, ct);
+                // Orthanc 1.10 logs UpdatedAttachment when a user attachment is stored, replaced, (un)compressed or
+                // deleted; compressing its own DICOM file logs nothing.
+                if (key.IsUser)
+                    db.Changes.Add(new ChangeEntry { ChangeType = "UpdatedAttachment", Level = level, PublicId = publicId, Date = time.GetUtcNow().UtcDateTime });
                 if (row is not null)
                 {
                     tx.Release([row.Uuid]);

@@ -16,7 +16,7 @@ public sealed record MetadataItem(string Name, int Number, string Value, long Re
 /// ingest path records, read-only, and the user-defined ones (1024-65535), written with revisions. The REST API and
 /// the UI both come here; every write is in the audit trail.
 /// </summary>
-public sealed class MetadataService(IDbContextFactory<IndexDbContext> contexts, IndexTransactions transactions, AnnotationCatalog catalog, IAuditTrail audit)
+public sealed class MetadataService(IDbContextFactory<IndexDbContext> contexts, IndexTransactions transactions, AnnotationCatalog catalog, IAuditTrail audit, TimeProvider time)
 {
     /// <summary>Every metadata of a resource, sorted by name; null when the resource does not exist.</summary>
     public async Task<IReadOnlyList<MetadataItem>?> ListAsync(string publicId, ResourceLevel level, CancellationToken ct)
@@ -70,6 +70,8 @@ public sealed class MetadataService(IDbContextFactory<IndexDbContext> contexts, 
                 if (ifMatch is { } expected && !expected.Matches(row.Revision, Revision.Md5Of(row.Value))) return new AnnotationWrite(AnnotationWriteStatus.RevisionMismatch);
             }
             who = await ResourceDeletion.IdentifiersAsync(db, r, ct);
+            // Orthanc logs every write of a user metadata, a deletion too, as UpdatedMetadata (Lua's OnUpdated* follow it).
+            db.Changes.Add(new ChangeEntry { ChangeType = "UpdatedMetadata", Level = level, PublicId = publicId, Date = time.GetUtcNow().UtcDateTime });
             if (value is null)
             {
                 db.Metadata.Remove(row!);

@@ -28,6 +28,7 @@ public sealed partial class LuaEngine : IDisposable
     [
         "Initialize", "Finalize", "OnStoredInstance", "OnStablePatient", "OnStableStudy", "OnStableSeries",
         "OnDeletedPatient", "OnDeletedStudy", "OnDeletedSeries", "OnDeletedInstance",
+        "OnUpdatedPatient", "OnUpdatedStudy", "OnUpdatedSeries", "OnUpdatedInstance", "OnHeartBeat",
         "ReceivedInstanceFilter", "ReceivedCStoreInstanceFilter", "IncomingHttpRequestFilter",
         "OnJobSubmitted", "OnJobSuccess", "OnJobFailure", "IncomingFindRequestFilter", "OutgoingFindRequestFilter",
     ];

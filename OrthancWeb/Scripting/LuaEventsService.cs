@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OrthancWeb.Dicom.Json;
 using OrthancWeb.Dicom.Data;
 using OrthancWeb.Index;
@@ -10,14 +11,14 @@ namespace OrthancWeb.Scripting;
 
 /// <summary>
 /// Calls the scripts' event callbacks, off every path a sender waits on: OnStoredInstance, OnStable*, OnDeleted* follow
-/// the index's change log (as automatic routing does, with its place in the log kept in the database, so a change seen
+/// the index's change log, OnUpdated* too (as automatic routing does, with its place in the log kept in the database, so a change seen
 /// just before a crash is handled again after the restart, never skipped), and the jobs' OnJobSubmitted/Success/Failure
-/// come through a queue. A script that throws is logged and the next event goes on; a slow one delays only later
+/// come through a queue, OnHeartBeat every LuaHeartBeatPeriod seconds. A script that throws is logged and the next event goes on; a slow one delays only later
 /// callbacks. Initialize runs once the server answers (a script may call the REST API from it), Finalize at shutdown.
 /// </summary>
 public sealed partial class LuaEventsService(
     LuaEngine lua, IndexQueries queries, InstanceFiles files, JobEngine jobs, IDbContextFactory<IndexDbContext> contexts,
-    IHostApplicationLifetime lifetime, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService, IChangeLogFollower
+    IHostApplicationLifetime lifetime, IOptions<LuaOptions> options, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService, IChangeLogFollower
 {
     /// <summary>
     /// Its place, followed in memory even without a callback (one may be defined at any time, and is then called from
@@ -35,6 +36,7 @@ public sealed partial class LuaEventsService(
     [
         "OnStoredInstance", "OnStablePatient", "OnStableStudy", "OnStableSeries",
         "OnDeletedPatient", "OnDeletedStudy", "OnDeletedSeries", "OnDeletedInstance",
+        "OnUpdatedPatient", "OnUpdatedStudy", "OnUpdatedSeries", "OnUpdatedInstance",
     ];
 
     private readonly GlobalPropertyStore<long> _cursor = new(contexts, "Lua:");
@@ -86,8 +88,26 @@ public sealed partial class LuaEventsService(
         catch (OperationCanceledException) { return; }
         await CallLoggedAsync("Initialize", [], stoppingToken);
         var jobEvents = RunJobEventsAsync(stoppingToken);
+        var heartBeat = RunHeartBeatAsync(stoppingToken);
         await FollowChangesAsync(stoppingToken);
         await jobEvents;
+        await heartBeat;
+    }
+
+    /// <summary>
+    /// OnHeartBeat() every LuaHeartBeatPeriod seconds (Orthanc 1.11; 0 turns it off). The period runs from call to call,
+    /// and a call that outlasts it makes the next one late, never two at once: the scripts share one Lua state.
+    /// </summary>
+    private async Task RunHeartBeatAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.LuaHeartBeatPeriod <= 0) return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.LuaHeartBeatPeriod), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+                await CallLoggedAsync("OnHeartBeat", [], stoppingToken);
+        }
+        catch (OperationCanceledException) { }
     }
 
     private async Task RunJobEventsAsync(CancellationToken stoppingToken)
@@ -157,6 +177,8 @@ public sealed partial class LuaEventsService(
             "NewInstance" => "OnStoredInstance",
             "StablePatient" or "StableStudy" or "StableSeries" => "On" + change.ChangeType,
             "Deleted" => "OnDeleted" + change.Level,
+            // Orthanc 1.10: a user metadata or attachment written or deleted calls OnUpdated<Level>(id).
+            "UpdatedMetadata" or "UpdatedAttachment" => "OnUpdated" + change.Level,
             _ => null,
         };
         if (callback is null || !lua.Defines(callback)) return;
@@ -166,7 +188,7 @@ public sealed partial class LuaEventsService(
             arguments = change.ChangeType switch
             {
                 "NewInstance" => await StoredInstanceArgumentsAsync(change.PublicId, ct),
-                "Deleted" => [change.PublicId],
+                "Deleted" or "UpdatedMetadata" or "UpdatedAttachment" => [change.PublicId],
                 _ => await StableArgumentsAsync(change, ct),
             };
         }

@@ -6,7 +6,7 @@ using OrthancWeb.Jobs;
 namespace OrthancWeb.Scripting;
 
 /// <summary>
-/// The operations one Lua callback queued (SendToModality, SendToPeer, Delete, ModifyInstance), run in order as one
+/// The operations one Lua callback queued (SendToModality, SendToPeer, Delete, ModifyInstance, CallSystem), run in order as one
 /// job once the callback has returned, as Orthanc's Lua job manager does: the script is never waiting on the network
 /// and the Lua lock is free meanwhile. An operation without a resource takes the result of the one before it
 /// (<c>SendToModality(ModifyInstance(id, ...), 'pacs')</c>). Each operation is a call to our own REST API, so it goes
@@ -41,6 +41,7 @@ public sealed class LuaOperationsJob(InProcessRestApi rest, IndexQueries queries
                     "store-peer" => await StorePeerAsync(current, operation, ct),
                     "delete" => await DeleteAsync(current, ct),
                     "modify" => await ModifyAsync(current, operation, temporary, ct),
+                    "call-system" => await CallSystemAsync(current, operation, ct),
                     var other => throw new InvalidOperationException($"Unknown Lua operation {other}"),
                 };
                 progress.Report(100.0 * (i + 1) / operations.Count);
@@ -89,6 +90,41 @@ public sealed class LuaOperationsJob(InProcessRestApi rest, IndexQueries queries
         temporary.Add(stored);
         return stored;
     }
+
+    /// <summary>
+    /// CallSystem(id, command, args): runs the command with the script's arguments and then the path of a private copy
+    /// of the instance's file (Orthanc's call-system operation), without a shell. A non-zero exit fails the job.
+    /// </summary>
+    private async Task<string> CallSystemAsync(string resource, JsonObject operation, CancellationToken ct)
+    {
+        var command = (string?)operation["Command"] ?? throw new InvalidOperationException("CallSystem: no command");
+        var file = await CallAsync("GET", $"/instances/{resource}/file", (byte[]?)null, ct);
+        var folder = Directory.CreateTempSubdirectory("orthancweb-lua-"); // 0700: the file is patient data
+        try
+        {
+            var path = Path.Combine(folder.FullName, resource + ".dcm");
+            await File.WriteAllBytesAsync(path, file, ct);
+            var start = new System.Diagnostics.ProcessStartInfo(command) { UseShellExecute = false };
+            foreach (var argument in Arguments(operation["Arguments"])) start.ArgumentList.Add(argument);
+            start.ArgumentList.Add(path);
+            using var process = System.Diagnostics.Process.Start(start) ?? throw new InvalidOperationException($"CallSystem: {command} did not start");
+            try { await process.WaitForExitAsync(ct); }
+            catch (OperationCanceledException) { process.Kill(entireProcessTree: true); throw; }
+            if (process.ExitCode != 0) throw new InvalidOperationException($"CallSystem: {command} exited with status {process.ExitCode}");
+        }
+        finally { folder.Delete(recursive: true); }
+        return resource;
+    }
+
+    /// <summary>The script's argument table, in order (a Lua array arrives as a JSON array; a lone value as itself).</summary>
+    private static IEnumerable<string> Arguments(JsonNode? arguments) => arguments switch
+    {
+        null => [],
+        JsonArray array => array.Select(a => a is JsonValue v && v.TryGetValue<string>(out var text) ? text : a?.ToJsonString() ?? ""),
+        JsonObject table => table.OrderBy(p => int.TryParse(p.Key, out var n) ? n : int.MaxValue).Select(p => p.Value is JsonValue v && v.TryGetValue<string>(out var text) ? text : p.Value?.ToJsonString() ?? ""),
+        JsonValue value => [value.TryGetValue<string>(out var text) ? text : value.ToJsonString()],
+        _ => [],
+    };
 
     private Task<byte[]> CallAsync(string method, string uri, string? body, CancellationToken ct) =>
         CallAsync(method, uri, body is null ? null : Encoding.UTF8.GetBytes(body), ct);

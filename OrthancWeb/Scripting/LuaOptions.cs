@@ -14,6 +14,9 @@ public sealed class LuaOptions
     /// answers 403 with an empty body, as Orthanc does).
     /// </summary>
     public bool ExecuteLuaEnabled { get; set; }
+
+    /// <summary>Seconds between two calls of the scripts' OnHeartBeat() (Orthanc 1.11's setting; 0, the default, never calls it).</summary>
+    public int LuaHeartBeatPeriod { get; set; }
 }
 
 /// <summary>
@@ -25,6 +28,7 @@ public sealed class LuaOptionsValidation(DataPaths paths) : IValidateOptions<Lua
     public ValidateOptionsResult Validate(string? name, LuaOptions options)
     {
         var failures = new List<string>();
+        if (options.LuaHeartBeatPeriod < 0) failures.Add($"LuaHeartBeatPeriod: {options.LuaHeartBeatPeriod} is negative (seconds; 0 turns OnHeartBeat off)");
         foreach (var script in options.LuaScripts)
         {
             var path = LuaScriptFiles.Resolve(paths, script);

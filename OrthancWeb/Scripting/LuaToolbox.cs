@@ -3,7 +3,7 @@ namespace OrthancWeb.Scripting;
 /// <summary>
 /// The part of Orthanc's scripting API written in Lua itself, loaded before the configured scripts: PrintRecursive,
 /// the error-raising wrappers of the C# functions (see <see cref="LuaState"/>), and the "operations" of Orthanc's Lua
-/// job manager (SendToModality, SendToPeer, Delete, ModifyInstance), which a callback queues and the server then runs
+/// job manager (SendToModality, SendToPeer, Delete, ModifyInstance, CallSystem), which a callback queues and the server then runs
 /// in order as one job once the callback has returned, never under the Lua lock.
 /// </summary>
 internal static class LuaToolbox
@@ -77,6 +77,14 @@ internal static class LuaToolbox
           table.insert(_job, { Operation = 'modify', Resource = resourceId, Replace = replacements, Remove = removals,
                                RemovePrivateTags = removePrivateTags })
           return ''
+        end
+
+        -- Runs a program on a copy of the instance's file, its path after the arguments (instances only).
+        function CallSystem(resourceId, command, args)
+          if resourceId == nil then error('Cannot execute a system call on a nonexistent resource') end
+          if command == nil then error('No command was specified for system call') end
+          table.insert(_job, { Operation = 'call-system', Resource = resourceId, Command = command, Arguments = args })
+          return resourceId
         end
         """;
 }
