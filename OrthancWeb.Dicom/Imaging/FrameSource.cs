@@ -20,6 +20,7 @@ public sealed class FrameSource
         Syntax = syntax;
         Info = PixelDataInfo.From(dataset);
         _pixelData = dataset[DicomTags.PixelData] ?? dataset[DicomTags.FloatPixelData] ?? dataset[DicomTags.DoubleFloatPixelData]
+            ?? (ElscintPmsctRle1.Applies(dataset) ? ElscintPmsctRle1.ToPixelData(dataset, Info) : null)
             ?? throw new ImagingException("the instance has no pixel data");
         if (_pixelData.Tag != DicomTags.PixelData)
             Info = Info with { IsFloat = true, BitsAllocated = _pixelData.Tag == DicomTags.FloatPixelData ? 32 : 64, BitsStored = _pixelData.Tag == DicomTags.FloatPixelData ? 32 : 64 };

@@ -6,7 +6,8 @@ namespace OrthancWeb.Tests.Compatibility;
 
 /// <summary>
 /// Both servers with pydicom's samples, three more of its files (RGB in RLE over two frames, a lossy JPEG, a YBR JPEG)
-/// and two CT files of one series whose comment and description are longer than the 256 characters orthanc shows.
+/// two CT files of one series whose comment and description are longer than the 256 characters orthanc shows, and an
+/// image in Elscint's private PMSCT_RLE1 compression.
 /// </summary>
 public sealed class MoreRoutesFixture : OrthancDifferentialFixture, IAsyncLifetime
 {
@@ -28,10 +29,44 @@ public sealed class MoreRoutesFixture : OrthancDifferentialFixture, IAsyncLifeti
                 ds.SeriesInstanceUID = '1.2.826.0.1.3680043.8.498.90%d' % (9 if name == 'later' else 1)
                 ds.SOPInstanceUID = '1.2.826.0.1.3680043.8.498.91%d' % i; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
                 ds.save_as('{{Folder}}/%s.dcm' % name)
+
+            # Elscint's PMSCT_RLE1: no Pixel Data, the image run-length and delta encoded in (07A1,100A). Smooth rows
+            # (one-byte differences), jumps (0x5A and a 16-bit value), a long run (0xA5), a difference of 0x5A and one
+            # of 0xA5 (both must be escaped), a value above 32767.
+            rows, cols = 16, 20
+            img = [[1000 + 3*r + c if c < 10 else (r*37 + c*91) % 4000 for c in range(cols)] for r in range(rows)]
+            img[5] = [500] * cols
+            img[7][3] = img[7][2] + 0x5A; img[8][3] = img[8][2] - 0x5B; img[9][9] = 40000
+            def deltas(values):
+                out, prev = bytearray(), 0
+                for v in values:
+                    d = v - prev
+                    if -128 <= d <= 127 and (d & 0xff) not in (0x5a, 0xa5): out.append(d & 0xff)
+                    else: out += bytes([0x5a, v & 0xff, v >> 8])
+                    prev = v
+                return out
+            def runs(b):
+                out, i = bytearray(), 0
+                while i < len(b):
+                    j = i
+                    while j < len(b) and b[j] == b[i] and j - i < 256: j += 1
+                    if j - i >= 4 or b[i] == 0xa5: out += bytes([0xa5, j - i - 1, b[i]]); i = j
+                    else: out.append(b[i]); i += 1
+                return out
+            data = runs(deltas([v for row in img for v in row]))
+            ds = pydicom.dcmread(pydicom.data.get_testdata_file('CT_small.dcm'))
+            del ds.PixelData
+            ds.PatientID = 'ELSCINT'; ds.SeriesInstanceUID = '1.2.826.0.1.3680043.8.498.908'
+            ds.SOPInstanceUID = '1.2.826.0.1.3680043.8.498.918'; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.Rows, ds.Columns, ds.PixelRepresentation = rows, cols, 0
+            block = ds.private_block(0x07a1, 'ELSCINT1', create=True)
+            block.add_new(0x0a, 'OB', bytes(data) + b'\0' * (len(data) % 2))
+            block.add_new(0x11, 'CS', 'PMSCT_RLE1')
+            ds.save_as('{{Folder}}/elscint.dcm')
             """);
         if (made.ExitCode != 0) throw new InvalidOperationException(made.Stderr);
         var files = new[] { "SC_rgb_rle_2frame.dcm", "JPEG-lossy.dcm", "SC_rgb_jpeg_dcmtk.dcm" }.Select(Rest.Sample)
-            .Concat([Path.Combine(Folder, "long0.dcm"), Path.Combine(Folder, "long1.dcm")]);
+            .Concat([Path.Combine(Folder, "long0.dcm"), Path.Combine(Folder, "long1.dcm"), Path.Combine(Folder, "elscint.dcm")]);
         foreach (var file in files)
         {
             var bytes = await File.ReadAllBytesAsync(file);
@@ -100,6 +135,9 @@ public sealed class MoreRoutesTests(MoreRoutesFixture fx) : IClassFixture<MoreRo
                 }
             }
             Assert.True(pairs.Count >= 20, $"only {pairs.Count} arrays compared");
+            // Orthanc decodes Elscint's PMSCT_RLE1: so must we, to the same values.
+            var elscint = (await Rest.PostJsonAsync(fx.OrthancClient, "/tools/find", new { Level = "Instance", Query = new { PatientID = "ELSCINT" } })).AsArray()[0]!.GetValue<string>();
+            Assert.Contains(pairs, p => p.EndsWith($"/instances/{elscint}/numpy", StringComparison.Ordinal));
             await File.WriteAllLinesAsync(Path.Combine(folder, "pairs"), pairs);
             var compared = Peers.Run(Peers.DebianPython, "-c", $$"""
                 import numpy as np
