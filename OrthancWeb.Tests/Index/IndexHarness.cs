@@ -26,9 +26,12 @@ internal sealed class IndexHarness : IAsyncDisposable
     public string Folder { get; }
     public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero));
 
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+
     private IndexHarness(string folder, IReadOnlyDictionary<string, string?> settings)
     {
         Folder = folder;
+        _settings = settings;
         var paths = new DataPaths(folder);
         paths.CreateAll();
         var configuration = new ConfigurationBuilder()
@@ -60,6 +63,19 @@ internal sealed class IndexHarness : IAsyncDisposable
     }
 
     private string? _database;
+
+    /// <summary>Whether this harness is a second writer of another's database and storage area (see <see cref="Join"/>).</summary>
+    private bool _joined;
+
+    /// <summary>
+    /// A second writer of this harness's PostgreSQL index and storage area, as a second server sharing them will be
+    /// (issue 20): its own services, caches and commit pipeline. It neither migrates nor reconciles (the first did).
+    /// </summary>
+    public IndexHarness Join()
+    {
+        if (!IsPostgreSql) throw new InvalidOperationException("only a PostgreSQL index has several writers");
+        return new IndexHarness(Folder, _settings) { _database = _database, _joined = true };
+    }
 
     public bool IsPostgreSql => _database is not null;
 
@@ -150,6 +166,7 @@ internal sealed class IndexHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _services.DisposeAsync();
+        if (_joined) return; // the first writer owns the database and the folder
         SqliteConnection.ClearAllPools();
         if (_database is not null) await (await PostgresServer.Shared).DropDatabaseAsync(_database);
         // Cleanup only: a file the storage area was still removing may race the delete (as in RealServiceHost).

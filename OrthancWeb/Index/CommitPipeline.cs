@@ -97,20 +97,47 @@ public sealed partial class CommitPipeline(
     {
         try
         {
-            await CommitAndHandOneBatchAsync(batch);
+            await CommitRetryingConflictsAsync(batch);
         }
         catch (Exception) when (batch.Count > 1)
         {
             // One bad instance must not fail the others: retry them one by one.
             foreach (var p in batch)
             {
-                try { await CommitAndHandOneBatchAsync([p]); }
+                try { await CommitRetryingConflictsAsync([p]); }
                 catch (Exception ex) { p.Done.TrySetException(ex); }
             }
         }
         catch (Exception ex)
         {
             batch[0].Done.TrySetException(ex);
+        }
+    }
+
+    /// <summary>Most attempts at a batch that keeps losing races with other servers of the same index.</summary>
+    private const int ConflictAttempts = 5;
+
+    /// <summary>
+    /// Another server of the same PostgreSQL index may create the same patient, study, series or instance at the same
+    /// moment: the database's unique keys let one of them in, and the other's transaction fails. Its caches forgotten
+    /// (see <see cref="InstanceIndexer"/>), the batch is run again and finds what the winner wrote (an instance stored
+    /// twice is then AlreadyStored), so a sender is never failed for a race it could not see.
+    /// </summary>
+    private async Task CommitRetryingConflictsAsync(List<PendingInstance> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CommitAndHandOneBatchAsync(batch);
+                return;
+            }
+            catch (Exception ex) when (attempt < ConflictAttempts && IndexDatabase.IsConcurrencyConflict(ex))
+            {
+                LogConflict(logger, batch.Count, attempt, ex.Message);
+                // Two servers that deadlocked on the same rows would meet again at once: part them.
+                await Task.Delay(Random.Shared.Next(1, 5 * attempt));
+            }
         }
     }
 
@@ -184,6 +211,9 @@ public sealed partial class CommitPipeline(
                 foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
         }
     }
+
+    [LoggerMessage(LogLevel.Debug, "Index: a batch of {Count} instance(s) lost a race with another server (attempt {Attempt}), run again: {Reason}")]
+    private static partial void LogConflict(ILogger logger, int count, int attempt, string reason);
 
     [LoggerMessage(LogLevel.Error, "Could not make the last instances durable")]
     private static partial void LogNotDurable(ILogger logger, Exception exception);

@@ -46,6 +46,19 @@ public static class IndexDatabase
             throw new InvalidOperationException("IndexProvider is PostgreSQL but IndexConnectionString is empty: set OrthancWeb:IndexConnectionString (or OrthancWeb__IndexConnectionString)");
     }
 
+    /// <summary>
+    /// Whether a failed transaction lost a race with another writer of the same database, so that running it again
+    /// (caches forgotten) can succeed: on PostgreSQL a unique key another server inserted first (23505), a parent it
+    /// deleted meanwhile (23503), a serialization failure or a deadlock (40001, 40P01). SQLite has one writer: never.
+    /// </summary>
+    public static bool IsConcurrencyConflict(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is Npgsql.PostgresException { SqlState: "23505" or "23503" or "40001" or "40P01" })
+                return true;
+        return false;
+    }
+
     /// <summary>Whether a context runs on PostgreSQL (its SQL differs from SQLite's in a few places).</summary>
     public static bool IsPostgreSql(this Microsoft.EntityFrameworkCore.Infrastructure.DatabaseFacade database) =>
         database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL";
