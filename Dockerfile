@@ -25,10 +25,10 @@ WORKDIR /src
 COPY Directory.Build.props .editorconfig ./
 COPY OrthancWeb.Dicom/OrthancWeb.Dicom.csproj OrthancWeb.Dicom/
 COPY OrthancWeb/OrthancWeb.csproj OrthancWeb/
-RUN dotnet restore OrthancWeb/OrthancWeb.csproj -r linux-x64
+RUN dotnet restore OrthancWeb/OrthancWeb.csproj -r linux-x64 -p:SelfContained=true -p:PublishReadyToRun=true
 COPY . .
 # As build-release.sh publishes it: Release, self-contained, ReadyToRun (the csproj's PublishReadyToRun).
-RUN dotnet publish OrthancWeb/OrthancWeb.csproj -c Release -r linux-x64 --self-contained true --no-restore -o /out/orthancweb \
+RUN dotnet publish OrthancWeb/OrthancWeb.csproj -c Release -r linux-x64 --self-contained true -o /out/orthancweb \
  && packaging/make-config.sh appsettings.json /out/appsettings.json \
       'for the container image: data in the volume /var/lib/orthancweb; override any key with -e OrthancWeb__Key=value.'
 
