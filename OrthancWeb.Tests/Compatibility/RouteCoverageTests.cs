@@ -12,7 +12,18 @@ namespace OrthancWeb.Tests.Compatibility;
 /// the system metadata of modified and anonymized copies (and dciodvfy on both servers' anonymized files), error
 /// bodies, and HTTP ranges on attachment data. Each test leaves both servers as the fixture loaded them.
 /// </summary>
-public sealed class RouteCoverageTests(OrthancDifferentialFixture fx) : IClassFixture<OrthancDifferentialFixture>
+public sealed class RouteCoverageFixture : OrthancDifferentialFixture
+{
+    /// <summary>Two private tags the site declares (Orthanc's "Dictionary" option), the same for both servers.</summary>
+    private const string Dictionary = """
+        "Dictionary": { "0033,1001": ["DS", "OwFidelity", 1, 1, "OW_TEST_01"], "0033,1002": ["US", "OwCount", 1, 1, "OW_TEST_01"] }
+        """;
+
+    protected override (string Ours, string Orthanc) ExtraConfiguration => (Dictionary, Dictionary);
+}
+
+/// <inheritdoc cref="RouteCoverageFixture"/>
+public sealed class RouteCoverageTests(RouteCoverageFixture fx) : IClassFixture<RouteCoverageFixture>
 {
     private const string CtInstance = "f689ddd2-662f8fe1-8b18180d-ec2a2cee-937917af";
     private const string CtSeries = "93034833-163e42c3-bc9a428b-194620cf-2c5799e5";
@@ -265,6 +276,46 @@ public sealed class RouteCoverageTests(OrthancDifferentialFixture fx) : IClassFi
     [MemberData(nameof(Faults))]
     public async Task Errors_have_orthancs_status_and_fields(string method, string path, string? body) =>
         await AssertSameAsync(new HttpMethod(method), path, body);
+
+    [Fact]
+    public async Task Declared_private_tags_are_named_and_give_implicit_vr_files_their_vr()
+    {
+        // An implicit VR file: without the declaration neither server knows the two elements' VR or name.
+        var path = Path.Combine(Path.GetTempPath(), $"ow-dictionary-{Guid.NewGuid():N}.dcm");
+        var made = Peers.Run(Peers.DebianPython, "-c", $$"""
+            import pydicom, pydicom.data, warnings
+            from pydicom.uid import ImplicitVRLittleEndian
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+            ds.PatientID = "DICTIONARY-1"; ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.961"
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID; ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+            block = ds.private_block(0x0033, "OW_TEST_01", create=True)
+            block.add_new(0x01, "DS", "1.5"); block.add_new(0x02, "US", 7)
+            ds.is_implicit_VR, ds.is_little_endian = True, True
+            ds.save_as("{{path}}")
+            """);
+        Assert.True(made.ExitCode == 0, made.Stderr);
+        var ids = new List<string>();
+        try
+        {
+            var bytes = await File.ReadAllBytesAsync(path);
+            foreach (var client in new[] { fx.OursClient, fx.OrthancClient })
+                ids.Add(JsonNode.Parse(await (await client.PostAsync("/instances", new ByteArrayContent(bytes))).Content.ReadAsStringAsync())!["ID"]!.GetValue<string>());
+            Assert.Equal(ids[1], ids[0]);
+            foreach (var shape in new[] { "tags", "tags?simplify", "tags?short" })
+            {
+                var (_, orthanc) = await AssertSameAsync(HttpMethod.Get, $"/instances/{ids[0]}/{shape}");
+                Assert.Contains(shape == "tags?simplify" ? "\"OwCount\"" : "\"0033,1002\"", orthanc.Body, StringComparison.Ordinal);
+            }
+            var full = (await Rest.GetJsonAsync(fx.OursClient, $"/instances/{ids[0]}/tags"))["0033,1002"]!;
+            Assert.Equal(("OwCount", "7"), (full["Name"]!.GetValue<string>(), full["Value"]!.GetValue<string>()));
+        }
+        finally
+        {
+            foreach (var (client, id) in new[] { fx.OursClient, fx.OrthancClient }.Zip(ids)) await client.DeleteAsync($"/instances/{id}");
+            File.Delete(path);
+        }
+    }
 
     [Fact]
     public async Task Attachment_data_honours_a_range_that_orthanc_1_10_ignores()
