@@ -54,9 +54,10 @@ public sealed class ModificationController(ModificationService modification, Job
         }
         try
         {
-            var result = await work(new ImmediateProgress<(int, int)>(_ => { }), ct);
+            var instances = 0;
+            var result = await work(new ImmediateProgress<(int Done, int Total)>(p => instances = p.Total), ct);
             if (result is null) return ApiJson.Error(HttpContext, 404, $"Unknown {level.ToString().ToLowerInvariant()}: {id}");
-            return Ok(ModificationResults.ToJson(result));
+            return Ok(ModificationResults.ToJson(result, request is AnonymizationRequest, instances));
         }
         catch (InvalidOperationException ex)
         {

@@ -111,6 +111,10 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         body["DiskSizeMB"] = s.DiskSize / (1024 * 1024);
         body["UncompressedSize"] = s.UncompressedSize.ToString(CultureInfo.InvariantCulture);
         body["UncompressedSizeMB"] = s.UncompressedSize / (1024 * 1024);
+        body["DicomDiskSize"] = s.DicomDiskSize.ToString(CultureInfo.InvariantCulture);
+        body["DicomDiskSizeMB"] = s.DicomDiskSize / (1024 * 1024);
+        body["DicomUncompressedSize"] = s.DicomUncompressedSize.ToString(CultureInfo.InvariantCulture);
+        body["DicomUncompressedSizeMB"] = s.DicomUncompressedSize / (1024 * 1024);
         return Ok(body);
     }
 
@@ -153,7 +157,7 @@ public sealed class ResourcesController(IndexQueries queries, IndexWriter writer
         using var reader = new StreamReader(Request.Body);
         var text = (await reader.ReadToEndAsync(ct)).Trim();
         if (text is not ("0" or "1" or "true" or "false"))
-            return ApiJson.Error(HttpContext, 400, "The body must be 0 or 1");
+            return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.BadFileFormat, "The body must be 0 or 1"));
         return await writer.SetProtectedAsync(id, text is "1" or "true", ct) ? Content("", "text/plain") : ApiJson.Error(HttpContext, 404, $"Unknown patient: {id}");
     }
 

@@ -23,6 +23,9 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
     [HttpPost("tools/find")]
     public async Task<IActionResult> Find([FromBody] ToolsFindRequest request, CancellationToken ct)
     {
+        // Orthanc's own refusal: 400, "Parameter out of range".
+        if (request.Since < 0 || request.Limit < 0)
+            return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange, "Fields \"Since\" and \"Limit\" should be positive integers"));
         var constraints = request.Query.Select(q => new FindConstraint(
             DicomTag.TryParse(q.Key, out var tag) ? tag : throw new DicomValidationException($"Unknown tag in query: {q.Key}"), q.Value)).ToList();
         if (request.Labels.FirstOrDefault(l => !Annotations.LabelName.IsValid(l)) is { } invalid)
@@ -53,7 +56,8 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
     {
         using var reader = new StreamReader(Request.Body);
         var identifier = (await reader.ReadToEndAsync(ct)).Trim();
-        var found = await queries.LookupAsync(identifier, ct);
+        // An empty body names nothing (orthanc: []), not the resources whose accession number is empty.
+        var found = identifier.Length == 0 ? [] : await queries.LookupAsync(identifier, ct);
         return Ok(new JsonArray(found.Select(f => (JsonNode)new JsonObject
         {
             ["ID"] = f.PublicId,
@@ -152,8 +156,9 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
     /// <summary>A new UID for a resource of the level asked (patient, study, series or instance).</summary>
     [HttpGet("tools/generate-uid")]
     public IActionResult GenerateUid([FromQuery] string? level) =>
-        level is not null && ResourceLevelExtensions.TryParse(level, out _)
-            ? Content(OrthancWeb.Dicom.Anonymization.UidMap.NewUid(), "text/plain")
+        level is not null && ResourceLevelExtensions.TryParse(level, out var parsed)
+            // A patient has no UID: orthanc gives a UUID, as its anonymization does for PatientID.
+            ? Content(parsed == ResourceLevel.Patient ? Guid.NewGuid().ToString() : OrthancWeb.Dicom.Anonymization.UidMap.NewUid(), "text/plain")
             : ApiJson.Error(HttpContext, 400, "generate-uid needs ?level=patient, study, series or instance");
 
     /// <summary>No Orthanc plugins run in this server: its capabilities are built in.</summary>

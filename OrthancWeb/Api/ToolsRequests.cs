@@ -3,7 +3,7 @@ using OrthancWeb.Modification;
 
 namespace OrthancWeb.Api;
 
-/// <summary>POST /tools/find: {"Level": "Study", "Query": {"PatientName": "DOE*"}, "Expand": true, "Limit": 10, "Since": 0, "CaseSensitive": true}.</summary>
+/// <summary>POST /tools/find: {"Level": "Study", "Query": {"PatientName": "DOE*"}, "Expand": true, "Limit": 10, "Since": 0, "CaseSensitive": false}.</summary>
 public sealed record ToolsFindRequest
 {
     public required ResourceLevel Level { get; init; }
@@ -13,7 +13,8 @@ public sealed record ToolsFindRequest
     public bool Expand { get; init; }
     public int? Limit { get; init; }
     public int Since { get; init; }
-    public bool CaseSensitive { get; init; } = true;
+    /// <summary>Off unless asked for: orthanc 1.10.1's /tools/find matches "mr" with MR when the body says nothing.</summary>
+    public bool CaseSensitive { get; init; }
     /// <summary>Expanded answers with main tags keyed "gggg,eeee" (Short) or with name, type and value (Full), as Orthanc 1.10.</summary>
     public bool Full { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("Short")]

@@ -39,7 +39,12 @@ public enum LabelsConstraint { All, Any, None }
 public sealed record Statistics(long CountPatients, long CountStudies, long CountSeries, long CountInstances, long TotalDiskSize, long TotalUncompressedSize);
 
 /// <summary>Counts and sizes below one resource (Orthanc's /{level}/{id}/statistics).</summary>
-public sealed record ResourceStatistics(long CountStudies, long CountSeries, long CountInstances, long DiskSize, long UncompressedSize);
+/// <summary>
+/// A resource's counts and sizes: <see cref="DiskSize"/> and <see cref="UncompressedSize"/> count every attachment of
+/// the resource and of those below it, the Dicom* sizes the DICOM files only (Orthanc's statistics fields).
+/// </summary>
+public sealed record ResourceStatistics(long CountStudies, long CountSeries, long CountInstances, long DiskSize, long UncompressedSize,
+    long DicomDiskSize = 0, long DicomUncompressedSize = 0);
 
 public sealed record ChangeInfo(long Seq, string ChangeType, ResourceLevel Level, string PublicId, DateTime Date);
 
@@ -416,7 +421,13 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
         var sizes = await db.Attachments.Where(a => a.ContentType == Attachment.DicomContentType && instances.Contains(a.ResourceId))
             .GroupBy(_ => 1).Select(g => new { Count = g.LongCount(), Disk = g.Sum(a => a.CompressedSize), Raw = g.Sum(a => a.UncompressedSize) })
             .FirstOrDefaultAsync(ct);
-        return new ResourceStatistics(studies, series, sizes?.Count ?? 0, sizes?.Disk ?? 0, sizes?.Raw ?? 0);
+        // Every attachment of the resource and its descendants: the DICOM files and the user attachments (any level).
+        var subtree = Below(0).Select(r => r.Id);
+        for (var depth = 1; depth <= ResourceLevel.Instance - level; depth++) subtree = subtree.Concat(Below(depth).Select(r => r.Id));
+        var all = await db.Attachments.Where(a => subtree.Contains(a.ResourceId))
+            .GroupBy(_ => 1).Select(g => new { Disk = g.Sum(a => a.CompressedSize), Raw = g.Sum(a => a.UncompressedSize) })
+            .FirstOrDefaultAsync(ct);
+        return new ResourceStatistics(studies, series, sizes?.Count ?? 0, all?.Disk ?? 0, all?.Raw ?? 0, sizes?.Disk ?? 0, sizes?.Raw ?? 0);
     }
 
     public async Task<Statistics> StatisticsAsync(CancellationToken ct)

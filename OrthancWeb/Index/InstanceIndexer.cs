@@ -141,11 +141,14 @@ public sealed class InstanceIndexer(
             return new StoreOutcome(StoreStatus.StorageFull, RecyclingPolicy.StorageFullReason);
 
         var now = time.GetUtcNow().UtcDateTime;
-        var patientId = await ParentAsync(rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, refreshParents, ct);
-        var studyId = await ParentAsync(rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, refreshParents, ct);
+        List<(string, string)>? ParentMetadata(ResourceLevel level) =>
+            arrival.ParentMetadata?.Where(m => m.Level == level).Select(m => (m.Name, m.Value)).ToList();
+        var patientId = await ParentAsync(rows, ResourceLevel.Patient, ids.PatientPublicId, null, ds, now, refreshParents, ct, ParentMetadata(ResourceLevel.Patient));
+        var studyId = await ParentAsync(rows, ResourceLevel.Study, ids.StudyPublicId, patientId, ds, now, refreshParents, ct, ParentMetadata(ResourceLevel.Study));
         // Orthanc records on a series the RemoteAET of the instance that created it.
-        var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct,
-            arrival.RemoteAet is not null || arrival.Origin == "RestApi" ? [("RemoteAET", arrival.RemoteAet ?? "")] : null);
+        var seriesMetadata = ParentMetadata(ResourceLevel.Series) ?? [];
+        if (arrival.RemoteAet is not null || arrival.Origin == "RestApi") seriesMetadata.Add(("RemoteAET", arrival.RemoteAet ?? ""));
+        var seriesId = await ParentAsync(rows, ResourceLevel.Series, ids.SeriesPublicId, studyId, ds, now, refreshParents, ct, seriesMetadata);
         if (!hierarchy.TryGetSeriesCount(seriesId, out var count))
             count = await ChildCount.For(transaction.Db)(transaction.Db, seriesId, ct);
         var indexInSeries = count + 1;

@@ -12,7 +12,11 @@ public readonly record struct InstanceArrival(
     string? RemoteAet,
     string? CalledAet,
     IReadOnlyList<(string Name, string Value)> Metadata,
-    bool Overwrite);
+    bool Overwrite)
+{
+    /// <summary>Metadata for the parents the instance creates (see <c>IngestSource.ParentMetadata</c>); null for none.</summary>
+    public IReadOnlyList<(ResourceLevel Level, string Name, string Value)>? ParentMetadata { get; init; }
+}
 
 /// <summary>What the index did with an instance (Orthanc's StoreStatus).</summary>
 public enum StoreStatus

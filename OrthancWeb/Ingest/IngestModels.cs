@@ -24,6 +24,12 @@ public sealed record IngestSource(IngestOrigin Origin, string? RemoteIp = null, 
     public IReadOnlyList<(string Name, string Value)> Metadata { get; init; } = [];
 
     /// <summary>
+    /// Metadata of the series, study and patient this instance creates, kept only by a parent it creates (Orthanc
+    /// 1.10.1 sets ModifiedFrom / AnonymizedFrom on each new resource of a copy, none on an existing one).
+    /// </summary>
+    public IReadOnlyList<(OrthancWeb.Index.ResourceLevel Level, string Name, string Value)> ParentMetadata { get; init; } = [];
+
+    /// <summary>
     /// A condition of the request itself on the parsed header, checked before anything is stored (STOW-RS to a study
     /// refuses instances of another, PS3.18 10.5.1): a reason refuses the instance as <see cref="IngestStatus.Mismatch"/>.
     /// </summary>

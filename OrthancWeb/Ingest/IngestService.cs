@@ -321,7 +321,10 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         }
         try
         {
-            var arrival = new InstanceArrival(source.Origin.ToString(), source.RemoteIp, source.RemoteAet, source.CalledAet, source.Metadata, source.Overwrite);
+            var arrival = new InstanceArrival(source.Origin.ToString(), source.RemoteIp, source.RemoteAet, source.CalledAet, source.Metadata, source.Overwrite)
+            {
+                ParentMetadata = source.ParentMetadata,
+            };
             var outcome = await writer.AddInstanceAsync(header, ids, stored, arrival, checksum);
             if (outcome.Status != StoreStatus.Success)
                 storage.Delete(stored.Uuid);

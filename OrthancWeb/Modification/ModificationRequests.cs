@@ -128,7 +128,15 @@ public record ModificationRequest : ResourceChangeRequest
 
 public static class ModificationResults
 {
-    /// <summary>Orthanc's answer for a new patient, study or series: {"ID", "Path", "PatientID", "Type"}.</summary>
-    public static JsonObject ToJson(ModifiedResource r) =>
-        new() { ["ID"] = r.Id, ["Path"] = r.Path, ["PatientID"] = r.PatientId, ["Type"] = r.Type };
+    /// <summary>
+    /// Orthanc 1.10.1's answer for a new patient, study or series, the public content of its ResourceModification job:
+    /// {"Description", "FailedInstancesCount", "ID", "InstancesCount", "IsAnonymization", "Path", "PatientID", "Type"}
+    /// (a failed instance fails the whole run here, so the failed count is 0 whenever there is an answer).
+    /// </summary>
+    public static JsonObject ToJson(ModifiedResource r, bool isAnonymization, int instancesCount) =>
+        new()
+        {
+            ["Description"] = "REST API", ["FailedInstancesCount"] = 0, ["ID"] = r.Id, ["InstancesCount"] = instancesCount,
+            ["IsAnonymization"] = isAnonymization, ["Path"] = r.Path, ["PatientID"] = r.PatientId, ["Type"] = r.Type,
+        };
 }

@@ -158,9 +158,19 @@ public sealed partial class ModificationService(IndexQueries queries, InstanceFi
                 if (firstOriginal is not null && firstOriginal.Value is null)
                     Interlocked.CompareExchange(ref firstOriginal.Value, new OriginalIdentity(original.Dataset.GetString(DicomTags.PatientID), original.Dataset.GetString(DicomTags.StudyInstanceUID)), null);
                 var bytes = transform(original).ToBytes();
+                // The originals' series, study and patient, named on the copies' new parents as orthanc does.
+                var from = new InstanceIdentifiers(original.Dataset.GetString(DicomTags.PatientID) ?? "", original.Dataset.GetString(DicomTags.StudyInstanceUID) ?? "",
+                    original.Dataset.GetString(DicomTags.SeriesInstanceUID) ?? "", original.Dataset.GetString(DicomTags.SOPInstanceUID) ?? "");
+                // The copy records who asked for it (HttpUsername, empty without a login), as orthanc's copies do.
+                var user = Security.Caller.Current?.Identity is { IsAuthenticated: true, Name: { } named } ? named : "";
                 var source = new IngestSource(IngestOrigin.RestApi)
                 {
-                    Overwrite = overwrite, Metadata = provenance.Metadata is { } name ? [(name, instances[i])] : [],
+                    Username = user,
+                    Overwrite = overwrite,
+                    Metadata = provenance.Metadata is { } name ? [(name, instances[i]), ("HttpUsername", user)] : [("HttpUsername", user)],
+                    ParentMetadata = provenance.Metadata is { } parentName
+                        ? [(ResourceLevel.Series, parentName, from.SeriesPublicId), (ResourceLevel.Study, parentName, from.StudyPublicId), (ResourceLevel.Patient, parentName, from.PatientPublicId)]
+                        : [],
                 };
                 var result = await ingest.StoreAsync(bytes, source, token);
                 if (result.Status is not (IngestStatus.Success or IngestStatus.AlreadyStored))

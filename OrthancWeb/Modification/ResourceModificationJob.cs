@@ -39,7 +39,8 @@ public sealed class ResourceModificationJob(ModificationService modification, Bu
         var parameters = job.ContentAs<ResourceModificationParameters>();
         if (parameters.IsBulk) return await RunBulkAsync(job, parameters, progress, ct);
         var (level, id) = (parameters.Level, parameters.ParentResources[0]);
-        var steps = new ImmediateProgress<(int Done, int Total)>(p => progress.Report(100.0 * p.Done / Math.Max(1, p.Total)));
+        var instances = 0;
+        var steps = new ImmediateProgress<(int Done, int Total)>(p => { instances = p.Total; progress.Report(100.0 * p.Done / Math.Max(1, p.Total)); });
         // Keyed by the job: a resumed or retried run gives the same UIDs, so what the interrupted run stored is
         // found "already stored" rather than copied a second time under other UIDs.
         var uids = new OrthancWeb.Dicom.Anonymization.UidMap(await keys.KeyForAsync("job:" + job.Id, ct));
@@ -55,7 +56,7 @@ public sealed class ResourceModificationJob(ModificationService modification, Bu
             result = await modification.ModifyAsync(level, id, request.ToOptions(level), request.KeepSource, steps, ct, uids, request.TranscodeTarget());
         }
         if (result is null) throw new InvalidOperationException($"Unknown {level.ToString().ToLowerInvariant()}: {id}");
-        return ModificationResults.ToJson(result);
+        return ModificationResults.ToJson(result, parameters.IsAnonymization, instances);
     }
 
     private async Task<JsonObject> RunBulkAsync(Job job, ResourceModificationParameters parameters, IProgress<double> progress, CancellationToken ct)
