@@ -1,6 +1,7 @@
 using OrthancWeb.Annotations;
 using OrthancWeb.Api;
 using OrthancWeb.Audit;
+using OrthancWeb.Backup;
 using OrthancWeb.Components;
 using OrthancWeb.DicomWeb;
 using OrthancWeb.Explorer;
@@ -23,6 +24,7 @@ using OrthancWeb.Worklists;
 
 var configFile = ConfigurationLocator.Find(args, Environment.CurrentDirectory, AppContext.BaseDirectory,
     Environment.GetEnvironmentVariable("ORTHANCWEB_CONFIG"));
+if (BackupCommand.Matches(args)) return await BackupCommand.RunAsync(args, configFile);
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
     Args = ConfigurationLocator.StripConfigArgument(args),
@@ -54,6 +56,7 @@ builder.Services
     .AddDicomWeb(configuration)
     .AddOrthancPeers(configuration)
     .AddMonitoring(configuration)
+    .AddBackup()
     .AddRestApi()
     .AddExplorerUi();
 
@@ -84,6 +87,7 @@ app.MapDicomWeb();
 app.MapExplorerUi();
 
 app.Run();
+return 0;
 
 /// <summary>Entry point, public so that the tests can host the app.</summary>
 public partial class Program

@@ -20,7 +20,7 @@ public sealed class LayeringTests
         ["Requests"],
         ["Ingest", "Imaging", "Jobs", "Explorer", "Annotations"],
         ["Networking", "Modification", "Export", "Reading", "DicomWeb", "OrthancPeers"],
-        ["Routing", "Worklists", "Scripting", "Monitoring"],
+        ["Routing", "Worklists", "Scripting", "Monitoring", "Backup"],
         ["Api", "Components"],
     ];
 

@@ -91,6 +91,8 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         StoredFileDamagedException => new(500, OrthancErrorCode.CorruptedFile, ex.Message),
         Scripting.LuaScriptException => new(500, OrthancErrorCode.CannotExecuteLua, ex.Message),
         Export.FileExportException => new(500, OrthancErrorCode.CannotWriteFile, ex.Message),
+        Backup.BackupNotSupportedException => new(501, OrthancErrorCode.NotImplemented, ex.Message),
+        Backup.BackupException => new(400, OrthancErrorCode.BadRequest, ex.Message),
         // A disk that filled up under any write of ours (RFC 4918 §11.5: 507 Insufficient Storage, Orthanc's FullStorage).
         IOException io when StorageArea.IsOutOfSpace(io) => new(507, OrthancErrorCode.FullStorage, "The disk holding the storage area is full"),
         DicomReadException read => new(400, OrthancErrorCode.BadFileFormat, "Invalid DICOM data: " + read.Reason),

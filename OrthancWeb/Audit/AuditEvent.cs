@@ -75,6 +75,9 @@ public static class AuditActions
     /// <summary>A storage commitment report (N-EVENT-REPORT, PS3.4 J.3.3), sent by us or received.</summary>
     public const string StorageCommitmentReport = "StorageCommitmentReport";
 
+    /// <summary>A backup of the whole server (index, files, audit trail, accounts) written to a folder: POST /tools/backup or the UI.</summary>
+    public const string Backup = "Backup";
+
     /// <summary>Events that could not be queued (the writer fell behind): how many and since when, recorded in their place.</summary>
     public const string AuditGap = "AuditGap";
 

@@ -59,7 +59,7 @@ public static class DicomAuditMessage
         AuditActions.AuditLogUsed => new(AuditLogUsed, 'R', null, false, false),
         AuditActions.Association or AuditActions.AssociationRejected => new(SecurityAlert, 'E', NodeAuthentication, false, false),
         AuditActions.View => new(InstancesAccessed, 'R', null, false, false),
-        AuditActions.Download or AuditActions.Archive or AuditActions.Export => new(Export, 'R', null, true, false),
+        AuditActions.Download or AuditActions.Archive or AuditActions.Export or AuditActions.Backup => new(Export, 'R', null, true, false),
         AuditActions.Upload => new(Import, 'C', null, false, true),
         AuditActions.CStore => new(InstancesTransferred, 'C', null, false, true),
         AuditActions.Send or AuditActions.CMove or AuditActions.CGet => new(InstancesTransferred, 'R', null, true, false),

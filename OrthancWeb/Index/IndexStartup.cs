@@ -10,6 +10,7 @@ public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> conte
         await ownership.AcquireAsync(ct);
         await using (var db = await contexts.CreateDbContextAsync(ct))
         {
+            await RefuseUnknownMigrationsAsync(db, ct);
             await db.Database.MigrateAsync(ct);
             if (db.Database.IsSqlite())
             {
@@ -23,6 +24,20 @@ public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> conte
             LogRepaired(logger, orphans, dangling);
         else
             LogAgree(logger);
+    }
+
+    /// <summary>
+    /// A downgrade: EF Core would migrate an index that a newer release has taken further as if it were current (it
+    /// ignores applied migrations it does not know) and this build would then misread or damage it. Refused instead.
+    /// </summary>
+    private static async Task RefuseUnknownMigrationsAsync(IndexDbContext db, CancellationToken ct)
+    {
+        var known = db.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
+        var unknown = (await db.Database.GetAppliedMigrationsAsync(ct)).Where(m => !known.Contains(m)).ToList();
+        if (unknown.Count > 0)
+            throw new InvalidOperationException(
+                $"The index has migration(s) applied that this release does not know: {string.Join(", ", unknown)}. A newer release of " +
+                "OrthancWeb made this data folder; start that release (or a later one) on it, or restore a backup made by this one. Nothing was changed.");
     }
 
     [LoggerMessage(LogLevel.Warning, "Start-up check: removed {Orphans} orphan file(s) and {Dangling} index row(s) without a file")]

@@ -51,10 +51,13 @@ public sealed class StorageArea : IDisposable
     /// <summary>Spooled uploads and compression output land here first; the start-up check empties it.</summary>
     public string TempFolder { get; }
 
-    public string PathOf(string uuid)
+    public string PathOf(string uuid) => Path.Combine(_root, RelativePathOf(uuid));
+
+    /// <summary>Where a file lives under the storage folder (ab/cd/uuid): the layout backups and restores copy as it is.</summary>
+    public static string RelativePathOf(string uuid)
     {
         if (uuid.Length < 4 || !Guid.TryParse(uuid, out _)) throw new ArgumentException("not a storage UUID", nameof(uuid));
-        return Path.Combine(_root, uuid[..2], uuid[2..4], uuid);
+        return Path.Combine(uuid[..2], uuid[2..4], uuid);
     }
 
     /// <summary>
