@@ -17,7 +17,8 @@ namespace OrthancWeb.Api;
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("")]
-public sealed class ToolsController(IndexQueries queries, RequestedTagsReader requestedTags, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom) : ControllerBase
+public sealed class ToolsController(IndexQueries queries, RequestedTagsReader requestedTags, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom,
+    Annotations.AnnotationCatalog catalog) : ControllerBase
 {
     /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
@@ -32,8 +33,28 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
             throw new Annotations.InvalidLabelException(invalid);
         if (!Enum.TryParse<LabelsConstraint>(request.LabelsConstraint, ignoreCase: false, out var labelsConstraint) || !Enum.IsDefined(labelsConstraint))
             return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange, $"LabelsConstraint must be All, Any or None, not {request.LabelsConstraint}"));
+        var order = new List<FindOrder>();
+        foreach (var key in request.OrderBy)
+        {
+            var descending = key.Direction switch
+            {
+                "ASC" => false,
+                "DESC" => true,
+                _ => (bool?)null,
+            };
+            FindOrder? parsed = key.Type switch
+            {
+                "DicomTag" when DicomTag.TryParse(key.Key, out var tag) && descending is { } d => new FindOrder(tag, null, d),
+                "Metadata" when catalog.Metadata(key.Key) is { } metadata && descending is { } d => new FindOrder(null, metadata.StoredName, d),
+                _ => null,
+            };
+            if (parsed is null)
+                return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange,
+                    $"OrderBy: {{\"Type\": \"{key.Type}\", \"Key\": \"{key.Key}\", \"Direction\": \"{key.Direction}\"}} is not a DicomTag or Metadata key with ASC or DESC"));
+            order.Add(parsed);
+        }
         var ids = await queries.FindAsync(new FindRequest(request.Level, constraints, request.CaseSensitive, request.Limit, request.Since,
-            Labels: request.Labels, LabelsConstraint: labelsConstraint), ct);
+            Labels: request.Labels, LabelsConstraint: labelsConstraint, OrderBy: order), ct);
         if (!request.Expand)
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var format = request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify;

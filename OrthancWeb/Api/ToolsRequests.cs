@@ -24,6 +24,16 @@ public sealed record ToolsFindRequest
     public string LabelsConstraint { get; init; } = "All";
     /// <summary>Orthanc 1.11: with Expand, each answer carries "RequestedTags", these tags' values (see <see cref="RequestedTagsReader"/>).</summary>
     public List<string> RequestedTags { get; init; } = [];
+    /// <summary>Orthanc 1.12.5: [{"Type": "DicomTag" or "Metadata", "Key": a tag or a metadata name, "Direction": "ASC" or "DESC"}].</summary>
+    public List<ToolsFindOrder> OrderBy { get; init; } = [];
+}
+
+/// <summary>One key of /tools/find's OrderBy.</summary>
+public sealed record ToolsFindOrder
+{
+    public string Type { get; init; } = "";
+    public string Key { get; init; } = "";
+    public string Direction { get; init; } = "ASC";
 }
 
 /// <summary>POST /tools/bulk-delete.</summary>

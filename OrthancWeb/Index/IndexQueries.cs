@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using OrthancWeb.Dicom.Data;
 
@@ -30,8 +31,17 @@ public sealed record FindConstraint(DicomTag Tag, string Value);
 /// PN and Orthanc does by default (CaseSensitivePN false): C-FIND and QIDO-RS.
 /// </param>
 /// <param name="Labels">Orthanc 1.12's labels of /tools/find, matched as <paramref name="LabelsConstraint"/> says.</param>
+/// <param name="OrderBy">Orthanc 1.12.5's OrderBy: the keys the answers are sorted by before Since and Limit apply.</param>
 public sealed record FindRequest(ResourceLevel Level, IReadOnlyList<FindConstraint> Constraints, bool CaseSensitive = true, int? Limit = null, int Since = 0,
-    bool PersonNamesIgnoreCase = false, IReadOnlyList<string>? Labels = null, LabelsConstraint LabelsConstraint = LabelsConstraint.All);
+    bool PersonNamesIgnoreCase = false, IReadOnlyList<string>? Labels = null, LabelsConstraint LabelsConstraint = LabelsConstraint.All,
+    IReadOnlyList<FindOrder>? OrderBy = null);
+
+/// <summary>
+/// One key of a find's order: a main DICOM tag of the resource's level or of an ancestor's, or a metadata of the resource
+/// (its stored name). Values compare byte by byte (collation C on PostgreSQL, BINARY on SQLite); resources without the
+/// value come last, whichever the direction.
+/// </summary>
+public sealed record FindOrder(DicomTag? Tag, string? Metadata, bool Descending);
 
 /// <summary>How the labels of a find match (Orthanc 1.12's LabelsConstraint): the resource has all of them, any, or none.</summary>
 public enum LabelsConstraint { All, Any, None }
@@ -227,9 +237,42 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
                 _ => q.Where(r => !r.Labels.Any(l => wanted.Contains(l.Label))),
             };
         }
-        var paged = q.OrderBy(r => r.Id).Skip(request.Since);
+        var paged = Ordered(db, q, level, request.OrderBy ?? []).Skip(request.Since);
         if (request.Limit is { } limit && limit > 0) paged = paged.Take(limit);
         return await paged.Select(r => r.PublicId).ToListAsync(ct);
+    }
+
+    /// <summary>The answers of a find in the order asked, then by row ID (a stable order for Since and Limit to page on).</summary>
+    private static IOrderedQueryable<Resource> Ordered(IndexDbContext db, IQueryable<Resource> q, ResourceLevel level, IReadOnlyList<FindOrder> keys)
+    {
+        IOrderedQueryable<Resource>? ordered = null;
+        foreach (var key in keys)
+        {
+            var value = ValueOf(db, key, level);
+            var missing = Expression.Lambda<Func<Resource, bool>>(Expression.Equal(value.Body, Expression.Constant(null, typeof(string))), value.Parameters);
+            ordered = ordered is null ? q.OrderBy(missing) : ordered.ThenBy(missing);
+            ordered = key.Descending ? ordered.ThenByDescending(value) : ordered.ThenBy(value);
+        }
+        return ordered is null ? q.OrderBy(r => r.Id) : ordered.ThenBy(r => r.Id);
+    }
+
+    /// <summary>A correlated lookup of the value an order key names, for one resource of the find's level.</summary>
+    private static Expression<Func<Resource, string?>> ValueOf(IndexDbContext db, FindOrder key, ResourceLevel level)
+    {
+        if (key.Metadata is { } name)
+            return r => db.Metadata.Where(m => m.ResourceId == r.Id && m.Name == name).Select(m => m.Value).FirstOrDefault();
+        var tag = key.Tag!.Value;
+        var tagLevel = MainDicomTags.LevelOf(tag) ?? throw new FindException($"{DicomDictionary.Find(tag)?.Keyword ?? tag.ToString()} is not a main DICOM tag: answers cannot be ordered by it");
+        if (tagLevel > level) throw new FindException($"{DicomDictionary.Find(tag)?.Keyword} belongs to the {tagLevel} level: {level} answers cannot be ordered by it");
+        var number = (int)tag.Value;
+        // The tag is the resource's own, or its parent's, grandparent's or great-grandparent's.
+        return (level - tagLevel) switch
+        {
+            0 => r => db.MainDicomTags.Where(t => t.ResourceId == r.Id && t.Tag == number).Select(t => t.Value).FirstOrDefault(),
+            1 => r => db.MainDicomTags.Where(t => t.ResourceId == r.ParentId && t.Tag == number).Select(t => t.Value).FirstOrDefault(),
+            2 => r => db.MainDicomTags.Where(t => t.ResourceId == r.Parent!.ParentId && t.Tag == number).Select(t => t.Value).FirstOrDefault(),
+            _ => r => db.MainDicomTags.Where(t => t.ResourceId == r.Parent!.Parent!.ParentId && t.Tag == number).Select(t => t.Value).FirstOrDefault(),
+        };
     }
 
     /// <summary>The index tag a constraint searches (Modalities in Study is its series' Modality) and the level holding it.</summary>
