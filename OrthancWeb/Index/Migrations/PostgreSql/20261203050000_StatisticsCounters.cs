@@ -11,6 +11,10 @@ namespace OrthancWeb.Index.Migrations.PostgreSql
     /// so a COPY or a cascade deleting a study's thousand instances updates the counters once. They fire for cascade
     /// deletes too. Several servers writing at once queue on the counter rows until each commit: the writer is one
     /// transaction per batch, so that is once per batch.
+    /// Also turns parallel query off for the index's database (new sessions; PostgreSQL docs, "Parallel Query"): every
+    /// query of the index is meant to walk an index to a page, and a parallel plan comes only from a misestimated join,
+    /// whose workers then cost more to start than the query. The studies grid sorted by patient name at 1,000,000
+    /// instances took 74 ms with a Gather Merge, 2 ms in the serial plan (EXPLAIN ANALYZE).
     /// </summary>
     [DbContext(typeof(IndexDbContext))]
     [Migration("20261203050000_StatisticsCounters")]
@@ -73,6 +77,8 @@ namespace OrthancWeb.Index.Migrations.PostgreSql
                     FOR EACH STATEMENT EXECUTE FUNCTION "IndexCounters_AttachmentsRemoved"();
                 CREATE TRIGGER "IndexCounters_AttachmentsChanged" AFTER UPDATE ON "Attachments" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
                     FOR EACH STATEMENT EXECUTE FUNCTION "IndexCounters_AttachmentsChanged"();
+
+                DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET max_parallel_workers_per_gather = 0', current_database()); END $$;
                 """);
         }
 
@@ -91,6 +97,7 @@ namespace OrthancWeb.Index.Migrations.PostgreSql
                 DROP FUNCTION "IndexCounters_AttachmentsRemoved"();
                 DROP FUNCTION "IndexCounters_AttachmentsChanged"();
                 DROP TABLE "IndexCounters";
+                DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET max_parallel_workers_per_gather', current_database()); END $$;
                 """);
         }
     }
