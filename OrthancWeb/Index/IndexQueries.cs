@@ -476,11 +476,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
     public async Task<Statistics> StatisticsAsync(CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var counts = await db.Resources.GroupBy(r => r.Level).Select(g => new { g.Key, Count = g.LongCount() }).ToListAsync(ct);
-        long Count(ResourceLevel l) => counts.FirstOrDefault(c => c.Key == l)?.Count ?? 0;
-        var disk = await db.Attachments.SumAsync(a => (long?)a.CompressedSize, ct) ?? 0;
-        var raw = await db.Attachments.SumAsync(a => (long?)a.UncompressedSize, ct) ?? 0;
-        return new Statistics(Count(ResourceLevel.Patient), Count(ResourceLevel.Study), Count(ResourceLevel.Series), Count(ResourceLevel.Instance), disk, raw);
+        return await IndexCounters.ReadAsync(db, ct);
     }
 }
 

@@ -15,6 +15,7 @@ public sealed partial class StorageReconciliation(
     StorageArea storage,
     ResourceDeletion deletion,
     DurabilityWatermark watermark,
+    Microsoft.Extensions.Options.IOptionsMonitor<StorageOptions> options,
     ILogger<StorageReconciliation> logger)
 {
     public async Task<(int OrphanFiles, int DanglingRows)> ReconcileAsync(CancellationToken ct)
@@ -23,10 +24,11 @@ public sealed partial class StorageReconciliation(
         {
             var db = transaction.Db;
             storage.ClearTemp();
-            var allKnown = (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+            var all = options.CurrentValue.StartupCheckAllFiles;
+            var allKnown = all ? (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal) : [];
             var known = new HashSet<string>(allKnown, StringComparer.Ordinal);
             var orphans = 0;
-            foreach (var uuid in storage.EnumerateUuids().ToList())
+            foreach (var uuid in all ? storage.EnumerateUuids().ToList() : [])
             {
                 if (known.Remove(uuid)) continue;
                 storage.Delete(uuid);

@@ -73,4 +73,12 @@ public sealed class StorageOptions
 
     /// <summary>Connection string for a server provider; SQLite lives in the data folder.</summary>
     public string IndexConnectionString { get; set; } = "";
+
+    /// <summary>
+    /// Whether the start-up check compares the whole index with the storage area (files without a row are deleted, rows
+    /// without a file removed: a few seconds per million instances). False checks only what a power cut can have cut
+    /// short, the files committed after the durability watermark: for an index whose files are kept elsewhere or were
+    /// never written (a generated benchmark index), which the whole check would otherwise empty.
+    /// </summary>
+    public bool StartupCheckAllFiles { get; set; } = true;
 }

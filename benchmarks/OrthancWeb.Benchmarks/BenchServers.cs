@@ -63,7 +63,10 @@ static class BenchServers
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    public static Task<BenchServer> StartOursAsync(string dir)
+    public static Task<BenchServer> StartOursAsync(string dir) => StartOursAsync(dir, "");
+
+    /// <param name="settings">More of the "OrthancWeb" section's settings (", \"key\": value"), e.g. another index provider.</param>
+    public static Task<BenchServer> StartOursAsync(string dir, string settings)
     {
         Directory.CreateDirectory(dir);
         // BENCH_OURS_DLL measures another build of ours, e.g. a ReadyToRun publish (what a deployment runs).
@@ -73,7 +76,7 @@ static class BenchServers
         var config = Path.Combine(dir, "appsettings.json");
         File.WriteAllText(config, $$"""
             { "OrthancWeb": { "HttpsPort": {{https}}, "HttpPort": {{http}}, "DataDirectory": "data", "RemoteAccessAllowed": false,
-              "DicomPort": {{dicom}}, "DicomAet": "OWEB", "DicomModalities": { "bench": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } } } }
+              "DicomPort": {{dicom}}, "DicomAet": "OWEB", "DicomModalities": { "bench": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } }{{settings}} } }
             """);
         var psi = new ProcessStartInfo("dotnet", [dll, "--config", config]);
         psi.Environment["Security__AdminPassword"] = Password;

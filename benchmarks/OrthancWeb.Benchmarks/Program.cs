@@ -6,6 +6,8 @@ using OrthancWeb.Dicom.IO;
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- header-parse [folder]
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- store [folder]   (see benchmarks/store-benchmark.sh)
 //   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- grid [1000,10000,100000]
+//   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- generate-index Sqlite|PostgreSQL <file|connection string> [1000000]
+//   dotnet run -c Release --project benchmarks/OrthancWeb.Benchmarks -- scale [10000,1000000] [postgres connection]   (see benchmarks/scale-benchmark.sh)
 var command = args.FirstOrDefault() ?? "header-parse";
 switch (command)
 {
@@ -42,11 +44,17 @@ switch (command)
     case "ohif":
         await OhifBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
+    case "generate-index":
+        await ScaleBenchmark.GenerateAsync([.. args.Skip(1)]);
+        break;
+    case "scale":
+        await ScaleBenchmark.RunAsync([.. args.Skip(1)]);
+        break;
     case "transcode":
         await TranscodeBenchmark.RunAsync(args.Skip(1).FirstOrDefault());
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb, ohif, transcode");
+        Console.Error.WriteLine($"unknown benchmark '{command}'; known: header-parse, store, dicom-store, render, archive, grid, audit, audit-ingest, upload, dicomweb, ohif, transcode, generate-index, scale");
         return 2;
 }
 return 0;
