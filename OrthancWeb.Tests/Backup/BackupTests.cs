@@ -25,29 +25,8 @@ public sealed class BackupServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Folder = Directory.CreateTempSubdirectory("ow-backup-").FullName;
-        await CreateViewerAsync(Path.Combine(Folder, "data"));
+        await Accounts.CreateAsync(Path.Combine(Folder, "data"), Password, ("val", Roles.Viewer));
         Server = await ServerProcess.StartAsync(Folder, $", \"DicomPort\": {DicomPort}");
-    }
-
-    /// <summary>The viewer's account, written to the security database the server will open, as the Users page would.</summary>
-    private static async Task CreateViewerAsync(string dataFolder)
-    {
-        var paths = new DataPaths(dataFolder);
-        paths.CreateAll();
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["Security:AdminPassword"] = ServerProcess.AdminPassword }).Build();
-        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System)
-            .AddSingleton<OrthancWeb.Audit.IAuditTrail, OrthancWeb.Audit.LogAuditTrail>().AddSecurity(configuration, paths);
-        await using (var provider = services.BuildServiceProvider())
-        await using (var scope = provider.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
-            var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
-            var user = new IdentityUser("val") { EmailConfirmed = true };
-            Assert.True((await users.CreateAsync(user, Password)).Succeeded);
-            Assert.True((await users.AddToRoleAsync(user, Roles.Viewer)).Succeeded);
-        }
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     public async Task DisposeAsync()

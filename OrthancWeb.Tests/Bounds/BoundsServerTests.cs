@@ -28,36 +28,11 @@ public sealed class BoundsServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _folder = Directory.CreateTempSubdirectory("ow-bounds-").FullName;
-        await CreateUsersAsync(Path.Combine(_folder, "data"));
+        await Accounts.CreateAsync(Path.Combine(_folder, "data"), Password, ("val", Roles.Viewer), ("cleo", Roles.Clinician));
         Server = await ServerProcess.StartAsync(_folder, ", \"ZipMaximumEntries\": 1000");
         Admin = Server.CreateRestClient();
         Viewer = Server.CreateRestClient("val", Password);
         Clinician = Server.CreateRestClient("cleo", Password);
-    }
-
-    /// <summary>The accounts, written to the security database the server will open, as the Users page would.</summary>
-    private static async Task CreateUsersAsync(string dataFolder)
-    {
-        var paths = new DataPaths(dataFolder);
-        paths.CreateAll();
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["Security:AdminPassword"] = ServerProcess.AdminPassword }).Build();
-        // Accounts made before the server starts are not the trail's business: a trail that only logs.
-        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System)
-            .AddSingleton<OrthancWeb.Audit.IAuditTrail, OrthancWeb.Audit.LogAuditTrail>().AddSecurity(configuration, paths);
-        await using (var provider = services.BuildServiceProvider())
-        await using (var scope = provider.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
-            var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
-            foreach (var (name, role) in new[] { ("val", Roles.Viewer), ("cleo", Roles.Clinician) })
-            {
-                var user = new IdentityUser(name) { EmailConfirmed = true };
-                Assert.True((await users.CreateAsync(user, Password)).Succeeded);
-                Assert.True((await users.AddToRoleAsync(user, role)).Succeeded);
-            }
-        }
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     public async Task DisposeAsync()
