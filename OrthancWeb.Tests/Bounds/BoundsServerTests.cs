@@ -97,8 +97,8 @@ public sealed class BoundsServerTests(BoundsServerFixture fx) : IClassFixture<Bo
     {
         // A 64-character description (an LO's most) that passes the index's LIKE and then has to fail the case-sensitive B.
         await UploadBytesAsync(Instance("REDOS", 1, new string('A', 63) + "b"));
-        var query = new { Level = "Study", Query = new Dictionary<string, string> { ["StudyDescription"] = "*A*A*A*A*A*A*A*B" } };
-        await PostJsonAsync(fx.Viewer, "/tools/find", new { Level = "Study", Query = new Dictionary<string, string> { ["StudyDescription"] = "*A*b" } }); // warm
+        var query = new { Level = "Study", CaseSensitive = true, Query = new Dictionary<string, string> { ["StudyDescription"] = "*A*A*A*A*A*A*A*B" } };
+        await PostJsonAsync(fx.Viewer, "/tools/find", new { Level = "Study", CaseSensitive = true, Query = new Dictionary<string, string> { ["StudyDescription"] = "*A*b" } }); // warm
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var watch = Stopwatch.StartNew();
         var response = await fx.Viewer.PostAsync("/tools/find", System.Net.Http.Json.JsonContent.Create(query, options: OrthancJsonOptions), timeout.Token);
