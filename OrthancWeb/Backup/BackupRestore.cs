@@ -51,7 +51,7 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
                 throw new BackupException($"Stored file {file.Uuid} of the backup does not match its checksum: the backup was damaged since it was made");
             bytes += copied.Size;
         }
-        FileSystemSync.SyncAll();
+        StorageArea.SyncFileSystemOf(target.Root);
         var seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
         LogRestored(logger, source, target.Root, manifest.CountInstances, manifest.Files.Count, seconds);
         return new Outcome(manifest, manifest.Files.Count, bytes, seconds);

@@ -72,7 +72,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         try { folder = Path.GetFullPath(target); }
         catch (ArgumentException ex) { throw new BackupException($"Not a path: \"{target}\"", ex); }
         var data = paths.Root + Path.DirectorySeparatorChar;
-        if ((folder + Path.DirectorySeparatorChar).StartsWith(data, StringComparison.Ordinal) || (data).StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        if ((folder + Path.DirectorySeparatorChar).StartsWith(data, StringComparison.Ordinal) || data.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new BackupException($"{folder} overlaps the server's data folder {paths.Root}: choose a folder outside it (better, on another disk)");
         if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
             throw new BackupException($"{folder} is not empty: a backup goes into a new or empty folder");
@@ -111,7 +111,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
             bytes += copied.Value.Size;
             files.Add(file with { Size = copied.Value.Size, Checksum = copied.Value.Checksum });
         }
-        FileSystemSync.SyncAll();
+        StorageArea.SyncFileSystemOf(folder);
         var manifest = new BackupManifest
         {
             CreatedAt = createdAt,
@@ -138,7 +138,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, Path.Combine(folder, BackupManifest.FileName));
-        FileSystemSync.SyncAll();
+        StorageArea.SyncFileSystemOf(folder);
         LogWritten(logger, folder, manifest.CountInstances, manifest.FileCount, manifest.FileBytes + manifest.DatabaseBytes, manifest.DurationSeconds);
         return manifest;
     }
@@ -210,6 +210,8 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
                     await output.WriteAsync(buffer.AsMemory(0, n), ct);
                     size += n;
                 }
+                // On Linux one syncfs of the target covers every copy (the caller's); elsewhere each file is flushed.
+                if (!StorageArea.CanSyncFileSystem) output.Flush(flushToDisk: true);
             }
             finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
             return (size, FileChecksum.Hex(xxh), Convert.ToHexStringLower(md5.GetHashAndReset()));

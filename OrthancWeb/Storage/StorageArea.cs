@@ -338,6 +338,15 @@ public sealed class StorageArea : IDisposable
 
     private static void SyncFileSystem(string folder) => SyncFolder(folder, wholeFileSystem: true);
 
+    /// <summary>
+    /// Makes everything written under a folder outside the storage area durable at once (a backup, a restore): one
+    /// syncfs of its file system on Linux. Elsewhere the writer flushes each file itself (see <see cref="CanSyncFileSystem"/>).
+    /// </summary>
+    public static void SyncFileSystemOf(string folder)
+    {
+        if (CanSyncFileSystem) SyncFileSystem(folder);
+    }
+
     /// <summary>syncfs (the folder's whole file system) or fsync (the folder's own entries) through a read-only descriptor.</summary>
     private static void SyncFolder(string folder, bool wholeFileSystem)
     {
