@@ -29,7 +29,11 @@ public static class ElscintPmsctRle1
     /// <summary>The image as native 16-bit little-endian pixel data of <paramref name="samples"/> samples.</summary>
     public static byte[] Decode(ReadOnlySpan<byte> compressed, int samples)
     {
-        var output = new byte[checked(samples * 2)];
+        // Three bytes give at most 256 (a run): a file that claims more samples than its stream can hold is refused
+        // before the image is allocated, so a small hostile file cannot make the server reserve gigabytes.
+        if (samples < 0 || samples > (long)compressed.Length * 256 / 3 + 1)
+            throw new ImagingException($"PMSCT_RLE1 pixel data of {compressed.Length} bytes cannot hold the {samples} samples Rows x Columns needs");
+        var output = new byte[samples * 2L];
         var written = 0;
         ushort previous = 0;
         // The delta pass reads the run-length pass's bytes one at a time; a 0x5A takes the next two with it.
@@ -70,7 +74,8 @@ public static class ElscintPmsctRle1
         if (info.BitsAllocated != 16)
             throw new ImagingException($"PMSCT_RLE1 pixel data with Bits Allocated {info.BitsAllocated} (16 expected)");
         var compressed = (DicomElement)dataset[CompressedPixelData]!;
-        var samples = checked(info.Rows * info.Columns * info.SamplesPerPixel * Math.Max(1, info.NumberOfFrames));
-        return new DicomElement(DicomTags.PixelData, DicomVR.OW, DicomBuffer.From(Decode(compressed.Buffer.Memory.Span, samples)));
+        var samples = (long)info.Rows * info.Columns * info.SamplesPerPixel * Math.Max(1, info.NumberOfFrames);
+        if (samples > int.MaxValue / 2) throw new ImagingException($"PMSCT_RLE1 image of {samples} samples is too large to decode");
+        return new DicomElement(DicomTags.PixelData, DicomVR.OW, DicomBuffer.From(Decode(compressed.Buffer.Memory.Span, (int)samples)));
     }
 }

@@ -21,4 +21,12 @@ public sealed class ElscintPmsctRle1Tests
         Assert.Contains("gives 2 samples", short1.Message, StringComparison.Ordinal);
         Assert.Throws<ImagingException>(() => ElscintPmsctRle1.Decode([0x01, 0xA5, 0x03], 8));
     }
+
+    [Fact]
+    public void A_file_claiming_more_samples_than_its_stream_can_hold_is_refused_before_allocating()
+    {
+        // Four bytes cannot give a 30000 x 30000 image (1.8 GB once decoded): refused with the reason, nothing allocated.
+        var refused = Assert.Throws<ImagingException>(() => ElscintPmsctRle1.Decode([0xA5, 0xFF, 0x01, 0x00], 30000 * 30000));
+        Assert.Contains("cannot hold", refused.Message, StringComparison.Ordinal);
+    }
 }
