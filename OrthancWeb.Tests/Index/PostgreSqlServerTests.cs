@@ -174,13 +174,16 @@ public sealed class PostgreSqlServerTests(TwoProvidersFixture fx) : IClassFixtur
         await AssertSameAsync(HttpMethod.Delete, $"/patients/{patients[^1]}");
         var before = await AssertSameAsync(HttpMethod.Get, "/statistics");
 
-        // A second server on the same database refuses to start while the first runs (several are not safe yet).
+        // A second server of the same name on the same database refuses to start while the first runs (servers sharing
+        // an index need names of their own: see SeveralServersTests for servers that do).
+        var name = (await Rest.GetJsonAsync(fx.PostgreSqlClient, "/system"))["DatabaseServerIdentifier"]!.GetValue<string>();
         var folder = Directory.CreateTempSubdirectory("ow-second-").FullName;
         try
         {
             var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ServerProcess.StartAsync(folder, fx.PostgreSqlSettings.Replace(
-                $"\"DicomPort\": {fx.PostgreSqlDicomPort}", $"\"DicomPort\": {ServerProcess.FreePort()}", StringComparison.Ordinal)));
-            Assert.Contains("Another OrthancWeb server already uses the index database", refused.Message);
+                $"\"DicomPort\": {fx.PostgreSqlDicomPort}", $"\"DicomPort\": {ServerProcess.FreePort()}", StringComparison.Ordinal)
+                + $", \"DatabaseServerIdentifier\": \"{name}\""));
+            Assert.Contains($"Another OrthancWeb server named '{name}' already runs on the index database", refused.Message);
         }
         finally { Directory.Delete(folder, true); }
 

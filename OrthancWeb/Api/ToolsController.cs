@@ -202,7 +202,7 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
     }
 
     [HttpGet("system")]
-    public IActionResult SystemInfo([FromServices] Annotations.AnnotationCatalog annotations)
+    public IActionResult SystemInfo([FromServices] Annotations.AnnotationCatalog annotations, [FromServices] ClusterMembership membership)
     {
         var o = store.CurrentValue;
         return Ok(new JsonObject
@@ -229,6 +229,9 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
             ["DatabaseBackendPlugin"] = null,
             ["StorageAreaPlugin"] = null,
             ["CheckRevisions"] = annotations.CheckRevisions,
+            // Orthanc 1.11's name for who this server is among several on one database; whether it leads is ours.
+            ["DatabaseServerIdentifier"] = membership.Identity.Identifier,
+            ["IndexLeader"] = membership.IsLeader,
         });
     }
 }

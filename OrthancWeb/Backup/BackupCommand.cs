@@ -38,7 +38,8 @@ public static class BackupCommand
         {
             if (verb == "backup")
             {
-                var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder));
+                var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder),
+                    server.StorageDirectory is { Length: > 0 } storage ? Path.GetFullPath(storage, configFolder) : null);
                 var service = new BackupService(paths, store, TimeProvider.System, logging.CreateLogger<BackupService>());
                 var manifest = await service.CreateAsync(Path.GetFullPath(to!), CancellationToken.None);
                 Console.WriteLine(JsonSerializer.Serialize(manifest.Summary(), BackupManifest.Json));

@@ -3,11 +3,12 @@ namespace OrthancWeb.Hosting;
 /// <summary>The folders under the data directory, resolved once at start-up.</summary>
 public sealed class DataPaths
 {
-    public DataPaths(string root)
+    /// <param name="storage">The storage folder when it is not the data folder's own (Orthanc's StorageDirectory).</param>
+    public DataPaths(string root, string? storage = null)
     {
         Root = Path.GetFullPath(root);
         Database = Path.Combine(Root, "db");
-        Storage = Path.Combine(Root, "storage");
+        Storage = string.IsNullOrEmpty(storage) ? Path.Combine(Root, "storage") : Path.GetFullPath(storage);
         Certificates = Path.Combine(Root, "certs");
         Keys = Path.Combine(Root, "keys");
     }

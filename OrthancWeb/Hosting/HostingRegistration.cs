@@ -24,12 +24,14 @@ public static class HostingRegistration
         OrthancEncodings.TryApply(server.DefaultEncoding);
         DeclaredTags.Apply(server.Dictionary);
         var configFolder = configFile is null ? Environment.CurrentDirectory : Path.GetDirectoryName(configFile)!;
-        var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder)) { ConfigurationFolder = configFolder };
+        var paths = new DataPaths(Path.GetFullPath(server.DataDirectory, configFolder),
+            server.StorageDirectory is { Length: > 0 } storage ? Path.GetFullPath(storage, configFolder) : null) { ConfigurationFolder = configFolder };
         // Before the first file of the data folder is created: the certificate's key, the databases, the images.
         PrivateFiles.RestrictNewFiles();
         PrivateFiles.TightenExisting(paths.Root);
         paths.CreateAll();
         builder.Services.AddSingleton(paths);
+        builder.Services.AddSingleton(ServerIdentity.Of(server, paths));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new RuntimeLogLevel(builder.Configuration));
         return paths;

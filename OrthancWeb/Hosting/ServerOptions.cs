@@ -26,6 +26,19 @@ public sealed class ServerOptions
     [Required]
     public string DataDirectory { get; set; } = "./data";
 
+    /// <summary>
+    /// Orthanc's StorageDirectory: where the stored files live, when not under DataDirectory (empty). Several servers on
+    /// one PostgreSQL index share one storage folder: each names this same folder. Relative to the config file's folder.
+    /// </summary>
+    public string StorageDirectory { get; set; } = "";
+
+    /// <summary>
+    /// Orthanc's DatabaseServerIdentifier: who this server is among several on one index (its durability watermark, its
+    /// partial files in a shared storage folder, the refusal of a second server of the same name). Empty: the host name
+    /// and the data folder, unique on a machine since each server has a data folder of its own.
+    /// </summary>
+    public string DatabaseServerIdentifier { get; set; } = "";
+
     [Range(1, 65535)]
     public int HttpsPort { get; set; } = 8443;
 

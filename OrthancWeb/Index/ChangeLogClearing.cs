@@ -17,12 +17,18 @@ public interface IChangeLogFollower
 /// also read by the server itself, so only what every reader has passed is deleted: the changes past an internal
 /// follower's place (a routing rule or a Lua callback not yet run) and the NewInstance changes past the durability
 /// watermark (their files are checked after a power cut, see <see cref="StorageReconciliation"/>) stay, and
-/// disappear at a later DELETE. With every follower caught up, the log is as empty as Orthanc's.
+/// disappear at a later DELETE. With every follower caught up, the log is as empty as Orthanc's. Servers sharing an
+/// index follow the log on its leader and keep their places and watermarks in the database: there, the lowest of
+/// those saved places and watermarks counts too, whichever server is asked.
 /// </summary>
-public sealed class ChangeLogClearing(IDbContextFactory<IndexDbContext> contexts, DurabilityWatermark durable, IEnumerable<IChangeLogFollower> followers)
+public sealed class ChangeLogClearing(IDbContextFactory<IndexDbContext> contexts, DurabilityWatermark durable, ClusterMembership membership,
+    IEnumerable<IChangeLogFollower> followers)
 {
     /// <summary>The global property that keeps the highest number deleted, so that "Last" never goes back.</summary>
     internal const string ClearedProperty = "ChangesClearedUpTo";
+
+    /// <summary>The name under which each follower keeps its place ("Routing:LastChange", "Lua:LastChange").</summary>
+    internal const string FollowerPlace = "LastChange";
 
     public async Task ClearAsync(CancellationToken ct)
     {
@@ -31,6 +37,16 @@ public sealed class ChangeLogClearing(IDbContextFactory<IndexDbContext> contexts
         var last = await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
         var floor = followers.Select(f => f.Position).OfType<long>().Aggregate(last, Math.Min);
         var durableUpTo = durable.Value;
+        if (membership.IsShared)
+        {
+            var saved = await db.GlobalProperties.Where(p => p.Name.StartsWith(DurabilityWatermark.PropertyName + ":") || p.Name.EndsWith(":" + FollowerPlace))
+                .Select(p => new { p.Name, p.Value }).ToListAsync(ct);
+            foreach (var p in saved)
+            {
+                if (p.Name.EndsWith(":" + FollowerPlace, StringComparison.Ordinal)) floor = Math.Min(floor, Parse(p.Value));
+                else durableUpTo = Math.Min(durableUpTo, Parse(p.Value));
+            }
+        }
         var deletedUpTo = await db.Changes.Where(c => c.Seq <= floor && (c.Seq <= durableUpTo || c.ChangeType != "NewInstance"))
             .MaxAsync(c => (long?)c.Seq, ct);
         if (deletedUpTo is not { } upTo) return;

@@ -11,24 +11,39 @@ namespace OrthancWeb.Index;
 public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> contexts, string prefix) : IDisposable
 {
     private Dictionary<string, T>? _cache;
+    private long _loadedAt;
+    private bool _shared;
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>
+    /// How long a cache read from a PostgreSQL index is trusted: other servers sharing the index edit the same
+    /// settings, and their changes reach this server within that time (a SQLite index has no other writer).
+    /// </summary>
+    private const long SharedCacheMilliseconds = 2000;
 
     public IReadOnlyDictionary<string, T> All
     {
         get
         {
-            if (_cache is { } cached) return cached;
+            if (_cache is { } cached && !Expired) return cached;
             _gate.Wait();
             try
             {
-                if (_cache is not null) return _cache;
+                if (_cache is not null && !Expired) return _cache;
                 using var db = contexts.CreateDbContext();
+                _shared = !db.Database.IsSqlite();
+                _loadedAt = Environment.TickCount64;
                 return _cache = db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(prefix)).AsEnumerable()
                     .ToDictionary(p => p.Name[prefix.Length..], p => JsonSerializer.Deserialize<T>(p.Value)!, StringComparer.OrdinalIgnoreCase);
             }
             finally { _gate.Release(); }
         }
     }
+
+    private bool Expired => _shared && Environment.TickCount64 - _loadedAt > SharedCacheMilliseconds;
+
+    /// <summary>Reads the database again at the next use (another server may have written meanwhile).</summary>
+    public void Forget() => _cache = null;
 
     public async Task SaveAsync(string name, T value, CancellationToken ct)
     {

@@ -15,7 +15,9 @@ public static class IndexRegistration
         var store = configuration.GetSection(ServerOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
         IndexDatabase.Validate(store);
         services.AddPooledDbContextFactory<IndexDbContext>(o => IndexDatabase.Configure(o, store, paths.IndexDatabaseFile));
-        services.AddSingleton(sp => new IndexOwnership(store, sp.GetRequiredService<ILogger<IndexOwnership>>()));
+        // The app registers who this server is (Hosting); harnesses that build the index alone get the default identity.
+        services.AddSingleton(sp => new ClusterMembership(store, sp.GetService<ServerIdentity>() ?? ServerIdentity.Of(new ServerOptions(), paths),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ClusterMembership>>()));
         services.AddSingleton<HierarchyCache>();
         services.AddSingleton<StorageUsage>();
         services.AddSingleton<DurabilityWatermark>();

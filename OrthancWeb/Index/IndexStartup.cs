@@ -3,13 +3,14 @@ using Microsoft.EntityFrameworkCore;
 namespace OrthancWeb.Index;
 
 /// <summary>Brings the index to the current schema (EF Core migrations) and reconciles it with the storage area.</summary>
-public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> contexts, IndexOwnership ownership, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
+public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership, StorageReconciliation reconciliation, ILogger<IndexStartup> logger)
 {
     public async Task RunAsync(CancellationToken ct = default)
     {
-        await ownership.AcquireAsync(ct);
-        await using (var db = await contexts.CreateDbContextAsync(ct))
+        await membership.JoinAsync(ct);
+        await membership.OneAtATimeAsync(async () =>
         {
+            await using var db = await contexts.CreateDbContextAsync(ct);
             await RefuseUnknownMigrationsAsync(db, ct);
             await db.Database.MigrateAsync(ct);
             if (db.Database.IsSqlite())
@@ -18,7 +19,7 @@ public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> conte
                 // committed instance survives a power cut, not only a crash.
                 await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
             }
-        }
+        }, ct);
         var (orphans, dangling) = await reconciliation.ReconcileAsync(ct);
         if (orphans + dangling > 0)
             LogRepaired(logger, orphans, dangling);
@@ -47,8 +48,11 @@ public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> conte
     private static partial void LogAgree(ILogger logger);
 }
 
-/// <summary>Turns series, studies and patients stable once nothing arrived for StableAge seconds; checkpoints the index when idle.</summary>
-public sealed partial class StabilityMonitor(IndexMaintenance maintenance, TimeProvider time, ILogger<StabilityMonitor> logger) : BackgroundService
+/// <summary>
+/// Turns series, studies and patients stable once nothing arrived for StableAge seconds; checkpoints the index when idle.
+/// Among servers sharing an index only the leader marks (each Stable* change once for the archive).
+/// </summary>
+public sealed partial class StabilityMonitor(IndexMaintenance maintenance, ClusterMembership membership, TimeProvider time, ILogger<StabilityMonitor> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -57,7 +61,7 @@ public sealed partial class StabilityMonitor(IndexMaintenance maintenance, TimeP
         {
             try
             {
-                await maintenance.MarkStableAsync(stoppingToken);
+                if (membership.IsLeader) await maintenance.MarkStableAsync(stoppingToken);
                 await maintenance.CheckpointIfIdleAsync(stoppingToken);
             }
             catch (OperationCanceledException) { return; }

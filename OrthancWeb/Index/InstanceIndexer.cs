@@ -21,8 +21,12 @@ public sealed class InstanceIndexer(
     RecyclingPolicy recycling,
     ResourceDeletion deletion,
     DurabilityWatermark watermark,
+    ClusterMembership membership,
     TimeProvider time) : IDisposable
 {
+    /// <summary>The transaction-level advisory lock under which servers sharing an index recycle, one at a time.</summary>
+    private const long RecyclingLockKey = 0x4F57524543594C; // "OWRECYL"
+
     private IndexDbContext? _db;
     private IndexRowWriter? _rows;
     private ReadWriteTransaction? _transaction;
@@ -80,9 +84,17 @@ public sealed class InstanceIndexer(
             rows.UseCurrentTransaction();
             rows.BeginBatch();
             // The durability watermark rides along with each batch (no flush of its own).
-            await rows.SetPropertyAsync(DurabilityWatermark.PropertyName, watermark.ValueText, ct);
+            await rows.SetPropertyAsync(watermark.Name, watermark.ValueText, ct);
             // Without a storage limit no instance can be refused as full: then it needs no savepoint to undo.
             var canBeFull = RecyclingPolicy.HasLimit(o);
+            if (canBeFull && membership.IsShared)
+            {
+                // Servers sharing the index: one stores under a limit at a time (held to the commit), measuring from the
+                // trigger-kept totals, which hold what the others stored, so a patient is recycled once and a limit is
+                // never passed by two servers each thinking there was room.
+                await db.Database.ExecuteSqlRawAsync($"SELECT pg_advisory_xact_lock({RecyclingLockKey})", ct);
+                usage.Set(await IndexCounters.ReadAsync(db, ct));
+            }
             for (var i = 0; i < batch.Count; i++)
             {
                 if (!canBeFull)

@@ -8,33 +8,50 @@ namespace OrthancWeb.Index;
 /// The start-up check that makes the index and the storage area agree. Files with no row are leftovers of a crash
 /// between rename and commit; rows with no file were damaged by hand; files of instances committed after the last
 /// durability watermark may have been cut short by a power cut between commit and flush, and are checked against
-/// the checksum the index holds.
+/// the checksum the index holds. On a storage folder and index shared with other running servers, their files in
+/// flight are theirs: their partial and temporary files (tagged with their name) are left alone, and a file with no
+/// row is taken for an orphan only once it is older than <see cref="InFlightAge"/> (a running server may be between
+/// its rename and its commit); the instances past every server's watermark are checked, and the watermarks of
+/// servers no longer running are retired once their files are checked.
 /// </summary>
 public sealed partial class StorageReconciliation(
     IndexTransactions transactions,
+    IDbContextFactory<IndexDbContext> contexts,
     StorageArea storage,
     ResourceDeletion deletion,
     DurabilityWatermark watermark,
+    ClusterMembership membership,
+    TimeProvider time,
     Microsoft.Extensions.Options.IOptionsMonitor<StorageOptions> options,
     ILogger<StorageReconciliation> logger)
 {
+    /// <summary>How old a file without a row must be before it is removed while other servers run on the same storage.</summary>
+    public static readonly TimeSpan InFlightAge = TimeSpan.FromHours(1);
+
     public async Task<(int OrphanFiles, int DanglingRows)> ReconcileAsync(CancellationToken ct)
     {
+        var running = await OtherServersRunningAsync(ct);
+        var liveTags = running.Select(i => new Hosting.ServerIdentity(i).Tag).ToHashSet(StringComparer.Ordinal);
         var (orphans, dangling, checkedUpTo) = await transactions.ReadWriteAsync(async (transaction, ct) =>
         {
             var db = transaction.Db;
-            storage.ClearTemp();
+            storage.ClearTemp(liveTags);
             var all = options.CurrentValue.StartupCheckAllFiles;
             var allKnown = all ? (await db.Attachments.Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal) : [];
             var known = new HashSet<string>(allKnown, StringComparer.Ordinal);
             var orphans = 0;
-            foreach (var uuid in all ? storage.EnumerateUuids().ToList() : [])
+            var inFlightSince = time.GetUtcNow().UtcDateTime - InFlightAge;
+            foreach (var uuid in all ? storage.EnumerateUuids(liveTags).ToList() : [])
             {
                 if (known.Remove(uuid)) continue;
+                if (running.Count > 0 && File.GetLastWriteTimeUtc(storage.PathOf(uuid)) > inFlightSince) continue;
                 storage.Delete(uuid);
                 orphans++;
             }
-            var recorded = DurabilityWatermark.Parse(await db.GlobalProperties.Where(p => p.Name == DurabilityWatermark.PropertyName).Select(p => p.Value).FirstOrDefaultAsync(ct));
+            // Every server's watermark: past the lowest, some server's files may not have been flushed.
+            var watermarks = await db.GlobalProperties.Where(p => p.Name.StartsWith(DurabilityWatermark.PropertyName))
+                .ToDictionaryAsync(p => p.Name, p => DurabilityWatermark.Parse(p.Value), StringComparer.Ordinal, ct);
+            var recorded = watermarks.Count == 0 ? 0 : watermarks.Values.Min();
             var recent = await db.Changes.Where(c => c.Seq > recorded && c.ChangeType == "NewInstance")
                 .Select(c => c.PublicId).Distinct().ToListAsync(ct);
             foreach (var publicId in recent)
@@ -50,21 +67,35 @@ public sealed partial class StorageReconciliation(
             var dangling = 0;
             foreach (var missingUuid in allKnown.Where(u => !storage.Exists(u)).ToList())
             {
-                var att = await db.Attachments.FirstAsync(a => a.Uuid == missingUuid, ct);
-                var instance = await db.Resources.FirstAsync(r => r.Id == att.ResourceId, ct);
+                // Gone meanwhile when another server deleted the instance (its row first, then its file).
+                if (await db.Attachments.FirstOrDefaultAsync(a => a.Uuid == missingUuid, ct) is not { } att) continue;
+                if (await db.Resources.FirstOrDefaultAsync(r => r.Id == att.ResourceId, ct) is not { } instance) continue;
                 await deletion.DeleteWithEmptyParentsAsync(transaction, instance, ct);
                 dangling++;
             }
             await db.SaveChangesAsync(ct);
             // Everything now in the index has been checked: that is the new watermark.
             var maxSeq = await db.Changes.MaxAsync(c => (long?)c.Seq, ct) ?? 0;
-            var property = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == DurabilityWatermark.PropertyName, ct);
-            if (property is null) db.GlobalProperties.Add(property = new GlobalProperty { Name = DurabilityWatermark.PropertyName });
+            var property = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == watermark.Name, ct);
+            if (property is null) db.GlobalProperties.Add(property = new GlobalProperty { Name = watermark.Name });
             property.Value = maxSeq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            // The watermarks of servers that are gone (and a single server's, once shared): their files are checked now.
+            var retired = watermarks.Keys.Where(n => n != watermark.Name &&
+                (DurabilityWatermark.ServerOf(n) is not { } server || !running.Contains(server))).ToList();
+            if (retired.Count > 0) await db.GlobalProperties.Where(p => retired.Contains(p.Name)).ExecuteDeleteAsync(ct);
             return (orphans, dangling, maxSeq);
         }, ct);
         watermark.Reset(checkedUpTo);
         return (orphans, dangling);
+    }
+
+    /// <summary>The servers other than this one that run on the index now, from the watermarks they keep.</summary>
+    private async Task<IReadOnlySet<string>> OtherServersRunningAsync(CancellationToken ct)
+    {
+        if (!membership.IsShared) return new HashSet<string>();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var names = await db.GlobalProperties.Where(p => p.Name.StartsWith(DurabilityWatermark.PropertyName + ":")).Select(p => p.Name).ToListAsync(ct);
+        return await membership.OthersRunningAsync(names.Select(DurabilityWatermark.ServerOf).OfType<string>(), ct);
     }
 
     [LoggerMessage(LogLevel.Warning, "Instance {Instance} was not completely on disk after an interruption; removing it")]

@@ -25,6 +25,9 @@ public sealed class StorageUsage
         _patients = await db.Resources.CountAsync(r => r.Level == ResourceLevel.Patient, ct);
     }
 
+    /// <summary>The totals as the index holds them now, other writers included.</summary>
+    internal void Set(Statistics totals) => (_compressedSize, _patients) = (totals.TotalDiskSize, checked((int)totals.CountPatients));
+
     internal void Added(long compressedSize, bool newPatient)
     {
         if (!IsKnown) return;

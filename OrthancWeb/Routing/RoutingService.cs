@@ -14,7 +14,7 @@ namespace OrthancWeb.Routing;
 /// </summary>
 public sealed partial class RoutingService(
     IndexQueries queries, InstanceFiles files, RoutingRegistry rules, JobEngine jobs,
-    IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService, IChangeLogFollower
+    IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership, TimeProvider time, ILogger<RoutingService> logger) : BackgroundService, IChangeLogFollower
 {
     /// <summary>Its place while rules exist (the saved one until the loop has read it): DELETE /changes keeps what follows.</summary>
     public long? Position => rules.All.Count == 0 ? null
@@ -38,6 +38,15 @@ public sealed partial class RoutingService(
             var done = true;
             try
             {
+                if (!membership.IsLeader)
+                {
+                    // Servers sharing an index: the leader routes, once for the archive; this one carries on from
+                    // the place the last leader saved when it leads in turn.
+                    (cursor, forgotten) = (null, false);
+                    Interlocked.Exchange(ref _position, -1);
+                    await membership.WhenLeaderAsync(stoppingToken);
+                    _cursor.Forget();
+                }
                 if (rules.All.Count == 0)
                 {
                     // No rule, nothing to follow: forget the place (once), so that a rule added later starts from

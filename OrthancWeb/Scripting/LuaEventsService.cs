@@ -18,7 +18,7 @@ namespace OrthancWeb.Scripting;
 /// </summary>
 public sealed partial class LuaEventsService(
     LuaEngine lua, IndexQueries queries, InstanceFiles files, JobEngine jobs, IDbContextFactory<IndexDbContext> contexts,
-    IHostApplicationLifetime lifetime, IOptions<LuaOptions> options, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService, IChangeLogFollower
+    IHostApplicationLifetime lifetime, ClusterMembership membership, IOptions<LuaOptions> options, TimeProvider time, ILogger<LuaEventsService> logger) : BackgroundService, IChangeLogFollower
 {
     /// <summary>
     /// Its place, followed in memory even without a callback (one may be defined at any time, and is then called from
@@ -126,10 +126,20 @@ public sealed partial class LuaEventsService(
         var saved = true;
         while (!stoppingToken.IsCancellationRequested)
         {
-            Interlocked.Exchange(ref _position, cursor);
             var done = true;
             try
             {
+                if (!membership.IsLeader)
+                {
+                    // Servers sharing an index: the leader calls the change callbacks, once for the archive. This one
+                    // takes over where the last leader left the log when it leads in turn.
+                    Interlocked.Exchange(ref _position, -1);
+                    await membership.WhenLeaderAsync(stoppingToken);
+                    _cursor.Forget();
+                    cursor = _cursor.All.TryGetValue(CursorKey, out var place) ? place : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                    saved = true;
+                }
+                Interlocked.Exchange(ref _position, cursor);
                 if (!lua.DefinesAny(ChangeCallbacks))
                 {
                     // No callback to call: keep up with the log in memory (one small query per rest), so that a callback

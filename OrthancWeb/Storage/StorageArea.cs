@@ -24,18 +24,28 @@ public sealed class StorageArea : IDisposable
     private readonly string _root;
     private readonly string _databaseFolder;
 
-    public StorageArea(DataPaths paths)
+    /// <param name="identity">
+    /// This server among several sharing the folder: its partial and temporary files carry its tag, so that another
+    /// server's start-up check can tell them from the leftovers of a server that is gone.
+    /// </param>
+    public StorageArea(DataPaths paths, ServerIdentity? identity = null)
     {
         _root = paths.Storage;
         _databaseFolder = paths.Database;
         _syncDatabaseFolder = !OperatingSystem.IsLinux() || !SameFileSystem(_root, _databaseFolder);
-        TempFolder = Path.Combine(_root, ".tmp");
+        _tag = identity?.Tag;
+        TempRoot = Path.Combine(_root, ".tmp");
+        TempFolder = _tag is null ? TempRoot : Path.Combine(TempRoot, _tag);
         Directory.CreateDirectory(TempFolder);
         _drive = new DriveInfo(_root);
         _asyncWrites = new AsyncDirectWrites(_staging);
     }
 
     private readonly DriveInfo _drive;
+    private readonly string? _tag;
+
+    /// <summary>The shared folder of temporary files: one folder per server tag under it.</summary>
+    private string TempRoot { get; }
 
     /// <summary>Bytes free on the storage area's file system for an unprivileged writer (statvfs's f_bavail).</summary>
     public long AvailableFreeSpace => _drive.AvailableFreeSpace;
@@ -167,7 +177,7 @@ public sealed class StorageArea : IDisposable
         // Next to its final name rather than in TempFolder: ext4 looks for a new inode in its folder's block group,
         // and one busy folder's group fills with freed inodes to search past (0.74-0.80 ms per create in one folder,
         // 0.34-0.47 ms spread over the ab/cd folders, measured with a C loop). The rename stays within the folder.
-        var path = final + PartialSuffix;
+        var path = final + (_tag is null ? "" : "." + _tag) + PartialSuffix;
         return new IncomingFile(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read), uuid);
     }
 
@@ -277,9 +287,10 @@ public sealed class StorageArea : IDisposable
 
     /// <summary>
     /// Every UUID-named file under the storage area, for the start-up reconciliation, which runs before any store:
-    /// the partial files of stores a crash interrupted are deleted on the way.
+    /// the partial files of stores a crash interrupted are deleted on the way, except those of the other servers
+    /// still running on a shared storage folder (<paramref name="liveTags"/>: files ab/cd/uuid.tag.part).
     /// </summary>
-    public IEnumerable<string> EnumerateUuids()
+    public IEnumerable<string> EnumerateUuids(IReadOnlySet<string>? liveTags = null)
     {
         foreach (var l1 in Directory.EnumerateDirectories(_root))
         {
@@ -288,16 +299,38 @@ public sealed class StorageArea : IDisposable
                 foreach (var f in Directory.EnumerateFiles(l2))
                 {
                     var name = Path.GetFileName(f);
-                    if (name.EndsWith(PartialSuffix, StringComparison.Ordinal)) File.Delete(f);
+                    if (name.EndsWith(PartialSuffix, StringComparison.Ordinal))
+                    {
+                        if (!IsLive(PartialTag(name), liveTags)) File.Delete(f);
+                    }
                     else if (Guid.TryParse(name, out _)) yield return name;
                 }
         }
     }
 
-    public void ClearTemp()
+    /// <summary>The tag in uuid.tag.part, or null in uuid.part (a single server's, or one from before tags).</summary>
+    private static string? PartialTag(string name)
+    {
+        var stem = name[..^PartialSuffix.Length];
+        var dot = stem.LastIndexOf('.');
+        return dot < 0 ? null : stem[(dot + 1)..];
+    }
+
+    private bool IsLive(string? tag, IReadOnlySet<string>? liveTags) => tag is not null && tag != _tag && liveTags?.Contains(tag) == true;
+
+    /// <summary>
+    /// Empties this server's temporary folder at start-up (and those of servers no longer running): spooled uploads
+    /// and compression output that a crash left behind.
+    /// </summary>
+    public void ClearTemp(IReadOnlySet<string>? liveTags = null)
     {
         while (_ready.TryDequeue(out var f)) f.Handle.Dispose();
-        foreach (var f in Directory.EnumerateFiles(TempFolder)) File.Delete(f);
+        foreach (var f in Directory.EnumerateFiles(TempRoot)) File.Delete(f);
+        foreach (var folder in Directory.EnumerateDirectories(TempRoot))
+        {
+            if (IsLive(Path.GetFileName(folder), liveTags)) continue;
+            foreach (var f in Directory.EnumerateFiles(folder)) File.Delete(f);
+        }
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace OrthancWeb.Worklists;
 /// in the log is kept in the database; with no item waiting it only keeps up with the log, reading no tags.
 /// </summary>
 public sealed partial class WorklistArrivals(
-    IndexQueries queries, WorklistStore store, IDbContextFactory<IndexDbContext> contexts, TimeProvider time, ILogger<WorklistArrivals> logger) : BackgroundService
+    IndexQueries queries, WorklistStore store, IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership, TimeProvider time, ILogger<WorklistArrivals> logger) : BackgroundService
 {
     /// <summary>How long it rests once it has caught up with the change log.</summary>
     private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(500);
@@ -26,6 +26,13 @@ public sealed partial class WorklistArrivals(
             var done = true;
             try
             {
+                if (!membership.IsLeader)
+                {
+                    // Servers sharing an index: the leader follows arrivals; this one takes over from its saved place.
+                    cursor = null;
+                    await membership.WhenLeaderAsync(stoppingToken);
+                    _cursor.Forget();
+                }
                 cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
                 var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
                 // Every new image counts, not only a series' first: images may join a series that began before its item

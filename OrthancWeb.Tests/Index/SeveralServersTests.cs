@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using OrthancWeb.Tests.Infrastructure;
+using OrthancWeb.Tests.Server;
+using Xunit.Abstractions;
+
+namespace OrthancWeb.Tests.Index;
+
+/// <summary>
+/// Three server processes on one real PostgreSQL index and one storage folder (each its own data folder and ports),
+/// started at once on an empty database: they must behave as one archive.
+/// </summary>
+public sealed class SeveralServersFixture : IAsyncLifetime
+{
+    public const string Aet = "SHARED", ScuAet = "SHAREDSCU";
+    public string Root { get; } = Directory.CreateTempSubdirectory("ow-shared-").FullName;
+    public string Storage => Path.Combine(Root, "storage");
+    public string Database { get; private set; } = "";
+    public List<ServerProcess> Servers { get; } = [];
+    public List<int> DicomPorts { get; } = [];
+    public List<HttpClient> Clients { get; } = [];
+
+    public string Settings(int dicomPort) => $$"""
+        , "DicomPort": {{dicomPort}}, "DicomAet": "{{Aet}}", "StableAge": 2, "StorageDirectory": "{{Storage}}",
+        "IndexProvider": "PostgreSQL", "IndexConnectionString": "{{Database}}",
+        "DicomModalities": { "scu": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } }
+        """;
+
+    public string Folder(int i) => Path.Combine(Root, "server" + i.ToString(CultureInfo.InvariantCulture));
+
+    public async Task InitializeAsync()
+    {
+        Database = await (await PostgresServer.Shared).CreateDatabaseAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            Directory.CreateDirectory(Folder(i));
+            DicomPorts.Add(ServerProcess.FreePort());
+        }
+        // All three at once on the empty database: the migrations and the start-up checks race as they would in a hospital.
+        Servers.AddRange(await Task.WhenAll(Enumerable.Range(0, 3).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i])))));
+        Clients.AddRange(Servers.Select(s => s.CreateRestClient()));
+    }
+
+    public async Task RestartAsync(int i)
+    {
+        Clients[i].Dispose();
+        await Servers[i].DisposeAsync();
+        Servers[i] = await ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]), keepPorts: true);
+        Clients[i] = Servers[i].CreateRestClient();
+    }
+
+    /// <summary>The servers now answering that they lead.</summary>
+    public async Task<List<int>> LeadersAsync()
+    {
+        var leaders = new List<int>();
+        for (var i = 0; i < Servers.Count; i++)
+        {
+            if (Servers[i].HasExited) continue;
+            if ((await Rest.GetJsonAsync(Clients[i], "/system"))["IndexLeader"]!.GetValue<bool>()) leaders.Add(i);
+        }
+        return leaders;
+    }
+
+    /// <summary>Stored files in the shared folder (partial and temporary files apart) and their total size.</summary>
+    public (int Files, long Bytes) StoredFiles()
+    {
+        var files = Directory.EnumerateFiles(Storage, "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("/.tmp", StringComparison.Ordinal) && Guid.TryParse(Path.GetFileName(f), out _)).ToList();
+        return (files.Count, files.Sum(f => new FileInfo(f).Length));
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var c in Clients) c.Dispose();
+        foreach (var s in Servers) await s.DisposeAsync();
+        await (await PostgresServer.Shared).DropDatabaseAsync(Database);
+        Directory.Delete(Root, true);
+    }
+}
+
+public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHelper output) : IClassFixture<SeveralServersFixture>
+{
+    private static List<string> Write(string folder, IEnumerable<GeneratedInstance> instances)
+    {
+        Directory.CreateDirectory(folder);
+        return instances.Select(i =>
+        {
+            var path = Path.Combine(folder, i.SopUid + ".dcm");
+            File.WriteAllBytes(path, i.Bytes);
+            return path;
+        }).ToList();
+    }
+
+    private async Task<JsonNode> StatisticsAsync(int server) => await Rest.GetJsonAsync(fx.Clients[server], "/statistics");
+
+    // Orthanc gives the disk sizes as strings, the counts as numbers.
+    private static long Count(JsonNode statistics, string field) => long.Parse(statistics[field]!.ToString(), CultureInfo.InvariantCulture);
+
+    private async Task<string> TagOfAsync(int server) =>
+        new OrthancWeb.Hosting.ServerIdentity((await Rest.GetJsonAsync(fx.Clients[server], "/system"))["DatabaseServerIdentifier"]!.GetValue<string>()).Tag;
+
+    /// <summary>The tags of the partial files (ab/cd/uuid.tag.part) in the shared folder: the servers' files made ahead of need.</summary>
+    private HashSet<string> PartialTags() => Directory.EnumerateFiles(fx.Storage, "*.part", SearchOption.AllDirectories)
+        .Select(f => Path.GetFileName(f).Split('.')).Where(p => p.Length == 3).Select(p => p[1]).ToHashSet();
+
+    /// <summary>Every change of the shared log, from the first.</summary>
+    private async Task<List<JsonNode>> ChangesAsync(int server)
+    {
+        var all = new List<JsonNode>();
+        long since = 0;
+        while (true)
+        {
+            var page = await Rest.GetJsonAsync(fx.Clients[server], $"/changes?since={since}&limit=1000");
+            all.AddRange(page["Changes"]!.AsArray().Select(c => c!));
+            since = page["Last"]!.GetValue<long>();
+            if (page["Done"]!.GetValue<bool>()) return all;
+        }
+    }
+
+    private static async Task Until(Func<Task<bool>> condition, string what, int seconds = 90)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {seconds} s: {what}");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task Overlapping_sends_to_three_servers_store_each_instance_once_and_the_archive_counts_exactly()
+    {
+        var folder = Path.Combine(fx.Root, "overlap");
+        // Three studies, each sent to two servers at once (A to 0 and 2, B to 0 and 1, C to 1 and 2).
+        var generated = new[] { "9001", "9002", "9003" }.Select(n => GeneratedInstances.Series("SHARED-" + n, "1.2.826.0.1.3680043.10." + n, 40, pixelBytes: 8192)).ToList();
+        var (a, b, c) = (Write(Path.Combine(folder, "a"), generated[0]), Write(Path.Combine(folder, "b"), generated[1]), Write(Path.Combine(folder, "c"), generated[2]));
+        var before = await StatisticsAsync(0);
+        var (filesBefore, bytesBefore) = fx.StoredFiles();
+        var sends = await Task.WhenAll(
+            StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[0], [.. a, .. b]),
+            StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[1], [.. b, .. c]),
+            StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[2], [.. c, .. a]));
+        foreach (var s in sends) Assert.True(s.Acknowledged.Count == 80, $"{s.Acknowledged.Count} of 80 acknowledged:\n{s.Output}");
+
+        // One archive: every server counts three more patients, studies and series and 120 more instances, and the
+        // disk size it reports grew by the size of the new files in the shared folder, one file per instance.
+        var (files, bytes) = fx.StoredFiles();
+        Assert.Equal(120, files - filesBefore);
+        string[] fields = ["CountPatients", "CountStudies", "CountSeries", "CountInstances", "TotalDiskSize"];
+        for (var i = 0; i < 3; i++)
+        {
+            var stats = await StatisticsAsync(i);
+            Assert.Equal([3L, 3L, 3L, 120L, bytes - bytesBefore], fields.Select(f => Count(stats, f) - Count(before, f)));
+            Assert.Equal(Count(stats, "CountInstances"), (await Rest.GetJsonAsync(fx.Clients[i], "/instances")).AsArray().Count);
+        }
+
+        // One leader; it marks each resource stable once for the archive, whatever server received its instances.
+        Assert.Single(await fx.LeadersAsync());
+        var studies = generated.Select(g => g[0].StudyId).ToList();
+        await Until(async () =>
+        {
+            foreach (var study in studies)
+                if (!(await Rest.GetJsonAsync(fx.Clients[1], $"/studies/{study}"))["IsStable"]!.GetValue<bool>()) return false;
+            return true;
+        }, "every study stable");
+        var ours = generated.SelectMany(g => g).Select(i => i.Id).Concat(studies).ToHashSet();
+        foreach (var study in studies)
+        {
+            var s = await Rest.GetJsonAsync(fx.Clients[0], $"/studies/{study}");
+            ours.Add(s["ParentPatient"]!.GetValue<string>());
+            ours.UnionWith(Rest.Ids(s["Series"]!));
+        }
+        var changes = (await ChangesAsync(2)).Where(ch => ours.Contains(ch["ID"]!.GetValue<string>())).ToList();
+        Assert.Equal(120, changes.Count(ch => ch["ChangeType"]!.GetValue<string>() == "NewInstance"));
+        foreach (var type in new[] { "StableSeries", "StableStudy", "StablePatient" })
+            Assert.Equal(3, changes.Count(ch => ch["ChangeType"]!.GetValue<string>() == type));
+    }
+
+    [Fact]
+    public async Task Killing_the_leader_mid_ingest_loses_no_acknowledged_instance_and_another_server_takes_the_lead()
+    {
+        var leader = Assert.Single(await fx.LeadersAsync());
+        var other = (leader + 1) % 3;
+        var (leaderTag, otherTag) = (await TagOfAsync(leader), await TagOfAsync(other));
+        var instances = GeneratedInstances.Series("SHARED-KILL", "1.2.826.0.1.3680043.10.9004", 300, pixelBytes: 32 * 1024);
+        var files = Write(Path.Combine(fx.Root, "kill"), instances);
+        var byFile = files.Zip(instances).ToDictionary(p => p.First, p => p.Second);
+        var before = Count(await StatisticsAsync(other), "CountInstances");
+
+        // The leader takes the first 200, the other server the last 150 (50 sent to both); the leader is killed once a
+        // few dozen of its own have been stored.
+        var toLeader = StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[leader], files[..200]);
+        var toOther = StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[other], files[150..]);
+        await Until(async () => Count(await StatisticsAsync(other), "CountInstances") >= before + 40, "40 instances in");
+        fx.Servers[leader].Kill();
+        var (killed, kept) = (await toLeader, await toOther);
+        output.WriteLine($"the leader acknowledged {killed.Acknowledged.Count} of 200 before it was killed");
+        Assert.InRange(killed.Acknowledged.Count, 1, 199);
+        Assert.Equal(150, kept.Acknowledged.Count);
+
+        // Within seconds another server leads (PostgreSQL dropped the dead session's lock), and every instance either
+        // server acknowledged is there with an intact file.
+        await Until(async () => (await fx.LeadersAsync()).Count == 1, "a new leader", seconds: 30);
+        foreach (var file in killed.Acknowledged.Concat(kept.Acknowledged).Distinct())
+        {
+            var id = byFile[file].Id;
+            var verify = await fx.Clients[other].PostAsync($"/instances/{id}/attachments/dicom/verify-md5", null);
+            Assert.True(verify.IsSuccessStatusCode, $"{Path.GetFileName(file)} acknowledged, then {verify.StatusCode}");
+        }
+        // The new leader goes on with the duties: the interrupted study turns stable.
+        var study = instances[0].StudyId;
+        await Until(async () => (await Rest.GetJsonAsync(fx.Clients[other], $"/studies/{study}"))["IsStable"]!.GetValue<bool>(), "the study stable");
+
+        // The killed server restarts beside the others: its start-up check clears its own leftovers (its partial files)
+        // and nothing of theirs (the files the other server made ahead of need are still there, and it goes on
+        // storing into them). Every row has its file; the files the killed server had renamed but not yet committed
+        // stay until a start-up check finds them an hour old, since a running server's would look the same.
+        Assert.Contains(leaderTag, PartialTags());
+        await fx.RestartAsync(leader);
+        Assert.DoesNotContain(leaderTag, PartialTags());
+        Assert.Contains(otherTag, PartialTags());
+        var stats = await StatisticsAsync(leader);
+        var (count, bytes) = fx.StoredFiles();
+        Assert.InRange(count - Count(stats, "CountInstances"), 0, 4);
+        Assert.InRange(bytes - Count(stats, "TotalDiskSize"), 0, 4 * 80_000);
+        var again = Write(Path.Combine(fx.Root, "again"), GeneratedInstances.Series("SHARED-AGAIN", "1.2.826.0.1.3680043.10.9005", 5));
+        Assert.Equal(5, (await StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[other], again)).Acknowledged.Count);
+        Assert.Single(await fx.LeadersAsync());
+    }
+}

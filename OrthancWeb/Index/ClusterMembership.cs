@@ -1,0 +1,225 @@
+using Npgsql;
+using OrthancWeb.Hosting;
+using OrthancWeb.Storage;
+
+namespace OrthancWeb.Index;
+
+/// <summary>
+/// This server's place among the servers that share one PostgreSQL index (and one storage folder). Each holds a
+/// session-level advisory lock under its identifier for as long as it runs, on a connection of its own: a second
+/// server of the same identifier refuses to start, and the others can tell a running server from one that is gone
+/// (PostgreSQL releases a session's locks when the session ends, killed or not). One of them also holds the leader
+/// lock and does the index's background duties, which must happen once for the whole archive: marking resources
+/// stable (the Stable* changes), following the change log for routing, Lua and worklists. The others try the leader
+/// lock every second, so a leader that dies is replaced within about a second. On SQLite the index belongs to one
+/// server, which leads from the start.
+/// </summary>
+public sealed partial class ClusterMembership(StorageOptions store, ServerIdentity identity, TimeProvider time, ILogger<ClusterMembership> logger)
+    : IAsyncDisposable
+{
+    /// <summary>"OWINDEX" in ASCII: the leader lock, one per database.</summary>
+    private const long LeaderKey = 0x4F57494E444558;
+
+    /// <summary>How often a server that does not lead tries the leader lock, and checks its own session.</summary>
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private NpgsqlConnection? _connection;
+    private TaskCompletionSource _leading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
+
+    public bool IsShared => store.IndexProvider == IndexDatabase.PostgreSql;
+
+    public ServerIdentity Identity => identity;
+
+    /// <summary>Whether this server does the archive's background duties now.</summary>
+    public bool IsLeader => _leading.Task.IsCompleted;
+
+    /// <summary>Completes once this server leads (at once on SQLite).</summary>
+    public Task WhenLeaderAsync(CancellationToken ct) => _leading.Task.WaitAsync(ct);
+
+    public async Task JoinAsync(CancellationToken ct)
+    {
+        if (!IsShared)
+        {
+            _leading.TrySetResult();
+            return;
+        }
+        if (_connection is not null) return;
+        await ConnectAsync(ct);
+        await TryLeadAsync(ct);
+        _loop = Task.Run(() => KeepUpAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    private async Task ConnectAsync(CancellationToken ct)
+    {
+        // Not from the pool: the locks live as long as this one session.
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(store.IndexConnectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(ct);
+        if (!await TryLockAsync(connection, identity.LockKey, ct))
+        {
+            await connection.DisposeAsync();
+            throw new InvalidOperationException(
+                $"Another OrthancWeb server named '{identity.Identifier}' already runs on the index database '{connection.Database}' on " +
+                $"{connection.Host}. Servers sharing an index need identifiers of their own: give this one another data folder or " +
+                "another DatabaseServerIdentifier.");
+        }
+        _connection = connection;
+        LogJoined(logger, identity.Identifier, connection.Database, connection.Host);
+    }
+
+    private static async Task<bool> TryLockAsync(NpgsqlConnection connection, long key, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
+        command.Parameters.AddWithValue("key", key);
+        return await command.ExecuteScalarAsync(ct) is true;
+    }
+
+    private async Task TryLeadAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (IsLeader || _connection is null) return;
+            if (await TryLockAsync(_connection, LeaderKey, ct))
+            {
+                _leading.TrySetResult();
+                LogLeading(logger, identity.Identifier);
+            }
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// Every <see cref="Period"/>: a follower tries to lead; every server checks its session. A session lost (the
+    /// database restarted, the network cut) lost its locks: the server stops leading at once, then joins again.
+    /// </summary>
+    private async Task KeepUpAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(Period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                try
+                {
+                    if (_connection is null) await RejoinAsync(ct);
+                    if (!IsLeader) await TryLeadAsync(ct);
+                    else await PingAsync(ct);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException or TimeoutException)
+                {
+                    await LoseSessionAsync(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private async Task PingAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await using var command = new NpgsqlCommand("SELECT 1", _connection);
+            await command.ExecuteScalarAsync(ct);
+        }
+        finally { _gate.Release(); }
+    }
+
+    private async Task LoseSessionAsync(Exception ex)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            if (IsLeader) _leading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_connection is not null) await _connection.DisposeAsync();
+            _connection = null;
+        }
+        finally { _gate.Release(); }
+        LogSessionLost(logger, ex.Message);
+    }
+
+    private async Task RejoinAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try { if (_connection is null) await ConnectAsync(ct); }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>"OWMIGRA": held while a server brings the shared index to its schema.</summary>
+    private const long MigrationKey = 0x4F574D49475241;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (the schema's migrations) while no other server sharing the index runs its own:
+    /// servers started together on an empty database would otherwise each create the same tables.
+    /// </summary>
+    public async Task OneAtATimeAsync(Func<Task> work, CancellationToken ct)
+    {
+        if (!IsShared || _connection is null)
+        {
+            await work();
+            return;
+        }
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", _connection))
+            {
+                command.Parameters.AddWithValue("key", MigrationKey);
+                await command.ExecuteScalarAsync(ct);
+            }
+            try { await work(); }
+            finally
+            {
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
+                unlock.Parameters.AddWithValue("key", MigrationKey);
+                await unlock.ExecuteScalarAsync(CancellationToken.None);
+            }
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>
+    /// The other servers running on this index now, by identifier: those whose identity lock is held. A server that is
+    /// gone holds nothing: its leftovers (partial files, its durability watermark) are then this server's to clear.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> OthersRunningAsync(IEnumerable<string> identifiers, CancellationToken ct)
+    {
+        var running = new HashSet<string>(StringComparer.Ordinal);
+        if (!IsShared || _connection is null) return running;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            foreach (var other in identifiers.Where(i => i != identity.Identifier).Distinct(StringComparer.Ordinal))
+            {
+                var key = new ServerIdentity(other).LockKey;
+                if (!await TryLockAsync(_connection, key, ct)) { running.Add(other); continue; }
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
+                unlock.Parameters.AddWithValue("key", key);
+                await unlock.ExecuteScalarAsync(ct);
+            }
+        }
+        finally { _gate.Release(); }
+        return running;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        if (_loop is not null) await _loop;
+        if (_connection is not null) await _connection.DisposeAsync();
+        _stopping.Dispose();
+        _gate.Dispose();
+    }
+
+    [LoggerMessage(LogLevel.Information, "Index on PostgreSQL: database {Database} on {Host}, joined as {Server}")]
+    private static partial void LogJoined(ILogger logger, string server, string? database, string? host);
+
+    [LoggerMessage(LogLevel.Information, "{Server} leads: stability, routing, Lua and worklist follow-up run here")]
+    private static partial void LogLeading(ILogger logger, string server);
+
+    [LoggerMessage(LogLevel.Warning, "Lost the index session ({Reason}): not leading until it is back")]
+    private static partial void LogSessionLost(ILogger logger, string reason);
+}
