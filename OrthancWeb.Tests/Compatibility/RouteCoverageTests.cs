@@ -103,8 +103,9 @@ public sealed class RouteCoverageTests(RouteCoverageFixture fx) : IClassFixture<
         """{"Level": "Series", "Query": {"Modality": "mr"}}""",
         """{"Level": "Instance", "Query": {"SOPInstanceUID": "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322"}}""",
         """{"Level": "Study", "Query": {}, "Expand": true}""",
-        // Orthanc 1.12.5's OrderBy and ResponseContent: 1.10.1 ignores them, and so do we (not offered).
-        """{"Level": "Study", "Query": {}, "OrderBy": [{"Type": "DicomTag", "Key": "StudyDate", "Direction": "ASC"}], "ResponseContent": ["MainDicomTags"]}""",
+        // Orthanc 1.12.5's OrderBy: 1.10.1 ignores it (the same set comes back). Its ResponseContent changes the answer's
+        // shape, which 1.10.1 does not: tested on ours by behaviour (Response_content_answers_only_the_parts_asked_for).
+        """{"Level": "Study", "Query": {}, "OrderBy": [{"Type": "DicomTag", "Key": "StudyDate", "Direction": "ASC"}]}""",
         // Refused: negative paging.
         """{"Level": "Study", "Query": {}, "Since": -1}""",
         """{"Level": "Study", "Query": {}, "Limit": -1}""",
@@ -172,6 +173,103 @@ public sealed class RouteCoverageTests(RouteCoverageFixture fx) : IClassFixture<
             using var refused = await fx.OursClient.PostAsync("/tools/find", new StringContent($$"""{"Level": "Study", "Query": {}, "OrderBy": {{bad}} }"""));
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
         }
+    }
+
+    [Fact]
+    public async Task Response_content_answers_only_the_parts_asked_for()
+    {
+        // Orthanc 1.12.5's ResponseContent (1.10.1 ignores it): checked on ours against the resource routes.
+        async Task<Dictionary<string, JsonObject>> Find(string level, string content, string extra = "") =>
+            (await Rest.PostJsonAsync(fx.OursClient, "/tools/find", JsonNode.Parse(
+                $$"""{"Level": "{{level}}", "Query": {}, "ResponseContent": {{content}} {{extra}} }""")!)).AsArray()
+            .Select(n => n!.AsObject()).ToDictionary(o => o["ID"]!.GetValue<string>());
+        static string[] Keys(JsonObject o) => [.. o.Select(p => p.Key).Order(StringComparer.Ordinal)];
+
+        // Main tags and children, nothing else: each as GET /series/{id} has them.
+        var series = await Find("Series", """["MainDicomTags", "Children"]""");
+        Assert.Contains(CtSeries, series.Keys);
+        foreach (var (id, answer) in series)
+        {
+            Assert.Equal(new[] { "ID", "Instances", "MainDicomTags", "Type" }, Keys(answer));
+            var full = await Rest.GetJsonAsync(fx.OursClient, "/series/" + id);
+            Assert.Equal(full["MainDicomTags"]!.ToJsonString(), answer["MainDicomTags"]!.ToJsonString());
+            Assert.Equal(full["Instances"]!.ToJsonString(), answer["Instances"]!.ToJsonString());
+        }
+        // A study's main tags come with its patient's, as in the expanded answer.
+        Assert.Equal(new[] { "ID", "MainDicomTags", "PatientMainDicomTags", "Type" }, Keys((await Find("Study", """["MainDicomTags"]"""))[CtStudy]));
+        // The parent: the series' study.
+        var parent = (await Find("Series", """["Parent"]"""))[CtSeries];
+        Assert.Equal(new[] { "ID", "ParentStudy", "Type" }, Keys(parent));
+        Assert.Equal(CtStudy, parent["ParentStudy"]!.GetValue<string>());
+
+        // Labels and a user attachment, put on the CT study and series for the time of the test.
+        var label = $"/studies/{CtStudy}/labels/rc_label";
+        var attachment = $"/series/{CtSeries}/attachments/1031";
+        try
+        {
+            (await fx.OursClient.PutAsync(label, new StringContent(""))).EnsureSuccessStatusCode();
+            (await fx.OursClient.PutAsync(attachment, new StringContent("0123456789"))).EnsureSuccessStatusCode();
+            var labelled = await Find("Study", """["Labels"]""");
+            Assert.Equal("""["rc_label"]""", labelled[CtStudy]["Labels"]!.ToJsonString());
+            Assert.All(labelled.Where(p => p.Key != CtStudy), p => Assert.Empty(p.Value["Labels"]!.AsArray()));
+            var attached = (await Find("Series", """["Attachments"]"""))[CtSeries];
+            Assert.Equal(new[] { "Attachments", "ID", "Type" }, Keys(attached));
+            var info = await Rest.GetJsonAsync(fx.OursClient, attachment + "/info");
+            Assert.Equal($"[{info.ToJsonString()}]", attached["Attachments"]!.ToJsonString());
+            Assert.Equal(10, info["UncompressedSize"]!.GetValue<long>());
+        }
+        finally
+        {
+            await fx.OursClient.DeleteAsync(label);
+            await fx.OursClient.DeleteAsync(attachment);
+        }
+
+        // RequestedTags still come with the parts (Orthanc's ResourceFinder adds them to every expanded answer); an
+        // empty list answers the IDs alone.
+        var withTags = (await Find("Series", """["IsStable"]""", """, "RequestedTags": ["StudyInstanceUID"]"""))[CtSeries];
+        Assert.Equal(new[] { "ID", "IsStable", "RequestedTags", "Type" }, Keys(withTags));
+        Assert.False(string.IsNullOrEmpty((string?)withTags["RequestedTags"]!["StudyInstanceUID"]));
+        var ids = await Rest.PostJsonAsync(fx.OursClient, "/tools/find", JsonNode.Parse("""{"Level": "Series", "Query": {}, "ResponseContent": []}""")!);
+        Assert.Equal(series.Keys.Order(StringComparer.Ordinal), Rest.Ids(ids).Order(StringComparer.Ordinal));
+
+        // An unknown part (names are case-sensitive, as Orthanc's) is a 400 that names it, in Orthanc's error shape.
+        foreach (var bad in new[] { "Tags", "mainDicomTags" })
+        {
+            using var refused = await fx.OursClient.PostAsync("/tools/find",
+                new StringContent($$"""{"Level": "Study", "Query": {}, "ResponseContent": ["MainDicomTags", "{{bad}}"]}"""));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+            var error = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal(3, error["OrthancStatus"]!.GetValue<int>());
+            Assert.Contains($"\"ResponseContent\": {bad}", error["Message"]!.GetValue<string>(), StringComparison.Ordinal);
+        }
+
+        // Without ResponseContent, Expand answers as before: each study as GET /studies/{id} shows it.
+        var expanded = await Rest.PostJsonAsync(fx.OursClient, "/tools/find", JsonNode.Parse("""{"Level": "Study", "Query": {}, "Expand": true}""")!);
+        foreach (var study in expanded.AsArray())
+        {
+            var single = await Rest.GetJsonAsync(fx.OursClient, "/studies/" + study!["ID"]!.GetValue<string>());
+            var differences = JsonDifference.Between(single, study, new HashSet<string> { "IsStable" });
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+            Assert.Equal(Keys(single.AsObject()), Keys(study.AsObject()));
+        }
+    }
+
+    [Fact]
+    public async Task System_names_the_libraries_it_runs_on_with_their_versions()
+    {
+        // Orthanc 1.13's ThirdPartyVersions: the versions read at run time, so the test process (same runtime, same
+        // Microsoft.Data.Sqlite and native SQLite) sees the same ones.
+        var versions = (await Rest.GetJsonAsync(fx.OursClient, "/system"))["ThirdPartyVersions"]!.AsObject();
+        Assert.Equal(Environment.Version.ToString(), versions["dotnet"]!.GetValue<string>());
+        using var sqlite = new Microsoft.Data.Sqlite.SqliteConnection("Data Source=:memory:");
+        sqlite.Open();
+        Assert.Equal(sqlite.ServerVersion, versions["sqlite"]!.GetValue<string>());
+        Assert.StartsWith("5.4.", versions["lua"]!.GetValue<string>(), StringComparison.Ordinal);
+        foreach (var library in new[] { "aspnetcore", "efcore", "npgsql", "mudblazor", "keralua", "orthancweb-dicom", "openssl" })
+            Assert.Matches(@"^\d+\.\d+", versions[library]?.GetValue<string>() ?? $"{library} missing");
+        // The codecs Debian's libcharls2 and libopenjp2-7 give us, when installed (CI installs both).
+        if (OrthancWeb.Dicom.Imaging.JpegLsCodec.IsAvailable) Assert.Matches(@"^2\.", versions["charls"]!.GetValue<string>());
+        if (OrthancWeb.Dicom.Imaging.Jpeg2000Codec.IsAvailable) Assert.Matches(@"^2\.", versions["openjpeg"]!.GetValue<string>());
     }
 
     [Fact]

@@ -18,7 +18,7 @@ namespace OrthancWeb.Api;
 [Authorize(Policy = Policies.View)]
 [Route("")]
 public sealed class ToolsController(IndexQueries queries, RequestedTagsReader requestedTags, ChangeLogClearing changeLog, IOptions<ServerOptions> server, IOptionsMonitor<StorageOptions> store, IOptionsMonitor<DicomOptions> dicom,
-    Annotations.AnnotationCatalog catalog) : ControllerBase
+    Annotations.AnnotationCatalog catalog, InstanceFiles files) : ControllerBase
 {
     /// <summary>Orthanc's find (see <see cref="ToolsFindRequest"/>); a query the index cannot answer is a 400.</summary>
     [HttpPost("tools/find")]
@@ -53,12 +53,19 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
                     $"OrderBy: {{\"Type\": \"{key.Type}\", \"Key\": \"{key.Key}\", \"Direction\": \"{key.Direction}\"}} is not a DicomTag or Metadata key with ASC or DESC"));
             order.Add(parsed);
         }
+        var content = ResponseContent.None;
+        if (request.ResponseContent is { } names && !FindResponseContent.TryParse(names, out content, out var unknown))
+            return ApiJson.Error(HttpContext, new ApiError(400, OrthancErrorCode.ParameterOutOfRange,
+                $"Unrecognized value for \"ResponseContent\": {unknown} (one of MainDicomTags, Metadata, Children, Parent, Labels, Status, IsStable, IsProtected, Attachments)"));
         var ids = await queries.FindAsync(new FindRequest(request.Level, constraints, request.CaseSensitive, request.Limit, request.Since,
             Labels: request.Labels, LabelsConstraint: labelsConstraint, OrderBy: order), ct);
-        if (!request.Expand)
+        // ResponseContent, when given, decides the shape (Orthanc: an empty list leaves only the IDs).
+        if (request.ResponseContent is null ? !request.Expand : content == ResponseContent.None)
             return Ok(new JsonArray(ids.Select(i => (JsonNode)i).ToArray()));
         var format = request.Full ? TagFormat.Full : request.ShortForm ? TagFormat.TagNumbers : TagFormat.Simplify;
         var requested = RequestedTagsReader.Parse(request.RequestedTags);
+        if (request.ResponseContent is not null)
+            return Ok(await PartsAsync(ids, request.Level, content, format, requested, ct));
         var list = new JsonArray();
         foreach (var id in ids)
         {
@@ -69,6 +76,38 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
             list.Add(resource);
         }
         return Ok(list);
+    }
+
+    /// <summary>The answers of a find with ResponseContent: only the parts asked for are read from the index.</summary>
+    private async Task<JsonArray> PartsAsync(IReadOnlyList<string> ids, ResourceLevel level, ResponseContent content, TagFormat format,
+        IReadOnlyList<DicomTag> requested, CancellationToken ct)
+    {
+        var parts = FindResponseContent.PartsFor(content);
+        var list = new JsonArray();
+        foreach (var id in ids)
+        {
+            if (await queries.GetAsync(id, level, parts, ct) is not { } r) continue;
+            var attachments = r.Attachments is { } stored ? await WithMd5sAsync(stored, ct) : null;
+            var resource = FindResponseContent.ToJson(r, content, format, catalog, attachments);
+            // Orthanc adds RequestedTags to every expanded answer, ResponseContent or not (ResourceFinder's visitor).
+            if (requested.Count > 0)
+                resource["RequestedTags"] = ApiJson.RequestedTags(await requestedTags.ReadAsync(id, level, requested, ct), format);
+            list.Add(resource);
+        }
+        return list;
+    }
+
+    /// <summary>The DICOM file's MD5s are computed on first request (the ingest path records a faster checksum), then kept.</summary>
+    private async Task<IReadOnlyList<ResourceAttachment>> WithMd5sAsync(IReadOnlyList<ResourceAttachment> attachments, CancellationToken ct)
+    {
+        var known = new List<ResourceAttachment>(attachments.Count);
+        foreach (var a in attachments)
+        {
+            if (a.File.UncompressedMd5.Length > 0 && a.File.CompressedMd5.Length > 0) { known.Add(a); continue; }
+            var (md5, compressedMd5) = await files.Md5Async(a.File, ct);
+            known.Add(a with { File = a.File with { UncompressedMd5 = md5, CompressedMd5 = compressedMd5 } });
+        }
+        return known;
     }
 
     /// <summary>Which resources carry a DICOM identifier (the body is the identifier as plain text).</summary>
@@ -202,8 +241,11 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
     }
 
     [HttpGet("system")]
-    public IActionResult SystemInfo([FromServices] Annotations.AnnotationCatalog annotations, [FromServices] ClusterMembership membership)
+    public async Task<IActionResult> SystemInfo([FromServices] Annotations.AnnotationCatalog annotations,
+        [FromServices] Monitoring.ThirdPartyVersions thirdParty, [FromServices] ClusterMembership membership, CancellationToken ct)
     {
+        var versions = new JsonObject();
+        foreach (var (library, version) in await thirdParty.GetAsync(ct)) versions[library] = version;
         var o = store.CurrentValue;
         return Ok(new JsonObject
         {
@@ -232,6 +274,8 @@ public sealed class ToolsController(IndexQueries queries, RequestedTagsReader re
             // Orthanc 1.11's name for who this server is among several on one database; whether it leads is ours.
             ["DatabaseServerIdentifier"] = membership.Identity.Identifier,
             ["IndexLeader"] = membership.IsLeader,
+            // Orthanc 1.13: the libraries the server runs on, name to version (see ThirdPartyVersions).
+            ["ThirdPartyVersions"] = versions,
         });
     }
 }

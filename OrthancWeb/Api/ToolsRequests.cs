@@ -26,6 +26,12 @@ public sealed record ToolsFindRequest
     public List<string> RequestedTags { get; init; } = [];
     /// <summary>Orthanc 1.12.5: [{"Type": "DicomTag" or "Metadata", "Key": a tag or a metadata name, "Direction": "ASC" or "DESC"}].</summary>
     public List<ToolsFindOrder> OrderBy { get; init; } = [];
+    /// <summary>
+    /// Orthanc 1.12.5: the parts of each answer, as <see cref="FindResponseContent"/> builds them ("MainDicomTags",
+    /// "Metadata", "Children", "Parent", "Labels", "Status", "IsStable", "IsProtected", "Attachments"); when present
+    /// the answers are objects whatever Expand says, and an empty list answers the IDs.
+    /// </summary>
+    public List<string>? ResponseContent { get; init; }
 }
 
 /// <summary>One key of /tools/find's OrderBy.</summary>

@@ -18,7 +18,38 @@ public sealed record ResourceInfo(
     DateTime LastUpdate,
     bool IsProtected,
     AttachmentInfo? File,
-    IReadOnlyDictionary<string, string> Metadata);
+    IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>The resource's labels, sorted; null unless <see cref="ResourceParts.Labels"/> was asked for.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+
+    /// <summary>Every file attached to the resource, by content type; null unless <see cref="ResourceParts.Attachments"/> was asked for.</summary>
+    public IReadOnlyList<ResourceAttachment>? Attachments { get; init; }
+}
+
+/// <summary>One attachment of a resource: its content type (1 the DICOM file, 1024-65535 a user's) and its file.</summary>
+public sealed record ResourceAttachment(int ContentType, AttachmentInfo File);
+
+/// <summary>
+/// What <see cref="IndexQueries.GetAsync(string, ResourceLevel?, ResourceParts, CancellationToken)"/> reads besides the
+/// resource's own row (ID, level, parent, stability, protection, last update): each part is a query of its own, so a
+/// caller that needs fewer parts (Orthanc 1.12.5's ResponseContent in /tools/find) makes fewer round trips.
+/// </summary>
+[Flags]
+public enum ResourceParts
+{
+    None = 0,
+    /// <summary>The main tags, and for a study its patient's.</summary>
+    MainDicomTags = 1,
+    Children = 2,
+    Metadata = 4,
+    /// <summary>An instance's DICOM file.</summary>
+    File = 8,
+    Labels = 16,
+    Attachments = 32,
+    /// <summary>What GET /{level}/{id} and an expanded find show.</summary>
+    Expanded = MainDicomTags | Children | Metadata | File,
+}
 
 /// <param name="UncompressedMd5">Empty until first asked for: see <see cref="Storage.InstanceFiles.Md5Async"/>.</param>
 public sealed record AttachmentInfo(string Uuid, long UncompressedSize, long CompressedSize, string Checksum, string UncompressedMd5, string CompressedMd5, bool Compressed);
@@ -76,7 +107,7 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
 
     private sealed record ResourceHeader(long Id, ResourceLevel Level, string PublicId, string? ParentPublicId, long? ParentId, bool IsStable, DateTime LastUpdate, bool IsProtected);
 
-    // GetAsync serves every resource route and every expanded find: its five queries are compiled once (EF's LINQ
+    // GetAsync serves every resource route and every expanded find: its queries are compiled once (EF's LINQ
     // translation cost more than SQLite's own work on these one-row lookups). Level -1 means any level.
     private static readonly ProviderCompiledQuery<Func<IndexDbContext, string, int, CancellationToken, Task<ResourceHeader?>>> HeaderQuery = new(() =>
         EF.CompileAsyncQuery((IndexDbContext db, string publicId, int level, CancellationToken ct) => db.Resources.AsNoTracking()
@@ -99,22 +130,52 @@ public sealed partial class IndexQueries(IDbContextFactory<IndexDbContext> conte
             .Select(a => new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1))
             .FirstOrDefault()));
 
-    public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct)
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, IAsyncEnumerable<string>>> LabelsQuery = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Labels.Where(l => l.ResourceId == id).Select(l => l.Label)));
+
+    private static readonly ProviderCompiledQuery<Func<IndexDbContext, long, IAsyncEnumerable<ResourceAttachment>>> AttachmentsQuery = new(() =>
+        EF.CompileAsyncQuery((IndexDbContext db, long id) => db.Attachments.Where(a => a.ResourceId == id).OrderBy(a => a.ContentType)
+            .Select(a => new ResourceAttachment(a.ContentType,
+                new AttachmentInfo(a.Uuid, a.UncompressedSize, a.CompressedSize, a.Checksum, a.UncompressedMd5, a.CompressedMd5, a.CompressionType == 1)))));
+
+    public Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, CancellationToken ct) =>
+        GetAsync(publicId, level, ResourceParts.Expanded, ct);
+
+    /// <summary>A resource with only the <paramref name="parts"/> asked for read (the others empty or null).</summary>
+    public async Task<ResourceInfo?> GetAsync(string publicId, ResourceLevel? level, ResourceParts parts, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var r = await HeaderQuery.For(db)(db, publicId, level is { } l ? (int)l : -1, ct);
         if (r is null) return null;
-        var tags = await TagsOf(db, r.Id, ct);
+        var tags = parts.HasFlag(ResourceParts.MainDicomTags) ? await TagsOf(db, r.Id, ct) : new Dictionary<DicomTag, string>();
         var children = new List<string>();
-        if (r.Level != ResourceLevel.Instance)
+        if (r.Level != ResourceLevel.Instance && parts.HasFlag(ResourceParts.Children))
             await foreach (var c in ChildrenQuery.For(db)(db, r.Id).WithCancellation(ct)) children.Add(c);
         IReadOnlyDictionary<DicomTag, string>? patientTags = null;
-        if (r.Level == ResourceLevel.Study && r.ParentId is { } pid)
+        if (r.Level == ResourceLevel.Study && r.ParentId is { } pid && parts.HasFlag(ResourceParts.MainDicomTags))
             patientTags = await TagsOf(db, pid, ct);
-        var file = r.Level == ResourceLevel.Instance ? await FileQuery.For(db)(db, r.Id, ct) : null;
+        var file = r.Level == ResourceLevel.Instance && parts.HasFlag(ResourceParts.File) ? await FileQuery.For(db)(db, r.Id, ct) : null;
         var metadata = new Dictionary<string, string>();
-        await foreach (var m in MetadataQuery.For(db)(db, r.Id).WithCancellation(ct)) metadata[m.Name] = m.Value;
-        return new ResourceInfo(r.Level, r.PublicId, r.ParentPublicId, children, tags, patientTags, r.IsStable, r.LastUpdate, r.IsProtected, file, metadata);
+        if (parts.HasFlag(ResourceParts.Metadata))
+            await foreach (var m in MetadataQuery.For(db)(db, r.Id).WithCancellation(ct)) metadata[m.Name] = m.Value;
+        List<string>? labels = null;
+        if (parts.HasFlag(ResourceParts.Labels))
+        {
+            labels = [];
+            await foreach (var label in LabelsQuery.For(db)(db, r.Id).WithCancellation(ct)) labels.Add(label);
+            labels.Sort(StringComparer.Ordinal);
+        }
+        List<ResourceAttachment>? attachments = null;
+        if (parts.HasFlag(ResourceParts.Attachments))
+        {
+            attachments = [];
+            await foreach (var a in AttachmentsQuery.For(db)(db, r.Id).WithCancellation(ct)) attachments.Add(a);
+        }
+        return new ResourceInfo(r.Level, r.PublicId, r.ParentPublicId, children, tags, patientTags, r.IsStable, r.LastUpdate, r.IsProtected, file, metadata)
+        {
+            Labels = labels,
+            Attachments = attachments,
+        };
     }
 
     private static async Task<IReadOnlyDictionary<DicomTag, string>> TagsOf(IndexDbContext db, long id, CancellationToken ct)

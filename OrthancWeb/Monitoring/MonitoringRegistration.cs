@@ -16,6 +16,7 @@ public static class MonitoringRegistration
         services.AddOptions<MonitoringOptions>().Bind(configuration.GetSection(ServerOptions.Section));
         services.AddSingleton<MetricsCollector>();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<ThirdPartyVersions>();
         services.AddHealthChecks()
             .AddCheck<IndexHealthCheck>("index", tags: [Ready])
             .AddCheck<StorageHealthCheck>("storage", tags: [Ready]);
