@@ -12,7 +12,10 @@ namespace OrthancWeb.Tests.Index;
 /// </summary>
 public sealed class SeveralServersFixture : IAsyncLifetime
 {
-    public const string Aet = "SHARED", ScuAet = "SHAREDSCU";
+    public const string Aet = "SHARED", ScuAet = "SHAREDSCU", DestAet = "SHAREDDEST";
+
+    /// <summary>A storescp's port, not listened on until a test starts one there.</summary>
+    public int DestPort { get; } = ServerProcess.FreePort();
     public string Root { get; } = Directory.CreateTempSubdirectory("ow-shared-").FullName;
     public string Storage => Path.Combine(Root, "storage");
     public string Database { get; private set; } = "";
@@ -23,7 +26,8 @@ public sealed class SeveralServersFixture : IAsyncLifetime
     public string Settings(int dicomPort) => $$"""
         , "DicomPort": {{dicomPort}}, "DicomAet": "{{Aet}}", "StableAge": 2, "StorageDirectory": "{{Storage}}",
         "IndexProvider": "PostgreSQL", "IndexConnectionString": "{{Database}}",
-        "DicomModalities": { "scu": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 } }
+        "DicomModalities": { "scu": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 },
+                             "dest": { "AET": "{{DestAet}}", "Host": "127.0.0.1", "Port": {{DestPort}} } }
         """;
 
     public string Folder(int i) => Path.Combine(Root, "server" + i.ToString(CultureInfo.InvariantCulture));
@@ -177,11 +181,19 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
     }
 
     [Fact]
-    public async Task Killing_the_leader_mid_ingest_loses_no_acknowledged_instance_and_another_server_takes_the_lead()
+    public async Task Killing_the_leader_mid_ingest_loses_no_acknowledged_instance_and_another_server_takes_the_lead_and_its_jobs()
     {
         var leader = Assert.Single(await fx.LeadersAsync());
         var other = (leader + 1) % 3;
         var (leaderTag, otherTag) = (await TagOfAsync(leader), await TagOfAsync(other));
+
+        // A job of the leader's waiting to retry: its destination does not listen yet.
+        var small = Write(Path.Combine(fx.Root, "job"), GeneratedInstances.Series("SHARED-JOB", "1.2.826.0.1.3680043.10.9006", 3));
+        Assert.Equal(3, (await StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[leader], small)).Acknowledged.Count);
+        var smallStudy = GeneratedInstances.Series("SHARED-JOB", "1.2.826.0.1.3680043.10.9006", 1)[0].StudyId;
+        var job = (await Rest.PostJsonAsync(fx.Clients[leader], "/modalities/dest/store",
+            new { Resources = new[] { smallStudy }, Asynchronous = true, Retries = 100, RetryDelay = 1 }))["ID"]!.GetValue<string>();
+        await Until(async () => (await Rest.GetJsonAsync(fx.Clients[leader], $"/jobs/{job}"))["State"]!.GetValue<string>() == "Retry", "the job waiting to retry");
         var instances = GeneratedInstances.Series("SHARED-KILL", "1.2.826.0.1.3680043.10.9004", 300, pixelBytes: 32 * 1024);
         var files = Write(Path.Combine(fx.Root, "kill"), instances);
         var byFile = files.Zip(instances).ToDictionary(p => p.First, p => p.Second);
@@ -207,6 +219,20 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
             var verify = await fx.Clients[other].PostAsync($"/instances/{id}/attachments/dicom/verify-md5", null);
             Assert.True(verify.IsSuccessStatusCode, $"{Path.GetFileName(file)} acknowledged, then {verify.StatusCode}");
         }
+        // The new leader takes the dead server's job over: once its destination listens, the job succeeds there.
+        var received = Path.Combine(fx.Root, "dest");
+        await using (var dest = new StorescpPeers())
+        {
+            await dest.StartAsync(SeveralServersFixture.DestAet, fx.DestPort, received);
+            var adopter = Assert.Single(await fx.LeadersAsync());
+            await Until(async () =>
+            {
+                var answer = await fx.Clients[adopter].GetAsync($"/jobs/{job}");
+                return answer.IsSuccessStatusCode && (await Rest.GetJsonAsync(fx.Clients[adopter], $"/jobs/{job}"))["State"]!.GetValue<string>() == "Success";
+            }, "the job taken over and done", seconds: 60);
+        }
+        Assert.Equal(3, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count());
+
         // The new leader goes on with the duties: the interrupted study turns stable.
         var study = instances[0].StudyId;
         await Until(async () => (await Rest.GetJsonAsync(fx.Clients[other], $"/studies/{study}"))["IsStable"]!.GetValue<bool>(), "the study stable");
@@ -217,6 +243,8 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
         // stay until a start-up check finds them an hour old, since a running server's would look the same.
         Assert.Contains(leaderTag, PartialTags());
         await fx.RestartAsync(leader);
+        // It forgot the job taken over while it was down instead of running it again.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await fx.Clients[leader].GetAsync($"/jobs/{job}")).StatusCode);
         Assert.DoesNotContain(leaderTag, PartialTags());
         Assert.Contains(otherTag, PartialTags());
         var stats = await StatisticsAsync(leader);

@@ -42,8 +42,12 @@ public sealed partial class JobEngine : BackgroundService
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobEngine> logger, IAuditTrail? audit = null)
+    private readonly IJobLeases? _leases;
+
+    public JobEngine(DataPaths paths, IEnumerable<IJobHandler> handlers, IOptions<JobsOptions> options, TimeProvider time, ILogger<JobEngine> logger,
+        IAuditTrail? audit = null, IJobLeases? leases = null)
     {
+        _leases = leases;
         _audit = audit ?? NoTrail.Instance;
         _time = time;
         _folder = Path.Combine(paths.Root, "jobs");
@@ -62,7 +66,7 @@ public sealed partial class JobEngine : BackgroundService
         {
             try
             {
-                var job = JsonSerializer.Deserialize<Job>(File.ReadAllText(file), Json);
+                var job = Parse(File.ReadAllText(file));
                 if (job is null) continue;
                 if (job.State == JobState.Running) job.State = JobState.Pending; // interrupted by the restart: run it again
                 _jobs[job.Id] = job;
@@ -92,7 +96,41 @@ public sealed partial class JobEngine : BackgroundService
             var temp = path + ".tmp";
             File.WriteAllText(temp, text);
             File.Move(temp, path, overwrite: true);
+            Saved?.Invoke(job, text);
         }
+    }
+
+    /// <summary>A job's state as saved (its JSON), raised in the order of the saves; observers must only queue it.</summary>
+    public event Action<Job, string>? Saved;
+
+    /// <summary>A job left this server's history (deleted or trimmed).</summary>
+    public event Action<string>? Removed;
+
+    internal static Job? Parse(string json) => JsonSerializer.Deserialize<Job>(json, Json);
+
+    /// <summary>
+    /// Takes over a job whose server is gone (servers sharing an index, see <see cref="IJobLeases"/>): one that was
+    /// running is run again from the start, as after a restart.
+    /// </summary>
+    public bool Adopt(Job job)
+    {
+        if (job.IsFinished) return false;
+        lock (_gate)
+        {
+            if (job.State == JobState.Running) job.State = JobState.Pending;
+            if (!_jobs.TryAdd(job.Id, job)) return false;
+        }
+        Save(job);
+        _wake.Release();
+        return true;
+    }
+
+    /// <summary>Forgets a job another server has taken over while this one was down (its saved file and outputs too).</summary>
+    public void Release(string id)
+    {
+        lock (_gate) if (_running.ContainsKey(id) || !_jobs.TryRemove(id, out _)) return;
+        lock (_saveGate)
+            foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
     }
 
     private readonly object _saveGate = new();
@@ -242,6 +280,7 @@ public sealed partial class JobEngine : BackgroundService
         // The saved job and its outputs (an archive is "{id}.zip"); a save still in flight has finished under _saveGate.
         lock (_saveGate)
             foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+        Removed?.Invoke(id);
         _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"} deleted from the history" });
         return true;
     }
@@ -264,6 +303,7 @@ public sealed partial class JobEngine : BackgroundService
             _jobs.TryRemove(j.Id, out _);
             // The job's file and whatever it produced (an archive is "{id}.zip").
             foreach (var f in Directory.EnumerateFiles(_folder, j.Id + ".*")) File.Delete(f);
+            Removed?.Invoke(j.Id);
             using (AuditActor.Enter(new AuditActor(null, null, AuditSources.Server)))
                 _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = j.Id, Details = $"{j.Type} job of {j.User ?? "the server"} left the history" });
         }
@@ -283,8 +323,12 @@ public sealed partial class JobEngine : BackgroundService
         }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Math.Max(1, _options.Value.ConcurrentJobs)).Select(_ => WorkerAsync(stoppingToken)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Before any job runs: the jobs other servers took over while this one was down are theirs now.
+        if (_leases is not null) await _leases.StartAsync(this, stoppingToken);
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, _options.Value.ConcurrentJobs)).Select(_ => WorkerAsync(stoppingToken)));
+    }
 
     private async Task WorkerAsync(CancellationToken stoppingToken)
     {

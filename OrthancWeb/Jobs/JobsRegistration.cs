@@ -10,6 +10,7 @@ public static class JobsRegistration
         services.AddOptions<JobsOptions>().Bind(configuration.GetSection(ServerOptions.Section))
             .Validate(o => o.ConcurrentJobs is >= 1 and <= 64 && o.JobsHistorySize >= 0, "Jobs: ConcurrentJobs must be 1-64 and JobsHistorySize not negative")
             .ValidateOnStart();
+        services.AddSingleton<IJobLeases, SharedJobLeases>();
         services.AddSingleton<JobEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<JobEngine>());
         return services;
