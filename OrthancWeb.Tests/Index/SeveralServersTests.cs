@@ -158,6 +158,11 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
             Assert.Equal(Count(stats, "CountInstances"), (await Rest.GetJsonAsync(fx.Clients[i], "/instances")).AsArray().Count);
         }
 
+        // A modality added on one server is known to the others within seconds (run-time settings live in the index).
+        var added = await fx.Clients[0].PutAsync("/modalities/added", System.Net.Http.Json.JsonContent.Create(new { AET = "ADDED", Host = "127.0.0.1", Port = 1104 }));
+        Assert.True(added.IsSuccessStatusCode, await added.Content.ReadAsStringAsync());
+        await Until(async () => Rest.Ids(await Rest.GetJsonAsync(fx.Clients[2], "/modalities")).Contains("added"), "the modality on another server", seconds: 10);
+
         // One leader; it marks each resource stable once for the archive, whatever server received its instances.
         Assert.Single(await fx.LeadersAsync());
         var studies = generated.Select(g => g[0].StudyId).ToList();
