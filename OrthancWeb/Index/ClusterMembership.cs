@@ -188,10 +188,13 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     public async Task<IReadOnlySet<string>> OthersRunningAsync(IEnumerable<string> identifiers, CancellationToken ct)
     {
         var running = new HashSet<string>(StringComparer.Ordinal);
-        if (!IsShared || _connection is null) return running;
+        if (!IsShared) return running;
         await _gate.WaitAsync(ct);
         try
         {
+            // Without its session this server cannot tell: taking every other server for gone would clear their files
+            // or take their jobs over while they run.
+            if (_connection is null) throw new InvalidOperationException("The index session is lost: cannot tell which servers are running");
             foreach (var other in identifiers.Where(i => i != identity.Identifier).Distinct(StringComparer.Ordinal))
             {
                 var key = new ServerIdentity(other).LockKey;
