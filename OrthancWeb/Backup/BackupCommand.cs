@@ -10,7 +10,9 @@ namespace OrthancWeb.Backup;
 /// into an empty data folder (the configured one unless <c>--data</c> names another; the stored files into the
 /// configured StorageDirectory, if any, unless <c>--storage</c> names another). A backup of an index on PostgreSQL is
 /// restored into an empty database: <c>--index-connection</c> names it, else the configuration's IndexConnectionString
-/// (its password is given to pg_restore through PGPASSWORD, never on a command line). <c>--config FILE</c> chooses the
+/// (its password is given to pg_dump and pg_restore through PGPASSWORD, never on their command lines; a password in
+/// <c>--index-connection</c> is on this command's own, so the configuration, or OrthancWeb__IndexConnectionString in
+/// the environment, is the place for one). <c>--config FILE</c> chooses the
 /// configuration as for the server. Exit code 0 on success, 1 when refused or failed (the reason on stderr), 2 for a
 /// malformed command.
 /// </summary>
@@ -58,7 +60,8 @@ public static class BackupCommand
                     ?? (store.IndexProvider == Index.IndexDatabase.PostgreSql ? store.IndexConnectionString : null);
                 var outcome = await new BackupRestore(logging.CreateLogger<BackupRestore>())
                     .RestoreAsync(from!, new DataPaths(data, storage), index, CancellationToken.None);
-                Console.WriteLine($"Restored {outcome.Manifest.CountInstances} instances ({outcome.Files} files, {outcome.Bytes} bytes, checked) into {data} in {outcome.Seconds} s");
+                var into = index is null ? data : $"{data} (index: database '{new Npgsql.NpgsqlConnectionStringBuilder(index).Database}')";
+                Console.WriteLine($"Restored {outcome.Manifest.CountInstances} instances ({outcome.Files} files, {outcome.Bytes} bytes, checked) into {into} in {outcome.Seconds} s");
             }
             return 0;
         }
