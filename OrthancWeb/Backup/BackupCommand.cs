@@ -7,7 +7,12 @@ namespace OrthancWeb.Backup;
 /// <summary>
 /// The command line: <c>OrthancWeb backup --to DIR</c> writes a backup of the data folder the configuration names (the
 /// server may be running on it: the backup is online); <c>OrthancWeb restore --from DIR [--data DIR]</c> restores one
-/// into an empty data folder (the configured one unless <c>--data</c> names another). <c>--config FILE</c> chooses the
+/// into an empty data folder (the configured one unless <c>--data</c> names another; the stored files into the
+/// configured StorageDirectory, if any, unless <c>--storage</c> names another). A backup of an index on PostgreSQL is
+/// restored into an empty database: <c>--index-connection</c> names it, else the configuration's IndexConnectionString
+/// (its password is given to pg_dump and pg_restore through PGPASSWORD, never on their command lines; a password in
+/// <c>--index-connection</c> is on this command's own, so the configuration, or OrthancWeb__IndexConnectionString in
+/// the environment, is the place for one). <c>--config FILE</c> chooses the
 /// configuration as for the server. Exit code 0 on success, 1 when refused or failed (the reason on stderr), 2 for a
 /// malformed command.
 /// </summary>
@@ -22,7 +27,8 @@ public static class BackupCommand
         var from = Option(args, "--from");
         if ((verb == "backup" && to is null) || (verb == "restore" && from is null))
         {
-            await Console.Error.WriteLineAsync("usage: OrthancWeb backup --to DIR [--config FILE]\n       OrthancWeb restore --from DIR [--data DIR] [--config FILE]");
+            await Console.Error.WriteLineAsync("usage: OrthancWeb backup --to DIR [--config FILE]\n" +
+                "       OrthancWeb restore --from DIR [--data DIR] [--storage DIR] [--index-connection NPGSQL-CONNECTION-STRING] [--config FILE]");
             return 2;
         }
         var configuration = new ConfigurationBuilder();
@@ -47,10 +53,15 @@ public static class BackupCommand
             else
             {
                 var data = Option(args, "--data") is { } d ? Path.GetFullPath(d) : Path.GetFullPath(server.DataDirectory, configFolder);
-                if (store.IndexProvider != Index.IndexDatabase.Sqlite)
-                    throw new BackupNotSupportedException("The configuration puts the index on PostgreSQL: restore its pg_dump with pg_restore; this command restores SQLite backups");
-                var outcome = await new BackupRestore(logging.CreateLogger<BackupRestore>()).RestoreAsync(from!, data, CancellationToken.None);
-                Console.WriteLine($"Restored {outcome.Manifest.CountInstances} instances ({outcome.Files} files, {outcome.Bytes} bytes, checked) into {data} in {outcome.Seconds} s");
+                var storage = Option(args, "--storage") is { } s ? Path.GetFullPath(s)
+                    : server.StorageDirectory is { Length: > 0 } configured ? Path.GetFullPath(configured, configFolder) : null;
+                // The target database: named on the command line, else the configuration's when it puts the index on PostgreSQL.
+                var index = Option(args, "--index-connection")
+                    ?? (store.IndexProvider == Index.IndexDatabase.PostgreSql ? store.IndexConnectionString : null);
+                var outcome = await new BackupRestore(logging.CreateLogger<BackupRestore>())
+                    .RestoreAsync(from!, new DataPaths(data, storage), index, CancellationToken.None);
+                var into = index is null ? data : $"{data} (index: database '{new Npgsql.NpgsqlConnectionStringBuilder(index).Database}')";
+                Console.WriteLine($"Restored {outcome.Manifest.CountInstances} instances ({outcome.Files} files, {outcome.Bytes} bytes, checked) into {into} in {outcome.Seconds} s");
             }
             return 0;
         }

@@ -7,14 +7,23 @@ namespace OrthancWeb.Backup;
 /// What a backup folder holds, written last (its presence marks a complete backup): when, by which build, at which
 /// index schema, and every stored file with the checksum the index recorded for it, so that a restore (or anyone with
 /// <c>xxh128sum</c>) can check each file. The folder itself is laid out as a data folder: <c>db/</c>, <c>storage/</c>,
-/// <c>certs/</c>, <c>keys/</c>.
+/// <c>certs/</c>, <c>keys/</c>, and <c>index.pgdump</c> beside them when the index is on PostgreSQL.
 /// </summary>
 public sealed record BackupManifest
 {
     public const string FileName = "manifest.json";
 
+    /// <summary>Format of a backup whose index is SQLite's, in <c>db/index.db</c>.</summary>
+    public const int SqliteFormat = 1;
+
+    /// <summary>
+    /// Format of a backup whose index is on PostgreSQL, dumped to <c>index.pgdump</c> (pg_dump's custom format): a number
+    /// of its own so that a release that knows only SQLite backups refuses it rather than restore it without its index.
+    /// </summary>
+    public const int PostgreSqlFormat = 2;
+
     /// <summary>The layout of the folder and of this file; a restore refuses a format it does not know.</summary>
-    public int Format { get; init; } = 1;
+    public int Format { get; init; } = SqliteFormat;
     public DateTimeOffset CreatedAt { get; init; }
     public string ServerVersion { get; init; } = "";
     public string IndexProvider { get; init; } = "";

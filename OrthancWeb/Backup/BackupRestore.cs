@@ -7,7 +7,8 @@ namespace OrthancWeb.Backup;
 
 /// <summary>
 /// Restores a backup into an empty data folder, for a server to be started on it: the databases, the certificate and
-/// the keys as they were, and every stored file the manifest lists, each checked against its checksum on the way.
+/// the keys as they were, and every stored file the manifest lists, each checked against its checksum on the way; an
+/// index on PostgreSQL with pg_restore into an empty database (<see cref="PostgresSnapshot"/>).
 /// Never into a folder that holds anything, so that a backup is not mixed with another server's data (or this one's,
 /// still running). The start-up check of the server started on it then finds index and files in agreement.
 /// </summary>
@@ -15,7 +16,10 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
 {
     public sealed record Outcome(BackupManifest Manifest, int Files, long Bytes, double Seconds);
 
-    public async Task<Outcome> RestoreAsync(string from, string dataFolder, CancellationToken ct)
+    /// <param name="target">The data folder and storage folder to restore into, both empty.</param>
+    /// <param name="indexConnection">For a backup of an index on PostgreSQL, the empty database to restore it into
+    /// (Npgsql connection string); null for a SQLite backup.</param>
+    public async Task<Outcome> RestoreAsync(string from, DataPaths target, string? indexConnection, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var source = Path.GetFullPath(from);
@@ -26,13 +30,34 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
         await using (var stream = File.OpenRead(manifestFile))
             manifest = await JsonSerializer.DeserializeAsync<BackupManifest>(stream, BackupManifest.Json, ct)
                 ?? throw new BackupException($"{manifestFile} is empty");
-        if (manifest.Format != 1)
+        if (manifest.Format is not (BackupManifest.SqliteFormat or BackupManifest.PostgreSqlFormat))
             throw new BackupException($"{manifestFile} has format {manifest.Format}, which this release does not know: restore it with the release that made it ({manifest.ServerVersion}) or a newer one");
+        var postgreSql = manifest.Format == BackupManifest.PostgreSqlFormat;
+        var dump = Path.Combine(source, PostgresSnapshot.DumpFileName);
+        if (postgreSql && indexConnection is null)
+            throw new BackupException("This backup's index is on PostgreSQL (index.pgdump): name the empty database to restore it into, with " +
+                "--index-connection \"Host=...;Database=...;Username=...\" or the configuration's IndexConnectionString (IndexProvider PostgreSQL)");
+        if (!postgreSql && indexConnection is not null)
+            throw new BackupException("This backup's index is SQLite's (db/index.db) but an index on PostgreSQL was named (--index-connection or " +
+                "the configuration's IndexProvider): restore it for a server whose IndexProvider is Sqlite");
+        if (postgreSql && !File.Exists(dump))
+            throw new BackupException($"The backup lacks {PostgresSnapshot.DumpFileName}, which holds its index: it was damaged since it was made");
 
-        var target = new DataPaths(dataFolder);
-        if (Directory.Exists(target.Root) && Directory.EnumerateFileSystemEntries(target.Root).FirstOrDefault() is { } first)
-            throw new BackupException($"The data folder {target.Root} is not empty (it holds {Path.GetFileName(first)}, among others): " +
-                "restore only into an empty or new folder, so that nothing of another server's data is mixed with the backup");
+        // Every refusal before anything is written.
+        foreach (var folder in new[] { target.Root, target.Storage }.Distinct())
+            if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).FirstOrDefault() is { } first)
+                throw new BackupException($"The {(folder == target.Root ? "data" : "storage")} folder {folder} is not empty (it holds {Path.GetFileName(first)}, among others): " +
+                    "restore only into an empty or new folder, so that nothing of another server's data is mixed with the backup");
+        if (postgreSql)
+        {
+            await PostgresSnapshot.CheckEmptyAsync(indexConnection!, ct);
+            // The index first: pg_restore runs in one transaction, so a failure leaves database and folders empty.
+            var restored = await PostgresSnapshot.RestoreAsync(dump, indexConnection!, ct);
+            var expected = new[] { manifest.CountPatients, manifest.CountStudies, manifest.CountSeries, manifest.CountInstances };
+            if (!restored.Counts.SequenceEqual(expected))
+                throw new BackupException($"The restored index holds {string.Join('/', restored.Counts)} patients/studies/series/instances where the " +
+                    $"manifest says {string.Join('/', expected)}: {PostgresSnapshot.DumpFileName} is not the dump this manifest describes");
+        }
         target.CreateAll();
 
         foreach (var database in Directory.EnumerateFiles(Path.Combine(source, "db"), "*.db"))
@@ -52,6 +77,8 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
             bytes += copied.Size;
         }
         StorageArea.SyncFileSystemOf(target.Root);
+        if (!target.Storage.StartsWith(target.Root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            StorageArea.SyncFileSystemOf(target.Storage);
         var seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
         LogRestored(logger, source, target.Root, manifest.CountInstances, manifest.Files.Count, seconds);
         return new Outcome(manifest, manifest.Files.Count, bytes, seconds);

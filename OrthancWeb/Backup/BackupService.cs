@@ -14,8 +14,9 @@ namespace OrthancWeb.Backup;
 
 /// <summary>
 /// An online backup: a consistent snapshot of the index and the storage area taken while the server goes on storing.
-/// The index is copied first with SQLite's online backup (<see cref="SqliteSnapshot"/>); the stored files that snapshot
-/// names are then copied. Files are never changed once written (a store writes uuid.part and renames it; a
+/// The index is copied first, with SQLite's online backup (<see cref="SqliteSnapshot"/>) or, for an index on PostgreSQL,
+/// with pg_dump in a snapshot whose file list is read alongside (<see cref="PostgresSnapshot"/>); the stored files that
+/// snapshot names are then copied from the storage folder (shared by the servers sharing a PostgreSQL index). Files are never changed once written (a store writes uuid.part and renames it; a
 /// replacement gets a new UUID), so a file named by the snapshot is either copied whole or gone (deleted since: listed
 /// in <see cref="BackupManifest.MissingFiles"/>, and dropped from the index by the start-up check of a restored server).
 /// Every instance acknowledged before the backup started is in the snapshot, since the index commits before a store
@@ -36,15 +37,6 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
     public async Task<BackupManifest> CreateAsync(string target, CancellationToken ct)
     {
         Caller.Demand(Policies.Administer, "back up the server");
-        if (store.IndexProvider != IndexDatabase.Sqlite)
-        {
-            // pg_dump takes PostgreSQL's own consistent snapshot; pairing it with the files needs pg_dump --snapshot,
-            // not done yet. Until then the documented path is PostgreSQL's (https://www.postgresql.org/docs/15/backup-dump.html).
-            throw new BackupNotSupportedException(
-                "The index is on PostgreSQL: back it up with PostgreSQL's own tool, pg_dump --format=custom --file=index.dump " +
-                "(restore it with pg_restore --dbname=... index.dump into an empty database), then copy the data folder's storage/ " +
-                "and db/ folders; this server's backup covers SQLite indexes only");
-        }
         var folder = CheckTarget(target);
         if (Interlocked.Exchange(ref _running, 1) == 1) throw new BackupException("A backup is already running: wait for it to finish");
         try
@@ -71,9 +63,12 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         string folder;
         try { folder = Path.GetFullPath(target); }
         catch (ArgumentException ex) { throw new BackupException($"Not a path: \"{target}\"", ex); }
-        var data = paths.Root + Path.DirectorySeparatorChar;
-        if ((folder + Path.DirectorySeparatorChar).StartsWith(data, StringComparison.Ordinal) || data.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new BackupException($"{folder} overlaps the server's data folder {paths.Root}: choose a folder outside it (better, on another disk)");
+        foreach (var (used, what) in new[] { (paths.Root, "data folder"), (paths.Storage, "storage folder") })
+        {
+            var inside = used + Path.DirectorySeparatorChar;
+            if ((folder + Path.DirectorySeparatorChar).StartsWith(inside, StringComparison.Ordinal) || inside.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new BackupException($"{folder} overlaps the server's {what} {used}: choose a folder outside it (better, on another disk)");
+        }
         if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
             throw new BackupException($"{folder} is not empty: a backup goes into a new or empty folder");
         return folder;
@@ -86,15 +81,28 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         var db = Path.Combine(folder, "db");
         Directory.CreateDirectory(db);
         // The index first: it decides which files belong to the backup.
-        var index = Path.Combine(db, Path.GetFileName(paths.IndexDatabaseFile));
-        var databaseBytes = await SqliteSnapshot.CopyAsync(paths.IndexDatabaseFile, index, ct);
-        if (databaseBytes == 0) throw new BackupException($"No index at {paths.IndexDatabaseFile}: nothing to back up");
+        Snapshot snapshot;
+        long databaseBytes;
+        if (IsPostgreSql)
+        {
+            var dump = Path.Combine(folder, PostgresSnapshot.DumpFileName);
+            snapshot = await PostgresSnapshot.DumpAsync(store.IndexConnectionString, dump, ct);
+            databaseBytes = new FileInfo(dump).Length;
+        }
+        else
+        {
+            var index = Path.Combine(db, Path.GetFileName(paths.IndexDatabaseFile));
+            databaseBytes = await SqliteSnapshot.CopyAsync(paths.IndexDatabaseFile, index, ct);
+            if (databaseBytes == 0) throw new BackupException($"No index at {paths.IndexDatabaseFile}: nothing to back up");
+            snapshot = await ReadSnapshotAsync(index, ct);
+        }
+        // The audit trail and the accounts are this server's own SQLite files, even beside an index on PostgreSQL.
         foreach (var other in new[] { AuditRegistration.DatabaseFile(paths), paths.SecurityDatabaseFile })
             databaseBytes += await SqliteSnapshot.CopyAsync(other, Path.Combine(db, Path.GetFileName(other)), ct);
         foreach (var small in new[] { paths.Certificates, paths.Keys })
             CopyFolder(small, Path.Combine(folder, Path.GetFileName(small)));
 
-        var snapshot = await ReadSnapshotAsync(index, ct);
+        // From the storage folder the server uses, which servers sharing a PostgreSQL index share (StorageDirectory).
         var storage = Path.Combine(folder, "storage");
         var files = new List<BackupFile>(snapshot.Files.Count);
         var missing = new List<string>();
@@ -114,6 +122,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         StorageArea.SyncFileSystemOf(folder);
         var manifest = new BackupManifest
         {
+            Format = IsPostgreSql ? BackupManifest.PostgreSqlFormat : BackupManifest.SqliteFormat,
             CreatedAt = createdAt,
             ServerVersion = ServerVersion,
             IndexProvider = store.IndexProvider,
@@ -143,7 +152,10 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         return manifest;
     }
 
-    private sealed record Snapshot(string Migration, long[] Counts, List<BackupFile> Files);
+    /// <summary>What an index snapshot holds: its schema, its resources by level, its stored files.</summary>
+    internal sealed record Snapshot(string Migration, long[] Counts, List<BackupFile> Files);
+
+    private bool IsPostgreSql => store.IndexProvider == IndexDatabase.PostgreSql;
 
     /// <summary>What the snapshot's index holds: read from the copy, never from the live index, which has moved on.</summary>
     private static async Task<Snapshot> ReadSnapshotAsync(string index, CancellationToken ct)
