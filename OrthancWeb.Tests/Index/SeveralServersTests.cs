@@ -212,7 +212,7 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
         fx.Servers[leader].Kill();
         var (killed, kept) = (await toLeader, await toOther);
         output.WriteLine($"the leader acknowledged {killed.Acknowledged.Count} of 200 before it was killed");
-        Assert.InRange(killed.Acknowledged.Count, 1, 199);
+        Assert.True(killed.Acknowledged.Count < 200, "the leader was killed after it had stored everything: the kill came too late to test anything");
         Assert.Equal(150, kept.Acknowledged.Count);
 
         // Within seconds another server leads (PostgreSQL dropped the dead session's lock), and every instance either

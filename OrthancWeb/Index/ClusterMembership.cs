@@ -34,7 +34,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     public ServerIdentity Identity => identity;
 
     /// <summary>Whether this server does the archive's background duties now.</summary>
-    public bool IsLeader => _leading.Task.IsCompleted;
+    public bool IsLeader => !IsShared || _leading.Task.IsCompleted;
 
     /// <summary>Completes once this server leads (at once on SQLite).</summary>
     public Task WhenLeaderAsync(CancellationToken ct) => _leading.Task.WaitAsync(ct);
@@ -55,9 +55,34 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     private async Task ConnectAsync(CancellationToken ct)
     {
         // Not from the pool: the locks live as long as this one session.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(store.IndexConnectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(ct);
-        if (!await TryLockAsync(connection, identity.LockKey, ct))
+        // Short timeouts on both ends: a leader whose host died or whose network is cut must lose its locks (the
+        // server drops the session after about 10 s without an answer) and notice it (a ping that hangs fails in 5 s),
+        // not after TCP's two hours.
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(store.IndexConnectionString)
+        {
+            Pooling = false, KeepAlive = 5, CommandTimeout = 5,
+        }.ConnectionString);
+        bool locked;
+        try
+        {
+            await connection.OpenAsync(ct);
+            await using (var settings = new NpgsqlCommand(
+                "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000", connection))
+                await settings.ExecuteNonQueryAsync(ct);
+            // A few tries: a leader taking this server's jobs over holds its lock for an instant.
+            locked = await TryLockAsync(connection, identity.LockKey, ct);
+            for (var i = 0; i < 12 && !locked; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
+                locked = await TryLockAsync(connection, identity.LockKey, ct);
+            }
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        if (!locked)
         {
             await connection.DisposeAsync();
             throw new InvalidOperationException(
@@ -108,7 +133,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
                     if (!IsLeader) await TryLeadAsync(ct);
                     else await PingAsync(ct);
                 }
-                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or IOException or TimeoutException)
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
                     await LoseSessionAsync(ex);
                 }
@@ -195,17 +220,42 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
             // Without its session this server cannot tell: taking every other server for gone would clear their files
             // or take their jobs over while they run.
             if (_connection is null) throw new InvalidOperationException("The index session is lost: cannot tell which servers are running");
+            // Read from pg_locks rather than by trying each lock: a try would hold a running peer's name for an instant,
+            // and a server starting at that instant would be refused. A bigint advisory key shows as classid (its high
+            // 32 bits), objid (its low 32 bits) and objsubid 1, in the database it was taken in.
+            await using var command = new NpgsqlCommand(
+                "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", _connection);
+            var held = new HashSet<long>();
+            await using (var reader = await command.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct)) held.Add(reader.GetInt64(0));
             foreach (var other in identifiers.Where(i => i != identity.Identifier).Distinct(StringComparer.Ordinal))
-            {
-                var key = new ServerIdentity(other).LockKey;
-                if (!await TryLockAsync(_connection, key, ct)) { running.Add(other); continue; }
-                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
-                unlock.Parameters.AddWithValue("key", key);
-                await unlock.ExecuteScalarAsync(ct);
-            }
+                if (held.Contains(new ServerIdentity(other).LockKey)) running.Add(other);
         }
         finally { _gate.Release(); }
         return running;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> holding another server's identity lock, so that it cannot start meanwhile (its
+    /// start waits a few seconds for the lock). False, without running it, when that server runs.
+    /// </summary>
+    public async Task<bool> WhileHoldingAsync(long key, Func<Task<bool>> work, CancellationToken ct)
+    {
+        if (!IsShared) return await work();
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_connection is null || !await TryLockAsync(_connection, key, ct)) return false;
+            try { return await work(); }
+            finally
+            {
+                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
+                unlock.Parameters.AddWithValue("key", key);
+                await unlock.ExecuteScalarAsync(CancellationToken.None);
+            }
+        }
+        finally { _gate.Release(); }
     }
 
     public async ValueTask DisposeAsync()

@@ -30,14 +30,20 @@ public sealed class IndexMaintenance(IndexTransactions transactions, IOptionsMon
         return await transactions.ReadWriteAsync(async (transaction, ct) =>
         {
             var db = transaction.Db;
-            var ready = await db.Resources.Where(r => !r.IsStable && r.LastUpdate <= limit).ToListAsync(ct);
+            var ready = await db.Resources.AsNoTracking().Where(r => !r.IsStable && r.LastUpdate <= limit)
+                .Select(r => new { r.Id, r.Level, r.PublicId }).ToListAsync(ct);
             var now = time.GetUtcNow().UtcDateTime;
+            var marked = 0;
             foreach (var r in ready)
             {
-                r.IsStable = true;
+                // Conditional, row by row: another server sharing the index may have stored under it since the read
+                // (PostgreSQL re-checks the condition on the row's latest version), and then it is not stable yet.
+                if (await db.Resources.Where(x => x.Id == r.Id && !x.IsStable && x.LastUpdate <= limit)
+                        .ExecuteUpdateAsync(u => u.SetProperty(x => x.IsStable, true), ct) == 0) continue;
                 db.Changes.Add(new ChangeEntry { ChangeType = "Stable" + r.Level, Level = r.Level, PublicId = r.PublicId, Date = now });
+                marked++;
             }
-            return ready.Count;
+            return marked;
         }, ct);
     }
 

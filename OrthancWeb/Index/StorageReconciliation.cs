@@ -44,7 +44,9 @@ public sealed partial class StorageReconciliation(
             foreach (var uuid in all ? storage.EnumerateUuids(liveTags).ToList() : [])
             {
                 if (known.Remove(uuid)) continue;
-                if (running.Count > 0 && File.GetLastWriteTimeUtc(storage.PathOf(uuid)) > inFlightSince) continue;
+                // On a shared index, even with no other server seen running: one whose session was cut (a database
+                // restart) is not seen until it rejoins, and may be between its rename and its commit.
+                if (membership.IsShared && File.GetLastWriteTimeUtc(storage.PathOf(uuid)) > inFlightSince) continue;
                 storage.Delete(uuid);
                 orphans++;
             }
@@ -65,7 +67,14 @@ public sealed partial class StorageReconciliation(
                 storage.Delete(att.Uuid);
             }
             var dangling = 0;
-            foreach (var missingUuid in allKnown.Where(u => !storage.Exists(u)).ToList())
+            var missing = allKnown.Where(u => !storage.Exists(u)).ToList();
+            // Every file missing is a storage folder not mounted or misnamed (StorageDirectory), not damage: deleting
+            // every row would empty the archive (every server's, on a shared index).
+            if (missing.Count > 0 && missing.Count == allKnown.Count)
+                throw new InvalidOperationException(
+                    $"None of the {allKnown.Count} files the index holds is in the storage folder {storage.Root}: is it mounted, and is StorageDirectory " +
+                    "right? Nothing was changed.");
+            foreach (var missingUuid in missing)
             {
                 // Gone meanwhile when another server deleted the instance (its row first, then its file).
                 if (await db.Attachments.FirstOrDefaultAsync(a => a.Uuid == missingUuid, ct) is not { } att) continue;

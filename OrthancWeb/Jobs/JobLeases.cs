@@ -16,11 +16,13 @@ public interface IJobLeases
 /// <summary>
 /// Jobs of servers sharing a PostgreSQL index: each job's latest state is also kept in the index (a global property
 /// "Job:{id}" naming the server that owns it), and its server's identity lock is its lease (see
-/// <see cref="ClusterMembership"/>): held as long as that server runs, dropped by PostgreSQL the moment it dies. The
-/// leader looks every <see cref="AdoptionPeriod"/> for unfinished jobs whose owner holds no lock any more and takes
-/// them over (one that was running is run again from its start, as after a restart). A server that comes back forgets
-/// the jobs taken over meanwhile instead of running them a second time. On SQLite the index has one server: nothing
-/// to do.
+/// <see cref="ClusterMembership"/>): held as long as that server runs, dropped by PostgreSQL when it dies. The leader
+/// looks every <see cref="AdoptionPeriod"/> for unfinished jobs whose owner has held no lock for
+/// <see cref="AbsenceBeforeTakeover"/> (a server whose session was cut rejoins within that time) and takes them over
+/// (one that was running is run again from its start, as after a restart), holding the owner's lock while it rewrites
+/// the row, so that the owner cannot come back in between. A server that comes back forgets the jobs taken over
+/// meanwhile instead of running them a second time; a job that left a history stays as a row without its job, so that
+/// its first owner does not revive it either. On SQLite the index has one server: nothing to do.
 /// </summary>
 public sealed partial class SharedJobLeases(ClusterMembership membership, IDbContextFactory<IndexDbContext> contexts, TimeProvider time,
     ILogger<SharedJobLeases> logger) : IJobLeases
@@ -29,6 +31,11 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
 
     public static readonly TimeSpan AdoptionPeriod = TimeSpan.FromSeconds(2);
 
+    public static readonly TimeSpan AbsenceBeforeTakeover = TimeSpan.FromSeconds(15);
+
+    /// <summary>Since when the leader has seen each owner not running (it starts again with each leadership).</summary>
+    private readonly Dictionary<string, DateTimeOffset> _absentSince = new(StringComparer.Ordinal);
+
     private readonly Channel<(string Id, string? Json)> _writes = Channel.CreateUnbounded<(string, string?)>(new UnboundedChannelOptions { SingleReader = true });
 
     private string Me => membership.Identity.Identifier;
@@ -36,7 +43,22 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     public async Task StartAsync(JobEngine engine, CancellationToken stoppingToken)
     {
         if (!membership.IsShared) return;
-        var rows = await OwnersAsync(stoppingToken);
+        // No job runs before this server knows which of its jobs are still its own: while the index cannot be read,
+        // it waits rather than run a job another server may have taken over.
+        Dictionary<string, string> rows;
+        while (true)
+        {
+            try
+            {
+                rows = await OwnersAsync(stoppingToken);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogAdoptionFailed(logger, ex.Message);
+                await Task.Delay(AdoptionPeriod, time, stoppingToken);
+            }
+        }
         foreach (var job in engine.List())
         {
             if (rows.TryGetValue(job.Id, out var owner) && owner != Me)
@@ -61,7 +83,19 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).ToListAsync(ct);
-        return rows.ToDictionary(r => r.Name[Prefix.Length..], r => JsonNode.Parse(r.Value)?["Owner"]?.GetValue<string>() ?? "", StringComparer.Ordinal);
+        return rows.ToDictionary(r => r.Name[Prefix.Length..], r => Read(r.Value).Owner, StringComparer.Ordinal);
+    }
+
+    /// <summary>A row's owner and job (null once the job left a history, or when the row cannot be read).</summary>
+    private static (string Owner, Job? Job) Read(string value)
+    {
+        try
+        {
+            var node = JsonNode.Parse(value);
+            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o.ToJsonString()) : null;
+            return (node?["Owner"]?.GetValue<string>() ?? "", job);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return ("", null); }
     }
 
     private async Task WriteLoopAsync(CancellationToken ct)
@@ -70,8 +104,21 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         {
             await foreach (var (id, json) in _writes.Reader.ReadAllAsync(ct))
             {
-                try { await WriteAsync(id, json, ct); }
-                catch (Exception ex) when (ex is not OperationCanceledException) { LogWriteFailed(logger, id, ex.Message); }
+                // Until it is written: a state left behind (a job done, still "Running" in the index) would be run
+                // again by whoever takes the job over.
+                while (true)
+                {
+                    try
+                    {
+                        await WriteAsync(id, json, ct);
+                        break;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        LogWriteFailed(logger, id, ex.Message);
+                        await Task.Delay(AdoptionPeriod, time, ct);
+                    }
+                }
             }
         }
         catch (OperationCanceledException) { }
@@ -81,12 +128,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
-        if (json is null)
-        {
-            await db.GlobalProperties.Where(p => p.Name == name).ExecuteDeleteAsync(ct);
-            return;
-        }
-        var value = new JsonObject { ["Owner"] = Me, ["Job"] = JsonNode.Parse(json) }.ToJsonString();
+        var value = new JsonObject { ["Owner"] = Me, ["Job"] = json is null ? null : JsonNode.Parse(json) }.ToJsonString();
         var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == name, ct);
         if (row is null) db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = value });
         else row.Value = value;
@@ -112,15 +154,26 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).ToListAsync(ct);
-        var others = rows.Select(r => (Row: r, Node: JsonNode.Parse(r.Value)))
-            .Select(x => (Owner: x.Node?["Owner"]?.GetValue<string>() ?? "", Job: x.Node?["Job"]))
-            .Where(x => x.Owner != Me && x.Job is not null).ToList();
-        if (others.Count == 0) return;
-        var running = await membership.OthersRunningAsync(others.Select(o => o.Owner), ct);
-        foreach (var (owner, node) in others)
+        var unfinished = rows.Select(r => (r.Name, r.Value, Read: Read(r.Value)))
+            .Where(x => x.Read.Owner.Length > 0 && x.Read.Owner != Me && x.Read.Job is { IsFinished: false }).ToList();
+        var owners = unfinished.Select(x => x.Read.Owner).ToHashSet(StringComparer.Ordinal);
+        var running = owners.Count == 0 ? owners : await membership.OthersRunningAsync(owners, ct);
+        var now = time.GetUtcNow();
+        foreach (var owner in _absentSince.Keys.Where(o => !owners.Contains(o) || running.Contains(o)).ToList()) _absentSince.Remove(owner);
+        foreach (var (name, value, (owner, job)) in unfinished)
         {
-            if (running.Contains(owner) || JobEngine.Parse(node!.ToJsonString()) is not { IsFinished: false } job) continue;
-            if (engine.Adopt(job)) LogAdopted(logger, job.Id, job.Type, owner);
+            if (running.Contains(owner)) continue;
+            if (!_absentSince.TryGetValue(owner, out var since)) _absentSince[owner] = since = now;
+            if (now - since < AbsenceBeforeTakeover) continue;
+            // Under the owner's lock: it cannot rejoin between this rewrite and the job's start here. The row must
+            // still be the one read: another leader may have taken the job meanwhile.
+            var taken = await membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, async () =>
+            {
+                var mine = new JsonObject { ["Owner"] = Me, ["Job"] = JsonNode.Parse(value)?["Job"]?.DeepClone() }.ToJsonString();
+                return await db.GlobalProperties.Where(p => p.Name == name && p.Value == value)
+                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, mine), ct) == 1;
+            }, ct);
+            if (taken && engine.Adopt(job!)) LogAdopted(logger, job!.Id, job.Type, owner);
         }
     }
 

@@ -22,6 +22,9 @@ public sealed record IncomingFile(string Path, Microsoft.Win32.SafeHandles.SafeF
 public sealed class StorageArea : IDisposable
 {
     private readonly string _root;
+
+    /// <summary>The storage folder.</summary>
+    public string Root => _root;
     private readonly string _databaseFolder;
 
     /// <param name="identity">
