@@ -22,6 +22,7 @@ using OrthancWeb.Security;
 using OrthancWeb.Storage;
 using OrthancWeb.Worklists;
 
+StartupTrace.Mark("main");
 var configFile = ConfigurationLocator.Find(args, Environment.CurrentDirectory, AppContext.BaseDirectory,
     Environment.GetEnvironmentVariable("ORTHANCWEB_CONFIG"));
 if (BackupCommand.Matches(args)) return await BackupCommand.RunAsync(args, configFile);
@@ -30,6 +31,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     Args = ConfigurationLocator.StripConfigArgument(args),
     ContentRootPath = AppContext.BaseDirectory,
 });
+StartupTrace.Mark("builder created");
 builder.WebHost.UseStaticWebAssets();
 var paths = builder.AddServerConfiguration(configFile, args);
 builder.AddWebListeners(paths);
@@ -60,13 +62,18 @@ builder.Services
     .AddRestApi()
     .AddExplorerUi();
 
+StartupTrace.Mark("services added");
 var app = builder.Build();
+StartupTrace.Mark("app built");
 
 LogConfiguration(app.Logger, configFile ?? "(none, built-in defaults)", paths.Root);
 using (var scope = app.Services.CreateScope())
     await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
+StartupTrace.Mark("administrator seeded");
 await app.Services.GetRequiredService<IndexStartup>().RunAsync();
+StartupTrace.Mark("index started");
 
+app.UseStartupTrace();
 app.UseOrthancRequestShape();
 app.UseSecurityHeaders();
 app.UseHttpsForBrowsers();
@@ -86,6 +93,7 @@ app.MapMonitoring();
 app.MapDicomWeb();
 app.MapExplorerUi();
 
+StartupTrace.Mark("pipeline built");
 app.Run();
 return 0;
 
