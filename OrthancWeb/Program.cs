@@ -67,11 +67,9 @@ var app = builder.Build();
 StartupTrace.Mark("app built");
 
 LogConfiguration(app.Logger, configFile ?? "(none, built-in defaults)", paths.Root);
-using (var scope = app.Services.CreateScope())
-    await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
-StartupTrace.Mark("administrator seeded");
-await app.Services.GetRequiredService<IndexStartup>().RunAsync();
-StartupTrace.Mark("index started");
+// The accounts and the index are separate databases: brought up side by side, one on each core (issue 21).
+await Task.WhenAll(SeedAdministratorAsync(app.Services), app.Services.GetRequiredService<IndexStartup>().RunAsync());
+StartupTrace.Mark("accounts and index ready");
 
 app.UseStartupTrace();
 app.UseOrthancRequestShape();
@@ -102,4 +100,11 @@ public partial class Program
 {
     [LoggerMessage(LogLevel.Information, "Configuration file: {File}; data directory: {Data}")]
     private static partial void LogConfiguration(ILogger logger, string file, string data);
+
+    private static async Task SeedAdministratorAsync(IServiceProvider services)
+    {
+        await Task.Yield(); // off the caller's thread, so that the index's start-up runs meanwhile
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
+    }
 }
