@@ -22,6 +22,7 @@ using OrthancWeb.Security;
 using OrthancWeb.Storage;
 using OrthancWeb.Worklists;
 
+StartupTrace.Mark("main");
 var configFile = ConfigurationLocator.Find(args, Environment.CurrentDirectory, AppContext.BaseDirectory,
     Environment.GetEnvironmentVariable("ORTHANCWEB_CONFIG"));
 if (BackupCommand.Matches(args)) return await BackupCommand.RunAsync(args, configFile);
@@ -30,6 +31,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     Args = ConfigurationLocator.StripConfigArgument(args),
     ContentRootPath = AppContext.BaseDirectory,
 });
+StartupTrace.Mark("builder created");
 builder.WebHost.UseStaticWebAssets();
 var paths = builder.AddServerConfiguration(configFile, args);
 builder.AddWebListeners(paths);
@@ -60,13 +62,16 @@ builder.Services
     .AddRestApi()
     .AddExplorerUi();
 
+StartupTrace.Mark("services added");
 var app = builder.Build();
+StartupTrace.Mark("app built");
 
 LogConfiguration(app.Logger, configFile ?? "(none, built-in defaults)", paths.Root);
-using (var scope = app.Services.CreateScope())
-    await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
-await app.Services.GetRequiredService<IndexStartup>().RunAsync();
+// The accounts and the index are separate databases: brought up side by side, one on each core (issue 21).
+await Task.WhenAll(SeedAdministratorAsync(app.Services), app.Services.GetRequiredService<IndexStartup>().RunAsync());
+StartupTrace.Mark("accounts and index ready");
 
+app.UseStartupTrace();
 app.UseOrthancRequestShape();
 app.UseSecurityHeaders();
 app.UseHttpsForBrowsers();
@@ -86,6 +91,7 @@ app.MapMonitoring();
 app.MapDicomWeb();
 app.MapExplorerUi();
 
+StartupTrace.Mark("pipeline built");
 app.Run();
 return 0;
 
@@ -94,4 +100,11 @@ public partial class Program
 {
     [LoggerMessage(LogLevel.Information, "Configuration file: {File}; data directory: {Data}")]
     private static partial void LogConfiguration(ILogger logger, string file, string data);
+
+    private static async Task SeedAdministratorAsync(IServiceProvider services)
+    {
+        await Task.Yield(); // off the caller's thread, so that the index's start-up runs meanwhile
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<AdministratorSeeder>().SeedAsync();
+    }
 }

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Hosting;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
@@ -65,7 +66,7 @@ public sealed partial class AuditWriter(
         if (Interlocked.Exchange(ref _started, 1) == 1) return;
         await using (var db = await contexts.CreateDbContextAsync(cancellationToken))
         {
-            await db.Database.MigrateAsync(cancellationToken);
+            await db.Database.MigrateIfBehindAsync(cancellationToken);
             if (db.Database.IsSqlite())
             {
                 // WAL: the browse page's readers never block the writer. synchronous stays FULL: a batch is fsynced

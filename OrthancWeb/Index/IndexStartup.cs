@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OrthancWeb.Hosting;
 
 namespace OrthancWeb.Index;
 
@@ -12,7 +13,7 @@ public sealed partial class IndexStartup(IDbContextFactory<IndexDbContext> conte
         {
             await using var db = await contexts.CreateDbContextAsync(ct);
             await RefuseUnknownMigrationsAsync(db, ct);
-            await db.Database.MigrateAsync(ct);
+            await db.Database.MigrateIfBehindAsync(ct);
             if (db.Database.IsSqlite())
             {
                 // WAL: readers never block the writer, and a commit is one append; synchronous stays FULL so a

@@ -23,7 +23,7 @@ public sealed partial class AdministratorSeeder(
 {
     public async Task SeedAsync(CancellationToken cancellationToken = default)
     {
-        await db.Database.MigrateAsync(cancellationToken);
+        await db.Database.MigrateIfBehindAsync(cancellationToken);
 
         foreach (var role in Roles.All)
         {
