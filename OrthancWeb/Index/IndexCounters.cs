@@ -4,7 +4,8 @@ namespace OrthancWeb.Index;
 
 /// <summary>
 /// The index's totals for /statistics: resources of each level and the attachments' sizes, kept in the
-/// "IndexCounters" table by triggers the StatisticsCounters migrations create (one per provider), so that reading
+/// "IndexCounters" table (on PostgreSQL a view summing "IndexCounterSlots", see the CounterSlots migration) by triggers
+/// the StatisticsCounters migrations create (one per provider), so that reading
 /// them costs the same at a million instances as at ten, and they stay exact whichever server writes. Not in the EF
 /// model: no code writes them.
 /// </summary>
