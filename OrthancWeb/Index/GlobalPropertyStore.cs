@@ -61,6 +61,37 @@ public sealed class GlobalPropertyStore<T>(IDbContextFactory<IndexDbContext> con
         finally { _gate.Release(); }
     }
 
+    /// <summary>
+    /// Stores <paramref name="value"/> unless the name already has one, and returns the value the index keeps: with
+    /// several servers on one index, the first writer's stands and the others adopt it (the key's uniqueness decides).
+    /// </summary>
+    public async Task<T> AddIfAbsentAsync(string name, T value, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var key = prefix + name;
+            _cache = null;
+            await using (var db = await contexts.CreateDbContextAsync(ct))
+            {
+                if (await db.GlobalProperties.AsNoTracking().FirstOrDefaultAsync(p => p.Name == key, ct) is { } existing)
+                    return JsonSerializer.Deserialize<T>(existing.Value)!;
+                db.GlobalProperties.Add(new GlobalProperty { Name = key, Value = JsonSerializer.Serialize(value) });
+                try
+                {
+                    await db.SaveChangesAsync(ct);
+                    return value;
+                }
+                catch (DbUpdateException) { }
+            }
+            // Another server wrote it between the read and the insert: theirs stands.
+            await using var again = await contexts.CreateDbContextAsync(ct);
+            var stored = await again.GlobalProperties.AsNoTracking().FirstAsync(p => p.Name == key, ct);
+            return JsonSerializer.Deserialize<T>(stored.Value)!;
+        }
+        finally { _gate.Release(); }
+    }
+
     public async Task<bool> DeleteAsync(string name, CancellationToken ct)
     {
         await _gate.WaitAsync(ct);

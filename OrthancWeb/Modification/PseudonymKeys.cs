@@ -25,12 +25,9 @@ public sealed class PseudonymKeys(IDbContextFactory<IndexDbContext> contexts) : 
             {
                 if (_secret is null)
                 {
-                    if (!_store.All.TryGetValue("Secret", out var s))
-                    {
-                        s = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-                        await _store.SaveAsync("Secret", s, ct);
-                    }
-                    _secret = s;
+                    // The first secret saved stands, whichever server of several sharing the index made it.
+                    _secret = _store.All.TryGetValue("Secret", out var s) ? s
+                        : await _store.AddIfAbsentAsync("Secret", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), ct);
                 }
             }
             finally { _making.Release(); }

@@ -136,8 +136,8 @@ public sealed partial class LuaEventsService(
                     Interlocked.Exchange(ref _position, -1);
                     await membership.WhenLeaderAsync(stoppingToken);
                     _cursor.Forget();
-                    cursor = _cursor.All.TryGetValue(CursorKey, out var place) ? place : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
-                    saved = true;
+                    saved = _cursor.All.TryGetValue(CursorKey, out var place);
+                    cursor = saved ? place : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
                 }
                 Interlocked.Exchange(ref _position, cursor);
                 if (!lua.DefinesAny(ChangeCallbacks))
