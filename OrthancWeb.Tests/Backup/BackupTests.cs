@@ -49,24 +49,10 @@ public sealed class BackupTests(BackupServerFixture fx, ITestOutputHelper output
         {
             var uid = "1.2.826.0.1.3680043.10.1021." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
             var instances = GeneratedInstances.Series("BACKUP-1", uid, Count);
-            var files = new List<string>();
-            foreach (var (instance, i) in instances.Select((x, i) => (x, i)))
-            {
-                var path = Path.Combine(work, $"{i:D4}.dcm");
-                await File.WriteAllBytesAsync(path, instance.Bytes);
-                files.Add(path);
-            }
             using var admin = fx.Server.CreateRestClient();
-            var send = StorescuSender.SendAsync("BACKUPSCU", "ORTHANCWEB", fx.DicomPort, files);
-
             // Ingest under way: some instances are in, more are coming.
             var deadline = Stopwatch.StartNew();
-            while ((await GetJsonAsync(admin, "/statistics"))["CountInstances"]!.GetValue<long>() < 100)
-            {
-                if (send.IsCompleted) Assert.Fail("storescu ended before 100 instances were in:\n" + (await send).Output);
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "100 instances were not stored within 60 s");
-                await Task.Delay(20);
-            }
+            var send = await IngestUnderWay.StartAsync(admin, "BACKUPSCU", fx.DicomPort, instances, work);
             // Acknowledged (committed, answered) before the backup started: every one of these must come back.
             var before = Ids(await GetJsonAsync(admin, "/instances"));
             var backup = Path.Combine(work, "backup");

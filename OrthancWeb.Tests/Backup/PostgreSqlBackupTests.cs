@@ -56,23 +56,8 @@ public sealed class PostgreSqlBackupTests(PostgreSqlBackupFixture fx, ITestOutpu
         try
         {
             var uid = "1.2.826.0.1.3680043.10.1121." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-            var files = new List<string>();
-            foreach (var (instance, i) in GeneratedInstances.Series("PGBACKUP-1", uid, Count).Select((x, i) => (x, i)))
-            {
-                var path = Path.Combine(work, $"{i:D4}.dcm");
-                await File.WriteAllBytesAsync(path, instance.Bytes);
-                files.Add(path);
-            }
             using var admin = fx.Server.CreateRestClient();
-            var send = StorescuSender.SendAsync("PGBACKUPSCU", "ORTHANCWEB", fx.DicomPort, files);
-
-            var deadline = Stopwatch.StartNew();
-            while ((await GetJsonAsync(admin, "/statistics"))["CountInstances"]!.GetValue<long>() < 100)
-            {
-                if (send.IsCompleted) Assert.Fail("storescu ended before 100 instances were in:\n" + (await send).Output);
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "100 instances were not stored within 60 s");
-                await Task.Delay(20);
-            }
+            var send = await IngestUnderWay.StartAsync(admin, "PGBACKUPSCU", fx.DicomPort, GeneratedInstances.Series("PGBACKUP-1", uid, Count), work);
             // Acknowledged (committed, answered) before the backup started: every one of these must come back.
             var before = Ids(await GetJsonAsync(admin, "/instances"));
             var backup = Path.Combine(work, "backup");
