@@ -101,6 +101,13 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         return await command.ExecuteScalarAsync(ct) is true;
     }
 
+    private static async Task UnlockAsync(NpgsqlConnection connection, long key)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection);
+        command.Parameters.AddWithValue("key", key);
+        await command.ExecuteScalarAsync(CancellationToken.None);
+    }
+
     private async Task TryLeadAsync(CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
@@ -196,12 +203,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
                 await command.ExecuteScalarAsync(ct);
             }
             try { await work(); }
-            finally
-            {
-                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
-                unlock.Parameters.AddWithValue("key", MigrationKey);
-                await unlock.ExecuteScalarAsync(CancellationToken.None);
-            }
+            finally { await UnlockAsync(_connection, MigrationKey); }
         }
         finally { _gate.Release(); }
     }
@@ -248,12 +250,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         {
             if (_connection is null || !await TryLockAsync(_connection, key, ct)) return false;
             try { return await work(); }
-            finally
-            {
-                await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", _connection);
-                unlock.Parameters.AddWithValue("key", key);
-                await unlock.ExecuteScalarAsync(CancellationToken.None);
-            }
+            finally { await UnlockAsync(_connection, key); }
         }
         finally { _gate.Release(); }
     }
