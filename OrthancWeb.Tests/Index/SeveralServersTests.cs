@@ -41,7 +41,15 @@ public sealed class SeveralServersFixture : IAsyncLifetime
             DicomPorts.Add(ServerProcess.FreePort());
         }
         // All three at once on the empty database: the migrations and the start-up checks race as they would in a hospital.
-        Servers.AddRange(await Task.WhenAll(Enumerable.Range(0, 3).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i])))));
+        var starts = Enumerable.Range(0, 3).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]))).ToList();
+        try { await Task.WhenAll(starts); }
+        catch
+        {
+            // One failed to start: the others are stopped here, not left running past the test run.
+            foreach (var started in starts.Where(t => t.IsCompletedSuccessfully)) await started.Result.DisposeAsync();
+            throw;
+        }
+        Servers.AddRange(starts.Select(t => t.Result));
         Clients.AddRange(Servers.Select(s => s.CreateRestClient()));
     }
 
