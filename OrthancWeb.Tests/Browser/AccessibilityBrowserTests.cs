@@ -99,6 +99,10 @@ public sealed class AccessibilityBrowserTests(ITestOutputHelper output) : Chromi
                 if (live)
                     await page.WaitForFunctionAsync("dark => getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3).every(c => +c < 100) === dark",
                         current == ColorScheme.Dark, new() { Timeout = 10_000 });
+                // Buttons ease into the new theme's colours (MudBlazor's 250 ms transitions): audit the colours the
+                // user is left with, not a frame half-way (a CI run caught a filled button mid-way at low contrast).
+                await page.WaitForFunctionAsync("() => document.getAnimations().every(a => !(a instanceof CSSTransition))",
+                    null, new() { Timeout = 10_000 });
                 violations.AddRange(await ViolationsAsync(page, $"{path} ({current})"));
                 await Chromium.ShotAsync(page, $"a11y-{current.ToString().ToLowerInvariant()}-{i:00}-{string.Join("-", path.Split('/').Take(2))}");
             }
