@@ -36,7 +36,7 @@ RUN dotnet publish OrthancWeb/OrthancWeb.csproj -c Release -r linux-x64 --self-c
 FROM mcr.microsoft.com/dotnet/runtime-deps:${DOTNET_VERSION}-noble
 # The JPEG-LS and JPEG 2000 codecs are the distribution's libraries, called through P/Invoke (as the package's Depends).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcharls2 libopenjp2-7 tzdata \
+ && apt-get install -y --no-install-recommends libcharls2 libopenjp2-7 libturbojpeg0 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 orthancweb \
  && useradd --system --uid 10001 --gid orthancweb --home-dir /var/lib/orthancweb --no-create-home \
