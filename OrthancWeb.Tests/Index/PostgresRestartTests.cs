@@ -181,6 +181,9 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
 
             Mark("twin refused");
             // The job is still server 0's: once its destination listens it succeeds there, once; server 1 never took it.
+            // Looked at once a takeover could have come (the leader's grace after the locks vanished, and a pass more).
+            var grace = OrthancWeb.Jobs.SharedJobLeases.AbsenceBeforeTakeover + 2 * OrthancWeb.Jobs.SharedJobLeases.AdoptionPeriod;
+            await Until(() => Task.FromResult(outage.Elapsed > grace), "the leader's grace over", 30);
             var received = Path.Combine(fx.Root, "dest");
             await using (var dest = new StorescpPeers())
             {

@@ -235,11 +235,11 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         await _gate.WaitAsync(ct);
         try
         {
-            await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", _connection))
-            {
-                command.Parameters.AddWithValue("key", MigrationKey);
-                await command.ExecuteScalarAsync(ct);
-            }
+            // Tried rather than waited for: a wait is one statement, which this session's 5 s command timeout ended
+            // while another server's migrations ran longer (three servers started together on a loaded machine: the
+            // later ones exited at start-up).
+            while (!await TryLockAsync(_connection, MigrationKey, ct))
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
             try { await work(); }
             finally { await UnlockAsync(_connection, MigrationKey); }
         }
