@@ -182,8 +182,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     {
         if (_connection is null)
         {
-            // Still away: said once when the session was lost. A name taken meanwhile is said every time (a second
-            // server of this name started while this one was away: an administrator must stop one of them).
+            // Still away: said once when the session was lost. A name held by another session is said every time.
             if (ex is IdentityTakenException) LogIdentityTaken(logger, ex.Message);
             else LogRejoinFailed(logger, ex.Message);
             return;
@@ -317,7 +316,8 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     [LoggerMessage(LogLevel.Information, "{Server} has its index session back")]
     private static partial void LogRejoined(ILogger logger, string server);
 
-    [LoggerMessage(LogLevel.Critical, "{Reason}")]
+    [LoggerMessage(LogLevel.Error, "Cannot take this server's name back: {Reason} (after a network cut, PostgreSQL may hold this " +
+        "server's own session from before it for about 10 s more; if this goes on, another server runs under this name: stop one of them)")]
     private static partial void LogIdentityTaken(ILogger logger, string reason);
 }
 
