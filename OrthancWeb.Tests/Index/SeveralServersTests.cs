@@ -10,8 +10,12 @@ namespace OrthancWeb.Tests.Index;
 /// Three server processes on one real PostgreSQL index and one storage folder (each its own data folder and ports),
 /// started at once on an empty database: they must behave as one archive.
 /// </summary>
-public sealed class SeveralServersFixture : IAsyncLifetime
+public class SeveralServersFixture : IAsyncLifetime
 {
+    /// <summary>How many servers; on which PostgreSQL (a test that restarts it needs one of its own).</summary>
+    protected virtual int Count => 3;
+    protected virtual Task<PostgresServer> PostgresAsync() => PostgresServer.Shared;
+
     public const string Aet = "SHARED", ScuAet = "SHAREDSCU", DestAet = "SHAREDDEST";
 
     /// <summary>A storescp's port, not listened on until a test starts one there.</summary>
@@ -34,14 +38,14 @@ public sealed class SeveralServersFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Database = await (await PostgresServer.Shared).CreateDatabaseAsync();
-        for (var i = 0; i < 3; i++)
+        Database = await (await PostgresAsync()).CreateDatabaseAsync();
+        for (var i = 0; i < Count; i++)
         {
             Directory.CreateDirectory(Folder(i));
             DicomPorts.Add(ServerProcess.FreePort());
         }
         // All three at once on the empty database: the migrations and the start-up checks race as they would in a hospital.
-        var starts = Enumerable.Range(0, 3).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]))).ToList();
+        var starts = Enumerable.Range(0, Count).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]))).ToList();
         try { await Task.WhenAll(starts); }
         catch
         {
@@ -85,7 +89,7 @@ public sealed class SeveralServersFixture : IAsyncLifetime
     {
         foreach (var c in Clients) c.Dispose();
         foreach (var s in Servers) await s.DisposeAsync();
-        await (await PostgresServer.Shared).DropDatabaseAsync(Database);
+        await (await PostgresAsync()).DropDatabaseAsync(Database);
         Directory.Delete(Root, true);
     }
 }

@@ -59,6 +59,9 @@ public sealed class PostgresServer
             ?? throw new InvalidOperationException($"PostgreSQL's '{name}' is required by this test and was not found: apt-get install -y postgresql");
     }
 
+    /// <summary>A server of the caller's own, for a test that stops and starts it (the shared one serves tests running alongside).</summary>
+    public static Task<PostgresServer> StartOwnAsync() => Task.Run(Start);
+
     private static PostgresServer Start()
     {
         // Not root: a user the server may run as. Debian's package creates 'postgres'.
@@ -68,15 +71,22 @@ public sealed class PostgresServer
         var server = new PostgresServer(folder, user, ServerProcess.FreePort());
         server.RunAsUser(Program("initdb"), "-D", server.Data, "-U", "postgres", "-A", "trust", "-E", "UTF8");
         // -w: pg_ctl returns once the server accepts connections. The socket goes in the folder, not /run/postgresql.
-        server.RunAsUser(Program("pg_ctl"), "-D", server.Data, "-l", Path.Combine(folder, "log"), "-w", "-t", "60", "start",
-            "-o", $"-p {server.Port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300");
+        server.StartServer();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.Stop();
         return server;
     }
 
+    /// <summary>Starts the server (again, after <see cref="StopServer"/>); returns once it accepts connections.</summary>
+    public void StartServer() =>
+        RunAsUser(Program("pg_ctl"), "-D", Data, "-l", Path.Combine(_folder, "log"), "-w", "-t", "60", "start",
+            "-o", $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c max_connections=300");
+
+    /// <summary>Stops the server as an administrator's restart would ("fast": every session is ended, its locks released).</summary>
+    public void StopServer() => RunAsUser(Program("pg_ctl"), "-D", Data, "-w", "-t", "30", "-m", "fast", "stop");
+
     private void Stop()
     {
-        try { RunAsUser(Program("pg_ctl"), "-D", Data, "-w", "-t", "30", "-m", "fast", "stop"); }
+        try { if (File.Exists(Path.Combine(Data, "postmaster.pid"))) StopServer(); }
         finally { Directory.Delete(_folder, true); }
     }
 

@@ -31,6 +31,7 @@ public enum OrthancErrorCode
     UnknownDicomTag = 27,
     Unauthorized = 29,
     CannotExecuteLua = 2031,
+    DatabaseUnavailable = 36,
     Revision = 43,
 }
 
@@ -55,6 +56,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         OrthancErrorCode.UnknownDicomTag => "Unknown DICOM tag",
         OrthancErrorCode.Unauthorized => "Bad credentials were provided to an HTTP request",
         OrthancErrorCode.CannotExecuteLua => "Cannot execute a Lua command",
+        OrthancErrorCode.DatabaseUnavailable => "The database is currently not available (probably a transient situation)",
         OrthancErrorCode.Revision => "A bad revision number was provided, which might indicate conflict between multiple writers",
         _ => "Internal error",
     };
@@ -68,6 +70,7 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         409 => OrthancErrorCode.BadSequenceOfCalls,
         415 => OrthancErrorCode.IncompatibleImageFormat,
         501 => OrthancErrorCode.NotImplemented,
+        503 => OrthancErrorCode.DatabaseUnavailable,
         507 => OrthancErrorCode.FullStorage,
         _ => OrthancErrorCode.InternalError,
     };
@@ -99,6 +102,8 @@ public sealed record ApiError(int HttpStatus, OrthancErrorCode Code, string Deta
         ImagingException { Failure: ImagingFailure.NoSuchFrame } => new(404, OrthancErrorCode.ParameterOutOfRange, ex.Message),
         ImagingException { Failure: ImagingFailure.NoCodec } => new(415, OrthancErrorCode.NotImplemented, ex.Message),
         ImagingException => new(400, OrthancErrorCode.IncompatibleImageFormat, ex.Message),
+        // PostgreSQL restarting or out of reach: 503, as Orthanc's DatabaseUnavailable; the client may try again.
+        _ when IndexDatabase.IsUnavailable(ex) => new(503, OrthancErrorCode.DatabaseUnavailable, IndexDatabase.UnavailableReason(ex)),
         _ => null,
     };
 

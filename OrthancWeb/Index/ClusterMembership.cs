@@ -36,6 +36,23 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     /// <summary>Whether this server does the archive's background duties now.</summary>
     public bool IsLeader => !IsShared || _leading.Task.IsCompleted;
 
+    /// <summary>
+    /// Whether this server holds its identity lock now (always on SQLite). Not while its session is lost (PostgreSQL
+    /// restarting, the network cut): it then cannot tell which servers run, and is not ready (see /health/ready).
+    /// </summary>
+    public bool HasSession => !IsShared || Volatile.Read(ref _connection) is not null;
+
+    /// <summary>
+    /// Raised once this server has its identity lock again after losing its session: the leader may have taken its
+    /// jobs over meanwhile, if the session stayed lost for longer than the leader's grace (see Jobs/JobLeases.cs).
+    /// </summary>
+    public event Action? Rejoined;
+
+    private int _terms;
+
+    /// <summary>How many times this server has become leader: what a leader saw in an earlier term is stale.</summary>
+    public int LeadershipTerm => Volatile.Read(ref _terms);
+
     /// <summary>Completes once this server leads (at once on SQLite).</summary>
     public Task WhenLeaderAsync(CancellationToken ct) => _leading.Task.WaitAsync(ct);
 
@@ -85,7 +102,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         if (!locked)
         {
             await connection.DisposeAsync();
-            throw new InvalidOperationException(
+            throw new IdentityTakenException(
                 $"Another OrthancWeb server named '{identity.Identifier}' already runs on the index database '{connection.Database}' on " +
                 $"{connection.Host}. Servers sharing an index need identifiers of their own: give this one another data folder or " +
                 "another DatabaseServerIdentifier.");
@@ -116,6 +133,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
             if (IsLeader || _connection is null) return;
             if (await TryLockAsync(_connection, LeaderKey, ct))
             {
+                Interlocked.Increment(ref _terms);
                 _leading.TrySetResult();
                 LogLeading(logger, identity.Identifier);
             }
@@ -162,11 +180,24 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
 
     private async Task LoseSessionAsync(Exception ex)
     {
+        if (_connection is null)
+        {
+            // Still away: said once when the session was lost. A name held by another session is said every time.
+            if (ex is IdentityTakenException) LogIdentityTaken(logger, ex.Message);
+            else LogRejoinFailed(logger, ex.Message);
+            return;
+        }
         await _gate.WaitAsync();
         try
         {
             if (IsLeader) _leading = new(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_connection is not null) await _connection.DisposeAsync();
+            if (_connection is not null)
+            {
+                await _connection.DisposeAsync();
+                // The pooled connections of the index went with this one if the database restarted: closed now, so
+                // that requests open new ones once it is back instead of failing once on each dead one.
+                NpgsqlConnection.ClearAllPools();
+            }
             _connection = null;
         }
         finally { _gate.Release(); }
@@ -176,8 +207,14 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     private async Task RejoinAsync(CancellationToken ct)
     {
         await _gate.WaitAsync(ct);
-        try { if (_connection is null) await ConnectAsync(ct); }
+        try
+        {
+            if (_connection is not null) return;
+            await ConnectAsync(ct);
+        }
         finally { _gate.Release(); }
+        LogRejoined(logger, identity.Identifier);
+        Rejoined?.Invoke();
     }
 
     /// <summary>"OWMIGRA": held while a server brings the shared index to its schema.</summary>
@@ -197,11 +234,11 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         await _gate.WaitAsync(ct);
         try
         {
-            await using (var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", _connection))
-            {
-                command.Parameters.AddWithValue("key", MigrationKey);
-                await command.ExecuteScalarAsync(ct);
-            }
+            // Tried rather than waited for: a wait is one statement, which this session's 5 s command timeout ended
+            // while another server's migrations ran longer (three servers started together on a loaded machine: the
+            // later ones exited at start-up).
+            while (!await TryLockAsync(_connection, MigrationKey, ct))
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct);
             try { await work(); }
             finally { await UnlockAsync(_connection, MigrationKey); }
         }
@@ -272,4 +309,17 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
 
     [LoggerMessage(LogLevel.Warning, "Lost the index session ({Reason}): not leading until it is back")]
     private static partial void LogSessionLost(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Debug, "The index session is not back yet: {Reason}")]
+    private static partial void LogRejoinFailed(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Information, "{Server} has its index session back")]
+    private static partial void LogRejoined(ILogger logger, string server);
+
+    [LoggerMessage(LogLevel.Error, "Cannot take this server's name back: {Reason} (after a network cut, PostgreSQL may hold this " +
+        "server's own session from before it for about 10 s more; if this goes on, another server runs under this name: stop one of them)")]
+    private static partial void LogIdentityTaken(ILogger logger, string reason);
 }
+
+/// <summary>Another running server holds this server's identifier (its identity lock).</summary>
+public sealed class IdentityTakenException(string message) : InvalidOperationException(message);

@@ -10,6 +10,14 @@ namespace OrthancWeb.Index;
 internal sealed record PendingInstance(DicomFile Header, InstanceIdentifiers Ids, StoredFile File, Task<string>? Checksum, InstanceArrival Arrival, TaskCompletionSource<StoreOutcome> Done, byte[] Json);
 
 /// <summary>
+/// The index database went away while a batch's COMMIT was on its way: it may or may not have been committed. Nothing is
+/// acknowledged, and the batch's files are kept (a row may point at them; if none does, the start-up check clears them
+/// as orphans).
+/// </summary>
+public sealed class CommitOutcomeUnknownException(Exception inner)
+    : Exception("The connection to the index database broke during a commit: the instance was not acknowledged", inner);
+
+/// <summary>
 /// Group commit of arriving instances, in two stages. The index stage commits the instances that arrived together in
 /// one transaction (see <see cref="InstanceIndexer"/>); the durability stage makes them durable with one flush, and
 /// only then answers their callers. While one batch is being flushed, the next one commits.
@@ -99,18 +107,20 @@ public sealed partial class CommitPipeline(
         {
             await CommitRetryingConflictsAsync(batch);
         }
-        catch (Exception) when (batch.Count > 1)
+        catch (Exception ex) when (batch.Count > 1 && !IndexDatabase.IsUnavailable(ex))
         {
             // One bad instance must not fail the others: retry them one by one.
             foreach (var p in batch)
             {
                 try { await CommitRetryingConflictsAsync([p]); }
-                catch (Exception ex) { p.Done.TrySetException(ex); }
+                catch (Exception one) { p.Done.TrySetException(one); }
             }
         }
         catch (Exception ex)
         {
-            batch[0].Done.TrySetException(ex);
+            // The database unavailable fails the whole batch (one by one would fail each again, or for a commit whose
+            // outcome is unknown, find its rows and delete their files).
+            foreach (var p in batch) p.Done.TrySetException(ex);
         }
     }
 
@@ -131,6 +141,13 @@ public sealed partial class CommitPipeline(
             {
                 await CommitAndHandOneBatchAsync(batch);
                 return;
+            }
+            catch (Exception ex) when (attempt == 1 && ex is not CommitOutcomeUnknownException && IndexDatabase.IsUnavailable(ex))
+            {
+                // The connection the writer keeps from batch to batch broke (PostgreSQL restarted since the last batch):
+                // the batch never reached a commit, and one more try on a new connection tells a restart that is over
+                // from a database still away, instead of refusing the first instances after every restart.
+                LogReconnect(logger, IndexDatabase.UnavailableCause(ex));
             }
             catch (Exception ex) when (attempt < ConflictAttempts && IndexDatabase.IsConcurrencyConflict(ex))
             {
@@ -214,6 +231,9 @@ public sealed partial class CommitPipeline(
 
     [LoggerMessage(LogLevel.Debug, "Index: a batch of {Count} instance(s) lost a race with another server (attempt {Attempt}), run again: {Reason}")]
     private static partial void LogConflict(ILogger logger, int count, int attempt, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Index: the connection to the database broke ({Reason}): the batch runs again on a new one")]
+    private static partial void LogReconnect(ILogger logger, string reason);
 
     [LoggerMessage(LogLevel.Error, "Could not make the last instances durable")]
     private static partial void LogNotDurable(ILogger logger, Exception exception);

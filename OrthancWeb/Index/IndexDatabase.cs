@@ -59,6 +59,34 @@ public static class IndexDatabase
         return false;
     }
 
+    /// <summary>
+    /// Whether a failure says the index database cannot be reached now, rather than that a statement was wrong: on
+    /// PostgreSQL a connection that failed or broke (Npgsql's own exceptions, whatever EF Core wraps them in), or the
+    /// server ending sessions as it shuts down or refusing them as it starts (SQLSTATE classes 08 and 57P,
+    /// "operator intervention": PostgreSQL documentation, Appendix A). Answered as Orthanc's DatabaseUnavailable.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.PostgresException p) return p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal);
+            if (e is Npgsql.NpgsqlException) return true;
+        }
+        return false;
+    }
+
+    /// <summary>What a client is told of <see cref="IsUnavailable"/>, with the database's or Npgsql's own words.</summary>
+    public static string UnavailableReason(Exception exception) =>
+        "The index database does not answer (" + UnavailableCause(exception) + "): nothing was stored or changed; try again once it is back";
+
+    /// <summary>The database's or Npgsql's own words, rather than EF Core's wrapper's ("likely due to a transient failure").</summary>
+    public static string UnavailableCause(Exception exception)
+    {
+        var e = exception;
+        while (e is not null && e is not Npgsql.NpgsqlException) e = e.InnerException;
+        return (e ?? exception).Message;
+    }
+
     /// <summary>Whether a context runs on PostgreSQL (its SQL differs from SQLite's in a few places).</summary>
     public static bool IsPostgreSql(this Microsoft.EntityFrameworkCore.Infrastructure.DatabaseFacade database) =>
         database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL";

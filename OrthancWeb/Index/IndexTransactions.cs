@@ -128,11 +128,17 @@ public sealed class ReadWriteTransaction
     /// <summary>After a failure: the transaction is rolled back, so its files stay and what the writer knew is unknown.</summary>
     internal async Task AbandonAsync()
     {
-        await EndAsync();
         _released.Clear();
         _onCommitted.Clear();
         _hierarchy.Forget();
         _usage.Forget();
+        try { await EndAsync(); }
+        catch (Exception ex) when (IndexDatabase.IsUnavailable(ex))
+        {
+            // The connection broke: its transaction went with it (PostgreSQL rolls back what a lost session had not
+            // committed), and the failure the caller is handling is the one to report.
+            _transaction = null;
+        }
     }
 
     private async Task EndAsync()

@@ -66,8 +66,16 @@ public sealed class InstanceIndexer(
     {
         if (_db is null)
         {
-            _db = await contexts.CreateDbContextAsync(ct);
-            await _db.Database.OpenConnectionAsync(ct);
+            // Kept only once open: a context left behind by a failed open (PostgreSQL restarting) had no writer nor
+            // transaction, and every later batch failed on them until the server restarted.
+            var opened = await contexts.CreateDbContextAsync(ct);
+            try { await opened.Database.OpenConnectionAsync(ct); }
+            catch
+            {
+                await opened.DisposeAsync();
+                throw;
+            }
+            _db = opened;
             _rows = new IndexRowWriter(_db);
             _transaction = transactions.Open(_db);
         }
@@ -117,7 +125,14 @@ public sealed class InstanceIndexer(
                 foreach (var id in _touched) await rows.TouchAsync(id, now, ct);
             }
             await WriteAttachmentsAsync(rows, ct);
-            await transaction.CommitAsync(ct);
+            try { await transaction.CommitAsync(ct); }
+            catch (Exception ex) when (IndexDatabase.IsUnavailable(ex))
+            {
+                // The connection broke with the COMMIT on its way: PostgreSQL may have committed it. The batch's files
+                // must stay (rows may point at them) and the batch must not be run again (it would find its own rows,
+                // answer AlreadyStored and delete the files they point at).
+                throw new CommitOutcomeUnknownException(ex);
+            }
             return rows.MaxChangeSeq;
         }
         catch

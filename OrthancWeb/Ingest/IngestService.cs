@@ -340,9 +340,11 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
             return new IngestResult(status, ids.InstancePublicId, ids.SeriesPublicId, ids.StudyPublicId, ids.PatientPublicId,
                 outcome.Reason, ids.SopUid, ds.GetString(DicomTags.SOPClassUID), ids.PatientId, ids.StudyUid, ids.SeriesUid);
         }
-        catch
+        catch (Exception ex)
         {
-            storage.Delete(stored.Uuid); // nothing acknowledged: leave no orphan behind
+            // Nothing acknowledged: leave no orphan behind, unless the index may have committed a row pointing at the
+            // file (then an orphan it is, until a start-up check clears it, rather than a row without its file).
+            if (ex is not CommitOutcomeUnknownException) storage.Delete(stored.Uuid);
             throw;
         }
     }

@@ -36,6 +36,12 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     /// <summary>Since when the leader has seen each owner not running (it starts again with each leadership).</summary>
     private readonly Dictionary<string, DateTimeOffset> _absentSince = new(StringComparer.Ordinal);
 
+    /// <summary>The leadership term <see cref="_absentSince"/> was seen in.</summary>
+    private int _term;
+
+    /// <summary>Set when this server's session came back: the jobs taken over meanwhile are to be forgotten.</summary>
+    private volatile bool _rejoined;
+
     private readonly Channel<(string Id, string? Json)> _writes = Channel.CreateUnbounded<(string, string?)>(new UnboundedChannelOptions { SingleReader = true });
 
     private string Me => membership.Identity.Identifier;
@@ -59,20 +65,27 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 await Task.Delay(AdoptionPeriod, time, stoppingToken);
             }
         }
-        foreach (var job in engine.List())
-        {
-            if (rows.TryGetValue(job.Id, out var owner) && owner != Me)
-            {
-                LogMoved(logger, job.Id, owner);
-                engine.Release(job.Id);
-            }
-        }
+        ForgetTakenOver(engine, rows);
+        membership.Rejoined += () => _rejoined = true;
         engine.Saved += (job, json) => _writes.Writer.TryWrite((job.Id, json));
         engine.Removed += id => _writes.Writer.TryWrite((id, null));
         // Jobs saved before (a first start on a shared index, or saves this server could not write when it stopped).
         foreach (var job in engine.List()) await WriteAsync(job.Id, Serialize(job), stoppingToken);
         _ = Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None);
         _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
+    }
+
+    /// <summary>Forgets the jobs another server has taken over while this one was down or without its session.</summary>
+    private void ForgetTakenOver(JobEngine engine, Dictionary<string, string> rows)
+    {
+        foreach (var job in engine.List())
+        {
+            if (rows.TryGetValue(job.Id, out var owner) && owner.Length > 0 && owner != Me)
+            {
+                LogMoved(logger, job.Id, owner);
+                engine.Release(job.Id);
+            }
+        }
     }
 
     private static string Serialize(Job job) => JsonSerializer.Serialize(job, JobJson);
@@ -129,10 +142,27 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
         var value = new JsonObject { ["Owner"] = Me, ["Job"] = json is null ? null : JsonNode.Parse(json) }.ToJsonString();
-        var row = await db.GlobalProperties.FirstOrDefaultAsync(p => p.Name == name, ct);
-        if (row is null) db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = value });
-        else row.Value = value;
-        await db.SaveChangesAsync(ct);
+        while (true)
+        {
+            var row = await db.GlobalProperties.AsNoTracking().FirstOrDefaultAsync(p => p.Name == name, ct);
+            if (row is null)
+            {
+                db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = value });
+                await db.SaveChangesAsync(ct);
+                return;
+            }
+            // Taken over by the leader while this server had lost its session: the job is the other server's now, and
+            // this server forgets it (see ForgetTakenOver) instead of writing its own state over the other's.
+            if (Read(row.Value).Owner is { Length: > 0 } owner && owner != Me)
+            {
+                LogNotWritten(logger, id, owner);
+                return;
+            }
+            // Only over the row read: a takeover in between wins, and is seen on the next pass.
+            if (await db.GlobalProperties.Where(p => p.Name == name && p.Value == row.Value)
+                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, value), ct) == 1)
+                return;
+        }
     }
 
     private async Task AdoptLoopAsync(JobEngine engine, CancellationToken ct)
@@ -142,7 +172,24 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
+                if (_rejoined)
+                {
+                    _rejoined = false;
+                    try { ForgetTakenOver(engine, await OwnersAsync(ct)); }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        _rejoined = true;
+                        LogAdoptionFailed(logger, ex.Message);
+                    }
+                }
                 if (!membership.IsLeader) continue;
+                if (membership.LeadershipTerm != _term)
+                {
+                    // An absence seen in an earlier leadership says nothing of now: a server seen gone an hour ago,
+                    // whose lock vanished again with every session when PostgreSQL restarted, is not gone for 15 s.
+                    _absentSince.Clear();
+                    _term = membership.LeadershipTerm;
+                }
                 try { await AdoptAsync(engine, ct); }
                 catch (Exception ex) when (ex is not OperationCanceledException) { LogAdoptionFailed(logger, ex.Message); }
             }
@@ -182,6 +229,9 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
 
     [LoggerMessage(LogLevel.Warning, "Taking over job {Id} ({Type}) of {Owner}, which is no longer running")]
     private static partial void LogAdopted(ILogger logger, string id, string type, string owner);
+
+    [LoggerMessage(LogLevel.Warning, "Job {Id} is run by {Owner} now: its state here is not recorded")]
+    private static partial void LogNotWritten(ILogger logger, string id, string owner);
 
     [LoggerMessage(LogLevel.Warning, "Could not record job {Id} in the shared index: {Reason}")]
     private static partial void LogWriteFailed(ILogger logger, string id, string reason);

@@ -6,11 +6,15 @@ using OrthancWeb.Storage;
 
 namespace OrthancWeb.Monitoring;
 
-/// <summary>Readiness: the index answers a query (SQLite file or PostgreSQL server reachable).</summary>
-public sealed class IndexHealthCheck(IDbContextFactory<IndexDbContext> contexts) : IHealthCheck
+/// <summary>
+/// Readiness: the index answers a query (SQLite file or PostgreSQL server reachable), and on a shared index this server
+/// holds its identity lock (after PostgreSQL restarted, it is ready again once it has its session back).
+/// </summary>
+public sealed class IndexHealthCheck(IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        if (!membership.HasSession) return HealthCheckResult.Unhealthy("the index session is lost (PostgreSQL restarting or out of reach): rejoining");
         try
         {
             await using var db = await contexts.CreateDbContextAsync(cancellationToken);

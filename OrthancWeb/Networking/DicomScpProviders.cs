@@ -73,12 +73,24 @@ public sealed partial class StoreScp(IngestService ingest, DicomPolicy policy, I
     private async Task<(ushort Status, string? Comment)> IngestAsync(DimseMessage request, IDataSetSink? spooled, IngestSource source, CancellationToken ct)
     {
         IngestResult result;
-        if (spooled is IngestSpool spool)
-            result = await ingest.StoreSpooledAsync(spool, source, ct);
-        else if (request.Data is { } data)
-            result = await ingest.StoreAsync(MetaHeader(request, source.RemoteAet ?? ""), data, source, ct);
-        else
-            return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
+        try
+        {
+            if (spooled is IngestSpool spool)
+                result = await ingest.StoreSpooledAsync(spool, source, ct);
+            else if (request.Data is { } data)
+                result = await ingest.StoreAsync(MetaHeader(request, source.RemoteAet ?? ""), data, source, ct);
+            else
+                return (DimseStatus.CannotUnderstand, "C-STORE without a data set");
+        }
+        catch (Exception ex) when (IndexDatabase.IsUnavailable(ex))
+        {
+            // PostgreSQL restarting or out of reach: Out of Resources (PS3.4 Table B.2-1, a refusal, as Orthanc answers
+            // a failed store), so the modality keeps the instance and sends it again, and the association goes on.
+            var reason = IndexDatabase.UnavailableReason(ex);
+            LogRefused(logger, source.RemoteAet ?? "", reason);
+            Refused(AuditOutcome.SeriousFailure, reason);
+            return (DimseStatus.OutOfResources, "The index database does not answer: try again later");
+        }
         switch (result.Status)
         {
             case IngestStatus.Success or IngestStatus.AlreadyStored:
