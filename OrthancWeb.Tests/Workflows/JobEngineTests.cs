@@ -144,6 +144,35 @@ public sealed class JobEngineTests : IDisposable
         await engine.StopAsync(CancellationToken.None);
     }
 
+    [Fact]
+    public async Task A_running_job_released_to_another_server_is_stopped_and_forgotten_without_a_final_state()
+    {
+        // Another server took the job over while this one was cut off from the index: it must not run in two places.
+        var handler = new EndlessHandler();
+        var engine = NewEngine(handler, new QuickHandler());
+        await engine.StartAsync(CancellationToken.None);
+        var finished = new List<string>();
+        engine.JobFinished += j => finished.Add(j.Id);
+        var job = engine.Submit("Endless", []);
+        await WaitAsync(job, () => job.State == JobState.Running && job.Progress == 50);
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*"));
+
+        engine.Release(job.Id);
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (engine.Get(job.Id) is not null && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(10);
+        Assert.Null(engine.Get(job.Id));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*"));
+        Assert.Equal(JobState.Running, job.State); // not Failure nor "Canceled job": that is the other server's to say
+        Assert.Equal(1, handler.Runs);
+
+        // The worker is free again, and the job does not come back with a restart.
+        var quick = engine.Submit("Quick", []);
+        await WaitAsync(quick, () => quick.State == JobState.Success);
+        Assert.Equal([quick.Id], finished);
+        await engine.StopAsync(CancellationToken.None);
+        Assert.Null(NewEngine(handler, new QuickHandler()).Get(job.Id));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_folder, true); } catch (IOException) { }

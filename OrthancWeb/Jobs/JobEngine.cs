@@ -28,6 +28,8 @@ public sealed partial class JobEngine : BackgroundService
     private readonly ConcurrentDictionary<string, Job> _jobs = new();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
     private readonly ConcurrentDictionary<string, JobState> _stopReason = new();
+    /// <summary>Running jobs released to another server: cancelled, then forgotten rather than finished.</summary>
+    private readonly ConcurrentDictionary<string, bool> _released = new();
     private readonly Dictionary<string, IJobHandler> _handlers;
     private readonly SemaphoreSlim _wake = new(0);
     private readonly string _folder;
@@ -125,10 +127,28 @@ public sealed partial class JobEngine : BackgroundService
         return true;
     }
 
-    /// <summary>Forgets a job another server has taken over while this one was down (its saved file and outputs too).</summary>
+    /// <summary>
+    /// Forgets a job another server has taken over while this one was down or cut off from the index (its saved file
+    /// and outputs too). A job running here is cancelled first and forgotten when its handler returns, without a final
+    /// state of its own: the server that took it over runs it from its start, and it must not run in two places.
+    /// </summary>
     public void Release(string id)
     {
-        lock (_gate) if (_running.ContainsKey(id) || !_jobs.TryRemove(id, out _)) return;
+        lock (_gate)
+        {
+            if (_running.TryGetValue(id, out var cts))
+            {
+                _released[id] = true;
+                cts.Cancel();
+                return;
+            }
+            if (!_jobs.TryRemove(id, out _)) return;
+        }
+        DeleteFiles(id);
+    }
+
+    private void DeleteFiles(string id)
+    {
         lock (_saveGate)
             foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
     }
@@ -390,6 +410,10 @@ public sealed partial class JobEngine : BackgroundService
         {
             lock (_gate) job.State = JobState.Pending; // the server stops: run it again next start
         }
+        catch (OperationCanceledException) when (_released.ContainsKey(job.Id))
+        {
+            // Another server runs it now: no final state here (the finally forgets it).
+        }
         catch (OperationCanceledException)
         {
             lock (_gate)
@@ -416,17 +440,34 @@ public sealed partial class JobEngine : BackgroundService
         }
         finally
         {
-            _running.TryRemove(job.Id, out _);
-            _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
-            job.EffectiveRuntime += _time.GetElapsedTime(started).TotalSeconds;
-            Save(job);
-            if (job.IsFinished)
+            bool released;
+            lock (_gate)
             {
-                TrimHistory();
-                Raise(JobFinished, job);
+                _running.TryRemove(job.Id, out _);
+                _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
+                released = _released.TryRemove(job.Id, out _);
+                if (released) _jobs.TryRemove(job.Id, out _);
+            }
+            if (released)
+            {
+                LogReleased(_logger, job.Id, job.Type);
+                DeleteFiles(job.Id);
+            }
+            else
+            {
+                job.EffectiveRuntime += _time.GetElapsedTime(started).TotalSeconds;
+                Save(job);
+                if (job.IsFinished)
+                {
+                    TrimHistory();
+                    Raise(JobFinished, job);
+                }
             }
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) was taken over by another server while it ran here: stopped and forgotten")]
+    private static partial void LogReleased(ILogger logger, string id, string type);
 
     [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) failed on attempt {Attempt}: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string id, string type, int attempt, string reason);
