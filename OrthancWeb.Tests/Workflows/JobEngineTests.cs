@@ -151,8 +151,8 @@ public sealed class JobEngineTests : IDisposable
         var handler = new EndlessHandler();
         var engine = NewEngine(handler, new QuickHandler());
         await engine.StartAsync(CancellationToken.None);
-        var finished = new List<string>();
-        engine.JobFinished += j => finished.Add(j.Id);
+        var finished = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        engine.JobFinished += j => finished.Enqueue(j.Id);
         var job = engine.Submit("Endless", []);
         await WaitAsync(job, () => job.State == JobState.Running && job.Progress == 50);
         Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*"));
@@ -167,7 +167,7 @@ public sealed class JobEngineTests : IDisposable
 
         // The worker is free again, and the job does not come back with a restart.
         var quick = engine.Submit("Quick", []);
-        await WaitAsync(quick, () => quick.State == JobState.Success);
+        await WaitAsync(quick, () => quick.State == JobState.Success && !finished.IsEmpty); // raised once its state is saved
         Assert.Equal([quick.Id], finished);
         await engine.StopAsync(CancellationToken.None);
         Assert.Null(NewEngine(handler, new QuickHandler()).Get(job.Id));
