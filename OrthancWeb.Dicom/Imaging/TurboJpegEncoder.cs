@@ -38,37 +38,54 @@ public static class TurboJpegEncoder
         if (image.Width is < 1 or > 65535 || image.Height is < 1 or > 65535) throw new ImagingException("a JPEG is 1 to 65535 pixels on a side");
         if (image.Pixels.Length < (long)image.Width * image.Height * image.Channels) throw new ImagingException("the picture has fewer pixels than its size says");
         var (format, subsampling) = image.Channels == 1 ? (PixelFormatGray, SubsamplingGray) : (PixelFormatRgb, Subsampling444);
-        // Written into a pooled buffer of the worst case's size (no realloc inside the library), then copied out.
+        // Up to PooledLimit, written into a pooled buffer of the worst case's size (no realloc inside the library);
+        // larger pictures into a buffer the library grows as it needs, freed at once (the pool would keep hundreds of MB).
         var bound = tjBufSize(image.Width, image.Height, subsampling);
-        if (bound == unchecked((nuint)(-1)) || bound > int.MaxValue) throw new ImagingException("the picture is too large to encode as JPEG");
-        var buffer = ArrayPool<byte>.Shared.Rent((int)bound);
+        var pooled = bound <= PooledLimit;
+        var buffer = pooled ? ArrayPool<byte>.Shared.Rent((int)bound) : null;
         if (!Handles.TryTake(out var handle))
         {
             handle = tjInitCompress();
-            if (handle == IntPtr.Zero) throw new ImagingException("libjpeg-turbo could not create a compressor");
+            if (handle == IntPtr.Zero)
+            {
+                if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+                throw new ImagingException("libjpeg-turbo could not create a compressor");
+            }
         }
-        var pinned = GCHandle.Alloc(buffer, GCHandleType.Pinned);
+        var pinned = buffer is null ? default : GCHandle.Alloc(buffer, GCHandleType.Pinned);
+        var output = pooled ? pinned.AddrOfPinnedObject() : IntPtr.Zero;
         try
         {
-            var output = pinned.AddrOfPinnedObject();
-            var size = (nuint)buffer.Length;
+            var size = pooled ? (nuint)buffer!.Length : 0;
             // The source array is pinned by the marshaller for the call (a blittable array argument).
             if (tjCompress2(handle, image.Pixels, image.Width, 0, image.Height, format, ref output, ref size, subsampling,
-                    Math.Clamp(quality, 1, 100), FlagNoRealloc | FlagAccurateDct) != 0)
+                    Math.Clamp(quality, 1, 100), (pooled ? FlagNoRealloc : 0) | FlagAccurateDct) != 0)
                 throw new ImagingException($"libjpeg-turbo: {Marshal.PtrToStringUTF8(tjGetErrorStr2(handle))}");
-            return buffer.AsSpan(0, (int)size).ToArray();
+            if (size > int.MaxValue) throw new ImagingException("the JPEG of this picture would exceed 2 GB");
+            if (pooled) return buffer.AsSpan(0, (int)size).ToArray();
+            var result = new byte[(int)size];
+            Marshal.Copy(output, result, 0, result.Length);
+            return result;
         }
         finally
         {
-            pinned.Free();
+            if (pooled)
+            {
+                pinned.Free();
+                ArrayPool<byte>.Shared.Return(buffer!);
+            }
+            else if (output != IntPtr.Zero) tjFree(output);
             Handles.Add(handle);
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>The largest worst-case output kept in the shared pool: a 2048x2048 colour picture's.</summary>
+    private const nuint PooledLimit = 32 * 1024 * 1024;
 
     [DllImport(Library)] private static extern IntPtr tjInitCompress();
     [DllImport(Library)] private static extern nuint tjBufSize(int width, int height, int jpegSubsamp);
     [DllImport(Library)] private static extern int tjCompress2(IntPtr handle, byte[] srcBuf, int width, int pitch, int height, int pixelFormat,
         ref IntPtr jpegBuf, ref nuint jpegSize, int jpegSubsamp, int jpegQual, int flags);
     [DllImport(Library)] private static extern IntPtr tjGetErrorStr2(IntPtr handle);
+    [DllImport(Library)] private static extern void tjFree(IntPtr buffer);
 }

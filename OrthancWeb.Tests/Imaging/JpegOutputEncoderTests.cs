@@ -11,21 +11,6 @@ namespace OrthancWeb.Tests.Imaging;
 /// </summary>
 public sealed class JpegOutputEncoderTests
 {
-    private static double Psnr(byte[] expected, byte[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        var mse = expected.Zip(actual, (a, b) => (double)(a - b) * (a - b)).Average();
-        return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255 / mse);
-    }
-
-    private static byte[] Decode(byte[] jpeg, RenderedImage image)
-    {
-        Assert.Equal((0xFF, 0xD8), (jpeg[0], jpeg[1]));
-        Assert.Equal((0xFF, 0xD9), (jpeg[^2], jpeg[^1]));
-        // YBR_FULL_422 is what a JFIF colour stream is in DICOM terms: the codec turns it back into RGB.
-        var info = new PixelDataInfo(image.Height, image.Width, image.Channels, 8, 8, 7, false, 0, image.Channels == 3 ? "YBR_FULL_422" : "MONOCHROME2", 1);
-        return new JpegCodec().Decode(jpeg, info).Data;
-    }
 
     [Theory]
     [InlineData(1, 1)]
@@ -43,7 +28,7 @@ public sealed class JpegOutputEncoderTests
         foreach (var optimized in new[] { false, true })
         {
             var jpeg = JpegOutputEncoder.Encode(image, 100, optimized);
-            Assert.True(Psnr(pixels, Decode(jpeg, image)) > 50, $"quality 100 keeps noise within a grey level or two (optimized tables: {optimized})");
+            Assert.True(JpegChecks.Psnr(pixels, JpegChecks.Decode(jpeg, image)) > 50, $"quality 100 keeps noise within a grey level or two (optimized tables: {optimized})");
         }
     }
 
@@ -62,7 +47,7 @@ public sealed class JpegOutputEncoderTests
             }
         var image = new RenderedImage(width, height, 3, pixels);
         foreach (var optimized in new[] { false, true })
-            Assert.True(Psnr(pixels, Decode(JpegOutputEncoder.Encode(image, 90, optimized), image)) > 35, $"colour at quality 90 (optimized tables: {optimized})");
+            Assert.True(JpegChecks.Psnr(pixels, JpegChecks.Decode(JpegOutputEncoder.Encode(image, 90, optimized), image)) > 35, $"colour at quality 90 (optimized tables: {optimized})");
     }
 
     [Fact]
@@ -78,7 +63,7 @@ public sealed class JpegOutputEncoderTests
         var image = new RenderedImage(w, h, 1, pixels);
         var (high, low) = (JpegOutputEncoder.Encode(image, 95), JpegOutputEncoder.Encode(image, 30));
         Assert.True(low.Length < high.Length / 2, $"quality 30: {low.Length} bytes, quality 95: {high.Length}");
-        var (psnrHigh, psnrLow) = (Psnr(pixels, Decode(high, image)), Psnr(pixels, Decode(low, image)));
+        var (psnrHigh, psnrLow) = (JpegChecks.Psnr(pixels, JpegChecks.Decode(high, image)), JpegChecks.Psnr(pixels, JpegChecks.Decode(low, image)));
         Assert.True(psnrHigh > psnrLow + 3 && psnrLow > 28, $"PSNR {psnrHigh:N1} dB at 95, {psnrLow:N1} dB at 30");
     }
 

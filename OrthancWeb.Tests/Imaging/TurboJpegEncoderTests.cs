@@ -11,21 +11,6 @@ public sealed class TurboJpegEncoderTests
     public TurboJpegEncoderTests() =>
         Assert.True(TurboJpegEncoder.IsAvailable, "libturbojpeg.so.0 is missing: apt-get install libturbojpeg0");
 
-    private static double Psnr(byte[] expected, byte[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        var mse = expected.Zip(actual, (a, b) => (double)(a - b) * (a - b)).Average();
-        return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(255.0 * 255 / mse);
-    }
-
-    private static byte[] Decode(byte[] jpeg, RenderedImage image)
-    {
-        Assert.Equal((0xFF, 0xD8), (jpeg[0], jpeg[1]));
-        Assert.Equal((0xFF, 0xD9), (jpeg[^2], jpeg[^1]));
-        var info = new PixelDataInfo(image.Height, image.Width, image.Channels, 8, 8, 7, false, 0, image.Channels == 3 ? "YBR_FULL_422" : "MONOCHROME2", 1);
-        return new JpegCodec().Decode(jpeg, info).Data;
-    }
-
     [Theory]
     [InlineData(1, 1)]
     [InlineData(9, 17)]
@@ -35,10 +20,10 @@ public sealed class TurboJpegEncoderTests
         var pixels = new byte[width * height];
         new Random(width + height).NextBytes(pixels);
         var image = new RenderedImage(width, height, 1, pixels);
-        Assert.True(Psnr(pixels, Decode(TurboJpegEncoder.Encode(image, 100), image)) > 45, "quality 100 keeps noise within a few grey levels");
+        Assert.True(JpegChecks.Psnr(pixels, JpegChecks.Decode(TurboJpegEncoder.Encode(image, 100), image)) > 45, "quality 100 keeps noise within a few grey levels");
         // The same quality scale and tables as our encoder with Annex K's Huffman tables: the same error, near the same size.
         var (turbo, ours) = (TurboJpegEncoder.Encode(image, 90), JpegOutputEncoder.Encode(image, 90, optimizeHuffman: false));
-        Assert.InRange(Psnr(pixels, Decode(turbo, image)), Psnr(pixels, Decode(ours, image)) - 0.5, double.PositiveInfinity);
+        Assert.InRange(JpegChecks.Psnr(pixels, JpegChecks.Decode(turbo, image)), JpegChecks.Psnr(pixels, JpegChecks.Decode(ours, image)) - 0.5, double.PositiveInfinity);
         Assert.InRange(turbo.Length, ours.Length * 0.9, ours.Length * 1.1);
     }
 
@@ -58,7 +43,7 @@ public sealed class TurboJpegEncoderTests
         // Compressors are pooled between requests: encodings side by side each get their own and their own output.
         var results = Enumerable.Range(0, 16).AsParallel().Select(i => (Image: i % 2 == 0 ? colour : grey, Jpeg: TurboJpegEncoder.Encode(i % 2 == 0 ? colour : grey, 90))).ToList();
         foreach (var (image, jpeg) in results)
-            Assert.True(Psnr(image.Pixels, Decode(jpeg, image)) > 30, $"{image.Channels} channel(s) at quality 90");
+            Assert.True(JpegChecks.Psnr(image.Pixels, JpegChecks.Decode(jpeg, image)) > 30, $"{image.Channels} channel(s) at quality 90");
     }
 
     [Fact]
@@ -67,5 +52,20 @@ public sealed class TurboJpegEncoderTests
         Assert.Throws<ImagingException>(() => TurboJpegEncoder.Encode(new RenderedImage(2, 2, 2, new byte[8])));
         Assert.Throws<ImagingException>(() => TurboJpegEncoder.Encode(new RenderedImage(70000, 1, 1, new byte[70000])));
         Assert.Throws<ImagingException>(() => TurboJpegEncoder.Encode(new RenderedImage(4, 4, 1, new byte[15])));
+        // Refused inside the library (libjpeg's limit is 65,500 pixels a side): an error, and the compressor stays usable.
+        var error = Assert.Throws<ImagingException>(() => TurboJpegEncoder.Encode(new RenderedImage(65535, 1, 1, new byte[65535])));
+        Assert.StartsWith("libjpeg-turbo:", error.Message);
+        var small = new RenderedImage(8, 8, 1, new byte[64]);
+        Assert.Equal(new byte[64], JpegChecks.Decode(TurboJpegEncoder.Encode(small, 100), small));
+    }
+
+    [Fact]
+    public void A_picture_past_the_pooled_size_is_encoded_in_a_buffer_the_library_grows()
+    {
+        // 4200x4200 grey noise: its worst case (tjBufSize, 2 bytes a pixel for grey) is past the pooled 32 MB.
+        var pixels = new byte[4200 * 4200];
+        new Random(3).NextBytes(pixels);
+        var image = new RenderedImage(4200, 4200, 1, pixels);
+        Assert.True(JpegChecks.Psnr(pixels, JpegChecks.Decode(TurboJpegEncoder.Encode(image, 95), image)) > 30);
     }
 }

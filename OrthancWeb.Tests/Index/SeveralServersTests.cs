@@ -96,17 +96,6 @@ public class SeveralServersFixture : IAsyncLifetime
 
 public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHelper output) : IClassFixture<SeveralServersFixture>
 {
-    private static List<string> Write(string folder, IEnumerable<GeneratedInstance> instances)
-    {
-        Directory.CreateDirectory(folder);
-        return instances.Select(i =>
-        {
-            var path = Path.Combine(folder, i.SopUid + ".dcm");
-            File.WriteAllBytes(path, i.Bytes);
-            return path;
-        }).ToList();
-    }
-
     private async Task<JsonNode> StatisticsAsync(int server) => await Rest.GetJsonAsync(fx.Clients[server], "/statistics");
 
     // Orthanc gives the disk sizes as strings, the counts as numbers.
@@ -149,7 +138,7 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
         var folder = Path.Combine(fx.Root, "overlap");
         // Three studies, each sent to two servers at once (A to 0 and 2, B to 0 and 1, C to 1 and 2).
         var generated = new[] { "9001", "9002", "9003" }.Select(n => GeneratedInstances.Series("SHARED-" + n, "1.2.826.0.1.3680043.10." + n, 40, pixelBytes: 8192)).ToList();
-        var (a, b, c) = (Write(Path.Combine(folder, "a"), generated[0]), Write(Path.Combine(folder, "b"), generated[1]), Write(Path.Combine(folder, "c"), generated[2]));
+        var (a, b, c) = (GeneratedInstances.WriteFiles(Path.Combine(folder, "a"), generated[0]), GeneratedInstances.WriteFiles(Path.Combine(folder, "b"), generated[1]), GeneratedInstances.WriteFiles(Path.Combine(folder, "c"), generated[2]));
         var before = await StatisticsAsync(0);
         var (filesBefore, bytesBefore) = fx.StoredFiles();
         var sends = await Task.WhenAll(
@@ -205,14 +194,14 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
         var (leaderTag, otherTag) = (await TagOfAsync(leader), await TagOfAsync(other));
 
         // A job of the leader's waiting to retry: its destination does not listen yet.
-        var small = Write(Path.Combine(fx.Root, "job"), GeneratedInstances.Series("SHARED-JOB", "1.2.826.0.1.3680043.10.9006", 3));
+        var small = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "job"), GeneratedInstances.Series("SHARED-JOB", "1.2.826.0.1.3680043.10.9006", 3));
         Assert.Equal(3, (await StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[leader], small)).Acknowledged.Count);
         var smallStudy = GeneratedInstances.Series("SHARED-JOB", "1.2.826.0.1.3680043.10.9006", 1)[0].StudyId;
         var job = (await Rest.PostJsonAsync(fx.Clients[leader], "/modalities/dest/store",
             new { Resources = new[] { smallStudy }, Asynchronous = true, Retries = 100, RetryDelay = 1 }))["ID"]!.GetValue<string>();
         await Until(async () => (await Rest.GetJsonAsync(fx.Clients[leader], $"/jobs/{job}"))["State"]!.GetValue<string>() == "Retry", "the job waiting to retry");
         var instances = GeneratedInstances.Series("SHARED-KILL", "1.2.826.0.1.3680043.10.9004", 300, pixelBytes: 32 * 1024);
-        var files = Write(Path.Combine(fx.Root, "kill"), instances);
+        var files = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "kill"), instances);
         var byFile = files.Zip(instances).ToDictionary(p => p.First, p => p.Second);
         var before = Count(await StatisticsAsync(other), "CountInstances");
 
@@ -268,7 +257,7 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
         var (count, bytes) = fx.StoredFiles();
         Assert.InRange(count - Count(stats, "CountInstances"), 0, 4);
         Assert.InRange(bytes - Count(stats, "TotalDiskSize"), 0, 4 * 80_000);
-        var again = Write(Path.Combine(fx.Root, "again"), GeneratedInstances.Series("SHARED-AGAIN", "1.2.826.0.1.3680043.10.9005", 5));
+        var again = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "again"), GeneratedInstances.Series("SHARED-AGAIN", "1.2.826.0.1.3680043.10.9005", 5));
         Assert.Equal(5, (await StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[other], again)).Acknowledged.Count);
         Assert.Single(await fx.LeadersAsync());
     }

@@ -51,6 +51,18 @@ public static class GeneratedInstances
         return new GeneratedInstance(patientId, studyUid, seriesUid, sopUid, file.ToBytes());
     }
 
+    /// <summary>Writes the instances as files named by their SOP Instance UID into <paramref name="folder"/> (made if need be), for storescu.</summary>
+    public static List<string> WriteFiles(string folder, IEnumerable<GeneratedInstance> instances)
+    {
+        Directory.CreateDirectory(folder);
+        return instances.Select(i =>
+        {
+            var path = Path.Combine(folder, i.SopUid + ".dcm");
+            File.WriteAllBytes(path, i.Bytes);
+            return path;
+        }).ToList();
+    }
+
     /// <summary><paramref name="count"/> instances of one new series of one new study, UIDs under <paramref name="uidRoot"/>.</summary>
     public static IReadOnlyList<GeneratedInstance> Series(string patientId, string uidRoot, int count, int pixelBytes = 16 * 1024,
         string studyDate = "20260101", string description = "GENERATED") =>

@@ -158,10 +158,10 @@ public sealed class JobEngineTests : IDisposable
         Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*"));
 
         engine.Release(job.Id);
+        bool Gone() => engine.Get(job.Id) is null && !Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*").Any();
         var deadline = System.Diagnostics.Stopwatch.StartNew();
-        while (engine.Get(job.Id) is not null && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(10);
-        Assert.Null(engine.Get(job.Id));
-        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_folder, "jobs"), job.Id + ".*"));
+        while (!Gone() && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(10);
+        Assert.True(Gone(), "the released job is still known here or has files left");
         Assert.Equal(JobState.Running, job.State); // not Failure nor "Canceled job": that is the other server's to say
         Assert.Equal(1, handler.Runs);
 

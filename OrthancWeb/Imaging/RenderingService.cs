@@ -33,7 +33,13 @@ public sealed class RenderingService(InstanceFiles files)
         var decoded = CodecRegistry.Default.DecodeFrame(loaded.Frames, frame);
         var image = Renderer.Render(decoded, loaded.File.Dataset, options);
         // libjpeg-turbo where installed (the package depends on it): less than half the CPU of our encoder per frame.
-        return TurboJpegEncoder.IsAvailable ? TurboJpegEncoder.Encode(image, quality) : JpegOutputEncoder.Encode(image, quality);
+        // Ours where it is not, or where it refuses a picture (libjpeg stops at 65,500 pixels on a side).
+        if (TurboJpegEncoder.IsAvailable)
+        {
+            try { return TurboJpegEncoder.Encode(image, quality); }
+            catch (ImagingException) { }
+        }
+        return JpegOutputEncoder.Encode(image, quality);
     }
 
     /// <summary>Raw sample values as PNG: 8-bit clamped, 16-bit unsigned, or signed 16-bit shifted by 32768.</summary>

@@ -70,14 +70,23 @@ public static class IndexDatabase
         for (var e = exception; e is not null; e = e.InnerException)
         {
             if (e is Npgsql.PostgresException p) return p.SqlState.StartsWith("08", StringComparison.Ordinal) || p.SqlState.StartsWith("57P", StringComparison.Ordinal);
-            if (e is Npgsql.NpgsqlException) return true;
+            // Transient: the connection failed, broke or timed out; not our own misuse of it (an operation already in progress).
+            if (e is Npgsql.NpgsqlException n) return n.IsTransient;
         }
         return false;
     }
 
     /// <summary>What a client is told of <see cref="IsUnavailable"/>, with the database's or Npgsql's own words.</summary>
     public static string UnavailableReason(Exception exception) =>
-        "The index database does not answer (" + UnavailableCause(exception) + "): nothing was stored or changed; try again once it is back";
+        Unwrap<CommitOutcomeUnknownException>(exception) is not null
+            ? "The connection to the index database broke while a change was being committed (" + UnavailableCause(exception) + "): it may or may not have been made; send it again once the database is back"
+            : "The index database does not answer (" + UnavailableCause(exception) + "): nothing was stored or changed; try again once it is back";
+
+    private static T? Unwrap<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException) if (e is T found) return found;
+        return null;
+    }
 
     /// <summary>The database's or Npgsql's own words, rather than EF Core's wrapper's ("likely due to a transient failure").</summary>
     public static string UnavailableCause(Exception exception)

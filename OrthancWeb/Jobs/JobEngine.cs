@@ -142,6 +142,12 @@ public sealed partial class JobEngine : BackgroundService
                 cts.Cancel();
                 return;
             }
+            if (_jobs.TryGetValue(id, out var taken) && taken.State == JobState.Running)
+            {
+                // Taken by a worker that has not registered it yet: it is cancelled as it registers.
+                _released[id] = true;
+                return;
+            }
             if (!_jobs.TryRemove(id, out _)) return;
         }
         DeleteFiles(id);
@@ -383,7 +389,8 @@ public sealed partial class JobEngine : BackgroundService
         lock (_gate)
         {
             _running[job.Id] = cts;
-            if (_stopReason.ContainsKey(job.Id)) cts.Cancel(); // paused or cancelled between being taken and starting
+            // Paused, cancelled or released to another server between being taken and starting.
+            if (_stopReason.ContainsKey(job.Id) || _released.ContainsKey(job.Id)) cts.Cancel();
         }
         job.Attempts++;
         job.Progress = 0;

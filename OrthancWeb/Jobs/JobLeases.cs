@@ -70,7 +70,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         engine.Saved += (job, json) => _writes.Writer.TryWrite((job.Id, json));
         engine.Removed += id => _writes.Writer.TryWrite((id, null));
         // Jobs saved before (a first start on a shared index, or saves this server could not write when it stopped).
-        foreach (var job in engine.List()) await WriteAsync(job.Id, Serialize(job), stoppingToken);
+        // Through the write loop, which retries, rather than here: a blip of the database at start-up must not stop the engine.
+        foreach (var job in engine.List()) _writes.Writer.TryWrite((job.Id, Serialize(job)));
         _ = Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None);
         _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
     }
