@@ -375,8 +375,10 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
                 AND indexname NOT IN (SELECT conname FROM pg_constraint)
                 """, ct);
             foreach (var (name, _) in indexes) await ExecuteAsync(_db, _tx, $"DROP INDEX \"{name}\"", ct);
-            var triggers = await ReadAsync(_db, _tx, $"SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname LIKE '{SortKeyTriggers}%'", ct);
-            foreach (var (name, sql) in triggers) await ExecuteAsync(_db, _tx, $"DROP TRIGGER \"{name}\" ON {sql[(sql.IndexOf(" ON ", StringComparison.Ordinal) + 4)..].Split(' ')[0]}", ct);
+            var triggers = await ReadAsync(_db, _tx, $"""
+                SELECT format('DROP TRIGGER %I ON %s', tgname, tgrelid::regclass), pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname LIKE '{SortKeyTriggers}%'
+                """, ct);
+            foreach (var (drop, _) in triggers) await ExecuteAsync(_db, _tx, drop, ct);
             return [.. indexes, .. triggers];
         }
 
