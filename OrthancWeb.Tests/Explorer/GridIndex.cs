@@ -46,6 +46,9 @@ internal sealed class GridIndex : IAsyncDisposable
         return index;
     }
 
+    /// <summary>A context on the index, for a test to change rows as a writer would.</summary>
+    public IndexDbContext Db() => _contexts.CreateDbContext();
+
     public Resource Patient(params (DicomTag Tag, string Value)[] tags) => Add(ResourceLevel.Patient, null, tags);
     public Resource Study(Resource patient, params (DicomTag Tag, string Value)[] tags) => Add(ResourceLevel.Study, patient, tags);
     public Resource Series(Resource study, params (DicomTag Tag, string Value)[] tags) => Add(ResourceLevel.Series, study, tags);

@@ -7,6 +7,7 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
 {
     public DbSet<Resource> Resources => Set<Resource>();
     public DbSet<MainDicomTag> MainDicomTags => Set<MainDicomTag>();
+    public DbSet<StudySortKey> StudySortKeys => Set<StudySortKey>();
     public DbSet<ResourceMetadata> Metadata => Set<ResourceMetadata>();
     public DbSet<Attachment> Attachments => Set<Attachment>();
     public DbSet<ResourceLabel> Labels => Set<ResourceLabel>();
@@ -41,6 +42,14 @@ public sealed class IndexDbContext(DbContextOptions<IndexDbContext> options) : D
             // once, and walks it to page a grid sorted by a tag, ties by resource, without a sort step (ResourcePages).
             e.HasIndex(t => new { t.Tag, t.ValueUpper, t.ResourceId }).IsUnique();
             e.HasOne<Resource>().WithMany(r => r.Tags).HasForeignKey(t => t.ResourceId).OnDelete(DeleteBehavior.Cascade);
+        });
+        modelBuilder.Entity<StudySortKey>(e =>
+        {
+            e.HasKey(k => new { k.ResourceId, k.Tag });
+            // The studies grid's order (ResourcePages): value, then patient, then study. Unique, as the key makes it
+            // anyway, so that SQLite knows each study comes once and walks it without a sort step.
+            e.HasIndex(k => new { k.Tag, k.ValueUpper, k.ParentId, k.ResourceId }).IsUnique();
+            e.HasOne<Resource>().WithMany().HasForeignKey(k => k.ResourceId).OnDelete(DeleteBehavior.Cascade);
         });
         modelBuilder.Entity<ResourceMetadata>(e =>
         {

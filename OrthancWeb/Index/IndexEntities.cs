@@ -32,6 +32,27 @@ public sealed class MainDicomTag
     public string ValueUpper { get; set; } = "";
 }
 
+/// <summary>
+/// A patient's main tag copied onto each of its studies, for the studies grid sorted by it: the grid then walks one
+/// index, (Tag, ValueUpper, ParentId, ResourceId), in the order it shows, and a deep page skips index entries instead
+/// of joining every study to its patient's tag (PostgreSQL hashed every study: 50 ms a page at 100,000 studies).
+/// Written by database triggers only (migration StudySortKeys, both providers), in the transaction that writes the
+/// study or the patient's tags, whatever writes them: ingest, an overwrite, a reconstruction, another server.
+/// </summary>
+public sealed class StudySortKey
+{
+    /// <summary>The patient tags the studies grid sorts by; the triggers name the same ones.</summary>
+    public static readonly IReadOnlyList<OrthancWeb.Dicom.Data.DicomTag> Tags = [OrthancWeb.Dicom.Data.DicomTags.PatientName, OrthancWeb.Dicom.Data.DicomTags.PatientID];
+
+    /// <summary>The study.</summary>
+    public long ResourceId { get; set; }
+    public int Tag { get; set; }
+    /// <summary>The patient's <see cref="MainDicomTag.ValueUpper"/>.</summary>
+    public string ValueUpper { get; set; } = "";
+    /// <summary>The patient (the study's parent), the sort's tie-break before the study.</summary>
+    public long ParentId { get; set; }
+}
+
 public sealed class ResourceMetadata
 {
     public long ResourceId { get; set; }

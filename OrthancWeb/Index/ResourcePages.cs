@@ -227,8 +227,9 @@ public sealed partial class IndexQueries
 
     /// <summary>
     /// Total and row IDs of one page of patients or studies. The rows holding the sort tag are read in order from the
-    /// unique (Tag, ValueUpper, ResourceId) index, joined to the children when the tag is the parent's, so that page
-    /// 1000 skips index entries instead of sorting every match; filters are IN sub-queries probed on the way. Rows
+    /// unique (Tag, ValueUpper, ResourceId) index, joined to the children when the tag is the parent's (studies sorted
+    /// by PatientName or PatientID read their own copies of it, <see cref="StudySortKey"/>), so that page 1000 skips
+    /// index entries instead of sorting every match; filters are IN sub-queries probed on the way. Rows
     /// without the tag (rare: type 3 tags, or type 2 ones absent from a file) form their own run, by row.
     /// </summary>
     private async Task<(int Total, List<long> Ids)> SortedPageAsync(IndexDbContext db, ResourceLevel level, PageRequest request, CancellationToken ct)
@@ -248,6 +249,10 @@ public sealed partial class IndexQueries
         var tagged = db.MainDicomTags.Where(t => t.Tag == tag);
         var keyed = holderLevel == level
             ? tagged.Select(t => new SortKey { Value = t.ValueUpper, Holder = t.ResourceId, Id = t.ResourceId })
+            // Studies by their patient's name or ID: the copies on the studies (StudySortKey) are one index in the
+            // grid's order, where the join below made PostgreSQL hash every study and SQLite probe one per row skipped.
+            : level == ResourceLevel.Study && StudySortKey.Tags.Contains(request.SortBy)
+            ? db.StudySortKeys.Where(k => k.Tag == tag).Select(k => new SortKey { Value = k.ValueUpper, Holder = k.ParentId, Id = k.ResourceId })
             : tagged.Join(db.Resources.Where(AtLevel(level)), t => (long?)t.ResourceId, r => r.ParentId, (t, r) => new SortKey { Value = t.ValueUpper, Holder = t.ResourceId, Id = r.Id });
         foreach (var f in filters) keyed = keyed.Where(k => f.Contains(k.Id));
         var keyedInOrder = request.Descending

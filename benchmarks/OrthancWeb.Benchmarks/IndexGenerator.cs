@@ -260,6 +260,20 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
         }
 
         protected static string TableList => string.Join(", ", Tables.Select(t => $"'{t}'"));
+
+        /// <summary>
+        /// The triggers that keep <see cref="StudySortKey"/> (migration StudySortKeys) look up a patient's studies by an
+        /// index dropped while filling: they are dropped with the indexes, created again with them, and the keys
+        /// written at the end in one statement, as the migration fills an existing index.
+        /// </summary>
+        protected const string SortKeyTriggers = "StudySortKeys_";
+
+        protected static readonly string FillSortKeys = $"""
+            INSERT INTO "StudySortKeys" ("ResourceId", "Tag", "ValueUpper", "ParentId")
+            SELECT s."Id", t."Tag", t."ValueUpper", t."ResourceId" FROM "MainDicomTags" t
+            JOIN "Resources" s ON s."ParentId" = t."ResourceId" AND s."Level" = {(int)ResourceLevel.Study}
+            WHERE t."Tag" IN ({string.Join(", ", StudySortKey.Tags.Select(t => (int)t.Value))})
+            """;
     }
 
     /// <summary>One transaction, prepared commands; no journal while filling (a fresh file: a failure leaves it to delete).</summary>
@@ -299,7 +313,9 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
         {
             var indexes = await ReadAsync(_db, _tx, $"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({TableList})", ct);
             foreach (var (name, _) in indexes) await ExecuteAsync(_db, _tx, $"DROP INDEX \"{name}\"", ct);
-            return indexes;
+            var triggers = await ReadAsync(_db, _tx, $"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '{SortKeyTriggers}%'", ct);
+            foreach (var (name, _) in triggers) await ExecuteAsync(_db, _tx, $"DROP TRIGGER \"{name}\"", ct);
+            return [.. indexes, .. triggers];
         }
 
         private static void Run(SqliteCommand c, params object?[] values)
@@ -321,6 +337,7 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
         public override async Task FinishAsync(List<(string Name, string Sql)> indexes, long lastSeq, CancellationToken ct)
         {
             foreach (var (_, sql) in indexes) await ExecuteAsync(_db, _tx, sql, ct);
+            await ExecuteAsync(_db, _tx, FillSortKeys, ct);
             await ExecuteAsync(_db, _tx, $"""INSERT INTO "GlobalProperties" ("Name", "Value") VALUES ('{DurabilityWatermark.PropertyName}', '{lastSeq}')""", ct);
             await _tx.CommitAsync(ct);
             // As IndexStartup leaves it.
@@ -358,7 +375,11 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
                 AND indexname NOT IN (SELECT conname FROM pg_constraint)
                 """, ct);
             foreach (var (name, _) in indexes) await ExecuteAsync(_db, _tx, $"DROP INDEX \"{name}\"", ct);
-            return indexes;
+            var triggers = await ReadAsync(_db, _tx, $"""
+                SELECT format('DROP TRIGGER %I ON %s', tgname, tgrelid::regclass), pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname LIKE '{SortKeyTriggers}%'
+                """, ct);
+            foreach (var (drop, _) in triggers) await ExecuteAsync(_db, _tx, drop, ct);
+            return [.. indexes, .. triggers];
         }
 
         public override async Task WriteAsync(Batch b, CancellationToken ct)
@@ -438,6 +459,7 @@ public sealed class IndexGenerator(string provider, string target, int seed = 20
         public override async Task FinishAsync(List<(string Name, string Sql)> indexes, long lastSeq, CancellationToken ct)
         {
             foreach (var (_, sql) in indexes) await ExecuteAsync(_db, _tx, sql, ct);
+            await ExecuteAsync(_db, _tx, FillSortKeys, ct);
             // The identity columns go on from the rows written with explicit values.
             await ExecuteAsync(_db, _tx, """SELECT setval(pg_get_serial_sequence('"Resources"', 'Id'), (SELECT max("Id") FROM "Resources"))""", ct);
             await ExecuteAsync(_db, _tx, """SELECT setval(pg_get_serial_sequence('"Changes"', 'Seq'), (SELECT max("Seq") FROM "Changes"))""", ct);

@@ -292,6 +292,30 @@ namespace OrthancWeb.Index.Migrations.PostgreSql
                     b.ToTable("Metadata");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.StudySortKey", b =>
+                {
+                    b.Property<long>("ResourceId")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Tag")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("ParentId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("ValueUpper")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .UseCollation("C");
+
+                    b.HasKey("ResourceId", "Tag");
+
+                    b.HasIndex("Tag", "ValueUpper", "ParentId", "ResourceId")
+                        .IsUnique();
+
+                    b.ToTable("StudySortKeys");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.WorklistItem", b =>
                 {
                     b.Property<long>("Id")
@@ -438,6 +462,15 @@ namespace OrthancWeb.Index.Migrations.PostgreSql
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Metadata")
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.StudySortKey", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany()
                         .HasForeignKey("ResourceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();

@@ -7,7 +7,7 @@ using OrthancWeb.Index;
 
 #nullable disable
 
-namespace OrthancWeb.Index.Migrations
+namespace OrthancWeb.Index.Migrations.Sqlite
 {
     [DbContext(typeof(IndexDbContext))]
     partial class IndexDbContextModelSnapshot : ModelSnapshot
@@ -264,6 +264,29 @@ namespace OrthancWeb.Index.Migrations
                     b.ToTable("Metadata");
                 });
 
+            modelBuilder.Entity("OrthancWeb.Index.StudySortKey", b =>
+                {
+                    b.Property<long>("ResourceId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Tag")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ParentId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ValueUpper")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ResourceId", "Tag");
+
+                    b.HasIndex("Tag", "ValueUpper", "ParentId", "ResourceId")
+                        .IsUnique();
+
+                    b.ToTable("StudySortKeys");
+                });
+
             modelBuilder.Entity("OrthancWeb.Index.WorklistItem", b =>
                 {
                     b.Property<long>("Id")
@@ -397,6 +420,15 @@ namespace OrthancWeb.Index.Migrations
                 {
                     b.HasOne("OrthancWeb.Index.Resource", null)
                         .WithMany("Metadata")
+                        .HasForeignKey("ResourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("OrthancWeb.Index.StudySortKey", b =>
+                {
+                    b.HasOne("OrthancWeb.Index.Resource", null)
+                        .WithMany()
                         .HasForeignKey("ResourceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
