@@ -18,6 +18,14 @@ public sealed class CommitOutcomeUnknownException(Exception inner)
     : Exception("The connection to the index database broke during a commit: the instance was not acknowledged", inner);
 
 /// <summary>
+/// The batch was committed to the index but something after the commit failed (the flush that makes it durable, or
+/// handing out its outcomes): nothing is acknowledged, and the files are kept, since committed rows name them; the
+/// sender's next try finds the instance stored.
+/// </summary>
+public sealed class CommittedNotAcknowledgedException(Exception inner)
+    : Exception("The instance was indexed but could not be made durable: it was not acknowledged; send it again", inner);
+
+/// <summary>
 /// Group commit of arriving instances, in two stages. The index stage commits the instances that arrived together in
 /// one transaction (see <see cref="InstanceIndexer"/>); the durability stage makes them durable with one flush, and
 /// only then answers their callers. While one batch is being flushed, the next one commits.
@@ -107,7 +115,7 @@ public sealed partial class CommitPipeline(
         {
             await CommitRetryingConflictsAsync(batch);
         }
-        catch (Exception ex) when (batch.Count > 1 && !IndexDatabase.IsUnavailable(ex))
+        catch (Exception ex) when (batch.Count > 1 && !IndexDatabase.IsUnavailable(ex) && ex is not (CommittedNotAcknowledgedException or CommitOutcomeUnknownException))
         {
             // One bad instance must not fail the others: retry them one by one.
             foreach (var p in batch)
@@ -162,8 +170,14 @@ public sealed partial class CommitPipeline(
     {
         var outcomes = new StoreOutcome[batch.Count];
         var maxSeq = await indexer.CommitAsync(batch, outcomes, CancellationToken.None);
-        maintenance.NoteCommit();
-        Hand(batch, outcomes, maxSeq);
+        // Committed from here on: a failure must neither run the batch again (it would find its own rows and delete
+        // their files as duplicates) nor let the callers delete the files the rows name.
+        try
+        {
+            maintenance.NoteCommit();
+            Hand(batch, outcomes, maxSeq);
+        }
+        catch (Exception ex) { throw new CommittedNotAcknowledgedException(ex); }
     }
 
     /// <summary>Refusals are answered at once; stored instances wait for the flush of the durability stage.</summary>
@@ -224,8 +238,9 @@ public sealed partial class CommitPipeline(
         catch (Exception ex)
         {
             LogNotDurable(logger, ex);
+            var failure = new CommittedNotAcknowledgedException(ex);
             foreach (var b in ready)
-                foreach (var (p, _) in b.Items) p.Done.TrySetException(ex);
+                foreach (var (p, _) in b.Items) p.Done.TrySetException(failure);
         }
     }
 

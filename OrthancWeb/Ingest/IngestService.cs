@@ -342,9 +342,9 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         }
         catch (Exception ex)
         {
-            // Nothing acknowledged: leave no orphan behind, unless the index may have committed a row pointing at the
-            // file (then an orphan it is, until a start-up check clears it, rather than a row without its file).
-            if (ex is not CommitOutcomeUnknownException) storage.Delete(stored.Uuid);
+            // Nothing acknowledged: leave no orphan behind, unless the index has or may have committed a row pointing
+            // at the file (then an orphan it may be, until a start-up check clears it, rather than a row without its file).
+            if (ex is not (CommitOutcomeUnknownException or CommittedNotAcknowledgedException)) storage.Delete(stored.Uuid);
             throw;
         }
     }
