@@ -18,6 +18,13 @@ public sealed class PostgresRestartFixture : SeveralServersFixture
     protected override Task<PostgresServer> PostgresAsync() => _own.Value;
 
     public Task<PostgresServer> Postgres => _own.Value;
+
+    /// <summary>Its own PostgreSQL is stopped with it: the test process's exit handler does not run when the runner ends it.</summary>
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        (await _own.Value).Stop();
+    }
 }
 
 public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputHelper output) : IClassFixture<PostgresRestartFixture>

@@ -85,7 +85,7 @@ public class SeveralServersFixture : IAsyncLifetime
         return (files.Count, files.Sum(f => new FileInfo(f).Length));
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var c in Clients) c.Dispose();
         foreach (var s in Servers) await s.DisposeAsync();

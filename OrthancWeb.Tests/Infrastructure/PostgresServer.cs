@@ -84,10 +84,11 @@ public sealed class PostgresServer
     /// <summary>Stops the server as an administrator's restart would ("fast": every session is ended, its locks released).</summary>
     public void StopServer() => RunAsUser(Program("pg_ctl"), "-D", Data, "-w", "-t", "30", "-m", "fast", "stop");
 
-    private void Stop()
+    /// <summary>Stops the server and removes its folder; again at the test process's exit, when it is already gone.</summary>
+    public void Stop()
     {
         try { if (File.Exists(Path.Combine(Data, "postmaster.pid"))) StopServer(); }
-        finally { Directory.Delete(_folder, true); }
+        finally { if (Directory.Exists(_folder)) Directory.Delete(_folder, true); }
     }
 
     private void RunAsUser(string program, params string[] args)
