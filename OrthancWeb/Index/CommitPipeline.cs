@@ -10,12 +10,18 @@ namespace OrthancWeb.Index;
 internal sealed record PendingInstance(DicomFile Header, InstanceIdentifiers Ids, StoredFile File, Task<string>? Checksum, InstanceArrival Arrival, TaskCompletionSource<StoreOutcome> Done, byte[] Json);
 
 /// <summary>
+/// A batch that failed once its rows were or may have been committed: nothing is acknowledged, its files stay (rows
+/// may name them) and it is not run again (it would find its own rows and delete their files as duplicates).
+/// </summary>
+public abstract class MaybeIndexedException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
 /// The index database went away while a batch's COMMIT was on its way: it may or may not have been committed. Nothing is
 /// acknowledged, and the batch's files are kept (a row may point at them; if none does, the start-up check clears them
 /// as orphans).
 /// </summary>
 public sealed class CommitOutcomeUnknownException(Exception inner)
-    : Exception("The connection to the index database broke during a commit: the instance was not acknowledged", inner);
+    : MaybeIndexedException("The connection to the index database broke during a commit: the instance was not acknowledged", inner);
 
 /// <summary>
 /// The batch was committed to the index but something after the commit failed (the flush that makes it durable, or
@@ -23,7 +29,7 @@ public sealed class CommitOutcomeUnknownException(Exception inner)
 /// sender's next try finds the instance stored.
 /// </summary>
 public sealed class CommittedNotAcknowledgedException(Exception inner)
-    : Exception("The instance was indexed but could not be made durable: it was not acknowledged; send it again", inner);
+    : MaybeIndexedException("The instance was indexed but could not be made durable: it was not acknowledged; send it again", inner);
 
 /// <summary>
 /// Group commit of arriving instances, in two stages. The index stage commits the instances that arrived together in
@@ -115,7 +121,7 @@ public sealed partial class CommitPipeline(
         {
             await CommitRetryingConflictsAsync(batch);
         }
-        catch (Exception ex) when (batch.Count > 1 && !IndexDatabase.IsUnavailable(ex) && ex is not (CommittedNotAcknowledgedException or CommitOutcomeUnknownException))
+        catch (Exception ex) when (batch.Count > 1 && !IndexDatabase.IsUnavailable(ex) && ex is not MaybeIndexedException)
         {
             // One bad instance must not fail the others: retry them one by one.
             foreach (var p in batch)
@@ -150,7 +156,7 @@ public sealed partial class CommitPipeline(
                 await CommitAndHandOneBatchAsync(batch);
                 return;
             }
-            catch (Exception ex) when (attempt == 1 && ex is not CommitOutcomeUnknownException && IndexDatabase.IsUnavailable(ex))
+            catch (Exception ex) when (attempt == 1 && ex is not MaybeIndexedException && IndexDatabase.IsUnavailable(ex))
             {
                 // The connection the writer keeps from batch to batch broke (PostgreSQL restarted since the last batch):
                 // the batch never reached a commit, and one more try on a new connection tells a restart that is over

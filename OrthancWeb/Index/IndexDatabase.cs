@@ -89,12 +89,7 @@ public static class IndexDatabase
     }
 
     /// <summary>The database's or Npgsql's own words, rather than EF Core's wrapper's ("likely due to a transient failure").</summary>
-    public static string UnavailableCause(Exception exception)
-    {
-        var e = exception;
-        while (e is not null && e is not Npgsql.NpgsqlException) e = e.InnerException;
-        return (e ?? exception).Message;
-    }
+    public static string UnavailableCause(Exception exception) => (Unwrap<Npgsql.NpgsqlException>(exception) ?? exception).Message;
 
     /// <summary>Whether a context runs on PostgreSQL (its SQL differs from SQLite's in a few places).</summary>
     public static bool IsPostgreSql(this Microsoft.EntityFrameworkCore.Infrastructure.DatabaseFacade database) =>

@@ -344,7 +344,7 @@ public sealed class IngestService(StorageArea storage, IndexWriter writer, IOpti
         {
             // Nothing acknowledged: leave no orphan behind, unless the index has or may have committed a row pointing
             // at the file (then an orphan it may be, until a start-up check clears it, rather than a row without its file).
-            if (ex is not (CommitOutcomeUnknownException or CommittedNotAcknowledgedException)) storage.Delete(stored.Uuid);
+            if (ex is not MaybeIndexedException) storage.Delete(stored.Uuid);
             throw;
         }
     }
