@@ -37,6 +37,7 @@ public static class IndexRegistration
         services.AddSingleton<MeasurementStore>();
         services.AddSingleton<IndexStartup>();
         services.AddHostedService<StabilityMonitor>();
+        services.AddHostedService<OrphanSweeper>();
         return services;
     }
 }

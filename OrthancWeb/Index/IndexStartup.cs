@@ -73,3 +73,35 @@ public sealed partial class StabilityMonitor(IndexMaintenance maintenance, Clust
     [LoggerMessage(LogLevel.Error, "Could not update stable resources")]
     private static partial void LogMaintenanceFailed(ILogger logger, Exception exception);
 }
+
+/// <summary>
+/// The leader's orphan sweep on a shared index and storage folder, every OrphanSweepSeconds (see
+/// <see cref="StorageReconciliation.SweepOrphansAsync"/>). A server alone on its storage has none to do: its start-up
+/// check is the only moment a crash can have left an orphan behind it.
+/// </summary>
+public sealed partial class OrphanSweeper(StorageReconciliation reconciliation, ClusterMembership membership,
+    Microsoft.Extensions.Options.IOptions<Storage.StorageOptions> options, TimeProvider time, ILogger<OrphanSweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!membership.IsShared || options.Value.OrphanSweepSeconds <= 0) return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.OrphanSweepSeconds), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            if (!membership.IsLeader) continue;
+            try
+            {
+                var removed = await reconciliation.SweepOrphansAsync(stoppingToken);
+                if (removed > 0) LogSwept(logger, removed);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }
+            catch (Exception ex) { LogSweepFailed(logger, ex); }
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Orphan sweep: removed {Count} file(s) left by servers that stopped between storing and indexing")]
+    private static partial void LogSwept(ILogger logger, int count);
+
+    [LoggerMessage(LogLevel.Error, "Orphan sweep failed; it runs again at its next interval")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}

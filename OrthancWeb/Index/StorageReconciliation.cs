@@ -98,6 +98,60 @@ public sealed partial class StorageReconciliation(
         return (orphans, dangling);
     }
 
+    /// <summary>
+    /// The orphan sweep beside running servers on a shared index and storage folder: removes the stored files no
+    /// attachment row names and the partial files of servers no longer running, once older than <see cref="InFlightAge"/>.
+    /// The files are looked up in the index in batches after they are listed and their age read, so a commit that
+    /// lands meanwhile keeps its file; memory stays bounded by the batch whatever the archive's size.
+    /// </summary>
+    public async Task<int> SweepOrphansAsync(CancellationToken ct)
+    {
+        var running = await OtherServersRunningAsync(ct);
+        var liveTags = running.Select(i => new Hosting.ServerIdentity(i).Tag).ToHashSet(StringComparer.Ordinal);
+        var before = time.GetUtcNow().UtcDateTime - InFlightAge;
+        var removed = 0;
+        var batch = new List<string>(SweepBatch);
+        foreach (var entry in storage.EnumerateEntries())
+        {
+            ct.ThrowIfCancellationRequested();
+            if (entry.IsPartial)
+            {
+                // Only a server that is gone leaves its partial files for good (an untagged one is not ours to judge).
+                if (entry.PartialTag is null || entry.PartialTag == storage.OwnTag || liveTags.Contains(entry.PartialTag)) continue;
+                if (File.GetLastWriteTimeUtc(entry.Path) > before) continue;
+                File.Delete(entry.Path);
+                removed++;
+                continue;
+            }
+            if (File.GetLastWriteTimeUtc(entry.Path) > before) continue;
+            batch.Add(entry.Name);
+            if (batch.Count == SweepBatch) removed += await RemoveUnindexedAsync(batch, ct);
+        }
+        if (batch.Count > 0) removed += await RemoveUnindexedAsync(batch, ct);
+        return removed;
+    }
+
+    private const int SweepBatch = 500;
+
+    /// <summary>Removes the files of this batch that no attachment row names, then empties the batch.</summary>
+    private async Task<int> RemoveUnindexedAsync(List<string> batch, CancellationToken ct)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var known = (await db.Attachments.Where(a => batch.Contains(a.Uuid)).Select(a => a.Uuid).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        var removed = 0;
+        foreach (var uuid in batch.Where(u => !known.Contains(u)))
+        {
+            LogOrphan(logger, uuid);
+            storage.Delete(uuid);
+            removed++;
+        }
+        batch.Clear();
+        return removed;
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Orphan sweep: removing file {Uuid}, which no index row names and which is older than an hour")]
+    private static partial void LogOrphan(ILogger logger, string uuid);
+
     /// <summary>The servers other than this one that run on the index now, from the watermarks they keep.</summary>
     private async Task<IReadOnlySet<string>> OtherServersRunningAsync(CancellationToken ct)
     {

@@ -311,6 +311,31 @@ public sealed class StorageArea : IDisposable
         }
     }
 
+    /// <summary>A file under the storage area as the orphan sweep sees it: its name, and its tag if it is a partial file.</summary>
+    public sealed record StorageEntry(string Path, string Name, bool IsPartial, string? PartialTag);
+
+    /// <summary>
+    /// The stored and partial files under the storage area, deleting nothing: for the sweep that runs beside stores
+    /// (<see cref="EnumerateUuids"/> is the start-up's, which clears partial files on the way).
+    /// </summary>
+    public IEnumerable<StorageEntry> EnumerateEntries()
+    {
+        foreach (var l1 in Directory.EnumerateDirectories(_root))
+        {
+            if (Path.GetFileName(l1).Length != 2) continue;
+            foreach (var l2 in Directory.EnumerateDirectories(l1))
+                foreach (var f in Directory.EnumerateFiles(l2))
+                {
+                    var name = Path.GetFileName(f);
+                    if (name.EndsWith(PartialSuffix, StringComparison.Ordinal)) yield return new(f, name, true, PartialTag(name));
+                    else if (Guid.TryParse(name, out _)) yield return new(f, name, false, null);
+                }
+        }
+    }
+
+    /// <summary>This server's tag in the names of its partial files (null for a server alone on its storage).</summary>
+    public string? OwnTag => _tag;
+
     /// <summary>The tag in uuid.tag.part, or null in uuid.part (a single server's, or one from before tags).</summary>
     private static string? PartialTag(string name)
     {

@@ -81,4 +81,12 @@ public sealed class StorageOptions
     /// never written (a generated benchmark index), which the whole check would otherwise empty.
     /// </summary>
     public bool StartupCheckAllFiles { get; set; } = true;
+
+    /// <summary>
+    /// Seconds between two sweeps of orphan files while servers run on a shared index and storage folder (0: none). A
+    /// server killed between its rename and its commit leaves a file no row names; its own start-up check removes it,
+    /// but it may never start again. Only the leader sweeps, and only files older than an hour.
+    /// </summary>
+    [Range(0, 7 * 86400)]
+    public int OrphanSweepSeconds { get; set; } = 6 * 3600;
 }
