@@ -153,6 +153,9 @@ public sealed partial class LuaEventsService(
                 }
                 else
                 {
+                    // Saved before the first change is handled: DELETE /changes on another server sharing the index
+                    // reads the saved places, and must not take the changes this leader has yet to call callbacks for.
+                    if (!saved) { await _cursor.SaveAsync(CursorKey, cursor, stoppingToken); saved = true; }
                     var (changes, last, complete) = await queries.ChangesAsync(cursor, 100, stoppingToken);
                     foreach (var change in changes)
                     {
@@ -162,8 +165,7 @@ public sealed partial class LuaEventsService(
                         await _cursor.SaveAsync(CursorKey, change.Seq, stoppingToken);
                         Interlocked.Exchange(ref _position, cursor);
                     }
-                    if (last != cursor || !saved) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
-                    saved = true;
+                    if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
                     done = complete;
                 }
             }

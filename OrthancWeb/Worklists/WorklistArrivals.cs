@@ -10,8 +10,13 @@ namespace OrthancWeb.Worklists;
 /// in the log is kept in the database; with no item waiting it only keeps up with the log, reading no tags.
 /// </summary>
 public sealed partial class WorklistArrivals(
-    IndexQueries queries, WorklistStore store, IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership, TimeProvider time, ILogger<WorklistArrivals> logger) : BackgroundService
+    IndexQueries queries, WorklistStore store, IDbContextFactory<IndexDbContext> contexts, ClusterMembership membership, TimeProvider time, ILogger<WorklistArrivals> logger) : BackgroundService, IChangeLogFollower
 {
+    /// <summary>Its place while it follows the log (DELETE /changes keeps what lies past it), null while it does not.</summary>
+    public long? Position => Interlocked.Read(ref _position) is var p and >= 0 ? p : null;
+
+    private long _position = -1;
+
     /// <summary>How long it rests once it has caught up with the change log.</summary>
     private static readonly TimeSpan Rest = TimeSpan.FromMilliseconds(500);
 
@@ -30,10 +35,21 @@ public sealed partial class WorklistArrivals(
                 {
                     // Servers sharing an index: the leader follows arrivals; this one takes over from its saved place.
                     cursor = null;
+                    Interlocked.Exchange(ref _position, -1);
                     await membership.WhenLeaderAsync(stoppingToken);
                     _cursor.Forget();
                 }
-                cursor ??= _cursor.All.TryGetValue(CursorKey, out var saved) ? saved : (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                if (cursor is null)
+                {
+                    if (_cursor.All.TryGetValue(CursorKey, out var saved)) cursor = saved;
+                    else
+                    {
+                        cursor = (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
+                        // Saved at once: DELETE /changes on another server sharing the index reads the saved places.
+                        await _cursor.SaveAsync(CursorKey, cursor.Value, stoppingToken);
+                    }
+                }
+                Interlocked.Exchange(ref _position, cursor.Value);
                 var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
                 // Every new image counts, not only a series' first: images may join a series that began before its item
                 // was scheduled (a late RIS entry, a procedure resumed). The study's tags carry the keys.
@@ -47,6 +63,7 @@ public sealed partial class WorklistArrivals(
                     if (changed > 0) LogPerformed(logger, changed);
                 }
                 if (last != cursor) { cursor = last; await _cursor.SaveAsync(CursorKey, last, stoppingToken); }
+                Interlocked.Exchange(ref _position, cursor.Value);
                 done = complete;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { return; }

@@ -12,7 +12,9 @@ public static class WorklistsRegistration
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<WorklistStore>();
         services.AddSingleton<IWorklistSource, WorklistScp>();
-        services.AddHostedService<WorklistArrivals>();
+        services.AddSingleton<WorklistArrivals>();
+        services.AddHostedService(sp => sp.GetRequiredService<WorklistArrivals>());
+        services.AddSingleton<Index.IChangeLogFollower>(sp => sp.GetRequiredService<WorklistArrivals>());
         return services;
     }
 }
