@@ -12,6 +12,22 @@ public interface IChangeLogFollower
     long? Position { get; }
 }
 
+/// <summary>Where the followers of the change log keep their places (a global property each).</summary>
+public static class ChangeLogPlaces
+{
+    /// <summary>
+    /// Where a follower starts: its saved place, else the log's end, saved at once, because DELETE /changes on another
+    /// server sharing the index reads the saved places and would otherwise take what this one has yet to read.
+    /// </summary>
+    public static async Task<long> SavedOrEndAsync(this GlobalPropertyStore<long> places, string key, IndexQueries queries, CancellationToken ct)
+    {
+        if (places.All.TryGetValue(key, out var saved)) return saved;
+        var end = (await queries.LastChangeAsync(ct))?.Seq ?? 0;
+        await places.SaveAsync(key, end, ct);
+        return end;
+    }
+}
+
 /// <summary>
 /// DELETE /changes: Orthanc empties its change log (the numbering goes on; "Last" keeps the highest number). Ours is
 /// also read by the server itself, so only what every reader has passed is deleted: the changes past an internal

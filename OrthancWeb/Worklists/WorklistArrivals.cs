@@ -39,16 +39,7 @@ public sealed partial class WorklistArrivals(
                     await membership.WhenLeaderAsync(stoppingToken);
                     _cursor.Forget();
                 }
-                if (cursor is null)
-                {
-                    if (_cursor.All.TryGetValue(CursorKey, out var saved)) cursor = saved;
-                    else
-                    {
-                        cursor = (await queries.LastChangeAsync(stoppingToken))?.Seq ?? 0;
-                        // Saved at once: DELETE /changes on another server sharing the index reads the saved places.
-                        await _cursor.SaveAsync(CursorKey, cursor.Value, stoppingToken);
-                    }
-                }
+                cursor ??= await _cursor.SavedOrEndAsync(CursorKey, queries, stoppingToken);
                 Interlocked.Exchange(ref _position, cursor.Value);
                 var (changes, last, complete) = await queries.ChangesAsync(cursor.Value, 200, stoppingToken);
                 // Every new image counts, not only a series' first: images may join a series that began before its item
