@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using Npgsql;
 using OrthancWeb.Tests.Infrastructure;
 using OrthancWeb.Tests.Server;
@@ -65,6 +66,22 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
         catch (NpgsqlException) { return false; }
     }
 
+    /// <summary>The attempts of a job a server has logged as failed ("Job {id} ({type}) failed on attempt {n}").</summary>
+    private int FailedAttempts(int server, string job) =>
+        fx.Servers[server].Log.Split('\n').Count(l => l.Contains($"Job {job} (", StringComparison.Ordinal) && l.Contains("failed on attempt", StringComparison.Ordinal));
+
+    /// <summary>Who owns a job, as its row in the shared index says.</summary>
+    private async Task<string?> OwnerAsync(string job)
+    {
+        await using var connection = new NpgsqlConnection(fx.Database + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT \"Value\" FROM \"GlobalProperties\" WHERE \"Name\" = @name", connection);
+        command.Parameters.AddWithValue("name", OrthancWeb.Jobs.SharedJobLeases.Prefix + job);
+        return await command.ExecuteScalarAsync() is string value ? System.Text.Json.Nodes.JsonNode.Parse(value)?["Owner"]?.GetValue<string>() : null;
+    }
+
+    private async Task<string> StateAsync(int server, string job) => (await Rest.GetJsonAsync(fx.Clients[server], $"/jobs/{job}"))["State"]!.GetValue<string>();
+
     /// <summary>A call during the outage: it must fail, not hang.</summary>
     private static async Task<(HttpStatusCode Status, string Body, TimeSpan Took)> TimedAsync(Func<Task<HttpResponseMessage>> call)
     {
@@ -84,6 +101,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             names.Add((await Rest.GetJsonAsync(fx.Clients[i], "/system"))["DatabaseServerIdentifier"]!.GetValue<string>());
         var keys = names.Select(n => new OrthancWeb.Hosting.ServerIdentity(n).LockKey).ToList();
         Assert.True(await IdentityLocksHeldAsync(keys));
+        var instancesAtStart = await InstancesAsync(0); // the other test of the class may have stored some
 
         // A job of server 0 waiting to retry (its destination does not listen yet): it must outlive the restart, run
         // once and stay server 0's (server 1 must not take it over because server 0's lock vanished with the sessions).
@@ -120,6 +138,13 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             Assert.True(read.Took < TimeSpan.FromSeconds(10), $"a read took {read.Took} during the outage");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyAsync(0));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyAsync(1));
+            // Without its session server 0 starts no job: the job waiting to retry every second is not tried again
+            // until the session is back (the leader could have taken it over meanwhile). An attempt that had started
+            // before the loss may still end: counted a second after the hold began, then again at the outage's end.
+            await Until(() => Task.FromResult(fx.Servers[0].Log.Contains("no job starts here", StringComparison.Ordinal)), "server 0 holding its jobs", 10);
+            var held = Stopwatch.StartNew();
+            await Until(() => Task.FromResult(held.Elapsed > TimeSpan.FromSeconds(1)), "a running attempt ended", 5);
+            var attemptsHeld = FailedAttempts(0, job);
             var duringFiles = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "during"), GeneratedInstances.Series("RESTART-DURING", "1.2.826.0.1.3680043.10.9109", 3));
             var during = await SendAsync(1, duringFiles);
             output.WriteLine(during.Output.Split('\n').LastOrDefault(l => l.Contains("Store Response", StringComparison.Ordinal)));
@@ -128,6 +153,12 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             var first = await sending;
             output.WriteLine($"server 0 acknowledged {first.Acknowledged.Count} of 300 around the outage");
             Assert.InRange(first.Acknowledged.Count, 40, 300); // all 300 when storescu outran pg_ctl's stop
+
+            // Long enough for several retries (one a second) had the workers not been held.
+            await Until(() => Task.FromResult(held.Elapsed > TimeSpan.FromSeconds(5)), "five seconds held", 10);
+            Assert.Equal(attemptsHeld, FailedAttempts(0, job));
+            Assert.Equal("Retry", await StateAsync(0, job)); // its own jobs answer from memory meanwhile
+            output.WriteLine($"the job was tried {attemptsHeld} time(s) before the hold, none in {held.Elapsed.TotalSeconds:F1} s held");
 
             Mark("outage checked");
             // PostgreSQL back: both servers take their identity locks again, one leads, both are ready, within seconds
@@ -155,7 +186,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
                 var verify = await fx.Clients[1].PostAsync($"/instances/{byFile[file].Id}/attachments/dicom/verify-md5", null);
                 Assert.True(verify.IsSuccessStatusCode, $"{Path.GetFileName(file)} acknowledged before the outage, then {verify.StatusCode}");
             }
-            Assert.Equal(3 + 300 + 5, await InstancesAsync(0));
+            Assert.Equal(instancesAtStart + 3 + 300 + 5, await InstancesAsync(0));
             // One file per instance, but for the file of a store whose COMMIT was on its way when PostgreSQL stopped:
             // not acknowledged, and kept, since the commit may have gone through (storescu waits for each answer, so
             // that is one store at most); a start-up check clears it if no row points at it.
@@ -188,7 +219,11 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
                 await Until(async () => (await Rest.GetJsonAsync(fx.Clients[0], $"/jobs/{job}"))["State"]!.GetValue<string>() == "Success", "the job done", 30);
             }
             Assert.Equal(3, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count());
-            Assert.Equal(HttpStatusCode.NotFound, (await fx.Clients[1].GetAsync($"/jobs/{job}")).StatusCode);
+            // Run once, by server 0 alone: its row still names it, neither server took it over, and server 1 answers
+            // for it from that row.
+            Assert.Equal(names[0], await OwnerAsync(job));
+            for (var i = 0; i < 2; i++) Assert.DoesNotContain($"Taking over job {job}", fx.Servers[i].Log, StringComparison.Ordinal);
+            await Until(async () => await StateAsync(1, job) == "Success", "server 1 answering the job's end", 10);
             Mark("job done");
         }
         catch
@@ -203,5 +238,43 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             // Whatever failed, the fixture needs its database back to drop it.
             try { await Task.Run(pg.StartServer); } catch (InvalidOperationException) { }
         }
+    }
+
+    [Fact]
+    public async Task A_job_of_one_server_is_listed_and_answered_by_the_other_which_pauses_resumes_and_cancels_it_through_the_index()
+    {
+        var watch = Stopwatch.StartNew();
+        // A job of server 0 that keeps retrying: its destination does not listen.
+        var instance = GeneratedInstances.Series("CLUSTER-JOBS", "1.2.826.0.1.3680043.10.9111", 1)[0];
+        Assert.True((await fx.Clients[0].PostAsync("/instances", new ByteArrayContent(instance.Bytes))).IsSuccessStatusCode);
+        var job = (await Rest.PostJsonAsync(fx.Clients[0], "/modalities/dest/store",
+            new { Resources = new[] { instance.StudyId }, Asynchronous = true, Retries = 1000, RetryDelay = 1 }))["ID"]!.GetValue<string>();
+        await Until(async () => await StateAsync(0, job) == "Retry", "the job retrying on server 0", 30);
+
+        // Server 1 lists it and answers for it as server 0 does (from the row server 0 keeps in the index).
+        await Until(async () => Rest.Ids(await Rest.GetJsonAsync(fx.Clients[1], "/jobs")).Contains(job), "the job listed by server 1", 10);
+        var (there, here) = (await Rest.GetJsonAsync(fx.Clients[0], $"/jobs/{job}"), await Rest.GetJsonAsync(fx.Clients[1], $"/jobs/{job}"));
+        Assert.Equal(there.AsObject().Select(p => p.Key), here.AsObject().Select(p => p.Key));
+        foreach (var field in new[] { "ID", "Type", "Priority", "CreationTime", "Content" })
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(there[field], here[field]), $"{field}: {there[field]} on server 0, {here[field]} on server 1");
+        Assert.Contains(job, (await Rest.GetJsonAsync(fx.Clients[1], "/jobs?expand")).AsArray().Select(j => j!["ID"]!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.NotFound, (await fx.Clients[1].GetAsync($"/jobs/{Guid.NewGuid()}")).StatusCode);
+
+        // Server 1 pauses, resumes and cancels it: server 0, which runs it, applies each within seconds.
+        async Task Act(string operation, Func<string, bool> reached)
+        {
+            var answer = await fx.Clients[1].PostAsync($"/jobs/{job}/{operation}", JsonContent.Create(new { }));
+            Assert.True(answer.IsSuccessStatusCode, $"{operation}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+            await Until(async () => reached(await StateAsync(0, job)), $"{operation} applied on server 0", 15);
+            await Until(async () => reached(await StateAsync(1, job)), $"{operation} seen from server 1", 10);
+        }
+        await Act("pause", s => s == "Paused");
+        await Act("resume", s => s != "Paused");
+        await Act("cancel", s => s == "Failure");
+        var canceled = await Rest.GetJsonAsync(fx.Clients[1], $"/jobs/{job}");
+        Assert.Equal(("Canceled job", 37), (canceled["ErrorDescription"]!.GetValue<string>(), canceled["ErrorCode"]!.GetValue<int>()));
+        // Finished: nothing more to cancel, as on server 0 itself.
+        Assert.Equal(HttpStatusCode.BadRequest, (await fx.Clients[1].PostAsync($"/jobs/{job}/cancel", JsonContent.Create(new { }))).StatusCode);
+        output.WriteLine($"listed, answered, paused, resumed and canceled across servers in {watch.Elapsed.TotalSeconds:F1} s");
     }
 }

@@ -37,6 +37,22 @@ public sealed class JobEngineTests : IDisposable
             Interlocked.Increment(ref Runs) == 1 ? throw new InvalidOperationException("destination down") : Task.FromResult(new JsonObject());
     }
 
+    /// <summary>Its first run ignores cancellation until <see cref="Unwind"/> is set (a send finishing its current file); later runs end at once.</summary>
+    private sealed class SlowToStopHandler : IJobHandler
+    {
+        public int Runs;
+        public readonly TaskCompletionSource Unwind = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public string Type => "SlowToStop";
+
+        public async Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct)
+        {
+            if (Interlocked.Increment(ref Runs) > 1) return [];
+            await Unwind.Task;
+            ct.ThrowIfCancellationRequested();
+            return [];
+        }
+    }
+
     private sealed class QuickHandler : IJobHandler
     {
         public string Type => "Quick";
@@ -171,6 +187,30 @@ public sealed class JobEngineTests : IDisposable
         Assert.Equal([quick.Id], finished);
         await engine.StopAsync(CancellationToken.None);
         Assert.Null(NewEngine(handler, new QuickHandler()).Get(job.Id));
+    }
+
+    [Fact]
+    public async Task A_job_taken_back_while_its_released_run_still_unwinds_runs_again_once_that_run_has_ended()
+    {
+        // Released to the server that took it over while this one was cut off; that server dies too, and this one, now
+        // leading, takes the job back before its own run here has stopped.
+        var handler = new SlowToStopHandler();
+        var engine = NewEngine(handler);
+        await engine.StartAsync(CancellationToken.None);
+        var job = engine.Submit("SlowToStop", [], user: "tester");
+        await WaitAsync(job, () => handler.Runs == 1);
+        engine.Release(job.Id);
+        var back = JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Running", job.User }))!;
+        Assert.True(engine.Adopt(back));
+
+        // The released run ends without a final state and is not the one kept: the adopted copy runs from its start.
+        handler.Unwind.SetResult();
+        await WaitAsync(back, () => back.State == JobState.Success);
+        Assert.Equal(2, handler.Runs);
+        Assert.Same(back, engine.Get(job.Id));
+        Assert.Equal(JobState.Running, job.State);
+        await engine.StopAsync(CancellationToken.None);
+        Assert.Equal(JobState.Success, NewEngine(handler).Get(job.Id)!.State); // and it is saved, not deleted with the released run
     }
 
     public void Dispose()

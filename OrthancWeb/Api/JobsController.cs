@@ -6,21 +6,27 @@ using OrthancWeb.Security;
 
 namespace OrthancWeb.Api;
 
-/// <summary>/jobs, /jobs/{id} and their actions, in Orthanc's shapes; a user sees and acts on their own jobs, administrators on all.</summary>
+/// <summary>
+/// /jobs, /jobs/{id} and their actions, in Orthanc's shapes; a user sees and acts on their own jobs, administrators on
+/// all. With a shared index, the other servers' jobs too (<see cref="JobsView"/>).
+/// </summary>
 [ApiController]
 [Authorize(Policy = Policies.View)]
 [Route("jobs")]
-public sealed class JobsController(JobEngine jobs) : ControllerBase
+public sealed class JobsController(JobEngine jobs, JobsView view) : ControllerBase
 {
     [HttpGet("")]
-    public IActionResult List() =>
-        Ok(Request.Query.ContainsKey("expand")
-            ? new JsonArray(jobs.List(User).Select(j => (JsonNode)jobs.ToJson(j)).ToArray())
-            : new JsonArray(jobs.List(User).Select(j => (JsonNode)j.Id).ToArray()));
+    public async Task<IActionResult> List(CancellationToken ct)
+    {
+        var list = await view.ListAsync(User, ct);
+        return Ok(Request.Query.ContainsKey("expand")
+            ? new JsonArray(list.Select(j => (JsonNode)jobs.ToJson(j)).ToArray())
+            : new JsonArray(list.Select(j => (JsonNode)j.Id).ToArray()));
+    }
 
     [HttpGet("{id}")]
-    public IActionResult Get(string id) =>
-        jobs.Get(id, User) is { } job ? Ok(jobs.ToJson(job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+    public async Task<IActionResult> Get(string id, CancellationToken ct) =>
+        await view.GetAsync(id, User, ct) is { } found ? Ok(jobs.ToJson(found.Job)) : ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
 
     /// <summary>
     /// Orthanc 1.12: a completed job leaves the history (200, an empty text body); an unknown job, someone else's, or
@@ -43,17 +49,19 @@ public sealed class JobsController(JobEngine jobs) : ControllerBase
 
     [HttpPost("{id}/{operation:regex(^(cancel|pause|resume|resubmit)$)}")]
     [Authorize(Policy = Policies.Modify)]
-    public IActionResult Act(string id, string operation)
+    public async Task<IActionResult> Act(string id, string operation, CancellationToken ct)
     {
         // Someone else's job is as unknown to a user as a job that never was.
-        if (jobs.Get(id, User) is null) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
-        var done = operation switch
-        {
-            "cancel" => jobs.Cancel(id),
-            "pause" => jobs.Pause(id),
-            "resume" => jobs.Resume(id),
-            _ => jobs.Resubmit(id),
-        };
-        return done ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {jobs.Get(id)!.State}");
+        if (await view.GetAsync(id, User, ct) is not { } found) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        var done = !found.Own
+            ? await view.RequestAsync(found.Job, operation, ct) // another server's: its owner applies it within seconds
+            : operation switch
+            {
+                "cancel" => jobs.Cancel(id),
+                "pause" => jobs.Pause(id),
+                "resume" => jobs.Resume(id),
+                _ => jobs.Resubmit(id),
+            };
+        return done ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {(jobs.Get(id) ?? found.Job).State}");
     }
 }

@@ -48,6 +48,12 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
     /// </summary>
     public event Action? Rejoined;
 
+    /// <summary>
+    /// Raised as this server loses its session, before it can have it back (so before <see cref="Rejoined"/>): the jobs
+    /// engine holds its workers back from then (see Jobs/JobLeases.cs). Handlers must be quick.
+    /// </summary>
+    public event Action? SessionLost;
+
     private int _terms;
 
     /// <summary>How many times this server has become leader: what a leader saw in an earlier term is stale.</summary>
@@ -199,6 +205,8 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
                 NpgsqlConnection.ClearAllPools();
             }
             _connection = null;
+            // Under the gate: a rejoin, which takes it too, cannot come before this.
+            SessionLost?.Invoke();
         }
         finally { _gate.Release(); }
         LogSessionLost(logger, ex.Message);

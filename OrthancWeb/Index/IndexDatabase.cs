@@ -51,13 +51,8 @@ public static class IndexDatabase
     /// (caches forgotten) can succeed: on PostgreSQL a unique key another server inserted first (23505), a parent it
     /// deleted meanwhile (23503), a serialization failure or a deadlock (40001, 40P01). SQLite has one writer: never.
     /// </summary>
-    public static bool IsConcurrencyConflict(Exception exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-            if (e is Npgsql.PostgresException { SqlState: "23505" or "23503" or "40001" or "40P01" })
-                return true;
-        return false;
-    }
+    public static bool IsConcurrencyConflict(Exception exception) =>
+        Unwrap<Npgsql.PostgresException>(exception) is { SqlState: "23505" or "23503" or "40001" or "40P01" };
 
     /// <summary>
     /// Whether a failure says the index database cannot be reached now, rather than that a statement was wrong: on

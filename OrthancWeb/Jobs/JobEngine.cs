@@ -120,12 +120,23 @@ public sealed partial class JobEngine : BackgroundService
         lock (_gate)
         {
             if (job.State == JobState.Running) job.State = JobState.Pending;
+            if (_released.ContainsKey(job.Id))
+            {
+                // This server released the job (taken over while it was cut off) and its run here is still unwinding;
+                // now the job comes back (its new owner is gone too). The unwinding run must not finish it, nor its end
+                // forget it: the end of that run puts this copy in its place (see RunAsync), to run from its start.
+                _readopted[job.Id] = job;
+                return true;
+            }
             if (!_jobs.TryAdd(job.Id, job)) return false;
         }
         Save(job);
         _wake.Release();
         return true;
     }
+
+    /// <summary>Jobs taken back while their released run was still unwinding: queued again when it ends.</summary>
+    private readonly ConcurrentDictionary<string, Job> _readopted = new();
 
     /// <summary>
     /// Forgets a job another server has taken over while this one was down or cut off from the index (its saved file
@@ -234,7 +245,7 @@ public sealed partial class JobEngine : BackgroundService
     public bool Pause(string id) => Stop(id, JobState.Paused);
 
     /// <summary>Whoever may submit a job of its type may also stop, resume or resubmit it, if it is theirs (or they administer).</summary>
-    private void DemandControl(Job job)
+    internal void DemandControl(Job job)
     {
         Caller.Demand(_handlers.TryGetValue(job.Type, out var handler) ? handler.Policy : Policies.Modify, $"control {job.Type} jobs");
         if (!IsVisibleTo(job, Caller.Current))
@@ -360,6 +371,13 @@ public sealed partial class JobEngine : BackgroundService
     {
         while (!stoppingToken.IsCancellationRequested)
         {
+            // Checked as each job is taken: a server cut off from a shared index starts nothing (see IJobLeases.Hold).
+            if (_leases?.Hold is { } hold)
+            {
+                try { await hold.WaitAsync(stoppingToken); }
+                catch (OperationCanceledException) { return; }
+                continue;
+            }
             var job = Take();
             if (job is null)
             {
@@ -448,17 +466,24 @@ public sealed partial class JobEngine : BackgroundService
         finally
         {
             bool released;
+            Job? again = null;
             lock (_gate)
             {
                 _running.TryRemove(job.Id, out _);
                 _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
                 released = _released.TryRemove(job.Id, out _);
-                if (released) _jobs.TryRemove(job.Id, out _);
+                if (released && !_readopted.TryRemove(job.Id, out again)) _jobs.TryRemove(job.Id, out _);
+                else if (again is not null) _jobs[job.Id] = again;
             }
             if (released)
             {
                 LogReleased(_logger, job.Id, job.Type);
                 DeleteFiles(job.Id);
+                if (again is not null)
+                {
+                    Save(again);
+                    _wake.Release();
+                }
             }
             else
             {

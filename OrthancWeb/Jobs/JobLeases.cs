@@ -11,6 +11,33 @@ public interface IJobLeases
 {
     /// <summary>Called once before the engine's workers start; keeps following its jobs until the server stops.</summary>
     Task StartAsync(JobEngine engine, CancellationToken stoppingToken);
+
+    /// <summary>
+    /// Null while the engine's workers may start jobs; else a task that completes once they may again (this server's
+    /// index session is lost, or back but the jobs taken over meanwhile not forgotten yet).
+    /// </summary>
+    Task? Hold { get; }
+
+    /// <summary>Whether other servers' jobs are in the index (false on SQLite: the calls below are never needed there).</summary>
+    bool IsShared { get; }
+
+    /// <summary>The other servers' jobs, as their owners last recorded them in the index.</summary>
+    Task<IReadOnlyList<Job>> OthersAsync(CancellationToken ct);
+
+    /// <summary>One job as recorded in the index (whichever server owns it), or null.</summary>
+    Task<Job?> FindAsync(string id, CancellationToken ct);
+
+    /// <summary>
+    /// Asks the server that owns a job to cancel, pause, resume or resubmit it (<see cref="JobOperations"/>): it applies the
+    /// request at its next pass (within <see cref="SharedJobLeases.AdoptionPeriod"/>), as its own REST would.
+    /// </summary>
+    Task RequestAsync(string id, string operation, string? user, CancellationToken ct);
+}
+
+/// <summary>What one server may ask of another's job through the index.</summary>
+public static class JobOperations
+{
+    public const string Cancel = "cancel", Pause = "pause", Resume = "resume", Resubmit = "resubmit";
 }
 
 /// <summary>
@@ -22,12 +49,18 @@ public interface IJobLeases
 /// (one that was running is run again from its start, as after a restart), holding the owner's lock while it rewrites
 /// the row, so that the owner cannot come back in between. A server that comes back forgets the jobs taken over
 /// meanwhile instead of running them a second time; a job that left a history stays as a row without its job, so that
-/// its first owner does not revive it either. On SQLite the index has one server: nothing to do.
+/// its first owner does not revive it either. From the moment a server loses its session until, back, it has forgotten
+/// those jobs, its workers start nothing (<see cref="Hold"/>). The rows also let any server list and answer for every
+/// job, and ask a job's owner to cancel, pause, resume or resubmit it (JobLeases.Requests.cs). On SQLite the index has
+/// one server: nothing to do.
 /// </summary>
 public sealed partial class SharedJobLeases(ClusterMembership membership, IDbContextFactory<IndexDbContext> contexts, TimeProvider time,
     ILogger<SharedJobLeases> logger) : IJobLeases
 {
     public const string Prefix = "Job:";
+
+    /// <summary>A request to a job's owner from another server: "JobRequest:{id}" = {"Operation", "User"}.</summary>
+    public const string RequestPrefix = "JobRequest:";
 
     public static readonly TimeSpan AdoptionPeriod = TimeSpan.FromSeconds(2);
 
@@ -46,9 +79,65 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
 
     private string Me => membership.Identity.Identifier;
 
+    public bool IsShared => membership.IsShared;
+
+    private readonly object _holdGate = new();
+
+    /// <summary>Set while the workers are held back; completed (and cleared) when they may start jobs again.</summary>
+    private TaskCompletionSource? _hold;
+
+    /// <summary>Sessions lost so far: a release of the hold is only for the loss it followed.</summary>
+    private int _losses;
+
+    /// <summary>
+    /// A server without its session cannot tell whether the leader has taken its jobs over (after
+    /// <see cref="AbsenceBeforeTakeover"/>): a job it started then could run in two places. Its workers start nothing
+    /// from the moment the session is lost until, back, it has forgotten the jobs taken over meanwhile. Jobs already
+    /// running go on (a short outage is no reason to stop them; they fail on their own if they need the index).
+    /// </summary>
+    public Task? Hold
+    {
+        get
+        {
+            if (!membership.IsShared) return null;
+            lock (_holdGate)
+            {
+                // Lost an instant ago, its event not raised yet.
+                if (!membership.HasSession) _hold ??= new(TaskCreationOptions.RunContinuationsAsynchronously);
+                return _hold?.Task;
+            }
+        }
+    }
+
+    private void HoldBack()
+    {
+        lock (_holdGate)
+        {
+            _losses++;
+            _hold ??= new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        LogHeld(logger);
+    }
+
+    /// <summary>Lets the workers go, unless the session was lost again since <paramref name="losses"/> was read.</summary>
+    private void LetGo(int losses)
+    {
+        lock (_holdGate)
+        {
+            if (_losses != losses || !membership.HasSession || _hold is not { } hold) return;
+            _hold = null;
+            hold.TrySetResult();
+        }
+        LogResumed(logger);
+    }
+
     public async Task StartAsync(JobEngine engine, CancellationToken stoppingToken)
     {
         if (!membership.IsShared) return;
+        // Lost: hold the workers back at once. Back: the jobs taken over meanwhile are forgotten first (the loop's
+        // next pass), then the workers go on.
+        membership.SessionLost += HoldBack;
+        membership.Rejoined += () => _rejoined = true;
         // No job runs before this server knows which of its jobs are still its own: while the index cannot be read,
         // it waits rather than run a job another server may have taken over.
         Dictionary<string, string> rows;
@@ -66,7 +155,6 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             }
         }
         ForgetTakenOver(engine, rows);
-        membership.Rejoined += () => _rejoined = true;
         engine.Saved += (job, json) => _writes.Writer.TryWrite((job.Id, json));
         engine.Removed += id => _writes.Writer.TryWrite((id, null));
         // Jobs saved before (a first start on a shared index, or saves this server could not write when it stopped).
@@ -176,13 +264,22 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 if (_rejoined)
                 {
                     _rejoined = false;
-                    try { ForgetTakenOver(engine, await OwnersAsync(ct)); }
+                    int losses;
+                    lock (_holdGate) losses = _losses;
+                    try
+                    {
+                        ForgetTakenOver(engine, await OwnersAsync(ct));
+                        LetGo(losses);
+                    }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
                         _rejoined = true;
                         LogAdoptionFailed(logger, ex.Message);
                     }
                 }
+                if (Hold is not null) continue;
+                try { await ApplyRequestsAsync(engine, ct); }
+                catch (Exception ex) when (ex is not OperationCanceledException) { LogAdoptionFailed(logger, ex.Message); }
                 if (!membership.IsLeader) continue;
                 if (membership.LeadershipTerm != _term)
                 {
@@ -224,6 +321,12 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             if (taken && engine.Adopt(job!)) LogAdopted(logger, job!.Id, job.Type, owner);
         }
     }
+
+    [LoggerMessage(LogLevel.Warning, "The index session is lost: no job starts here until it is back (jobs running go on)")]
+    private static partial void LogHeld(ILogger logger);
+
+    [LoggerMessage(LogLevel.Information, "The index session is back and the jobs taken over meanwhile are forgotten: jobs may start again")]
+    private static partial void LogResumed(ILogger logger);
 
     [LoggerMessage(LogLevel.Information, "Job {Id} was taken over by {Owner} while this server was down: forgotten here")]
     private static partial void LogMoved(ILogger logger, string id, string owner);

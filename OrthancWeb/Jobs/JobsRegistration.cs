@@ -12,6 +12,7 @@ public static class JobsRegistration
             .ValidateOnStart();
         services.AddSingleton<IJobLeases, SharedJobLeases>();
         services.AddSingleton<JobEngine>();
+        services.AddSingleton<JobsView>();
         services.AddHostedService(sp => sp.GetRequiredService<JobEngine>());
         return services;
     }
