@@ -27,9 +27,14 @@ public class SeveralServersFixture : IAsyncLifetime
     public List<int> DicomPorts { get; } = [];
     public List<HttpClient> Clients { get; } = [];
 
-    public string Settings(int dicomPort) => $$"""
+    public string Settings(int dicomPort) => Settings(dicomPort, Database);
+
+    /// <summary>The connection string server <paramref name="i"/> reaches the index with (a test may route one through a proxy).</summary>
+    protected virtual string ConnectionString(int i) => Database;
+
+    private string Settings(int dicomPort, string connectionString) => $$"""
         , "DicomPort": {{dicomPort}}, "DicomAet": "{{Aet}}", "StableAge": 2, "StorageDirectory": "{{Storage}}", "OrphanSweepSeconds": 2,
-        "IndexProvider": "PostgreSQL", "IndexConnectionString": "{{Database}}",
+        "IndexProvider": "PostgreSQL", "IndexConnectionString": "{{connectionString}}",
         "DicomModalities": { "scu": { "AET": "{{ScuAet}}", "Host": "127.0.0.1", "Port": 1 },
                              "dest": { "AET": "{{DestAet}}", "Host": "127.0.0.1", "Port": {{DestPort}} } }
         """;
@@ -45,7 +50,7 @@ public class SeveralServersFixture : IAsyncLifetime
             DicomPorts.Add(ServerProcess.FreePort());
         }
         // All three at once on the empty database: the migrations and the start-up checks race as they would in a hospital.
-        var starts = Enumerable.Range(0, Count).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]))).ToList();
+        var starts = Enumerable.Range(0, Count).Select(i => ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i], ConnectionString(i)))).ToList();
         try { await Task.WhenAll(starts); }
         catch
         {
@@ -61,7 +66,7 @@ public class SeveralServersFixture : IAsyncLifetime
     {
         Clients[i].Dispose();
         await Servers[i].DisposeAsync();
-        Servers[i] = await ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i]), keepPorts: true);
+        Servers[i] = await ServerProcess.StartAsync(Folder(i), Settings(DicomPorts[i], ConnectionString(i)), keepPorts: true);
         Clients[i] = Servers[i].CreateRestClient();
     }
 
