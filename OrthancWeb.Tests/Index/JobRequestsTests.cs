@@ -136,6 +136,8 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             var view = new JobsView(a.Engine, a.Leases, a.Trail);
             var found = await view.GetAsync(job.Id, bob, CancellationToken.None);
             Assert.Equal(b.Name, found?.Owner);
+            var eve = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "eve"), new Claim(ClaimTypes.Role, Roles.Clinician)], "test"));
+            Assert.Null(await view.GetAsync(job.Id, eve, CancellationToken.None)); // another user's job: unknown to her (REST's 404)
             using (Caller.Enter(bob))
             using (AuditActor.Enter(new AuditActor("bob", "10.1.2.3", AuditSources.Rest)))
                 Assert.Equal(JobRequestOutcome.Left, await view.RequestAsync(found!.Value.Job, b.Name, JobOperations.Cancel, CancellationToken.None));
@@ -161,16 +163,30 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             Assert.Equal(1, slow.Runs);
             await Until(async () => (await RowAsync())?["Job"]?["State"]?.GetValue<string>() == "Failure", "B's end of the job in the index");
             Assert.Equal(b.Name, (await RowAsync())!["Owner"]!.GetValue<string>());
+
+            // B stops for good: a resubmit of its failed job is refused (nobody takes finished jobs over, so nobody would
+            // apply it), and leaves no request behind.
+            await StopAsync(b);
+            await Until(async () => !(await a.Membership.OthersRunningAsync([b.Name], CancellationToken.None)).Contains(b.Name), "B gone from pg_locks");
+            using (Caller.Enter(bob))
+                Assert.Equal(JobRequestOutcome.OwnerAway, await view.RequestAsync(copy, b.Name, JobOperations.Resubmit, CancellationToken.None));
+            await using (var db = harness.Db())
+                Assert.False(await db.GlobalProperties.AnyAsync(p => p.Name == SharedJobLeases.RequestPrefix + job.Id));
             output.WriteLine($"done in {watch.Elapsed.TotalSeconds:F1} s");
         }
         finally
         {
             slow.Unwind.TrySetResult();
-            foreach (var server in new[] { a, b })
-            {
-                await server.Engine.StopAsync(CancellationToken.None);
-                await server.Membership.DisposeAsync();
-            }
+            foreach (var server in new[] { a, b }) await StopAsync(server);
         }
+    }
+
+    private readonly HashSet<Server> _stopped = [];
+
+    private async Task StopAsync(Server server)
+    {
+        if (!_stopped.Add(server)) return;
+        await server.Engine.StopAsync(CancellationToken.None);
+        await server.Membership.DisposeAsync();
     }
 }
