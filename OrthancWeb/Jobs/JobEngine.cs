@@ -110,6 +110,9 @@ public sealed partial class JobEngine : BackgroundService
 
     internal static Job? Parse(string json) => JsonSerializer.Deserialize<Job>(json, Json);
 
+    /// <summary>A job from JSON already parsed (a row of the shared index), without writing it out and reading it again.</summary>
+    internal static Job? Parse(JsonObject json) => json.Deserialize<Job>(Json);
+
     /// <summary>
     /// Takes over a job whose server is gone (servers sharing an index, see <see cref="IJobLeases"/>): one that was
     /// running is run again from the start, as after a restart.

@@ -213,7 +213,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         try
         {
             var node = JsonNode.Parse(value);
-            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o.ToJsonString()) : null;
+            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o) : null;
             return (node?["Owner"]?.GetValue<string>() ?? "", job);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return ("", null); }
