@@ -263,10 +263,13 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
             return path;
         }
         var (leaderPartial, otherPartial) = (Plant(leaderTag), Plant(otherTag));
+        var saved = Path.Combine(fx.Folder(leader), "data", "jobs", job + ".json");
+        Assert.True(File.Exists(saved), "the killed server had no saved file of its job");
         await fx.RestartAsync(leader);
         // It forgot the job taken over while it was down instead of running it again, and answers for it from the row
         // its adopter keeps in the index.
         await Until(() => Task.FromResult(fx.Servers[leader].Log.Contains($"Job {job} was taken over", StringComparison.Ordinal)), "the job forgotten", seconds: 10);
+        Assert.False(File.Exists(saved), "the job taken over is still saved on the restarted server, which would run it at its next start");
         Assert.Equal("Success", (await Rest.GetJsonAsync(fx.Clients[leader], $"/jobs/{job}"))["State"]!.GetValue<string>());
         Assert.DoesNotContain(leaderTag, PartialTags());
         Assert.False(File.Exists(leaderPartial), "the killed server's partial file was left");

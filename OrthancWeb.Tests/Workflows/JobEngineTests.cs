@@ -213,6 +213,56 @@ public sealed class JobEngineTests : IDisposable
         Assert.Equal(JobState.Success, NewEngine(handler).Get(job.Id)!.State); // and it is saved, not deleted with the released run
     }
 
+    [Fact]
+    public async Task A_job_released_while_its_run_still_stops_is_not_shown_nor_stopped_here_and_a_stop_of_the_copy_taken_back_holds()
+    {
+        // Its run here ignores the cancel for a while (a send finishing its file): meanwhile the job is its new owner's,
+        // and a cancel applied to this dying copy would be lost while answered as done.
+        var handler = new SlowToStopHandler();
+        var engine = NewEngine(handler);
+        await engine.StartAsync(CancellationToken.None);
+        var job = engine.Submit("SlowToStop", [], user: "tester");
+        await WaitAsync(job, () => handler.Runs == 1);
+        engine.Release(job.Id);
+        Assert.Null(engine.Get(job.Id)); // so JobsView falls back to the index's row, and the request goes to its owner
+        Assert.False(engine.Owns(job.Id)); // so a request row for the job is left to its owner
+        Assert.DoesNotContain(engine.List(), j => j.Id == job.Id);
+        Assert.False(engine.Cancel(job.Id));
+
+        // Taken back before that run has stopped: a cancel now is of the copy that will run, and holds once the old run ends.
+        var back = JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Running", job.User }))!;
+        Assert.True(engine.Adopt(back));
+        Assert.True(engine.Owns(job.Id));
+        Assert.Same(back, engine.Get(job.Id));
+        Assert.True(engine.Cancel(job.Id));
+        handler.Unwind.SetResult();
+        await WaitAsync(back, () => back.State == JobState.Failure && engine.Get(job.Id) == back && engine.Owns(job.Id));
+        Assert.Equal("Canceled job", back.ErrorDescription);
+        await engine.StopAsync(CancellationToken.None);
+        Assert.Equal(1, handler.Runs); // canceled before it could run again
+        Assert.Equal(JobState.Failure, NewEngine(handler).Get(job.Id)!.State); // saved after the released run's files went
+    }
+
+    [Fact]
+    public async Task A_job_taken_back_then_taken_over_again_while_its_run_still_stops_is_forgotten_not_revived()
+    {
+        var handler = new SlowToStopHandler();
+        var engine = NewEngine(handler);
+        await engine.StartAsync(CancellationToken.None);
+        var job = engine.Submit("SlowToStop", []);
+        await WaitAsync(job, () => handler.Runs == 1);
+        engine.Release(job.Id);
+        Assert.True(engine.Adopt(JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Pending" }))!));
+        engine.Release(job.Id); // its adopter lost it again to a third server
+        handler.Unwind.SetResult();
+        var folder = Path.Combine(_folder, "jobs");
+        bool Gone() => engine.Get(job.Id) is null && !Directory.EnumerateFiles(folder, job.Id + ".*").Any();
+        await WaitAsync(job, Gone);
+        await engine.StopAsync(CancellationToken.None);
+        Assert.Equal(1, handler.Runs);
+        Assert.Null(NewEngine(handler).Get(job.Id));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_folder, true); } catch (IOException) { }

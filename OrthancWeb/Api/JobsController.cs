@@ -53,15 +53,22 @@ public sealed class JobsController(JobEngine jobs, JobsView view) : ControllerBa
     {
         // Someone else's job is as unknown to a user as a job that never was.
         if (await view.GetAsync(id, User, ct) is not { } found) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
-        var done = !found.Own
-            ? await view.RequestAsync(found.Job, operation, ct) // another server's: its owner applies it within seconds
+        var outcome = found.Owner is { } owner
+            ? await view.RequestAsync(found.Job, owner, operation, ct) // another server's: its owner applies it within seconds
             : operation switch
             {
                 "cancel" => jobs.Cancel(id),
                 "pause" => jobs.Pause(id),
                 "resume" => jobs.Resume(id),
                 _ => jobs.Resubmit(id),
-            };
-        return done ? Ok(new JsonObject()) : ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {(jobs.Get(id) ?? found.Job).State}");
+            } ? JobRequestOutcome.Left : JobRequestOutcome.NotAllowed;
+        return outcome switch
+        {
+            JobRequestOutcome.Left => Ok(new JsonObject()),
+            // Only its owner can act on it, and it is not running: 503, as for the index out of reach; try again later.
+            JobRequestOutcome.OwnerAway => ApiJson.Error(HttpContext, 503,
+                $"Job {id} belongs to server {found.Owner}, which is not running (or this server cannot tell now): only it can {operation} the job"),
+            _ => ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {(jobs.Get(id) ?? found.Job).State}"),
+        };
     }
 }

@@ -68,6 +68,8 @@ public static class AuditActions
     public const string CGet = "C-GET";
     public const string SecurityAlert = "SecurityAlert";
     public const string JobCanceled = "JobCanceled";
+    /// <summary>A cancel, pause, resume or resubmit of a job run by another server sharing the index: asked (on the requesting server) or applied (on the owner).</summary>
+    public const string JobRequest = "JobRequest";
     /// <summary>Lua code run through POST /tools/execute-script.</summary>
     public const string ExecuteScript = "ExecuteScript";
     /// <summary>A storage commitment request (N-ACTION, PS3.4 J.3.2), asked of us or by us.</summary>

@@ -206,7 +206,7 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
             }
             _connection = null;
             // Under the gate: a rejoin, which takes it too, cannot come before this.
-            SessionLost?.Invoke();
+            Raise(SessionLost, nameof(SessionLost));
         }
         finally { _gate.Release(); }
         LogSessionLost(logger, ex.Message);
@@ -222,8 +222,27 @@ public sealed partial class ClusterMembership(StorageOptions store, ServerIdenti
         }
         finally { _gate.Release(); }
         LogRejoined(logger, identity.Identifier);
-        Rejoined?.Invoke();
+        Raise(Rejoined, nameof(Rejoined));
     }
+
+    /// <summary>
+    /// A handler that throws must not stop this loop (an exception out of LoseSessionAsync ended it for good), nor be
+    /// taken for a lost session (one out of a rejoin would drop the session just taken back).
+    /// </summary>
+    private void Raise(Action? handlers, string name)
+    {
+        if (handlers is null) return;
+        foreach (var handler in handlers.GetInvocationList().Cast<Action>())
+        {
+            try { handler(); }
+#pragma warning disable CA1031 // an observer's failure is its own; the membership goes on
+            catch (Exception ex) { LogHandlerFailed(logger, name, ex.Message); }
+#pragma warning restore CA1031
+        }
+    }
+
+    [LoggerMessage(LogLevel.Error, "A handler of {Event} failed: {Reason}")]
+    private static partial void LogHandlerFailed(ILogger logger, string @event, string reason);
 
     /// <summary>"OWMIGRA": held while a server brings the shared index to its schema.</summary>
     private const long MigrationKey = 0x4F574D49475241;

@@ -110,6 +110,9 @@ public sealed partial class JobEngine : BackgroundService
 
     internal static Job? Parse(string json) => JsonSerializer.Deserialize<Job>(json, Json);
 
+    /// <summary>A job from JSON already parsed (a row of the shared index), without writing it out and reading it again.</summary>
+    internal static Job? Parse(JsonObject json) => json.Deserialize<Job>(Json);
+
     /// <summary>
     /// Takes over a job whose server is gone (servers sharing an index, see <see cref="IJobLeases"/>): one that was
     /// running is run again from the start, as after a restart.
@@ -147,6 +150,8 @@ public sealed partial class JobEngine : BackgroundService
     {
         lock (_gate)
         {
+            // Taken back while its released run was still stopping, and now taken over again: not to be revived.
+            _readopted.TryRemove(id, out _);
             if (_running.TryGetValue(id, out var cts))
             {
                 _released[id] = true;
@@ -164,11 +169,38 @@ public sealed partial class JobEngine : BackgroundService
         DeleteFiles(id);
     }
 
+    /// <summary>
+    /// Whether this server runs the job and answers for it: false for a job it does not have, and for one released to
+    /// another server whose run here is still stopping (unless taken back meanwhile). A request for a job this server
+    /// does not own is its owner's (see JobLeases.Requests.cs), and a stop applied to the stopping run would be lost.
+    /// </summary>
+    public bool Owns(string id)
+    {
+        lock (_gate) return _jobs.ContainsKey(id) && (!_released.ContainsKey(id) || _readopted.ContainsKey(id));
+    }
+
+    /// <summary>
+    /// The job's files and outputs. A file that cannot be deleted (a reader holding it open, the folder read-only) is
+    /// said in the log and left: it must not stop the release of a job, nor the worker that ran it. A file left behind
+    /// loads at the next start and is forgotten again then (its row names its new owner).
+    /// </summary>
     private void DeleteFiles(string id)
     {
         lock (_saveGate)
-            foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+        {
+            try
+            {
+                foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                LogFilesNotDeleted(_logger, id, ex.Message);
+            }
+        }
     }
+
+    [LoggerMessage(LogLevel.Error, "Could not delete the files of job {Id}: {Reason}")]
+    private static partial void LogFilesNotDeleted(ILogger logger, string id, string reason);
 
     private readonly object _saveGate = new();
 
@@ -197,8 +229,22 @@ public sealed partial class JobEngine : BackgroundService
         return job;
     }
 
-    /// <summary>Any job, for the server's own work (handlers, clean-ups); users go through <see cref="Get(string, ClaimsPrincipal?)"/>.</summary>
-    public Job? Get(string id) => _jobs.GetValueOrDefault(id);
+    /// <summary>
+    /// Any job of this server's, for its own work (handlers, clean-ups); users go through <see cref="Get(string, ClaimsPrincipal?)"/>.
+    /// Not a job released to another server while its run here stops (that server answers for it now), but the copy
+    /// taken back meanwhile if there is one: stops, resumes and reads act on the job that will run, not on the run
+    /// being thrown away.
+    /// </summary>
+    public Job? Get(string id)
+    {
+        lock (_gate) return Live(id);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: see <see cref="Get(string)"/>.</summary>
+    private Job? Live(string id) =>
+        _readopted.TryGetValue(id, out var back) ? back
+        : _released.ContainsKey(id) ? null
+        : _jobs.GetValueOrDefault(id);
 
     /// <summary>A job was submitted (Lua's OnJobSubmitted). Handlers must be quick and must not throw: they run on the submitter's path.</summary>
     public event Action<Job>? JobSubmitted;
@@ -218,10 +264,14 @@ public sealed partial class JobEngine : BackgroundService
     /// <summary>A job if <paramref name="viewer"/> may see it (else null, as if it did not exist).</summary>
     public Job? Get(string id, ClaimsPrincipal? viewer) => Get(id) is { } job && IsVisibleTo(job, viewer) ? job : null;
 
-    public IReadOnlyList<Job> List() => _jobs.Values.OrderByDescending(j => j.CreationTime).ToList();
+    /// <summary>This server's jobs, newest first, as <see cref="Get(string)"/> shows each.</summary>
+    public IReadOnlyList<Job> List()
+    {
+        lock (_gate) return _jobs.Keys.Select(Live).OfType<Job>().OrderByDescending(j => j.CreationTime).ToList();
+    }
 
     /// <summary>The jobs <paramref name="viewer"/> may see, newest first.</summary>
-    public IReadOnlyList<Job> List(ClaimsPrincipal? viewer) => _jobs.Values.Where(j => IsVisibleTo(j, viewer)).OrderByDescending(j => j.CreationTime).ToList();
+    public IReadOnlyList<Job> List(ClaimsPrincipal? viewer) => List().Where(j => IsVisibleTo(j, viewer)).ToList();
 
     /// <summary>
     /// A job and what it produced (an archive of patient data) belong to its owner: administrators see every job,
@@ -312,11 +362,11 @@ public sealed partial class JobEngine : BackgroundService
         lock (_gate)
         {
             // Under the gate: a worker cannot take the job, nor Resubmit revive it, between the check and the removal.
-            if (!job.IsFinished || !_jobs.TryRemove(id, out _)) return false;
+            // Nor while a released run of it stops: its end decides what stays (see RunAsync).
+            if (!job.IsFinished || _released.ContainsKey(id) || !_jobs.TryRemove(id, out _)) return false;
         }
         // The saved job and its outputs (an archive is "{id}.zip"); a save still in flight has finished under _saveGate.
-        lock (_saveGate)
-            foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+        DeleteFiles(id);
         Removed?.Invoke(id);
         _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = id, Details = $"{job.Type} job of {job.User ?? "the server"} deleted from the history" });
         return true;
@@ -466,21 +516,29 @@ public sealed partial class JobEngine : BackgroundService
         finally
         {
             bool released;
-            Job? again = null;
             lock (_gate)
             {
                 _running.TryRemove(job.Id, out _);
                 _stopReason.TryRemove(job.Id, out _); // a stop that came too late to matter must not hit a later run
-                released = _released.TryRemove(job.Id, out _);
-                if (released && !_readopted.TryRemove(job.Id, out again)) _jobs.TryRemove(job.Id, out _);
-                else if (again is not null) _jobs[job.Id] = again;
+                released = _released.ContainsKey(job.Id);
             }
             if (released)
             {
-                LogReleased(_logger, job.Id, job.Type);
+                // The files first, while this run's copy still holds the job's place (Running: no worker takes it) and
+                // the job is still released: a copy taken back meanwhile is not in the queue yet, so no run of it can
+                // have written an output (an archive's "{id}.zip.part") that this would delete.
                 DeleteFiles(job.Id);
-                if (again is not null)
+                Job? again;
+                lock (_gate)
                 {
+                    _released.TryRemove(job.Id, out _);
+                    if (_readopted.TryRemove(job.Id, out again)) _jobs[job.Id] = again;
+                    else _jobs.TryRemove(job.Id, out _);
+                }
+                if (again is null) LogReleased(_logger, job.Id, job.Type);
+                else
+                {
+                    LogReadopted(_logger, job.Id, job.Type);
                     Save(again);
                     _wake.Release();
                 }
@@ -500,6 +558,9 @@ public sealed partial class JobEngine : BackgroundService
 
     [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) was taken over by another server while it ran here: stopped and forgotten")]
     private static partial void LogReleased(ILogger logger, string id, string type);
+
+    [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) was taken over by another server while it ran here, then taken back: its run stopped, it runs again from its start")]
+    private static partial void LogReadopted(ILogger logger, string id, string type);
 
     [LoggerMessage(LogLevel.Warning, "Job {Id} ({Type}) failed on attempt {Attempt}: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string id, string type, int attempt, string reason);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
@@ -17,23 +18,41 @@ public sealed partial class SharedJobLeases
         return rows.Select(Read).Where(r => r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
     }
 
-    public async Task<Job?> FindAsync(string id, CancellationToken ct)
+    public async Task<JobRow?> FindAsync(string id, CancellationToken ct)
     {
         if (!membership.IsShared) return null;
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
-        return await db.GlobalProperties.AsNoTracking().Where(p => p.Name == name).Select(p => p.Value).FirstOrDefaultAsync(ct) is { } value
-            ? Read(value).Job
-            : null;
+        if (await db.GlobalProperties.AsNoTracking().Where(p => p.Name == name).Select(p => p.Value).FirstOrDefaultAsync(ct) is not { } value) return null;
+        var (owner, job) = Read(value);
+        return job is null || owner.Length == 0 || owner == Me ? null : new JobRow(job, owner);
     }
 
-    public async Task RequestAsync(string id, string operation, string? user, CancellationToken ct)
+    public async Task<bool> RequestAsync(JobRow job, JobRequest request, CancellationToken ct)
     {
+        // A finished job is taken over by nobody: if its owner is not running, no server would ever apply the request.
+        // An unfinished one is the leader's once its owner has been gone for the grace, requests included.
+        if (job.Job.IsFinished)
+        {
+            try
+            {
+                if (!(await membership.OthersRunningAsync([job.Owner], ct)).Contains(job.Owner)) return false;
+            }
+            catch (InvalidOperationException) when (!membership.HasSession) { return false; }
+        }
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var name = RequestPrefix + id;
-        var value = new JsonObject { ["Operation"] = operation, ["User"] = user }.ToJsonString();
+        var name = RequestPrefix + job.Job.Id;
+        var value = new JsonObject
+        {
+            ["Operation"] = request.Operation,
+            ["User"] = request.User,
+            ["Address"] = request.Address,
+            ["Server"] = Me,
+            ["At"] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+            ["Nonce"] = Guid.NewGuid().ToString("N"),
+        }.ToJsonString();
         // The latest request wins (as the latest call would on the owner's own REST).
-        if (await db.GlobalProperties.Where(p => p.Name == name).ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, value), ct) == 1) return;
+        if (await db.GlobalProperties.Where(p => p.Name == name).ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, value), ct) == 1) return true;
         db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = value });
         try { await db.SaveChangesAsync(ct); }
         catch (DbUpdateException ex) when (IndexDatabase.IsConcurrencyConflict(ex))
@@ -41,44 +60,92 @@ public sealed partial class SharedJobLeases
             // Another server's request came in between: this one replaces it.
             await db.GlobalProperties.Where(p => p.Name == name).ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, value), ct);
         }
+        return true;
     }
 
     /// <summary>
     /// Applies the requests other servers left for this server's jobs, as its own REST would (the requesting server
-    /// checked who may), and removes each once applied; a request newer than the one read stays for the next pass.
-    /// Requests for jobs of other servers are theirs (or their adopter's) to apply.
+    /// checked who may). A request is for the server its job's row names, and only while its engine owns the job:
+    /// not while a run of it released to another server is still stopping here (a stop applied to that run would be
+    /// lost). Each is claimed (deleted, if still the value read) before it is applied, so that it is applied once at
+    /// most, by one server, even if a delete fails or two servers see it. Requests no server will ever apply go too:
+    /// for a job that left its owner's history (its row without a job), or that its owner no longer has.
     /// </summary>
     private async Task ApplyRequestsAsync(JobEngine engine, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(RequestPrefix)).ToListAsync(ct);
-        foreach (var row in rows)
+        var requests = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(RequestPrefix)).ToListAsync(ct);
+        if (requests.Count == 0) return;
+        var names = requests.Select(r => Prefix + r.Name[RequestPrefix.Length..]).ToList();
+        var jobs = (await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name)).ToListAsync(ct))
+            .ToDictionary(p => p.Name[Prefix.Length..], p => Read(p.Value), StringComparer.Ordinal);
+        // The leader also drops requests for finished jobs of servers that are not running (nobody takes those over).
+        var finishedElsewhere = jobs.Values.Where(j => j.Owner.Length > 0 && j.Owner != Me && j.Job is { IsFinished: true }).Select(j => j.Owner).ToHashSet(StringComparer.Ordinal);
+        var running = membership.IsLeader && finishedElsewhere.Count > 0 ? await membership.OthersRunningAsync(finishedElsewhere, ct) : finishedElsewhere;
+        foreach (var row in requests)
         {
             var id = row.Name[RequestPrefix.Length..];
-            if (engine.Get(id) is null) continue;
-            string? operation = null, user = null;
-            try
+            var known = jobs.TryGetValue(id, out var job);
+            var mine = known && job.Owner == Me;
+            var dead = !known || job.Job is null || (mine && engine.Get(id) is null)
+                || (job.Job.IsFinished && !mine && !running.Contains(job.Owner));
+            if (!dead && !(mine && engine.Owns(id))) continue; // another server's to apply (or this one's, once its run here has stopped)
+            if (await db.GlobalProperties.Where(p => p.Name == row.Name && p.Value == row.Value).ExecuteDeleteAsync(ct) != 1) continue;
+            var request = ParseRequest(row.Value);
+            if (dead)
             {
-                var node = JsonNode.Parse(row.Value);
-                (operation, user) = (node?["Operation"]?.GetValue<string>(), node?["User"]?.GetValue<string>());
+                LogRequestDropped(logger, request.Operation, id, request.Server ?? "?");
+                continue;
             }
-            catch (Exception ex) when (ex is JsonException or InvalidOperationException) { }
-            using (AuditActor.Enter(new AuditActor(user, null, AuditSources.Rest)))
+            try { Apply(engine, id, request); }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                var done = operation switch
-                {
-                    JobOperations.Cancel => engine.Cancel(id),
-                    JobOperations.Pause => engine.Pause(id),
-                    JobOperations.Resume => engine.Resume(id),
-                    JobOperations.Resubmit => engine.Resubmit(id),
-                    _ => false,
-                };
-                LogRequestApplied(logger, operation ?? "?", id, user ?? "the server", done);
+                LogRequestFailed(logger, request.Operation, id, ex.Message);
             }
-            await db.GlobalProperties.Where(p => p.Name == row.Name && p.Value == row.Value).ExecuteDeleteAsync(ct);
         }
     }
 
-    [LoggerMessage(LogLevel.Information, "Applied a request from another server to {Operation} job {Id} (for {User}): {Done}")]
-    private static partial void LogRequestApplied(ILogger logger, string operation, string id, string user, bool done);
+    private void Apply(JobEngine engine, string id, JobRequest request)
+    {
+        // Under the requesting user's name and address: what the owner's engine records (a JobCanceled) is theirs.
+        using var actor = AuditActor.Enter(new AuditActor(request.User, request.Address, AuditSources.Rest));
+        var done = request.Operation switch
+        {
+            JobOperations.Cancel => engine.Cancel(id),
+            JobOperations.Pause => engine.Pause(id),
+            JobOperations.Resume => engine.Resume(id),
+            JobOperations.Resubmit => engine.Resubmit(id),
+            _ => false,
+        };
+        var at = request.At?.ToString("O", CultureInfo.InvariantCulture) ?? "?";
+        audit.Record(new AuditEvent(AuditActions.JobRequest, done ? AuditOutcome.Success : AuditOutcome.MinorFailure)
+        {
+            ResourceLevel = "Job",
+            ResourceId = id,
+            Details = $"{request.Operation} asked through server {request.Server ?? "?"} at {at}: " +
+                (done ? "applied" : $"not applied, the job being {engine.Get(id)?.State.ToString() ?? "gone"}"),
+        });
+        LogRequestApplied(logger, request.Operation, id, request.User ?? "the server", request.Server ?? "?", done);
+    }
+
+    private static JobRequest ParseRequest(string value)
+    {
+        try
+        {
+            var node = JsonNode.Parse(value);
+            string? Text(string key) => node?[key]?.GetValue<string>();
+            return new JobRequest(Text("Operation") ?? "?", Text("User"), Text("Address"), Text("Server"),
+                DateTimeOffset.TryParse(Text("At"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) ? at : null);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return new JobRequest("?", null, null, null, null); }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Applied a request from server {Server} to {Operation} job {Id} (for {User}): {Done}")]
+    private static partial void LogRequestApplied(ILogger logger, string operation, string id, string user, string server, bool done);
+
+    [LoggerMessage(LogLevel.Warning, "A request from server {Server} to {Operation} job {Id} was dropped: the job left its history, or its owner no longer has it")]
+    private static partial void LogRequestDropped(ILogger logger, string operation, string id, string server);
+
+    [LoggerMessage(LogLevel.Warning, "A request to {Operation} job {Id} failed: {Reason}")]
+    private static partial void LogRequestFailed(ILogger logger, string operation, string id, string reason);
 }

@@ -24,15 +24,30 @@ public interface IJobLeases
     /// <summary>The other servers' jobs, as their owners last recorded them in the index.</summary>
     Task<IReadOnlyList<Job>> OthersAsync(CancellationToken ct);
 
-    /// <summary>One job as recorded in the index (whichever server owns it), or null.</summary>
-    Task<Job?> FindAsync(string id, CancellationToken ct);
+    /// <summary>
+    /// One job of another server's as recorded in the index, with that server, or null. Null too for a row naming this
+    /// server: its engine answers for its own jobs, and one it no longer has was deleted or trimmed here (the row's
+    /// update may still be queued).
+    /// </summary>
+    Task<JobRow?> FindAsync(string id, CancellationToken ct);
 
     /// <summary>
     /// Asks the server that owns a job to cancel, pause, resume or resubmit it (<see cref="JobOperations"/>): it applies the
-    /// request at its next pass (within <see cref="SharedJobLeases.AdoptionPeriod"/>), as its own REST would.
+    /// request at its next pass (within <see cref="SharedJobLeases.AdoptionPeriod"/>), as its own REST would. False,
+    /// leaving nothing, when no server would ever apply it: a finished job whose owner is not running (the leader takes
+    /// over unfinished jobs only), or this server cannot tell now (its index session is lost).
     /// </summary>
-    Task RequestAsync(string id, string operation, string? user, CancellationToken ct);
+    Task<bool> RequestAsync(JobRow job, JobRequest request, CancellationToken ct);
 }
+
+/// <summary>A job as its row in the shared index records it, and the server that owns it.</summary>
+public sealed record JobRow(Job Job, string Owner);
+
+/// <summary>
+/// What a server asks of another's job, and who asked: the user (as the requesting server's accounts name them), the
+/// client's address, the requesting server and when. The owner's audit trail records it all with what it did.
+/// </summary>
+public sealed record JobRequest(string Operation, string? User, string? Address, string? Server, DateTimeOffset? At);
 
 /// <summary>What one server may ask of another's job through the index.</summary>
 public static class JobOperations
@@ -55,11 +70,14 @@ public static class JobOperations
 /// one server: nothing to do.
 /// </summary>
 public sealed partial class SharedJobLeases(ClusterMembership membership, IDbContextFactory<IndexDbContext> contexts, TimeProvider time,
-    ILogger<SharedJobLeases> logger) : IJobLeases
+    ILogger<SharedJobLeases> logger, Audit.IAuditTrail audit) : IJobLeases
 {
     public const string Prefix = "Job:";
 
-    /// <summary>A request to a job's owner from another server: "JobRequest:{id}" = {"Operation", "User"}.</summary>
+    /// <summary>
+    /// A request to a job's owner from another server: "JobRequest:{id}" = {"Operation", "User", "Address", "Server",
+    /// "At", "Nonce"} (the nonce: two like requests in a row are two values, so that a claim is of one of them).
+    /// </summary>
     public const string RequestPrefix = "JobRequest:";
 
     public static readonly TimeSpan AdoptionPeriod = TimeSpan.FromSeconds(2);
@@ -148,9 +166,10 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 rows = await OwnersAsync(stoppingToken);
                 break;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            // An OperationCanceledException not of the server stopping is a failure like any other (a command timeout).
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                LogAdoptionFailed(logger, ex.Message);
+                LogForgetFailed(logger, ex.Message);
                 await Task.Delay(AdoptionPeriod, time, stoppingToken);
             }
         }
@@ -171,8 +190,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         {
             if (rows.TryGetValue(job.Id, out var owner) && owner.Length > 0 && owner != Me)
             {
-                LogMoved(logger, job.Id, owner);
                 engine.Release(job.Id);
+                LogMoved(logger, job.Id, owner); // after: its saved file is gone once this is said (a running job's, once its run stops)
             }
         }
     }
@@ -194,7 +213,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         try
         {
             var node = JsonNode.Parse(value);
-            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o.ToJsonString()) : null;
+            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o) : null;
             return (node?["Owner"]?.GetValue<string>() ?? "", job);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return ("", null); }
@@ -215,7 +234,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                         await WriteAsync(id, json, ct);
                         break;
                     }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
                     {
                         LogWriteFailed(logger, id, ex.Message);
                         await Task.Delay(AdoptionPeriod, time, ct);
@@ -261,25 +280,35 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
+                // Every failure below is logged and tried again next pass; an OperationCanceledException not of the
+                // server stopping (a command timeout) too: leaving the loop would hold the workers back for good.
                 if (_rejoined)
                 {
+                    // The owners are read only while the session is held, and the loss count with it: rows read without
+                    // the session could predate a takeover the leader commits before this server has its name back.
+                    // Cleared first: a rejoin after this read raises the flag again for the next pass.
                     _rejoined = false;
                     int losses;
-                    lock (_holdGate) losses = _losses;
-                    try
+                    bool session;
+                    lock (_holdGate) (losses, session) = (_losses, membership.HasSession);
+                    if (!session) _rejoined = true; // lost again already: tried again once it is back
+                    else
                     {
-                        ForgetTakenOver(engine, await OwnersAsync(ct));
-                        LetGo(losses);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        _rejoined = true;
-                        LogAdoptionFailed(logger, ex.Message);
+                        try
+                        {
+                            ForgetTakenOver(engine, await OwnersAsync(ct));
+                            LetGo(losses);
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                        {
+                            _rejoined = true;
+                            LogForgetFailed(logger, ex.Message);
+                        }
                     }
                 }
                 if (Hold is not null) continue;
                 try { await ApplyRequestsAsync(engine, ct); }
-                catch (Exception ex) when (ex is not OperationCanceledException) { LogAdoptionFailed(logger, ex.Message); }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested) { LogRequestsFailed(logger, ex.Message); }
                 if (!membership.IsLeader) continue;
                 if (membership.LeadershipTerm != _term)
                 {
@@ -289,7 +318,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                     _term = membership.LeadershipTerm;
                 }
                 try { await AdoptAsync(engine, ct); }
-                catch (Exception ex) when (ex is not OperationCanceledException) { LogAdoptionFailed(logger, ex.Message); }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested) { LogAdoptionFailed(logger, ex.Message); }
             }
         }
         catch (OperationCanceledException) { }
@@ -342,4 +371,10 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
 
     [LoggerMessage(LogLevel.Warning, "Could not look for jobs to take over: {Reason}")]
     private static partial void LogAdoptionFailed(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Could not read which jobs other servers took over (no job starts here until it can): {Reason}")]
+    private static partial void LogForgetFailed(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "Could not apply the requests other servers left for this server's jobs: {Reason}")]
+    private static partial void LogRequestsFailed(ILogger logger, string reason);
 }
