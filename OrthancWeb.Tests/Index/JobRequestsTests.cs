@@ -10,6 +10,7 @@ using OrthancWeb.Audit;
 using OrthancWeb.Hosting;
 using OrthancWeb.Index;
 using OrthancWeb.Jobs;
+using static OrthancWeb.Tests.Infrastructure.Poll;
 using OrthancWeb.Security;
 using OrthancWeb.Storage;
 using Xunit.Abstractions;
@@ -71,16 +72,6 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             NullLogger<JobEngine>.Instance, trail, leases);
         await engine.StartAsync(CancellationToken.None);
         return new Server(membership, leases, engine, trail, name);
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within 20 s: {what}");
-            await Task.Delay(50);
-        }
     }
 
     [Fact]

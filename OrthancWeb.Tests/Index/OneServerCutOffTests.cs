@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Npgsql;
 using OrthancWeb.Tests.Infrastructure;
+using static OrthancWeb.Tests.Infrastructure.Poll;
 using OrthancWeb.Tests.Server;
 using Xunit.Abstractions;
 
@@ -36,35 +37,6 @@ public sealed class OneServerCutOffFixture : SeveralServersFixture
 /// </summary>
 public sealed class OneServerCutOffTests(OneServerCutOffFixture fx, ITestOutputHelper output) : IClassFixture<OneServerCutOffFixture>
 {
-    private static async Task Until(Func<Task<bool>> condition, string what, int seconds)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {seconds} s: {what}");
-            await Task.Delay(100);
-        }
-    }
-
-    private bool Logged(int server, string text) => fx.Servers[server].Log.Contains(text, StringComparison.Ordinal);
-
-    private int FailedAttempts(int server, string job) =>
-        fx.Servers[server].Log.Split('\n').Count(l => l.Contains($"Job {job} (", StringComparison.Ordinal) && l.Contains("failed on attempt", StringComparison.Ordinal));
-
-    private async Task<HttpStatusCode> ReadyAsync(int server) => (await fx.Clients[server].GetAsync("/health/ready")).StatusCode;
-
-    private async Task<string> StateAsync(int server, string job) => (await Rest.GetJsonAsync(fx.Clients[server], $"/jobs/{job}"))["State"]!.GetValue<string>();
-
-    /// <summary>Who owns a job, as its row in the shared index says.</summary>
-    private async Task<string?> OwnerAsync(string job)
-    {
-        await using var connection = new NpgsqlConnection(fx.Database + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT \"Value\" FROM \"GlobalProperties\" WHERE \"Name\" = @name", connection);
-        command.Parameters.AddWithValue("name", OrthancWeb.Jobs.SharedJobLeases.Prefix + job);
-        return await command.ExecuteScalarAsync() is string value ? System.Text.Json.Nodes.JsonNode.Parse(value)?["Owner"]?.GetValue<string>() : null;
-    }
-
     [Fact]
     public async Task A_server_cut_off_alone_starts_no_job_its_job_runs_once_on_the_leader_and_back_it_forgets_the_job()
     {
@@ -80,8 +52,8 @@ public sealed class OneServerCutOffTests(OneServerCutOffFixture fx, ITestOutputH
         var study = GeneratedInstances.Series("CUTOFF-JOB", uid, 1)[0].StudyId;
         var job = (await Rest.PostJsonAsync(fx.Clients[1], "/modalities/dest/store",
             new { Resources = new[] { study }, Asynchronous = true, Retries = 100, RetryDelay = 1 }))["ID"]!.GetValue<string>();
-        await Until(async () => await StateAsync(1, job) == "Retry", "the job waiting to retry", 30);
-        await Until(async () => await OwnerAsync(job) == names[1], "the job's row naming server 1", 10);
+        await Until(async () => await fx.JobStateAsync(1, job) == "Retry", "the job waiting to retry", 30);
+        await Until(async () => await fx.JobOwnerAsync(job) == names[1], "the job's row naming server 1", 10);
 
         var received = Path.Combine(fx.Root, "cut-dest");
         var attempts = 0;
@@ -90,26 +62,26 @@ public sealed class OneServerCutOffTests(OneServerCutOffFixture fx, ITestOutputH
         try
         {
             // Server 1 holds its workers and is not ready; server 0 goes on storing as if nothing happened.
-            await Until(() => Task.FromResult(Logged(1, "no job starts here")), "server 1 holding its jobs", 15);
-            await Until(async () => await StateAsync(1, job) != "Running", "an attempt under way ended", 10);
-            attempts = FailedAttempts(1, job);
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyAsync(1));
-            Assert.Equal(HttpStatusCode.OK, await ReadyAsync(0));
+            await Until(() => Task.FromResult(fx.Logged(1, "no job starts here")), "server 1 holding its jobs", 15);
+            await Until(async () => await fx.JobStateAsync(1, job) != "Running", "an attempt under way ended", 10);
+            attempts = fx.FailedAttempts(1, job);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await fx.ReadyAsync(1));
+            Assert.Equal(HttpStatusCode.OK, await fx.ReadyAsync(0));
             var meanwhile = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "cut-meanwhile"), GeneratedInstances.Series("CUTOFF-MEANWHILE", "1.2.826.0.1.3680043.10.9202", 3));
             Assert.Equal(3, (await StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[0], meanwhile)).Acknowledged.Count);
 
             // Gone for the grace: the leader (server 0, the one left) takes the job over and, once its destination
             // listens, runs it to its end. Server 1 tried nothing all along.
-            await Until(() => Task.FromResult(Logged(0, $"Taking over job {job}")), "server 0 taking the job over", 60);
+            await Until(() => Task.FromResult(fx.Logged(0, $"Taking over job {job}")), "server 0 taking the job over", 60);
             output.WriteLine($"taken over {cut.Elapsed.TotalSeconds:F1} s after the cut");
-            Assert.Equal(names[0], await OwnerAsync(job));
+            Assert.Equal(names[0], await fx.JobOwnerAsync(job));
             await using (var dest = new StorescpPeers())
             {
                 await dest.StartAsync(SeveralServersFixture.DestAet, fx.DestPort, received);
-                await Until(async () => await StateAsync(0, job) == "Success", "the job done on server 0", 30);
+                await Until(async () => await fx.JobStateAsync(0, job) == "Success", "the job done on server 0", 30);
             }
             Assert.Equal(3, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count());
-            Assert.Equal(attempts, FailedAttempts(1, job));
+            Assert.Equal(attempts, fx.FailedAttempts(1, job));
         }
         catch
         {
@@ -123,16 +95,16 @@ public sealed class OneServerCutOffTests(OneServerCutOffFixture fx, ITestOutputH
         }
 
         // Back: server 1 rejoins, forgets the job the leader ran, and only then lets its workers start jobs again.
-        await Until(() => Task.FromResult(Logged(1, $"Job {job} was taken over by")), "server 1 forgetting the job", 30);
-        await Until(() => Task.FromResult(Logged(1, "jobs may start again")), "server 1 starting jobs again", 30);
-        await Until(async () => await ReadyAsync(1) == HttpStatusCode.OK, "server 1 ready", 30);
+        await Until(() => Task.FromResult(fx.Logged(1, $"Job {job} was taken over by")), "server 1 forgetting the job", 30);
+        await Until(() => Task.FromResult(fx.Logged(1, "jobs may start again")), "server 1 starting jobs again", 30);
+        await Until(async () => await fx.ReadyAsync(1) == HttpStatusCode.OK, "server 1 ready", 30);
         // Its workers run again (a new job of its own is tried, and fails: the destination no longer listens), and the
         // old job, long due had it still been here, is not tried: the leader's run was its only one.
         var probe = (await Rest.PostJsonAsync(fx.Clients[1], "/modalities/dest/store",
             new { Resources = new[] { study }, Asynchronous = true }))["ID"]!.GetValue<string>();
-        await Until(async () => await StateAsync(1, probe) == "Failure", "a new job tried on server 1", 30);
-        Assert.Equal(attempts, FailedAttempts(1, job));
-        Assert.Equal("Success", await StateAsync(1, job)); // answered from the index: the leader's run
-        Assert.Equal(names[0], await OwnerAsync(job));
+        await Until(async () => await fx.JobStateAsync(1, probe) == "Failure", "a new job tried on server 1", 30);
+        Assert.Equal(attempts, fx.FailedAttempts(1, job));
+        Assert.Equal("Success", await fx.JobStateAsync(1, job)); // answered from the index: the leader's run
+        Assert.Equal(names[0], await fx.JobOwnerAsync(job));
     }
 }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Npgsql;
 using OrthancWeb.Tests.Infrastructure;
+using static OrthancWeb.Tests.Infrastructure.Poll;
 using OrthancWeb.Tests.Server;
 using Xunit.Abstractions;
 
@@ -30,23 +31,11 @@ public sealed class PostgresRestartFixture : SeveralServersFixture
 
 public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputHelper output) : IClassFixture<PostgresRestartFixture>
 {
-    private static async Task Until(Func<Task<bool>> condition, string what, int seconds)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {seconds} s: {what}");
-            await Task.Delay(100);
-        }
-    }
-
     private Task<StorescuSender> SendAsync(int server, IEnumerable<string> files) =>
         StorescuSender.SendAsync(SeveralServersFixture.ScuAet, SeveralServersFixture.Aet, fx.DicomPorts[server], files);
 
     private async Task<long> InstancesAsync(int server) =>
         long.Parse((await Rest.GetJsonAsync(fx.Clients[server], "/statistics"))["CountInstances"]!.ToString(), CultureInfo.InvariantCulture);
-
-    private async Task<HttpStatusCode> ReadyAsync(int server) => (await fx.Clients[server].GetAsync("/health/ready")).StatusCode;
 
     /// <summary>Whether each server's identity lock is held in the index's database now (as the servers read it: pg_locks).</summary>
     private async Task<bool> IdentityLocksHeldAsync(IEnumerable<long> keys)
@@ -65,22 +54,6 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
         }
         catch (NpgsqlException) { return false; }
     }
-
-    /// <summary>The attempts of a job a server has logged as failed ("Job {id} ({type}) failed on attempt {n}").</summary>
-    private int FailedAttempts(int server, string job) =>
-        fx.Servers[server].Log.Split('\n').Count(l => l.Contains($"Job {job} (", StringComparison.Ordinal) && l.Contains("failed on attempt", StringComparison.Ordinal));
-
-    /// <summary>Who owns a job, as its row in the shared index says.</summary>
-    private async Task<string?> OwnerAsync(string job)
-    {
-        await using var connection = new NpgsqlConnection(fx.Database + ";Pooling=false");
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT \"Value\" FROM \"GlobalProperties\" WHERE \"Name\" = @name", connection);
-        command.Parameters.AddWithValue("name", OrthancWeb.Jobs.SharedJobLeases.Prefix + job);
-        return await command.ExecuteScalarAsync() is string value ? System.Text.Json.Nodes.JsonNode.Parse(value)?["Owner"]?.GetValue<string>() : null;
-    }
-
-    private async Task<string> StateAsync(int server, string job) => (await Rest.GetJsonAsync(fx.Clients[server], $"/jobs/{job}"))["State"]!.GetValue<string>();
 
     /// <summary>A call during the outage: it must fail, not hang.</summary>
     private static async Task<(HttpStatusCode Status, string Body, TimeSpan Took)> TimedAsync(Func<Task<HttpResponseMessage>> call)
@@ -136,16 +109,16 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             output.WriteLine($"REST read during the outage: {(int)read.Status} in {read.Took.TotalMilliseconds:F0} ms");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, read.Status);
             Assert.True(read.Took < TimeSpan.FromSeconds(10), $"a read took {read.Took} during the outage");
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyAsync(0));
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, await ReadyAsync(1));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await fx.ReadyAsync(0));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, await fx.ReadyAsync(1));
             // Without its session server 0 starts no job: the job waiting to retry every second is not tried again
             // until the session is back (the leader could have taken it over meanwhile). An attempt that had started
             // before the loss may still end: counted a second after the hold began, then again at the outage's end.
             await Until(() => Task.FromResult(fx.Servers[0].Log.Contains("no job starts here", StringComparison.Ordinal)), "server 0 holding its jobs", 10);
             // Its own jobs answer from memory meanwhile: once the job is not Running, no attempt is under way, and none starts.
-            await Until(async () => await StateAsync(0, job) != "Running", "a running attempt ended", 10);
+            await Until(async () => await fx.JobStateAsync(0, job) != "Running", "a running attempt ended", 10);
             var held = Stopwatch.StartNew();
-            var attemptsHeld = FailedAttempts(0, job);
+            var attemptsHeld = fx.FailedAttempts(0, job);
             var duringFiles = GeneratedInstances.WriteFiles(Path.Combine(fx.Root, "during"), GeneratedInstances.Series("RESTART-DURING", "1.2.826.0.1.3680043.10.9109", 3));
             var during = await SendAsync(1, duringFiles);
             output.WriteLine(during.Output.Split('\n').LastOrDefault(l => l.Contains("Store Response", StringComparison.Ordinal)));
@@ -157,8 +130,8 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
 
             // Long enough for several retries (one a second) had the workers not been held.
             await Until(() => Task.FromResult(held.Elapsed > TimeSpan.FromSeconds(5)), "five seconds held", 10);
-            Assert.Equal(attemptsHeld, FailedAttempts(0, job));
-            Assert.Equal("Retry", await StateAsync(0, job)); // its own jobs answer from memory meanwhile
+            Assert.Equal(attemptsHeld, fx.FailedAttempts(0, job));
+            Assert.Equal("Retry", await fx.JobStateAsync(0, job)); // its own jobs answer from memory meanwhile
             output.WriteLine($"the job was tried {attemptsHeld} time(s) before the hold, none in {held.Elapsed.TotalSeconds:F1} s held");
 
             Mark("outage checked");
@@ -167,7 +140,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             await Task.Run(pg.StartServer);
             var back = Stopwatch.StartNew();
             await Until(async () => await IdentityLocksHeldAsync(keys), "both identity locks held again", 20);
-            await Until(async () => await ReadyAsync(0) == HttpStatusCode.OK && await ReadyAsync(1) == HttpStatusCode.OK, "both servers ready", 20);
+            await Until(async () => await fx.ReadyAsync(0) == HttpStatusCode.OK && await fx.ReadyAsync(1) == HttpStatusCode.OK, "both servers ready", 20);
             await Until(async () => (await fx.LeadersAsync()).Count == 1, "one leader", 20);
             output.WriteLine($"outage {outage.ElapsedMilliseconds - back.ElapsedMilliseconds} ms; rejoined, ready and led {back.ElapsedMilliseconds} ms after PostgreSQL was back");
             Assert.True(back.Elapsed < TimeSpan.FromSeconds(10), $"took {back.Elapsed} to rejoin");
@@ -222,9 +195,9 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
             Assert.Equal(3, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count());
             // Run once, by server 0 alone: its row still names it, neither server took it over, and server 1 answers
             // for it from that row.
-            Assert.Equal(names[0], await OwnerAsync(job));
+            Assert.Equal(names[0], await fx.JobOwnerAsync(job));
             for (var i = 0; i < 2; i++) Assert.DoesNotContain($"Taking over job {job}", fx.Servers[i].Log, StringComparison.Ordinal);
-            await Until(async () => await StateAsync(1, job) == "Success", "server 1 answering the job's end", 10);
+            await Until(async () => await fx.JobStateAsync(1, job) == "Success", "server 1 answering the job's end", 10);
             Mark("job done");
         }
         catch
@@ -250,7 +223,7 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
         Assert.True((await fx.Clients[0].PostAsync("/instances", new ByteArrayContent(instance.Bytes))).IsSuccessStatusCode);
         var job = (await Rest.PostJsonAsync(fx.Clients[0], "/modalities/dest/store",
             new { Resources = new[] { instance.StudyId }, Asynchronous = true, Retries = 1000, RetryDelay = 1 }))["ID"]!.GetValue<string>();
-        await Until(async () => await StateAsync(0, job) == "Retry", "the job retrying on server 0", 30);
+        await Until(async () => await fx.JobStateAsync(0, job) == "Retry", "the job retrying on server 0", 30);
 
         // Server 1 lists it and answers for it as server 0 does (from the row server 0 keeps in the index).
         await Until(async () => Rest.Ids(await Rest.GetJsonAsync(fx.Clients[1], "/jobs")).Contains(job), "the job listed by server 1", 10);
@@ -266,8 +239,8 @@ public sealed class PostgresRestartTests(PostgresRestartFixture fx, ITestOutputH
         {
             var answer = await fx.Clients[1].PostAsync($"/jobs/{job}/{operation}", JsonContent.Create(new { }));
             Assert.True(answer.IsSuccessStatusCode, $"{operation}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
-            await Until(async () => reached(await StateAsync(0, job)), $"{operation} applied on server 0", 15);
-            await Until(async () => reached(await StateAsync(1, job)), $"{operation} seen from server 1", 10);
+            await Until(async () => reached(await fx.JobStateAsync(0, job)), $"{operation} applied on server 0", 15);
+            await Until(async () => reached(await fx.JobStateAsync(1, job)), $"{operation} seen from server 1", 10);
         }
         await Act("pause", s => s == "Paused");
         await Act("resume", s => s != "Paused");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using OrthancWeb.Tests.Infrastructure;
+using static OrthancWeb.Tests.Infrastructure.Poll;
 using OrthancWeb.Tests.Server;
 using Xunit.Abstractions;
 
@@ -82,6 +83,27 @@ public class SeveralServersFixture : IAsyncLifetime
         return leaders;
     }
 
+    /// <summary>Whether server <paramref name="i"/> has written this to its log.</summary>
+    public bool Logged(int i, string text) => Servers[i].Log.Contains(text, StringComparison.Ordinal);
+
+    /// <summary>The attempts of a job a server has logged as failed ("Job {id} ({type}) failed on attempt {n}").</summary>
+    public int FailedAttempts(int i, string job) =>
+        Servers[i].Log.Split('\n').Count(l => l.Contains($"Job {job} (", StringComparison.Ordinal) && l.Contains("failed on attempt", StringComparison.Ordinal));
+
+    public async Task<System.Net.HttpStatusCode> ReadyAsync(int i) => (await Clients[i].GetAsync("/health/ready")).StatusCode;
+
+    public async Task<string> JobStateAsync(int i, string job) => (await Rest.GetJsonAsync(Clients[i], $"/jobs/{job}"))["State"]!.GetValue<string>();
+
+    /// <summary>Who owns a job, as its row in the shared index says.</summary>
+    public async Task<string?> JobOwnerAsync(string job)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Database + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT \"Value\" FROM \"GlobalProperties\" WHERE \"Name\" = @name", connection);
+        command.Parameters.AddWithValue("name", OrthancWeb.Jobs.SharedJobLeases.Prefix + job);
+        return await command.ExecuteScalarAsync() is string value ? JsonNode.Parse(value)?["Owner"]?.GetValue<string>() : null;
+    }
+
     /// <summary>Stored files in the shared folder (partial and temporary files apart) and their total size.</summary>
     public (int Files, long Bytes) StoredFiles()
     {
@@ -124,16 +146,6 @@ public sealed class SeveralServersTests(SeveralServersFixture fx, ITestOutputHel
             all.AddRange(page["Changes"]!.AsArray().Select(c => c!));
             since = page["Last"]!.GetValue<long>();
             if (page["Done"]!.GetValue<bool>()) return all;
-        }
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string what, int seconds = 90)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within {seconds} s: {what}");
-            await Task.Delay(100);
         }
     }
 

@@ -189,18 +189,29 @@ public sealed class JobEngineTests : IDisposable
         Assert.Null(NewEngine(handler, new QuickHandler()).Get(job.Id));
     }
 
-    [Fact]
-    public async Task A_job_taken_back_while_its_released_run_still_unwinds_runs_again_once_that_run_has_ended()
+    /// <summary>A job of a handler slow to stop, running, then released to another server (its run here still unwinding).</summary>
+    private async Task<(JobEngine Engine, SlowToStopHandler Handler, Job Job)> ReleasedWhileItRunsAsync()
     {
-        // Released to the server that took it over while this one was cut off; that server dies too, and this one, now
-        // leading, takes the job back before its own run here has stopped.
         var handler = new SlowToStopHandler();
         var engine = NewEngine(handler);
         await engine.StartAsync(CancellationToken.None);
         var job = engine.Submit("SlowToStop", [], user: "tester");
         await WaitAsync(job, () => handler.Runs == 1);
         engine.Release(job.Id);
-        var back = JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Running", job.User }))!;
+        return (engine, handler, job);
+    }
+
+    /// <summary>The job as a shared index's row records it while it runs: what a server taking it back adopts.</summary>
+    private static Job CopyAsRecorded(Job job) =>
+        JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Running", job.User }))!;
+
+    [Fact]
+    public async Task A_job_taken_back_while_its_released_run_still_unwinds_runs_again_once_that_run_has_ended()
+    {
+        // Released to the server that took it over while this one was cut off; that server dies too, and this one, now
+        // leading, takes the job back before its own run here has stopped.
+        var (engine, handler, job) = await ReleasedWhileItRunsAsync();
+        var back = CopyAsRecorded(job);
         Assert.True(engine.Adopt(back));
 
         // The released run ends without a final state and is not the one kept: the adopted copy runs from its start.
@@ -218,19 +229,14 @@ public sealed class JobEngineTests : IDisposable
     {
         // Its run here ignores the cancel for a while (a send finishing its file): meanwhile the job is its new owner's,
         // and a cancel applied to this dying copy would be lost while answered as done.
-        var handler = new SlowToStopHandler();
-        var engine = NewEngine(handler);
-        await engine.StartAsync(CancellationToken.None);
-        var job = engine.Submit("SlowToStop", [], user: "tester");
-        await WaitAsync(job, () => handler.Runs == 1);
-        engine.Release(job.Id);
+        var (engine, handler, job) = await ReleasedWhileItRunsAsync();
         Assert.Null(engine.Get(job.Id)); // so JobsView falls back to the index's row, and the request goes to its owner
         Assert.False(engine.Owns(job.Id)); // so a request row for the job is left to its owner
         Assert.DoesNotContain(engine.List(), j => j.Id == job.Id);
         Assert.False(engine.Cancel(job.Id));
 
         // Taken back before that run has stopped: a cancel now is of the copy that will run, and holds once the old run ends.
-        var back = JobEngine.Parse(System.Text.Json.JsonSerializer.Serialize(new { job.Id, job.Type, State = "Running", job.User }))!;
+        var back = CopyAsRecorded(job);
         Assert.True(engine.Adopt(back));
         Assert.True(engine.Owns(job.Id));
         Assert.Same(back, engine.Get(job.Id));
