@@ -192,23 +192,25 @@ static class ScaleBenchmark
             .AddIndex(config, paths).AddExplorer().BuildServiceProvider();
         var explorer = services.GetRequiredService<ExplorerService>();
         var all = new StudySearch();
-        var deep = (Math.Min(DeepPage, (int)((made.Studies + PageSize - 1) / PageSize)) - 1) * PageSize;
-        var deepPatients = (Math.Min(DeepPage, (int)((made.Patients + PageSize - 1) / PageSize)) - 1) * PageSize;
+        // Page 1000, or on a smaller index its last full page: a page of 25 rows like the first one, since a page's cost
+        // is mostly its rows' summaries (the last page of the 10k index has 17 studies and 18 patients).
+        var deep = (Math.Min(DeepPage, (int)(made.Studies / PageSize)) - 1) * PageSize;
+        var deepPatients = (Math.Min(DeepPage, (int)(made.Patients / PageSize)) - 1) * PageSize;
         // A deep page is read two ways: jumped to (the pages' remembered keys forgotten first, so OFFSET walks to it, as
         // a first jump does; the counts stay) and reached from the page before it (a seek from that page's last key).
         var queries = services.GetRequiredService<IndexQueries>();
         Task Forget() { queries.ForgetPagePositions(); return Task.CompletedTask; }
         Func<Task> After(Func<Task> previous) => async () => { await Forget(); await previous(); };
         cases.Add(new("studies grid, first page, by date", async () => (await explorer.SearchStudiesAsync(all, "StudyDate", true, 0, PageSize)).Rows.Count));
-        cases.Add(new($"studies grid, page {DeepPage} (or last), by date, jumped to", async () => (await explorer.SearchStudiesAsync(all, "StudyDate", true, deep, PageSize)).Rows.Count, Forget));
-        cases.Add(new($"studies grid, page {DeepPage} (or last), by date, from the page before", async () => (await explorer.SearchStudiesAsync(all, "StudyDate", true, deep, PageSize)).Rows.Count,
+        cases.Add(new($"studies grid, page {DeepPage} (or last full), by date, jumped to", async () => (await explorer.SearchStudiesAsync(all, "StudyDate", true, deep, PageSize)).Rows.Count, Forget));
+        cases.Add(new($"studies grid, page {DeepPage} (or last full), by date, from the page before", async () => (await explorer.SearchStudiesAsync(all, "StudyDate", true, deep, PageSize)).Rows.Count,
             After(() => explorer.SearchStudiesAsync(all, "StudyDate", true, deep - PageSize, PageSize))));
         cases.Add(new("studies grid, first page, by patient name", async () => (await explorer.SearchStudiesAsync(all, "PatientName", false, 0, PageSize)).Rows.Count));
-        cases.Add(new($"studies grid, page {DeepPage} (or last), by patient name, jumped to", async () => (await explorer.SearchStudiesAsync(all, "PatientName", false, deep, PageSize)).Rows.Count, Forget));
-        cases.Add(new($"studies grid, page {DeepPage} (or last), by patient name, from the page before", async () => (await explorer.SearchStudiesAsync(all, "PatientName", false, deep, PageSize)).Rows.Count,
+        cases.Add(new($"studies grid, page {DeepPage} (or last full), by patient name, jumped to", async () => (await explorer.SearchStudiesAsync(all, "PatientName", false, deep, PageSize)).Rows.Count, Forget));
+        cases.Add(new($"studies grid, page {DeepPage} (or last full), by patient name, from the page before", async () => (await explorer.SearchStudiesAsync(all, "PatientName", false, deep, PageSize)).Rows.Count,
             After(() => explorer.SearchStudiesAsync(all, "PatientName", false, deep - PageSize, PageSize))));
         cases.Add(new("patients grid, first page, by name", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, 0, PageSize)).Rows.Count));
-        cases.Add(new($"patients grid, page {DeepPage} (or last), by name, jumped to", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, deepPatients, PageSize)).Rows.Count, Forget));
+        cases.Add(new($"patients grid, page {DeepPage} (or last full), by name, jumped to", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, deepPatients, PageSize)).Rows.Count, Forget));
 
         return new Column(label, server, services, cases);
     }
