@@ -211,6 +211,8 @@ static class ScaleBenchmark
             After(() => explorer.SearchStudiesAsync(all, "PatientName", false, deep - PageSize, PageSize))));
         cases.Add(new("patients grid, first page, by name", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, 0, PageSize)).Rows.Count));
         cases.Add(new($"patients grid, page {DeepPage} (or last full), by name, jumped to", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, deepPatients, PageSize)).Rows.Count, Forget));
+        cases.Add(new($"patients grid, page {DeepPage} (or last full), by name, from the page before", async () => (await explorer.SearchPatientsAsync("", "", "PatientName", false, deepPatients, PageSize)).Rows.Count,
+            After(() => explorer.SearchPatientsAsync("", "", "PatientName", false, deepPatients - PageSize, PageSize))));
 
         return new Column(label, server, services, cases);
     }
