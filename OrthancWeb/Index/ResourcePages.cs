@@ -297,8 +297,9 @@ public sealed partial class IndexQueries
         if (request.Descending)
         {
             // Tagged rows first, then the untagged ones, which only the last pages reach.
-            ids.AddRange(await KeyedRunAsync(keyed, positions, true, skip, take, ct));
-            if (ids.Count < take && await UntaggedCountAsync() is var untaggedCount and > 0)
+            var untaggedCount = await UntaggedCountAsync();
+            ids.AddRange(await KeyedRunAsync(keyed, positions, true, skip, take, total - untaggedCount, ct));
+            if (ids.Count < take && untaggedCount > 0)
             {
                 var into = ids.Count > 0 ? 0 : skip - (total - untaggedCount);
                 ids.AddRange(await untaggedInOrder.Skip(Math.Max(0, into)).Take(take - ids.Count).ToListAsync(ct));
@@ -309,7 +310,7 @@ public sealed partial class IndexQueries
             var untaggedCount = await UntaggedCountAsync();
             if (skip < untaggedCount) ids.AddRange(await untaggedInOrder.Skip(skip).Take(Math.Min(take, untaggedCount - skip)).ToListAsync(ct));
             if (ids.Count < take)
-                ids.AddRange(await KeyedRunAsync(keyed, positions, false, Math.Max(0, skip - untaggedCount), take - ids.Count, ct));
+                ids.AddRange(await KeyedRunAsync(keyed, positions, false, Math.Max(0, skip - untaggedCount), take - ids.Count, total - untaggedCount, ct));
         }
         return (total, ids);
     }
@@ -322,16 +323,26 @@ public sealed partial class IndexQueries
     /// first and last rows of every page served are remembered for the list's state (<see cref="PagePositions"/>), and a
     /// page is read from the nearest one, forwards from a key at or before it (the next page, or the same page again)
     /// or backwards from a key at or after it (the previous page), whichever skips fewer entries than OFFSET would. A
-    /// first jump deep into a list is still an OFFSET walk.
+    /// first jump deep into a list is an OFFSET walk from whichever end of the run is nearer (<paramref name="count"/>
+    /// rows, as counted for the list's state): the last pages cost what the first ones do, the middle one the most.
     /// </summary>
-    private static async Task<List<long>> KeyedRunAsync(IQueryable<SortKey> keyed, PagePositions positions, bool descending, int skip, int take, CancellationToken ct)
+    private static async Task<List<long>> KeyedRunAsync(IQueryable<SortKey> keyed, PagePositions positions, bool descending, int skip, int take, int count, CancellationToken ct)
     {
         var last = skip + take - 1;
         var (walk, before, after) = (skip, positions.AtOrBefore(skip), positions.AtOrAfter(last));
         var forwards = before is { } b ? skip - b.Offset : int.MaxValue;
         var backwards = after is { } a ? a.Offset - last : int.MaxValue;
+        // Entries after the page in the run: walked from its end, in the opposite order, when that is the shortest way.
+        var fromEnd = last < count ? count - 1 - last : int.MaxValue;
         List<SortKey> rows;
-        if (backwards < forwards && backwards < walk)
+        if (fromEnd < forwards && fromEnd < backwards && fromEnd < walk)
+        {
+            rows = await InOrder(keyed, !descending).Skip(fromEnd).Take(take).ToListAsync(ct);
+            rows.Reverse();
+            // Fewer rows than asked: the run is not as long as counted (a write racing this read); nothing remembered.
+            if (rows.Count < take) return rows.Select(r => r.Id).ToList();
+        }
+        else if (backwards < forwards && backwards < walk)
         {
             // From the key at or after the page, in the opposite order: the page's rows come out last row first.
             rows = await InOrder(From(keyed, after!.Value.Key, !descending), !descending).Skip(backwards).Take(take).ToListAsync(ct);
