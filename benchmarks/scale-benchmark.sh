@@ -3,8 +3,9 @@
 # straight into its tables (no files; `generate-index`), our server (Release build) started on it with
 # StartupCheckAllFiles off (the generated files do not exist), then, warm, median of 31 runs: /tools/find at study
 # level by patient name (wildcard, exact), PatientID, a 7-day StudyDate range and AccessionNumber; C-FIND at study level
-# (our SCU, a new association each time); the studies grid's first page and page 1000 sorted by date and by name and the
-# patients grid (through ExplorerService, the service the Blazor pages call); /statistics; /changes?since=.
+# (our SCU, a new association each time); the studies grid's first page and page 1000 sorted by date and by name (page
+# 1000 both jumped to, an OFFSET walk, and reached from page 999, a seek from its last key) and the patients grid
+# (through ExplorerService, the service the Blazor pages call); /statistics; /changes?since=.
 # Prints one table, a column per index. Targets: each at 1M within 2x of its 10k figure, study lookups under 20 ms.
 #   apt-get install -y postgresql
 #   benchmarks/scale-benchmark.sh [sizes, default 10000,1000000]      (as root: PostgreSQL runs as the 'postgres' user)

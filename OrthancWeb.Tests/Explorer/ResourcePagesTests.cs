@@ -31,18 +31,30 @@ public abstract class ResourcePagesTests(string provider) : IAsyncLifetime
 
     private static string? Tag(Resource r, DicomTag tag) => r.Tags.FirstOrDefault(t => t.Tag == (int)tag.Value)?.Value;
 
-    /// <summary>Reads every page in turn (and one past the end), checking the total on each.</summary>
+    /// <summary>
+    /// Reads every page in turn (and one past the end), checking the total on each, and returns the rows in that order.
+    /// Pages are read as people page: a jump into the middle first (an OFFSET walk), then forwards and backwards, then
+    /// jumps to pages that do not start on a page boundary. Every way must give the same rows as the forward walk:
+    /// the lists seek from the keys of pages served before (<c>IndexQueries.KeyedRunAsync</c>).
+    /// </summary>
     private static async Task<List<string>> AllPagesAsync(int pageSize, int expectedTotal, Func<int, int, Task<(int Total, IEnumerable<string> Ids)>> page)
     {
-        var all = new List<string>();
-        for (var skip = 0; skip <= expectedTotal; skip += pageSize)
+        async Task<List<string>> PageAsync(int skip)
         {
             var (total, ids) = await page(skip, pageSize);
             Assert.Equal(expectedTotal, total);
             var list = ids.ToList();
             Assert.Equal(Math.Min(pageSize, Math.Max(0, expectedTotal - skip)), list.Count);
-            all.AddRange(list);
+            return list;
         }
+        var middle = await PageAsync(expectedTotal / 2);
+        var all = new List<string>();
+        for (var skip = 0; skip <= expectedTotal; skip += pageSize) all.AddRange(await PageAsync(skip));
+        List<string> Slice(int skip) => all.Skip(skip).Take(pageSize).ToList();
+        Assert.Equal(Slice(expectedTotal / 2), middle);
+        for (var skip = (expectedTotal - 1) / pageSize * pageSize; skip >= 0; skip -= pageSize) Assert.Equal(Slice(skip), await PageAsync(skip));
+        foreach (var skip in new[] { 1, expectedTotal - 1, expectedTotal / 3, 2, expectedTotal / 2 + 1, expectedTotal - pageSize - 1 }.Where(s => s >= 0))
+            Assert.Equal(Slice(skip), await PageAsync(skip));
         return all;
     }
 
@@ -351,6 +363,31 @@ public abstract class ResourcePagesTests(string provider) : IAsyncLifetime
         var changed = await PageAsync();
         Assert.Equal(4, changed.Total);
         Assert.Equal(first.Counts, changed.Counts);
+    }
+
+    [Fact]
+    public async Task A_study_arriving_between_two_pages_moves_the_next_pages_as_an_offset_walk_would()
+    {
+        // Dates in steps of two days and one undated study: the newcomer lands between rows of the third page.
+        var studies = new List<Resource>();
+        for (var s = 0; s < 12; s++)
+            studies.Add(_index.Study(_index.Patient(T(DicomTags.PatientName, $"MOVING^{s}")), s == 5 ? [] : [T(DicomTags.StudyDate, $"202001{10 + 2 * s:D2}")]));
+        await _index.SaveAsync();
+        async Task<List<string>> PageAsync(bool descending, int skip) =>
+            (await _index.Explorer.SearchStudiesAsync(new StudySearch(), "StudyDate", descending, skip, 3)).Rows.Select(r => r.Id).ToList();
+        List<string> ExpectedPage(bool descending, int skip) =>
+            Expected(studies.Select(s => (s, Tag(s, DicomTags.StudyDate), s.Id)), descending).Skip(skip).Take(3).ToList();
+
+        foreach (var descending in new[] { true, false })
+        {
+            // Pages 1 to 3 served, their keys remembered; then a study arrives before the next page's rows.
+            for (var skip = 0; skip < 9; skip += 3) Assert.Equal(ExpectedPage(descending, skip), await PageAsync(descending, skip));
+            var newest = studies.Count;
+            studies.Add(_index.Study(_index.Patient(T(DicomTags.PatientName, $"MOVING^{newest}")), T(DicomTags.StudyDate, descending ? "20200131" : "20200113")));
+            await _index.SaveAsync();
+            // Forwards, backwards and the same page again: the rows as they are now, none repeated, none lost.
+            foreach (var skip in new[] { 9, 6, 3, 6, 12 }) Assert.Equal(ExpectedPage(descending, skip), await PageAsync(descending, skip));
+        }
     }
 
     [Fact]

@@ -95,14 +95,18 @@ public abstract class StudySortKeysTests(string provider) : IAsyncLifetime
                     .Concat(studies.Where(s => KeyOf(s.Patient) is not null).OrderBy(s => KeyOf(s.Patient), StringComparer.Ordinal).ThenBy(s => s.Patient).ThenBy(s => s.Id))
                     .Select(s => s.PublicId).ToList();
                 if (descending) ascending.Reverse();
-                var shown = new List<string>();
-                for (var skip = 0; skip < studies.Count; skip += 4)
+                async Task<List<string>> PageAsync(int skip)
                 {
                     var (total, rows) = await _index.Explorer.SearchStudiesAsync(new StudySearch(), column, descending, skip, 4);
                     Assert.Equal(studies.Count, total);
-                    shown.AddRange(rows.Select(r => r.Id));
+                    return rows.Select(r => r.Id).ToList();
                 }
+                // Forwards, backwards (seeks from the keys of the pages served) and a jump off the page boundaries.
+                var shown = new List<string>();
+                for (var skip = 0; skip < studies.Count; skip += 4) shown.AddRange(await PageAsync(skip));
                 Assert.Equal(ascending, shown);
+                for (var skip = (studies.Count - 1) / 4 * 4; skip >= 0; skip -= 4) Assert.Equal(ascending.Skip(skip).Take(4), await PageAsync(skip));
+                foreach (var skip in new[] { 3, 1, studies.Count - 2 }) Assert.Equal(ascending.Skip(skip).Take(4), await PageAsync(skip));
             }
     }
 }
