@@ -52,23 +52,15 @@ public sealed class JobsController(JobEngine jobs, JobsView view) : ControllerBa
     public async Task<IActionResult> Act(string id, string operation, CancellationToken ct)
     {
         // Someone else's job is as unknown to a user as a job that never was.
-        if (await view.GetAsync(id, User, ct) is not { } found) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
-        var outcome = found.Owner is { } owner
-            ? await view.RequestAsync(found.Job, owner, operation, ct) // another server's: its owner applies it within seconds
-            : operation switch
-            {
-                "cancel" => jobs.Cancel(id),
-                "pause" => jobs.Pause(id),
-                "resume" => jobs.Resume(id),
-                _ => jobs.Resubmit(id),
-            } ? JobRequestOutcome.Left : JobRequestOutcome.NotAllowed;
+        if (await view.ActAsync(id, operation, User, ct) is not { } acted) return ApiJson.Error(HttpContext, 404, $"Unknown job: {id}");
+        var (outcome, job, owner) = acted;
         return outcome switch
         {
             JobRequestOutcome.Left => Ok(new JsonObject()),
             // Only its owner can act on it, and it is not running: 503, as for the index out of reach; try again later.
             JobRequestOutcome.OwnerAway => ApiJson.Error(HttpContext, 503,
-                $"Job {id} belongs to server {found.Owner}, which is not running (or this server cannot tell now): only it can {operation} the job"),
-            _ => ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {(jobs.Get(id) ?? found.Job).State}"),
+                $"Job {id} belongs to server {owner}, which is not running (or this server cannot tell now): only it can {operation} the job"),
+            _ => ApiJson.Error(HttpContext, 400, $"Cannot {operation} job {id} in state {job.State}"),
         };
     }
 }

@@ -34,6 +34,26 @@ public sealed class JobsView(JobEngine engine, IJobLeases leases, IAuditTrail au
     }
 
     /// <summary>
+    /// Cancels, pauses, resumes or resubmits a job <paramref name="viewer"/> may see (<see cref="JobOperations"/>): this
+    /// server's at once, another server's by a request to its owner. Null when the job is unknown to the viewer. REST and
+    /// the jobs page both act through here. Returns the job as it stands now (this server's live copy, or the row).
+    /// </summary>
+    public async Task<(JobRequestOutcome Outcome, Job Job, string? Owner)?> ActAsync(string id, string operation, ClaimsPrincipal? viewer, CancellationToken ct)
+    {
+        if (await GetAsync(id, viewer, ct) is not { } found) return null;
+        var outcome = found.Owner is { } owner
+            ? await RequestAsync(found.Job, owner, operation, ct)
+            : operation switch
+            {
+                JobOperations.Cancel => engine.Cancel(id),
+                JobOperations.Pause => engine.Pause(id),
+                JobOperations.Resume => engine.Resume(id),
+                _ => engine.Resubmit(id),
+            } ? JobRequestOutcome.Left : JobRequestOutcome.NotAllowed;
+        return (outcome, engine.Get(id) ?? found.Job, found.Owner);
+    }
+
+    /// <summary>
     /// Cancels, pauses, resumes or resubmits another server's job, as <see cref="JobEngine.Cancel"/>, <see cref="JobEngine.Pause"/>
     /// <see cref="JobEngine.Resume"/> and <see cref="JobEngine.Resubmit"/> would on its own server (the same checks of who may, and of its state as last
     /// recorded), by leaving its owner a request; the request is in this server's audit trail too.
