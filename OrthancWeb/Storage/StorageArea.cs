@@ -295,19 +295,10 @@ public sealed class StorageArea : IDisposable
     /// </summary>
     public IEnumerable<string> EnumerateUuids(IReadOnlySet<string>? liveTags = null)
     {
-        foreach (var l1 in Directory.EnumerateDirectories(_root))
+        foreach (var entry in EnumerateEntries())
         {
-            if (Path.GetFileName(l1).Length != 2) continue;
-            foreach (var l2 in Directory.EnumerateDirectories(l1))
-                foreach (var f in Directory.EnumerateFiles(l2))
-                {
-                    var name = Path.GetFileName(f);
-                    if (name.EndsWith(PartialSuffix, StringComparison.Ordinal))
-                    {
-                        if (!IsLive(PartialTag(name), liveTags)) File.Delete(f);
-                    }
-                    else if (Guid.TryParse(name, out _)) yield return name;
-                }
+            if (!entry.IsPartial) yield return entry.Name;
+            else if (!IsLive(entry.PartialTag, liveTags)) File.Delete(entry.Path);
         }
     }
 
@@ -315,8 +306,8 @@ public sealed class StorageArea : IDisposable
     public sealed record StorageEntry(string Path, string Name, bool IsPartial, string? PartialTag);
 
     /// <summary>
-    /// The stored and partial files under the storage area, deleting nothing: for the sweep that runs beside stores
-    /// (<see cref="EnumerateUuids"/> is the start-up's, which clears partial files on the way).
+    /// The stored and partial files under the storage area, deleting nothing: the sweep that runs beside stores reads
+    /// them as they are (<see cref="EnumerateUuids"/>, the start-up's, clears partial files on the way).
     /// </summary>
     public IEnumerable<StorageEntry> EnumerateEntries()
     {
