@@ -14,8 +14,10 @@ public sealed partial class SharedJobLeases
     {
         if (!membership.IsShared) return [];
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).Select(p => p.Value).ToListAsync(ct);
-        return rows.Select(Read).Where(r => r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
+        // Neither this server's rows nor tombstones leave the database (see JobLeases.Rows.cs): a list that read every
+        // row grew with every job the archive ever ran.
+        var rows = await OtherJobRows(db).Select(p => p.Value).ToListAsync(ct);
+        return rows.Select(Read).Where(r => r.Owner.Length > 0 && r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
     }
 
     public async Task<JobRow?> FindAsync(string id, CancellationToken ct)
@@ -24,7 +26,7 @@ public sealed partial class SharedJobLeases
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
         if (await db.GlobalProperties.AsNoTracking().Where(p => p.Name == name).Select(p => p.Value).FirstOrDefaultAsync(ct) is not { } value) return null;
-        var (owner, job) = Read(value);
+        var (owner, job, _) = Read(value);
         return job is null || owner.Length == 0 || owner == Me ? null : new JobRow(job, owner);
     }
 
