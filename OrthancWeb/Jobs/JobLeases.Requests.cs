@@ -71,7 +71,8 @@ public sealed partial class SharedJobLeases
     /// not while a run of it released to another server is still stopping here (a stop applied to that run would be
     /// lost). Each is claimed (deleted, if still the value read) before it is applied, so that it is applied once at
     /// most, by one server, even if a delete fails or two servers see it. Requests no server will ever apply go too:
-    /// for a job that left its owner's history (its row without a job), or that its owner no longer has.
+    /// for a job that left its owner's history (its row without a job, or no row once pruned: JobLeases.Rows.cs), or
+    /// that its owner no longer has.
     /// </summary>
     private async Task ApplyRequestsAsync(JobEngine engine, CancellationToken ct)
     {
