@@ -227,24 +227,26 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
                 await Task.Delay(50, CancellationToken.None);
             }
         }, CancellationToken.None);
-        var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), leasesTime: clock);
-        // A leads: the harness's own membership, which led (and follows a fake clock), has its session ended under it.
-        await using (var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false"))
-        {
-            await admin.OpenAsync();
-            await using var kill = new NpgsqlCommand(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
-                "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
-            kill.Parameters.AddWithValue("key", 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
-            Assert.True(await kill.ExecuteScalarAsync() is true, "no leader session found to end");
-        }
-        await Until(() => Task.FromResult(a.Membership.IsLeader), "A leading", seconds: 10);
-        output.WriteLine($"A leads after {watch.Elapsed.TotalSeconds:F1} s");
-        var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
-        var c = "jobs-c-" + suffix;
-        Server? cServer = null;
+        var started = new List<Server>(); // stopped at the end, whatever happens
         try
         {
+            var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), leasesTime: clock);
+            started.Add(a);
+            // A leads: the harness's own membership, which led (and follows a fake clock), has its session ended under it.
+            await using (var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false"))
+            {
+                await admin.OpenAsync();
+                await using var kill = new NpgsqlCommand(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+                    "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
+                kill.Parameters.AddWithValue("key", 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
+                Assert.True(await kill.ExecuteScalarAsync() is true, "no leader session found to end");
+            }
+            await Until(() => Task.FromResult(a.Membership.IsLeader), "A leading", seconds: 10);
+            output.WriteLine($"A leads after {watch.Elapsed.TotalSeconds:F1} s");
+            var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
+            started.Add(b);
+            var c = "jobs-c-" + suffix;
             async Task<JsonNode?> RowAsync(string id)
             {
                 await using var db = harness.Db();
@@ -293,9 +295,14 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             var tombstone = (await RowAsync(x))!;
             Assert.Equal(b.Name, tombstone["Owner"]!.GetValue<string>());
             Assert.Equal([c], tombstone["Was"]!.AsArray().Select(w => w!.GetValue<string>()));
-            // ...and goes once C, back, says it has none.
-            cServer = await StartAsync(harness, c, new Quick());
-            await Until(async () => await RowAsync(x) is null, "X's row gone once C has no copy", seconds: 10);
+            // ...and goes once C, back with its copy (saved before B took the job over), has forgotten it and said so.
+            var cJobs = Directory.CreateDirectory(Path.Combine(harness.Folder, c, "jobs")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(cJobs, x + ".json"), $$"""{"Id":"{{x}}","Type":"Quick","State":"Running"}""");
+            var cServer = await StartAsync(harness, c, new Quick());
+            started.Add(cServer);
+            await Until(async () => await RowAsync(x) is null, "X's row gone once C has forgotten its copy", seconds: 10);
+            Assert.False(cServer.Engine.Holds(x));
+            Assert.Empty(Directory.EnumerateFiles(cJobs));
             Assert.NotNull(await RowAsync(y3));
 
             output.WriteLine($"pruned on B and C after {watch.Elapsed.TotalSeconds:F1} s");
@@ -311,12 +318,11 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         {
             await ticking.CancelAsync();
             await ticker;
-            foreach (var server in new[] { a, b, cServer })
-                if (server is not null)
-                {
-                    foreach (var line in server.Log.All) output.WriteLine($"{server.Name}: {line}");
-                    await StopAsync(server);
-                }
+            foreach (var server in started)
+            {
+                foreach (var line in server.Log.All) output.WriteLine($"{server.Name}: {line}");
+                await StopAsync(server);
+            }
         }
     }
 
