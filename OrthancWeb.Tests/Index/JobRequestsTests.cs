@@ -3,8 +3,10 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using OrthancWeb.Audit;
 using OrthancWeb.Hosting;
@@ -58,20 +60,39 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         public void Record(AuditEvent auditEvent) => Events.Enqueue((auditEvent, AuditActor.Current));
     }
 
-    private sealed record Server(ClusterMembership Membership, SharedJobLeases Leases, JobEngine Engine, Trail Trail, string Name);
+    /// <summary>What a server's leases logged: shown when a test fails.</summary>
+    private sealed class Lines : ILogger<SharedJobLeases>
+    {
+        public readonly ConcurrentQueue<string> All = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            All.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
 
-    private static async Task<Server> StartAsync(IndexHarness harness, string name, IJobHandler handler)
+    private sealed record Server(ClusterMembership Membership, SharedJobLeases Leases, JobEngine Engine, Trail Trail, string Name, Lines Log);
+
+    /// <summary>Done at once.</summary>
+    private sealed class Quick : IJobHandler
+    {
+        public string Type => "Quick";
+        public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
+    }
+
+    /// <param name="leasesTime">The clock of the server's leases (their passes, the grace before a takeover).</param>
+    private static async Task<Server> StartAsync(IndexHarness harness, string name, IJobHandler handler, int history = 100, TimeProvider? leasesTime = null)
     {
         var membership = new ClusterMembership(harness.Get<IOptions<StorageOptions>>().Value, new ServerIdentity(name), TimeProvider.System,
             NullLogger<ClusterMembership>.Instance);
         await membership.JoinAsync(CancellationToken.None);
         var trail = new Trail();
-        var leases = new SharedJobLeases(membership, harness.Get<IDbContextFactory<IndexDbContext>>(), TimeProvider.System, NullLogger<SharedJobLeases>.Instance, trail);
+        var log = new Lines();
+        var leases = new SharedJobLeases(membership, harness.Get<IDbContextFactory<IndexDbContext>>(), leasesTime ?? TimeProvider.System, log, trail);
         var folder = Directory.CreateDirectory(Path.Combine(harness.Folder, name)).FullName;
-        var engine = new JobEngine(new DataPaths(folder), [handler], Options.Create(new JobsOptions { ConcurrentJobs = 1 }), TimeProvider.System,
+        var engine = new JobEngine(new DataPaths(folder), [handler], Options.Create(new JobsOptions { ConcurrentJobs = 1, JobsHistorySize = history }), TimeProvider.System,
             NullLogger<JobEngine>.Instance, trail, leases);
         await engine.StartAsync(CancellationToken.None);
-        return new Server(membership, leases, engine, trail, name);
+        return new Server(membership, leases, engine, trail, name, log);
     }
 
     [Fact]
@@ -169,6 +190,139 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         {
             slow.Unwind.TrySetResult();
             foreach (var server in new[] { a, b }) await StopAsync(server);
+        }
+    }
+
+    private const int Dead = 5000;
+
+    [Fact]
+    public async Task Rows_of_jobs_gone_from_every_server_are_pruned_and_the_list_of_other_servers_jobs_reads_only_their_live_rows()
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await using var harness = await IndexHarness.StartAsync(IndexDatabase.PostgreSql);
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        await using (var db = harness.Db())
+        {
+            // A server gone for good, its history left: a finished job, and one recorded by an earlier version (no "Was").
+            foreach (var (id, was) in new[] { ("d-now", (JsonNode?)new JsonArray()), ("d-then", null) })
+            {
+                var row = new JsonObject { ["Owner"] = "jobs-d-" + suffix, ["Job"] = new JsonObject { ["Id"] = id + suffix, ["Type"] = "Quick", ["State"] = "Success" } };
+                if (was is not null) row["Was"] = was;
+                db.GlobalProperties.Add(new GlobalProperty { Name = SharedJobLeases.Prefix + id + suffix, Value = row.ToJsonString() });
+            }
+            await db.SaveChangesAsync();
+            // What an earlier version left on a busy archive: a row without its job for every job that ever left a history.
+            await db.Database.ExecuteSqlRawAsync(
+                """INSERT INTO "GlobalProperties" ("Name", "Value") SELECT {0} || md5(g::text), {1} FROM generate_series(1, {2}) g""",
+                SharedJobLeases.Prefix, $$"""{"Owner":"jobs-gone-{{suffix}}","Job":null}""", Dead);
+        }
+        // The leader's leases on a clock ten times as fast: D's absence lasts the grace (15 s) in 1.5 s.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var ticking = new CancellationTokenSource();
+        var ticker = Task.Run(async () =>
+        {
+            while (!ticking.IsCancellationRequested)
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(500));
+                await Task.Delay(50, CancellationToken.None);
+            }
+        }, CancellationToken.None);
+        var started = new List<Server>(); // stopped at the end, whatever happens
+        try
+        {
+            var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), leasesTime: clock);
+            started.Add(a);
+            // A leads: the harness's own membership, which led (and follows a fake clock), has its session ended under it.
+            await using (var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false"))
+            {
+                await admin.OpenAsync();
+                await using var kill = new NpgsqlCommand(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+                    "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
+                kill.Parameters.AddWithValue("key", 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
+                Assert.True(await kill.ExecuteScalarAsync() is true, "no leader session found to end");
+            }
+            await Until(() => Task.FromResult(a.Membership.IsLeader), "A leading", seconds: 10);
+            output.WriteLine($"A leads after {watch.Elapsed.TotalSeconds:F1} s");
+            var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
+            started.Add(b);
+            var c = "jobs-c-" + suffix;
+            async Task<JsonNode?> RowAsync(string id)
+            {
+                await using var db = harness.Db();
+                return await db.GlobalProperties.AsNoTracking().Where(p => p.Name == SharedJobLeases.Prefix + id).Select(p => p.Value).FirstOrDefaultAsync() is { } v ? JsonNode.Parse(v) : null;
+            }
+            async Task<string> RunOnBAsync()
+            {
+                var job = b.Engine.Submit("Quick", []);
+                await Until(async () => (await RowAsync(job.Id))?["Job"]?["State"]?.GetValue<string>() == "Success", "a job of B's done and recorded");
+                return job.Id;
+            }
+            // Two jobs of B's own; the second pushes the first out of B's history (one job kept).
+            var y1 = await RunOnBAsync();
+            var y2 = await RunOnBAsync();
+            // A job B took over from C (as the leader does, C being gone): its row says C may still have a copy.
+            var x = Guid.NewGuid().ToString("N");
+            await using (var db = harness.Db())
+            {
+                var copy = new JsonObject { ["Id"] = x, ["Type"] = "Quick", ["State"] = "Pending" };
+                db.GlobalProperties.Add(new GlobalProperty { Name = SharedJobLeases.Prefix + x, Value = new JsonObject { ["Owner"] = b.Name, ["Job"] = copy.DeepClone(), ["Was"] = new JsonArray(c) }.ToJsonString() });
+                await db.SaveChangesAsync();
+                Assert.True(b.Engine.Adopt(JobEngine.Parse(copy)!));
+            }
+            await Until(async () => (await RowAsync(x))?["Job"]?["State"]?.GetValue<string>() == "Success", "the job taken from C done on B");
+            var y3 = await RunOnBAsync(); // pushes X out of B's history
+
+            // A's list (GET /jobs): B's live job, none of the rows of jobs gone.
+            var view = new JobsView(a.Engine, a.Leases, a.Trail);
+            await Until(async () => (await RowAsync(x))?["Job"] is null, "X out of B's history");
+            var listed = (await view.ListAsync(null, CancellationToken.None)).Select(j => j.Id).ToList();
+            Assert.Equal([y3], listed.Where(id => !id.StartsWith("d-", StringComparison.Ordinal)));
+            var times = new List<double>();
+            for (var i = 0; i < 21; i++)
+            {
+                var one = System.Diagnostics.Stopwatch.StartNew();
+                await view.ListAsync(null, CancellationToken.None);
+                times.Add(one.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            output.WriteLine($"list of other servers' jobs over {Dead} dead rows: median {times[times.Count / 2]:F1} ms, min {times[0]:F1} ms, max {times[^1]:F1} ms");
+
+            // The rows of B's own jobs that left its history are gone: nobody else ever had them.
+            Assert.Null(await RowAsync(y1));
+            Assert.Null(await RowAsync(y2));
+            // X's stays, without its job, while C may have a copy to forget...
+            var tombstone = (await RowAsync(x))!;
+            Assert.Equal(b.Name, tombstone["Owner"]!.GetValue<string>());
+            Assert.Equal([c], tombstone["Was"]!.AsArray().Select(w => w!.GetValue<string>()));
+            // ...and goes once C, back with its copy (saved before B took the job over), has forgotten it and said so.
+            var cJobs = Directory.CreateDirectory(Path.Combine(harness.Folder, c, "jobs")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(cJobs, x + ".json"), $$"""{"Id":"{{x}}","Type":"Quick","State":"Running"}""");
+            var cServer = await StartAsync(harness, c, new Quick());
+            started.Add(cServer);
+            await Until(async () => await RowAsync(x) is null, "X's row gone once C has forgotten its copy", seconds: 10);
+            Assert.False(cServer.Engine.Holds(x));
+            Assert.Empty(Directory.EnumerateFiles(cJobs));
+            Assert.NotNull(await RowAsync(y3));
+
+            output.WriteLine($"pruned on B and C after {watch.Elapsed.TotalSeconds:F1} s");
+
+            // D's finished job goes too once D has been gone for the grace (the leader, A): D would write it again if
+            // it came back. The one an earlier version recorded stays: it may have been taken from a server still away.
+            await Until(async () => await RowAsync("d-now" + suffix) is null, "D's finished job's row pruned by the leader", seconds: 10);
+            Assert.NotNull(await RowAsync("d-then" + suffix));
+            Assert.Equal(new[] { y3, "d-then" + suffix }.Order(StringComparer.Ordinal), (await view.ListAsync(null, CancellationToken.None)).Select(j => j.Id).Order(StringComparer.Ordinal));
+            output.WriteLine($"done in {watch.Elapsed.TotalSeconds:F1} s");
+        }
+        finally
+        {
+            await ticking.CancelAsync();
+            await ticker;
+            foreach (var server in started)
+            {
+                foreach (var line in server.Log.All) output.WriteLine($"{server.Name}: {line}");
+                await StopAsync(server);
+            }
         }
     }
 

@@ -180,6 +180,18 @@ public sealed partial class JobEngine : BackgroundService
     }
 
     /// <summary>
+    /// Whether anything of a job is still here: the job (a released run still stopping included) or a file of it (one
+    /// that could not be deleted loads again at the next start). A server taken over says it no longer has a job only
+    /// once this is false (see JobLeases.cs): until then its row must stay, or the job would be revived here.
+    /// </summary>
+    public bool Holds(string id)
+    {
+        lock (_gate)
+            if (_jobs.ContainsKey(id) || _released.ContainsKey(id) || _readopted.ContainsKey(id)) return true;
+        lock (_saveGate) return Directory.EnumerateFiles(_folder, id + ".*").Any();
+    }
+
+    /// <summary>
     /// The job's files and outputs. A file that cannot be deleted (a reader holding it open, the folder read-only) is
     /// said in the log and left: it must not stop the release of a job, nor the worker that ran it. A file left behind
     /// loads at the next start and is forgotten again then (its row names its new owner).

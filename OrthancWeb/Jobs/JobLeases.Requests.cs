@@ -14,8 +14,10 @@ public sealed partial class SharedJobLeases
     {
         if (!membership.IsShared) return [];
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).Select(p => p.Value).ToListAsync(ct);
-        return rows.Select(Read).Where(r => r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
+        // Neither this server's rows nor tombstones leave the database (see JobLeases.Rows.cs): a list that read every
+        // row grew with every job the archive ever ran.
+        var rows = await OtherJobRows(db).Select(p => p.Value).ToListAsync(ct);
+        return rows.Select(Read).Where(r => r.Owner.Length > 0 && r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
     }
 
     public async Task<JobRow?> FindAsync(string id, CancellationToken ct)
@@ -24,7 +26,7 @@ public sealed partial class SharedJobLeases
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
         if (await db.GlobalProperties.AsNoTracking().Where(p => p.Name == name).Select(p => p.Value).FirstOrDefaultAsync(ct) is not { } value) return null;
-        var (owner, job) = Read(value);
+        var (owner, job, _) = Read(value);
         return job is null || owner.Length == 0 || owner == Me ? null : new JobRow(job, owner);
     }
 
@@ -69,7 +71,8 @@ public sealed partial class SharedJobLeases
     /// not while a run of it released to another server is still stopping here (a stop applied to that run would be
     /// lost). Each is claimed (deleted, if still the value read) before it is applied, so that it is applied once at
     /// most, by one server, even if a delete fails or two servers see it. Requests no server will ever apply go too:
-    /// for a job that left its owner's history (its row without a job), or that its owner no longer has.
+    /// for a job that left its owner's history (its row without a job, or no row once pruned: JobLeases.Rows.cs), or
+    /// that its owner no longer has.
     /// </summary>
     private async Task ApplyRequestsAsync(JobEngine engine, CancellationToken ct)
     {

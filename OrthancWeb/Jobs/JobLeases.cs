@@ -63,8 +63,10 @@ public static class JobOperations
 /// <see cref="AbsenceBeforeTakeover"/> (a server whose session was cut rejoins within that time) and takes them over
 /// (one that was running is run again from its start, as after a restart), holding the owner's lock while it rewrites
 /// the row, so that the owner cannot come back in between. A server that comes back forgets the jobs taken over
-/// meanwhile instead of running them a second time; a job that left a history stays as a row without its job, so that
-/// its first owner does not revive it either. From the moment a server loses its session until, back, it has forgotten
+/// meanwhile instead of running them a second time. A row also names the servers the job was taken from that may still
+/// have a copy of it ("Was"); a job that left its owner's history stays as a row without its job only until each of
+/// them has said it has none, so that none revives it, and its row goes then (JobLeases.Rows.cs: what is pruned, when,
+/// and why it is safe). From the moment a server loses its session until, back, it has forgotten
 /// those jobs, its workers start nothing (<see cref="Hold"/>). The rows also let any server list and answer for every
 /// job, and ask a job's owner to cancel, pause, resume or resubmit it (JobLeases.Requests.cs). On SQLite the index has
 /// one server: nothing to do.
@@ -163,7 +165,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         {
             try
             {
-                rows = await OwnersAsync(stoppingToken);
+                rows = await OwnersAsync(engine, stoppingToken);
                 break;
             }
             // An OperationCanceledException not of the server stopping is a failure like any other (a command timeout).
@@ -178,7 +180,22 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         engine.Removed += id => _writes.Writer.TryWrite((id, null));
         // Jobs saved before (a first start on a shared index, or saves this server could not write when it stopped).
         // Through the write loop, which retries, rather than here: a blip of the database at start-up must not stop the engine.
-        foreach (var job in engine.List()) _writes.Writer.TryWrite((job.Id, Serialize(job)));
+        Republish(engine);
+        // Jobs taken from this server earlier whose rows still wait for it to say it has nothing of them (it stopped
+        // before it could).
+        while (true)
+        {
+            try
+            {
+                foreach (var id in await FormerAsync(stoppingToken)) _forgotten.TryAdd(id, 0);
+                break;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                LogForgetFailed(logger, ex.Message);
+                await Task.Delay(AdoptionPeriod, time, stoppingToken);
+            }
+        }
         _ = Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None);
         _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
     }
@@ -191,32 +208,29 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             if (rows.TryGetValue(job.Id, out var owner) && owner.Length > 0 && owner != Me)
             {
                 engine.Release(job.Id);
+                _forgotten.TryAdd(job.Id, 0); // to say so in its row once nothing of it is left here (AcknowledgeAsync)
                 LogMoved(logger, job.Id, owner); // after: its saved file is gone once this is said (a running job's, once its run stops)
             }
         }
+    }
+
+    private void Republish(JobEngine engine)
+    {
+        foreach (var job in engine.List()) _writes.Writer.TryWrite((job.Id, Serialize(job)));
     }
 
     private static string Serialize(Job job) => JsonSerializer.Serialize(job, JobJson);
 
     private static readonly JsonSerializerOptions JobJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    private async Task<Dictionary<string, string>> OwnersAsync(CancellationToken ct)
+    /// <summary>The owners of the jobs this engine has, as their rows name them (the other rows are no concern of it).</summary>
+    private async Task<Dictionary<string, string>> OwnersAsync(JobEngine engine, CancellationToken ct)
     {
+        var names = engine.List().Select(j => Prefix + j.Id).ToList();
+        if (names.Count == 0) return [];
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).ToListAsync(ct);
+        var rows = await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name)).ToListAsync(ct);
         return rows.ToDictionary(r => r.Name[Prefix.Length..], r => Read(r.Value).Owner, StringComparer.Ordinal);
-    }
-
-    /// <summary>A row's owner and job (null once the job left a history, or when the row cannot be read).</summary>
-    private static (string Owner, Job? Job) Read(string value)
-    {
-        try
-        {
-            var node = JsonNode.Parse(value);
-            var job = node?["Job"] is JsonObject o ? JobEngine.Parse(o) : null;
-            return (node?["Owner"]?.GetValue<string>() ?? "", job);
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return ("", null); }
     }
 
     private async Task WriteLoopAsync(CancellationToken ct)
@@ -249,26 +263,38 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
-        var value = new JsonObject { ["Owner"] = Me, ["Job"] = json is null ? null : JsonNode.Parse(json) }.ToJsonString();
+        var job = json is null ? null : JsonNode.Parse(json);
         while (true)
         {
             var row = await db.GlobalProperties.AsNoTracking().FirstOrDefaultAsync(p => p.Name == name, ct);
             if (row is null)
             {
-                db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = value });
+                // No row: a job of this server's own (no other server ever had it, see PruneAsync), so nobody to keep a
+                // row for once it leaves the history.
+                if (job is null) return;
+                db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = Value(Me, job, []) });
                 await db.SaveChangesAsync(ct);
                 return;
             }
+            var read = Read(row.Value);
             // Taken over by the leader while this server had lost its session: the job is the other server's now, and
             // this server forgets it (see ForgetTakenOver) instead of writing its own state over the other's.
-            if (Read(row.Value).Owner is { Length: > 0 } owner && owner != Me)
+            if (read.Owner is { Length: > 0 } owner && owner != Me)
             {
                 LogNotWritten(logger, id, owner);
                 return;
             }
+            // The job left the history, and no server it was taken from may still have it: nothing is left to keep
+            // from being revived, and the row goes (see JobLeases.Rows.cs). Only the row read: a takeover or a former
+            // owner's word in between is seen on the next pass.
+            if (job is null && read.Was is { Count: 0 })
+            {
+                if (await db.GlobalProperties.Where(p => p.Name == name && p.Value == row.Value).ExecuteDeleteAsync(ct) == 1) return;
+                continue;
+            }
             // Only over the row read: a takeover in between wins, and is seen on the next pass.
             if (await db.GlobalProperties.Where(p => p.Name == name && p.Value == row.Value)
-                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, value), ct) == 1)
+                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, Value(Me, job, read.Was)), ct) == 1)
                 return;
         }
     }
@@ -296,7 +322,9 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                     {
                         try
                         {
-                            ForgetTakenOver(engine, await OwnersAsync(ct));
+                            ForgetTakenOver(engine, await OwnersAsync(engine, ct));
+                            // Rows of its finished jobs the leader pruned while it was away (see PruneAsync) are written again.
+                            Republish(engine);
                             LetGo(losses);
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -309,6 +337,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 if (Hold is not null) continue;
                 try { await ApplyRequestsAsync(engine, ct); }
                 catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested) { LogRequestsFailed(logger, ex.Message); }
+                try { await AcknowledgeAsync(engine, ct); }
+                catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested) { LogAcknowledgeFailed(logger, ex.Message); }
                 if (!membership.IsLeader) continue;
                 if (membership.LeadershipTerm != _term)
                 {
@@ -327,28 +357,39 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     private async Task AdoptAsync(JobEngine engine, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(Prefix)).ToListAsync(ct);
-        var unfinished = rows.Select(r => (r.Name, r.Value, Read: Read(r.Value)))
-            .Where(x => x.Read.Owner.Length > 0 && x.Read.Owner != Me && x.Read.Job is { IsFinished: false }).ToList();
-        var owners = unfinished.Select(x => x.Read.Owner).ToHashSet(StringComparer.Ordinal);
+        // Rows without a job (see OthersAsync) are no concern here: nothing to take over, and they go when the servers
+        // they wait for say so.
+        var rows = await OtherJobRows(db).ToListAsync(ct);
+        // Unfinished jobs to take over, and finished ones whose rows can go once their owner is gone (PruneAsync).
+        var candidates = rows.Select(r => (r.Name, r.Value, Read: Read(r.Value)))
+            .Where(x => x.Read.Owner.Length > 0 && x.Read.Owner != Me && x.Read.Job is { } job && (!job.IsFinished || x.Read.Was is { Count: 0 })).ToList();
+        var owners = candidates.Select(x => x.Read.Owner).ToHashSet(StringComparer.Ordinal);
         var running = owners.Count == 0 ? owners : await membership.OthersRunningAsync(owners, ct);
         var now = time.GetUtcNow();
         foreach (var owner in _absentSince.Keys.Where(o => !owners.Contains(o) || running.Contains(o)).ToList()) _absentSince.Remove(owner);
-        foreach (var (name, value, (owner, job)) in unfinished)
+        var pruned = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (name, value, (owner, job, was)) in candidates)
         {
-            if (running.Contains(owner)) continue;
+            if (job is null || running.Contains(owner)) continue;
             if (!_absentSince.TryGetValue(owner, out var since)) _absentSince[owner] = since = now;
             if (now - since < AbsenceBeforeTakeover) continue;
+            if (job.IsFinished)
+            {
+                if (await PruneAsync(db, owner, name, value, ct)) pruned[owner] = pruned.GetValueOrDefault(owner) + 1;
+                continue;
+            }
             // Under the owner's lock: it cannot rejoin between this rewrite and the job's start here. The row must
-            // still be the one read: another leader may have taken the job meanwhile.
+            // still be the one read: another leader may have taken the job meanwhile. The owner joins the servers the
+            // job was taken from: its copy must not be revived, so the row stays until it says it has none.
             var taken = await membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, async () =>
             {
-                var mine = new JsonObject { ["Owner"] = Me, ["Job"] = JsonNode.Parse(value)?["Job"]?.DeepClone() }.ToJsonString();
+                var mine = Value(Me, JsonNode.Parse(value)?["Job"]?.DeepClone(), was is null ? null : [.. was.Append(owner).Where(w => w != Me).Distinct(StringComparer.Ordinal)]);
                 return await db.GlobalProperties.Where(p => p.Name == name && p.Value == value)
                     .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, mine), ct) == 1;
             }, ct);
-            if (taken && engine.Adopt(job!)) LogAdopted(logger, job!.Id, job.Type, owner);
+            if (taken && engine.Adopt(job)) LogAdopted(logger, job.Id, job.Type, owner);
         }
+        foreach (var (owner, count) in pruned) LogPruned(logger, count, owner);
     }
 
     [LoggerMessage(LogLevel.Warning, "The index session is lost: no job starts here until it is back (jobs running go on)")]
@@ -374,6 +415,12 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
 
     [LoggerMessage(LogLevel.Warning, "Could not read which jobs other servers took over (no job starts here until it can): {Reason}")]
     private static partial void LogForgetFailed(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Information, "Removed the rows of {Count} finished jobs of {Owner}, gone: it writes them again if it comes back")]
+    private static partial void LogPruned(ILogger logger, int count, string owner);
+
+    [LoggerMessage(LogLevel.Warning, "Could not record in the index that jobs taken from this server are gone from it: {Reason}")]
+    private static partial void LogAcknowledgeFailed(ILogger logger, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Could not apply the requests other servers left for this server's jobs: {Reason}")]
     private static partial void LogRequestsFailed(ILogger logger, string reason);
