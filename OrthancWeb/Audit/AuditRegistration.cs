@@ -17,9 +17,7 @@ public static class AuditRegistration
             .Configure<IServiceProvider>((o, sp) => sp.GetService<IConfiguration>()?.GetSection(AuditOptions.Section).Bind(o))
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddDbContextFactory<AuditDbContext>((sp, o) =>
-            o.UseSqlite($"Data Source={DatabaseFile(sp.GetRequiredService<DataPaths>())};Default Timeout=60")
-                // The compiled model (Audit/CompiledModel, `dotnet ef dbcontext optimize`): not built at each start.
-                .UseModel(CompiledModel.AuditDbContextModel.Instance));
+            o.UseSqlite($"Data Source={DatabaseFile(sp.GetRequiredService<DataPaths>())};Default Timeout=60"));
         services.AddSingleton<AuditTrail>();
         services.AddSingleton<IAuditTrail>(sp => sp.GetRequiredService<AuditTrail>());
         services.AddSingleton<SyslogForwarder>();

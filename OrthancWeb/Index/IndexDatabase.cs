@@ -16,13 +16,7 @@ public static class IndexDatabase
 
     /// <summary>Configures <paramref name="options"/> for the provider the settings name.</summary>
     /// <param name="sqliteFile">The SQLite database file (used only by the SQLite provider).</param>
-    /// <param name="compiledModel">
-    /// Whether to use the provider's compiled model (<c>Index/CompiledModels</c>, made by <c>dotnet ef dbcontext
-    /// optimize</c>) rather than building the model from <see cref="IndexDbContext.OnModelCreating"/>: building it was
-    /// a quarter of the server's start-up CPU (issue 21). Off only where the model must be built from the code: when
-    /// migrations are scaffolded, and in the test that checks the compiled models still match the code.
-    /// </param>
-    public static void Configure(DbContextOptionsBuilder options, StorageOptions store, string sqliteFile, bool compiledModel = true)
+    public static void Configure(DbContextOptionsBuilder options, StorageOptions store, string sqliteFile)
     {
         switch (store.IndexProvider)
         {
@@ -32,14 +26,12 @@ public static class IndexDatabase
                 options.UseSqlite($"Data Source={sqliteFile};Default Timeout=60;Foreign Keys=True",
                     sqlite => sqlite.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
                 if (StorageArea.CanSyncFileSystem) options.AddInterceptors(new SqliteSynchronousInterceptor());
-                if (compiledModel) options.UseModel(CompiledModels.Sqlite.IndexDbContextModel.Instance);
                 break;
             case PostgreSql:
                 Validate(store);
                 // A list goes as one array parameter (= ANY(@ids)), however long.
                 options.UseNpgsql(store.IndexConnectionString,
                     npgsql => npgsql.UseParameterizedCollectionMode(ParameterTranslationMode.Parameter));
-                if (compiledModel) options.UseModel(CompiledModels.PostgreSql.IndexDbContextModel.Instance);
                 break;
             default:
                 throw new InvalidOperationException($"Unknown index provider '{store.IndexProvider}': use {Sqlite} or {PostgreSql}");

@@ -17,7 +17,7 @@ public sealed class IndexDbContextDesignFactory : IDesignTimeDbContextFactory<In
             ? new StorageOptions { IndexProvider = IndexDatabase.PostgreSql, IndexConnectionString = "Host=localhost;Database=design" }
             : new StorageOptions();
         var options = new DbContextOptionsBuilder<IndexDbContext>();
-        IndexDatabase.Configure(options, store, "design-index.db", compiledModel: false);
+        IndexDatabase.Configure(options, store, "design-index.db");
         return new IndexDbContext(options.Options);
     }
 }

@@ -28,9 +28,7 @@ public static class SecurityRegistration
         // Keys under the data folder: cookies survive a restart, and two servers on one machine never share keys.
         services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(paths.Keys)).SetApplicationName("OrthancWeb-" + paths.Root);
 
-        // The compiled model (Security/CompiledModel, `dotnet ef dbcontext optimize`): not built from the code at each start.
-        services.AddDbContext<SecurityDbContext>(o => o.UseSqlite($"Data Source={paths.SecurityDatabaseFile}")
-            .UseModel(CompiledModel.SecurityDbContextModel.Instance));
+        services.AddDbContext<SecurityDbContext>(o => o.UseSqlite($"Data Source={paths.SecurityDatabaseFile}"));
         services.AddIdentity<IdentityUser, IdentityRole>(o =>
             {
                 // Failed logins never lock an account (LoginService passes lockoutOnFailure: false; the client's address
