@@ -367,13 +367,18 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Ends, under its holder, the PostgreSQL session holding an advisory lock (a server's identity, the leader's).</summary>
+    /// <summary>
+    /// Ends, under its holder, the PostgreSQL session holding an advisory lock (a server's identity, the leader's) in
+    /// this test's database only: the PostgreSQL server is shared by the test classes, each in a database of its own, and
+    /// the leader's key is the same in all of them (advisory locks are per database, pg_locks lists every database's).
+    /// </summary>
     private static async Task EndSessionAsync(IndexHarness harness, long key)
     {
         await using var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false");
         await admin.OpenAsync();
         await using var kill = new NpgsqlCommand(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
             "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
         kill.Parameters.AddWithValue("key", key);
         Assert.True(await kill.ExecuteScalarAsync() is true, $"no session holding lock {key} found to end");
