@@ -79,8 +79,17 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
     }
 
+    /// <summary>A "Held" job done at once: the leader's run of a job it took over from a server that held it.</summary>
+    private sealed class HeldDone : IJobHandler
+    {
+        public string Type => "Held";
+        public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
+    }
+
     /// <param name="leasesTime">The clock of the server's leases (their passes, the grace before a takeover).</param>
-    private static async Task<Server> StartAsync(IndexHarness harness, string name, IJobHandler handler, int history = 100, TimeProvider? leasesTime = null)
+    /// <param name="also">A second handler (another job type).</param>
+    private static async Task<Server> StartAsync(IndexHarness harness, string name, IJobHandler handler, int history = 100, TimeProvider? leasesTime = null,
+        IJobHandler? also = null)
     {
         var membership = new ClusterMembership(harness.Get<IOptions<StorageOptions>>().Value, new ServerIdentity(name), TimeProvider.System,
             NullLogger<ClusterMembership>.Instance);
@@ -89,7 +98,7 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         var log = new Lines();
         var leases = new SharedJobLeases(membership, harness.Get<IDbContextFactory<IndexDbContext>>(), leasesTime ?? TimeProvider.System, log, trail);
         var folder = Directory.CreateDirectory(Path.Combine(harness.Folder, name)).FullName;
-        var engine = new JobEngine(new DataPaths(folder), [handler], Options.Create(new JobsOptions { ConcurrentJobs = 1, JobsHistorySize = history }), TimeProvider.System,
+        var engine = new JobEngine(new DataPaths(folder), also is null ? [handler] : [handler, also], Options.Create(new JobsOptions { ConcurrentJobs = 1, JobsHistorySize = history }), TimeProvider.System,
             NullLogger<JobEngine>.Instance, trail, leases);
         await engine.StartAsync(CancellationToken.None);
         return new Server(membership, leases, engine, trail, name, log);
@@ -129,15 +138,7 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
 
             // ...while A had lost its session: A's session is ended under it; back, A releases the job, whose run here
             // does not stop at once.
-            await using (var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false"))
-            {
-                await admin.OpenAsync();
-                await using var kill = new NpgsqlCommand(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
-                    "AND ((classid::bigint << 32) | objid::bigint) = @key", admin);
-                kill.Parameters.AddWithValue("key", new ServerIdentity(a.Name).LockKey);
-                Assert.True(await kill.ExecuteScalarAsync() is true, "no session of A found to end");
-            }
+            await EndSessionAsync(harness, new ServerIdentity(a.Name).LockKey);
             await Until(() => Task.FromResult(!a.Engine.Owns(job.Id) && a.Membership.HasSession && a.Leases.Hold is null), "A back, the job released");
             Assert.Equal(1, slow.Runs);
             output.WriteLine($"released on A after {watch.Elapsed.TotalSeconds:F1} s");
@@ -230,54 +231,74 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         var started = new List<Server>(); // stopped at the end, whatever happens
         try
         {
-            var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), leasesTime: clock);
+            // A, the leader, keeps one job in its history: the job it takes over leaves it at A's next job.
+            var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), history: 1, leasesTime: clock, also: new HeldDone());
             started.Add(a);
             // A leads: the harness's own membership, which led (and follows a fake clock), has its session ended under it.
-            await using (var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false"))
-            {
-                await admin.OpenAsync();
-                await using var kill = new NpgsqlCommand(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
-                    "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
-                kill.Parameters.AddWithValue("key", 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
-                Assert.True(await kill.ExecuteScalarAsync() is true, "no leader session found to end");
-            }
+            await EndSessionAsync(harness, 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
             await Until(() => Task.FromResult(a.Membership.IsLeader), "A leading", seconds: 10);
             output.WriteLine($"A leads after {watch.Elapsed.TotalSeconds:F1} s");
-            var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
-            started.Add(b);
-            var c = "jobs-c-" + suffix;
             async Task<JsonNode?> RowAsync(string id)
             {
                 await using var db = harness.Db();
                 return await db.GlobalProperties.AsNoTracking().Where(p => p.Name == SharedJobLeases.Prefix + id).Select(p => p.Value).FirstOrDefaultAsync() is { } v ? JsonNode.Parse(v) : null;
             }
-            async Task<string> RunOnBAsync()
+            static string[] Was(JsonNode row) => [.. row["Was"]!.AsArray().Select(w => w!.GetValue<string>())];
+
+            // C runs a job Z and stops (its file stays, Z in it as pending): the leader takes Z over once C has been gone
+            // for the grace (1.5 s on A's clock), and its row says C may still have a copy.
+            var c = "jobs-c-" + suffix;
+            var cFirst = await StartAsync(harness, c, new UntilCanceled());
+            started.Add(cFirst);
+            var z = cFirst.Engine.Submit("Held", []).Id;
+            await Until(async () => (await RowAsync(z))?["Job"]?["State"]?.GetValue<string>() == "Running", "Z running on C and recorded");
+            await StopAsync(cFirst);
+
+            var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
+            started.Add(b);
+            async Task<string> RunAsync(Server server)
             {
-                var job = b.Engine.Submit("Quick", []);
-                await Until(async () => (await RowAsync(job.Id))?["Job"]?["State"]?.GetValue<string>() == "Success", "a job of B's done and recorded");
+                var job = server.Engine.Submit("Quick", []);
+                await Until(async () => (await RowAsync(job.Id))?["Job"]?["State"]?.GetValue<string>() == "Success", $"a job of {server.Name}'s done and recorded");
                 return job.Id;
             }
             // Two jobs of B's own; the second pushes the first out of B's history (one job kept).
-            var y1 = await RunOnBAsync();
-            var y2 = await RunOnBAsync();
-            // A job B took over from C (as the leader does, C being gone): its row says C may still have a copy.
+            var y1 = await RunAsync(b);
+            var y2 = await RunAsync(b);
+            // A job B took over from E, by hand (as the leader does, E being gone): its row says E may still have a copy.
+            var e = "jobs-e-" + suffix;
             var x = Guid.NewGuid().ToString("N");
             await using (var db = harness.Db())
             {
                 var copy = new JsonObject { ["Id"] = x, ["Type"] = "Quick", ["State"] = "Pending" };
-                db.GlobalProperties.Add(new GlobalProperty { Name = SharedJobLeases.Prefix + x, Value = new JsonObject { ["Owner"] = b.Name, ["Job"] = copy.DeepClone(), ["Was"] = new JsonArray(c) }.ToJsonString() });
+                db.GlobalProperties.Add(new GlobalProperty { Name = SharedJobLeases.Prefix + x, Value = new JsonObject { ["Owner"] = b.Name, ["Job"] = copy.DeepClone(), ["Was"] = new JsonArray(e) }.ToJsonString() });
                 await db.SaveChangesAsync();
                 Assert.True(b.Engine.Adopt(JobEngine.Parse(copy)!));
             }
-            await Until(async () => (await RowAsync(x))?["Job"]?["State"]?.GetValue<string>() == "Success", "the job taken from C done on B");
-            var y3 = await RunOnBAsync(); // pushes X out of B's history
+            await Until(async () => (await RowAsync(x))?["Job"]?["State"]?.GetValue<string>() == "Success", "the job taken from E done on B");
+            var y3 = await RunAsync(b); // pushes X out of B's history
 
-            // A's list (GET /jobs): B's live job, none of the rows of jobs gone.
+            // The leader's takeover of Z recorded C as a server Z was taken from; A ran Z, and Z leaves A's history at A's next job.
+            await Until(async () => (await RowAsync(z))?["Owner"]?.GetValue<string>() == a.Name, "Z taken over by A", seconds: 10);
+            Assert.Equal([c], Was((await RowAsync(z))!));
+            await Until(async () => (await RowAsync(z))?["Job"]?["State"]?.GetValue<string>() == "Success", "Z done on A");
+            var ay = await RunAsync(a);
+            output.WriteLine($"Z taken over and run by A after {watch.Elapsed.TotalSeconds:F1} s");
+
+            // A's list (GET /jobs): its own job and B's live one, none of the rows of jobs gone.
             var view = new JobsView(a.Engine, a.Leases, a.Trail);
-            await Until(async () => (await RowAsync(x))?["Job"] is null, "X out of B's history");
+            await Until(async () => (await RowAsync(x))?["Job"] is null && (await RowAsync(z))?["Job"] is null, "X out of B's history, Z out of A's");
             var listed = (await view.ListAsync(null, CancellationToken.None)).Select(j => j.Id).ToList();
-            Assert.Equal([y3], listed.Where(id => !id.StartsWith("d-", StringComparison.Ordinal)));
+            Assert.Equal(new[] { y3, ay }.Order(StringComparer.Ordinal), listed.Where(id => !id.StartsWith("d-", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+            // The list's read itself (the SQL filters): of the 5,000 tombstones, B's tombstone of X, A's own live row and
+            // tombstone, nothing comes out of the database; only the other servers' live rows (B's, D's if not pruned yet).
+            await using (var db = harness.Db())
+            {
+                var read = await a.Leases.OtherJobRows(db).ToListAsync();
+                Assert.Equal([SharedJobLeases.Prefix + y3], read.Select(r => r.Name).Where(n => !n.StartsWith(SharedJobLeases.Prefix + "d-", StringComparison.Ordinal)));
+                Assert.All(read, r => Assert.DoesNotContain(a.Name, r.Value, StringComparison.Ordinal));
+                Assert.All(read, r => Assert.True(JsonNode.Parse(r.Value)?["Job"] is JsonObject, $"tombstone read: {r.Value}"));
+            }
             var times = new List<double>();
             for (var i = 0; i < 21; i++)
             {
@@ -291,27 +312,47 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             // The rows of B's own jobs that left its history are gone: nobody else ever had them.
             Assert.Null(await RowAsync(y1));
             Assert.Null(await RowAsync(y2));
-            // X's stays, without its job, while C may have a copy to forget...
+            // X's and Z's stay, without their jobs, while E and C may have a copy to forget...
             var tombstone = (await RowAsync(x))!;
             Assert.Equal(b.Name, tombstone["Owner"]!.GetValue<string>());
-            Assert.Equal([c], tombstone["Was"]!.AsArray().Select(w => w!.GetValue<string>()));
-            // ...and goes once C, back with its copy (saved before B took the job over), has forgotten it and said so.
-            var cJobs = Directory.CreateDirectory(Path.Combine(harness.Folder, c, "jobs")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(cJobs, x + ".json"), $$"""{"Id":"{{x}}","Type":"Quick","State":"Running"}""");
-            var cServer = await StartAsync(harness, c, new Quick());
+            Assert.Equal([e], Was(tombstone));
+            Assert.Equal([c], Was((await RowAsync(z))!));
+            // ...and go once each, back, has said it has nothing of it: E restarts without a copy (its row is found by
+            // what it waits for), C with its file (saved before A took Z over), which it forgets.
+            var eServer = await StartAsync(harness, e, new Quick());
+            started.Add(eServer);
+            await Until(async () => await RowAsync(x) is null, "X's row gone once E, restarted without it, has said so", seconds: 10);
+            // So too when E's session comes back: a job taken from E while it was cut off, which E deleted meanwhile
+            // (nothing of it to release), waits for E's word in B's tombstone.
+            var w = Guid.NewGuid().ToString("N");
+            await using (var db = harness.Db())
+            {
+                db.GlobalProperties.Add(new GlobalProperty { Name = SharedJobLeases.Prefix + w, Value = $$"""{"Owner":"{{b.Name}}","Was":["{{e}}"],"Job":null}""" });
+                await db.SaveChangesAsync();
+            }
+            await EndSessionAsync(harness, new ServerIdentity(e).LockKey);
+            await Until(async () => await RowAsync(w) is null, "W's row gone once E, back, has said it has nothing of it", seconds: 15);
+            output.WriteLine($"E's rejoin acknowledged after {watch.Elapsed.TotalSeconds:F1} s");
+            var cJobs = Path.Combine(harness.Folder, c, "jobs");
+            Assert.True(File.Exists(Path.Combine(cJobs, z + ".json")), "C's copy of Z");
+            var cServer = await StartAsync(harness, c, new UntilCanceled());
             started.Add(cServer);
-            await Until(async () => await RowAsync(x) is null, "X's row gone once C has forgotten its copy", seconds: 10);
-            Assert.False(cServer.Engine.Holds(x));
+            await Until(async () => await RowAsync(z) is null, "Z's row gone once C has forgotten its copy", seconds: 10);
+            Assert.False(cServer.Engine.Holds(z));
             Assert.Empty(Directory.EnumerateFiles(cJobs));
             Assert.NotNull(await RowAsync(y3));
+            // A state of Z that C queued before it released Z (C cut off, its writes retried), written only now, finds no
+            // row: it must not revive Z as C's (listed everywhere, and run again once C is next gone).
+            await cServer.Leases.WriteAsync(cServer.Engine, z, $$"""{"Id":"{{z}}","Type":"Held","State":"Running"}""", CancellationToken.None);
+            Assert.Null(await RowAsync(z));
 
-            output.WriteLine($"pruned on B and C after {watch.Elapsed.TotalSeconds:F1} s");
+            output.WriteLine($"pruned on A, B, C and E after {watch.Elapsed.TotalSeconds:F1} s");
 
             // D's finished job goes too once D has been gone for the grace (the leader, A): D would write it again if
             // it came back. The one an earlier version recorded stays: it may have been taken from a server still away.
             await Until(async () => await RowAsync("d-now" + suffix) is null, "D's finished job's row pruned by the leader", seconds: 10);
             Assert.NotNull(await RowAsync("d-then" + suffix));
-            Assert.Equal(new[] { y3, "d-then" + suffix }.Order(StringComparer.Ordinal), (await view.ListAsync(null, CancellationToken.None)).Select(j => j.Id).Order(StringComparer.Ordinal));
+            Assert.Equal(new[] { y3, ay, "d-then" + suffix }.Order(StringComparer.Ordinal), (await view.ListAsync(null, CancellationToken.None)).Select(j => j.Id).Order(StringComparer.Ordinal));
             output.WriteLine($"done in {watch.Elapsed.TotalSeconds:F1} s");
         }
         finally
@@ -324,6 +365,23 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
                 await StopAsync(server);
             }
         }
+    }
+
+    /// <summary>
+    /// Ends, under its holder, the PostgreSQL session holding an advisory lock (a server's identity, the leader's) in
+    /// this test's database only: the PostgreSQL server is shared by the test classes, each in a database of its own, and
+    /// the leader's key is the same in all of them (advisory locks are per database, pg_locks lists every database's).
+    /// </summary>
+    private static async Task EndSessionAsync(IndexHarness harness, long key)
+    {
+        await using var admin = new NpgsqlConnection(harness.Get<IOptions<StorageOptions>>().Value.IndexConnectionString + ";Pooling=false");
+        await admin.OpenAsync();
+        await using var kill = new NpgsqlCommand(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 " +
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) " +
+            "AND ((classid::bigint << 32) | objid::bigint) = @key AND pid <> pg_backend_pid()", admin);
+        kill.Parameters.AddWithValue("key", key);
+        Assert.True(await kill.ExecuteScalarAsync() is true, $"no session holding lock {key} found to end");
     }
 
     private readonly HashSet<Server> _stopped = [];

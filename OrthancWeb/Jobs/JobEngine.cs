@@ -102,6 +102,26 @@ public sealed partial class JobEngine : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Every job's current state as a save would write it, handed to <paramref name="each"/> under the save lock, so
+    /// that it is ordered with <see cref="Saved"/>: a save raised before a job's snapshot is of an older state, and one
+    /// raised after of a newer one. A job read outside that lock while a worker runs it could be older than a save
+    /// queued before it (a job seen "Running", its "Success" queued in between): whoever queues both would write the
+    /// older last. <paramref name="each"/> must only queue.
+    /// </summary>
+    internal void Snapshot(Action<Job, string> each)
+    {
+        lock (_saveGate)
+        {
+            foreach (var job in List())
+            {
+                string text;
+                lock (_gate) text = JsonSerializer.Serialize(job, Json);
+                each(job, text);
+            }
+        }
+    }
+
     /// <summary>A job's state as saved (its JSON), raised in the order of the saves; observers must only queue it.</summary>
     public event Action<Job, string>? Saved;
 

@@ -20,7 +20,9 @@ internal readonly record struct JobRowValue(string Owner, Job? Job, IReadOnlyLis
 ///   every server it was taken from said it has nothing of it): no server has a copy to revive, and a request left for
 ///   the job is dropped like one for a tombstone (no row: ApplyRequestsAsync drops it, claimed, once);
 /// - a server taken over removes itself from "Was" once nothing of the job is left on it (<see cref="JobEngine.Holds"/>:
-///   no job, no stopping run, no file), and deletes the row if that leaves a tombstone waiting for nobody;
+///   no job, no stopping run, no file), and deletes the row if that leaves a tombstone waiting for nobody; it looks for
+///   such rows at its start and each time its session is back (<see cref="FormerAsync"/>), and a state of the job it
+///   queued before it released it, written late, creates no row again (WriteAsync inserts only for a job its engine owns);
 /// - the leader deletes the rows of finished jobs whose owner has been gone for <see cref="AbsenceBeforeTakeover"/>,
 ///   when "Was" is empty, under the owner's lock as for a takeover (it cannot come back in between): a finished job is
 ///   taken over by nobody and never runs again, and its owner, if it comes back, writes the rows of the jobs still in
@@ -71,7 +73,7 @@ public sealed partial class SharedJobLeases
     }
 
     /// <summary>The rows of the other servers' jobs, tombstones left out by the database rather than read and dropped here.</summary>
-    private IQueryable<GlobalProperty> OtherJobRows(IndexDbContext db)
+    internal IQueryable<GlobalProperty> OtherJobRows(IndexDbContext db)
     {
         var own = OwnPrefix;
         // StartsWith/EndsWith of a parameter: LIKE with its wildcards escaped, on both providers.
@@ -87,7 +89,7 @@ public sealed partial class SharedJobLeases
         membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, async () =>
             await db.GlobalProperties.Where(p => p.Name == name && p.Value == value).ExecuteDeleteAsync(ct) == 1, ct);
 
-    /// <summary>The jobs whose rows still name this server among those they were taken from.</summary>
+    /// <summary>The jobs whose rows still name this server among those they were taken from (read at the start and at each rejoin).</summary>
     private async Task<IReadOnlyList<string>> FormerAsync(CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
@@ -196,7 +195,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 await Task.Delay(AdoptionPeriod, time, stoppingToken);
             }
         }
-        _ = Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None);
+        _ = Task.Run(() => WriteLoopAsync(engine, stoppingToken), CancellationToken.None);
         _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
     }
 
@@ -214,14 +213,13 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         }
     }
 
-    private void Republish(JobEngine engine)
-    {
-        foreach (var job in engine.List()) _writes.Writer.TryWrite((job.Id, Serialize(job)));
-    }
-
-    private static string Serialize(Job job) => JsonSerializer.Serialize(job, JobJson);
-
-    private static readonly JsonSerializerOptions JobJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+    /// <summary>
+    /// Queues the state of every job this server has, as the engine saves it: at its start, and as its session is back
+    /// while its workers run. Under the engine's save lock (<see cref="JobEngine.Snapshot"/>): a state read without it
+    /// could be older than a save queued meanwhile ("Running" read, "Success" queued before it), written over the newer
+    /// one, and the job, unfinished in its row, run again by the leader once this server is gone.
+    /// </summary>
+    private void Republish(JobEngine engine) => engine.Snapshot((job, json) => _writes.Writer.TryWrite((job.Id, json)));
 
     /// <summary>The owners of the jobs this engine has, as their rows name them (the other rows are no concern of it).</summary>
     private async Task<Dictionary<string, string>> OwnersAsync(JobEngine engine, CancellationToken ct)
@@ -233,7 +231,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         return rows.ToDictionary(r => r.Name[Prefix.Length..], r => Read(r.Value).Owner, StringComparer.Ordinal);
     }
 
-    private async Task WriteLoopAsync(CancellationToken ct)
+    private async Task WriteLoopAsync(JobEngine engine, CancellationToken ct)
     {
         try
         {
@@ -245,7 +243,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                 {
                     try
                     {
-                        await WriteAsync(id, json, ct);
+                        await WriteAsync(engine, id, json, ct);
                         break;
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -259,7 +257,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         catch (OperationCanceledException) { }
     }
 
-    private async Task WriteAsync(string id, string? json, CancellationToken ct)
+    /// <summary>Records one job's state (null: it left the history) in its row; internal for the tests, which replay a late write.</summary>
+    internal async Task WriteAsync(JobEngine engine, string id, string? json, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var name = Prefix + id;
@@ -270,8 +269,15 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             if (row is null)
             {
                 // No row: a job of this server's own (no other server ever had it, see PruneAsync), so nobody to keep a
-                // row for once it leaves the history.
-                if (job is null) return;
+                // row for once it leaves the history; and only while the engine still owns it. A write queued before the
+                // job was released (this server cut off from the index, its writes retried) may come after the row of
+                // the server that took it over went: that server's tombstone goes once this one has released the job and
+                // said so (ForgetTakenOver, then AcknowledgeAsync). Inserted, that late state would revive the job as
+                // this server's: listed by every server, and run again by the leader once this one is next gone. No race:
+                // the release comes before that delete, so the engine no longer owns the job when the row is found
+                // missing; and a job is released, or owned again, only on a row naming another owner, which exists (an
+                // insert racing it fails on the key, and the next try finds that row).
+                if (job is null || !engine.Owns(id)) return;
                 db.GlobalProperties.Add(new GlobalProperty { Name = name, Value = Value(Me, job, []) });
                 await db.SaveChangesAsync(ct);
                 return;
@@ -325,6 +331,9 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                             ForgetTakenOver(engine, await OwnersAsync(engine, ct));
                             // Rows of its finished jobs the leader pruned while it was away (see PruneAsync) are written again.
                             Republish(engine);
+                            // Jobs taken from this server that it no longer has (deleted here while it was cut off, so
+                            // not released above): their rows wait for it to say so, as at its start.
+                            foreach (var id in await FormerAsync(ct)) _forgotten.TryAdd(id, 0);
                             LetGo(losses);
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
