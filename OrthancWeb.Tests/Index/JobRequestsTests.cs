@@ -72,17 +72,13 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
 
     private sealed record Server(ClusterMembership Membership, SharedJobLeases Leases, JobEngine Engine, Trail Trail, string Name, Lines Log);
 
-    /// <summary>Done at once.</summary>
-    private sealed class Quick : IJobHandler
+    /// <summary>
+    /// Jobs of <paramref name="type"/> done at once: "Quick" ones, and "Held" ones as the leader runs a job it took over
+    /// from a server that held it.
+    /// </summary>
+    private sealed class Done(string type = "Quick") : IJobHandler
     {
-        public string Type => "Quick";
-        public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
-    }
-
-    /// <summary>A "Held" job done at once: the leader's run of a job it took over from a server that held it.</summary>
-    private sealed class HeldDone : IJobHandler
-    {
-        public string Type => "Held";
+        public string Type => type;
         public Task<JsonObject> RunAsync(Job job, IProgress<double> progress, CancellationToken ct) => Task.FromResult(new JsonObject());
     }
 
@@ -232,10 +228,10 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
         try
         {
             // A, the leader, keeps one job in its history: the job it takes over leaves it at A's next job.
-            var a = await StartAsync(harness, "jobs-a-" + suffix, new Quick(), history: 1, leasesTime: clock, also: new HeldDone());
+            var a = await StartAsync(harness, "jobs-a-" + suffix, new Done(), history: 1, leasesTime: clock, also: new Done("Held"));
             started.Add(a);
             // A leads: the harness's own membership, which led (and follows a fake clock), has its session ended under it.
-            await EndSessionAsync(harness, 0x4F57494E444558L); // ClusterMembership.LeaderKey, "OWINDEX"
+            await EndSessionAsync(harness, ClusterMembership.LeaderKey);
             await Until(() => Task.FromResult(a.Membership.IsLeader), "A leading", seconds: 10);
             output.WriteLine($"A leads after {watch.Elapsed.TotalSeconds:F1} s");
             async Task<JsonNode?> RowAsync(string id)
@@ -243,6 +239,7 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
                 await using var db = harness.Db();
                 return await db.GlobalProperties.AsNoTracking().Where(p => p.Name == SharedJobLeases.Prefix + id).Select(p => p.Value).FirstOrDefaultAsync() is { } v ? JsonNode.Parse(v) : null;
             }
+            async Task<string?> StateAsync(string id) => (await RowAsync(id))?["Job"]?["State"]?.GetValue<string>();
             static string[] Was(JsonNode row) => [.. row["Was"]!.AsArray().Select(w => w!.GetValue<string>())];
 
             // C runs a job Z and stops (its file stays, Z in it as pending): the leader takes Z over once C has been gone
@@ -251,15 +248,15 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             var cFirst = await StartAsync(harness, c, new UntilCanceled());
             started.Add(cFirst);
             var z = cFirst.Engine.Submit("Held", []).Id;
-            await Until(async () => (await RowAsync(z))?["Job"]?["State"]?.GetValue<string>() == "Running", "Z running on C and recorded");
+            await Until(async () => await StateAsync(z) == "Running", "Z running on C and recorded");
             await StopAsync(cFirst);
 
-            var b = await StartAsync(harness, "jobs-b-" + suffix, new Quick(), history: 1);
+            var b = await StartAsync(harness, "jobs-b-" + suffix, new Done(), history: 1);
             started.Add(b);
             async Task<string> RunAsync(Server server)
             {
                 var job = server.Engine.Submit("Quick", []);
-                await Until(async () => (await RowAsync(job.Id))?["Job"]?["State"]?.GetValue<string>() == "Success", $"a job of {server.Name}'s done and recorded");
+                await Until(async () => await StateAsync(job.Id) == "Success", $"a job of {server.Name}'s done and recorded");
                 return job.Id;
             }
             // Two jobs of B's own; the second pushes the first out of B's history (one job kept).
@@ -275,13 +272,13 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
                 await db.SaveChangesAsync();
                 Assert.True(b.Engine.Adopt(JobEngine.Parse(copy)!));
             }
-            await Until(async () => (await RowAsync(x))?["Job"]?["State"]?.GetValue<string>() == "Success", "the job taken from E done on B");
+            await Until(async () => await StateAsync(x) == "Success", "the job taken from E done on B");
             var y3 = await RunAsync(b); // pushes X out of B's history
 
             // The leader's takeover of Z recorded C as a server Z was taken from; A ran Z, and Z leaves A's history at A's next job.
             await Until(async () => (await RowAsync(z))?["Owner"]?.GetValue<string>() == a.Name, "Z taken over by A", seconds: 10);
             Assert.Equal([c], Was((await RowAsync(z))!));
-            await Until(async () => (await RowAsync(z))?["Job"]?["State"]?.GetValue<string>() == "Success", "Z done on A");
+            await Until(async () => await StateAsync(z) == "Success", "Z done on A");
             var ay = await RunAsync(a);
             output.WriteLine($"Z taken over and run by A after {watch.Elapsed.TotalSeconds:F1} s");
 
@@ -319,7 +316,7 @@ public sealed class JobRequestsTests(ITestOutputHelper output)
             Assert.Equal([c], Was((await RowAsync(z))!));
             // ...and go once each, back, has said it has nothing of it: E restarts without a copy (its row is found by
             // what it waits for), C with its file (saved before A took Z over), which it forgets.
-            var eServer = await StartAsync(harness, e, new Quick());
+            var eServer = await StartAsync(harness, e, new Done());
             started.Add(eServer);
             await Until(async () => await RowAsync(x) is null, "X's row gone once E, restarted without it, has said so", seconds: 10);
             // So too when E's session comes back: a job taken from E while it was cut off, which E deleted meanwhile

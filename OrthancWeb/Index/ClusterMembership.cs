@@ -17,8 +17,8 @@ namespace OrthancWeb.Index;
 public sealed partial class ClusterMembership(StorageOptions store, ServerIdentity identity, TimeProvider time, ILogger<ClusterMembership> logger)
     : IAsyncDisposable
 {
-    /// <summary>"OWINDEX" in ASCII: the leader lock, one per database.</summary>
-    private const long LeaderKey = 0x4F57494E444558;
+    /// <summary>"OWINDEX" in ASCII: the leader lock, one per database (internal for the tests, which end its session).</summary>
+    internal const long LeaderKey = 0x4F57494E444558;
 
     /// <summary>How often a server that does not lead tries the leader lock, and checks its own session.</summary>
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);

@@ -92,8 +92,7 @@ public sealed partial class JobEngine : BackgroundService
         {
             // A job deleted from the history while its last state was being saved stays deleted.
             if (!_jobs.ContainsKey(job.Id)) return;
-            string text;
-            lock (_gate) text = JsonSerializer.Serialize(job, Json);
+            var text = Serialize(job);
             var path = Path.Combine(_folder, job.Id + ".json");
             var temp = path + ".tmp";
             File.WriteAllText(temp, text);
@@ -113,13 +112,14 @@ public sealed partial class JobEngine : BackgroundService
     {
         lock (_saveGate)
         {
-            foreach (var job in List())
-            {
-                string text;
-                lock (_gate) text = JsonSerializer.Serialize(job, Json);
-                each(job, text);
-            }
+            foreach (var job in List()) each(job, Serialize(job));
         }
+    }
+
+    /// <summary>A job's JSON as saved, read under the gate its state changes hold (a worker may be updating it).</summary>
+    private string Serialize(Job job)
+    {
+        lock (_gate) return JsonSerializer.Serialize(job, Json);
     }
 
     /// <summary>A job's state as saved (its JSON), raised in the order of the saves; observers must only queue it.</summary>
@@ -208,7 +208,7 @@ public sealed partial class JobEngine : BackgroundService
     {
         lock (_gate)
             if (_jobs.ContainsKey(id) || _released.ContainsKey(id) || _readopted.ContainsKey(id)) return true;
-        lock (_saveGate) return Directory.EnumerateFiles(_folder, id + ".*").Any();
+        lock (_saveGate) return FilesOf(id).Any();
     }
 
     /// <summary>
@@ -222,7 +222,7 @@ public sealed partial class JobEngine : BackgroundService
         {
             try
             {
-                foreach (var f in Directory.EnumerateFiles(_folder, id + ".*")) File.Delete(f);
+                foreach (var f in FilesOf(id)) File.Delete(f);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -230,6 +230,12 @@ public sealed partial class JobEngine : BackgroundService
             }
         }
     }
+
+    /// <summary>
+    /// A job's files: its saved state and whatever it produced (an archive is "{id}.zip"). One definition for the
+    /// deletes and for <see cref="Holds"/>, which must see every file a delete could leave behind.
+    /// </summary>
+    private IEnumerable<string> FilesOf(string id) => Directory.EnumerateFiles(_folder, id + ".*");
 
     [LoggerMessage(LogLevel.Error, "Could not delete the files of job {Id}: {Reason}")]
     private static partial void LogFilesNotDeleted(ILogger logger, string id, string reason);
@@ -420,8 +426,7 @@ public sealed partial class JobEngine : BackgroundService
         foreach (var j in finished)
         {
             _jobs.TryRemove(j.Id, out _);
-            // The job's file and whatever it produced (an archive is "{id}.zip").
-            foreach (var f in Directory.EnumerateFiles(_folder, j.Id + ".*")) File.Delete(f);
+            foreach (var f in FilesOf(j.Id)) File.Delete(f);
             Removed?.Invoke(j.Id);
             using (AuditActor.Enter(new AuditActor(null, null, AuditSources.Server)))
                 _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = j.Id, Details = $"{j.Type} job of {j.User ?? "the server"} left the history" });

@@ -16,8 +16,7 @@ public sealed partial class SharedJobLeases
         await using var db = await contexts.CreateDbContextAsync(ct);
         // Neither this server's rows nor tombstones leave the database (see JobLeases.Rows.cs): a list that read every
         // row grew with every job the archive ever ran.
-        var rows = await OtherJobRows(db).Select(p => p.Value).ToListAsync(ct);
-        return rows.Select(Read).Where(r => r.Owner.Length > 0 && r.Owner != Me && r.Job is not null).Select(r => r.Job!).ToList();
+        return [.. (await OtherJobsAsync(db, ct)).Select(r => r.Job)];
     }
 
     public async Task<JobRow?> FindAsync(string id, CancellationToken ct)
@@ -79,9 +78,8 @@ public sealed partial class SharedJobLeases
         await using var db = await contexts.CreateDbContextAsync(ct);
         var requests = await db.GlobalProperties.AsNoTracking().Where(p => p.Name.StartsWith(RequestPrefix)).ToListAsync(ct);
         if (requests.Count == 0) return;
-        var names = requests.Select(r => Prefix + r.Name[RequestPrefix.Length..]).ToList();
-        var jobs = (await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name)).ToListAsync(ct))
-            .ToDictionary(p => p.Name[Prefix.Length..], p => Read(p.Value), StringComparer.Ordinal);
+        var jobs = (await JobRowsAsync(db, requests.Select(r => r.Name[RequestPrefix.Length..]), ct))
+            .ToDictionary(p => p.Key, p => Read(p.Value), StringComparer.Ordinal);
         // The leader also drops requests for finished jobs of servers that are not running (nobody takes those over).
         var finishedElsewhere = jobs.Values.Where(j => j.Owner.Length > 0 && j.Owner != Me && j.Job is { IsFinished: true }).Select(j => j.Owner).ToHashSet(StringComparer.Ordinal);
         var running = membership.IsLeader && finishedElsewhere.Count > 0 ? await membership.OthersRunningAsync(finishedElsewhere, ct) : finishedElsewhere;
@@ -93,7 +91,7 @@ public sealed partial class SharedJobLeases
             var dead = !known || job.Job is null || (mine && engine.Get(id) is null)
                 || (job.Job.IsFinished && !mine && !running.Contains(job.Owner));
             if (!dead && !(mine && engine.Owns(id))) continue; // another server's to apply (or this one's, once its run here has stopped)
-            if (await db.GlobalProperties.Where(p => p.Name == row.Name && p.Value == row.Value).ExecuteDeleteAsync(ct) != 1) continue;
+            if (!await DeleteIfAsync(db, row.Name, row.Value, ct)) continue;
             var request = ParseRequest(row.Value);
             if (dead)
             {

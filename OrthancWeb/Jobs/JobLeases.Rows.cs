@@ -72,6 +72,30 @@ public sealed partial class SharedJobLeases
         catch (Exception ex) when (ex is JsonException or InvalidOperationException) { return new("", null, null); }
     }
 
+    /// <summary>A row rewritten for another owner and "Was", its job kept as it is (not read into a Job and written out again).</summary>
+    private static string Rewritten(string value, string owner, IReadOnlyCollection<string>? was) =>
+        Value(owner, JsonNode.Parse(value)?["Job"]?.DeepClone(), was);
+
+    /// <summary>
+    /// Deletes a row only if its value is still the one read (a compare-and-swap: every change of a row in the shared
+    /// index is of the row read, so that a takeover, an owner's write or a former owner's word in between wins).
+    /// </summary>
+    private static async Task<bool> DeleteIfAsync(IndexDbContext db, string name, string value, CancellationToken ct) =>
+        await db.GlobalProperties.Where(p => p.Name == name && p.Value == value).ExecuteDeleteAsync(ct) == 1;
+
+    /// <summary>Replaces a row's value only if it is still the one read (see <see cref="DeleteIfAsync"/>).</summary>
+    private static async Task<bool> ReplaceIfAsync(IndexDbContext db, string name, string value, string replacement, CancellationToken ct) =>
+        await db.GlobalProperties.Where(p => p.Name == name && p.Value == value)
+            .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, replacement), ct) == 1;
+
+    /// <summary>The rows of the given jobs that exist, by job id.</summary>
+    private static async Task<Dictionary<string, string>> JobRowsAsync(IndexDbContext db, IEnumerable<string> ids, CancellationToken ct)
+    {
+        var names = ids.Select(id => Prefix + id).ToList();
+        return await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name))
+            .ToDictionaryAsync(p => p.Name[Prefix.Length..], p => p.Value, StringComparer.Ordinal, ct);
+    }
+
     /// <summary>The rows of the other servers' jobs, tombstones left out by the database rather than read and dropped here.</summary>
     internal IQueryable<GlobalProperty> OtherJobRows(IndexDbContext db)
     {
@@ -82,15 +106,29 @@ public sealed partial class SharedJobLeases
     }
 
     /// <summary>
+    /// The other servers' jobs, read from <see cref="OtherJobRows"/>: the rows that name another owner and hold a job
+    /// (the SQL leaves out this server's rows and tombstones; an unreadable row, owner and job unknown, is left out here).
+    /// </summary>
+    private async Task<List<(string Name, string Value, string Owner, Job Job, IReadOnlyList<string>? Was)>> OtherJobsAsync(IndexDbContext db, CancellationToken ct)
+    {
+        var rows = await OtherJobRows(db).ToListAsync(ct);
+        return [.. rows.Select(r => (r.Name, r.Value, Read: Read(r.Value)))
+            .Where(x => x.Read.Owner.Length > 0 && x.Read.Owner != Me && x.Read.Job is not null)
+            .Select(x => (x.Name, x.Value, x.Read.Owner, x.Read.Job!, x.Read.Was))];
+    }
+
+    /// <summary>
     /// Deletes the row of a finished job of a server gone for the grace (the leader, see the summary above): under its
     /// lock, so that it cannot come back and find its row gone between its start-up write and this; only the row read.
     /// </summary>
     private Task<bool> PruneAsync(IndexDbContext db, string owner, string name, string value, CancellationToken ct) =>
-        membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, async () =>
-            await db.GlobalProperties.Where(p => p.Name == name && p.Value == value).ExecuteDeleteAsync(ct) == 1, ct);
+        membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, () => DeleteIfAsync(db, name, value, ct), ct);
 
-    /// <summary>The jobs whose rows still name this server among those they were taken from (read at the start and at each rejoin).</summary>
-    private async Task<IReadOnlyList<string>> FormerAsync(CancellationToken ct)
+    /// <summary>
+    /// Queues for <see cref="AcknowledgeAsync"/> the jobs whose rows still name this server among those they were taken
+    /// from (at the start and at each rejoin).
+    /// </summary>
+    private async Task FormerAsync(CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var quoted = Quoted;
@@ -98,7 +136,7 @@ public sealed partial class SharedJobLeases
         // The LIKE narrows to rows mentioning this server (a job's content could, too); the parse decides.
         var rows = await db.GlobalProperties.AsNoTracking()
             .Where(p => p.Name.StartsWith(Prefix) && !p.Value.StartsWith(own) && p.Value.Contains(quoted)).ToListAsync(ct);
-        return [.. rows.Where(r => Read(r.Value).Was?.Contains(Me) == true).Select(r => r.Name[Prefix.Length..])];
+        foreach (var row in rows.Where(r => Read(r.Value).Was?.Contains(Me) == true)) _forgotten.TryAdd(row.Name[Prefix.Length..], 0);
     }
 
     /// <summary>
@@ -111,24 +149,21 @@ public sealed partial class SharedJobLeases
     {
         var ids = _forgotten.Keys.Where(id => !engine.Holds(id)).ToList();
         if (ids.Count == 0) return;
-        var names = ids.Select(id => Prefix + id).ToList();
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name)).ToDictionaryAsync(p => p.Name, p => p.Value, ct);
+        var rows = await JobRowsAsync(db, ids, ct);
         foreach (var id in ids)
         {
-            var name = Prefix + id;
             // Gone, back here (taken back: this server is its owner, not a former one), or never waiting for this one.
-            if (!rows.TryGetValue(name, out var value) || Read(value) is not { Owner: var owner, Was: { } was } read || owner == Me || !was.Contains(Me))
+            if (!rows.TryGetValue(id, out var value) || Read(value) is not { Owner: var owner, Was: { } was } read || owner == Me || !was.Contains(Me))
             {
                 _forgotten.TryRemove(id, out _);
                 continue;
             }
             var rest = was.Where(w => w != Me).ToList();
             var done = read.Job is null && rest.Count == 0
-                ? await db.GlobalProperties.Where(p => p.Name == name && p.Value == value).ExecuteDeleteAsync(ct)
-                : await db.GlobalProperties.Where(p => p.Name == name && p.Value == value)
-                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, Value(owner, JsonNode.Parse(value)?["Job"]?.DeepClone(), rest)), ct);
-            if (done == 1) _forgotten.TryRemove(id, out _);
+                ? await DeleteIfAsync(db, Prefix + id, value, ct)
+                : await ReplaceIfAsync(db, Prefix + id, value, Rewritten(value, owner, rest), ct);
+            if (done) _forgotten.TryRemove(id, out _);
         }
     }
 }

@@ -159,21 +159,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         membership.Rejoined += () => _rejoined = true;
         // No job runs before this server knows which of its jobs are still its own: while the index cannot be read,
         // it waits rather than run a job another server may have taken over.
-        Dictionary<string, string> rows;
-        while (true)
-        {
-            try
-            {
-                rows = await OwnersAsync(engine, stoppingToken);
-                break;
-            }
-            // An OperationCanceledException not of the server stopping is a failure like any other (a command timeout).
-            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-            {
-                LogForgetFailed(logger, ex.Message);
-                await Task.Delay(AdoptionPeriod, time, stoppingToken);
-            }
-        }
+        Dictionary<string, string> rows = [];
+        await UntilReadAsync(async () => rows = await OwnersAsync(engine, stoppingToken), stoppingToken);
         ForgetTakenOver(engine, rows);
         engine.Saved += (job, json) => _writes.Writer.TryWrite((job.Id, json));
         engine.Removed += id => _writes.Writer.TryWrite((id, null));
@@ -182,21 +169,28 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
         Republish(engine);
         // Jobs taken from this server earlier whose rows still wait for it to say it has nothing of them (it stopped
         // before it could).
+        await UntilReadAsync(() => FormerAsync(stoppingToken), stoppingToken);
+        _ = Task.Run(() => WriteLoopAsync(engine, stoppingToken), CancellationToken.None);
+        _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
+    }
+
+    /// <summary>Reads the index at start-up until it can, waiting <see cref="AdoptionPeriod"/> after each failure (logged).</summary>
+    private async Task UntilReadAsync(Func<Task> read, CancellationToken stoppingToken)
+    {
         while (true)
         {
             try
             {
-                foreach (var id in await FormerAsync(stoppingToken)) _forgotten.TryAdd(id, 0);
-                break;
+                await read();
+                return;
             }
+            // An OperationCanceledException not of the server stopping is a failure like any other (a command timeout).
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 LogForgetFailed(logger, ex.Message);
                 await Task.Delay(AdoptionPeriod, time, stoppingToken);
             }
         }
-        _ = Task.Run(() => WriteLoopAsync(engine, stoppingToken), CancellationToken.None);
-        _ = Task.Run(() => AdoptLoopAsync(engine, stoppingToken), CancellationToken.None);
     }
 
     /// <summary>Forgets the jobs another server has taken over while this one was down or without its session.</summary>
@@ -224,11 +218,10 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     /// <summary>The owners of the jobs this engine has, as their rows name them (the other rows are no concern of it).</summary>
     private async Task<Dictionary<string, string>> OwnersAsync(JobEngine engine, CancellationToken ct)
     {
-        var names = engine.List().Select(j => Prefix + j.Id).ToList();
-        if (names.Count == 0) return [];
+        var ids = engine.List().Select(j => j.Id).ToList();
+        if (ids.Count == 0) return [];
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.GlobalProperties.AsNoTracking().Where(p => names.Contains(p.Name)).ToListAsync(ct);
-        return rows.ToDictionary(r => r.Name[Prefix.Length..], r => Read(r.Value).Owner, StringComparer.Ordinal);
+        return (await JobRowsAsync(db, ids, ct)).ToDictionary(r => r.Key, r => Read(r.Value).Owner, StringComparer.Ordinal);
     }
 
     private async Task WriteLoopAsync(JobEngine engine, CancellationToken ct)
@@ -295,13 +288,11 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             // owner's word in between is seen on the next pass.
             if (job is null && read.Was is { Count: 0 })
             {
-                if (await db.GlobalProperties.Where(p => p.Name == name && p.Value == row.Value).ExecuteDeleteAsync(ct) == 1) return;
+                if (await DeleteIfAsync(db, name, row.Value, ct)) return;
                 continue;
             }
             // Only over the row read: a takeover in between wins, and is seen on the next pass.
-            if (await db.GlobalProperties.Where(p => p.Name == name && p.Value == row.Value)
-                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, Value(Me, job, read.Was)), ct) == 1)
-                return;
+            if (await ReplaceIfAsync(db, name, row.Value, Value(Me, job, read.Was), ct)) return;
         }
     }
 
@@ -333,7 +324,7 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
                             Republish(engine);
                             // Jobs taken from this server that it no longer has (deleted here while it was cut off, so
                             // not released above): their rows wait for it to say so, as at its start.
-                            foreach (var id in await FormerAsync(ct)) _forgotten.TryAdd(id, 0);
+                            await FormerAsync(ct);
                             LetGo(losses);
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -366,20 +357,18 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
     private async Task AdoptAsync(JobEngine engine, CancellationToken ct)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        // Rows without a job (see OthersAsync) are no concern here: nothing to take over, and they go when the servers
-        // they wait for say so.
-        var rows = await OtherJobRows(db).ToListAsync(ct);
-        // Unfinished jobs to take over, and finished ones whose rows can go once their owner is gone (PruneAsync).
-        var candidates = rows.Select(r => (r.Name, r.Value, Read: Read(r.Value)))
-            .Where(x => x.Read.Owner.Length > 0 && x.Read.Owner != Me && x.Read.Job is { } job && (!job.IsFinished || x.Read.Was is { Count: 0 })).ToList();
-        var owners = candidates.Select(x => x.Read.Owner).ToHashSet(StringComparer.Ordinal);
+        // Rows without a job (see OtherJobsAsync) are no concern here: nothing to take over, and they go when the servers
+        // they wait for say so. Unfinished jobs to take over, and finished ones whose rows can go once their owner is
+        // gone (PruneAsync).
+        var candidates = (await OtherJobsAsync(db, ct)).Where(x => !x.Job.IsFinished || x.Was is { Count: 0 }).ToList();
+        var owners = candidates.Select(x => x.Owner).ToHashSet(StringComparer.Ordinal);
         var running = owners.Count == 0 ? owners : await membership.OthersRunningAsync(owners, ct);
         var now = time.GetUtcNow();
         foreach (var owner in _absentSince.Keys.Where(o => !owners.Contains(o) || running.Contains(o)).ToList()) _absentSince.Remove(owner);
         var pruned = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (name, value, (owner, job, was)) in candidates)
+        foreach (var (name, value, owner, job, was) in candidates)
         {
-            if (job is null || running.Contains(owner)) continue;
+            if (running.Contains(owner)) continue;
             if (!_absentSince.TryGetValue(owner, out var since)) _absentSince[owner] = since = now;
             if (now - since < AbsenceBeforeTakeover) continue;
             if (job.IsFinished)
@@ -390,12 +379,8 @@ public sealed partial class SharedJobLeases(ClusterMembership membership, IDbCon
             // Under the owner's lock: it cannot rejoin between this rewrite and the job's start here. The row must
             // still be the one read: another leader may have taken the job meanwhile. The owner joins the servers the
             // job was taken from: its copy must not be revived, so the row stays until it says it has none.
-            var taken = await membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, async () =>
-            {
-                var mine = Value(Me, JsonNode.Parse(value)?["Job"]?.DeepClone(), was is null ? null : [.. was.Append(owner).Where(w => w != Me).Distinct(StringComparer.Ordinal)]);
-                return await db.GlobalProperties.Where(p => p.Name == name && p.Value == value)
-                    .ExecuteUpdateAsync(u => u.SetProperty(p => p.Value, mine), ct) == 1;
-            }, ct);
+            var taken = await membership.WhileHoldingAsync(new Hosting.ServerIdentity(owner).LockKey, () => ReplaceIfAsync(db, name, value,
+                Rewritten(value, Me, was is null ? null : [.. was.Append(owner).Where(w => w != Me).Distinct(StringComparer.Ordinal)]), ct), ct);
             if (taken && engine.Adopt(job)) LogAdopted(logger, job.Id, job.Type, owner);
         }
         foreach (var (owner, count) in pruned) LogPruned(logger, count, owner);
