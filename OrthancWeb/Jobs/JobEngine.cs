@@ -426,7 +426,9 @@ public sealed partial class JobEngine : BackgroundService
         foreach (var j in finished)
         {
             _jobs.TryRemove(j.Id, out _);
-            foreach (var f in FilesOf(j.Id)) File.Delete(f);
+            // As a delete does: under the save lock, so that a save in flight cannot write the file back after this,
+            // and a file that cannot be deleted is logged rather than thrown out of Submit or a finishing worker.
+            DeleteFiles(j.Id);
             Removed?.Invoke(j.Id);
             using (AuditActor.Enter(new AuditActor(null, null, AuditSources.Server)))
                 _audit.Record(new AuditEvent(AuditActions.Delete, AuditOutcome.Success) { ResourceLevel = "Job", ResourceId = j.Id, Details = $"{j.Type} job of {j.User ?? "the server"} left the history" });
