@@ -139,6 +139,58 @@ public sealed class BackupTests(BackupServerFixture fx, ITestOutputHelper output
         Assert.Contains("overlaps the server's data folder", await inside.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_backup_whose_index_is_missing_damaged_or_not_its_own_is_refused_before_anything_is_restored()
+    {
+        var work = Directory.CreateTempSubdirectory("ow-backup-index-").FullName;
+        try
+        {
+            using var admin = fx.Server.CreateRestClient();
+            var uid = "1.2.826.0.1.3680043.10.1021.9." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+            var instances = GeneratedInstances.Series("BACKUP-IDX", uid, 2);
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/instances", new ByteArrayContent(instances[0].Bytes))).StatusCode);
+            var backup = Path.Combine(work, "backup");
+            var answer = await BackUpAsync(admin, backup);
+            Assert.True(answer.StatusCode == HttpStatusCode.OK, await answer.Content.ReadAsStringAsync());
+            var index = Path.Combine(backup, "db", "index.db");
+            var kept = Path.Combine(work, "index.db");
+            File.Move(index, kept);
+            var data = Path.Combine(work, "restored");
+
+            // Without it, a restored server would start on an empty index and delete every restored file as an orphan.
+            var missing = await ServerCommand.RunAsync("restore", "--from", backup, "--data", data);
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Contains("The backup lacks db/index.db", missing.Output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(data));
+
+            var bytes = await File.ReadAllBytesAsync(kept);
+            bytes.AsSpan(100, 4000).Fill(0xA5); // the schema's page overwritten
+            await File.WriteAllBytesAsync(index, bytes);
+            var damaged = await ServerCommand.RunAsync("restore", "--from", backup, "--data", data);
+            Assert.Equal(1, damaged.ExitCode);
+            Assert.Contains("db/index.db", damaged.Output, StringComparison.Ordinal);
+            Assert.Contains("damaged", damaged.Output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(data));
+
+            // A later backup's index under this manifest: one instance more than the manifest says.
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/instances", new ByteArrayContent(instances[1].Bytes))).StatusCode);
+            var later = Path.Combine(work, "later");
+            var made = await BackUpAsync(admin, later);
+            Assert.True(made.StatusCode == HttpStatusCode.OK, await made.Content.ReadAsStringAsync());
+            File.Copy(Path.Combine(later, "db", "index.db"), index, overwrite: true);
+            var foreign = await ServerCommand.RunAsync("restore", "--from", backup, "--data", data);
+            Assert.Equal(1, foreign.ExitCode);
+            Assert.Contains("it is not the index this manifest describes", foreign.Output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(data));
+
+            // Its own index back: restored.
+            File.Copy(kept, index, overwrite: true);
+            var restored = await ServerCommand.RunAsync("restore", "--from", backup, "--data", data);
+            Assert.True(restored.ExitCode == 0, restored.Output);
+        }
+        finally { Directory.Delete(work, true); }
+    }
+
     private static Task<HttpResponseMessage> BackUpAsync(HttpClient client, string path) =>
         client.PostAsync("/tools/backup", new StringContent(new System.Text.Json.Nodes.JsonObject { ["Path"] = path }.ToJsonString(),
             System.Text.Encoding.UTF8, "application/json"));

@@ -16,10 +16,14 @@ public sealed record BackupRequest(string Path);
 /// </summary>
 [ApiController]
 [Route("tools")]
-public sealed class BackupController(BackupService backups) : ControllerBase
+public sealed class BackupController(BackupService backups, IHostApplicationLifetime lifetime) : ControllerBase
 {
+    /// <remarks>
+    /// Not cancelled with the request: a client or proxy that gives up waiting (nginx's 60 s read timeout) would otherwise
+    /// stop a long backup half way. It stops only with the server.
+    /// </remarks>
     [HttpPost("backup")]
     [Authorize(Policy = Policies.Administer)]
-    public async Task<IActionResult> Create([FromBody] BackupRequest request, CancellationToken ct) =>
-        Ok((await backups.CreateAsync(request.Path, ct)).Summary());
+    public async Task<IActionResult> Create([FromBody] BackupRequest request) =>
+        Ok((await backups.CreateAsync(request.Path, lifetime.ApplicationStopping)).Summary());
 }

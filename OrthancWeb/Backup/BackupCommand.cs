@@ -49,6 +49,9 @@ public static class BackupCommand
                 var service = new BackupService(paths, store, TimeProvider.System, logging.CreateLogger<BackupService>());
                 var manifest = await service.CreateAsync(Path.GetFullPath(to!), CancellationToken.None);
                 Console.WriteLine(JsonSerializer.Serialize(manifest.Summary(), BackupManifest.Json));
+                if (manifest.MissingFiles.Count > 0)
+                    await Console.Error.WriteLineAsync($"{manifest.MissingFiles.Count} stored files were deleted by the running server before they " +
+                        "were copied (listed in MissingFiles; the command line cannot hold its deletions back, POST /tools/backup and the Users page's button do)");
             }
             else
             {
@@ -65,7 +68,7 @@ public static class BackupCommand
             }
             return 0;
         }
-        catch (Exception ex) when (ex is BackupException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is BackupException or IOException or UnauthorizedAccessException or JsonException or ArgumentException)
         {
             await Console.Error.WriteLineAsync($"{verb} failed: {ex.Message}");
             return 1;

@@ -11,7 +11,8 @@ public static class BackupRegistration
     public static IServiceCollection AddBackup(this IServiceCollection services)
     {
         services.AddSingleton(sp => new BackupService(sp.GetRequiredService<DataPaths>(), sp.GetRequiredService<IOptions<StorageOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<BackupService>>(), sp.GetRequiredService<IAuditTrail>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<BackupService>>(), sp.GetRequiredService<IAuditTrail>(),
+            sp.GetRequiredService<StorageArea>()));
         return services;
     }
 }

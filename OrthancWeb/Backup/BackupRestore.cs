@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 using OrthancWeb.Hosting;
 using OrthancWeb.Storage;
 
@@ -48,6 +49,7 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
             if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).FirstOrDefault() is { } first)
                 throw new BackupException($"The {(folder == target.Root ? "data" : "storage")} folder {folder} is not empty (it holds {Path.GetFileName(first)}, among others): " +
                     "restore only into an empty or new folder, so that nothing of another server's data is mixed with the backup");
+        if (!postgreSql) await CheckSqliteIndexAsync(source, manifest, ct);
         if (postgreSql)
         {
             await PostgresSnapshot.CheckEmptyAsync(indexConnection!, ct);
@@ -82,6 +84,27 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
         var seconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3);
         LogRestored(logger, source, target.Root, manifest.CountInstances, manifest.Files.Count, seconds);
         return new Outcome(manifest, manifest.Files.Count, bytes, seconds);
+    }
+
+    /// <summary>
+    /// The backup's SQLite index is there, whole, and the one the manifest describes: a server started on a restored
+    /// folder without it would create an empty index, and its start-up check would delete every restored file as an
+    /// orphan. Its resource counts and its files must be the manifest's (a file it names is in the manifest's list or
+    /// among those missing when the backup was taken).
+    /// </summary>
+    private static async Task CheckSqliteIndexAsync(string source, BackupManifest manifest, CancellationToken ct)
+    {
+        var index = Path.Combine(source, "db", "index.db");
+        if (!File.Exists(index))
+            throw new BackupException($"The backup lacks db/index.db, which holds its index: it was damaged since it was made");
+        BackupService.Snapshot snapshot;
+        try { snapshot = await BackupService.ReadSnapshotAsync(index, ct); }
+        catch (SqliteException ex) { throw new BackupException($"The backup's db/index.db cannot be read ({ex.Message}): it was damaged since it was made", ex); }
+        var expected = new[] { manifest.CountPatients, manifest.CountStudies, manifest.CountSeries, manifest.CountInstances };
+        var named = manifest.Files.Select(f => f.Uuid).Concat(manifest.MissingFiles).ToHashSet(StringComparer.Ordinal);
+        if (!snapshot.Counts.SequenceEqual(expected) || snapshot.Files.Count != named.Count || !snapshot.Files.All(f => named.Contains(f.Uuid)))
+            throw new BackupException($"The backup's db/index.db holds {string.Join('/', snapshot.Counts)} patients/studies/series/instances and " +
+                $"{snapshot.Files.Count} files where the manifest says {string.Join('/', expected)} and {named.Count}: it is not the index this manifest describes");
     }
 
     [LoggerMessage(LogLevel.Information, "Restored {Source} into {Target}: {Instances} instances, {Files} files checked, in {Seconds} s")]

@@ -24,7 +24,10 @@ namespace OrthancWeb.Backup;
 /// and the cookie keys as they are. Used by the command line (without a server: no caller, no audit trail), the REST
 /// route and the UI.
 /// </summary>
-public sealed partial class BackupService(DataPaths paths, StorageOptions store, TimeProvider time, ILogger<BackupService> logger, IAuditTrail? audit = null)
+/// <param name="liveStorage">The running server's storage area, whose deletions are held back while the files are copied
+/// (see <see cref="StorageArea.HoldDeletions"/>); null for the command line, which runs beside the server and cannot hold
+/// them: a file the server deletes meanwhile is listed in <see cref="BackupManifest.MissingFiles"/>.</param>
+public sealed partial class BackupService(DataPaths paths, StorageOptions store, TimeProvider time, ILogger<BackupService> logger, IAuditTrail? audit = null, StorageArea? liveStorage = null)
 {
     private int _running; // 1 while a backup runs: one at a time
 
@@ -42,16 +45,21 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         try
         {
             var manifest = await WriteAsync(folder, ct);
-            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.Success)
+            // Files the snapshot named but that were gone or no longer matched their checksum are said, not hidden.
+            var gaps = (manifest.MissingFiles.Count, manifest.DamagedFiles.Count) is (0, 0) ? ""
+                : $"; {manifest.MissingFiles.Count} files missing, {manifest.DamagedFiles.Count} damaged";
+            audit?.Record(new AuditEvent(AuditActions.Backup, gaps.Length == 0 ? AuditOutcome.Success : AuditOutcome.MinorFailure)
             {
                 ResourceLevel = "Backup", ResourceId = folder,
-                Details = $"{manifest.CountInstances} instances, {manifest.FileCount} files, {manifest.FileBytes + manifest.DatabaseBytes} bytes",
+                Details = $"{manifest.CountInstances} instances, {manifest.FileCount} files, {manifest.FileBytes + manifest.DatabaseBytes} bytes{gaps}",
             });
             return manifest;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
-            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.SeriousFailure) { ResourceLevel = "Backup", ResourceId = folder, Details = ex.Message });
+            // A cancelled backup (the server stopping) is audited too: it left a partial copy of the data behind.
+            var details = ex is OperationCanceledException ? $"Cancelled before it finished; the folder holds a partial copy (no {BackupManifest.FileName})" : ex.Message;
+            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.SeriousFailure) { ResourceLevel = "Backup", ResourceId = folder, Details = details });
             throw;
         }
         finally { Volatile.Write(ref _running, 0); }
@@ -80,6 +88,8 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         var createdAt = time.GetUtcNow();
         var db = Path.Combine(folder, "db");
         Directory.CreateDirectory(db);
+        // From before the snapshot until its files are copied, no stored file is deleted (see HoldDeletions).
+        using var hold = liveStorage?.HoldDeletions();
         // The index first: it decides which files belong to the backup.
         Snapshot snapshot;
         long databaseBytes;
@@ -119,6 +129,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
             bytes += copied.Value.Size;
             files.Add(file with { Size = copied.Value.Size, Checksum = copied.Value.Checksum });
         }
+        hold?.Dispose();
         StorageArea.SyncFileSystemOf(folder);
         var manifest = new BackupManifest
         {
@@ -158,10 +169,13 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
     private bool IsPostgreSql => store.IndexProvider == IndexDatabase.PostgreSql;
 
     /// <summary>What the snapshot's index holds: read from the copy, never from the live index, which has moved on.</summary>
-    private static async Task<Snapshot> ReadSnapshotAsync(string index, CancellationToken ct)
+    internal static async Task<Snapshot> ReadSnapshotAsync(string index, CancellationToken ct)
     {
-        await using var db = new SqliteConnection($"Data Source={index};Mode=ReadOnly;Pooling=False");
+        await using var db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = index, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
         await db.OpenAsync(ct);
+        // A damaged copy is refused here rather than trusted (PRAGMA quick_check: every page, without the index contents).
+        if (await Scalar(db, "PRAGMA quick_check", ct) is not "ok")
+            throw new BackupException($"{index} fails SQLite's integrity check: the index's copy is damaged");
         var migration = (string?)await Scalar(db, "SELECT MigrationId FROM __EFMigrationsHistory ORDER BY MigrationId DESC LIMIT 1", ct) ?? "";
         var counts = new long[4];
         await using (var levels = db.CreateCommand())

@@ -277,7 +277,51 @@ public sealed class StorageArea : IDisposable
 
     public bool Exists(string uuid) => File.Exists(PathOf(uuid));
 
+    /// <summary>
+    /// Holds back every deletion of a stored file until the hold is disposed (then they are done): an online backup
+    /// copies the files its index snapshot names, and a file replaced after the snapshot (an instance stored again with
+    /// OverwriteInstances, modified in place, an attachment replaced) would otherwise be deleted before it is copied,
+    /// losing from the backup an instance the server still has. A crash during the hold leaves the held files
+    /// unreferenced, for the start-up check to remove. This server's deletions only: another server sharing the folder
+    /// does not see the hold.
+    /// </summary>
+    public IDisposable HoldDeletions()
+    {
+        lock (_held) _holds++;
+        return new DeletionHold(this);
+    }
+
+    private readonly List<string> _held = [];
+    private int _holds;
+
+    private sealed class DeletionHold(StorageArea area) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 1) return;
+            string[] due;
+            lock (area._held)
+            {
+                if (--area._holds > 0) return;
+                due = [.. area._held];
+                area._held.Clear();
+            }
+            foreach (var uuid in due) area.DeleteNow(uuid);
+        }
+    }
+
     public void Delete(string uuid)
+    {
+        lock (_held)
+        {
+            if (_holds > 0) { _held.Add(uuid); return; }
+        }
+        DeleteNow(uuid);
+    }
+
+    private void DeleteNow(string uuid)
     {
         var started = Stopwatch.GetTimestamp();
         try { File.Delete(PathOf(uuid)); }
