@@ -134,9 +134,18 @@ public sealed class BackupTests(BackupServerFixture fx, ITestOutputHelper output
         Assert.False(Directory.Exists(target));
 
         using var admin = fx.Server.CreateRestClient();
-        var inside = await BackUpAsync(admin, Path.Combine(fx.Server.DataDirectory, "backup"));
+        var refused = Path.Combine(fx.Server.DataDirectory, "backup");
+        var inside = await BackUpAsync(admin, refused);
         Assert.Equal(HttpStatusCode.BadRequest, inside.StatusCode);
         Assert.Contains("overlaps the server's data folder", await inside.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        // The refusal is in the audit trail (written from a queue: polled, briefly).
+        var deadline = Stopwatch.StartNew();
+        while (!(await GetJsonAsync(admin, "/audit?action=Backup")).AsArray()
+                   .Any(e => e!["ResourceID"]?.GetValue<string>() == refused && e["Outcome"]!.GetValue<string>() == "MinorFailure"))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the refused backup is not in the audit trail");
+            await Task.Delay(50);
+        }
     }
 
     [Fact]

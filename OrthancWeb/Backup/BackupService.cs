@@ -40,7 +40,14 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
     public async Task<BackupManifest> CreateAsync(string target, CancellationToken ct)
     {
         Caller.Demand(Policies.Administer, "back up the server");
-        var folder = CheckTarget(target);
+        string folder;
+        try { folder = CheckTarget(target); }
+        catch (BackupException ex)
+        {
+            // A refused target is audited too: the route takes any path an administrator (or a stolen session) names.
+            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.MinorFailure) { ResourceLevel = "Backup", ResourceId = target, Details = ex.Message });
+            throw;
+        }
         if (Interlocked.Exchange(ref _running, 1) == 1) throw new BackupException("A backup is already running: wait for it to finish");
         try
         {

@@ -31,7 +31,7 @@ internal static class PostgresSnapshot
             var snapshotId = (string)(await Scalar(connection, "SELECT pg_export_snapshot()", ct))!;
             var snapshot = await ReadAsync(connection, withFiles: true, ct);
             await PostgresTools.RunAsync(pgDump,
-                ["--format=custom", "--no-password", $"--snapshot={snapshotId}", $"--file={dumpFile}", $"--dbname={conninfo}"], environment, ct);
+                ["--format=custom", "--no-password", "--lock-wait-timeout=60s", $"--snapshot={snapshotId}", $"--file={dumpFile}", $"--dbname={conninfo}"], environment, ct);
             await Execute(connection, "COMMIT", ct);
             return snapshot;
         }

@@ -18,8 +18,10 @@ public static class SqliteSnapshot
         await Task.Run(() =>
         {
             // No pooling: the files must be closed when this returns (the snapshot is then copied or checked).
-            using var from = new SqliteConnection($"Data Source={source};Mode=ReadOnly;Default Timeout=60;Pooling=False");
-            using var to = new SqliteConnection($"Data Source={destination};Pooling=False");
+            // Built, not pasted: a path holding ';' (a backup folder is the caller's choice) cannot add keywords.
+            using var from = new SqliteConnection(new SqliteConnectionStringBuilder
+                { DataSource = source, Mode = SqliteOpenMode.ReadOnly, DefaultTimeout = 60, Pooling = false }.ToString());
+            using var to = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = destination, Pooling = false }.ToString());
             from.Open();
             to.Open();
             from.BackupDatabase(to);
