@@ -49,13 +49,14 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
             if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).FirstOrDefault() is { } first)
                 throw new BackupException($"The {(folder == target.Root ? "data" : "storage")} folder {folder} is not empty (it holds {Path.GetFileName(first)}, among others): " +
                     "restore only into an empty or new folder, so that nothing of another server's data is mixed with the backup");
-        if (!postgreSql) await CheckSqliteIndexAsync(source, manifest, ct);
-        if (postgreSql)
+        // The resources by level (patients, studies, series, instances) the restored index must hold.
+        var expected = new[] { manifest.CountPatients, manifest.CountStudies, manifest.CountSeries, manifest.CountInstances };
+        if (!postgreSql) await CheckSqliteIndexAsync(Path.Combine(source, "db", Path.GetFileName(target.IndexDatabaseFile)), manifest, expected, ct);
+        else
         {
             await PostgresSnapshot.CheckEmptyAsync(indexConnection!, ct);
             // The index first: pg_restore runs in one transaction, so a failure leaves database and folders empty.
             var restored = await PostgresSnapshot.RestoreAsync(dump, indexConnection!, ct);
-            var expected = new[] { manifest.CountPatients, manifest.CountStudies, manifest.CountSeries, manifest.CountInstances };
             if (!restored.Counts.SequenceEqual(expected))
                 throw new BackupException($"The restored index holds {string.Join('/', restored.Counts)} patients/studies/series/instances where the " +
                     $"manifest says {string.Join('/', expected)}: {PostgresSnapshot.DumpFileName} is not the dump this manifest describes");
@@ -92,15 +93,13 @@ public sealed partial class BackupRestore(ILogger<BackupRestore> logger)
     /// orphan. Its resource counts and its files must be the manifest's (a file it names is in the manifest's list or
     /// among those missing when the backup was taken).
     /// </summary>
-    private static async Task CheckSqliteIndexAsync(string source, BackupManifest manifest, CancellationToken ct)
+    private static async Task CheckSqliteIndexAsync(string index, BackupManifest manifest, long[] expected, CancellationToken ct)
     {
-        var index = Path.Combine(source, "db", "index.db");
         if (!File.Exists(index))
             throw new BackupException($"The backup lacks db/index.db, which holds its index: it was damaged since it was made");
         BackupService.Snapshot snapshot;
         try { snapshot = await BackupService.ReadSnapshotAsync(index, ct); }
         catch (SqliteException ex) { throw new BackupException($"The backup's db/index.db cannot be read ({ex.Message}): it was damaged since it was made", ex); }
-        var expected = new[] { manifest.CountPatients, manifest.CountStudies, manifest.CountSeries, manifest.CountInstances };
         var named = manifest.Files.Select(f => f.Uuid).Concat(manifest.MissingFiles).ToHashSet(StringComparer.Ordinal);
         if (!snapshot.Counts.SequenceEqual(expected) || snapshot.Files.Count != named.Count || !snapshot.Files.All(f => named.Contains(f.Uuid)))
             throw new BackupException($"The backup's db/index.db holds {string.Join('/', snapshot.Counts)} patients/studies/series/instances and " +

@@ -45,7 +45,7 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
         catch (BackupException ex)
         {
             // A refused target is audited too: the route takes any path an administrator (or a stolen session) names.
-            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.MinorFailure) { ResourceLevel = "Backup", ResourceId = target, Details = ex.Message });
+            Audit(AuditOutcome.MinorFailure, target, ex.Message);
             throw;
         }
         if (Interlocked.Exchange(ref _running, 1) == 1) throw new BackupException("A backup is already running: wait for it to finish");
@@ -55,22 +55,22 @@ public sealed partial class BackupService(DataPaths paths, StorageOptions store,
             // Files the snapshot named but that were gone or no longer matched their checksum are said, not hidden.
             var gaps = (manifest.MissingFiles.Count, manifest.DamagedFiles.Count) is (0, 0) ? ""
                 : $"; {manifest.MissingFiles.Count} files missing, {manifest.DamagedFiles.Count} damaged";
-            audit?.Record(new AuditEvent(AuditActions.Backup, gaps.Length == 0 ? AuditOutcome.Success : AuditOutcome.MinorFailure)
-            {
-                ResourceLevel = "Backup", ResourceId = folder,
-                Details = $"{manifest.CountInstances} instances, {manifest.FileCount} files, {manifest.FileBytes + manifest.DatabaseBytes} bytes{gaps}",
-            });
+            Audit(gaps.Length == 0 ? AuditOutcome.Success : AuditOutcome.MinorFailure, folder,
+                $"{manifest.CountInstances} instances, {manifest.FileCount} files, {manifest.FileBytes + manifest.DatabaseBytes} bytes{gaps}");
             return manifest;
         }
         catch (Exception ex)
         {
             // A cancelled backup (the server stopping) is audited too: it left a partial copy of the data behind.
             var details = ex is OperationCanceledException ? $"Cancelled before it finished; the folder holds a partial copy (no {BackupManifest.FileName})" : ex.Message;
-            audit?.Record(new AuditEvent(AuditActions.Backup, AuditOutcome.SeriousFailure) { ResourceLevel = "Backup", ResourceId = folder, Details = details });
+            Audit(AuditOutcome.SeriousFailure, folder, details);
             throw;
         }
         finally { Volatile.Write(ref _running, 0); }
     }
+
+    private void Audit(AuditOutcome outcome, string folder, string details) =>
+        audit?.Record(new AuditEvent(AuditActions.Backup, outcome) { ResourceLevel = "Backup", ResourceId = folder, Details = details });
 
     private string CheckTarget(string target)
     {
